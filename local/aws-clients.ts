@@ -1,0 +1,23 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+/** Credentials the emulators accept; they check none. */
+const LOCAL = {
+  region: 'us-east-1',
+  credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+} as const;
+
+/** kinesalite speaks HTTP/1.1 only; the SDK's Kinesis client defaults to HTTP/2. */
+export function localKinesisClient(endpoint: string): KinesisClient {
+  return new KinesisClient({ ...LOCAL, endpoint, requestHandler: new NodeHttpHandler() });
+}
+
+export function localDynamoClient(endpoint: string): DynamoDBClient {
+  return new DynamoDBClient({ ...LOCAL, endpoint });
+}
+
+export function localS3Client(endpoint: string): S3Client {
+  return new S3Client({ ...LOCAL, endpoint, forcePathStyle: true });
+}
