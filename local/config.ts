@@ -1,0 +1,49 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Local mode's settings, from the environment, validated once. Every setting has a default, so
+ * `npm start` needs none; a bad value stops start-up with a message naming the variable.
+ */
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+
+export const localConfigSchema = z.object({
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: port.default(4318),
+  DATA_DIR: z.string().min(1).default('.data'),
+  LOCAL_TENANT: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes')
+    .default('local'),
+  LOCAL_API_KEY: z.string().min(8, 'at least 8 characters').default('local-dev-key'),
+  /** A real ClickHouse server instead of the embedded engine, e.g. https://host:8443. */
+  CLICKHOUSE_URL: z.url().optional(),
+  CLICKHOUSE_USER: z.string().default('default'),
+  CLICKHOUSE_PASSWORD: z.string().default(''),
+  CLICKHOUSE_DATABASE: z.string().default('default'),
+  HOT_RETENTION_DAYS: positiveInt.default(7),
+  STREAM_SHARDS: positiveInt.max(50).default(2),
+  HOT_BATCH_SIZE: positiveInt.max(10_000).default(1000),
+  HOT_BATCH_WINDOW_MS: z.coerce.number().int().min(0).max(300_000).default(1000),
+  LAKE_BATCH_SIZE: positiveInt.max(10_000).default(10_000),
+  LAKE_BATCH_WINDOW_MS: z.coerce.number().int().min(0).max(300_000).default(15_000),
+  COMPACTION_INTERVAL_MS: positiveInt.default(10 * 60_000),
+  ALERT_INTERVAL_MS: positiveInt.default(60_000),
+  LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
+});
+
+export type LocalConfig = z.infer<typeof localConfigSchema> & { readonly dataDir: string };
+
+export class LocalConfigError extends Error {
+  override readonly name = 'LocalConfigError';
+}
+
+export function loadLocalConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
+  const parsed = localConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new LocalConfigError(`invalid local-mode settings:\n${lines.join('\n')}`);
+  }
+  return { ...parsed.data, dataDir: resolve(parsed.data.DATA_DIR) };
+}

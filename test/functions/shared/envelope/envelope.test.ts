@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  EnvelopeError,
+  MAX_ENVELOPE_BYTES,
+  packEnvelopes,
+  readEnvelopeHeader,
+  unpackEnvelope,
+} from '../../../../functions/shared/envelope/envelope.js';
+import type { ColumnBatch } from '../../../../functions/shared/rows/batch.js';
+
+function logsBatch(n: number, bodyOf: (i: number) => string = (i) => `log line ${i}`): ColumnBatch {
+  return {
+    table: 'otel_logs',
+    rowCount: n,
+    columns: {
+      TenantId: Array.from({ length: n }, () => 'acme'),
+      Timestamp: Array.from({ length: n }, (_, i) => `${1_700_000_000_000_000_000n + BigInt(i)}`),
+      ServiceName: Array.from({ length: n }, () => 'checkout'),
+      Body: Array.from({ length: n }, (_, i) => bodyOf(i)),
+      LogAttributes: Array.from({ length: n }, (_, i) => ({ 'http.route': `/cart/${i % 7}` })),
+    },
+  };
+}
+
+describe('envelope', () => {
+  it('round-trips rows, header counts and tenant', () => {
+    const [env, ...rest] = packEnvelopes('acme', 'logs', [logsBatch(3)]);
+    expect(rest).toHaveLength(0);
+    const out = unpackEnvelope(env!.data);
+    expect(out.header).toMatchObject({ tenant: 'acme', signal: 'logs', counts: { otel_logs: 3 } });
+    expect(out.batches).toEqual([logsBatch(3)]);
+    expect(readEnvelopeHeader(env!.data)).toEqual(out.header);
+  });
+
+  it('is deterministic: the same rows give byte-identical envelopes', () => {
+    const a = packEnvelopes('acme', 'logs', [logsBatch(50)]);
+    const b = packEnvelopes('acme', 'logs', [logsBatch(50)]);
+    expect(Buffer.compare(Buffer.from(a[0]!.data), Buffer.from(b[0]!.data))).toBe(0);
+  });
+
+  it('splits rows that do not fit one record, losing none', () => {
+    // Incompressible bodies: ~2.3 MB of base64 rows (~1.7 MB compressed) must become several envelopes under the limit.
+    const batch = logsBatch(2500, () => randomBytes(700).toString('base64'));
+    const envs = packEnvelopes('acme', 'logs', [batch]);
+    expect(envs.length).toBeGreaterThanOrEqual(2);
+    for (const e of envs) expect(e.data.length).toBeLessThanOrEqual(MAX_ENVELOPE_BYTES);
+    const bodies = envs.flatMap((e) => unpackEnvelope(e.data).batches.flatMap((b) => b.columns.Body as string[]));
+    expect(bodies).toEqual(batch.columns.Body);
+  });
+
+  it('rejects a single row larger than the limit with a reason', () => {
+    expect(() => packEnvelopes('acme', 'logs', [logsBatch(1, () => randomBytes(4096).toString('hex'))], { maxBytes: 2048 })).toThrow(
+      /over the 2048-byte envelope limit/,
+    );
+  });
+
+  it('packs nothing for no rows', () => {
+    expect(packEnvelopes('acme', 'logs', [logsBatch(0)])).toEqual([]);
+  });
+
+  it('reads gzip envelopes as well as brotli ones', () => {
+    const [env] = packEnvelopes('acme', 'logs', [logsBatch(5)], { codec: 'gzip' });
+    expect(unpackEnvelope(env!.data).batches[0]!.rowCount).toBe(5);
+  });
+
+  it('names what is wrong with a corrupt envelope', () => {
+    const [env] = packEnvelopes('acme', 'logs', [logsBatch(5)]);
+    const flipped = Buffer.from(env!.data);
+    flipped[flipped.length - 3]! ^= 0xff;
+    expect(() => unpackEnvelope(flipped)).toThrow(/does not match its sha256/);
+    expect(() => unpackEnvelope(Buffer.from('hello world'))).toThrow(/bad magic/);
+    expect(() => unpackEnvelope(Buffer.from(env!.data).subarray(0, 12))).toThrow(EnvelopeError);
+  });
+
+  it('never throws anything but EnvelopeError on arbitrary bytes', () => {
+    const [env] = packEnvelopes('acme', 'logs', [logsBatch(5)]);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 400 }), fc.nat(), (noise, at) => {
+        const bytes = Buffer.from(env!.data);
+        const mutated = Buffer.concat([bytes.subarray(0, at % bytes.length), noise]);
+        try {
+          unpackEnvelope(mutated);
+        } catch (e) {
+          expect(e).toBeInstanceOf(EnvelopeError);
+        }
+      }),
+      { numRuns: 300, seed: 42 },
+    );
+  });
+});
