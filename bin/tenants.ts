@@ -1,0 +1,267 @@
+/**
+ * Tenant key administration: `npm run tenants -- <command> [options]` (see HELP below).
+ * Exit codes: 0 done, 1 the operation failed (unknown key, conflict, DynamoDB error), 2 usage error.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { z } from 'zod';
+import type { TenantLimits } from '../functions/shared/tenants/directory.js';
+import {
+  createKey,
+  ensureTenantsTable,
+  type KeyRecord,
+  listKeys,
+  revokeKey,
+  setTenantLimits,
+} from '../functions/shared/tenants/dynamo-tenant-directory.js';
+import { TenantError } from '../functions/shared/tenants/keys.js';
+
+const LOCAL_STATE_FILE = '.data/local.json';
+
+const HELP = `Usage: npm run tenants -- <command> [options]
+
+Commands:
+  create --tenant <id> [--label <text>]      create an API key; it is printed once and cannot be shown again
+  revoke --key-id <id>                       revoke a key (running ingest instances may accept it for up to 60 s)
+  list [--tenant <id>]                       list keys (ids, tenants, labels, status, limits; never the keys)
+  set-limit --tenant <id> --items-per-second <n> [--burst <n>]
+                                             limit a tenant's ingest rate (spans, log records, data points)
+  set-limit --tenant <id> --unlimited        remove a tenant's limit
+
+Options:
+  --table <name>     the tenants DynamoDB table (default: env TENANTS_TABLE)
+  --region <region>  AWS region (default: the SDK's, e.g. env AWS_REGION)
+  --endpoint <url>   a local DynamoDB, e.g. http://127.0.0.1:8000 (the table is created if missing)
+  --local            use the running local mode (npm start): reads its DynamoDB endpoint and table
+                     from ${LOCAL_STATE_FILE} in the current directory, written by local mode as
+                     { "dynamoEndpoint": "http://127.0.0.1:PORT", "tenantsTable": "tenants" }
+  --json             print JSON instead of text (create, list)
+  -h, --help         show this help
+
+Tenant ids: lower-case letters, digits and '-', starting with a letter or digit, at most 63 characters.`;
+
+class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+const LocalStateSchema = z.object({
+  dynamoEndpoint: z.string().url(),
+  tenantsTable: z.string().min(1),
+});
+
+const OPTIONS = {
+  tenant: { type: 'string' },
+  label: { type: 'string' },
+  'key-id': { type: 'string' },
+  'items-per-second': { type: 'string' },
+  burst: { type: 'string' },
+  unlimited: { type: 'boolean' },
+  table: { type: 'string' },
+  region: { type: 'string' },
+  endpoint: { type: 'string' },
+  local: { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+function required(values: Values, name: 'tenant' | 'key-id' | 'items-per-second', command: string): string {
+  const value = values[name];
+  if (value === undefined || value === '') throw new UsageError(`${command} needs --${name}`);
+  return value;
+}
+
+function positiveNumber(text: string, option: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n <= 0) {
+    throw new UsageError(`--${option} must be a positive number, got: ${JSON.stringify(text)}`);
+  }
+  return n;
+}
+
+interface Target {
+  readonly client: DynamoDBClient;
+  readonly table: string;
+  /** Local DynamoDB: we may create the table. */
+  readonly local: boolean;
+}
+
+async function target(values: Values): Promise<Target> {
+  let endpoint = values.endpoint;
+  let table = values.table;
+  if (values.local) {
+    const path = resolve(LOCAL_STATE_FILE);
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch {
+      throw new UsageError(`--local: cannot read ${path}; is local mode running (npm start)?`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new UsageError(`--local: ${path} is not JSON`);
+    }
+    const state = LocalStateSchema.safeParse(json);
+    if (!state.success) throw new UsageError(`--local: ${path} lacks dynamoEndpoint or tenantsTable`);
+    endpoint ??= state.data.dynamoEndpoint;
+    table ??= state.data.tenantsTable;
+  }
+  table ??= process.env.TENANTS_TABLE;
+  if (table === undefined || table === '') {
+    throw new UsageError('no table: pass --table <name>, set TENANTS_TABLE, or use --local');
+  }
+  const config: DynamoDBClientConfig = {};
+  if (values.region !== undefined) config.region = values.region;
+  if (endpoint !== undefined) {
+    try {
+      new URL(endpoint);
+    } catch {
+      throw new UsageError(`--endpoint must be a URL, got: ${JSON.stringify(endpoint)}`);
+    }
+    config.endpoint = endpoint;
+    config.region ??= process.env.AWS_REGION ?? 'us-east-1';
+    // Local emulators check no credentials; don't make the user configure any.
+    if (process.env.AWS_ACCESS_KEY_ID === undefined && process.env.AWS_PROFILE === undefined) {
+      config.credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+    }
+  }
+  return { client: new DynamoDBClient(config), table, local: endpoint !== undefined };
+}
+
+function limitText(limits: TenantLimits | undefined): string {
+  if (limits?.itemsPerSecond === undefined) return 'none';
+  return `${limits.itemsPerSecond}/s${limits.burst === undefined ? '' : ` burst ${limits.burst}`}`;
+}
+
+function printTable(keys: readonly KeyRecord[]): void {
+  const rows = [
+    ['KEY ID', 'TENANT', 'LABEL', 'CREATED', 'STATUS', 'LIMIT'],
+    ...keys.map((k) => [
+      k.keyId,
+      k.tenantId,
+      k.label,
+      k.createdAt,
+      k.revokedAt === undefined ? 'active' : `revoked ${k.revokedAt}`,
+      limitText(k.limits),
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  for (const row of rows) {
+    console.log(
+      row
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    );
+  }
+}
+
+async function run(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: OPTIONS,
+    allowPositionals: true,
+    strict: true,
+  });
+  const [command, ...extra] = positionals;
+  if (values.help || command === undefined || command === 'help') {
+    console.log(HELP);
+    if (command === undefined && !values.help) throw new UsageError('no command given');
+    return;
+  }
+  if (extra.length > 0) throw new UsageError(`unexpected argument: ${extra[0]}`);
+  const commands = ['create', 'revoke', 'list', 'set-limit'];
+  if (!commands.includes(command))
+    throw new UsageError(`unknown command: ${command} (one of ${commands.join(', ')})`);
+
+  // Validate the command's own options before touching DynamoDB.
+  let limits: TenantLimits | undefined;
+  if (command === 'create') required(values, 'tenant', command);
+  if (command === 'revoke') required(values, 'key-id', command);
+  if (command === 'set-limit') {
+    required(values, 'tenant', command);
+    if (values.unlimited) {
+      if (values['items-per-second'] !== undefined || values.burst !== undefined) {
+        throw new UsageError('--unlimited excludes --items-per-second and --burst');
+      }
+    } else {
+      limits = {
+        itemsPerSecond: positiveNumber(required(values, 'items-per-second', command), 'items-per-second'),
+        ...(values.burst !== undefined && { burst: positiveNumber(values.burst, 'burst') }),
+      };
+    }
+  }
+
+  const { client, table, local } = await target(values);
+  try {
+    if (local) await ensureTenantsTable(client, table);
+    switch (command) {
+      case 'create': {
+        const created = await createKey(client, table, {
+          tenantId: values.tenant!,
+          ...(values.label !== undefined && { label: values.label }),
+        });
+        const warning =
+          'This key is shown only once and cannot be shown again: only its SHA-256 hash is stored.';
+        if (values.json) {
+          console.log(JSON.stringify(created));
+          console.error(warning);
+        } else {
+          console.log(`Created an API key for tenant ${created.tenantId} (key id ${created.keyId}):\n`);
+          console.log(`    ${created.key}\n`);
+          console.log(warning);
+          console.log('Send it as "Authorization: Bearer <key>" or "x-api-key: <key>".');
+        }
+        break;
+      }
+      case 'revoke': {
+        const revoked = await revokeKey(client, table, values['key-id']!);
+        console.log(
+          `Revoked key ${revoked.keyId} of tenant ${revoked.tenantId} (at ${revoked.revokedAt}). ` +
+            'Ingest instances that cached it may accept it for up to 60 s more.',
+        );
+        break;
+      }
+      case 'list': {
+        const keys = await listKeys(client, table, values.tenant);
+        if (values.json) console.log(JSON.stringify(keys));
+        else if (keys.length === 0) console.log('No keys.');
+        else printTable(keys);
+        break;
+      }
+      case 'set-limit': {
+        const count = await setTenantLimits(client, table, values.tenant!, limits);
+        console.log(
+          `Tenant ${values.tenant}: limit ${limitText(limits)} on ${count} key(s); ` +
+            'takes effect within 60 s (the ingest cache).',
+        );
+        break;
+      }
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+try {
+  await run(process.argv.slice(2));
+} catch (err) {
+  // parseArgs throws TypeErrors with ERR_PARSE_ARGS_* codes for unknown or malformed options.
+  const code = err instanceof TypeError ? (err as { code?: unknown }).code : undefined;
+  const usage =
+    err instanceof UsageError ||
+    (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) ||
+    (err instanceof TenantError && err.kind === 'invalid');
+  // Our own errors read as sentences; anything else (an SDK error) keeps its name for searching.
+  const own = usage || err instanceof TenantError;
+  const text =
+    err instanceof Error ? (own ? err.message : `DynamoDB: ${err.name}: ${err.message}`) : String(err);
+  console.error(`tenants: ${text}`);
+  if (usage) console.error('Run with --help for usage.');
+  process.exitCode = usage ? 2 : 1;
+}

@@ -1,0 +1,348 @@
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  ScanCommand,
+  type ScanCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import {
+  type TenantDirectory,
+  TenantDirectoryError,
+  type TenantInfo,
+  type TenantLimits,
+} from './directory.js';
+import { ensureTable } from './dynamo-table.js';
+import {
+  assertTenantId,
+  generateApiKey,
+  hashApiKey,
+  isAcceptableKey,
+  keyIdFor,
+  TenantError,
+} from './keys.js';
+
+/**
+ * The tenants table: partition key `keyHash` (S, hex SHA-256 of the key), one item per key:
+ * `{ keyHash, tenantId, keyId, label, createdAt, revokedAt?, limits? }` (dates ISO 8601).
+ * Limits are per tenant but copied onto each of its keys, so the ingest path needs one GetItem;
+ * `setTenantLimits` updates them all and a new key inherits them. Admin operations scan, which is
+ * fine for a table of API keys (hundreds of items) and spares a GSI.
+ */
+export const TENANTS_TABLE_KEY = 'keyHash';
+
+const LimitsSchema = z.object({
+  itemsPerSecond: z.number().optional(),
+  burst: z.number().optional(),
+});
+
+const KeyItemSchema = z.object({
+  keyHash: z.string(),
+  tenantId: z.string(),
+  keyId: z.string(),
+  label: z.string().optional(),
+  createdAt: z.string(),
+  revokedAt: z.string().optional(),
+  limits: LimitsSchema.optional(),
+});
+type KeyItem = z.infer<typeof KeyItemSchema>;
+
+/** A key as listed: everything but the key itself (and its hash, which is of no use to an operator). */
+export interface KeyRecord {
+  readonly tenantId: string;
+  readonly keyId: string;
+  readonly label: string;
+  readonly createdAt: string;
+  readonly revokedAt?: string;
+  readonly limits?: TenantLimits;
+}
+
+/** A key just made: the plaintext is here and nowhere else, ever. */
+export interface CreatedKey extends KeyRecord {
+  readonly key: string;
+}
+
+function toRecord(item: KeyItem): KeyRecord {
+  return {
+    tenantId: item.tenantId,
+    keyId: item.keyId,
+    label: item.label ?? '',
+    createdAt: item.createdAt,
+    ...(item.revokedAt !== undefined && { revokedAt: item.revokedAt }),
+    ...(item.limits !== undefined && { limits: item.limits }),
+  };
+}
+
+function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+/** Looks keys up by hash in DynamoDB; wrap it in CachedTenantDirectory on the request path. */
+export class DynamoTenantDirectory implements TenantDirectory {
+  private readonly doc: DynamoDBDocumentClient;
+
+  constructor(
+    client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {
+    this.doc = documentClient(client);
+  }
+
+  async resolve(apiKey: string): Promise<TenantInfo | undefined> {
+    let raw: Record<string, unknown> | undefined;
+    try {
+      const out = await this.doc.send(
+        new GetCommand({ TableName: this.tableName, Key: { [TENANTS_TABLE_KEY]: hashApiKey(apiKey) } }),
+      );
+      raw = out.Item;
+    } catch (cause) {
+      throw new TenantDirectoryError(`tenant lookup in ${this.tableName} failed`, { cause });
+    }
+    if (raw === undefined) return undefined;
+    const item = KeyItemSchema.safeParse(raw);
+    // A malformed item authorises nothing.
+    if (!item.success || item.data.revokedAt !== undefined) return undefined;
+    const { tenantId, keyId, limits } = item.data;
+    return limits === undefined ? { tenantId, keyId } : { tenantId, keyId, limits };
+  }
+}
+
+/** Creates the tenants table if missing (local mode and tests; in AWS the CDK owns it). */
+export function ensureTenantsTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  return ensureTable(client, tableName, TENANTS_TABLE_KEY);
+}
+
+export interface CreateKeyInput {
+  readonly tenantId: string;
+  readonly label?: string;
+  /** @default the limits the tenant's other keys carry, else none */
+  readonly limits?: TenantLimits;
+  /** @default () => new Date() */
+  readonly now?: () => Date;
+}
+
+/** Generates a key for a tenant and stores its hash. The returned `key` cannot be recovered later. */
+export async function createKey(
+  client: DynamoDBClient,
+  tableName: string,
+  input: CreateKeyInput,
+): Promise<CreatedKey> {
+  assertTenantId(input.tenantId);
+  const key = generateApiKey();
+  const doc = documentClient(client);
+  const item = await newItem(doc, tableName, input.tenantId, key, input);
+  try {
+    await putIfAbsent(doc, tableName, item);
+  } catch (err) {
+    if (err instanceof ConditionalCheckFailedException) {
+      throw new TenantError('generated key collided with an existing one; try again', 'conflict', {
+        cause: err,
+      });
+    }
+    throw err;
+  }
+  return { ...toRecord(item), key };
+}
+
+export interface RegisterKeyInput {
+  readonly tenantId: string;
+  /** The plaintext key to accept, e.g. local mode's `local-dev-key`. */
+  readonly key: string;
+  readonly label?: string;
+  readonly limits?: TenantLimits;
+  readonly now?: () => Date;
+}
+
+/**
+ * Registers a key chosen elsewhere. Idempotent: registering a key again for the same tenant returns
+ * the stored record unchanged (a revoked key stays revoked); for another tenant it is a conflict.
+ */
+export async function registerKey(
+  client: DynamoDBClient,
+  tableName: string,
+  input: RegisterKeyInput,
+): Promise<KeyRecord> {
+  assertTenantId(input.tenantId);
+  if (!isAcceptableKey(input.key)) {
+    throw new TenantError(
+      'a key must be 8-256 characters from A-Z a-z 0-9 - . _ ~ + / (optionally ending in =)',
+      'invalid',
+    );
+  }
+  const doc = documentClient(client);
+  const item = await newItem(doc, tableName, input.tenantId, input.key, input);
+  try {
+    await putIfAbsent(doc, tableName, item);
+    return toRecord(item);
+  } catch (err) {
+    if (!(err instanceof ConditionalCheckFailedException)) throw err;
+  }
+  const out = await doc.send(
+    new GetCommand({
+      TableName: tableName,
+      Key: { [TENANTS_TABLE_KEY]: item.keyHash },
+      ConsistentRead: true,
+    }),
+  );
+  const existing = KeyItemSchema.parse(out.Item);
+  if (existing.tenantId !== input.tenantId) {
+    throw new TenantError(`this key is already registered to another tenant`, 'conflict');
+  }
+  return toRecord(existing);
+}
+
+/** Lists keys (never the keys themselves), oldest first, optionally of one tenant. */
+export async function listKeys(
+  client: DynamoDBClient,
+  tableName: string,
+  tenantId?: string,
+): Promise<KeyRecord[]> {
+  if (tenantId !== undefined) assertTenantId(tenantId);
+  const items = await scanKeys(documentClient(client), tableName, tenantId === undefined ? {} : { tenantId });
+  return items
+    .map(toRecord)
+    .sort((a, b) => a.tenantId.localeCompare(b.tenantId) || a.createdAt.localeCompare(b.createdAt));
+}
+
+/**
+ * Marks a key revoked (kept for the audit trail; resolve ignores it). Revoking twice keeps the first
+ * time. Lambda instances that cached the key keep accepting it for up to the cache's positive TTL.
+ */
+export async function revokeKey(
+  client: DynamoDBClient,
+  tableName: string,
+  keyId: string,
+  options: { now?: () => Date } = {},
+): Promise<KeyRecord> {
+  const doc = documentClient(client);
+  const matches = await scanKeys(doc, tableName, { keyId });
+  const [match, ...others] = matches;
+  if (match === undefined) throw new TenantError(`no key with id ${JSON.stringify(keyId)}`, 'not-found');
+  if (others.length > 0) {
+    throw new TenantError(
+      `${matches.length} keys share id ${JSON.stringify(keyId)}; none revoked`,
+      'conflict',
+    );
+  }
+  const now = (options.now ?? (() => new Date()))();
+  const out = await doc.send(
+    new UpdateCommand({
+      TableName: tableName,
+      Key: { [TENANTS_TABLE_KEY]: match.keyHash },
+      UpdateExpression: 'SET revokedAt = if_not_exists(revokedAt, :now)',
+      ConditionExpression: `attribute_exists(${TENANTS_TABLE_KEY})`,
+      ExpressionAttributeValues: { ':now': now.toISOString() },
+      ReturnValues: 'ALL_NEW',
+    }),
+  );
+  return toRecord(KeyItemSchema.parse(out.Attributes));
+}
+
+/**
+ * Sets (or, with `undefined`, removes) a tenant's limits on all its keys. Returns how many keys were
+ * updated; a tenant without keys is an error, since limits live on keys.
+ */
+export async function setTenantLimits(
+  client: DynamoDBClient,
+  tableName: string,
+  tenantId: string,
+  limits: TenantLimits | undefined,
+): Promise<number> {
+  assertTenantId(tenantId);
+  if (limits !== undefined) validateLimits(limits);
+  const doc = documentClient(client);
+  const keys = await scanKeys(doc, tableName, { tenantId });
+  if (keys.length === 0) throw new TenantError(`tenant ${tenantId} has no keys`, 'not-found');
+  for (const key of keys) {
+    await doc.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { [TENANTS_TABLE_KEY]: key.keyHash },
+        ConditionExpression: `attribute_exists(${TENANTS_TABLE_KEY})`,
+        ...(limits === undefined
+          ? { UpdateExpression: 'REMOVE limits' }
+          : { UpdateExpression: 'SET limits = :limits', ExpressionAttributeValues: { ':limits': limits } }),
+      }),
+    );
+  }
+  return keys.length;
+}
+
+export function validateLimits(limits: TenantLimits): void {
+  const { itemsPerSecond, burst } = limits;
+  if (itemsPerSecond !== undefined && !(Number.isFinite(itemsPerSecond) && itemsPerSecond > 0)) {
+    throw new TenantError(`itemsPerSecond must be a positive number, got: ${itemsPerSecond}`, 'invalid');
+  }
+  if (burst !== undefined && !(Number.isFinite(burst) && burst >= 1)) {
+    throw new TenantError(`burst must be a number ≥ 1, got: ${burst}`, 'invalid');
+  }
+}
+
+async function newItem(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  tenantId: string,
+  key: string,
+  input: { label?: string; limits?: TenantLimits; now?: () => Date },
+): Promise<KeyItem> {
+  if (input.limits !== undefined) validateLimits(input.limits);
+  // A new key must not be a way around the tenant's limits.
+  const limits = input.limits ?? (await scanKeys(doc, tableName, { tenantId })).find((k) => k.limits)?.limits;
+  return {
+    keyHash: hashApiKey(key),
+    tenantId,
+    keyId: keyIdFor(key),
+    // Omitted rather than '' when empty; toRecord restores ''.
+    ...(input.label !== undefined && input.label !== '' && { label: input.label }),
+    createdAt: (input.now ?? (() => new Date()))().toISOString(),
+    ...(limits !== undefined && { limits }),
+  };
+}
+
+async function putIfAbsent(doc: DynamoDBDocumentClient, tableName: string, item: KeyItem): Promise<void> {
+  await doc.send(
+    new PutCommand({
+      TableName: tableName,
+      Item: item,
+      ConditionExpression: `attribute_not_exists(${TENANTS_TABLE_KEY})`,
+    }),
+  );
+}
+
+async function scanKeys(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  where: { tenantId?: string; keyId?: string },
+): Promise<KeyItem[]> {
+  const conditions = ['attribute_exists(keyId)'];
+  const values: Record<string, string> = {};
+  if (where.tenantId !== undefined) {
+    conditions.push('tenantId = :tenantId');
+    values[':tenantId'] = where.tenantId;
+  }
+  if (where.keyId !== undefined) {
+    conditions.push('keyId = :keyId');
+    values[':keyId'] = where.keyId;
+  }
+  const items: KeyItem[] = [];
+  let startKey: ScanCommandInput['ExclusiveStartKey'];
+  do {
+    const out = await doc.send(
+      new ScanCommand({
+        TableName: tableName,
+        FilterExpression: conditions.join(' AND '),
+        ...(Object.keys(values).length > 0 && { ExpressionAttributeValues: values }),
+        ConsistentRead: true,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const raw of out.Items ?? []) {
+      const parsed = KeyItemSchema.safeParse(raw);
+      if (parsed.success) items.push(parsed.data);
+    }
+    startKey = out.LastEvaluatedKey;
+  } while (startKey !== undefined);
+  return items;
+}

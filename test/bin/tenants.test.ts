@@ -1,0 +1,164 @@
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CachedTenantDirectory } from '../../functions/shared/tenants/directory.js';
+import {
+  DynamoTenantDirectory,
+  ensureTenantsTable,
+} from '../../functions/shared/tenants/dynamo-tenant-directory.js';
+import { localDynamoClient } from '../../local/aws-clients.js';
+import { type Emulators, startEmulators } from '../../local/emulators.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const TSX = join(ROOT, 'node_modules/.bin/tsx');
+const CLI = join(ROOT, 'bin/tenants.ts');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI as a user would, in a child process. */
+function cli(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string | undefined> } = {},
+): Promise<Run> {
+  return new Promise((done) => {
+    execFile(
+      TSX,
+      [CLI, ...args],
+      {
+        cwd: options.cwd ?? ROOT,
+        env: { ...process.env, TENANTS_TABLE: undefined, AWS_ACCESS_KEY_ID: undefined, ...options.env },
+      },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
+        done({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+let dir: string;
+let emulators: Emulators;
+let client: DynamoDBClient;
+let endpoint: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tenants-cli-'));
+  emulators = await startEmulators({ dataDir: join(dir, 'emulators') });
+  endpoint = emulators.dynamoEndpoint;
+  client = localDynamoClient(endpoint);
+});
+
+afterAll(async () => {
+  client?.destroy();
+  await emulators?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('npm run tenants (subprocess against dynalite)', () => {
+  it('creates a key that ingest can resolve, lists it and revokes it', async () => {
+    const target = ['--endpoint', endpoint, '--table', 'tenants'];
+
+    const created = await cli(['create', '--tenant', 'acme', '--label', 'ci runner', ...target]);
+    expect(created.stderr).not.toMatch(/tenants:/);
+    expect(created.code).toBe(0);
+    const key = /otlp_[0-9A-Za-z]{32}/.exec(created.stdout)?.[0];
+    expect(key).toBeDefined();
+    expect(created.stdout).toMatch(/cannot be shown again/);
+    const keyId = key!.slice(5, 13);
+    expect(created.stdout).toContain(keyId);
+    const directory = new CachedTenantDirectory(new DynamoTenantDirectory(client, 'tenants'), {
+      positiveTtlMs: 0,
+    });
+    expect(await directory.resolve(key!)).toEqual({ tenantId: 'acme', keyId });
+
+    const listed = await cli(['list', ...target]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(new RegExp(`${keyId}\\s+acme\\s+ci runner\\s+\\S+\\s+active\\s+none`));
+    expect(listed.stdout).not.toContain(key!);
+
+    const revoked = await cli(['revoke', '--key-id', keyId, ...target]);
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toMatch(/Revoked key/);
+    expect(await directory.resolve(key!)).toBeUndefined();
+
+    const after = await cli(['list', '--tenant', 'acme', '--json', ...target]);
+    expect(after.code).toBe(0);
+    const rows = JSON.parse(after.stdout) as { keyId: string; revokedAt?: string }[];
+    expect(rows).toEqual([expect.objectContaining({ keyId, revokedAt: expect.any(String) })]);
+
+    const scan = await client.send(new ScanCommand({ TableName: 'tenants' }));
+    expect(JSON.stringify(scan.Items)).not.toContain(key!);
+  });
+
+  it('sets a tenant limit that the directory then reports, reading the table from TENANTS_TABLE', async () => {
+    await ensureTenantsTable(client, 'limits');
+    const env = { TENANTS_TABLE: 'limits' };
+    const created = await cli(['create', '--tenant', 'beta', '--json', '--endpoint', endpoint], { env });
+    expect(created.code).toBe(0);
+    const { key } = JSON.parse(created.stdout) as { key: string };
+    expect(created.stderr).toMatch(/cannot be shown again/);
+
+    const set = await cli(
+      [
+        'set-limit',
+        '--tenant',
+        'beta',
+        '--items-per-second',
+        '250',
+        '--burst',
+        '1000',
+        '--endpoint',
+        endpoint,
+      ],
+      { env },
+    );
+    expect(set.code).toBe(0);
+    expect(await new DynamoTenantDirectory(client, 'limits').resolve(key)).toMatchObject({
+      tenantId: 'beta',
+      limits: { itemsPerSecond: 250, burst: 1000 },
+    });
+  });
+
+  it('finds local mode through .data/local.json with --local', async () => {
+    const cwd = join(dir, 'project');
+    await mkdir(join(cwd, '.data'), { recursive: true });
+    await writeFile(
+      join(cwd, '.data/local.json'),
+      JSON.stringify({ dynamoEndpoint: endpoint, tenantsTable: 'local-tenants' }),
+    );
+    const created = await cli(['create', '--tenant', 'local', '--local'], { cwd });
+    expect(created.code).toBe(0);
+    const key = /otlp_[0-9A-Za-z]{32}/.exec(created.stdout)?.[0];
+    expect(await new DynamoTenantDirectory(client, 'local-tenants').resolve(key!)).toMatchObject({
+      tenantId: 'local',
+    });
+  });
+
+  it('explains usage errors with exit code 2 and operational failures with exit code 1', async () => {
+    const target = ['--endpoint', endpoint, '--table', 'tenants'];
+    const [noTenant, badTenant, badOption, noTable, unknownKey, help] = await Promise.all([
+      cli(['create', ...target]),
+      cli(['create', '--tenant', 'Bad_Tenant', ...target]),
+      cli(['list', '--bogus', ...target]),
+      cli(['list', '--endpoint', endpoint]),
+      cli(['revoke', '--key-id', 'missing1', ...target]),
+      cli(['--help']),
+    ]);
+    expect(noTenant).toMatchObject({ code: 2, stderr: expect.stringMatching(/create needs --tenant/) });
+    expect(badTenant).toMatchObject({ code: 2, stderr: expect.stringMatching(/tenant id must match/) });
+    expect(badOption).toMatchObject({ code: 2, stderr: expect.stringMatching(/--bogus/) });
+    expect(noTable).toMatchObject({ code: 2, stderr: expect.stringMatching(/TENANTS_TABLE/) });
+    expect(unknownKey).toMatchObject({ code: 1, stderr: expect.stringMatching(/no key with id "missing1"/) });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/set-limit --tenant <id> --items-per-second <n>/);
+    expect(help.stdout).toMatch(/\.data\/local\.json/);
+  });
+});
