@@ -3,7 +3,7 @@ import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
-/** Credentials the emulators accept; they check none. */
+/** Credentials kinesalite and dynalite accept; they check none. */
 const LOCAL = {
   region: 'us-east-1',
   credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
@@ -18,6 +18,12 @@ export function localDynamoClient(endpoint: string): DynamoDBClient {
   return new DynamoDBClient({ ...LOCAL, endpoint });
 }
 
+/** s3rver checks the access key: it accepts only its own fixed pair. */
 export function localS3Client(endpoint: string): S3Client {
-  return new S3Client({ ...LOCAL, endpoint, forcePathStyle: true });
+  return new S3Client({
+    ...LOCAL,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    endpoint,
+    forcePathStyle: true,
+  });
 }
