@@ -1,0 +1,78 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { S3Client } from '@aws-sdk/client-s3';
+import middy from '@middy/core';
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import { compactLake, type LakeCompaction } from '../shared/lake/compactor.js';
+import type { ObjectStore } from '../shared/lake/object-store.js';
+import { S3ObjectStore } from '../shared/lake/s3-object-store.js';
+import { type LakeConfig, lakeConfig } from './config.js';
+
+/**
+ * The compactor Lambda, on an hourly EventBridge schedule: publishes the staging files of closed
+ * hours as large parts (see shared/lake/compactor.ts). Run it with reserved concurrency 1. A failed
+ * run is simply repeated by the next one: every step is idempotent.
+ */
+
+export interface CompactorHandlerDeps {
+  readonly store: ObjectStore | (() => ObjectStore);
+  readonly config:
+    | Pick<LakeConfig, 'COMPACTION_TARGET_BYTES' | 'COMPACTION_GRACE_MINUTES'>
+    | (() => LakeConfig);
+  readonly now?: () => Date;
+  readonly logger?: Logger;
+  readonly metrics?: Metrics;
+  readonly tracer?: Tracer;
+}
+
+export function createCompactorHandler(deps: CompactorHandlerDeps) {
+  const logger = deps.logger ?? new Logger();
+  const metrics = deps.metrics ?? new Metrics();
+  const tracer = deps.tracer ?? new Tracer();
+  const now = deps.now ?? (() => new Date());
+
+  const lambdaHandler = async (_event: ScheduledEvent, _context: Context): Promise<LakeCompaction> => {
+    const store = typeof deps.store === 'function' ? deps.store() : deps.store;
+    const config = typeof deps.config === 'function' ? deps.config() : deps.config;
+    const result = await compactLake(store, {
+      now: now(),
+      graceMs: config.COMPACTION_GRACE_MINUTES * 60_000,
+      targetBytes: config.COMPACTION_TARGET_BYTES,
+    });
+    metrics.addMetric('PartsPublished', MetricUnit.Count, result.published.length);
+    metrics.addMetric('StagingFilesConsumed', MetricUnit.Count, result.consumed);
+    metrics.addMetric('RowsPublished', MetricUnit.Count, result.rows);
+    logger.info('compaction done', {
+      partitions: result.partitions,
+      parts: result.published.length,
+      consumed: result.consumed,
+      rows: result.rows,
+    });
+    return result;
+  };
+
+  return middy(lambdaHandler)
+    .use(captureLambdaHandler(tracer))
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+}
+
+let store: ObjectStore | undefined;
+
+export function depsFromConfig(): CompactorHandlerDeps {
+  const tracer = new Tracer();
+  return {
+    tracer,
+    config: lakeConfig,
+    store: () => {
+      store ??= new S3ObjectStore(tracer.captureAWSv3Client(new S3Client({})), lakeConfig().LAKE_BUCKET);
+      return store;
+    },
+  };
+}
+
+export const handler = createCompactorHandler(depsFromConfig());

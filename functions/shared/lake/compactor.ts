@@ -1,0 +1,209 @@
+import { createHash } from 'node:crypto';
+import { decodeParquet } from '../parquet/parquet-reader.js';
+import { encodeParquet } from '../parquet/parquet-writer.js';
+import { isTableName, type TableName } from '../schema/columns.js';
+import {
+  MANIFEST_PREFIX,
+  manifestKey,
+  manifestPartitionPrefix,
+  type PartitionPath,
+  parseStagingKey,
+  partitionHourStart,
+  publishedKey,
+  publishedPartitionPrefix,
+  STAGING_PREFIX,
+  stagingPartitionPrefix,
+} from './layout.js';
+import type { ObjectInfo, ObjectStore } from './object-store.js';
+
+/**
+ * The compactor publishes staging files (invisible to Glue) as large visible parts.
+ *
+ * Per set of staging files: (1) put a manifest `_published/…/<hash>.json` naming the set and the
+ * part, (2) put the part (one atomic put: readers see all of the set's rows or none), (3) delete the
+ * staging files, (4) delete the manifest. A rerun after a crash finds the manifest: if its part
+ * exists, step 2 happened, so it only finishes 3-4 and never publishes those rows again; if not,
+ * the manifest is dropped and the files are published afresh. `<hash>` is derived from the set's
+ * keys, so redoing the same set overwrites the same part. Readers therefore see each row exactly
+ * once from the moment its part is put. Two compactors must not run at once (reserved concurrency
+ * 1), or two different groupings of the same files could both be published.
+ */
+
+export interface CompactPartitionOptions {
+  readonly table: TableName;
+  readonly partition: PartitionPath;
+  /** Stop adding files to a part once it reaches this many (compressed) bytes. */
+  readonly targetBytes: number;
+  /**
+   * Only staging files written before this instant are published: later ones may still be
+   * rewritten by a retry of their batch (see lake-writer.ts).
+   */
+  readonly stagedBefore: Date;
+  /** Test hook: called between steps, to simulate a crash by throwing. */
+  readonly onStep?: (step: 'manifest' | 'published' | 'staging-deleted') => void;
+}
+
+export interface PartitionCompaction {
+  readonly published: readonly string[];
+  /** Staging files consumed (published now or by a crashed earlier run). */
+  readonly consumed: number;
+  readonly rows: number;
+}
+
+export interface CompactLakeOptions {
+  readonly now: Date;
+  /** Must exceed the lake writer ESM's maximum record age (plus its function timeout). */
+  readonly graceMs: number;
+  readonly targetBytes: number;
+}
+
+export interface LakeCompaction {
+  readonly partitions: number;
+  readonly published: readonly string[];
+  readonly consumed: number;
+  readonly rows: number;
+}
+
+export class CompactionError extends Error {
+  override readonly name = 'CompactionError';
+}
+
+interface Manifest {
+  readonly part: string;
+  readonly inputs: readonly string[];
+}
+
+function parseManifest(bytes: Uint8Array | undefined): Manifest | undefined {
+  if (!bytes) return undefined;
+  try {
+    const m = JSON.parse(Buffer.from(bytes).toString('utf8')) as Partial<Manifest>;
+    if (typeof m.part === 'string' && Array.isArray(m.inputs) && m.inputs.every((k) => typeof k === 'string'))
+      return { part: m.part, inputs: m.inputs };
+  } catch {
+    // An unreadable manifest is treated as absent: its part is recomputed from staging.
+  }
+  return undefined;
+}
+
+function setHash(keys: readonly string[]): string {
+  return createHash('sha256').update(keys.join('\n')).digest('hex').slice(0, 24);
+}
+
+/** Greedy, in key order, so the same files always form the same sets. */
+function groupBySize(files: readonly ObjectInfo[], targetBytes: number): ObjectInfo[][] {
+  const out: ObjectInfo[][] = [];
+  let current: ObjectInfo[] = [];
+  let bytes = 0;
+  for (const f of files) {
+    if (current.length > 0 && bytes + f.size > targetBytes) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(f);
+    bytes += f.size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+export async function compactPartition(
+  store: ObjectStore,
+  options: CompactPartitionOptions,
+): Promise<PartitionCompaction> {
+  const { table, partition } = options;
+  const step = options.onStep ?? (() => {});
+  const [staging, manifests, parts] = await Promise.all([
+    store.list(stagingPartitionPrefix(table, partition)),
+    store.list(manifestPartitionPrefix(table, partition)),
+    store.list(publishedPartitionPrefix(table, partition)),
+  ]);
+  const partKeys = new Set(parts.map((p) => p.key));
+  const pending = new Map(staging.map((s) => [s.key, s]));
+  let consumed = 0;
+
+  // Finish what a crashed run started.
+  for (const m of manifests) {
+    const manifest = parseManifest(await store.get(m.key));
+    if (manifest && partKeys.has(manifest.part)) {
+      const left = manifest.inputs.filter((k) => pending.has(k));
+      if (left.length > 0) await store.delete(left);
+      for (const k of left) pending.delete(k);
+      consumed += left.length;
+    }
+    await store.delete([m.key]);
+  }
+
+  const eligible = [...pending.values()]
+    .filter((f) => f.key.endsWith('.parquet') && f.lastModified.getTime() < options.stagedBefore.getTime())
+    .sort((a, b) => (a.key < b.key ? -1 : 1));
+  const published: string[] = [];
+  let rows = 0;
+  for (const set of groupBySize(eligible, options.targetBytes)) {
+    const inputs = set.map((f) => f.key);
+    const hash = setHash(inputs);
+    const part = publishedKey(table, partition, hash);
+    const batches = [];
+    for (const key of inputs) {
+      const body = await store.get(key);
+      if (!body) throw new CompactionError(`staging file ${key} vanished during compaction`);
+      batches.push(decodeParquet(table, body));
+    }
+    const mKey = manifestKey(table, partition, hash);
+    await store.put(
+      mKey,
+      Buffer.from(JSON.stringify({ part, inputs } satisfies Manifest)),
+      'application/json',
+    );
+    step('manifest');
+    await store.put(part, encodeParquet(table, batches), 'application/vnd.apache.parquet');
+    step('published');
+    await store.delete(inputs);
+    step('staging-deleted');
+    await store.delete([mKey]);
+    published.push(part);
+    consumed += inputs.length;
+    rows += batches.reduce((n, b) => n + b.rowCount, 0);
+  }
+  return { published, consumed, rows };
+}
+
+/**
+ * One scheduled run: every partition whose hour ended more than `graceMs` ago, and which has
+ * staging files or leftover manifests, is compacted.
+ */
+export async function compactLake(store: ObjectStore, options: CompactLakeOptions): Promise<LakeCompaction> {
+  const stagedBefore = new Date(options.now.getTime() - options.graceMs);
+  const partitions = new Map<string, { table: TableName; partition: PartitionPath }>();
+  const consider = (table: string, partition: PartitionPath) => {
+    const start = partitionHourStart(partition);
+    if (!isTableName(table) || start === undefined) return;
+    if (start + 3_600_000 + options.graceMs > options.now.getTime()) return; // hour still open
+    partitions.set(`${table}/${partition}`, { table, partition });
+  };
+  for (const o of await store.list(STAGING_PREFIX)) {
+    const p = parseStagingKey(o.key);
+    if (p) consider(p.table, p.partition);
+  }
+  for (const o of await store.list(MANIFEST_PREFIX)) {
+    const parts = o.key.slice(MANIFEST_PREFIX.length).split('/');
+    if (parts.length === 5) consider(parts[0]!, parts.slice(1, 4).join('/'));
+  }
+  const published: string[] = [];
+  let consumed = 0;
+  let rows = 0;
+  for (const { table, partition } of [...partitions.values()].sort((a, b) =>
+    `${a.table}/${a.partition}` < `${b.table}/${b.partition}` ? -1 : 1,
+  )) {
+    const r = await compactPartition(store, {
+      table,
+      partition,
+      targetBytes: options.targetBytes,
+      stagedBefore,
+    });
+    published.push(...r.published);
+    consumed += r.consumed;
+    rows += r.rows;
+  }
+  return { partitions: partitions.size, published, consumed, rows };
+}

@@ -1,0 +1,56 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCompactorHandler } from '../../../functions/compactor/handler.js';
+import { writeToLake } from '../../../functions/shared/lake/lake-writer.js';
+import { decoded, type LakeHarness, queryObjects, records, startLake } from '../shared/lake/support.js';
+import { sampleTraces } from '../shared/parquet/sample-rows.js';
+
+let lake: LakeHarness;
+beforeAll(async () => {
+  lake = await startLake();
+});
+afterAll(async () => {
+  await lake.close();
+});
+
+const scheduled = {
+  'detail-type': 'Scheduled Event',
+  source: 'aws.events',
+  time: '2026-11-23T14:00:00Z',
+} as unknown as ScheduledEvent;
+const context = { functionName: 'compactor', awsRequestId: 'req-1' } as unknown as Context;
+
+describe('compactor handler', () => {
+  it('publishes closed hours on its schedule so the Glue table path holds every staged row', async () => {
+    for (let b = 0; b < 3; b++) {
+      const recs = records('k1', 'traces', [[sampleTraces(30, { tenant: 'k1', seed: b })]], {
+        firstSeq: BigInt(b) * 100n + 1n,
+      });
+      await writeToLake(lake.store, decoded(recs));
+    }
+    const handler = createCompactorHandler({
+      store: lake.store,
+      config: { COMPACTION_TARGET_BYTES: 128 * 1024 * 1024, COMPACTION_GRACE_MINUTES: 90 },
+      // Late enough that both the hour and the files' own write times are past the grace.
+      now: () => new Date(Date.now() + 24 * 3_600_000),
+      logger: new Logger({ logLevel: 'SILENT' }),
+      metrics: new Metrics({ namespace: 'test', serviceName: 'compactor' }),
+      tracer: new Tracer({ enabled: false }),
+    });
+
+    const result = await handler(scheduled, context);
+
+    expect(result).toMatchObject({ partitions: 1, consumed: 3, rows: 90 });
+    const [count] = await queryObjects(
+      lake.store,
+      lake.dir,
+      'otel_traces/tenant=k1/dt=2026-11-23/hour=10/',
+      'SELECT count(*)::INTEGER AS n FROM {files}',
+    );
+    expect(count).toEqual({ n: 90 });
+    expect(await lake.store.list('staging/')).toEqual([]);
+  });
+});

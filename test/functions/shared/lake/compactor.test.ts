@@ -1,0 +1,171 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compactLake, compactPartition } from '../../../../functions/shared/lake/compactor.js';
+import { writeToLake } from '../../../../functions/shared/lake/lake-writer.js';
+import { sampleTraces } from '../parquet/sample-rows.js';
+import { decoded, type LakeHarness, queryObjects, records, startLake } from './support.js';
+
+let lake: LakeHarness;
+beforeAll(async () => {
+  lake = await startLake();
+});
+afterAll(async () => {
+  await lake.close();
+});
+
+const HOUR_NS = 3_600_000_000_000n;
+/** Sample rows fall in 2026-11-23 10:00-11:00 UTC; this is well after that hour closed. */
+const LATER = new Date('2026-11-23T14:00:00Z');
+const GRACE_MS = 90 * 60_000;
+
+/** Twelve lake-writer batches (small staging files) for one tenant within hour 10. */
+async function stageSmallFiles(tenant: string): Promise<void> {
+  for (let b = 0; b < 12; b++) {
+    const envs = Array.from({ length: 3 }, (_, i) => [
+      sampleTraces(20, { seed: b * 10 + i, tenant, spreadNs: HOUR_NS }),
+    ]);
+    const recs = records(tenant, 'traces', envs, { firstSeq: 1_000_000n + BigInt(b) * 1000n });
+    await writeToLake(lake.store, decoded(recs));
+  }
+}
+
+/** Every row (as text), sorted: the multiset a reader of `prefix` sees. */
+async function rowsUnder(prefix: string): Promise<string[]> {
+  const got = await queryObjects(
+    lake.store,
+    lake.dir,
+    prefix,
+    `SELECT SpanId || '|' || epoch_us(Timestamp)::VARCHAR || '|' || ServiceName || '|' || SpanAttributes['url.path']
+            || '|' || len(Events)::VARCHAR AS r FROM {files}`,
+  );
+  return got.map((r) => String(r.r)).sort();
+}
+
+describe('compactor', () => {
+  it('publishes many small staging files as one part with the same rows, once each', async () => {
+    await stageSmallFiles('c1');
+    const staged = await rowsUnder('staging/otel_traces/tenant=c1/');
+    const stagedFiles = await lake.store.list('staging/otel_traces/tenant=c1/');
+
+    // Staging files are only "old" relative to a clock set after the grace.
+    const result = await compactLake(lake.store, {
+      now: LATER,
+      graceMs: GRACE_MS,
+      targetBytes: 128 * 1024 * 1024,
+    });
+
+    expect(stagedFiles).toHaveLength(12);
+    expect(staged).toHaveLength(720);
+    expect(result.published).toHaveLength(1);
+    expect(result.published[0]).toMatch(
+      /^otel_traces\/tenant=c1\/dt=2026-11-23\/hour=10\/part-[0-9a-f]{24}\.parquet$/,
+    );
+    expect(await rowsUnder('otel_traces/tenant=c1/')).toEqual(staged);
+    expect(await lake.store.list('staging/otel_traces/tenant=c1/')).toEqual([]);
+    expect(await lake.store.list('_published/')).toEqual([]);
+  });
+
+  it('changes nothing when run again', async () => {
+    const before = await lake.store.list('otel_traces/tenant=c1/');
+
+    const again = await compactLake(lake.store, {
+      now: LATER,
+      graceMs: GRACE_MS,
+      targetBytes: 128 * 1024 * 1024,
+    });
+
+    expect(again.published).toEqual([]);
+    expect(await lake.store.list('otel_traces/tenant=c1/')).toEqual(before);
+    expect(await rowsUnder('otel_traces/tenant=c1/')).toHaveLength(720);
+  });
+
+  it('leaves hours that are still open, and files younger than the grace, in staging', async () => {
+    await stageSmallFiles('c2');
+
+    // Just after the hour ended: within the grace.
+    const early = await compactLake(lake.store, {
+      now: new Date('2026-11-23T11:30:00Z'),
+      graceMs: GRACE_MS,
+      targetBytes: 1 << 30,
+    });
+    // Hour long closed, but the files were written moments ago (a retry may still rewrite them).
+    const fresh = await compactPartition(lake.store, {
+      table: 'otel_traces',
+      partition: 'tenant=c2/dt=2026-11-23/hour=10',
+      targetBytes: 1 << 30,
+      stagedBefore: new Date(Date.now() - GRACE_MS),
+    });
+
+    expect(early.published).toEqual([]);
+    expect(fresh.published).toEqual([]);
+    expect(await lake.store.list('otel_traces/tenant=c2/')).toEqual([]);
+    expect(await lake.store.list('staging/otel_traces/tenant=c2/')).toHaveLength(12);
+  });
+
+  it('splits a partition into parts of about the target size', async () => {
+    const files = await lake.store.list('staging/otel_traces/tenant=c2/');
+    const target = files.slice(0, 4).reduce((n, f) => n + f.size, 0);
+    const staged = await rowsUnder('staging/otel_traces/tenant=c2/');
+
+    const result = await compactLake(lake.store, { now: LATER, graceMs: GRACE_MS, targetBytes: target });
+
+    expect(result.published.length).toBeGreaterThanOrEqual(3);
+    expect(result.published.length).toBeLessThanOrEqual(4);
+    expect(await rowsUnder('otel_traces/tenant=c2/')).toEqual(staged);
+  });
+
+  it('does not publish rows twice after a crash between publishing and deleting staging files', async () => {
+    await stageSmallFiles('c3');
+    const staged = await rowsUnder('staging/otel_traces/tenant=c3/');
+    const options = {
+      table: 'otel_traces' as const,
+      partition: 'tenant=c3/dt=2026-11-23/hour=10',
+      targetBytes: 1 << 30,
+      stagedBefore: new Date(Date.now() + 60_000),
+    };
+
+    await expect(
+      compactPartition(lake.store, {
+        ...options,
+        onStep: (step) => {
+          if (step === 'published') throw new Error('crash');
+        },
+      }),
+    ).rejects.toThrow('crash');
+    const afterCrash = await rowsUnder('otel_traces/tenant=c3/');
+    const recovered = await compactPartition(lake.store, options);
+
+    // Readers saw every row once right after the crash, and still do after the rerun finished it.
+    expect(afterCrash).toEqual(staged);
+    expect(recovered.published).toEqual([]);
+    expect(recovered.consumed).toBe(12);
+    expect(await rowsUnder('otel_traces/tenant=c3/')).toEqual(staged);
+    expect(await lake.store.list('staging/otel_traces/tenant=c3/')).toEqual([]);
+    expect(await lake.store.list('_published/otel_traces/tenant=c3/')).toEqual([]);
+  });
+
+  it('publishes afresh after a crash before the part was written', async () => {
+    await stageSmallFiles('c4');
+    const staged = await rowsUnder('staging/otel_traces/tenant=c4/');
+    const options = {
+      table: 'otel_traces' as const,
+      partition: 'tenant=c4/dt=2026-11-23/hour=10',
+      targetBytes: 1 << 30,
+      stagedBefore: new Date(Date.now() + 60_000),
+    };
+
+    await expect(
+      compactPartition(lake.store, {
+        ...options,
+        onStep: (step) => {
+          if (step === 'manifest') throw new Error('crash');
+        },
+      }),
+    ).rejects.toThrow('crash');
+    const visibleAfterCrash = await rowsUnder('otel_traces/tenant=c4/');
+    const recovered = await compactPartition(lake.store, options);
+
+    expect(visibleAfterCrash).toEqual([]);
+    expect(recovered.published).toHaveLength(1);
+    expect(await rowsUnder('otel_traces/tenant=c4/')).toEqual(staged);
+  });
+});

@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeToLake } from '../../../../functions/shared/lake/lake-writer.js';
+import type { ColumnBatch } from '../../../../functions/shared/rows/batch.js';
+import { nsString, sampleRows, sampleTraces } from '../parquet/sample-rows.js';
+import { decoded, type LakeHarness, queryObjects, records, startLake } from './support.js';
+
+let lake: LakeHarness;
+beforeAll(async () => {
+  lake = await startLake();
+});
+afterAll(async () => {
+  await lake.close();
+});
+
+const HOUR = 3_600_000_000_000n;
+
+/** Eight envelopes of 25 spans each, spread over two hours (10:xx and 11:xx UTC). */
+function eightEnvelopes(tenant: string, seed: number): ColumnBatch[][] {
+  return Array.from({ length: 8 }, (_, i) => [
+    sampleTraces(25, { seed: seed + i, tenant, spreadNs: 2n * HOUR }),
+  ]);
+}
+
+async function spanCounts(tenant: string): Promise<{ rows: number; distinct: number }> {
+  const [r] = await queryObjects(
+    lake.store,
+    lake.dir,
+    `staging/otel_traces/tenant=${tenant}/`,
+    'SELECT count(*)::INTEGER AS rows, count(DISTINCT SpanId)::INTEGER AS distinct FROM {files}',
+  );
+  return { rows: Number(r?.rows ?? 0), distinct: Number(r?.distinct ?? 0) };
+}
+
+describe('writeToLake', () => {
+  it('writes envelopes as exactly their rows, one file per table, partition and shard', async () => {
+    const gauge = sampleRows('otel_metrics_gauge', 4, { tenant: 't1', spreadNs: 1n });
+    gauge.columns.Value = ['NaN', 2.5, '-Infinity', 0];
+    const sum = sampleRows('otel_metrics_sum', 3, { tenant: 't1', spreadNs: 1n, startNs: HOUR });
+    const recs = records('t1', 'metrics', [[gauge], [sum]]);
+
+    const result = await writeToLake(lake.store, decoded(recs));
+
+    const [, second] = recs;
+    expect(result.files).toEqual([
+      `staging/otel_metrics_gauge/tenant=t1/dt=2026-11-23/hour=10/shardId-000000000000-${recs[0]!.sequenceNumber}-${recs[0]!.sequenceNumber}.parquet`,
+      `staging/otel_metrics_sum/tenant=t1/dt=2026-11-23/hour=11/shardId-000000000000-${second!.sequenceNumber}-${second!.sequenceNumber}.parquet`,
+    ]);
+    const values = await queryObjects(
+      lake.store,
+      lake.dir,
+      'staging/otel_metrics_gauge/tenant=t1/',
+      `SELECT Value::VARCHAR AS v, epoch_ns(TimeUnix)::VARCHAR AS t, Attributes['k1'] AS k1, TenantId FROM {files} ORDER BY Value`,
+    );
+    expect(values.map((r) => r.v)).toEqual(['-inf', '0.0', '2.5', 'nan']);
+    expect(values.every((r) => r.t === `${nsString(0n).slice(0, -3)}000` && r.TenantId === 't1')).toBe(true);
+    expect(values.map((r) => r.k1).sort()).toEqual(['a0', 'a1', 'a2', 'a3']);
+  });
+
+  it('writes the same batch three times as one set of rows', async () => {
+    const recs = records('t2', 'traces', eightEnvelopes('t2', 100));
+    const batch = decoded(recs);
+
+    const first = await writeToLake(lake.store, batch);
+    const again = await writeToLake(lake.store, batch);
+    const third = await writeToLake(lake.store, batch);
+
+    expect(first.rowsWritten).toBe(200);
+    expect([again.rowsWritten, third.rowsWritten]).toEqual([0, 0]);
+    expect(third.rowsSkipped).toBe(200);
+    expect(await spanCounts('t2')).toEqual({ rows: 200, distinct: 200 });
+  });
+
+  it('writes a bisected retry after a partial success without repeating rows', async () => {
+    const recs = decoded(records('t3', 'traces', eightEnvelopes('t3', 200)));
+
+    // Bisect on error: the first half succeeded, the second failed; then the ESM restarts from a
+    // checkpoint inside the first half with a different composition, and later the whole batch.
+    await writeToLake(lake.store, recs.slice(0, 4));
+    await writeToLake(lake.store, recs.slice(2, 6));
+    await writeToLake(lake.store, recs.slice(5, 8));
+    await writeToLake(lake.store, recs);
+
+    expect(await spanCounts('t3')).toEqual({ rows: 200, distinct: 200 });
+  });
+
+  it('keeps shards apart: the same sequence numbers on another shard are new rows', async () => {
+    const a = decoded(
+      records('t4', 'traces', eightEnvelopes('t4', 300), { shardId: 'shardId-000000000001' }),
+    );
+    const b = decoded(
+      records('t4', 'traces', eightEnvelopes('t4', 400), { shardId: 'shardId-000000000002' }),
+    );
+
+    await writeToLake(lake.store, a);
+    await writeToLake(lake.store, b);
+
+    expect(await spanCounts('t4')).toEqual({ rows: 400, distinct: 400 });
+  });
+});
