@@ -1,0 +1,118 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { KinesisStreamBatchResponse, KinesisStreamRecord } from 'aws-lambda';
+import type {
+  PositionedEnvelope,
+  StreamPosition,
+  TelemetryWriter,
+  WriteResult,
+} from '../shared/clickhouse/writer.js';
+import type { DeadLetter, DeadLetterSink } from '../shared/dead-letter/dead-letter.js';
+import { EnvelopeError, unpackEnvelope } from '../shared/envelope/envelope.js';
+
+/**
+ * The hot writer's use-case: a Kinesis batch in, rows in ClickHouse, a partial-batch response out.
+ *
+ * - Each record is decoded on its own (Powertools BatchProcessor). An undecodable envelope goes to
+ *   the dead-letter sink with its reason and the batch moves on; so does one whose rows do not fit
+ *   the column model (the writer rejects it).
+ * - The decoded envelopes are written together: one insert per table per batch.
+ * - When ClickHouse fails, every record not yet fully written is reported in `batchItemFailures`
+ *   (we do not throw). Lambda then checkpoints before the lowest of them and redelivers from there:
+ *   already-written records ahead of it are not sent again, and poison records already dead-lettered
+ *   are not dead-lettered twice. A thrown error would instead bisect the batch and redeliver all of it.
+ * - A record is acknowledged only once it is in ClickHouse or in the dead-letter sink.
+ */
+
+export const DEAD_LETTER_SOURCE = 'hot-writer';
+
+export interface HotWriterPorts {
+  readonly writer: TelemetryWriter;
+  readonly deadLetters: DeadLetterSink;
+}
+
+export interface HotWriterOutcome {
+  readonly response: KinesisStreamBatchResponse;
+  readonly records: number;
+  readonly deadLettered: number;
+  /** Undefined when the write phase was not reached (nothing decodable). */
+  readonly write?: WriteResult;
+  /** Why some records were reported as failures. */
+  readonly errors: readonly Error[];
+}
+
+/** shardId and stream name of a Kinesis event record. */
+export function recordPosition(record: KinesisStreamRecord): StreamPosition {
+  const shardId = record.eventID.slice(0, record.eventID.lastIndexOf(':')) || 'unknown-shard';
+  const arn = record.eventSourceARN;
+  const stream = arn.slice(arn.lastIndexOf('/') + 1) || arn;
+  return { stream, shardId, sequenceNumber: record.kinesis.sequenceNumber };
+}
+
+export async function consumeKinesisRecords(
+  records: readonly KinesisStreamRecord[],
+  ports: HotWriterPorts,
+): Promise<HotWriterOutcome> {
+  const decoded = new Map<string, PositionedEnvelope>();
+  const raw = new Map<string, Uint8Array>();
+  const errors: Error[] = [];
+  let deadLettered = 0;
+
+  const decodeRecord = async (record: KinesisStreamRecord): Promise<void> => {
+    const position = recordPosition(record);
+    const data = Buffer.from(record.kinesis.data, 'base64');
+    try {
+      const { header, batches } = unpackEnvelope(data);
+      decoded.set(position.sequenceNumber, { position, tenant: header.tenant, batches });
+      raw.set(position.sequenceNumber, data);
+    } catch (err) {
+      if (!(err instanceof EnvelopeError)) throw err;
+      // A throw here (sink down) makes this record a batch item failure: retried, not lost.
+      await ports.deadLetters.put([letter(position, `undecodable envelope: ${err.message}`, data)]);
+      deadLettered++;
+    }
+  };
+
+  const processor = new BatchProcessor(EventType.KinesisDataStreams);
+  const decodeResponse = await processPartialResponse({ Records: [...records] }, decodeRecord, processor, {
+    throwOnFullBatchFailure: false,
+  });
+  const failed = new Set(decodeResponse.batchItemFailures.map((f) => f.itemIdentifier));
+  for (const [, err] of processor.errors.entries()) errors.push(err);
+
+  let write: WriteResult | undefined;
+  if (decoded.size > 0) {
+    write = await ports.writer.write(
+      records.map((r) => decoded.get(r.kinesis.sequenceNumber)).filter((e) => e !== undefined),
+    );
+    for (const p of write.pending) failed.add(p.sequenceNumber);
+    if (write.error) errors.push(write.error);
+    if (write.rejected.length > 0) {
+      try {
+        await ports.deadLetters.put(
+          write.rejected.map((r) => letter(r.position, r.reason, raw.get(r.position.sequenceNumber)!)),
+        );
+        deadLettered += write.rejected.length;
+      } catch (err) {
+        for (const r of write.rejected) failed.add(r.position.sequenceNumber);
+        errors.push(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+  }
+
+  const response: KinesisStreamBatchResponse = {
+    batchItemFailures: records
+      .filter((r) => failed.has(r.kinesis.sequenceNumber))
+      .map((r) => ({ itemIdentifier: r.kinesis.sequenceNumber })),
+  };
+  return { response, records: records.length, deadLettered, ...(write && { write }), errors };
+}
+
+function letter(position: StreamPosition, reason: string, data: Uint8Array): DeadLetter {
+  return {
+    source: DEAD_LETTER_SOURCE,
+    reason,
+    shardId: position.shardId,
+    sequenceNumber: position.sequenceNumber,
+    data,
+  };
+}

@@ -1,0 +1,256 @@
+import {
+  type Column,
+  type PhysicalColumn,
+  type ScalarType,
+  TABLE_NAMES,
+  TABLES,
+  type TableName,
+} from '../schema/columns.js';
+
+/**
+ * ClickHouse DDL for the hot tier, derived from the column model (schema/columns.ts): no column list
+ * here. Shaped like the OpenTelemetry Collector ClickHouse exporter's tables (codecs, LowCardinality,
+ * Map(LowCardinality(String), String), Nested, bloom-filter skip indexes) plus a leading TenantId in
+ * every sort key, so Grafana's ClickHouse data source in OTel mode reads them unchanged.
+ */
+
+/** Hot-tier retention when the stack sets none (days). */
+export const DEFAULT_HOT_RETENTION_DAYS = 7;
+
+/**
+ * How many recent insert blocks each table remembers for `insert_deduplication_token`. Plain
+ * MergeTree (chdb, self-hosted) deduplicates inserts only when this is set; it must cover every block
+ * written between a failed attempt and its identical retry (7 tables x partitions x shards x retries).
+ */
+export const DEDUP_WINDOW_BLOCKS = 10_000;
+
+/** Trace id -> (TenantId, TraceId, Start, End): finds a trace's time range without scanning spans. */
+export const TRACE_LOOKUP_TABLE = 'otel_traces_trace_id_ts';
+export const TRACE_LOOKUP_MV = 'otel_traces_trace_id_ts_mv';
+/**
+ * Hourly RED per (tenant, service, span name) over entry spans (server/consumer kind, or roots).
+ * Read with `sum(Requests)`, `sum(Errors)`,
+ * `quantilesTDigestMerge(0.5, 0.95, 0.99)(DurationQuantiles)` (nanoseconds), grouped by the key.
+ */
+export const SERVICE_RED_TABLE = 'otel_traces_service_red_1h';
+export const SERVICE_RED_MV = 'otel_traces_service_red_1h_mv';
+/** The quantiles held by SERVICE_RED_TABLE.DurationQuantiles, in this order. */
+export const RED_QUANTILES = [0.5, 0.95, 0.99] as const;
+/** Hourly log counts per (tenant, service, severity); read with `sum(Count)`. */
+export const LOG_COUNTS_TABLE = 'otel_logs_counts_1h';
+export const LOG_COUNTS_MV = 'otel_logs_counts_1h_mv';
+/** Which (table, stream position) pairs the hot writer has written: see writer.ts and ADR 0004. */
+export const WRITE_LEDGER_TABLE = 'otel_write_ledger';
+/** Applied schema versions: see migrations.ts. */
+export const MIGRATIONS_TABLE = 'schema_migrations';
+
+/** SpanKind / StatusCode spellings that mark an entry span and an error (Collector and proto names). */
+const ENTRY_SPAN_KINDS = ['Server', 'Consumer', 'SPAN_KIND_SERVER', 'SPAN_KIND_CONSUMER'];
+const ERROR_STATUS_CODES = ['Error', 'STATUS_CODE_ERROR'];
+
+export interface DdlOptions {
+  /** Qualifies every table name; omitted, the connection's current database is used. */
+  readonly database?: string;
+  /** @default DEFAULT_HOT_RETENTION_DAYS */
+  readonly hotRetentionDays?: number;
+}
+
+/** Backquotes an identifier (table, column or database name). */
+export function ident(name: string): string {
+  return `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
+}
+
+export function qualified(table: string, database?: string): string {
+  return database ? `${ident(database)}.${ident(table)}` : ident(table);
+}
+
+const SCALAR_TYPES: Record<ScalarType, string> = {
+  string: 'String',
+  lowcard: 'LowCardinality(String)',
+  timestamp_ns: 'DateTime64(9)',
+  uint8: 'UInt8',
+  uint32: 'UInt32',
+  int32: 'Int32',
+  uint64: 'UInt64',
+  float64: 'Float64',
+  bool: 'Bool',
+  map: 'Map(LowCardinality(String), String)',
+  array_float64: 'Array(Float64)',
+  array_uint64: 'Array(UInt64)',
+};
+
+/** The ClickHouse type of a logical column type. */
+export function clickHouseType(type: ScalarType): string {
+  return SCALAR_TYPES[type];
+}
+
+/** The type system.columns reports for a physical column (nested fields are arrays). */
+export function physicalClickHouseType(col: PhysicalColumn): string {
+  const t = clickHouseType(col.type);
+  return col.nestedIn ? `Array(${t})` : t;
+}
+
+function columnDefinition(col: Column): string {
+  if (col.type === 'nested') {
+    const fields = col.fields.map((f) => `${ident(f.name)} ${clickHouseType(f.type)}`).join(', ');
+    return `${ident(col.name)} Nested(${fields}) CODEC(ZSTD(1))`;
+  }
+  // Times are near-monotonic within a part: Delta turns them into small numbers ZSTD packs well.
+  const codec = col.type === 'timestamp_ns' ? 'CODEC(Delta, ZSTD(1))' : 'CODEC(ZSTD(1))';
+  return `${ident(col.name)} ${clickHouseType(col.type)} ${codec}`;
+}
+
+function skipIndexes(columns: readonly Column[]): string[] {
+  const out: string[] = [];
+  for (const col of columns) {
+    if (col.type === 'nested') continue;
+    if (col.name === 'TraceId') out.push(`INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1`);
+    if (col.name === 'Duration') out.push(`INDEX idx_duration Duration TYPE minmax GRANULARITY 1`);
+    if (col.type === 'map') {
+      const base = col.name.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
+      out.push(`INDEX idx_${base}_key mapKeys(${ident(col.name)}) TYPE bloom_filter(0.01) GRANULARITY 1`);
+      out.push(`INDEX idx_${base}_value mapValues(${ident(col.name)}) TYPE bloom_filter(0.01) GRANULARITY 1`);
+    }
+  }
+  return out;
+}
+
+/** Sort keys: TenantId first (every query is per tenant), then what the exporter sorts by. */
+export const SORT_KEYS: Readonly<Record<TableName, string>> = {
+  otel_traces: 'TenantId, ServiceName, SpanName, toDateTime(Timestamp)',
+  otel_logs: 'TenantId, ServiceName, toDateTime(Timestamp)',
+  otel_metrics_gauge: 'TenantId, ServiceName, MetricName, toDateTime(TimeUnix)',
+  otel_metrics_sum: 'TenantId, ServiceName, MetricName, toDateTime(TimeUnix)',
+  otel_metrics_histogram: 'TenantId, ServiceName, MetricName, toDateTime(TimeUnix)',
+  otel_metrics_exponential_histogram: 'TenantId, ServiceName, MetricName, toDateTime(TimeUnix)',
+  otel_metrics_summary: 'TenantId, ServiceName, MetricName, toDateTime(TimeUnix)',
+};
+
+function retention(options: DdlOptions): number {
+  const days = options.hotRetentionDays ?? DEFAULT_HOT_RETENTION_DAYS;
+  if (!Number.isInteger(days) || days < 1)
+    throw new RangeError(`hotRetentionDays must be >= 1, got: ${days}`);
+  return days;
+}
+
+/** The TTL expression of a table whose event time is `timeExpr`. */
+export function ttlExpression(timeExpr: string, days: number): string {
+  return `toDateTime(${timeExpr}) + toIntervalDay(${days})`;
+}
+
+const TABLE_SETTINGS = `index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = ${DEDUP_WINDOW_BLOCKS}`;
+
+export function createTableStatement(table: TableName, options: DdlOptions = {}): string {
+  const def = TABLES[table];
+  const lines = [...def.columns.map(columnDefinition), ...skipIndexes(def.columns)];
+  return [
+    `CREATE TABLE IF NOT EXISTS ${qualified(table, options.database)} (`,
+    `  ${lines.join(',\n  ')}`,
+    `) ENGINE = MergeTree`,
+    `PARTITION BY toDate(${def.timeColumn})`,
+    `ORDER BY (${SORT_KEYS[table]})`,
+    `TTL ${ttlExpression(def.timeColumn, retention(options))}`,
+    `SETTINGS ${TABLE_SETTINGS}`,
+  ].join('\n');
+}
+
+/** Tables fed by materialized views, each with its view, target first. */
+export function rollupStatements(options: DdlOptions = {}): string[] {
+  const db = options.database;
+  const days = retention(options);
+  const traces = qualified('otel_traces', db);
+  const logs = qualified('otel_logs', db);
+  const list = (xs: readonly string[]) => xs.map((x) => `'${x}'`).join(', ');
+  const q = RED_QUANTILES.join(', ');
+  return [
+    // One row per (trace, insert block, day); merges collapse them. End is the latest span end.
+    `CREATE TABLE IF NOT EXISTS ${qualified(TRACE_LOOKUP_TABLE, db)} (
+  TenantId LowCardinality(String) CODEC(ZSTD(1)),
+  TraceId String CODEC(ZSTD(1)),
+  Start SimpleAggregateFunction(min, DateTime64(9)) CODEC(Delta, ZSTD(1)),
+  End SimpleAggregateFunction(max, DateTime64(9)) CODEC(Delta, ZSTD(1))
+) ENGINE = AggregatingMergeTree
+PARTITION BY toDate(Start)
+ORDER BY (TenantId, TraceId)
+TTL ${ttlExpression('Start', days)}
+SETTINGS ${TABLE_SETTINGS}`,
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(TRACE_LOOKUP_MV, db)} TO ${qualified(TRACE_LOOKUP_TABLE, db)} AS
+SELECT TenantId, TraceId, min(Timestamp) AS Start, max(addNanoseconds(Timestamp, Duration)) AS End
+FROM ${traces}
+WHERE TraceId != ''
+GROUP BY TenantId, TraceId`,
+    `CREATE TABLE IF NOT EXISTS ${qualified(SERVICE_RED_TABLE, db)} (
+  TenantId LowCardinality(String),
+  ServiceName LowCardinality(String),
+  SpanName LowCardinality(String),
+  Hour DateTime,
+  Requests SimpleAggregateFunction(sum, UInt64),
+  Errors SimpleAggregateFunction(sum, UInt64),
+  DurationQuantiles AggregateFunction(quantilesTDigest(${q}), UInt64)
+) ENGINE = AggregatingMergeTree
+PARTITION BY toDate(Hour)
+ORDER BY (TenantId, ServiceName, SpanName, Hour)
+TTL ${ttlExpression('Hour', days)}
+SETTINGS ${TABLE_SETTINGS}`,
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(SERVICE_RED_MV, db)} TO ${qualified(SERVICE_RED_TABLE, db)} AS
+SELECT
+  TenantId, ServiceName, SpanName, toStartOfHour(Timestamp) AS Hour,
+  count() AS Requests,
+  countIf(StatusCode IN (${list(ERROR_STATUS_CODES)})) AS Errors,
+  quantilesTDigestState(${q})(Duration) AS DurationQuantiles
+FROM ${traces}
+WHERE SpanKind IN (${list(ENTRY_SPAN_KINDS)}) OR ParentSpanId = ''
+GROUP BY TenantId, ServiceName, SpanName, Hour`,
+    `CREATE TABLE IF NOT EXISTS ${qualified(LOG_COUNTS_TABLE, db)} (
+  TenantId LowCardinality(String),
+  ServiceName LowCardinality(String),
+  SeverityText LowCardinality(String),
+  SeverityNumber UInt8,
+  Hour DateTime,
+  Count UInt64
+) ENGINE = SummingMergeTree(Count)
+PARTITION BY toDate(Hour)
+ORDER BY (TenantId, ServiceName, Hour, SeverityNumber, SeverityText)
+TTL ${ttlExpression('Hour', days)}
+SETTINGS ${TABLE_SETTINGS}`,
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(LOG_COUNTS_MV, db)} TO ${qualified(LOG_COUNTS_TABLE, db)} AS
+SELECT TenantId, ServiceName, SeverityText, SeverityNumber, toStartOfHour(Timestamp) AS Hour, count() AS Count
+FROM ${logs}
+GROUP BY TenantId, ServiceName, SeverityText, SeverityNumber, Hour`,
+  ];
+}
+
+/**
+ * The hot writer's ledger. It outlives the hot retention by a day: a record redelivered later than
+ * that carries rows the TTL (and the writer's expiry filter) would drop anyway.
+ */
+export function ledgerStatement(options: DdlOptions = {}): string {
+  return `CREATE TABLE IF NOT EXISTS ${qualified(WRITE_LEDGER_TABLE, options.database)} (
+  Stream LowCardinality(String),
+  ShardId LowCardinality(String),
+  SequenceNumber String,
+  TableName LowCardinality(String),
+  WrittenAt DateTime DEFAULT now()
+) ENGINE = ReplacingMergeTree
+PARTITION BY toDate(WrittenAt)
+ORDER BY (Stream, ShardId, SequenceNumber, TableName)
+TTL WrittenAt + toIntervalDay(${retention(options) + 1})
+SETTINGS ${TABLE_SETTINGS}`;
+}
+
+/** Every statement of the current schema, in dependency order (tables before the views on them). */
+export function schemaStatements(options: DdlOptions = {}): string[] {
+  return [
+    ...TABLE_NAMES.map((t) => createTableStatement(t, options)),
+    ...rollupStatements(options),
+    ledgerStatement(options),
+  ];
+}
+
+/** Tables whose TTL follows the hot retention, with their TTL time expression. */
+export const RETENTION_TABLES: ReadonlyArray<{ readonly table: string; readonly timeExpr: string }> = [
+  ...TABLE_NAMES.map((t) => ({ table: t as string, timeExpr: TABLES[t].timeColumn as string })),
+  { table: TRACE_LOOKUP_TABLE, timeExpr: 'Start' },
+  { table: SERVICE_RED_TABLE, timeExpr: 'Hour' },
+  { table: LOG_COUNTS_TABLE, timeExpr: 'Hour' },
+];

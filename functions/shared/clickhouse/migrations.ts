@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto';
+import type { ClickHouseClient } from '@clickhouse/client';
+import {
+  type DdlOptions,
+  DEFAULT_HOT_RETENTION_DAYS,
+  ident,
+  MIGRATIONS_TABLE,
+  qualified,
+  RETENTION_TABLES,
+  schemaStatements,
+  ttlExpression,
+  WRITE_LEDGER_TABLE,
+} from './ddl.js';
+
+/**
+ * Forward-only, versioned schema migrations. Each version's statements are idempotent
+ * (`IF NOT EXISTS`), so a run that died half-way is finished by the next one; a version recorded in
+ * `schema_migrations` is never run again. Changing the schema means appending a version (for a new
+ * column in the model: `ALTER TABLE … ADD COLUMN IF NOT EXISTS …`), never editing an applied one.
+ * The hot retention is not a migration: it is reconciled on every run (`ALTER TABLE … MODIFY TTL`).
+ */
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  statements(options: DdlOptions): string[];
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'hot-tier tables, rollups, trace lookup, write ledger', statements: schemaStatements },
+];
+
+export interface MigrateOptions {
+  /** Created if missing and used for every table; omitted, the client's current database. */
+  readonly database?: string;
+  readonly hotRetentionDays: number;
+}
+
+export interface MigrateResult {
+  /** Versions applied by this run (empty when the schema was current). */
+  readonly applied: number[];
+  readonly version: number;
+  /** Tables whose TTL this run changed to the configured retention. */
+  readonly retentionChanged: string[];
+}
+
+export class MigrationError extends Error {
+  override readonly name = 'MigrationError';
+  constructor(
+    message: string,
+    readonly version?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** Checksum of a version's DDL at the default retention: recorded so drift is visible, not enforced. */
+function checksum(m: Migration, database?: string): string {
+  const text = m.statements({ database, hotRetentionDays: DEFAULT_HOT_RETENTION_DAYS }).join(';\n');
+  return createHash('sha256').update(text).digest('hex');
+}
+
+async function appliedVersions(client: ClickHouseClient, database?: string): Promise<Set<number>> {
+  const rs = await client.query({
+    query: `SELECT DISTINCT version FROM ${qualified(MIGRATIONS_TABLE, database)}`,
+    format: 'JSONEachRow',
+  });
+  const rows = await rs.json<{ version: number | string }>();
+  return new Set(rows.map((r) => Number(r.version)));
+}
+
+async function reconcileRetention(
+  client: ClickHouseClient,
+  database: string | undefined,
+  days: number,
+): Promise<string[]> {
+  const wanted = [
+    ...RETENTION_TABLES.map((t) => ({ ...t, days })),
+    { table: WRITE_LEDGER_TABLE, timeExpr: 'WrittenAt', days: days + 1 },
+  ];
+  const rs = await client.query({
+    query: `SELECT name, create_table_query FROM system.tables
+            WHERE database = ${database ? '{db:String}' : 'currentDatabase()'} AND name IN {names:Array(String)}`,
+    query_params: { db: database, names: wanted.map((w) => w.table) },
+    format: 'JSONEachRow',
+  });
+  const current = new Map(
+    (await rs.json<{ name: string; create_table_query: string }>()).map((r) => [
+      r.name,
+      r.create_table_query,
+    ]),
+  );
+  const changed: string[] = [];
+  for (const w of wanted) {
+    const ddl = current.get(w.table);
+    if (ddl === undefined) throw new MigrationError(`table ${w.table} is missing after migrations`);
+    if (new RegExp(`TTL .*toIntervalDay\\(${w.days}\\)`).test(ddl)) continue;
+    // Expressions differ only in the interval; the ledger's time column is a DateTime already.
+    const expr =
+      w.table === WRITE_LEDGER_TABLE
+        ? `WrittenAt + toIntervalDay(${w.days})`
+        : ttlExpression(w.timeExpr, w.days);
+    await client.command({ query: `ALTER TABLE ${qualified(w.table, database)} MODIFY TTL ${expr}` });
+    changed.push(w.table);
+  }
+  return changed;
+}
+
+/**
+ * Brings the schema to the newest version and the TTLs to `hotRetentionDays`. Safe to run any number
+ * of times, including concurrently (every statement is idempotent; a version recorded twice is one).
+ */
+export async function applyMigrations(
+  client: ClickHouseClient,
+  options: MigrateOptions,
+): Promise<MigrateResult> {
+  const { database, hotRetentionDays } = options;
+  if (!Number.isInteger(hotRetentionDays) || hotRetentionDays < 1) {
+    throw new MigrationError(`hotRetentionDays must be an integer >= 1, got: ${hotRetentionDays}`);
+  }
+  if (database) await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${ident(database)}` });
+  await client.command({
+    query: `CREATE TABLE IF NOT EXISTS ${qualified(MIGRATIONS_TABLE, database)} (
+  version UInt32,
+  name String,
+  checksum String,
+  applied_at DateTime64(3) DEFAULT now64(3)
+) ENGINE = MergeTree ORDER BY version`,
+  });
+  const done = await appliedVersions(client, database);
+  const applied: number[] = [];
+  for (const m of [...MIGRATIONS].sort((a, b) => a.version - b.version)) {
+    if (done.has(m.version)) continue;
+    for (const statement of m.statements({ database, hotRetentionDays })) {
+      try {
+        await client.command({ query: statement });
+      } catch (cause) {
+        throw new MigrationError(`migration ${m.version} (${m.name}) failed`, m.version, { cause });
+      }
+    }
+    await client.insert({
+      table: qualified(MIGRATIONS_TABLE, database),
+      values: [{ version: m.version, name: m.name, checksum: checksum(m, database) }],
+      format: 'JSONEachRow',
+    });
+    applied.push(m.version);
+  }
+  const retentionChanged = await reconcileRetention(client, database, hotRetentionDays);
+  const version = Math.max(0, ...MIGRATIONS.map((m) => m.version));
+  return { applied, version, retentionChanged };
+}

@@ -1,0 +1,499 @@
+import { createHash } from 'node:crypto';
+import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
+import type { ColumnBatch } from '../rows/batch.js';
+import {
+  type PhysicalColumn,
+  physicalColumns,
+  type ScalarType,
+  TABLE_NAMES,
+  type TableName,
+} from '../schema/columns.js';
+import { DEFAULT_HOT_RETENTION_DAYS, ident, qualified, WRITE_LEDGER_TABLE } from './ddl.js';
+
+/**
+ * Writes a stream consumer's batch to ClickHouse: one insert per table per batch, exactly once per
+ * (table, stream record) as far as ClickHouse allows. See docs/decisions/0004 for the reasoning:
+ *
+ * 1. Rows are validated against the column model first; an envelope whose rows do not fit is
+ *    rejected whole (dead-letter it) rather than failing every retry of its batch.
+ * 2. The ledger (`otel_write_ledger`: which (table, stream, shard, sequence) are written) is read for
+ *    the batch; envelopes already written to a table are left out of that table's insert. This
+ *    catches redeliveries with a different composition (bisected batches, checkpointed retries).
+ * 3. Each table's insert carries `insert_deduplication_token` = table + shard + sequence range + a
+ *    hash of exactly which records it holds, so an identical retry (same batch again, or a crash
+ *    after the insert) is dropped by ClickHouse. Transient failures are retried in-process with the
+ *    same token before giving up.
+ * 4. After a table's insert, its ledger rows are written. What remains: an insert committed, then the
+ *    invocation died before the ledger write, and the records come back in a different composition.
+ */
+
+export interface StreamPosition {
+  /** Stream name (several streams may share shard ids). */
+  readonly stream: string;
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+}
+
+export interface PositionedEnvelope {
+  readonly position: StreamPosition;
+  /** The tenant from the envelope header: authoritative for every row's TenantId. */
+  readonly tenant: string;
+  readonly batches: readonly ColumnBatch[];
+}
+
+export interface RejectedEnvelope {
+  readonly position: StreamPosition;
+  readonly reason: string;
+}
+
+export interface WriteStats {
+  readonly rowsInserted: number;
+  /** Rows left out because the ledger says an earlier attempt wrote them. */
+  readonly rowsAlreadyWritten: number;
+  /** Rows older than the hot retention: TTL would drop them; the lake keeps them. */
+  readonly rowsExpired: number;
+  /** Data inserts issued (at most one per table). */
+  readonly inserts: number;
+}
+
+export interface WriteResult {
+  /** Every row of these is in ClickHouse (written now or by an earlier attempt). */
+  readonly written: StreamPosition[];
+  /** Never writable (rows do not fit the column model): dead-letter them. */
+  readonly rejected: RejectedEnvelope[];
+  /** Not (fully) written because ClickHouse failed: redeliver them. */
+  readonly pending: StreamPosition[];
+  /** Why `pending` is not empty. */
+  readonly error?: ClickHouseWriteError;
+  readonly stats: WriteStats;
+}
+
+/** The port the hot writer depends on. */
+export interface TelemetryWriter {
+  write(envelopes: readonly PositionedEnvelope[]): Promise<WriteResult>;
+}
+
+export class ClickHouseWriteError extends Error {
+  override readonly name = 'ClickHouseWriteError';
+  constructor(
+    message: string,
+    readonly table: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** Rows that do not fit the column model. */
+export class RowValidationError extends Error {
+  override readonly name = 'RowValidationError';
+}
+
+export type InsertFormat = 'JSONEachRow' | 'JSONCompactEachRow';
+
+export interface ClickHouseWriterOptions {
+  readonly database?: string;
+  /** Rows older than this many days are not inserted. @default DEFAULT_HOT_RETENTION_DAYS */
+  readonly hotRetentionDays?: number;
+  /** Attempts per insert (same token each time). @default 3 */
+  readonly attempts?: number;
+  /** Delay before the 2nd attempt, doubled after. @default 200 */
+  readonly retryDelayMs?: number;
+  /** @default 'JSONCompactEachRow' (the faster one: see bench/clickhouse.ts) */
+  readonly format?: InsertFormat;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+const NS_PER_MS = 1_000_000n;
+const DAY_MS = 86_400_000;
+const FLOAT_WORDS = new Set(['NaN', 'Infinity', '-Infinity']);
+const DIGITS = /^\d{1,20}$/;
+
+/** Nanosecond decimal string -> `seconds.nanoseconds`, which DateTime64(9) parses exactly. */
+export function toDateTime64(ns: string): string {
+  const t = ns.length > 1 ? ns.replace(/^0+(?=\d)/, '') : ns;
+  if (t.length <= 9) return `0.${t.padStart(9, '0')}`;
+  return `${t.slice(0, -9)}.${t.slice(-9)}`;
+}
+
+function isOlder(ns: string, cutoff: string): boolean {
+  const t = ns.length > 1 ? ns.replace(/^0+(?=\d)/, '') : ns;
+  return t.length < cutoff.length || (t.length === cutoff.length && t < cutoff);
+}
+
+function fail(table: string, column: string, row: number, what: string): never {
+  throw new RowValidationError(`${table}.${column} row ${row}: ${what}`);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const INT_RANGES: Partial<Record<ScalarType, readonly [number, number]>> = {
+  uint8: [0, 255],
+  uint32: [0, 4_294_967_295],
+  int32: [-2_147_483_648, 2_147_483_647],
+  uint64: [0, Number.MAX_SAFE_INTEGER],
+};
+
+/** Validates one in-memory value and returns what the JSON insert formats expect. */
+function convert(type: ScalarType, v: unknown, where: () => [string, string, number]): unknown {
+  switch (type) {
+    case 'string':
+    case 'lowcard':
+      if (typeof v === 'string') return v;
+      if (v === null || v === undefined) return '';
+      return fail(...where(), `expected a string, got ${typeof v}`);
+    case 'timestamp_ns':
+      if (typeof v === 'string' && DIGITS.test(v)) return toDateTime64(v);
+      if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return toDateTime64(String(v));
+      return fail(...where(), `expected nanoseconds as a decimal string, got ${JSON.stringify(v)}`);
+    case 'uint8':
+    case 'uint32':
+    case 'int32':
+    case 'uint64': {
+      const [lo, hi] = INT_RANGES[type]!;
+      if (typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi) return v;
+      if (type === 'uint64' && typeof v === 'string' && DIGITS.test(v)) return v;
+      return fail(...where(), `expected ${type}, got ${JSON.stringify(v)}`);
+    }
+    case 'float64':
+      if (typeof v === 'number' || (typeof v === 'string' && FLOAT_WORDS.has(v))) return v;
+      return fail(...where(), `expected a number, got ${JSON.stringify(v)}`);
+    case 'bool':
+      if (typeof v === 'boolean') return v;
+      return fail(...where(), `expected a boolean, got ${JSON.stringify(v)}`);
+    case 'map':
+      if (v === null || v === undefined) return {};
+      if (!isPlainObject(v)) return fail(...where(), 'expected a map of strings');
+      for (const x of Object.values(v))
+        if (typeof x !== 'string') fail(...where(), 'map value is not a string');
+      return v;
+    case 'array_float64':
+    case 'array_uint64':
+      if (!Array.isArray(v)) return fail(...where(), 'expected an array of numbers');
+      for (const x of v) if (typeof x !== 'number') fail(...where(), 'array element is not a number');
+      return v;
+  }
+}
+
+function defaultValue(type: ScalarType): unknown {
+  switch (type) {
+    case 'string':
+    case 'lowcard':
+      return '';
+    case 'timestamp_ns':
+      return '0.000000000';
+    case 'float64':
+    case 'uint8':
+    case 'uint32':
+    case 'int32':
+    case 'uint64':
+      return 0;
+    case 'bool':
+      return false;
+    case 'map':
+      return {};
+    case 'array_float64':
+    case 'array_uint64':
+      return [];
+  }
+}
+
+interface TableLayout {
+  readonly columns: readonly PhysicalColumn[];
+  readonly index: ReadonlyMap<string, number>;
+  readonly timeColumn: number;
+  readonly tenantColumn: number;
+}
+
+const LAYOUTS = new Map<TableName, TableLayout>(
+  TABLE_NAMES.map((t) => {
+    const columns = physicalColumns(t);
+    const index = new Map(columns.map((c, i) => [c.name, i]));
+    const time = t === 'otel_traces' || t === 'otel_logs' ? 'Timestamp' : 'TimeUnix';
+    return [t, { columns, index, timeColumn: index.get(time)!, tenantColumn: index.get('TenantId')! }];
+  }),
+);
+
+/** Converted rows of one envelope: per table, rows as arrays in physicalColumns order. */
+type EnvelopeRows = Map<TableName, unknown[][]>;
+
+/**
+ * Validates and converts an envelope's batches into insertable rows, dropping rows older than
+ * `cutoffNs`. Throws RowValidationError when a row does not fit the column model.
+ */
+export function convertEnvelope(
+  tenant: string,
+  batches: readonly ColumnBatch[],
+  cutoffNs: string,
+): { rows: EnvelopeRows; expired: number } {
+  const out: EnvelopeRows = new Map();
+  let expired = 0;
+  for (const batch of batches) {
+    const layout = LAYOUTS.get(batch.table);
+    if (!layout) throw new RowValidationError(`unknown table ${String(batch.table)}`);
+    const n = batch.rowCount;
+    const rows: unknown[][] = Array.from({ length: n }, () => new Array<unknown>(layout.columns.length));
+    const seen = new Set<number>();
+    const nestedLengths = new Map<string, number[]>();
+    for (const [name, values] of Object.entries(batch.columns)) {
+      const ci = layout.index.get(name);
+      if (ci === undefined) throw new RowValidationError(`${batch.table} has no column ${name}`);
+      if (values.length !== n)
+        throw new RowValidationError(`${batch.table}.${name} has ${values.length} values for ${n} rows`);
+      seen.add(ci);
+      const col = layout.columns[ci]!;
+      for (let r = 0; r < n; r++) {
+        const v = values[r];
+        const where = (): [string, string, number] => [batch.table, name, r];
+        if (col.nestedIn) {
+          if (!Array.isArray(v)) fail(batch.table, name, r, 'expected an array (nested column)');
+          const lengths = nestedLengths.get(col.nestedIn) ?? [];
+          if (lengths[r] === undefined) lengths[r] = v.length;
+          else if (lengths[r] !== v.length)
+            fail(batch.table, name, r, `length differs from other ${col.nestedIn} fields`);
+          nestedLengths.set(col.nestedIn, lengths);
+          rows[r]![ci] = v.map((x) => convert(col.type, x, where));
+        } else {
+          rows[r]![ci] = convert(col.type, v, where);
+        }
+      }
+    }
+    layout.columns.forEach((col, ci) => {
+      if (seen.has(ci)) return;
+      // An absent nested field gets one default per item of its siblings, so the arrays line up.
+      const lengths = col.nestedIn ? nestedLengths.get(col.nestedIn) : undefined;
+      for (let r = 0; r < n; r++) {
+        rows[r]![ci] = col.nestedIn
+          ? Array.from({ length: lengths?.[r] ?? 0 }, () => defaultValue(col.type))
+          : defaultValue(col.type);
+      }
+    });
+    const timeSource = batch.columns[layout.columns[layout.timeColumn]!.name];
+    const kept: unknown[][] = [];
+    for (let r = 0; r < n; r++) {
+      const row = rows[r]!;
+      row[layout.tenantColumn] = tenant;
+      const ts = timeSource?.[r];
+      if (typeof ts !== 'string' || !isOlder(ts, cutoffNs)) kept.push(row);
+      else expired++;
+    }
+    if (kept.length > 0) {
+      const list = out.get(batch.table);
+      if (list) for (const row of kept) list.push(row);
+      else out.set(batch.table, kept);
+    }
+  }
+  return { rows: out, expired };
+}
+
+const positionKey = (p: StreamPosition) => `${p.stream}\u0000${p.shardId}\u0000${p.sequenceNumber}`;
+
+/** The dedup token of one table insert: readable prefix, and a hash of exactly which records. */
+export function deduplicationToken(table: string, positions: readonly StreamPosition[]): string {
+  const hash = createHash('sha256').update(table);
+  for (const p of positions) hash.update(`\u0001${positionKey(p)}`);
+  const first = positions[0];
+  const last = positions[positions.length - 1];
+  const range = first && last ? `${first.shardId}:${first.sequenceNumber}-${last.sequenceNumber}` : 'empty';
+  return `${table}:${range}:${positions.length}:${hash.digest('hex').slice(0, 32)}`;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Prepared {
+  readonly item: PositionedEnvelope;
+  readonly rows: EnvelopeRows;
+}
+
+export class ClickHouseTelemetryWriter implements TelemetryWriter {
+  private readonly database?: string;
+  private readonly retentionDays: number;
+  private readonly attempts: number;
+  private readonly retryDelayMs: number;
+  private readonly format: InsertFormat;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly client: ClickHouseClient,
+    options: ClickHouseWriterOptions = {},
+  ) {
+    this.database = options.database;
+    this.retentionDays = options.hotRetentionDays ?? DEFAULT_HOT_RETENTION_DAYS;
+    this.attempts = Math.max(1, options.attempts ?? 3);
+    this.retryDelayMs = options.retryDelayMs ?? 200;
+    this.format = options.format ?? 'JSONCompactEachRow';
+    this.now = options.now ?? Date.now;
+  }
+
+  async write(envelopes: readonly PositionedEnvelope[]): Promise<WriteResult> {
+    const cutoffNs = (BigInt(this.now() - this.retentionDays * DAY_MS) * NS_PER_MS).toString();
+    const rejected: RejectedEnvelope[] = [];
+    const prepared: Prepared[] = [];
+    let rowsExpired = 0;
+    for (const item of envelopes) {
+      try {
+        const { rows, expired } = convertEnvelope(item.tenant, item.batches, cutoffNs);
+        prepared.push({ item, rows });
+        rowsExpired += expired;
+      } catch (err) {
+        if (!(err instanceof RowValidationError)) throw err;
+        rejected.push({
+          position: item.position,
+          reason: `rows do not fit the column model: ${err.message}`,
+        });
+      }
+    }
+
+    // (table, position) pairs done: from the ledger, then from this run's inserts.
+    const done = new Set<string>();
+    let rowsInserted = 0;
+    let rowsAlreadyWritten = 0;
+    let inserts = 0;
+    let error: ClickHouseWriteError | undefined;
+    try {
+      const positions = prepared.map((p) => p.item.position);
+      for (const key of await this.retrying(WRITE_LEDGER_TABLE, () => this.readLedger(positions)))
+        done.add(key);
+      for (const table of TABLE_NAMES) {
+        const included: Prepared[] = [];
+        for (const p of prepared) {
+          const rows = p.rows.get(table);
+          if (!rows) continue;
+          if (done.has(`${table}\u0000${positionKey(p.item.position)}`)) rowsAlreadyWritten += rows.length;
+          else included.push(p);
+        }
+        if (included.length === 0) continue;
+        const positions = included.map((p) => p.item.position);
+        const token = deduplicationToken(table, positions);
+        const rows = included.flatMap((p) => p.rows.get(table)!);
+        await this.retrying(table, () => this.insertRows(table, rows, token));
+        inserts++;
+        rowsInserted += rows.length;
+        await this.retrying(WRITE_LEDGER_TABLE, () => this.writeLedger(table, positions, token));
+        for (const p of positions) done.add(`${table}\u0000${positionKey(p)}`);
+      }
+    } catch (err) {
+      error =
+        err instanceof ClickHouseWriteError
+          ? err
+          : new ClickHouseWriteError('ClickHouse write failed', WRITE_LEDGER_TABLE, { cause: err });
+    }
+
+    const written: StreamPosition[] = [];
+    const pending: StreamPosition[] = [];
+    for (const p of prepared) {
+      const complete = [...p.rows.keys()].every((t) => done.has(`${t}\u0000${positionKey(p.item.position)}`));
+      (complete ? written : pending).push(p.item.position);
+    }
+    return {
+      written,
+      rejected,
+      pending,
+      ...(error ? { error } : {}),
+      stats: { rowsInserted, rowsAlreadyWritten, rowsExpired, inserts },
+    };
+  }
+
+  private async retrying<T>(table: string, run: () => Promise<T>): Promise<T> {
+    let last: unknown;
+    for (let attempt = 0; attempt < this.attempts; attempt++) {
+      if (attempt > 0) await sleep(this.retryDelayMs * 2 ** (attempt - 1));
+      try {
+        return await run();
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw new ClickHouseWriteError(`${table}: ClickHouse failed ${this.attempts} times`, table, {
+      cause: last,
+    });
+  }
+
+  private insertSettings(token: string): ClickHouseSettings {
+    return {
+      insert_deduplicate: 1,
+      insert_deduplication_token: token,
+      // Without this, a deduplicated retry would still add its rows to the rollups a second time.
+      deduplicate_blocks_in_dependent_materialized_views: 1,
+      // Dedup by token needs synchronous inserts; batching is done by the event source already.
+      async_insert: 0,
+      // Late or skewed timestamps can span many days; warn instead of failing the batch forever.
+      throw_on_max_partitions_per_insert_block: 0,
+    };
+  }
+
+  private async insertRows(table: TableName, rows: unknown[][], token: string): Promise<void> {
+    const layout = LAYOUTS.get(table)!;
+    const common = {
+      table: qualified(table, this.database),
+      clickhouse_settings: this.insertSettings(token),
+    };
+    if (this.format === 'JSONCompactEachRow') {
+      await this.client.insert({
+        ...common,
+        values: rows,
+        format: 'JSONCompactEachRow',
+        columns: layout.columns.map((c) => ident(c.name)) as [string, ...string[]],
+      });
+      return;
+    }
+    const objects = rows.map((row) => {
+      const o: Record<string, unknown> = {};
+      layout.columns.forEach((c, i) => {
+        o[c.name] = row[i];
+      });
+      return o;
+    });
+    await this.client.insert({ ...common, values: objects, format: 'JSONEachRow' });
+  }
+
+  private async readLedger(positions: readonly StreamPosition[]): Promise<string[]> {
+    const byShard = new Map<string, StreamPosition[]>();
+    for (const p of positions) {
+      const k = `${p.stream}\u0000${p.shardId}`;
+      const list = byShard.get(k);
+      if (list) list.push(p);
+      else byShard.set(k, [p]);
+    }
+    const keys: string[] = [];
+    for (const list of byShard.values()) {
+      const { stream, shardId } = list[0]!;
+      const rs = await this.client.query({
+        query: `SELECT DISTINCT TableName, SequenceNumber FROM ${qualified(WRITE_LEDGER_TABLE, this.database)}
+                WHERE Stream = {stream:String} AND ShardId = {shard:String}
+                  AND SequenceNumber IN {seqs:Array(String)}`,
+        query_params: { stream, shard: shardId, seqs: list.map((p) => p.sequenceNumber) },
+        // 10,000 sequence numbers do not fit a URL: send them in the body when long.
+        use_multipart_params_auto: true,
+        format: 'JSONEachRow',
+      });
+      for (const r of await rs.json<{ TableName: string; SequenceNumber: string }>()) {
+        keys.push(
+          `${r.TableName}\u0000${positionKey({ stream, shardId, sequenceNumber: r.SequenceNumber })}`,
+        );
+      }
+    }
+    return keys;
+  }
+
+  private async writeLedger(
+    table: TableName,
+    positions: readonly StreamPosition[],
+    token: string,
+  ): Promise<void> {
+    await this.client.insert({
+      table: qualified(WRITE_LEDGER_TABLE, this.database),
+      values: positions.map((p) => ({
+        Stream: p.stream,
+        ShardId: p.shardId,
+        SequenceNumber: p.sequenceNumber,
+        TableName: table,
+      })),
+      format: 'JSONEachRow',
+      clickhouse_settings: { ...this.insertSettings(`ledger:${token}`) },
+    });
+  }
+}

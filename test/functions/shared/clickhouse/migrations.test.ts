@@ -1,0 +1,123 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  LOG_COUNTS_TABLE,
+  MIGRATIONS_TABLE,
+  physicalClickHouseType,
+  SERVICE_RED_TABLE,
+  TRACE_LOOKUP_TABLE,
+  WRITE_LEDGER_TABLE,
+} from '../../../../functions/shared/clickhouse/ddl.js';
+import { applyMigrations, MIGRATIONS } from '../../../../functions/shared/clickhouse/migrations.js';
+import { physicalColumns, TABLE_NAMES } from '../../../../functions/shared/schema/columns.js';
+import { createEmbeddedClickHouse } from '../../../../local/clickhouse-embedded.js';
+
+let client: ClickHouseClient;
+
+async function rows<T>(query: string, query_params?: Record<string, unknown>): Promise<T[]> {
+  const rs = await client.query({ query, query_params, format: 'JSONEachRow' });
+  return rs.json<T>();
+}
+
+beforeAll(() => {
+  client = createEmbeddedClickHouse({ path: mkdtempSync(join(tmpdir(), 'ch-migrations-')) });
+});
+afterAll(async () => {
+  await client.close();
+});
+
+describe('applyMigrations', () => {
+  it('creates every table with exactly the columns and types of the column model', async () => {
+    const result = await applyMigrations(client, { hotRetentionDays: 7 });
+
+    expect(result.applied).toEqual(MIGRATIONS.map((m) => m.version));
+    for (const table of TABLE_NAMES) {
+      const actual = await rows<{ name: string; type: string }>(
+        `SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = {t:String} ORDER BY position`,
+        { t: table },
+      );
+      const expected = physicalColumns(table).map((c) => ({ name: c.name, type: physicalClickHouseType(c) }));
+      expect(actual, table).toEqual(expected);
+    }
+  });
+
+  it('creates the rollups, the trace lookup and the write ledger with TTL, partitioning and dedup window', async () => {
+    const tables = await rows<{ name: string; engine: string; create_table_query: string }>(
+      `SELECT name, engine, create_table_query FROM system.tables WHERE database = currentDatabase()`,
+    );
+    const byName = new Map(tables.map((t) => [t.name, t]));
+    for (const t of [
+      TRACE_LOOKUP_TABLE,
+      SERVICE_RED_TABLE,
+      LOG_COUNTS_TABLE,
+      WRITE_LEDGER_TABLE,
+      ...TABLE_NAMES,
+    ]) {
+      expect(byName.get(t)?.create_table_query, t).toMatch(/non_replicated_deduplication_window = 10000/);
+      expect(byName.get(t)?.create_table_query, t).toMatch(/TTL .*toIntervalDay\(\d+\)/);
+    }
+    const traces = byName.get('otel_traces')!.create_table_query;
+    expect(traces).toMatch(/PARTITION BY toDate\(Timestamp\)/);
+    expect(traces).toMatch(/ORDER BY \(TenantId, ServiceName, SpanName, toDateTime\(Timestamp\)\)/);
+    expect(traces).toMatch(/ttl_only_drop_parts = 1/);
+    expect(traces).toMatch(/`Timestamp` DateTime64\(9\) CODEC\(Delta\(8\), ZSTD\(1\)\)/);
+    expect(traces).toMatch(/INDEX idx_trace_id TraceId TYPE bloom_filter\(0\.001\)/);
+    expect(traces).toMatch(/INDEX idx_span_attributes_key mapKeys\(SpanAttributes\) TYPE bloom_filter/);
+    expect(traces).toMatch(/INDEX idx_duration Duration TYPE minmax/);
+    expect(byName.get(SERVICE_RED_TABLE)?.engine).toBe('AggregatingMergeTree');
+    expect(byName.get(LOG_COUNTS_TABLE)?.engine).toBe('SummingMergeTree');
+    expect([...byName.values()].filter((t) => t.engine === 'MaterializedView')).toHaveLength(3);
+  });
+
+  it('is a no-op the second time and records each version once', async () => {
+    const before = await rows<{ n: string }>(
+      `SELECT count() AS n FROM system.tables WHERE database = currentDatabase()`,
+    );
+
+    const again = await applyMigrations(client, { hotRetentionDays: 7 });
+
+    expect(again.applied).toEqual([]);
+    expect(again.retentionChanged).toEqual([]);
+    const after = await rows<{ n: string }>(
+      `SELECT count() AS n FROM system.tables WHERE database = currentDatabase()`,
+    );
+    expect(after).toEqual(before);
+    const versions = await rows<{ version: number; name: string }>(
+      `SELECT version, name FROM ${MIGRATIONS_TABLE}`,
+    );
+    expect(versions.map((v) => v.version)).toEqual(MIGRATIONS.map((m) => m.version));
+  });
+
+  it('changes every TTL when the hot retention changes', async () => {
+    const result = await applyMigrations(client, { hotRetentionDays: 14 });
+
+    expect(result.applied).toEqual([]);
+    expect(result.retentionChanged).toContain('otel_traces');
+    expect(result.retentionChanged).toContain(WRITE_LEDGER_TABLE);
+    const [traces] = await rows<{ q: string }>(
+      `SELECT create_table_query AS q FROM system.tables WHERE database = currentDatabase() AND name = 'otel_traces'`,
+    );
+    expect(traces?.q).toMatch(/TTL toDateTime\(Timestamp\) \+ toIntervalDay\(14\)/);
+    const [ledger] = await rows<{ q: string }>(
+      `SELECT create_table_query AS q FROM system.tables WHERE database = currentDatabase() AND name = '${WRITE_LEDGER_TABLE}'`,
+    );
+    expect(ledger?.q).toMatch(/toIntervalDay\(15\)/);
+  });
+
+  it('creates a named database and its tables when asked to', async () => {
+    const result = await applyMigrations(client, { database: 'otel', hotRetentionDays: 7 });
+
+    expect(result.applied).toEqual([1]);
+    const tables = await rows<{ name: string }>(
+      `SELECT name FROM system.tables WHERE database = 'otel' ORDER BY name`,
+    );
+    expect(tables.map((t) => t.name)).toEqual(expect.arrayContaining([...TABLE_NAMES, TRACE_LOOKUP_TABLE]));
+  });
+
+  it('refuses a retention below one day', async () => {
+    await expect(applyMigrations(client, { hotRetentionDays: 0 })).rejects.toThrow(/hotRetentionDays/);
+  });
+});
