@@ -1,0 +1,234 @@
+import { access, constants, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { createCompactorHandler } from '../functions/compactor/handler.js';
+import { createHotWriterHandler } from '../functions/hot-writer/handler.js';
+import { createIngestHandler } from '../functions/ingest/handler.js';
+import { createLakeWriterHandler } from '../functions/lake-writer/handler.js';
+import { createRemoteClickHouse } from '../functions/shared/clickhouse/connect.js';
+import { applyMigrations } from '../functions/shared/clickhouse/migrations.js';
+import { S3DeadLetterSink } from '../functions/shared/dead-letter/s3-dead-letter-sink.js';
+import { S3ObjectStore } from '../functions/shared/lake/s3-object-store.js';
+import { KinesisStreamSink } from '../functions/shared/stream/kinesis-stream-sink.js';
+import { CachedTenantDirectory } from '../functions/shared/tenants/directory.js';
+import {
+  DynamoTenantDirectory,
+  ensureTenantsTable,
+  registerKey,
+} from '../functions/shared/tenants/dynamo-tenant-directory.js';
+import { TokenBucketRateLimiter } from '../functions/shared/tenants/rate-limiter.js';
+import { localDynamoClient, localKinesisClient, localS3Client } from './aws-clients.js';
+import { FileCheckpointStore } from './checkpoint-store.js';
+import { createEmbeddedClickHouse } from './clickhouse-embedded.js';
+import type { LocalConfig } from './config.js';
+import { startEmulators } from './emulators.js';
+import { deadLetterDestination, type EsmPoller, startEsmPoller } from './esm-poller.js';
+import { type GatewayRoute, startHttpGateway } from './http-gateway.js';
+import { ensureBucket, ensureStream } from './provision.js';
+
+/**
+ * The whole pipeline in one process: the same handlers as in Lambda, wired to the emulators and
+ * the embedded ClickHouse. `bin/local.ts` starts it for `npm start`; tests and benchmarks start it
+ * the same way.
+ */
+
+export const LOCAL_STREAM = 'otlp-stream';
+export const LOCAL_LAKE_BUCKET = 'otlp-lake';
+export const LOCAL_TENANTS_TABLE = 'tenants';
+
+export interface LocalPipeline {
+  readonly url: string;
+  readonly tenant: string;
+  readonly apiKey: string;
+  readonly dataDir: string;
+  readonly clickhouse: ClickHouseClient;
+  readonly clickhouseMode: 'embedded' | 'remote';
+  readonly endpoints: LocalEndpoints;
+  /** Resolves when both consumers have caught up with the stream. */
+  whenIdle(): Promise<void>;
+  /** Runs the compactor once now (it also runs on its timer). */
+  compact(): Promise<void>;
+  /** Stop accepting, let the consumers finish and checkpoint, then close everything. */
+  stop(): Promise<void>;
+}
+
+export interface LocalEndpoints {
+  readonly url: string;
+  readonly kinesisEndpoint: string;
+  readonly dynamoEndpoint: string;
+  readonly s3Endpoint: string;
+  readonly streamName: string;
+  readonly lakeBucket: string;
+  readonly tenantsTable: string;
+}
+
+export class LocalStartError extends Error {
+  override readonly name = 'LocalStartError';
+}
+
+/** Quiet, local-friendly Powertools defaults (no X-Ray daemon, no EMF lines on stdout) unless set. */
+function powertoolsDefaults(config: LocalConfig): void {
+  process.env.POWERTOOLS_LOG_LEVEL ??= config.LOG_LEVEL;
+  process.env.POWERTOOLS_TRACE_ENABLED ??= 'false';
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  process.env.POWERTOOLS_METRICS_NAMESPACE ??= 'otlp-pipeline';
+  process.env.POWERTOOLS_SERVICE_NAME ??= 'otlp-pipeline-local';
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+}
+
+async function ensureWritableDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK);
+  } catch (cause) {
+    throw new LocalStartError(`data directory ${dir} is not writable (set DATA_DIR to another place)`, {
+      cause,
+    });
+  }
+}
+
+export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipeline> {
+  powertoolsDefaults(config);
+  await ensureWritableDir(config.dataDir);
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+  };
+
+  try {
+    const emulators = await startEmulators({ dataDir: join(config.dataDir, 'aws'), host: '127.0.0.1' });
+    closers.push(() => emulators.close());
+    const kinesis = localKinesisClient(emulators.kinesisEndpoint);
+    const dynamo = localDynamoClient(emulators.dynamoEndpoint);
+    const s3 = localS3Client(emulators.s3Endpoint);
+
+    await ensureStream(kinesis, LOCAL_STREAM, config.STREAM_SHARDS);
+    await ensureBucket(s3, LOCAL_LAKE_BUCKET);
+    await ensureTenantsTable(dynamo, LOCAL_TENANTS_TABLE);
+    await registerKey(dynamo, LOCAL_TENANTS_TABLE, {
+      tenantId: config.LOCAL_TENANT,
+      key: config.LOCAL_API_KEY,
+      label: 'local mode',
+    });
+
+    const clickhouseMode = config.CLICKHOUSE_URL ? 'remote' : 'embedded';
+    const clickhouse = config.CLICKHOUSE_URL
+      ? createRemoteClickHouse({
+          url: config.CLICKHOUSE_URL,
+          username: config.CLICKHOUSE_USER,
+          password: config.CLICKHOUSE_PASSWORD,
+          database: config.CLICKHOUSE_DATABASE,
+        })
+      : createEmbeddedClickHouse({ path: join(config.dataDir, 'clickhouse') });
+    closers.push(() => clickhouse.close());
+    await applyMigrations(clickhouse, { hotRetentionDays: config.HOT_RETENTION_DAYS });
+
+    const deadLetters = new S3DeadLetterSink(s3, LOCAL_LAKE_BUCKET);
+    const store = new S3ObjectStore(s3, LOCAL_LAKE_BUCKET);
+
+    const ingest = createIngestHandler({
+      ports: {
+        tenants: new CachedTenantDirectory(new DynamoTenantDirectory(dynamo, LOCAL_TENANTS_TABLE)),
+        rateLimiter: new TokenBucketRateLimiter({}),
+        stream: new KinesisStreamSink(kinesis, { streamName: LOCAL_STREAM }),
+      },
+    });
+    const routes: GatewayRoute[] = (['traces', 'logs', 'metrics'] as const).map((signal) => ({
+      method: 'POST',
+      path: `/v1/${signal}`,
+      handler: ingest,
+      functionName: 'ingest',
+    }));
+
+    const gateway = await startHttpGateway({ host: config.HOST, port: config.PORT, routes });
+    let gatewayClosed: Promise<void> | undefined;
+    const closeGateway = () => {
+      gatewayClosed ??= gateway.close();
+      return gatewayClosed;
+    };
+    closers.push(closeGateway);
+
+    const checkpoints = join(config.dataDir, 'checkpoints');
+    await mkdir(checkpoints, { recursive: true });
+    const hotWriter = createHotWriterHandler({ clickhouse: async () => clickhouse, deadLetters });
+    const lakeWriter = createLakeWriterHandler({ ports: { store, deadLetters } });
+    const pollers: EsmPoller[] = [];
+    for (const [name, handler, batchSize, windowMs] of [
+      ['hot-writer', hotWriter, config.HOT_BATCH_SIZE, config.HOT_BATCH_WINDOW_MS],
+      ['lake-writer', lakeWriter, config.LAKE_BATCH_SIZE, config.LAKE_BATCH_WINDOW_MS],
+    ] as const) {
+      const poller = await startEsmPoller({
+        kinesis,
+        streamName: LOCAL_STREAM,
+        handler,
+        functionName: name,
+        checkpointStore: new FileCheckpointStore(join(checkpoints, `${name}.json`)),
+        batchSize,
+        maximumBatchingWindowMs: windowMs,
+        bisectBatchOnFunctionError: true,
+        reportBatchItemFailures: true,
+        maximumRetryAttempts: 10,
+        startingPosition: 'TRIM_HORIZON',
+        onFailure: deadLetterDestination(deadLetters, `${name}-esm`),
+        pollIntervalMs: 200,
+      });
+      pollers.push(poller);
+    }
+    closers.push(async () => {
+      await Promise.all(pollers.map((p) => p.stop()));
+    });
+
+    const compactor = createCompactorHandler({
+      store,
+      config: { COMPACTION_TARGET_BYTES: 128 * 1024 * 1024, COMPACTION_GRACE_MINUTES: 70 },
+    });
+    const compact = async () => {
+      await compactor(
+        {} as Parameters<typeof compactor>[0],
+        { functionName: 'compactor', getRemainingTimeInMillis: () => 900_000 } as Parameters<
+          typeof compactor
+        >[1],
+      );
+    };
+    const compactionTimer = setInterval(() => {
+      compact().catch((e) => console.error('compactor run failed; the next run retries', e));
+    }, config.COMPACTION_INTERVAL_MS);
+    compactionTimer.unref();
+    closers.push(async () => clearInterval(compactionTimer));
+
+    const endpoints: LocalEndpoints = {
+      url: gateway.url,
+      kinesisEndpoint: emulators.kinesisEndpoint,
+      dynamoEndpoint: emulators.dynamoEndpoint,
+      s3Endpoint: emulators.s3Endpoint,
+      streamName: LOCAL_STREAM,
+      lakeBucket: LOCAL_LAKE_BUCKET,
+      tenantsTable: LOCAL_TENANTS_TABLE,
+    };
+    // The tenants CLI (`npm run tenants -- --local`) and other tools find the running emulators here.
+    await writeFile(join(config.dataDir, 'local.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
+
+    let stopping: Promise<void> | undefined;
+    return {
+      url: gateway.url,
+      tenant: config.LOCAL_TENANT,
+      apiKey: config.LOCAL_API_KEY,
+      dataDir: config.dataDir,
+      clickhouse,
+      clickhouseMode,
+      endpoints,
+      async whenIdle() {
+        await Promise.all(pollers.map((p) => p.whenIdle()));
+      },
+      compact,
+      stop() {
+        // Stop accepting first, so nothing is acknowledged that the consumers will not see.
+        stopping ??= closeGateway().then(closeAll);
+        return stopping;
+      },
+    };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}
