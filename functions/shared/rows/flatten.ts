@@ -1,0 +1,536 @@
+import type {
+  Exemplar,
+  KeyValue,
+  LogsRequest,
+  Metric,
+  MetricsRequest,
+  OtlpRequest,
+  TracesRequest,
+} from '../otlp/model.js';
+import { physicalColumns, SIGNAL_TABLES, type Signal, type TableName } from '../schema/columns.js';
+import type { ColumnBatch } from './batch.js';
+import { DEFAULT_ROW_LIMITS, type RowLimits } from './limits.js';
+import { compileRedaction, type Redactor } from './redact.js';
+import {
+  durationNs,
+  FlattenError,
+  normalizeNs,
+  type RedactionCounts,
+  Sanitizer,
+  type TruncationCounts,
+} from './sanitize.js';
+
+/**
+ * Decoded OTLP request -> column batches in the otel_* schema, mapped as the OpenTelemetry
+ * Collector's ClickHouse exporter maps pdata, with sanitation (rejections, clamping, caps) and
+ * redaction applied on the way, so no row leaves this function unsanitised.
+ */
+
+export type { RedactionCounts, TruncationCounts };
+export { FlattenError };
+
+/** A logging port (Powertools' Logger fits it). */
+export interface FlattenLogger {
+  warn(message: string, extra: Record<string, unknown>): void;
+}
+
+export interface FlattenOptions {
+  /** @default DEFAULT_ROW_LIMITS */
+  readonly limits?: RowLimits;
+  /** Compiled once by the caller. @default compileRedaction() (the documented defaults) */
+  readonly redactor?: Redactor;
+  /** Told once per request when something was truncated. */
+  readonly logger?: FlattenLogger;
+}
+
+export interface FlattenInput {
+  /** From the authenticated key: every row's TenantId, whatever the payload says. */
+  readonly tenant: string;
+  readonly otlp: OtlpRequest;
+  /** Decimal nanoseconds since the epoch. */
+  readonly receivedAtNs: string;
+}
+
+export interface FlattenResult {
+  /** One batch per table that has rows, in SIGNAL_TABLES order. */
+  readonly batches: ColumnBatch[];
+  /** Items kept: spans, log records or metric data points. */
+  readonly accepted: number;
+  readonly rejected: number;
+  /** Rejection reason -> count. */
+  readonly rejections: Record<string, number>;
+  /** For partial_success.error_message; undefined when nothing was rejected. */
+  readonly message: string | undefined;
+  readonly truncated: TruncationCounts;
+  readonly redacted: RedactionCounts;
+}
+
+let defaultRedactor: Redactor | undefined;
+
+function getDefaultRedactor(): Redactor {
+  defaultRedactor ??= compileRedaction();
+  return defaultRedactor;
+}
+
+export function flatten(input: FlattenInput, options: FlattenOptions = {}): FlattenResult {
+  const limits = options.limits ?? DEFAULT_ROW_LIMITS;
+  const redactor = options.redactor ?? getDefaultRedactor();
+  const s = new Sanitizer(limits, redactor, input.receivedAtNs);
+  const out = new Batches();
+  let accepted: number;
+  switch (input.otlp.signal) {
+    case 'traces':
+      accepted = flattenTraces(input.otlp.request, input.tenant, s, out);
+      break;
+    case 'logs':
+      accepted = flattenLogs(input.otlp.request, input.tenant, s, out);
+      break;
+    case 'metrics':
+      accepted = flattenMetrics(input.otlp.request, input.tenant, s, out);
+      break;
+  }
+  const signal = input.otlp.signal;
+  const batches = out.finish(signal);
+  const truncated = s.truncated;
+  if (options.logger && Object.values(truncated).some((n) => n > 0)) {
+    options.logger.warn('telemetry truncated to row limits', { tenant: input.tenant, signal, truncated });
+  }
+  return {
+    batches,
+    accepted,
+    rejected: s.rejected,
+    rejections: s.rejections,
+    message: rejectionMessage(signal, s.rejected, s.rejections),
+    truncated,
+    redacted: s.redacted,
+  };
+}
+
+const ITEM_NOUN: Record<Signal, [string, string]> = {
+  traces: ['span', 'spans'],
+  logs: ['log record', 'log records'],
+  metrics: ['data point', 'data points'],
+};
+
+/** "3 spans rejected: 2 timestamp older than the 7-day hot retention; 1 trace_id is empty" */
+export function rejectionMessage(
+  signal: Signal,
+  rejected: number,
+  rejections: Record<string, number>,
+): string | undefined {
+  if (rejected === 0) return undefined;
+  const [one, many] = ITEM_NOUN[signal];
+  const reasons = Object.entries(rejections)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .map(([reason, n]) => `${n} ${reason}`)
+    .join('; ');
+  return `${rejected} ${rejected === 1 ? one : many} rejected: ${reasons}`;
+}
+
+// ---- batches ----
+
+class Batches {
+  private readonly byTable = new Map<TableName, ColumnBatch>();
+
+  /** The column arrays of `table`, created on first use with every physical column, in order. */
+  columns(table: TableName): Record<string, unknown[]> {
+    let batch = this.byTable.get(table);
+    if (!batch) {
+      const columns: Record<string, unknown[]> = {};
+      for (const col of physicalColumns(table)) columns[col.name] = [];
+      batch = { table, rowCount: 0, columns };
+      this.byTable.set(table, batch);
+    }
+    return batch.columns;
+  }
+
+  finish(signal: Signal): ColumnBatch[] {
+    const result: ColumnBatch[] = [];
+    for (const table of SIGNAL_TABLES[signal]) {
+      const batch = this.byTable.get(table);
+      if (!batch) continue;
+      const lengths = new Set(Object.values(batch.columns).map((a) => a.length));
+      const [rowCount] = lengths;
+      if (lengths.size !== 1 || rowCount === undefined)
+        throw new FlattenError(`columns of ${table} are misaligned: lengths ${[...lengths].join(', ')}`);
+      batch.rowCount = rowCount;
+      if (rowCount > 0) result.push(batch);
+    }
+    return result;
+  }
+}
+
+function column(columns: Record<string, unknown[]>, name: string): unknown[] {
+  const a = columns[name];
+  if (!a) throw new FlattenError(`no column ${name}`);
+  return a;
+}
+
+/** The Collector exporter's float64 rendering, with JSON-safe non-finite values (columns.ts). */
+function f64(v: number | undefined): number | string {
+  if (v === undefined) return 0;
+  if (Number.isFinite(v)) return v;
+  return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
+}
+
+function serviceNameOf(attrs: Record<string, string>): string {
+  return Object.hasOwn(attrs, 'service.name') ? (attrs['service.name'] as string) : '';
+}
+
+// ---- traces ----
+
+const SPAN_KINDS = [
+  'SPAN_KIND_UNSPECIFIED',
+  'SPAN_KIND_INTERNAL',
+  'SPAN_KIND_SERVER',
+  'SPAN_KIND_CLIENT',
+  'SPAN_KIND_PRODUCER',
+  'SPAN_KIND_CONSUMER',
+] as const;
+const STATUS_CODES = ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'] as const;
+
+function flattenTraces(req: TracesRequest, tenant: string, s: Sanitizer, out: Batches): number {
+  const limits = s.limits;
+  let accepted = 0;
+  let cols: Record<string, unknown[]> | undefined;
+  for (const rs of req.resourceSpans) {
+    const resourceAttrs = s.attributes(rs.resource.attributes);
+    const serviceName = serviceNameOf(resourceAttrs);
+    for (const ss of rs.scopeSpans) {
+      const scopeName = s.name(ss.scope.name);
+      const scopeVersion = s.name(ss.scope.version);
+      for (const span of ss.spans) {
+        if (span.invalid !== undefined) {
+          s.reject(span.invalid);
+          continue;
+        }
+        if (span.traceId === '') {
+          s.reject('trace_id is empty');
+          continue;
+        }
+        if (span.spanId === '') {
+          s.reject('span_id is empty');
+          continue;
+        }
+        let start = normalizeNs(span.startTimeUnixNano);
+        if (start === undefined) {
+          s.reject('start time is not a number');
+          continue;
+        }
+        if (start === '0') start = s.receivedAtNs;
+        const tooOld = s.timeRejection(start);
+        if (tooOld !== undefined) {
+          s.reject(tooOld);
+          continue;
+        }
+        const end = normalizeNs(span.endTimeUnixNano) ?? '0';
+
+        const events = span.events;
+        const nEvents = Math.min(events.length, limits.maxSpanEvents);
+        s.truncated.spanEvents += events.length - nEvents;
+        const evTimes = new Array<string>(nEvents);
+        const evNames = new Array<string>(nEvents);
+        const evAttrs = new Array<Record<string, string>>(nEvents);
+        for (let i = 0; i < nEvents; i++) {
+          const ev = events[i]!;
+          const t = normalizeNs(ev.timeUnixNano);
+          evTimes[i] = t === undefined || t === '0' ? start : t;
+          evNames[i] = s.name(ev.name);
+          evAttrs[i] = s.attributes(ev.attributes);
+        }
+        const links = span.links;
+        const nLinks = Math.min(links.length, limits.maxSpanLinks);
+        s.truncated.spanLinks += links.length - nLinks;
+        const lkTrace = new Array<string>(nLinks);
+        const lkSpan = new Array<string>(nLinks);
+        const lkState = new Array<string>(nLinks);
+        const lkAttrs = new Array<Record<string, string>>(nLinks);
+        for (let i = 0; i < nLinks; i++) {
+          const lk = links[i]!;
+          lkTrace[i] = lk.traceId;
+          lkSpan[i] = lk.spanId;
+          lkState[i] = lk.traceState;
+          lkAttrs[i] = s.attributes(lk.attributes);
+        }
+
+        cols ??= out.columns('otel_traces');
+        column(cols, 'TenantId').push(tenant);
+        column(cols, 'Timestamp').push(start);
+        column(cols, 'TraceId').push(span.traceId);
+        column(cols, 'SpanId').push(span.spanId);
+        column(cols, 'ParentSpanId').push(span.parentSpanId);
+        column(cols, 'TraceState').push(span.traceState);
+        column(cols, 'SpanName').push(s.name(span.name));
+        column(cols, 'SpanKind').push(SPAN_KINDS[span.kind] ?? SPAN_KINDS[0]);
+        column(cols, 'ServiceName').push(serviceName);
+        column(cols, 'ResourceAttributes').push(resourceAttrs);
+        column(cols, 'ScopeName').push(scopeName);
+        column(cols, 'ScopeVersion').push(scopeVersion);
+        column(cols, 'SpanAttributes').push(s.attributes(span.attributes));
+        column(cols, 'Duration').push(durationNs(end, start));
+        column(cols, 'StatusCode').push(STATUS_CODES[span.status.code] ?? STATUS_CODES[0]);
+        column(cols, 'StatusMessage').push(
+          s.text(span.status.message, limits.maxAttributeValueBytes, 'statusMessages'),
+        );
+        column(cols, 'Events.Timestamp').push(evTimes);
+        column(cols, 'Events.Name').push(evNames);
+        column(cols, 'Events.Attributes').push(evAttrs);
+        column(cols, 'Links.TraceId').push(lkTrace);
+        column(cols, 'Links.SpanId').push(lkSpan);
+        column(cols, 'Links.TraceState').push(lkState);
+        column(cols, 'Links.Attributes').push(lkAttrs);
+        accepted++;
+      }
+    }
+  }
+  return accepted;
+}
+
+// ---- logs ----
+
+function flattenLogs(req: LogsRequest, tenant: string, s: Sanitizer, out: Batches): number {
+  let accepted = 0;
+  let cols: Record<string, unknown[]> | undefined;
+  for (const rl of req.resourceLogs) {
+    const resourceAttrs = s.attributes(rl.resource.attributes);
+    const serviceName = serviceNameOf(resourceAttrs);
+    for (const sl of rl.scopeLogs) {
+      const scopeAttrs = s.attributes(sl.scope.attributes);
+      const scopeName = s.name(sl.scope.name);
+      const scopeVersion = s.name(sl.scope.version);
+      for (const rec of sl.logRecords) {
+        if (rec.invalid !== undefined) {
+          s.reject(rec.invalid);
+          continue;
+        }
+        // The exporter's rule (time, else observed time), with the receive time as the last resort.
+        let ts = normalizeNs(rec.timeUnixNano);
+        if (ts === undefined) {
+          s.reject('time is not a number');
+          continue;
+        }
+        if (ts === '0') {
+          const observed = normalizeNs(rec.observedTimeUnixNano);
+          ts = observed !== undefined && observed !== '0' ? observed : s.receivedAtNs;
+        }
+        const why = s.timeRejection(ts);
+        if (why !== undefined) {
+          s.reject(why);
+          continue;
+        }
+        cols ??= out.columns('otel_logs');
+        column(cols, 'TenantId').push(tenant);
+        column(cols, 'Timestamp').push(ts);
+        column(cols, 'TraceId').push(rec.traceId);
+        column(cols, 'SpanId').push(rec.spanId);
+        column(cols, 'TraceFlags').push(rec.flags & 0xff);
+        column(cols, 'SeverityText').push(s.name(rec.severityText));
+        column(cols, 'SeverityNumber').push(rec.severityNumber);
+        column(cols, 'ServiceName').push(serviceName);
+        column(cols, 'Body').push(s.body(rec.body));
+        column(cols, 'ResourceSchemaUrl').push(rl.schemaUrl);
+        column(cols, 'ResourceAttributes').push(resourceAttrs);
+        column(cols, 'ScopeSchemaUrl').push(sl.schemaUrl);
+        column(cols, 'ScopeName').push(scopeName);
+        column(cols, 'ScopeVersion').push(scopeVersion);
+        column(cols, 'ScopeAttributes').push(scopeAttrs);
+        column(cols, 'LogAttributes').push(s.attributes(rec.attributes));
+        column(cols, 'EventName').push(s.name(rec.eventName));
+        accepted++;
+      }
+    }
+  }
+  return accepted;
+}
+
+// ---- metrics ----
+
+interface MetricContext {
+  readonly tenant: string;
+  readonly resourceAttrs: Record<string, string>;
+  readonly resourceSchemaUrl: string;
+  readonly scopeName: string;
+  readonly scopeVersion: string;
+  readonly scopeAttrs: Record<string, string>;
+  readonly scopeDropped: number;
+  readonly scopeSchemaUrl: string;
+  readonly serviceName: string;
+  readonly metricName: string;
+  readonly description: string;
+  readonly unit: string;
+}
+
+interface PointBase {
+  readonly invalid?: string;
+  readonly attributes: readonly KeyValue[];
+  readonly startTimeUnixNano: string;
+  readonly timeUnixNano: string;
+}
+
+function flattenMetrics(req: MetricsRequest, tenant: string, s: Sanitizer, out: Batches): number {
+  let accepted = 0;
+  for (const rm of req.resourceMetrics) {
+    const resourceAttrs = s.attributes(rm.resource.attributes);
+    const serviceName = serviceNameOf(resourceAttrs);
+    for (const sm of rm.scopeMetrics) {
+      const scope = {
+        tenant,
+        resourceAttrs,
+        resourceSchemaUrl: rm.schemaUrl,
+        scopeName: s.name(sm.scope.name),
+        scopeVersion: s.name(sm.scope.version),
+        scopeAttrs: s.attributes(sm.scope.attributes),
+        scopeDropped: sm.scope.droppedAttributesCount,
+        scopeSchemaUrl: sm.schemaUrl,
+        serviceName,
+      };
+      for (const metric of sm.metrics) {
+        if (!metric.data) continue;
+        const ctx: MetricContext = {
+          ...scope,
+          metricName: s.name(metric.name),
+          description: s.text(metric.description, s.limits.maxAttributeValueBytes, 'attributeValues'),
+          unit: s.name(metric.unit),
+        };
+        accepted += flattenMetric(metric, ctx, s, out);
+      }
+    }
+  }
+  return accepted;
+}
+
+function flattenMetric(metric: Metric, ctx: MetricContext, s: Sanitizer, out: Batches): number {
+  const data = metric.data;
+  let accepted = 0;
+  /** Checks a point, pushes the common columns and returns its columns, or undefined if rejected. */
+  const common = (
+    table: TableName,
+    p: PointBase,
+  ): { cols: Record<string, unknown[]>; time: string } | undefined => {
+    if (p.invalid !== undefined) {
+      s.reject(p.invalid);
+      return undefined;
+    }
+    let time = normalizeNs(p.timeUnixNano);
+    if (time === undefined) {
+      s.reject('time is not a number');
+      return undefined;
+    }
+    if (time === '0') time = s.receivedAtNs;
+    const why = s.timeRejection(time);
+    if (why !== undefined) {
+      s.reject(why);
+      return undefined;
+    }
+    const cols = out.columns(table);
+    column(cols, 'TenantId').push(ctx.tenant);
+    column(cols, 'ResourceAttributes').push(ctx.resourceAttrs);
+    column(cols, 'ResourceSchemaUrl').push(ctx.resourceSchemaUrl);
+    column(cols, 'ScopeName').push(ctx.scopeName);
+    column(cols, 'ScopeVersion').push(ctx.scopeVersion);
+    column(cols, 'ScopeAttributes').push(ctx.scopeAttrs);
+    column(cols, 'ScopeDroppedAttrCount').push(ctx.scopeDropped);
+    column(cols, 'ScopeSchemaUrl').push(ctx.scopeSchemaUrl);
+    column(cols, 'ServiceName').push(ctx.serviceName);
+    column(cols, 'MetricName').push(ctx.metricName);
+    column(cols, 'MetricDescription').push(ctx.description);
+    column(cols, 'MetricUnit').push(ctx.unit);
+    column(cols, 'Attributes').push(s.attributes(p.attributes));
+    column(cols, 'StartTimeUnix').push(normalizeNs(p.startTimeUnixNano) ?? '0');
+    column(cols, 'TimeUnix').push(time);
+    accepted++;
+    return { cols, time };
+  };
+  const exemplars = (cols: Record<string, unknown[]>, list: readonly Exemplar[], pointTime: string): void => {
+    const n = list.length;
+    const attrs = new Array<Record<string, string>>(n);
+    const times = new Array<string>(n);
+    const values = new Array<number | string>(n);
+    const spanIds = new Array<string>(n);
+    const traceIds = new Array<string>(n);
+    for (let i = 0; i < n; i++) {
+      const e = list[i]!;
+      attrs[i] = s.attributes(e.filteredAttributes);
+      const t = normalizeNs(e.timeUnixNano);
+      times[i] = t === undefined || t === '0' ? pointTime : t;
+      values[i] = f64(e.value);
+      spanIds[i] = e.spanId;
+      traceIds[i] = e.traceId;
+    }
+    column(cols, 'Exemplars.FilteredAttributes').push(attrs);
+    column(cols, 'Exemplars.TimeUnix').push(times);
+    column(cols, 'Exemplars.Value').push(values);
+    column(cols, 'Exemplars.SpanId').push(spanIds);
+    column(cols, 'Exemplars.TraceId').push(traceIds);
+  };
+
+  switch (data?.type) {
+    case 'gauge':
+    case 'sum': {
+      const table = data.type === 'gauge' ? 'otel_metrics_gauge' : 'otel_metrics_sum';
+      for (const p of data.dataPoints) {
+        const row = common(table, p);
+        if (!row) continue;
+        column(row.cols, 'Value').push(f64(p.value));
+        column(row.cols, 'Flags').push(p.flags);
+        exemplars(row.cols, p.exemplars, row.time);
+        if (data.type === 'sum') {
+          column(row.cols, 'AggregationTemporality').push(data.aggregationTemporality);
+          column(row.cols, 'IsMonotonic').push(data.isMonotonic);
+        }
+      }
+      break;
+    }
+    case 'histogram':
+      for (const p of data.dataPoints) {
+        const row = common('otel_metrics_histogram', p);
+        if (!row) continue;
+        const c = row.cols;
+        column(c, 'Count').push(p.count);
+        column(c, 'Sum').push(f64(p.sum));
+        column(c, 'BucketCounts').push(p.bucketCounts.slice());
+        column(c, 'ExplicitBounds').push(p.explicitBounds.slice());
+        exemplars(c, p.exemplars, row.time);
+        column(c, 'Flags').push(p.flags);
+        column(c, 'Min').push(f64(p.min));
+        column(c, 'Max').push(f64(p.max));
+        column(c, 'AggregationTemporality').push(data.aggregationTemporality);
+      }
+      break;
+    case 'exponential_histogram':
+      for (const p of data.dataPoints) {
+        const row = common('otel_metrics_exponential_histogram', p);
+        if (!row) continue;
+        const c = row.cols;
+        column(c, 'Count').push(p.count);
+        column(c, 'Sum').push(f64(p.sum));
+        column(c, 'Scale').push(p.scale);
+        column(c, 'ZeroCount').push(p.zeroCount);
+        column(c, 'PositiveOffset').push(p.positive.offset);
+        column(c, 'PositiveBucketCounts').push(p.positive.bucketCounts.slice());
+        column(c, 'NegativeOffset').push(p.negative.offset);
+        column(c, 'NegativeBucketCounts').push(p.negative.bucketCounts.slice());
+        exemplars(c, p.exemplars, row.time);
+        column(c, 'Flags').push(p.flags);
+        column(c, 'Min').push(f64(p.min));
+        column(c, 'Max').push(f64(p.max));
+        column(c, 'AggregationTemporality').push(data.aggregationTemporality);
+      }
+      break;
+    case 'summary':
+      for (const p of data.dataPoints) {
+        const row = common('otel_metrics_summary', p);
+        if (!row) continue;
+        const c = row.cols;
+        column(c, 'Count').push(p.count);
+        column(c, 'Sum').push(f64(p.sum));
+        column(c, 'ValueAtQuantiles.Quantile').push(p.quantileValues.map((q) => f64(q.quantile)));
+        column(c, 'ValueAtQuantiles.Value').push(p.quantileValues.map((q) => f64(q.value)));
+        column(c, 'Flags').push(p.flags);
+      }
+      break;
+    case undefined:
+      break;
+  }
+  return accepted;
+}

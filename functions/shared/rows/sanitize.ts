@@ -1,0 +1,199 @@
+import type { AnyValue, KeyValue } from '../otlp/model.js';
+import { anyValueToString, type KeyPolicy } from './attributes.js';
+import type { RowLimits } from './limits.js';
+import type { Redactor } from './redact.js';
+import { truncateUtf8 } from './utf8.js';
+
+/**
+ * Per-request sanitation state: applies the row limits and redaction to strings and attribute
+ * maps, decides which item timestamps are rejected, and counts what it did. See
+ * docs/decisions/0002-sanitation-and-redaction.md for which timestamps are clamped or rejected.
+ */
+
+/** Truncations (not rejections): the item is kept with the excess cut. */
+export interface TruncationCounts {
+  /** Attributes left out because a map already had `maxAttributesPerMap` keys. */
+  attributes: number;
+  attributeKeys: number;
+  attributeValues: number;
+  logBodies: number;
+  names: number;
+  statusMessages: number;
+  spanEvents: number;
+  spanLinks: number;
+}
+
+export interface RedactionCounts {
+  /** Attributes (and keys inside kvlist values) left out by the drop-key rules. */
+  droppedKeys: number;
+  /** Pattern name -> matches replaced or hashed. */
+  matches: Record<string, number>;
+}
+
+export class FlattenError extends Error {
+  override readonly name = 'FlattenError';
+}
+
+// Redaction runs before the length cap (a cut must not leave half a card number in clear), on at
+// most this many bytes beyond the cap so a huge value costs bounded regex work.
+const REDACT_LOOKAHEAD_BYTES = 256;
+const NS_PER_MS = 1_000_000n;
+const NS_PER_DAY = 86_400_000_000_000n;
+const UINT64_MAX = '18446744073709551615';
+const DIGITS = /^\d+$/;
+
+/**
+ * Canonical decimal nanoseconds ('0' for zero, no leading zeros), or undefined when `s` is not a
+ * uint64 in decimal.
+ */
+export function normalizeNs(s: string): string | undefined {
+  if (s === '0') return s;
+  if (!DIGITS.test(s)) return undefined;
+  let t = s;
+  if (t.charCodeAt(0) === 48) {
+    t = t.replace(/^0+/, '');
+    if (t === '') return '0';
+  }
+  if (t.length > 20 || (t.length === 20 && t > UINT64_MAX)) return undefined;
+  return t;
+}
+
+/** Compares canonical decimal strings (as produced by normalizeNs). */
+export function compareNs(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** end - start in nanoseconds as a number (0 when end <= start); both canonical. */
+export function durationNs(end: string, start: string): number {
+  if (compareNs(end, start) <= 0) return 0;
+  // Split into seconds and the 9-digit nanosecond remainder: each half is exact as a double.
+  const hi = Number(end.slice(0, -9) || '0') - Number(start.slice(0, -9) || '0');
+  const lo = Number(end.slice(-9)) - Number(start.slice(-9));
+  return hi * 1e9 + lo;
+}
+
+function formatDuration(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000} min`;
+  return `${ms / 1000} s`;
+}
+
+export class Sanitizer {
+  readonly truncated: TruncationCounts = {
+    attributes: 0,
+    attributeKeys: 0,
+    attributeValues: 0,
+    logBodies: 0,
+    names: 0,
+    statusMessages: 0,
+    spanEvents: 0,
+    spanLinks: 0,
+  };
+  readonly redacted: RedactionCounts = { droppedKeys: 0, matches: {} };
+  readonly rejections: Record<string, number> = {};
+  rejected = 0;
+
+  /** The receive time (canonical), used for clamping zero timestamps. */
+  readonly receivedAtNs: string;
+  private readonly futureBound: string;
+  private readonly pastBound: string;
+  private readonly futureReason: string;
+  private readonly pastReason: string;
+  private readonly keyPolicy: KeyPolicy;
+
+  constructor(
+    readonly limits: RowLimits,
+    private readonly redactor: Redactor,
+    receivedAtNs: string,
+  ) {
+    const recv = normalizeNs(receivedAtNs);
+    if (recv === undefined || recv === '0')
+      throw new FlattenError(`receivedAtNs must be nanoseconds since the epoch, got: ${receivedAtNs}`);
+    this.receivedAtNs = recv;
+    const r = BigInt(recv);
+    this.futureBound = (r + BigInt(limits.maxFutureSkewMs) * NS_PER_MS).toString();
+    const past = r - BigInt(limits.hotRetentionDays) * NS_PER_DAY;
+    this.pastBound = past > 0n ? past.toString() : '0';
+    this.futureReason = `timestamp more than ${formatDuration(limits.maxFutureSkewMs)} in the future`;
+    this.pastReason = `timestamp older than the ${limits.hotRetentionDays}-day hot retention`;
+    this.keyPolicy = {
+      drop: (key) => {
+        if (!this.redactor.dropsKey(key)) return false;
+        this.redacted.droppedKeys++;
+        return true;
+      },
+    };
+  }
+
+  reject(reason: string): void {
+    this.rejections[reason] = (this.rejections[reason] ?? 0) + 1;
+    this.rejected++;
+  }
+
+  /** The rejection reason for an item stamped `ns` (canonical, non-zero), or undefined to keep it. */
+  timeRejection(ns: string): string | undefined {
+    if (compareNs(ns, this.futureBound) > 0) return this.futureReason;
+    if (compareNs(ns, this.pastBound) < 0) return this.pastReason;
+    return undefined;
+  }
+
+  /** A name (span, event, metric, scope, severity text): capped, not redacted. */
+  name(s: string): string {
+    const t = truncateUtf8(s, this.limits.maxNameBytes);
+    if (t !== s) this.truncated.names++;
+    return t;
+  }
+
+  /** Free text (status message, log body, attribute value): redacted, then capped. */
+  text(s: string, maxBytes: number, counter: 'attributeValues' | 'logBodies' | 'statusMessages'): string {
+    if (s === '') return s;
+    const pre =
+      s.length * 3 > maxBytes + REDACT_LOOKAHEAD_BYTES
+        ? truncateUtf8(s, maxBytes + REDACT_LOOKAHEAD_BYTES)
+        : s;
+    const redacted = this.redactor.redact(pre, this.redacted.matches);
+    const out = truncateUtf8(redacted, maxBytes);
+    if (pre !== s || out !== redacted) this.truncated[counter]++;
+    return out;
+  }
+
+  /** A log body: the AnyValue as a string (kvlist keys filtered by the drop-key rules), redacted, capped. */
+  body(v: AnyValue | undefined): string {
+    return this.text(anyValueToString(v, this.keyPolicy), this.limits.maxLogBodyBytes, 'logBodies');
+  }
+
+  /**
+   * An attribute map: drop-key rules, then the first `maxAttributesPerMap` distinct keys (a later
+   * duplicate overwrites: last wins), keys and values capped, values redacted.
+   */
+  attributes(kvs: readonly KeyValue[]): Record<string, string> {
+    const out: Record<string, string> = {};
+    const limits = this.limits;
+    let size = 0;
+    for (const kv of kvs) {
+      if (this.keyPolicy.drop(kv.key)) continue;
+      let key = kv.key;
+      if (key.length * 3 > limits.maxAttributeKeyBytes) {
+        key = truncateUtf8(key, limits.maxAttributeKeyBytes);
+        if (key !== kv.key) this.truncated.attributeKeys++;
+      }
+      const present = Object.hasOwn(out, key);
+      if (!present && size >= limits.maxAttributesPerMap) {
+        this.truncated.attributes++;
+        continue;
+      }
+      const value = this.text(
+        anyValueToString(kv.value, this.keyPolicy),
+        limits.maxAttributeValueBytes,
+        'attributeValues',
+      );
+      if (key === '__proto__') {
+        // A plain assignment would set the prototype instead of an own key.
+        Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+      } else out[key] = value;
+      if (!present) size++;
+    }
+    return out;
+  }
+}
