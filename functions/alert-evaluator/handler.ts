@@ -1,0 +1,128 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { ClickHouseClient } from '@clickhouse/client';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { DynamoAlertStateStore } from '../shared/alerts/dynamo-alert-state-store.js';
+import {
+  type AlertEvaluatorPorts,
+  createAlertEvaluator,
+  type EvaluationReport,
+} from '../shared/alerts/evaluator.js';
+import { EventBridgeEventPublisher } from '../shared/alerts/eventbridge-event-publisher.js';
+import { ALERT_FIRING } from '../shared/alerts/events.js';
+import { FileRuleSource } from '../shared/alerts/rule-source.js';
+import {
+  clickHouseClientProvider,
+  clickHouseSourceFromEnv,
+} from '../shared/clickhouse/secrets-manager-client.js';
+import { alertEvaluatorConfig } from './config.js';
+
+/**
+ * The alert evaluator Lambda, invoked every minute by EventBridge Scheduler: one evaluation round
+ * (see ../shared/alerts/evaluator.ts). Run with reserved concurrency 1; a duplicate or overlapping
+ * invocation is still harmless (conditional writes), only wasteful. A rule that cannot be evaluated
+ * fails the invocation after the others are done, so the schedule's error alarm sees it.
+ */
+
+export interface AlertEvaluatorHandlerDeps {
+  /** Everything but ClickHouse, which is resolved per invocation (cached by the provider). */
+  readonly ports: () => Omit<AlertEvaluatorPorts, 'clickhouse'>;
+  readonly clickhouse: () => Promise<ClickHouseClient>;
+  readonly logger?: Logger;
+  readonly metrics?: Metrics;
+  readonly tracer?: Tracer;
+}
+
+export class AlertEvaluationError extends Error {
+  override readonly name = 'AlertEvaluationError';
+}
+
+export function createAlertEvaluatorHandler(deps: AlertEvaluatorHandlerDeps) {
+  const logger = deps.logger ?? new Logger();
+  const metrics = deps.metrics ?? new Metrics();
+  const tracer = deps.tracer ?? new Tracer();
+
+  const lambdaHandler = async (_event: unknown, _context: Context): Promise<EvaluationReport> => {
+    const evaluator = createAlertEvaluator({ ...deps.ports(), clickhouse: await deps.clickhouse() });
+    const report = await evaluator.evaluate();
+    const fired = report.published.filter((e) => e.detailType === ALERT_FIRING).length;
+    metrics.addMetric('RulesEvaluated', MetricUnit.Count, report.rules);
+    metrics.addMetric('SeriesEvaluated', MetricUnit.Count, report.series);
+    metrics.addMetric('AlertsFired', MetricUnit.Count, fired);
+    metrics.addMetric('AlertsResolved', MetricUnit.Count, report.published.length - fired);
+    metrics.addMetric('StateConflicts', MetricUnit.Count, report.conflicts);
+    metrics.addMetric('RuleErrors', MetricUnit.Count, report.errors.length);
+    for (const e of report.published) {
+      logger.info('alert transition', {
+        detailType: e.detailType,
+        tenant: e.detail.tenant,
+        rule: e.detail.rule.id,
+        series: e.detail.series,
+        value: e.detail.value,
+        transitionId: e.detail.transitionId,
+      });
+    }
+    if (report.errors.length > 0) {
+      for (const e of report.errors)
+        logger.error(e.message, { tenant: e.tenant, rule: e.ruleId, cause: String(e.cause) });
+      throw new AlertEvaluationError(
+        `${report.errors.length} of ${report.rules} rules could not be evaluated`,
+      );
+    }
+    logger.info('evaluation done', {
+      rules: report.rules,
+      series: report.series,
+      published: report.published.length,
+      conflicts: report.conflicts,
+      republished: report.republished,
+    });
+    return report;
+  };
+
+  return middy(lambdaHandler)
+    .use(captureLambdaHandler(tracer))
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+}
+
+/** Production dependencies from the environment, read on the first invocation. */
+export function depsFromConfig(): AlertEvaluatorHandlerDeps {
+  const tracer = new Tracer();
+  let ports: Omit<AlertEvaluatorPorts, 'clickhouse'> | undefined;
+  let clickhouse: (() => Promise<ClickHouseClient>) | undefined;
+  return {
+    tracer,
+    ports: () => {
+      if (!ports) {
+        const config = alertEvaluatorConfig();
+        ports = {
+          rules: new FileRuleSource(config.ALERT_RULES_DIR),
+          state: new DynamoAlertStateStore(
+            tracer.captureAWSv3Client(new DynamoDBClient({})),
+            config.ALERT_STATE_TABLE,
+          ),
+          publisher: new EventBridgeEventPublisher(
+            tracer.captureAWSv3Client(new EventBridgeClient({})),
+            config.ALERT_BUS_NAME,
+          ),
+          queryBaseUrl: config.QUERY_API_URL,
+          concurrency: config.ALERT_CONCURRENCY,
+        };
+      }
+      return ports;
+    },
+    clickhouse: () => {
+      clickhouse ??= clickHouseClientProvider(clickHouseSourceFromEnv(alertEvaluatorConfig()));
+      return clickhouse();
+    },
+  };
+}
+
+export const handler = createAlertEvaluatorHandler(depsFromConfig());

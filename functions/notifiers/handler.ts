@@ -1,0 +1,125 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SNSClient } from '@aws-sdk/client-sns';
+import middy from '@middy/core';
+import type { Context, EventBridgeEvent } from 'aws-lambda';
+import {
+  ALERT_EVENT_SOURCE,
+  ALERT_RESOLVED,
+  type AlertEvent,
+  AlertEventDetailSchema,
+} from '../shared/alerts/events.js';
+import { createNotifier, type DeliveryReport, type Notifier } from '../shared/alerts/notifier.js';
+import type { ChannelType } from '../shared/alerts/rules.js';
+import { SecretsManagerSecretSource } from '../shared/alerts/secrets-manager-secret-source.js';
+import { SnsEmailPublisher } from '../shared/alerts/sns-email-publisher.js';
+import { notifierConfig } from './config.js';
+
+/**
+ * A notifier Lambda, subscribed to the alert bus by an EventBridge rule that matches its channel
+ * type (`detail.channels.type`). One handler, deployed once per channel type (NOTIFIER_CHANNEL):
+ * each type gets its own rule, retries, dead-letter queue and IAM (only the e-mail one may publish to
+ * SNS, each reads only its secrets), and a failing Slack webhook never re-sends a PagerDuty page,
+ * because a retried event re-runs one channel type only. The code is shared: one bundle to build.
+ */
+
+export interface NotifierHandlerDeps {
+  readonly channel: () => ChannelType;
+  readonly notifier: () => Notifier;
+  readonly logger?: Logger;
+  readonly metrics?: Metrics;
+  readonly tracer?: Tracer;
+}
+
+export class InvalidAlertEventError extends Error {
+  override readonly name = 'InvalidAlertEventError';
+}
+
+export function createNotifierHandler(deps: NotifierHandlerDeps) {
+  const logger = deps.logger ?? new Logger();
+  const metrics = deps.metrics ?? new Metrics();
+  const tracer = deps.tracer ?? new Tracer();
+
+  const lambdaHandler = async (
+    event: EventBridgeEvent<string, unknown>,
+    _context: Context,
+  ): Promise<DeliveryReport> => {
+    const channel = deps.channel();
+    const parsed = AlertEventDetailSchema.safeParse(event.detail);
+    if (event.source !== ALERT_EVENT_SOURCE || !parsed.success) {
+      // Thrown, not dropped: after the retries it lands in the dead-letter queue for someone to see.
+      throw new InvalidAlertEventError(`not an alert event: ${event.source} ${event['detail-type']}`, {
+        cause: parsed.error,
+      });
+    }
+    const alert: AlertEvent = {
+      source: ALERT_EVENT_SOURCE,
+      detailType: event['detail-type'] === ALERT_RESOLVED ? ALERT_RESOLVED : 'AlertFiring',
+      time: event.time,
+      detail: parsed.data,
+    };
+    const fields = {
+      channel,
+      rule: alert.detail.rule.id,
+      tenant: alert.detail.tenant,
+      transitionId: alert.detail.transitionId,
+    };
+    try {
+      const report = await deps.notifier().deliver(alert, channel);
+      metrics.addMetric('NotificationsSent', MetricUnit.Count, report.delivered.length);
+      metrics.addMetric('NotificationAttempts', MetricUnit.Count, report.attempts);
+      logger.info('notified', { ...fields, delivered: report.delivered, attempts: report.attempts });
+      return report;
+    } catch (err) {
+      metrics.addMetric('NotificationsFailed', MetricUnit.Count, 1);
+      logger.error('notification failed', {
+        ...fields,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      throw err;
+    }
+  };
+
+  return middy(lambdaHandler)
+    .use(captureLambdaHandler(tracer))
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+}
+
+/** Production dependencies from the environment, read on the first invocation. */
+export function depsFromConfig(): NotifierHandlerDeps {
+  const tracer = new Tracer();
+  const logger = new Logger();
+  let notifier: Notifier | undefined;
+  return {
+    tracer,
+    logger,
+    channel: () => notifierConfig().NOTIFIER_CHANNEL,
+    notifier: () => {
+      if (!notifier) {
+        const config = notifierConfig();
+        notifier = createNotifier({
+          secrets: new SecretsManagerSecretSource(tracer.captureAWSv3Client(new SecretsManagerClient({}))),
+          ...(config.NOTIFIER_CHANNEL === 'email'
+            ? { email: new SnsEmailPublisher(tracer.captureAWSv3Client(new SNSClient({}))) }
+            : {}),
+          retry: {
+            attempts: config.NOTIFIER_ATTEMPTS,
+            baseDelayMs: config.NOTIFIER_BASE_DELAY_MS,
+            timeoutMs: config.NOTIFIER_TIMEOUT_MS,
+          },
+          onRetry: (channel, attempt, error) =>
+            logger.warn('notification retry', { channel, attempt, error: error.message }),
+        });
+      }
+      return notifier;
+    },
+  };
+}
+
+export const handler = createNotifierHandler(depsFromConfig());

@@ -1,0 +1,187 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StaticRuleSource } from '../../functions/shared/alerts/rule-source.js';
+import { RuleFileSchema } from '../../functions/shared/alerts/rules.js';
+import { LocalSecretSource } from '../../functions/shared/alerts/secrets.js';
+import { verifyWebhookSignature } from '../../functions/shared/alerts/signing.js';
+import { listDeadLetters, S3DeadLetterSink } from '../../functions/shared/dead-letter/s3-dead-letter-sink.js';
+import { localDynamoClient, localS3Client } from '../../local/aws-clients.js';
+import { type Emulators, startEmulators } from '../../local/emulators.js';
+import {
+  type BusEvent,
+  InProcessEventBus,
+  matchesPattern,
+  startLocalAlerting,
+} from '../../local/event-bus.js';
+import {
+  embeddedClickHouse,
+  MemoryDeadLetters,
+  type Receiver,
+  spans,
+  startReceiver,
+  writeRows,
+} from '../functions/shared/alerts/support.js';
+
+let emulators: Emulators;
+let s3: S3Client;
+let clickhouse: ClickHouseClient;
+let receiver: Receiver;
+
+beforeAll(async () => {
+  emulators = await startEmulators({ dataDir: await mkdtemp(join(tmpdir(), 'event-bus-')) });
+  s3 = localS3Client(emulators.s3Endpoint);
+  await s3.send(new CreateBucketCommand({ Bucket: 'lake' }));
+  clickhouse = await embeddedClickHouse();
+  receiver = await startReceiver();
+}, 60_000);
+
+afterAll(async () => {
+  await receiver?.close();
+  await clickhouse?.close();
+  await emulators?.close();
+});
+
+const event = (detail: unknown, detailType = 'AlertFiring'): BusEvent => ({
+  id: 'e1',
+  source: 'otlp.alerts',
+  detailType,
+  time: new Date().toISOString(),
+  detail,
+});
+
+describe('in-process event bus', () => {
+  it('matches source, detail-type and detail fields, a field in an array of objects included', () => {
+    const pattern = {
+      source: ['otlp.alerts'],
+      detailType: ['AlertFiring'],
+      detail: { channels: { type: ['slack'] } },
+    };
+    const routed = { channels: [{ type: 'webhook' }, { type: 'slack' }] };
+    expect(matchesPattern(pattern, event(routed))).toBe(true);
+    expect(matchesPattern(pattern, event({ channels: [{ type: 'webhook' }] }))).toBe(false);
+    expect(matchesPattern(pattern, event(routed, 'AlertResolved'))).toBe(false);
+    expect(matchesPattern(pattern, { ...event(routed), source: 'other' })).toBe(false);
+  });
+
+  it('retries a failing target with backoff, then dead-letters the event to S3', async () => {
+    const delays: number[] = [];
+    let calls = 0;
+    const bus = new InProcessEventBus({
+      deadLetters: new S3DeadLetterSink(s3, 'lake'),
+      retry: { attempts: 3, baseDelayMs: 100 },
+      sleep: async (ms) => {
+        delays.push(ms);
+      },
+    }).addRule({
+      name: 'broken-target',
+      pattern: { source: ['otlp.alerts'] },
+      target: async () => {
+        calls++;
+        throw new Error('endpoint down');
+      },
+    });
+    await bus.put([
+      { source: 'otlp.alerts', detailType: 'AlertFiring', time: new Date().toISOString(), detail: { n: 1 } },
+    ]);
+    await bus.drain();
+    expect(calls).toBe(3);
+    expect(delays).toEqual([100, 200]);
+    const letters = await listDeadLetters(s3, 'lake');
+    expect(letters).toHaveLength(1);
+    expect(letters[0]!.reason).toBe('rule broken-target: delivery failed 3 times: endpoint down');
+    const stored = JSON.parse(Buffer.from(letters[0]!.dataBase64, 'base64').toString('utf8')) as BusEvent;
+    expect(stored).toMatchObject({ source: 'otlp.alerts', detailType: 'AlertFiring', detail: { n: 1 } });
+  });
+
+  it('delivers to every matching rule independently: one failing target does not stop another', async () => {
+    const got: string[] = [];
+    const deadLetters = new MemoryDeadLetters();
+    const bus = new InProcessEventBus({ deadLetters, retry: { attempts: 2, baseDelayMs: 0 } })
+      .addRule({ name: 'ok', pattern: {}, target: async (e) => void got.push(e.detailType) })
+      .addRule({ name: 'fails', pattern: {}, target: async () => Promise.reject(new Error('no')) });
+    await bus.put([{ source: 's', detailType: 'A', time: '', detail: {} }]);
+    await bus.drain();
+    expect(got).toEqual(['A']);
+    expect(deadLetters.letters.map((l) => l.source)).toEqual(['event-bus/fails']);
+  });
+});
+
+describe('local alerting: evaluator on a timer, bus, notifiers posting over HTTP', () => {
+  const HOOK = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:alerts/local-hook';
+
+  it('a breach written to ClickHouse reaches the webhook signed; a failing endpoint is retried then dead-lettered', async () => {
+    const now = Date.now();
+    await writeRows(clickhouse, 'local', 'otel_traces', spans(10, { atMs: now - 30_000, error: true }));
+    const rules = RuleFileSchema.parse({
+      tenant: 'local',
+      channels: {
+        hook: { type: 'webhook', secret: HOOK },
+        broken: { type: 'slack', secret: 'env:BROKEN_SLACK_URL' },
+      },
+      rules: [
+        {
+          id: 'errors',
+          name: 'Errors',
+          severity: 'error',
+          runbook: 'https://runbooks.example.com/errors',
+          channels: ['hook', 'broken'],
+          kind: 'error_ratio',
+          window: '5m',
+          threshold: 0.1,
+        },
+      ],
+    });
+    const lines: string[] = [];
+    const deadLetters = new MemoryDeadLetters();
+    receiver.failing.add('/broken');
+    const alerting = await startLocalAlerting({
+      clickhouse,
+      dynamo: localDynamoClient(emulators.dynamoEndpoint),
+      rules: new StaticRuleSource([rules]),
+      queryBaseUrl: 'http://127.0.0.1:4318',
+      secrets: new LocalSecretSource(
+        { [HOOK]: JSON.stringify({ url: `${receiver.url}/local`, hmacKey: 'local-hmac-key-123456' }) },
+        { BROKEN_SLACK_URL: `${receiver.url}/broken` },
+      ),
+      deadLetters,
+      intervalMs: 100,
+      log: (line) => lines.push(line),
+      notifierRetry: { attempts: 2, baseDelayMs: 1 },
+      busRetry: { attempts: 2, baseDelayMs: 1 },
+    });
+    const original = receiver.requests.length;
+    const sent = () => receiver.requests.slice(original);
+    try {
+      // The evaluator runs every 100 ms; wait for the delivery and for the dead letter.
+      for (
+        let i = 0;
+        i < 200 && (deadLetters.letters.length === 0 || !sent().some((r) => r.path === '/local'));
+        i++
+      ) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await alerting.close();
+    }
+    const requests = receiver.requests.slice(original);
+    const good = requests.filter((r) => r.path === '/local');
+    expect(good).toHaveLength(1);
+    expect(
+      verifyWebhookSignature({
+        body: good[0]!.body,
+        timestamp: good[0]!.headers['x-timestamp'] as string,
+        signature: good[0]!.headers['x-signature-256'] as string,
+        key: 'local-hmac-key-123456',
+      }),
+    ).toEqual({ ok: true });
+    expect(lines.some((l) => l.includes('[FIRING] Errors (service=checkout)'))).toBe(true);
+    // 2 notifier attempts inside each of 2 bus deliveries, then the dead letter; nothing twice.
+    expect(requests.filter((r) => r.path === '/broken')).toHaveLength(4);
+    expect(deadLetters.letters.map((l) => l.source)).toEqual(['event-bus/notifier-slack']);
+    expect(deadLetters.letters[0]!.reason).toContain('broken');
+  }, 30_000);
+});
