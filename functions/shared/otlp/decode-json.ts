@@ -1,0 +1,782 @@
+import { Buffer } from 'node:buffer';
+import type { Signal } from '../schema/columns.js';
+import { OtlpDecodeError } from './decode-error.js';
+import { jsonInt64, jsonUint64 } from './int64.js';
+import type {
+  AnyValue,
+  Exemplar,
+  ExponentialBuckets,
+  ExponentialHistogramDataPoint,
+  HistogramDataPoint,
+  InstrumentationScope,
+  KeyValue,
+  LogRecord,
+  MaybeInvalid,
+  Metric,
+  MetricData,
+  NumberDataPoint,
+  OtlpRequest,
+  Resource,
+  ResourceLogs,
+  ResourceMetrics,
+  ResourceSpans,
+  ScopeLogs,
+  ScopeMetrics,
+  ScopeSpans,
+  Span,
+  SpanEvent,
+  SpanLink,
+  SummaryDataPoint,
+} from './model.js';
+
+/**
+ * The JSON decoder. It accepts OTLP/JSON (lowerCamelCase keys, hex ids, integer enums, int64 as
+ * strings or numbers) and the protobuf canonical JSON mapping some producers send (snake_case
+ * keys also accepted, base64 ids, enum names). The body goes through JSON.parse and the tree is
+ * walked by hand: a value of the wrong JSON type where a message or an array belongs fails the
+ * request (OtlpDecodeError); a bad scalar, id or enum name marks the enclosing item `invalid`.
+ * Unknown fields are ignored; null means "absent", as in the protobuf JSON mapping.
+ */
+
+type Json = { readonly [key: string]: unknown };
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+interface Walk {
+  readonly maxDepth: number;
+  /** The first problem in the item being decoded (see decode-protobuf.ts). */
+  problem: string | undefined;
+}
+
+const EMPTY: readonly unknown[] = [];
+const EMPTY_RESOURCE: Resource = { attributes: [], droppedAttributesCount: 0 };
+const EMPTY_SCOPE: InstrumentationScope = {
+  name: '',
+  version: '',
+  attributes: [],
+  droppedAttributesCount: 0,
+};
+const NO_STATUS: Span['status'] = { code: 0, message: '' };
+const NO_BUCKETS: ExponentialBuckets = { offset: 0, bucketCounts: [] };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function decodeJson(signal: Signal, body: Uint8Array, maxDepth: number): OtlpRequest {
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch (cause) {
+    throw new OtlpDecodeError('request body is not valid UTF-8', { cause });
+  }
+  let root: unknown;
+  try {
+    root = JSON.parse(text);
+  } catch (cause) {
+    throw new OtlpDecodeError(`malformed JSON: ${(cause as Error).message}`, { cause });
+  }
+  const o = obj(root, 'the request body');
+  if (o === undefined) throw new OtlpDecodeError('the request body must be a JSON object');
+  const w: Walk = { maxDepth, problem: undefined };
+  switch (signal) {
+    case 'traces':
+      return {
+        signal,
+        request: {
+          resourceSpans: list(o.resourceSpans ?? o.resource_spans, 'resourceSpans', (v) =>
+            resourceSpans(w, v),
+          ),
+        },
+      };
+    case 'logs':
+      return {
+        signal,
+        request: {
+          resourceLogs: list(o.resourceLogs ?? o.resource_logs, 'resourceLogs', (v) => resourceLogs(w, v)),
+        },
+      };
+    case 'metrics':
+      return {
+        signal,
+        request: {
+          resourceMetrics: list(o.resourceMetrics ?? o.resource_metrics, 'resourceMetrics', (v) =>
+            resourceMetrics(w, v),
+          ),
+        },
+      };
+  }
+}
+
+// ---- JSON types ----
+
+function obj(v: unknown, what: string): Json | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) throw new OtlpDecodeError(`${what} must be a JSON object`);
+  return v as Json;
+}
+
+function arr(v: unknown, what: string): readonly unknown[] {
+  if (v === undefined || v === null) return EMPTY;
+  if (!Array.isArray(v)) throw new OtlpDecodeError(`${what} must be a JSON array`);
+  return v;
+}
+
+function list<T>(v: unknown, what: string, item: (v: unknown) => T): T[] {
+  const a = arr(v, what);
+  const out = new Array<T>(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = item(a[i]);
+  return out;
+}
+
+function str(w: Walk, v: unknown, what: string): string {
+  if (typeof v === 'string') return v;
+  if (v === undefined || v === null) return '';
+  w.problem ??= `${what} must be a string`;
+  return '';
+}
+
+const DIGITS = /^\d+$/;
+
+function uint32(w: Walk, v: unknown, what: string): number {
+  if (typeof v === 'number') {
+    if (Number.isInteger(v) && v >= 0 && v <= 0xffffffff) return v;
+  } else if (v === undefined || v === null) {
+    return 0;
+  } else if (typeof v === 'string' && DIGITS.test(v)) {
+    const n = Number(v);
+    if (n <= 0xffffffff) return n;
+  }
+  w.problem ??= `${what} must be an unsigned 32-bit integer`;
+  return 0;
+}
+
+function int32(v: unknown): number | undefined {
+  const n = typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v;
+  return typeof n === 'number' && Number.isInteger(n) && n >= -0x80000000 && n <= 0x7fffffff ? n : undefined;
+}
+
+function sint32(w: Walk, v: unknown, what: string): number {
+  if (v === undefined || v === null) return 0;
+  const n = int32(v);
+  if (n !== undefined) return n;
+  w.problem ??= `${what} must be a 32-bit integer`;
+  return 0;
+}
+
+function enumValue(w: Walk, v: unknown, names: ReadonlyMap<string, number>, what: string): number {
+  if (v === undefined || v === null) return 0;
+  if (typeof v === 'string') {
+    const n = names.get(v);
+    if (n !== undefined) return n;
+  }
+  const n = int32(v);
+  if (n !== undefined) return n;
+  w.problem ??= `unknown ${what} ${JSON.stringify(v)}`;
+  return 0;
+}
+
+function time(w: Walk, v: unknown, what: string): string {
+  if (v === undefined || v === null) return '0';
+  const s = jsonUint64(v);
+  if (s !== undefined) return s;
+  w.problem ??= `${what} must be an unsigned 64-bit integer`;
+  return '0';
+}
+
+function count(w: Walk, v: unknown, what: string): number {
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
+  if (v === undefined || v === null) return 0;
+  const s = jsonUint64(v);
+  if (s !== undefined) return Number(s);
+  w.problem ??= `${what} must be an unsigned 64-bit integer`;
+  return 0;
+}
+
+function int64Number(w: Walk, v: unknown, what: string): number {
+  if (typeof v === 'number' && Number.isInteger(v)) return v;
+  const s = jsonInt64(v);
+  if (s !== undefined) return Number(s);
+  w.problem ??= `${what} must be a 64-bit integer`;
+  return 0;
+}
+
+/** A double: a JSON number, or a string ("NaN", "Infinity", "-Infinity", or a decimal). */
+function double(w: Walk, v: unknown, what: string): number {
+  if (typeof v === 'number') return v;
+  if (v === undefined || v === null) return 0;
+  const n = optDouble(w, v, what);
+  return n ?? 0;
+}
+
+function optDouble(w: Walk, v: unknown, what: string): number | undefined {
+  if (typeof v === 'number') return v;
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') {
+    if (v === 'NaN') return Number.NaN;
+    if (v === 'Infinity') return Number.POSITIVE_INFINITY;
+    if (v === '-Infinity') return Number.NEGATIVE_INFINITY;
+    const n = v.trim() === '' ? Number.NaN : Number(v);
+    if (!Number.isNaN(n)) return n;
+  }
+  w.problem ??= `${what} must be a number`;
+  return 0;
+}
+
+function bool(w: Walk, v: unknown, what: string): boolean {
+  if (typeof v === 'boolean') return v;
+  if (v === undefined || v === null) return false;
+  w.problem ??= `${what} must be a boolean`;
+  return false;
+}
+
+function numbers(w: Walk, v: unknown, what: string, convert: typeof count): number[] {
+  const a = arr(v, what);
+  const out = new Array<number>(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = convert(w, a[i], what);
+  return out;
+}
+
+const HEX = /^[0-9a-fA-F]*$/;
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+/**
+ * A trace or span id of `size` bytes: hex (OTLP/JSON) or base64 (the canonical mapping); the
+ * lengths never overlap (32/16 hex characters, 24/12 base64 characters, 22/11 unpadded).
+ */
+function id(w: Walk, v: unknown, size: number, what: string): string {
+  if (v === undefined || v === null || v === '') return '';
+  if (typeof v === 'string') {
+    if (v.length === size * 2) {
+      if (HEX.test(v)) return v.toLowerCase();
+    } else {
+      const b = base64(v);
+      if (b !== undefined && b.length === size) return b.toString('hex');
+    }
+  }
+  w.problem ??= `${what} must be ${size} bytes (${size * 2} hex or ${Math.ceil(size / 3) * 4} base64 characters)`;
+  return '';
+}
+
+function base64(s: string): Buffer | undefined {
+  if (s.length % 4 === 1 || !BASE64.test(s)) return undefined;
+  return Buffer.from(s, 'base64');
+}
+
+function bytesValue(w: Walk, v: unknown): Uint8Array {
+  const b = typeof v === 'string' ? base64(v) : undefined;
+  if (b !== undefined) return new Uint8Array(b);
+  w.problem ??= 'bytesValue must be a base64 string';
+  return new Uint8Array(0);
+}
+
+// ---- common messages ----
+
+function keyValues(w: Walk, v: unknown, what: string, depth: number): KeyValue[] {
+  const a = arr(v, what);
+  const out = new Array<KeyValue>(a.length);
+  for (let i = 0; i < a.length; i++) {
+    const o = obj(a[i], `an element of ${what}`);
+    out[i] =
+      o === undefined
+        ? { key: '', value: undefined }
+        : { key: str(w, o.key, 'key'), value: anyValue(w, o.value, depth) };
+  }
+  return out;
+}
+
+function anyValue(w: Walk, v: unknown, depth: number): AnyValue | undefined {
+  const o = obj(v, 'an attribute value');
+  if (o === undefined) return undefined;
+  // One member is expected; should several be present, the last recognised one wins, as the last
+  // field of a oneof wins in protobuf.
+  let out: AnyValue | undefined;
+  for (const key in o) {
+    const x = o[key];
+    if (x === undefined || x === null) continue;
+    switch (key) {
+      case 'stringValue':
+      case 'string_value':
+        out = { t: 'string', v: str(w, x, 'stringValue') };
+        break;
+      case 'boolValue':
+      case 'bool_value':
+        out = { t: 'bool', v: bool(w, x, 'boolValue') };
+        break;
+      case 'intValue':
+      case 'int_value': {
+        const s = jsonInt64(x);
+        if (s === undefined) w.problem ??= 'intValue must be a 64-bit integer';
+        out = { t: 'int', v: s ?? '0' };
+        break;
+      }
+      case 'doubleValue':
+      case 'double_value':
+        out = { t: 'double', v: double(w, x, 'doubleValue') };
+        break;
+      case 'arrayValue':
+      case 'array_value':
+        out = { t: 'array', v: arrayValue(w, x, depth + 1) };
+        break;
+      case 'kvlistValue':
+      case 'kvlist_value':
+        out = { t: 'kvlist', v: kvlistValue(w, x, depth + 1) };
+        break;
+      case 'bytesValue':
+      case 'bytes_value':
+        out = { t: 'bytes', v: bytesValue(w, x) };
+        break;
+    }
+  }
+  return out;
+}
+
+function checkDepth(w: Walk, depth: number): void {
+  if (depth > w.maxDepth)
+    throw new OtlpDecodeError(`attribute values nested deeper than ${w.maxDepth} levels`);
+}
+
+function arrayValue(w: Walk, v: unknown, depth: number): AnyValue[] {
+  checkDepth(w, depth);
+  const o = obj(v, 'arrayValue');
+  const a = arr(o?.values, 'arrayValue.values');
+  const out: AnyValue[] = [];
+  // An element with no value has nothing to carry in the model: dropped (as in the protobuf decoder).
+  for (const x of a) {
+    const value = anyValue(w, x, depth);
+    if (value !== undefined) out.push(value);
+  }
+  return out;
+}
+
+function kvlistValue(w: Walk, v: unknown, depth: number): KeyValue[] {
+  checkDepth(w, depth);
+  const o = obj(v, 'kvlistValue');
+  return keyValues(w, o?.values, 'kvlistValue.values', depth);
+}
+
+function resource(w: Walk, v: unknown): Resource {
+  const o = obj(v, 'resource');
+  if (o === undefined) return EMPTY_RESOURCE;
+  return {
+    attributes: keyValues(w, o.attributes, 'resource.attributes', 0),
+    droppedAttributesCount: uint32(
+      w,
+      o.droppedAttributesCount ?? o.dropped_attributes_count,
+      'resource.droppedAttributesCount',
+    ),
+  };
+}
+
+function scope(w: Walk, v: unknown): InstrumentationScope {
+  const o = obj(v, 'scope');
+  if (o === undefined) return EMPTY_SCOPE;
+  return {
+    name: str(w, o.name, 'scope.name'),
+    version: str(w, o.version, 'scope.version'),
+    attributes: keyValues(w, o.attributes, 'scope.attributes', 0),
+    droppedAttributesCount: uint32(
+      w,
+      o.droppedAttributesCount ?? o.dropped_attributes_count,
+      'scope.droppedAttributesCount',
+    ),
+  };
+}
+
+function markAll(items: readonly MaybeInvalid[], reason: string): void {
+  for (const item of items) item.invalid ??= reason;
+}
+
+/**
+ * Decodes an envelope (Resource*, Scope*) with its own problem slot; a problem left in it (a bad
+ * resource or scope field) is set on every item below, which `items` lists.
+ */
+function envelope<T>(w: Walk, decode: () => T, items: (e: T) => Iterable<readonly MaybeInvalid[]>): T {
+  const outer = w.problem;
+  w.problem = undefined;
+  const out = decode();
+  if (w.problem !== undefined) for (const l of items(out)) markAll(l, w.problem);
+  w.problem = outer;
+  return out;
+}
+
+/** Runs an item decoder with its own problem slot and sets `invalid` from it. */
+function item<T extends MaybeInvalid>(w: Walk, decode: () => T): T {
+  const outer = w.problem;
+  w.problem = undefined;
+  const out = decode();
+  if (w.problem !== undefined) out.invalid = w.problem;
+  w.problem = outer;
+  return out;
+}
+
+// ---- traces ----
+
+function resourceSpans(w: Walk, v: unknown): ResourceSpans {
+  const o = obj(v, 'an element of resourceSpans') ?? {};
+  return envelope(
+    w,
+    (): ResourceSpans => ({
+      resource: resource(w, o.resource),
+      schemaUrl: str(w, o.schemaUrl ?? o.schema_url, 'schemaUrl'),
+      scopeSpans: list(o.scopeSpans ?? o.scope_spans, 'scopeSpans', (x) => scopeSpans(w, x)),
+    }),
+    (r) => r.scopeSpans.map((s) => s.spans),
+  );
+}
+
+function scopeSpans(w: Walk, v: unknown): ScopeSpans {
+  const o = obj(v, 'an element of scopeSpans') ?? {};
+  return envelope(
+    w,
+    (): ScopeSpans => ({
+      scope: scope(w, o.scope),
+      schemaUrl: str(w, o.schemaUrl ?? o.schema_url, 'schemaUrl'),
+      spans: list(o.spans, 'spans', (x) => span(w, x)),
+    }),
+    (s) => [s.spans],
+  );
+}
+
+const SPAN_KINDS = new Map([
+  ['SPAN_KIND_UNSPECIFIED', 0],
+  ['SPAN_KIND_INTERNAL', 1],
+  ['SPAN_KIND_SERVER', 2],
+  ['SPAN_KIND_CLIENT', 3],
+  ['SPAN_KIND_PRODUCER', 4],
+  ['SPAN_KIND_CONSUMER', 5],
+]);
+
+const STATUS_CODES = new Map([
+  ['STATUS_CODE_UNSET', 0],
+  ['STATUS_CODE_OK', 1],
+  ['STATUS_CODE_ERROR', 2],
+]);
+
+function span(w: Walk, v: unknown): Span {
+  const o = obj(v, 'an element of spans') ?? {};
+  return item(
+    w,
+    (): Mutable<Span> => ({
+      traceId: id(w, o.traceId ?? o.trace_id, 16, 'traceId'),
+      spanId: id(w, o.spanId ?? o.span_id, 8, 'spanId'),
+      traceState: str(w, o.traceState ?? o.trace_state, 'traceState'),
+      parentSpanId: id(w, o.parentSpanId ?? o.parent_span_id, 8, 'parentSpanId'),
+      flags: uint32(w, o.flags, 'flags'),
+      name: str(w, o.name, 'name'),
+      kind: enumValue(w, o.kind, SPAN_KINDS, 'span kind'),
+      startTimeUnixNano: time(w, o.startTimeUnixNano ?? o.start_time_unix_nano, 'startTimeUnixNano'),
+      endTimeUnixNano: time(w, o.endTimeUnixNano ?? o.end_time_unix_nano, 'endTimeUnixNano'),
+      attributes: keyValues(w, o.attributes, 'attributes', 0),
+      droppedAttributesCount: uint32(
+        w,
+        o.droppedAttributesCount ?? o.dropped_attributes_count,
+        'droppedAttributesCount',
+      ),
+      events: list(o.events, 'events', (x) => spanEvent(w, x)),
+      droppedEventsCount: uint32(w, o.droppedEventsCount ?? o.dropped_events_count, 'droppedEventsCount'),
+      links: list(o.links, 'links', (x) => spanLink(w, x)),
+      droppedLinksCount: uint32(w, o.droppedLinksCount ?? o.dropped_links_count, 'droppedLinksCount'),
+      status: spanStatus(w, o.status),
+    }),
+  );
+}
+
+function spanEvent(w: Walk, v: unknown): SpanEvent {
+  const o = obj(v, 'an element of events') ?? {};
+  return {
+    timeUnixNano: time(w, o.timeUnixNano ?? o.time_unix_nano, 'events.timeUnixNano'),
+    name: str(w, o.name, 'events.name'),
+    attributes: keyValues(w, o.attributes, 'events.attributes', 0),
+    droppedAttributesCount: uint32(
+      w,
+      o.droppedAttributesCount ?? o.dropped_attributes_count,
+      'events.droppedAttributesCount',
+    ),
+  };
+}
+
+function spanLink(w: Walk, v: unknown): SpanLink {
+  const o = obj(v, 'an element of links') ?? {};
+  return {
+    traceId: id(w, o.traceId ?? o.trace_id, 16, 'links.traceId'),
+    spanId: id(w, o.spanId ?? o.span_id, 8, 'links.spanId'),
+    traceState: str(w, o.traceState ?? o.trace_state, 'links.traceState'),
+    attributes: keyValues(w, o.attributes, 'links.attributes', 0),
+    droppedAttributesCount: uint32(
+      w,
+      o.droppedAttributesCount ?? o.dropped_attributes_count,
+      'links.droppedAttributesCount',
+    ),
+    flags: uint32(w, o.flags, 'links.flags'),
+  };
+}
+
+function spanStatus(w: Walk, v: unknown): Span['status'] {
+  const o = obj(v, 'status');
+  if (o === undefined) return NO_STATUS;
+  return {
+    code: enumValue(w, o.code, STATUS_CODES, 'status code'),
+    message: str(w, o.message, 'status.message'),
+  };
+}
+
+// ---- logs ----
+
+function resourceLogs(w: Walk, v: unknown): ResourceLogs {
+  const o = obj(v, 'an element of resourceLogs') ?? {};
+  return envelope(
+    w,
+    (): ResourceLogs => ({
+      resource: resource(w, o.resource),
+      schemaUrl: str(w, o.schemaUrl ?? o.schema_url, 'schemaUrl'),
+      scopeLogs: list(o.scopeLogs ?? o.scope_logs, 'scopeLogs', (x) => scopeLogs(w, x)),
+    }),
+    (r) => r.scopeLogs.map((s) => s.logRecords),
+  );
+}
+
+function scopeLogs(w: Walk, v: unknown): ScopeLogs {
+  const o = obj(v, 'an element of scopeLogs') ?? {};
+  return envelope(
+    w,
+    (): ScopeLogs => ({
+      scope: scope(w, o.scope),
+      schemaUrl: str(w, o.schemaUrl ?? o.schema_url, 'schemaUrl'),
+      logRecords: list(o.logRecords ?? o.log_records, 'logRecords', (x) => logRecord(w, x)),
+    }),
+    (s) => [s.logRecords],
+  );
+}
+
+const SEVERITIES = new Map<string, number>([['SEVERITY_NUMBER_UNSPECIFIED', 0]]);
+for (const [i, level] of ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'].entries()) {
+  SEVERITIES.set(`SEVERITY_NUMBER_${level}`, i * 4 + 1);
+  for (let k = 2; k <= 4; k++) SEVERITIES.set(`SEVERITY_NUMBER_${level}${k}`, i * 4 + k);
+}
+
+function logRecord(w: Walk, v: unknown): LogRecord {
+  const o = obj(v, 'an element of logRecords') ?? {};
+  return item(
+    w,
+    (): Mutable<LogRecord> => ({
+      timeUnixNano: time(w, o.timeUnixNano ?? o.time_unix_nano, 'timeUnixNano'),
+      observedTimeUnixNano: time(
+        w,
+        o.observedTimeUnixNano ?? o.observed_time_unix_nano,
+        'observedTimeUnixNano',
+      ),
+      severityNumber: enumValue(w, o.severityNumber ?? o.severity_number, SEVERITIES, 'severity number'),
+      severityText: str(w, o.severityText ?? o.severity_text, 'severityText'),
+      body: anyValue(w, o.body, 0),
+      attributes: keyValues(w, o.attributes, 'attributes', 0),
+      droppedAttributesCount: uint32(
+        w,
+        o.droppedAttributesCount ?? o.dropped_attributes_count,
+        'droppedAttributesCount',
+      ),
+      flags: uint32(w, o.flags, 'flags'),
+      traceId: id(w, o.traceId ?? o.trace_id, 16, 'traceId'),
+      spanId: id(w, o.spanId ?? o.span_id, 8, 'spanId'),
+      eventName: str(w, o.eventName ?? o.event_name, 'eventName'),
+    }),
+  );
+}
+
+// ---- metrics ----
+
+function resourceMetrics(w: Walk, v: unknown): ResourceMetrics {
+  const o = obj(v, 'an element of resourceMetrics') ?? {};
+  return envelope(
+    w,
+    (): ResourceMetrics => ({
+      resource: resource(w, o.resource),
+      schemaUrl: str(w, o.schemaUrl ?? o.schema_url, 'schemaUrl'),
+      scopeMetrics: list(o.scopeMetrics ?? o.scope_metrics, 'scopeMetrics', (x) => scopeMetrics(w, x)),
+    }),
+    (r) => r.scopeMetrics.flatMap((s) => s.metrics.map(pointsOf)),
+  );
+}
+
+function scopeMetrics(w: Walk, v: unknown): ScopeMetrics {
+  const o = obj(v, 'an element of scopeMetrics') ?? {};
+  return envelope(
+    w,
+    (): ScopeMetrics => ({
+      scope: scope(w, o.scope),
+      schemaUrl: str(w, o.schemaUrl ?? o.schema_url, 'schemaUrl'),
+      metrics: list(o.metrics, 'metrics', (x) => metric(w, x)),
+    }),
+    (s) => s.metrics.map(pointsOf),
+  );
+}
+
+function pointsOf(m: Metric): readonly MaybeInvalid[] {
+  return m.data?.dataPoints ?? [];
+}
+
+const TEMPORALITIES = new Map([
+  ['AGGREGATION_TEMPORALITY_UNSPECIFIED', 0],
+  ['AGGREGATION_TEMPORALITY_DELTA', 1],
+  ['AGGREGATION_TEMPORALITY_CUMULATIVE', 2],
+]);
+
+function metric(w: Walk, v: unknown): Metric {
+  const o = obj(v, 'an element of metrics') ?? {};
+  // A problem at metric level (name, temporality…) belongs to each of its data points.
+  return envelope(
+    w,
+    (): Metric => ({
+      name: str(w, o.name, 'metric name'),
+      description: str(w, o.description, 'metric description'),
+      unit: str(w, o.unit, 'metric unit'),
+      metadata: keyValues(w, o.metadata, 'metadata', 0),
+      data: metricData(w, o),
+    }),
+    (m) => [pointsOf(m)],
+  );
+}
+
+function metricData(w: Walk, o: Json): MetricData | undefined {
+  const gauge = obj(o.gauge, 'gauge');
+  if (gauge !== undefined) {
+    return { type: 'gauge', dataPoints: points(w, gauge, numberDataPoint) };
+  }
+  const sum = obj(o.sum, 'sum');
+  if (sum !== undefined) {
+    return {
+      type: 'sum',
+      dataPoints: points(w, sum, numberDataPoint),
+      aggregationTemporality: temporality(w, sum),
+      isMonotonic: bool(w, sum.isMonotonic ?? sum.is_monotonic, 'isMonotonic'),
+    };
+  }
+  const histogram = obj(o.histogram, 'histogram');
+  if (histogram !== undefined) {
+    return {
+      type: 'histogram',
+      dataPoints: points(w, histogram, histogramDataPoint),
+      aggregationTemporality: temporality(w, histogram),
+    };
+  }
+  const expo = obj(o.exponentialHistogram ?? o.exponential_histogram, 'exponentialHistogram');
+  if (expo !== undefined) {
+    return {
+      type: 'exponential_histogram',
+      dataPoints: points(w, expo, exponentialHistogramDataPoint),
+      aggregationTemporality: temporality(w, expo),
+    };
+  }
+  const summary = obj(o.summary, 'summary');
+  if (summary !== undefined) {
+    return { type: 'summary', dataPoints: points(w, summary, summaryDataPoint) };
+  }
+  return undefined;
+}
+
+function temporality(w: Walk, o: Json): number {
+  return enumValue(
+    w,
+    o.aggregationTemporality ?? o.aggregation_temporality,
+    TEMPORALITIES,
+    'aggregation temporality',
+  );
+}
+
+function points<T extends MaybeInvalid>(w: Walk, o: Json, point: (w: Walk, p: Json) => T): T[] {
+  return list(o.dataPoints ?? o.data_points, 'dataPoints', (x) =>
+    item(w, () => point(w, obj(x, 'an element of dataPoints') ?? {})),
+  );
+}
+
+function numberDataPoint(w: Walk, o: Json): NumberDataPoint {
+  const asInt = o.asInt ?? o.as_int;
+  const asDouble = o.asDouble ?? o.as_double;
+  return {
+    attributes: keyValues(w, o.attributes, 'attributes', 0),
+    startTimeUnixNano: time(w, o.startTimeUnixNano ?? o.start_time_unix_nano, 'startTimeUnixNano'),
+    timeUnixNano: time(w, o.timeUnixNano ?? o.time_unix_nano, 'timeUnixNano'),
+    flags: uint32(w, o.flags, 'flags'),
+    exemplars: list(o.exemplars, 'exemplars', (x) => exemplar(w, x)),
+    value:
+      asDouble !== undefined && asDouble !== null
+        ? double(w, asDouble, 'asDouble')
+        : asInt !== undefined && asInt !== null
+          ? int64Number(w, asInt, 'asInt')
+          : 0,
+  };
+}
+
+function histogramDataPoint(w: Walk, o: Json): HistogramDataPoint {
+  return {
+    attributes: keyValues(w, o.attributes, 'attributes', 0),
+    startTimeUnixNano: time(w, o.startTimeUnixNano ?? o.start_time_unix_nano, 'startTimeUnixNano'),
+    timeUnixNano: time(w, o.timeUnixNano ?? o.time_unix_nano, 'timeUnixNano'),
+    flags: uint32(w, o.flags, 'flags'),
+    exemplars: list(o.exemplars, 'exemplars', (x) => exemplar(w, x)),
+    count: count(w, o.count, 'count'),
+    sum: optDouble(w, o.sum, 'sum'),
+    bucketCounts: numbers(w, o.bucketCounts ?? o.bucket_counts, 'bucketCounts', count),
+    explicitBounds: numbers(w, o.explicitBounds ?? o.explicit_bounds, 'explicitBounds', double),
+    min: optDouble(w, o.min, 'min'),
+    max: optDouble(w, o.max, 'max'),
+  };
+}
+
+function exponentialHistogramDataPoint(w: Walk, o: Json): ExponentialHistogramDataPoint {
+  return {
+    attributes: keyValues(w, o.attributes, 'attributes', 0),
+    startTimeUnixNano: time(w, o.startTimeUnixNano ?? o.start_time_unix_nano, 'startTimeUnixNano'),
+    timeUnixNano: time(w, o.timeUnixNano ?? o.time_unix_nano, 'timeUnixNano'),
+    flags: uint32(w, o.flags, 'flags'),
+    exemplars: list(o.exemplars, 'exemplars', (x) => exemplar(w, x)),
+    count: count(w, o.count, 'count'),
+    sum: optDouble(w, o.sum, 'sum'),
+    scale: sint32(w, o.scale, 'scale'),
+    zeroCount: count(w, o.zeroCount ?? o.zero_count, 'zeroCount'),
+    positive: buckets(w, o.positive, 'positive'),
+    negative: buckets(w, o.negative, 'negative'),
+    min: optDouble(w, o.min, 'min'),
+    max: optDouble(w, o.max, 'max'),
+    zeroThreshold: double(w, o.zeroThreshold ?? o.zero_threshold, 'zeroThreshold'),
+  };
+}
+
+function buckets(w: Walk, v: unknown, what: string): ExponentialBuckets {
+  const o = obj(v, what);
+  if (o === undefined) return NO_BUCKETS;
+  return {
+    offset: sint32(w, o.offset, `${what}.offset`),
+    bucketCounts: numbers(w, o.bucketCounts ?? o.bucket_counts, `${what}.bucketCounts`, count),
+  };
+}
+
+function summaryDataPoint(w: Walk, o: Json): SummaryDataPoint {
+  return {
+    attributes: keyValues(w, o.attributes, 'attributes', 0),
+    startTimeUnixNano: time(w, o.startTimeUnixNano ?? o.start_time_unix_nano, 'startTimeUnixNano'),
+    timeUnixNano: time(w, o.timeUnixNano ?? o.time_unix_nano, 'timeUnixNano'),
+    count: count(w, o.count, 'count'),
+    sum: double(w, o.sum, 'sum'),
+    quantileValues: list(o.quantileValues ?? o.quantile_values, 'quantileValues', (x) => {
+      const q = obj(x, 'an element of quantileValues') ?? {};
+      return { quantile: double(w, q.quantile, 'quantile'), value: double(w, q.value, 'value') };
+    }),
+    flags: uint32(w, o.flags, 'flags'),
+  };
+}
+
+function exemplar(w: Walk, v: unknown): Exemplar {
+  const o = obj(v, 'an element of exemplars') ?? {};
+  const asInt = o.asInt ?? o.as_int;
+  const asDouble = o.asDouble ?? o.as_double;
+  return {
+    filteredAttributes: keyValues(w, o.filteredAttributes ?? o.filtered_attributes, 'filteredAttributes', 0),
+    timeUnixNano: time(w, o.timeUnixNano ?? o.time_unix_nano, 'exemplars.timeUnixNano'),
+    value:
+      asDouble !== undefined && asDouble !== null
+        ? double(w, asDouble, 'exemplars.asDouble')
+        : asInt !== undefined && asInt !== null
+          ? int64Number(w, asInt, 'exemplars.asInt')
+          : 0,
+    spanId: id(w, o.spanId ?? o.span_id, 8, 'exemplars.spanId'),
+    traceId: id(w, o.traceId ?? o.trace_id, 16, 'exemplars.traceId'),
+  };
+}

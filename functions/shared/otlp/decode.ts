@@ -1,0 +1,66 @@
+import type { Signal } from '../schema/columns.js';
+import { OtlpDecodeError } from './decode-error.js';
+import { decodeJson } from './decode-json.js';
+import { decodeLogsProtobuf, decodeMetricsProtobuf, decodeTracesProtobuf } from './decode-protobuf.js';
+import type { OtlpRequest } from './model.js';
+
+export { OtlpDecodeError } from './decode-error.js';
+
+/** How deeply attribute values (arrays and kvlists inside arrays and kvlists) may nest. */
+export const DEFAULT_MAX_DEPTH = 32;
+
+export type OtlpFormat = 'protobuf' | 'json';
+
+export interface DecodeOptions {
+  /** Deepest nesting of array/kvlist attribute values accepted. @default DEFAULT_MAX_DEPTH */
+  readonly maxDepth?: number;
+}
+
+/**
+ * Decodes an OTLP/HTTP export request body (already decompressed) into the model.
+ *
+ * Throws OtlpDecodeError, and only that, when the body cannot be parsed at all; its message is
+ * the reason to return in the 400 response. Items that are malformed on their own (an id of the
+ * wrong length, invalid UTF-8, an unknown enum name) come back with `invalid` set instead.
+ * An empty body is an empty request.
+ */
+export function decodeOtlp(
+  signal: Signal,
+  body: Uint8Array,
+  format: OtlpFormat,
+  options?: DecodeOptions,
+): OtlpRequest {
+  const maxDepth = options?.maxDepth ?? DEFAULT_MAX_DEPTH;
+  // A Buffer (or another subclass) would make copied bytes values Buffers too: view it plainly.
+  const bytes =
+    body.constructor === Uint8Array ? body : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  try {
+    if (format === 'json') {
+      if (bytes.length === 0) return emptyRequest(signal);
+      return decodeJson(signal, bytes, maxDepth);
+    }
+    switch (signal) {
+      case 'traces':
+        return { signal, request: decodeTracesProtobuf(bytes, maxDepth) };
+      case 'logs':
+        return { signal, request: decodeLogsProtobuf(bytes, maxDepth) };
+      case 'metrics':
+        return { signal, request: decodeMetricsProtobuf(bytes, maxDepth) };
+    }
+  } catch (err) {
+    if (err instanceof OtlpDecodeError) throw err;
+    // Not expected from well-formed code paths; the contract is still "OtlpDecodeError only".
+    throw new OtlpDecodeError('the request could not be decoded', { cause: err });
+  }
+}
+
+function emptyRequest(signal: Signal): OtlpRequest {
+  switch (signal) {
+    case 'traces':
+      return { signal, request: { resourceSpans: [] } };
+    case 'logs':
+      return { signal, request: { resourceLogs: [] } };
+    case 'metrics':
+      return { signal, request: { resourceMetrics: [] } };
+  }
+}
