@@ -30,6 +30,8 @@ export const localConfigSchema = z.object({
   LAKE_BATCH_WINDOW_MS: z.coerce.number().int().min(0).max(300_000).default(15_000),
   COMPACTION_INTERVAL_MS: positiveInt.default(10 * 60_000),
   ALERT_INTERVAL_MS: positiveInt.default(60_000),
+  /** Folder of alert rule files (YAML/JSON); the repository's alerts/ by default. */
+  ALERT_RULES_DIR: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
 });
 

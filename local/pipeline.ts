@@ -1,10 +1,13 @@
 import { access, constants, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createCompactorHandler } from '../functions/compactor/handler.js';
 import { createHotWriterHandler } from '../functions/hot-writer/handler.js';
 import { createIngestHandler } from '../functions/ingest/handler.js';
 import { createLakeWriterHandler } from '../functions/lake-writer/handler.js';
+import { FileRuleSource } from '../functions/shared/alerts/rule-source.js';
+import { LocalSecretSource } from '../functions/shared/alerts/secrets.js';
 import { createRemoteClickHouse } from '../functions/shared/clickhouse/connect.js';
 import { applyMigrations } from '../functions/shared/clickhouse/migrations.js';
 import { S3DeadLetterSink } from '../functions/shared/dead-letter/s3-dead-letter-sink.js';
@@ -23,6 +26,7 @@ import { createEmbeddedClickHouse } from './clickhouse-embedded.js';
 import type { LocalConfig } from './config.js';
 import { startEmulators } from './emulators.js';
 import { deadLetterDestination, type EsmPoller, startEsmPoller } from './esm-poller.js';
+import { type LocalAlerting, startLocalAlerting } from './event-bus.js';
 import { type GatewayRoute, startHttpGateway } from './http-gateway.js';
 import { ensureBucket, ensureStream } from './provision.js';
 
@@ -48,6 +52,8 @@ export interface LocalPipeline {
   whenIdle(): Promise<void>;
   /** Runs the compactor once now (it also runs on its timer). */
   compact(): Promise<void>;
+  /** Alerting: the evaluator on its timer and the in-process event bus. */
+  readonly alerting: LocalAlerting;
   /** Stop accepting, let the consumers finish and checkpoint, then close everything. */
   stop(): Promise<void>;
 }
@@ -196,6 +202,19 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
     compactionTimer.unref();
     closers.push(async () => clearInterval(compactionTimer));
 
+    const alerting = await startLocalAlerting({
+      clickhouse,
+      dynamo,
+      rules: new FileRuleSource(
+        config.ALERT_RULES_DIR ?? fileURLToPath(new URL('../alerts', import.meta.url)),
+      ),
+      secrets: new LocalSecretSource({}, process.env),
+      deadLetters,
+      intervalMs: config.ALERT_INTERVAL_MS,
+      queryBaseUrl: gateway.url,
+    });
+    closers.push(() => alerting.close());
+
     const endpoints: LocalEndpoints = {
       url: gateway.url,
       kinesisEndpoint: emulators.kinesisEndpoint,
@@ -221,6 +240,7 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
         await Promise.all(pollers.map((p) => p.whenIdle()));
       },
       compact,
+      alerting,
       stop() {
         // Stop accepting first, so nothing is acknowledged that the consumers will not see.
         stopping ??= closeGateway().then(closeAll);
