@@ -1,0 +1,170 @@
+/**
+ * Query API latency in local mode: loads spans, log records and gauge points spread over several
+ * services, two tenants and six days into embedded ClickHouse (INSERT ... SELECT generators, so the
+ * materialized views fill the trace-id lookup and the RED rollup as the writer's inserts would),
+ * then runs each endpoint through the query API use-case and prints p50/p95 latency and the rows
+ * ClickHouse read per query. `--quick`: 100k rows each, 5 runs per query.
+ *
+ *   npx tsx bench/query.ts [--quick]
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { applyMigrations } from '../functions/shared/clickhouse/migrations.js';
+import {
+  ClickHouseTelemetryReader,
+  HotTableSources,
+  hotRollups,
+} from '../functions/shared/query/clickhouse-reader.js';
+import { CursorCodec } from '../functions/shared/query/cursor.js';
+import { createQueryApi } from '../functions/shared/query/query-api.js';
+import type { TenantDirectory } from '../functions/shared/tenants/directory.js';
+import { createEmbeddedClickHouse } from '../local/clickhouse-embedded.js';
+
+const quick = process.argv.includes('--quick');
+const SPANS = quick ? 100_000 : 1_000_000;
+const LOGS = quick ? 100_000 : 1_000_000;
+const POINTS = quick ? 20_000 : 200_000;
+const RUNS = quick ? 5 : 20;
+const DAYS = 6;
+const SERVICES = 10;
+const SPANS_PER_TRACE = 5;
+
+const dir = await mkdtemp(join(tmpdir(), 'bench-query-'));
+const client = createEmbeddedClickHouse({ path: join(dir, 'chdb') });
+await applyMigrations(client, { hotRetentionDays: 7 });
+
+const nowMs = Date.now();
+const spanNs = BigInt(DAYS * 86_400_000) * 1_000_000n;
+const load = async (label: string, sql: string) => {
+  const t = performance.now();
+  await client.command({ query: sql, clickhouse_settings: { max_partitions_per_insert_block: '1000' } });
+  console.log(`loaded ${label} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+};
+
+// Tenant: 90% acme, 10% globex. Times spread evenly over DAYS, newest first.
+await load(
+  `${SPANS} spans`,
+  `INSERT INTO otel_traces (TenantId, Timestamp, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName,
+     ResourceAttributes, SpanAttributes, Duration, StatusCode)
+   SELECT
+     if(intDiv(number, ${SPANS_PER_TRACE}) % 10 = 9, 'globex', 'acme'),
+     fromUnixTimestamp64Nano(toInt64(${nowMs}000000 - intDiv(number, ${SPANS_PER_TRACE}) * intDiv(${spanNs}, ${SPANS / SPANS_PER_TRACE}) + (number % ${SPANS_PER_TRACE}) * 1000000)),
+     lower(hex(MD5(toString(intDiv(number, ${SPANS_PER_TRACE}))))),
+     substring(lower(hex(MD5(toString(number)))), 1, 16),
+     if(number % ${SPANS_PER_TRACE} = 0, '', substring(lower(hex(MD5(toString(number - 1)))), 1, 16)),
+     ['GET /cart', 'POST /checkout', 'SELECT carts', 'charge', 'render'][number % ${SPANS_PER_TRACE} + 1],
+     if(number % ${SPANS_PER_TRACE} = 0, 'SPAN_KIND_SERVER', 'SPAN_KIND_INTERNAL'),
+     concat('service-', toString(intDiv(number, ${SPANS_PER_TRACE}) % ${SERVICES})),
+     map('service.name', concat('service-', toString(intDiv(number, ${SPANS_PER_TRACE}) % ${SERVICES}))),
+     map('http.route', '/cart', 'n', toString(number % 100)),
+     (number * 7919) % 500000000,
+     if(number % 97 = 0, 'STATUS_CODE_ERROR', 'STATUS_CODE_OK')
+   FROM numbers(${SPANS})`,
+);
+await load(
+  `${LOGS} log records`,
+  `INSERT INTO otel_logs (TenantId, Timestamp, TraceId, SeverityText, SeverityNumber, ServiceName, Body, LogAttributes)
+   SELECT
+     if(number % 10 = 9, 'globex', 'acme'),
+     fromUnixTimestamp64Nano(toInt64(${nowMs}000000 - number * intDiv(${spanNs}, ${LOGS}))),
+     if(number % 3 = 0, lower(hex(MD5(toString(intDiv(number, 3))))), ''),
+     ['INFO', 'INFO', 'INFO', 'WARN', 'ERROR'][number % 5 + 1],
+     [9, 9, 9, 13, 17][number % 5 + 1],
+     concat('service-', toString(number % ${SERVICES})),
+     concat(['cart loaded for user ', 'payment failed for order ', 'cache miss on key ', 'retrying request ', 'rendered page '][number % 5 + 1], toString(number)),
+     map('log.source', 'bench')
+   FROM numbers(${LOGS})`,
+);
+await load(
+  `${POINTS} gauge points`,
+  `INSERT INTO otel_metrics_gauge (TenantId, TimeUnix, ServiceName, MetricName, Attributes, Value)
+   SELECT 'acme', fromUnixTimestamp64Nano(toInt64(${nowMs}000000 - number * intDiv(${spanNs}, ${POINTS}))),
+     concat('service-', toString(number % ${SERVICES})), 'cpu.usage', map('host', concat('h', toString(number % 4))),
+     (number % 100) / 100
+   FROM numbers(${POINTS})`,
+);
+await client.command({ query: 'OPTIMIZE TABLE otel_traces_trace_id_ts FINAL' });
+
+const someTrace = (
+  await (
+    await client.query({
+      query: `SELECT TraceId FROM otel_traces WHERE TenantId = 'acme' AND ParentSpanId = '' ORDER BY Timestamp DESC LIMIT 1 OFFSET 5000`,
+      format: 'JSONEachRow',
+    })
+  ).json<{ TraceId: string }>()
+)[0]!.TraceId;
+
+const tenants: TenantDirectory = {
+  resolve: async (key) => (key === 'bench-key' ? { tenantId: 'acme', keyId: 'bench' } : undefined),
+};
+const api = createQueryApi({
+  tenants,
+  hot: new ClickHouseTelemetryReader(client, {
+    tier: 'hot',
+    engine: 'clickhouse',
+    sources: new HotTableSources(),
+    rollups: hotRollups(),
+  }),
+  cursors: new CursorCodec('bench-cursor-secret-0123'),
+  hotRetentionDays: 7,
+});
+
+const cases: [string, string, Record<string, string>][] = [
+  ['trace by id (lookup)', `/v1/query/traces/${someTrace}`, {}],
+  ['trace search 1h, service', '/v1/query/traces', { service: 'service-3' }],
+  [
+    'trace search 24h, svc+minDur+error',
+    '/v1/query/traces',
+    { from: 'now-24h', service: 'service-3', minDurationMs: '100', status: 'error' },
+  ],
+  ['trace search 6d, op', '/v1/query/traces', { from: 'now-6d', operation: 'charge' }],
+  ['logs 1h, newest', '/v1/query/logs', {}],
+  ['logs 24h, q text', '/v1/query/logs', { from: 'now-24h', q: 'payment failed for order 12345' }],
+  ['logs 6d, service+ERROR', '/v1/query/logs', { from: 'now-6d', service: 'service-4', severity: 'error' }],
+  ['logs 6d, traceId', '/v1/query/logs', { from: 'now-6d', traceId: someTrace }],
+  ['metrics 1h, avg', '/v1/query/metrics', { name: 'cpu.usage' }],
+  [
+    'metrics 6d, max by 1h, attr',
+    '/v1/query/metrics',
+    { name: 'cpu.usage', agg: 'max', step: '1h', from: 'now-6d', 'attr.host': 'h1' },
+  ],
+  ['services 1h (rollup)', '/v1/query/services', {}],
+  ['services 6d (rollup)', '/v1/query/services', { from: 'now-6d' }],
+];
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+
+console.log(
+  `\n${SPANS} spans, ${LOGS} log records, ${POINTS} gauge points; ${SERVICES} services, ${DAYS} days, 2 tenants; ${RUNS} runs each\n`,
+);
+console.log(
+  `${'query'.padEnd(38)} ${'p50 ms'.padStart(8)} ${'p95 ms'.padStart(8)} ${'rows read'.padStart(10)} ${'rows out'.padStart(9)}`,
+);
+for (const [label, path, query] of cases) {
+  const times: number[] = [];
+  let rowsRead = 0;
+  let rowsOut = 0;
+  for (let i = 0; i < RUNS + 1; i++) {
+    const t = performance.now();
+    const res = await api({ method: 'GET', path, headers: { authorization: 'Bearer bench-key' }, query });
+    const ms = performance.now() - t;
+    if (res.status !== 200) throw new Error(`${label}: ${res.status} ${JSON.stringify(res.body)}`);
+    if (i > 0) times.push(ms); // the first run warms caches
+    const body = res.body as { data: unknown; meta: { tiers: { rowsRead?: number }[] } };
+    rowsRead = body.meta.tiers.reduce((n, t) => n + (t.rowsRead ?? 0), 0);
+    const d = body.data as { spans?: unknown[]; series?: { points: unknown[] }[] } | unknown[];
+    rowsOut = Array.isArray(d)
+      ? d.length
+      : (d.spans?.length ?? d.series?.reduce((n, s) => n + s.points.length, 0) ?? 0);
+  }
+  console.log(
+    `${label.padEnd(38)} ${pct(times, 50).toFixed(1).padStart(8)} ${pct(times, 95).toFixed(1).padStart(8)} ${String(rowsRead).padStart(10)} ${String(rowsOut).padStart(9)}`,
+  );
+}
+
+await client.close();
+await rm(dir, { recursive: true, force: true });

@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { DEFAULT_HOT_RETENTION_DAYS } from '../shared/clickhouse/ddl.js';
+import { clickHouseEnvSchema } from '../shared/clickhouse/secrets-manager-client.js';
+
+/** The query Lambda's environment, validated once, on first use (not at import). */
+export const queryConfigSchema = z.intersection(
+  clickHouseEnvSchema,
+  z
+    .object({
+      TENANTS_TABLE: z.string().min(1),
+      /** Athena workgroup of the lake (from the stateful stack); absent: hot tier only. */
+      ATHENA_WORKGROUP: z.string().min(1).optional(),
+      GLUE_DATABASE: z.string().min(1).optional(),
+      /** The lake bucket (informational: Athena reads it through the Glue tables). */
+      LAKE_BUCKET: z.string().min(1).optional(),
+      /** HMAC key of page cursors: a Secrets Manager secret (AWS) or the value itself (local). */
+      CURSOR_SECRET_ARN: z.string().min(1).optional(),
+      CURSOR_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+      HOT_RETENTION_DAYS: z.coerce.number().int().positive().default(DEFAULT_HOT_RETENTION_DAYS),
+      /** Budget of one request across tiers; API Gateway gives up at 30 s. */
+      QUERY_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(29_000).default(25_000),
+      /** ClickHouse max_execution_time per statement. */
+      CLICKHOUSE_MAX_EXECUTION_SECONDS: z.coerce.number().int().min(1).max(60).default(10),
+      MAX_RANGE_DAYS: z.coerce.number().int().min(1).max(400).default(31),
+      DEFAULT_LOOKBACK_MINUTES: z.coerce.number().int().min(1).max(10_080).default(60),
+    })
+    .refine((e) => e.CURSOR_SECRET_ARN !== undefined || e.CURSOR_SECRET !== undefined, {
+      message: 'set CURSOR_SECRET_ARN (AWS) or CURSOR_SECRET (local)',
+    })
+    .refine((e) => (e.ATHENA_WORKGROUP === undefined) === (e.GLUE_DATABASE === undefined), {
+      message: 'set both ATHENA_WORKGROUP and GLUE_DATABASE (the cold tier), or neither',
+    }),
+);
+
+export type QueryConfig = z.output<typeof queryConfigSchema>;
+
+export class QueryConfigError extends Error {
+  override readonly name = 'QueryConfigError';
+}
+
+export function parseQueryConfig(env: Record<string, string | undefined>): QueryConfig {
+  const parsed = queryConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new QueryConfigError(`invalid query environment:\n${z.prettifyError(parsed.error)}`, {
+      cause: parsed.error,
+    });
+  }
+  return parsed.data;
+}
+
+let cached: QueryConfig | undefined;
+
+export function queryConfig(): QueryConfig {
+  cached ??= parseQueryConfig(process.env);
+  return cached;
+}

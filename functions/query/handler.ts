@@ -1,0 +1,149 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { AthenaClient } from '@aws-sdk/client-athena';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import {
+  clickHouseClientProvider,
+  clickHouseSourceFromEnv,
+} from '../shared/clickhouse/secrets-manager-client.js';
+import { AthenaTelemetryReader } from '../shared/query/athena-reader.js';
+import { ClickHouseTelemetryReader, HotTableSources, hotRollups } from '../shared/query/clickhouse-reader.js';
+import { CursorCodec } from '../shared/query/cursor.js';
+import { createQueryApi, type QueryApi, type QueryApiDeps } from '../shared/query/query-api.js';
+import { QUERY_ROUTES } from '../shared/query/routes.js';
+import { CachedTenantDirectory } from '../shared/tenants/directory.js';
+import { DynamoTenantDirectory } from '../shared/tenants/dynamo-tenant-directory.js';
+import { queryConfig } from './config.js';
+
+/**
+ * The query Lambda: API Gateway HTTP API (payload v2) GET /v1/query/... in, JSON out. Wiring only;
+ * the rules live in ../shared/query/query-api.ts.
+ */
+
+/** Method and path template of every route, for API Gateway and local mode's gateway. */
+export const queryRoutes: ReadonlyArray<{ readonly method: 'GET'; readonly path: string }> = QUERY_ROUTES.map(
+  (r) => ({ method: r.method, path: r.path }),
+);
+
+export interface QueryHandlerDeps {
+  /** The API's ports, or a function building them on the first request (AWS clients need the environment). */
+  readonly api: QueryApiDeps | (() => Promise<QueryApiDeps>);
+  readonly logger?: Logger;
+  readonly metrics?: Metrics;
+  readonly tracer?: Tracer;
+}
+
+export function createQueryHandler(deps: QueryHandlerDeps) {
+  const logger = deps.logger ?? new Logger();
+  const metrics = deps.metrics ?? new Metrics();
+  const tracer = deps.tracer ?? new Tracer();
+  let api: Promise<QueryApi> | undefined;
+  const getApi = () => {
+    api ??= (async () => createQueryApi(typeof deps.api === 'function' ? await deps.api() : deps.api))();
+    // A failed build (e.g. a secret not readable yet) is retried by the next request.
+    api.catch(() => {
+      api = undefined;
+    });
+    return api;
+  };
+
+  const lambdaHandler = async (
+    event: APIGatewayProxyEventV2,
+    context: Context,
+  ): Promise<APIGatewayProxyStructuredResultV2> => {
+    const query: Record<string, string | undefined> = { ...event.queryStringParameters };
+    try {
+      const res = await (await getApi())({
+        method: event.requestContext.http.method,
+        path: event.rawPath,
+        headers: event.headers ?? {},
+        query,
+        ...(event.pathParameters && { pathParameters: event.pathParameters }),
+        remainingMs: context.getRemainingTimeInMillis(),
+      });
+      const { operation, tenant, tiers } = res.log;
+      if (operation) metrics.addDimension('operation', operation);
+      metrics.addMetric('Requests', MetricUnit.Count, 1);
+      if (res.status >= 500) metrics.addMetric('QueryFailures', MetricUnit.Count, 1);
+      for (const t of tiers ?? []) {
+        metrics.addMetric(`${t.tier === 'hot' ? 'Hot' : 'Cold'}TierQueries`, MetricUnit.Count, t.queries);
+        if (t.bytesScanned !== undefined)
+          metrics.addMetric('AthenaBytesScanned', MetricUnit.Bytes, t.bytesScanned);
+      }
+      const fields = { operation, tenant, status: res.status, tiers };
+      if (res.status >= 500) logger.warn('query failed', { ...fields, body: res.body });
+      else logger.info('query', fields);
+      return { statusCode: res.status, headers: res.headers, body: JSON.stringify(res.body) };
+    } catch (err) {
+      if (err instanceof Error) logger.error('query failed unexpectedly', err);
+      else logger.error('query failed unexpectedly', { error: String(err) });
+      metrics.addMetric('QueryFailures', MetricUnit.Count, 1);
+      return {
+        statusCode: 500,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ error: 'internal', message: 'internal error' }),
+      };
+    }
+  };
+
+  return middy(lambdaHandler)
+    .use(captureLambdaHandler(tracer))
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+}
+
+/** Production ports from the environment, built on the first request, once per instance. */
+export function depsFromConfig(): QueryHandlerDeps {
+  const tracer = new Tracer();
+  return {
+    logger: new Logger(),
+    metrics: new Metrics(),
+    tracer,
+    api: async (): Promise<QueryApiDeps> => {
+      const config = queryConfig();
+      const clickhouse = await clickHouseClientProvider(clickHouseSourceFromEnv(config), {
+        requestTimeoutMs: config.QUERY_TIMEOUT_MS + 2_000,
+        application: 'otlp-query',
+      })();
+      const database = config.CLICKHOUSE_SECRET_ARN ? undefined : config.CLICKHOUSE_DATABASE;
+      const secret = config.CURSOR_SECRET_ARN
+        ? await getSecret(config.CURSOR_SECRET_ARN, { maxAge: 3_600 })
+        : config.CURSOR_SECRET;
+      if (typeof secret !== 'string') throw new Error('the cursor secret is not a string');
+      const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
+      return {
+        tenants: new CachedTenantDirectory(new DynamoTenantDirectory(dynamo, config.TENANTS_TABLE)),
+        hot: new ClickHouseTelemetryReader(clickhouse, {
+          tier: 'hot',
+          engine: 'clickhouse',
+          sources: new HotTableSources(database),
+          rollups: hotRollups(database),
+          maxExecutionSeconds: config.CLICKHOUSE_MAX_EXECUTION_SECONDS,
+        }),
+        ...(config.ATHENA_WORKGROUP &&
+          config.GLUE_DATABASE && {
+            cold: new AthenaTelemetryReader(tracer.captureAWSv3Client(new AthenaClient({})), {
+              workgroup: config.ATHENA_WORKGROUP,
+              database: config.GLUE_DATABASE,
+            }),
+          }),
+        cursors: new CursorCodec(secret),
+        hotRetentionDays: config.HOT_RETENTION_DAYS,
+        limits: {
+          timeoutMs: config.QUERY_TIMEOUT_MS,
+          maxRangeMs: config.MAX_RANGE_DAYS * 86_400_000,
+          defaultLookbackMs: config.DEFAULT_LOOKBACK_MINUTES * 60_000,
+        },
+      };
+    },
+  };
+}
+
+export const handler = createQueryHandler(depsFromConfig());

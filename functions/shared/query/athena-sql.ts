@@ -1,0 +1,206 @@
+import {
+  ENTRY_SPAN_KINDS,
+  type LogSearchQuery,
+  METRIC_TABLES,
+  type MetricQuery,
+  type MetricType,
+  type ServicesQuery,
+  STATUS_CODES,
+  type TraceQuery,
+  type TraceSearchQuery,
+} from './model.js';
+import { NS_PER_MS, type TimeRange } from './time.js';
+
+/**
+ * Athena (engine 3, Trino) SQL of the logical queries, over the Glue tables of the published lake
+ * (functions/shared/glue/glue-tables.ts: same column names, lower-cased by Glue; nested columns are
+ * arrays of structs). Values travel as `?` execution parameters, in order. Athena takes each
+ * parameter as the text of one literal, so strings are quoted here with '' escaping; no value is
+ * ever part of the statement text. Every statement starts its WHERE with the tenant and the
+ * partition predicates (`dt` and `hour`), which partition projection turns into the exact list of
+ * prefixes to read.
+ */
+
+export interface AthenaStatement {
+  readonly sql: string;
+  /** Execution parameters: literal texts, in the order of the `?` in `sql`. */
+  readonly params: string[];
+}
+
+export const athenaLiteral = {
+  string: (s: string): string => `'${s.replace(/'/g, "''")}'`,
+  integer: (n: number | bigint): string => {
+    const v = typeof n === 'bigint' ? n : BigInt(Math.trunc(n));
+    return v.toString();
+  },
+  /** A timestamp literal for from_iso8601_timestamp (milliseconds: Athena's precision). */
+  time: (ns: bigint): string => `'${new Date(Number(ns / NS_PER_MS)).toISOString()}'`,
+};
+
+class Builder {
+  readonly params: string[] = [];
+  /** Adds a parameter and returns its placeholder. */
+  p(literal: string): string {
+    this.params.push(literal);
+    return '?';
+  }
+  str(s: string): string {
+    return this.p(athenaLiteral.string(s));
+  }
+  list(values: readonly string[]): string {
+    return `(${values.map((v) => this.str(v)).join(', ')})`;
+  }
+}
+
+function day(ns: bigint): { dt: string; hour: number } {
+  const iso = new Date(Number(ns / NS_PER_MS)).toISOString();
+  return { dt: iso.slice(0, 10), hour: Number(iso.slice(11, 13)) };
+}
+
+/** Tenant, partition and event-time predicates: always first in every statement. */
+function scope(b: Builder, tenant: string, range: TimeRange, timeColumn: string): string[] {
+  const first = day(range.fromNs);
+  const last = day(range.toNs - 1n); // `to` is exclusive
+  return [
+    `tenant = ${b.str(tenant)}`,
+    `dt BETWEEN ${b.str(first.dt)} AND ${b.str(last.dt)}`,
+    `(dt > ${b.str(first.dt)} OR hour >= ${b.p(athenaLiteral.integer(first.hour))})`,
+    `(dt < ${b.str(last.dt)} OR hour <= ${b.p(athenaLiteral.integer(last.hour))})`,
+    `${timeColumn} >= from_iso8601_timestamp(${b.p(athenaLiteral.time(range.fromNs))})`,
+    `${timeColumn} < from_iso8601_timestamp(${b.p(athenaLiteral.time(range.toNs))})`,
+  ];
+}
+
+const ms = (expr: string) => `CAST(round(to_unixtime(${expr}) * 1000) AS bigint)`;
+const json = (expr: string) => `json_format(CAST(${expr} AS JSON))`;
+
+export interface AthenaTables {
+  /** Qualifies a table name: `"database"."otel_traces"`. */
+  table(name: string): string;
+}
+
+export function glueTables(database: string): AthenaTables {
+  const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
+  return { table: (name) => `${q(database)}.${q(name)}` };
+}
+
+export function athenaTraceSpansSql(q: TraceQuery, t: AthenaTables): AthenaStatement {
+  const b = new Builder();
+  const where = [...scope(b, q.tenant, q.range, '"timestamp"'), `traceid = ${b.str(q.traceId)}`];
+  return {
+    sql: `SELECT traceid, spanid, parentspanid, tracestate, spanname, spankind, servicename,
+  ${ms('"timestamp"')} AS start_ms, duration, statuscode, statusmessage,
+  ${json('spanattributes')} AS span_attributes, ${json('resourceattributes')} AS resource_attributes,
+  scopename, scopeversion,
+  ${json(`transform(events, e -> CAST(ROW(${ms('e."timestamp"')}, e.name, e.attributes) AS ROW(time_ms bigint, name varchar, attributes map(varchar, varchar))))`)} AS events,
+  ${json(`transform(links, l -> CAST(ROW(l.traceid, l.spanid, l.tracestate, l.attributes) AS ROW(trace_id varchar, span_id varchar, trace_state varchar, attributes map(varchar, varchar))))`)} AS links
+FROM ${t.table('otel_traces')}
+WHERE ${where.join('\n  AND ')}
+ORDER BY "timestamp", spanid
+LIMIT ${Math.trunc(q.limit)}`,
+    params: b.params,
+  };
+}
+
+export function athenaTraceSearchSql(q: TraceSearchQuery, t: AthenaTables): AthenaStatement {
+  const b = new Builder();
+  const errors = STATUS_CODES.error;
+  // The select list's parameters come first in the text, so they are bound first.
+  const select = `SELECT traceid, ${ms('min("timestamp")')} AS start_ms,
+  min_by(servicename, "timestamp") AS service_name, min_by(spanname, "timestamp") AS operation,
+  max(duration) AS max_duration, count(*) AS spans, count_if(statuscode IN ${b.list(errors)}) AS errors`;
+  const where = scope(b, q.tenant, q.range, '"timestamp"');
+  if (q.service !== undefined) where.push(`servicename = ${b.str(q.service)}`);
+  if (q.operation !== undefined) where.push(`spanname = ${b.str(q.operation)}`);
+  if (q.minDurationNs !== undefined) where.push(`duration >= ${b.p(athenaLiteral.integer(q.minDurationNs))}`);
+  if (q.status !== undefined) where.push(`statuscode IN ${b.list(STATUS_CODES[q.status])}`);
+  let having = '';
+  if (q.after) {
+    const at = athenaLiteral.time(q.after.startNs);
+    having = `\nHAVING min("timestamp") < from_iso8601_timestamp(${b.p(at)})
+  OR (min("timestamp") = from_iso8601_timestamp(${b.p(at)}) AND traceid < ${b.str(q.after.traceId)})`;
+  }
+  return {
+    sql: `${select}
+FROM ${t.table('otel_traces')}
+WHERE ${where.join('\n  AND ')}
+GROUP BY traceid${having}
+ORDER BY min("timestamp") DESC, traceid DESC
+LIMIT ${Math.trunc(q.limit)}`,
+    params: b.params,
+  };
+}
+
+export function athenaLogSearchSql(q: LogSearchQuery, t: AthenaTables): AthenaStatement {
+  const b = new Builder();
+  const where = scope(b, q.tenant, q.range, '"timestamp"');
+  if (q.service !== undefined) where.push(`servicename = ${b.str(q.service)}`);
+  if (q.minSeverity !== undefined)
+    where.push(`severitynumber >= ${b.p(athenaLiteral.integer(q.minSeverity))}`);
+  if (q.text !== undefined) where.push(`strpos(lower(body), lower(${b.str(q.text)})) > 0`);
+  if (q.traceId !== undefined) where.push(`traceid = ${b.str(q.traceId)}`);
+  if (q.atOrBeforeNs !== undefined) {
+    where.push(`"timestamp" <= from_iso8601_timestamp(${b.p(athenaLiteral.time(q.atOrBeforeNs))})`);
+  }
+  return {
+    sql: `SELECT ${ms('"timestamp"')} AS time_ms, servicename, severitytext, severitynumber, body, traceid, spanid,
+  ${json('logattributes')} AS log_attributes, ${json('resourceattributes')} AS resource_attributes
+FROM ${t.table('otel_logs')}
+WHERE ${where.join('\n  AND ')}
+ORDER BY "timestamp" DESC, servicename, traceid, spanid, body
+LIMIT ${Math.trunc(q.limit)}`,
+    params: b.params,
+  };
+}
+
+const METRIC_VALUES: Readonly<Record<MetricType, string>> = {
+  gauge: 'CAST(value AS double) AS s, 1e0 AS c, CAST(value AS double) AS mn, CAST(value AS double) AS mx',
+  sum: 'CAST(value AS double) AS s, 1e0 AS c, CAST(value AS double) AS mn, CAST(value AS double) AS mx',
+  histogram:
+    'CAST(sum AS double) AS s, CAST(count AS double) AS c, CAST(min AS double) AS mn, CAST(max AS double) AS mx',
+  exponential_histogram:
+    'CAST(sum AS double) AS s, CAST(count AS double) AS c, CAST(min AS double) AS mn, CAST(max AS double) AS mx',
+  summary:
+    'CAST(sum AS double) AS s, CAST(count AS double) AS c, CAST(NULL AS double) AS mn, CAST(NULL AS double) AS mx',
+};
+
+export function athenaMetricBucketsSql(q: MetricQuery, t: AthenaTables): AthenaStatement {
+  const b = new Builder();
+  const step = athenaLiteral.integer(q.stepMs);
+  const bucket = `CAST(floor(to_unixtime(timeunix) * 1000 / ${b.p(step)}) AS bigint) * ${b.p(step)}`;
+  const branches = (Object.entries(METRIC_TABLES) as [MetricType, string][]).map(([type, table]) => {
+    const where = [...scope(b, q.tenant, q.range, 'timeunix'), `metricname = ${b.str(q.name)}`];
+    if (q.service !== undefined) where.push(`servicename = ${b.str(q.service)}`);
+    for (const [k, v] of q.attributes) where.push(`element_at(attributes, ${b.str(k)}) = ${b.str(v)}`);
+    return `SELECT '${type}' AS metric_type, servicename, timeunix, ${METRIC_VALUES[type]}
+  FROM ${t.table(table)}
+  WHERE ${where.join('\n    AND ')}`;
+  });
+  return {
+    sql: `SELECT metric_type, servicename, ${bucket} AS bucket_ms, sum(s) AS sum, sum(c) AS count, min(mn) AS min, max(mx) AS max
+FROM (
+  ${branches.join('\n  UNION ALL\n  ')}
+)
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3
+LIMIT 100000`,
+    params: b.params,
+  };
+}
+
+export function athenaServicesSql(q: ServicesQuery, t: AthenaTables, limit: number): AthenaStatement {
+  const b = new Builder();
+  const select = `SELECT servicename, count(*) AS requests, count_if(statuscode IN ${b.list(STATUS_CODES.error)}) AS errors,
+  ${json('approx_percentile(duration, ARRAY[0.5, 0.95, 0.99])')} AS quantiles`;
+  const where = scope(b, q.tenant, q.range, '"timestamp"');
+  where.push(`(spankind IN ${b.list(ENTRY_SPAN_KINDS)} OR parentspanid = '')`);
+  return {
+    sql: `${select}
+FROM ${t.table('otel_traces')}
+WHERE ${where.join('\n  AND ')}
+GROUP BY servicename
+ORDER BY servicename
+LIMIT ${Math.trunc(limit)}`,
+    params: b.params,
+  };
+}

@@ -1,0 +1,325 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import { qualified, SERVICE_RED_TABLE, TRACE_LOOKUP_TABLE } from '../clickhouse/ddl.js';
+import type { TableName } from '../schema/columns.js';
+import {
+  type ClickHouseStatement,
+  type HotRollups,
+  logSearchSql,
+  metricBucketsSql,
+  servicesRawSql,
+  servicesRollupSql,
+  type TableSource,
+  traceLookupSql,
+  traceSearchSql,
+  traceSpansSql,
+} from './clickhouse-sql.js';
+import { QueryEngineError, QueryTimeoutError } from './errors.js';
+import {
+  type LogRecordRow,
+  type LogSearchQuery,
+  METRIC_TABLES,
+  type MetricBucket,
+  type MetricQuery,
+  type MetricType,
+  type QueryBudget,
+  type ServiceStats,
+  type ServicesQuery,
+  type SpanRecord,
+  type TelemetryReader,
+  type Tier,
+  type TierResult,
+  type TierStats,
+  type TraceQuery,
+  type TraceSearchQuery,
+  type TraceSummary,
+} from './model.js';
+import type { TimeRange } from './time.js';
+
+/**
+ * The TelemetryReader over ClickHouse: the hot tier's tables, or (local mode) the lake's Parquet
+ * files read by embedded ClickHouse. What differs is only where a table's rows come from
+ * (`ClickHouseTableSources`) and whether the hot rollups exist.
+ */
+
+/** Where a table's rows come from for a tenant and range; undefined when nothing can match. */
+export interface ClickHouseTableSources {
+  resolve(table: TableName, tenant: string, range: TimeRange): Promise<TableSource | undefined>;
+}
+
+/** The hot tier's own tables. */
+export class HotTableSources implements ClickHouseTableSources {
+  constructor(private readonly database?: string) {}
+  async resolve(table: TableName): Promise<TableSource> {
+    return { expr: qualified(table, this.database), params: {} };
+  }
+}
+
+export interface ClickHouseReaderOptions {
+  readonly tier: Tier;
+  readonly engine: TierStats['engine'];
+  readonly sources: ClickHouseTableSources;
+  /** The hot tier's trace lookup and RED rollup; without them raw spans are read. */
+  readonly rollups?: HotRollups;
+  /** Upper bound of ClickHouse's `max_execution_time` per statement (seconds). @default 10 */
+  readonly maxExecutionSeconds?: number;
+  /** Most services returned. @default 1000 */
+  readonly servicesLimit?: number;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+export function hotRollups(database?: string): HotRollups {
+  return {
+    traceLookup: qualified(TRACE_LOOKUP_TABLE, database),
+    serviceRed: qualified(SERVICE_RED_TABLE, database),
+  };
+}
+
+type Row = Record<string, unknown>;
+
+const str = (v: unknown): string =>
+  typeof v === 'string' ? v : v === null || v === undefined ? '' : String(v);
+const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? 0));
+const nullableNum = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const strMap = (v: unknown): Record<string, string> => {
+  if (typeof v !== 'object' || v === null) return {};
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(v)) out[k] = str(x);
+  return out;
+};
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+function toSpan(r: Row): SpanRecord {
+  const eventTimes = arr(r.EventTimes);
+  const eventNames = arr(r.EventNames);
+  const eventAttrs = arr(r.EventAttributes);
+  const linkTraces = arr(r.LinkTraceIds);
+  const linkSpans = arr(r.LinkSpanIds);
+  const linkStates = arr(r.LinkTraceStates);
+  const linkAttrs = arr(r.LinkAttributes);
+  return {
+    traceId: str(r.TraceId),
+    spanId: str(r.SpanId),
+    parentSpanId: str(r.ParentSpanId),
+    traceState: str(r.TraceState),
+    name: str(r.SpanName),
+    kind: str(r.SpanKind),
+    serviceName: str(r.ServiceName),
+    startTimeUnixNano: str(r.StartNs),
+    durationNanos: str(r.DurationNs),
+    statusCode: str(r.StatusCode),
+    statusMessage: str(r.StatusMessage),
+    attributes: strMap(r.SpanAttributes),
+    resourceAttributes: strMap(r.ResourceAttributes),
+    scopeName: str(r.ScopeName),
+    scopeVersion: str(r.ScopeVersion),
+    events: eventTimes.map((t, i) => ({
+      timeUnixNano: str(t),
+      name: str(eventNames[i]),
+      attributes: strMap(eventAttrs[i]),
+    })),
+    links: linkTraces.map((t, i) => ({
+      traceId: str(t),
+      spanId: str(linkSpans[i]),
+      traceState: str(linkStates[i]),
+      attributes: strMap(linkAttrs[i]),
+    })),
+  };
+}
+
+function toTraceSummary(r: Row): TraceSummary {
+  return {
+    traceId: str(r.TraceId),
+    startTimeUnixNano: str(r.StartNs),
+    serviceName: str(r.FirstService),
+    operation: str(r.Operation),
+    maxDurationNanos: str(r.MaxDurationNs),
+    spanCount: num(r.Spans),
+    errorCount: num(r.Errors),
+  };
+}
+
+function toLog(r: Row): LogRecordRow {
+  return {
+    timeUnixNano: str(r.TimeNs),
+    serviceName: str(r.ServiceName),
+    severityText: str(r.SeverityText),
+    severityNumber: num(r.SeverityNumber),
+    body: str(r.Body),
+    traceId: str(r.TraceId),
+    spanId: str(r.SpanId),
+    attributes: strMap(r.LogAttributes),
+    resourceAttributes: strMap(r.ResourceAttributes),
+  };
+}
+
+function toBucket(r: Row): MetricBucket {
+  return {
+    metricType: str(r.MetricType) as MetricType,
+    serviceName: str(r.ServiceName),
+    bucketMs: num(r.BucketMs),
+    sum: num(r.Sum),
+    count: num(r.Count),
+    min: nullableNum(r.Min),
+    max: nullableNum(r.Max),
+  };
+}
+
+function toServiceStats(r: Row): ServiceStats {
+  const q = arr(r.Quantiles).map(Number);
+  const requests = num(r.Requests);
+  return {
+    serviceName: str(r.ServiceName),
+    requests,
+    errors: num(r.Errors),
+    quantilesNs: requests > 0 && q.length === 3 && q.every(Number.isFinite) ? [q[0]!, q[1]!, q[2]!] : null,
+  };
+}
+
+/** ClickHouse's TIMEOUT_EXCEEDED and TOO_SLOW (estimated to exceed max_execution_time). */
+const TIMEOUT_CODES = new Set(['159', '160']);
+
+class StatsCollector {
+  queries = 0;
+  rowsRead = 0;
+  bytesRead = 0;
+  private readonly started: number;
+  constructor(
+    private readonly reader: ClickHouseTelemetryReader,
+    private readonly now: () => number,
+  ) {
+    this.started = now();
+  }
+  done<T>(rows: T[]): TierResult<T> {
+    return {
+      rows,
+      stats: {
+        tier: this.reader.tier,
+        engine: this.reader.engine,
+        queries: this.queries,
+        rowsRead: this.rowsRead,
+        bytesRead: this.bytesRead,
+        elapsedMs: this.now() - this.started,
+      },
+    };
+  }
+}
+
+export class ClickHouseTelemetryReader implements TelemetryReader {
+  readonly tier: Tier;
+  readonly engine: TierStats['engine'];
+  private readonly sources: ClickHouseTableSources;
+  private readonly rollups?: HotRollups;
+  private readonly maxExecutionSeconds: number;
+  private readonly servicesLimit: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly client: ClickHouseClient,
+    options: ClickHouseReaderOptions,
+  ) {
+    this.tier = options.tier;
+    this.engine = options.engine;
+    this.sources = options.sources;
+    this.rollups = options.rollups;
+    this.maxExecutionSeconds = options.maxExecutionSeconds ?? 10;
+    this.servicesLimit = options.servicesLimit ?? 1000;
+    this.now = options.now ?? Date.now;
+  }
+
+  async trace(q: TraceQuery, budget: QueryBudget): Promise<TierResult<SpanRecord>> {
+    const stats = new StatsCollector(this, this.now);
+    let range = q.range;
+    if (this.rollups) {
+      // The lookup narrows the span scan to the trace's own time range (a few partitions at most).
+      const [found] = await this.run(traceLookupSql(q, this.rollups), budget, stats);
+      if (!found || num(found.Found) === 0) return stats.done([]);
+      const start = BigInt(str(found.StartNs));
+      const end = BigInt(str(found.EndNs)) + 1n;
+      range = {
+        fromNs: start > range.fromNs ? start : range.fromNs,
+        toNs: end < range.toNs ? end : range.toNs,
+      };
+      if (range.fromNs >= range.toNs) return stats.done([]);
+    }
+    const source = await this.sources.resolve('otel_traces', q.tenant, range);
+    if (!source) return stats.done([]);
+    const rows = await this.run(traceSpansSql({ ...q, range }, source), budget, stats);
+    return stats.done(rows.map(toSpan));
+  }
+
+  async searchTraces(q: TraceSearchQuery, budget: QueryBudget): Promise<TierResult<TraceSummary>> {
+    const stats = new StatsCollector(this, this.now);
+    const source = await this.sources.resolve('otel_traces', q.tenant, q.range);
+    if (!source) return stats.done([]);
+    return stats.done((await this.run(traceSearchSql(q, source), budget, stats)).map(toTraceSummary));
+  }
+
+  async searchLogs(q: LogSearchQuery, budget: QueryBudget): Promise<TierResult<LogRecordRow>> {
+    const stats = new StatsCollector(this, this.now);
+    const source = await this.sources.resolve('otel_logs', q.tenant, q.range);
+    if (!source) return stats.done([]);
+    return stats.done((await this.run(logSearchSql(q, source), budget, stats)).map(toLog));
+  }
+
+  async metricBuckets(q: MetricQuery, budget: QueryBudget): Promise<TierResult<MetricBucket>> {
+    const stats = new StatsCollector(this, this.now);
+    const sources: { type: MetricType; source: TableSource }[] = [];
+    for (const [type, table] of Object.entries(METRIC_TABLES) as [MetricType, TableName][]) {
+      const source = await this.sources.resolve(table, q.tenant, q.range);
+      if (source) sources.push({ type, source: prefixParams(source, `src_${type}_`) });
+    }
+    if (sources.length === 0) return stats.done([]);
+    return stats.done((await this.run(metricBucketsSql(q, sources), budget, stats)).map(toBucket));
+  }
+
+  async services(q: ServicesQuery, budget: QueryBudget): Promise<TierResult<ServiceStats>> {
+    const stats = new StatsCollector(this, this.now);
+    if (this.rollups) {
+      const rows = await this.run(servicesRollupSql(q, this.rollups, this.servicesLimit), budget, stats);
+      return stats.done(rows.map(toServiceStats));
+    }
+    const source = await this.sources.resolve('otel_traces', q.tenant, q.range);
+    if (!source) return stats.done([]);
+    const rows = await this.run(servicesRawSql(q, source, this.servicesLimit), budget, stats);
+    return stats.done(rows.map(toServiceStats));
+  }
+
+  private async run(stmt: ClickHouseStatement, budget: QueryBudget, stats: StatsCollector): Promise<Row[]> {
+    const remainingMs = budget.deadlineMs - this.now();
+    if (remainingMs < 50) throw new QueryTimeoutError(this.tier, 'the query ran out of time');
+    const seconds = Math.max(1, Math.min(this.maxExecutionSeconds, Math.floor(remainingMs / 1000)));
+    try {
+      const rs = await this.client.query({
+        query: stmt.sql,
+        query_params: stmt.params,
+        format: 'JSON',
+        clickhouse_settings: { max_execution_time: seconds, timeout_overflow_mode: 'throw' },
+      });
+      const body = await rs.json<Row>();
+      stats.queries++;
+      stats.rowsRead += num(body.statistics?.rows_read);
+      stats.bytesRead += num(body.statistics?.bytes_read);
+      return body.data;
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && TIMEOUT_CODES.has(code)) {
+        throw new QueryTimeoutError(this.tier, `the ${this.tier} tier query exceeded ${seconds} s`, {
+          cause: err,
+        });
+      }
+      throw new QueryEngineError(this.tier, `the ${this.tier} tier query failed`, { cause: err });
+    }
+  }
+}
+
+/** Renames a source's parameters so several sources can share one statement. */
+function prefixParams(source: TableSource, prefix: string): TableSource {
+  let expr = source.expr;
+  const params: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(source.params)) {
+    expr = expr.replaceAll(`{${k}:`, `{${prefix}${k}:`);
+    params[`${prefix}${k}`] = v;
+  }
+  return { expr, params };
+}

@@ -1,0 +1,182 @@
+import type { TimeRange } from './time.js';
+
+/**
+ * The logical queries of the query API and the port each tier implements. A query says what to
+ * find, never how: the ClickHouse reader (hot tier, and the local cold tier over Parquet) and the
+ * Athena reader (cold tier) each compile it to their own dialect, always scoped to `tenant` and
+ * bounded by `range`, with every value bound as a parameter.
+ */
+
+export type Tier = 'hot' | 'cold';
+export type SpanStatus = 'ok' | 'error' | 'unset';
+
+interface Scoped {
+  readonly tenant: string;
+  readonly range: TimeRange;
+}
+
+export interface TraceQuery extends Scoped {
+  readonly traceId: string;
+  /** Most spans returned for one trace. */
+  readonly limit: number;
+}
+
+export interface TraceSearchQuery extends Scoped {
+  readonly service?: string;
+  readonly operation?: string;
+  readonly minDurationNs?: bigint;
+  readonly status?: SpanStatus;
+  /** Rows to fetch (the API asks for one more than the page to know whether another follows). */
+  readonly limit: number;
+  /** Keyset: only traces ordered after this one (start descending, then trace id descending). */
+  readonly after?: { readonly startNs: bigint; readonly traceId: string };
+}
+
+export interface LogSearchQuery extends Scoped {
+  readonly service?: string;
+  /** Lowest SeverityNumber returned. */
+  readonly minSeverity?: number;
+  /** Case-insensitive substring of the body. */
+  readonly text?: string;
+  readonly traceId?: string;
+  readonly limit: number;
+  /** Keyset: only records at or before this time (the API skips those already returned). */
+  readonly atOrBeforeNs?: bigint;
+}
+
+export interface MetricQuery extends Scoped {
+  readonly name: string;
+  readonly service?: string;
+  /** Attribute equality filters on the data points' attributes. */
+  readonly attributes: readonly (readonly [string, string])[];
+  readonly stepMs: number;
+}
+
+export type ServicesQuery = Scoped;
+
+export interface SpanEvent {
+  readonly timeUnixNano: string;
+  readonly name: string;
+  readonly attributes: Record<string, string>;
+}
+
+export interface SpanLink {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly traceState: string;
+  readonly attributes: Record<string, string>;
+}
+
+export interface SpanRecord {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly parentSpanId: string;
+  readonly traceState: string;
+  readonly name: string;
+  readonly kind: string;
+  readonly serviceName: string;
+  readonly startTimeUnixNano: string;
+  readonly durationNanos: string;
+  readonly statusCode: string;
+  readonly statusMessage: string;
+  readonly attributes: Record<string, string>;
+  readonly resourceAttributes: Record<string, string>;
+  readonly scopeName: string;
+  readonly scopeVersion: string;
+  readonly events: SpanEvent[];
+  readonly links: SpanLink[];
+}
+
+/** One trace found by a search: a summary of its spans that matched the filters. */
+export interface TraceSummary {
+  readonly traceId: string;
+  /** Earliest matching span's start. */
+  readonly startTimeUnixNano: string;
+  /** Service and name of the earliest matching span. */
+  readonly serviceName: string;
+  readonly operation: string;
+  /** Longest matching span. */
+  readonly maxDurationNanos: string;
+  readonly spanCount: number;
+  readonly errorCount: number;
+}
+
+export interface LogRecordRow {
+  readonly timeUnixNano: string;
+  readonly serviceName: string;
+  readonly severityText: string;
+  readonly severityNumber: number;
+  readonly body: string;
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly attributes: Record<string, string>;
+  readonly resourceAttributes: Record<string, string>;
+}
+
+export type MetricType = 'gauge' | 'sum' | 'histogram' | 'exponential_histogram' | 'summary';
+
+/** Partial aggregates of one (type, service, step bucket): tiers merge by adding them up. */
+export interface MetricBucket {
+  readonly metricType: MetricType;
+  readonly serviceName: string;
+  readonly bucketMs: number;
+  readonly sum: number;
+  readonly count: number;
+  readonly min: number | null;
+  readonly max: number | null;
+}
+
+export interface ServiceStats {
+  readonly serviceName: string;
+  readonly requests: number;
+  readonly errors: number;
+  /** Latency quantiles (p50, p95, p99) in nanoseconds; null without requests. */
+  readonly quantilesNs: readonly [number, number, number] | null;
+}
+
+export interface TierStats {
+  readonly tier: Tier;
+  readonly engine: 'clickhouse' | 'athena' | 'clickhouse-parquet';
+  readonly queries: number;
+  readonly rowsRead?: number;
+  readonly bytesRead?: number;
+  /** Athena: bytes scanned (what Athena bills). */
+  readonly bytesScanned?: number;
+  readonly elapsedMs: number;
+}
+
+export interface TierResult<T> {
+  readonly rows: T[];
+  readonly stats: TierStats;
+}
+
+/** A deadline for the whole request: readers stop (and report a timeout) when it passes. */
+export interface QueryBudget {
+  /** Epoch ms after which the reader gives up. */
+  readonly deadlineMs: number;
+}
+
+/** The port both tiers implement. */
+export interface TelemetryReader {
+  readonly tier: Tier;
+  trace(q: TraceQuery, budget: QueryBudget): Promise<TierResult<SpanRecord>>;
+  searchTraces(q: TraceSearchQuery, budget: QueryBudget): Promise<TierResult<TraceSummary>>;
+  searchLogs(q: LogSearchQuery, budget: QueryBudget): Promise<TierResult<LogRecordRow>>;
+  metricBuckets(q: MetricQuery, budget: QueryBudget): Promise<TierResult<MetricBucket>>;
+  services(q: ServicesQuery, budget: QueryBudget): Promise<TierResult<ServiceStats>>;
+}
+
+/** SpanKind and StatusCode spellings (Collector and proto names), as in clickhouse/ddl.ts. */
+export const ENTRY_SPAN_KINDS = ['Server', 'Consumer', 'SPAN_KIND_SERVER', 'SPAN_KIND_CONSUMER'] as const;
+export const STATUS_CODES: Readonly<Record<SpanStatus, readonly string[]>> = {
+  ok: ['Ok', 'STATUS_CODE_OK'],
+  error: ['Error', 'STATUS_CODE_ERROR'],
+  unset: ['Unset', 'STATUS_CODE_UNSET', ''],
+};
+export const METRIC_TABLES: Readonly<Record<MetricType, string>> = {
+  gauge: 'otel_metrics_gauge',
+  sum: 'otel_metrics_sum',
+  histogram: 'otel_metrics_histogram',
+  exponential_histogram: 'otel_metrics_exponential_histogram',
+  summary: 'otel_metrics_summary',
+};

@@ -1,0 +1,535 @@
+import type { z } from 'zod';
+import { type TenantDirectory, TenantDirectoryError } from '../tenants/directory.js';
+import { apiKeyFromHeaders } from '../tenants/keys.js';
+import type { CursorCodec, CursorContext, CursorPosition } from './cursor.js';
+import { QueryEngineError, QueryParameterError, QueryTimeoutError } from './errors.js';
+import { mergeLogs, mergeMetricBuckets, mergeServices, mergeSpans, mergeTraceSummaries } from './merge.js';
+import type {
+  LogRecordRow,
+  MetricBucket,
+  QueryBudget,
+  ServiceStats,
+  SpanRecord,
+  TelemetryReader,
+  TierResult,
+  TraceSummary,
+} from './model.js';
+import { openApiDocument } from './openapi.js';
+import { hotBoundaryNs, planTiers, type TierPlan } from './planner.js';
+import { matchRoute, type QueryOperation } from './routes.js';
+import {
+  LogSearchParamsSchema,
+  MAX_ATTRIBUTE_FILTERS,
+  type Meta,
+  MetricParamsSchema,
+  SEVERITY_NUMBERS,
+  ServicesParamsSchema,
+  type TierStatsOut,
+  TraceGetParamsSchema,
+  TracePathSchema,
+  TraceSearchParamsSchema,
+} from './schemas.js';
+import {
+  ceilToHour,
+  floorToHour,
+  formatDuration,
+  isoOf,
+  NS_PER_MS,
+  NS_PER_SECOND,
+  resolveRange,
+  type TimeRange,
+} from './time.js';
+
+/**
+ * The query API's use-case: a request (method, path, headers, query string) in, a status and JSON
+ * body out. It authenticates the API key, validates parameters, resolves the range, plans the
+ * tiers, runs the readers within the time budget and merges. No AWS SDK here: the readers and the
+ * tenant directory are ports.
+ */
+
+export interface QueryLimits {
+  /** Range when `from` is absent. @default 1 hour */
+  readonly defaultLookbackMs: number;
+  /** Longest range. @default 31 days */
+  readonly maxRangeMs: number;
+  /** Time budget of one request across tiers. @default 25 s (API Gateway cuts at 30 s) */
+  readonly timeoutMs: number;
+  /** Most spans of one trace. @default 10000 */
+  readonly maxTraceSpans: number;
+  /** Most points per metric series. @default 1500 */
+  readonly maxPoints: number;
+}
+
+export const DEFAULT_QUERY_LIMITS: QueryLimits = {
+  defaultLookbackMs: 3_600_000,
+  maxRangeMs: 31 * 86_400_000,
+  timeoutMs: 25_000,
+  maxTraceSpans: 10_000,
+  maxPoints: 1_500,
+};
+
+export interface QueryApiDeps {
+  readonly tenants: TenantDirectory;
+  readonly hot: TelemetryReader;
+  /** The lake; absent (tests, a hot-only deployment) the hot tier answers every range. */
+  readonly cold?: TelemetryReader;
+  readonly cursors: CursorCodec;
+  readonly hotRetentionDays: number;
+  readonly limits?: Partial<QueryLimits>;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+export interface QueryApiRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly query: Readonly<Record<string, string | undefined>>;
+  /** Path parameters the gateway already extracted (else taken from the path). */
+  readonly pathParameters?: Readonly<Record<string, string | undefined>>;
+  /** Time left before the caller (Lambda) is cut off. */
+  readonly remainingMs?: number;
+}
+
+export interface QueryApiResponse {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: unknown;
+  /** What to log: tenant, operation, tiers. */
+  readonly log: {
+    readonly operation?: QueryOperation;
+    readonly tenant?: string;
+    readonly tiers?: TierStatsOut[];
+  };
+}
+
+type Query = Readonly<Record<string, string | undefined>>;
+
+const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
+
+function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  if (!issue) throw new QueryParameterError('query', 'invalid');
+  if (issue.code === 'unrecognized_keys') {
+    throw new QueryParameterError(String(issue.keys[0]), 'unknown parameter');
+  }
+  throw new QueryParameterError(String(issue.path[0] ?? 'query'), issue.message);
+}
+
+/** Every defined parameter but `cursor` and `limit`: what a cursor is bound to. */
+function boundParams(query: Query): Record<string, string | undefined> {
+  const { cursor: _c, limit: _l, ...rest } = query;
+  return rest;
+}
+
+function tierStats<T>(result: TierResult<T> | undefined, range: TimeRange | undefined): TierStatsOut[] {
+  if (!result || !range) return [];
+  const s = result.stats;
+  return [
+    {
+      tier: s.tier,
+      engine: s.engine,
+      from: isoOf(range.fromNs),
+      to: isoOf(range.toNs),
+      queries: s.queries,
+      ...(s.rowsRead !== undefined ? { rowsRead: s.rowsRead } : {}),
+      ...(s.bytesRead !== undefined ? { bytesRead: s.bytesRead } : {}),
+      ...(s.bytesScanned !== undefined ? { bytesScanned: s.bytesScanned } : {}),
+      elapsedMs: s.elapsedMs,
+    },
+  ];
+}
+
+const nsToMs = (ns: string): number => Number(BigInt(ns || '0') / 1000n) / 1000;
+
+function spanOut(s: SpanRecord) {
+  return {
+    traceId: s.traceId,
+    spanId: s.spanId,
+    parentSpanId: s.parentSpanId,
+    traceState: s.traceState,
+    name: s.name,
+    kind: s.kind,
+    serviceName: s.serviceName,
+    startTimeUnixNano: s.startTimeUnixNano,
+    startTime: isoOf(BigInt(s.startTimeUnixNano || '0')),
+    durationNanos: s.durationNanos,
+    durationMs: nsToMs(s.durationNanos),
+    status: { code: s.statusCode, message: s.statusMessage },
+    attributes: s.attributes,
+    resourceAttributes: s.resourceAttributes,
+    scope: { name: s.scopeName, version: s.scopeVersion },
+    events: s.events,
+    links: s.links,
+  };
+}
+
+function traceSummaryOut(t: TraceSummary) {
+  return {
+    traceId: t.traceId,
+    startTimeUnixNano: t.startTimeUnixNano,
+    startTime: isoOf(BigInt(t.startTimeUnixNano || '0')),
+    serviceName: t.serviceName,
+    operation: t.operation,
+    durationMs: nsToMs(t.maxDurationNanos),
+    spanCount: t.spanCount,
+    errorCount: t.errorCount,
+  };
+}
+
+function logOut(l: LogRecordRow) {
+  return { ...l, time: isoOf(BigInt(l.timeUnixNano || '0')) };
+}
+
+const STEP_UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const STEP_LADDER_MS = [
+  1_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000,
+  7_200_000, 10_800_000, 21_600_000, 43_200_000, 86_400_000,
+];
+/** About this many points when the client gives no step. */
+const TARGET_POINTS = 120;
+
+export function createQueryApi(deps: QueryApiDeps) {
+  const limits: QueryLimits = { ...DEFAULT_QUERY_LIMITS, ...deps.limits };
+  const now = deps.now ?? Date.now;
+
+  const plan = (range: TimeRange): TierPlan =>
+    planTiers(range, hotBoundaryNs(now(), deps.hotRetentionDays), deps.cold !== undefined);
+
+  const meta = (range: TimeRange, tiers: TierStatsOut[], nextCursor: string | null): Meta => ({
+    from: isoOf(range.fromNs),
+    to: isoOf(range.toNs),
+    tiers,
+    nextCursor,
+  });
+
+  /** The range of the request, or of the first page when a cursor continues a search. */
+  function pageState(
+    ctx: CursorContext,
+    query: Query,
+    cursor: string | undefined,
+  ): { range: TimeRange; position?: CursorPosition } {
+    if (cursor !== undefined) {
+      const position = deps.cursors.decode(ctx, cursor);
+      return { range: { fromNs: position.fromNs, toNs: position.toNs }, position };
+    }
+    return { range: resolveRange(query.from, query.to, now(), limits) };
+  }
+
+  async function getTrace(tenant: string, pathParams: Query, query: Query, budget: QueryBudget) {
+    const { traceId } = parse(TracePathSchema, pathParams);
+    const params = parse(TraceGetParamsSchema, query);
+    // Without `from`, the whole hot retention: a trace lookup is cheap there.
+    const lookback = deps.hotRetentionDays * 86_400_000;
+    const range = resolveRange(params.from, params.to, now(), { ...limits, defaultLookbackMs: lookback });
+    const p = plan(range);
+    const q = { tenant, traceId, limit: limits.maxTraceSpans };
+    const hot = p.hot ? await deps.hot.trace({ ...q, range: p.hot }, budget) : undefined;
+    // The lake is asked only when it could hold part of the trace: nothing found in the hot tier,
+    // or the trace starts within an hour of the boundary (it may have begun before it).
+    const firstHot = hot?.rows[0];
+    const needCold =
+      p.cold &&
+      deps.cold &&
+      (!firstHot || BigInt(firstHot.startTimeUnixNano) - p.cold.toNs < 3_600n * NS_PER_SECOND);
+    const cold = needCold ? await deps.cold!.trace({ ...q, range: p.cold! }, budget) : undefined;
+    const spans = mergeSpans(hot?.rows ?? [], cold?.rows ?? []);
+    const tiers = [...tierStats(hot, p.hot), ...tierStats(cold, needCold ? p.cold : undefined)];
+    if (spans.length === 0) {
+      return {
+        status: 404,
+        body: {
+          error: 'not_found',
+          message: `no trace ${traceId} between ${isoOf(range.fromNs)} and ${isoOf(range.toNs)}`,
+        },
+        tiers,
+      };
+    }
+    return {
+      status: 200,
+      body: { data: { traceId, spans: spans.map(spanOut) }, meta: meta(range, tiers, null) },
+      tiers,
+    };
+  }
+
+  async function searchTraces(tenant: string, query: Query, budget: QueryBudget) {
+    const params = parse(TraceSearchParamsSchema, query);
+    const ctx: CursorContext = { tenant, endpoint: 'searchTraces', params: boundParams(query) };
+    const { range, position } = pageState(ctx, query, params.cursor);
+    const after = position
+      ? { startNs: BigInt(position.key[0] ?? '0'), traceId: position.key[1] ?? '' }
+      : undefined;
+    const p = plan(range);
+    const fetch = params.limit + 1;
+    const q = {
+      tenant,
+      limit: fetch,
+      ...(params.service !== undefined && { service: params.service }),
+      ...(params.operation !== undefined && { operation: params.operation }),
+      ...(params.minDurationMs !== undefined && {
+        minDurationNs: BigInt(Math.round(params.minDurationMs * 1e6)),
+      }),
+      ...(params.status !== undefined && { status: params.status }),
+      ...(after && { after }),
+    };
+    // Hot rows are the newer ones: the lake is read only when they do not fill the page.
+    const hot = p.hot ? await deps.hot.searchTraces({ ...q, range: p.hot }, budget) : undefined;
+    const cold =
+      p.cold && (hot?.rows.length ?? 0) < fetch
+        ? await deps.cold!.searchTraces({ ...q, range: p.cold }, budget)
+        : undefined;
+    const merged = mergeTraceSummaries(hot?.rows ?? [], cold?.rows ?? []);
+    const page = merged.slice(0, params.limit);
+    const last = page[page.length - 1];
+    const next =
+      merged.length > params.limit && last
+        ? deps.cursors.encode(ctx, { ...range, key: [last.startTimeUnixNano, last.traceId] })
+        : null;
+    const tiers = [...tierStats(hot, p.hot), ...tierStats(cold, cold ? p.cold : undefined)];
+    return { status: 200, body: { data: page.map(traceSummaryOut), meta: meta(range, tiers, next) }, tiers };
+  }
+
+  async function searchLogs(tenant: string, query: Query, budget: QueryBudget) {
+    const params = parse(LogSearchParamsSchema, query);
+    const ctx: CursorContext = { tenant, endpoint: 'searchLogs', params: boundParams(query) };
+    const { range, position } = pageState(ctx, query, params.cursor);
+    // Keyset: records at or before `atNs`, of which the first `skip` (same time) were already sent.
+    const atNs = position ? (position.key[0] ?? undefined) : undefined;
+    const skip = position ? Number(position.key[1] ?? 0) : 0;
+    if (!Number.isSafeInteger(skip) || skip < 0 || skip > 1_000_000)
+      throw new QueryParameterError('cursor', 'malformed');
+    const p = plan(range);
+    const fetch = params.limit + skip + 1;
+    const q = {
+      tenant,
+      ...(params.service !== undefined && { service: params.service }),
+      ...(params.severity !== undefined && { minSeverity: SEVERITY_NUMBERS[params.severity] }),
+      ...(params.q !== undefined && { text: params.q }),
+      ...(params.traceId !== undefined && { traceId: params.traceId }),
+      ...(atNs !== undefined && { atOrBeforeNs: BigInt(atNs) }),
+    };
+    const hot = p.hot ? await deps.hot.searchLogs({ ...q, range: p.hot, limit: fetch }, budget) : undefined;
+    const got = hot?.rows.length ?? 0;
+    const cold =
+      p.cold && got < fetch
+        ? await deps.cold!.searchLogs({ ...q, range: p.cold, limit: fetch - got }, budget)
+        : undefined;
+    const merged = mergeLogs(hot?.rows ?? [], cold?.rows ?? []);
+    let dropped = 0;
+    while (dropped < skip && merged[dropped]?.timeUnixNano === atNs) dropped++;
+    const rest = merged.slice(dropped);
+    const page = rest.slice(0, params.limit);
+    const last = page[page.length - 1];
+    let next: string | null = null;
+    if (rest.length > params.limit && last) {
+      let same = 0;
+      for (const r of page) if (r.timeUnixNano === last.timeUnixNano) same++;
+      const total = last.timeUnixNano === atNs ? same + skip : same;
+      next = deps.cursors.encode(ctx, { ...range, key: [last.timeUnixNano, String(total)] });
+    }
+    const tiers = [...tierStats(hot, p.hot), ...tierStats(cold, cold ? p.cold : undefined)];
+    return { status: 200, body: { data: page.map(logOut), meta: meta(range, tiers, next) }, tiers };
+  }
+
+  async function queryMetrics(tenant: string, query: Query, budget: QueryBudget) {
+    const attributes: [string, string][] = [];
+    const plain: Record<string, string | undefined> = {};
+    for (const [k, v] of Object.entries(query)) {
+      if (!k.startsWith('attr.')) {
+        plain[k] = v;
+        continue;
+      }
+      const key = k.slice(5);
+      if (key.length === 0 || key.length > 256)
+        throw new QueryParameterError(k, 'attribute key must be 1-256 characters');
+      if ((v ?? '').length > 1024)
+        throw new QueryParameterError(k, 'attribute value must be at most 1024 characters');
+      attributes.push([key, v ?? '']);
+    }
+    if (attributes.length > MAX_ATTRIBUTE_FILTERS) {
+      throw new QueryParameterError('attr.*', `at most ${MAX_ATTRIBUTE_FILTERS} attribute filters`);
+    }
+    const params = parse(MetricParamsSchema, plain);
+    const range = resolveRange(params.from, params.to, now(), limits);
+    const spanMs = Number((range.toNs - range.fromNs) / NS_PER_MS);
+    let stepMs: number;
+    if (params.step !== undefined) {
+      stepMs = Number(params.step.slice(0, -1)) * STEP_UNIT_MS[params.step.slice(-1)]!;
+      if (stepMs < 1_000) throw new QueryParameterError('step', 'must be at least 1s');
+      if (spanMs / stepMs > limits.maxPoints) {
+        throw new QueryParameterError(
+          'step',
+          `too small for the range: at most ${limits.maxPoints} points (use at least ${formatDuration(Math.ceil(spanMs / limits.maxPoints / 1000) * 1000)})`,
+        );
+      }
+    } else {
+      stepMs = STEP_LADDER_MS.find((s) => spanMs / s <= TARGET_POINTS) ?? 86_400_000;
+    }
+    const p = plan(range);
+    const q = {
+      tenant,
+      name: params.name,
+      attributes,
+      stepMs,
+      ...(params.service !== undefined && { service: params.service }),
+    };
+    const [hot, cold] = await Promise.all([
+      p.hot ? deps.hot.metricBuckets({ ...q, range: p.hot }, budget) : undefined,
+      p.cold ? deps.cold!.metricBuckets({ ...q, range: p.cold }, budget) : undefined,
+    ]);
+    const buckets = mergeMetricBuckets(hot?.rows ?? [], cold?.rows ?? []);
+    const series = new Map<
+      string,
+      { serviceName: string; metricType: MetricBucket['metricType']; points: unknown[] }
+    >();
+    for (const b of buckets) {
+      const key = `${b.metricType}\u0000${b.serviceName}`;
+      const s = series.get(key) ?? { serviceName: b.serviceName, metricType: b.metricType, points: [] };
+      series.set(key, s);
+      s.points.push({
+        timeUnixMs: b.bucketMs,
+        time: new Date(b.bucketMs).toISOString(),
+        value: aggregate(params.agg, b),
+      });
+    }
+    const tiers = [...tierStats(hot, p.hot), ...tierStats(cold, p.cold)];
+    return {
+      status: 200,
+      body: {
+        data: {
+          name: params.name,
+          agg: params.agg,
+          stepSeconds: stepMs / 1000,
+          series: [...series.values()],
+        },
+        meta: meta(range, tiers, null),
+      },
+      tiers,
+    };
+  }
+
+  async function listServices(tenant: string, query: Query, budget: QueryBudget) {
+    const params = parse(ServicesParamsSchema, query);
+    const asked = resolveRange(params.from, params.to, now(), limits);
+    // The rollup is hourly: whole hours in, and the rate is per second of those hours.
+    const range = { fromNs: floorToHour(asked.fromNs), toNs: ceilToHour(asked.toNs) };
+    const p = plan(range);
+    const [hot, cold] = await Promise.all([
+      p.hot ? deps.hot.services({ tenant, range: p.hot }, budget) : undefined,
+      p.cold ? deps.cold!.services({ tenant, range: p.cold }, budget) : undefined,
+    ]);
+    const seconds = Number((range.toNs - range.fromNs) / NS_PER_SECOND);
+    const data = mergeServices(hot?.rows ?? [], cold?.rows ?? []).map((s: ServiceStats) => ({
+      serviceName: s.serviceName,
+      requests: s.requests,
+      requestRate: s.requests / seconds,
+      errors: s.errors,
+      errorRatio: s.requests > 0 ? s.errors / s.requests : 0,
+      latencyMs: s.quantilesNs
+        ? { p50: s.quantilesNs[0] / 1e6, p95: s.quantilesNs[1] / 1e6, p99: s.quantilesNs[2] / 1e6 }
+        : null,
+    }));
+    const tiers = [...tierStats(hot, p.hot), ...tierStats(cold, p.cold)];
+    return { status: 200, body: { data, meta: meta(range, tiers, null) }, tiers };
+  }
+
+  const error = (status: number, code: string, message: string, extra: Record<string, string> = {}) => ({
+    status,
+    headers: JSON_HEADERS,
+    body: { error: code, message, ...extra },
+  });
+
+  return async function handle(req: QueryApiRequest): Promise<QueryApiResponse> {
+    const match = matchRoute(req.path);
+    if (!match.route) return { ...error(404, 'not_found', 'Not Found'), log: {} };
+    const { route } = match;
+    const operation = route.operationId;
+    if (req.method.toUpperCase() !== route.method) {
+      return {
+        ...error(405, 'method_not_allowed', 'Method Not Allowed'),
+        headers: { ...JSON_HEADERS, allow: 'GET' },
+        log: { operation },
+      };
+    }
+    if (operation === 'openapi') {
+      return { status: 200, headers: JSON_HEADERS, body: openApiDocument(), log: { operation } };
+    }
+    const key = apiKeyFromHeaders(req.headers);
+    let tenant: string | undefined;
+    try {
+      tenant = key === undefined ? undefined : (await deps.tenants.resolve(key))?.tenantId;
+    } catch (err) {
+      if (err instanceof TenantDirectoryError) {
+        return {
+          ...error(503, 'unavailable', 'tenant directory unavailable, retry later'),
+          log: { operation },
+        };
+      }
+      throw err;
+    }
+    if (tenant === undefined) {
+      return {
+        ...error(
+          401,
+          'unauthorized',
+          'a valid API key is required (Authorization: Bearer <key> or x-api-key)',
+        ),
+        headers: { ...JSON_HEADERS, 'www-authenticate': 'Bearer' },
+        log: { operation },
+      };
+    }
+    const timeout = Math.min(
+      limits.timeoutMs,
+      Math.max(0, (req.remainingMs ?? Number.POSITIVE_INFINITY) - 1_000),
+    );
+    const budget: QueryBudget = { deadlineMs: now() + timeout };
+    const pathParams = { ...match.pathParameters, ...req.pathParameters };
+    try {
+      const r =
+        operation === 'getTrace'
+          ? await getTrace(tenant, pathParams, req.query, budget)
+          : operation === 'searchTraces'
+            ? await searchTraces(tenant, req.query, budget)
+            : operation === 'searchLogs'
+              ? await searchLogs(tenant, req.query, budget)
+              : operation === 'queryMetrics'
+                ? await queryMetrics(tenant, req.query, budget)
+                : await listServices(tenant, req.query, budget);
+      return {
+        status: r.status,
+        headers: JSON_HEADERS,
+        body: r.body,
+        log: { operation, tenant, tiers: r.tiers },
+      };
+    } catch (err) {
+      const log = { operation, tenant };
+      if (err instanceof QueryParameterError) {
+        return { ...error(400, 'bad_request', err.message, { parameter: err.parameter }), log };
+      }
+      if (err instanceof QueryTimeoutError) {
+        return { ...error(504, 'timeout', `${err.message}; narrow the range or add filters`), log };
+      }
+      if (err instanceof QueryEngineError) return { ...error(502, 'tier_failed', err.message), log };
+      throw err;
+    }
+  };
+}
+
+export type QueryApi = ReturnType<typeof createQueryApi>;
+
+function aggregate(agg: 'avg' | 'sum' | 'min' | 'max' | 'count', b: MetricBucket): number | null {
+  switch (agg) {
+    case 'avg':
+      return b.count > 0 ? b.sum / b.count : null;
+    case 'sum':
+      return b.sum;
+    case 'count':
+      return b.count;
+    case 'min':
+      return b.min;
+    case 'max':
+      return b.max;
+  }
+}

@@ -1,0 +1,124 @@
+import type { z } from 'zod';
+import {
+  LogSearchParamsSchema,
+  LogSearchResponseSchema,
+  MetricParamsSchema,
+  MetricResponseSchema,
+  ServicesParamsSchema,
+  ServicesResponseSchema,
+  TraceGetParamsSchema,
+  TracePathSchema,
+  TraceResponseSchema,
+  TraceSearchParamsSchema,
+  TraceSearchResponseSchema,
+} from './schemas.js';
+
+/** The routes of the query API: API Gateway (CDK) and local mode mount exactly these. */
+export interface QueryRoute {
+  readonly operationId: QueryOperation;
+  readonly method: 'GET';
+  readonly path: string;
+  readonly summary: string;
+  readonly path_params?: z.ZodObject;
+  readonly params?: z.ZodObject;
+  readonly response?: z.ZodType;
+  /** Needs an API key (all but the API description). */
+  readonly authenticated: boolean;
+}
+
+export type QueryOperation =
+  | 'getTrace'
+  | 'searchTraces'
+  | 'searchLogs'
+  | 'queryMetrics'
+  | 'listServices'
+  | 'openapi';
+
+export const QUERY_ROUTES: readonly QueryRoute[] = [
+  {
+    operationId: 'getTrace',
+    method: 'GET',
+    path: '/v1/query/traces/{traceId}',
+    summary: 'Every span of one trace, with parent links, attributes, events and links.',
+    path_params: TracePathSchema,
+    params: TraceGetParamsSchema,
+    response: TraceResponseSchema,
+    authenticated: true,
+  },
+  {
+    operationId: 'searchTraces',
+    method: 'GET',
+    path: '/v1/query/traces',
+    summary: 'Traces with spans matching the filters, newest first.',
+    params: TraceSearchParamsSchema,
+    response: TraceSearchResponseSchema,
+    authenticated: true,
+  },
+  {
+    operationId: 'searchLogs',
+    method: 'GET',
+    path: '/v1/query/logs',
+    summary: 'Log records matching the filters, newest first.',
+    params: LogSearchParamsSchema,
+    response: LogSearchResponseSchema,
+    authenticated: true,
+  },
+  {
+    operationId: 'queryMetrics',
+    method: 'GET',
+    path: '/v1/query/metrics',
+    summary: 'A metric as time series (one per service and metric type), aggregated per step.',
+    params: MetricParamsSchema,
+    response: MetricResponseSchema,
+    authenticated: true,
+  },
+  {
+    operationId: 'listServices',
+    method: 'GET',
+    path: '/v1/query/services',
+    summary: 'Per service: request rate, error ratio and p50/p95/p99 latency of entry spans.',
+    params: ServicesParamsSchema,
+    response: ServicesResponseSchema,
+    authenticated: true,
+  },
+  {
+    operationId: 'openapi',
+    method: 'GET',
+    path: '/v1/query/openapi.json',
+    summary: 'This API description (OpenAPI 3.1).',
+    authenticated: false,
+  },
+];
+
+function segments(path: string): string[] {
+  return path.split('/').filter((s) => s.length > 0);
+}
+
+/** The route of a request path (a stage or domain prefix before /v1/ is allowed) and its path parameters. */
+export function matchRoute(
+  path: string,
+):
+  | { route: QueryRoute; pathParameters: Record<string, string> }
+  | { route?: undefined; reason: 'not-found' } {
+  const at = path.indexOf('/v1/query/');
+  const actual = segments(at >= 0 ? path.slice(at) : path);
+  for (const route of QUERY_ROUTES) {
+    const pattern = segments(route.path);
+    if (pattern.length !== actual.length) continue;
+    const params: Record<string, string> = {};
+    let ok = true;
+    for (let i = 0; i < pattern.length && ok; i++) {
+      const p = pattern[i]!;
+      const a = actual[i]!;
+      if (p.startsWith('{') && p.endsWith('}')) {
+        try {
+          params[p.slice(1, -1)] = decodeURIComponent(a);
+        } catch {
+          params[p.slice(1, -1)] = a;
+        }
+      } else ok = p === a;
+    }
+    if (ok) return { route, pathParameters: params };
+  }
+  return { reason: 'not-found' };
+}

@@ -1,0 +1,242 @@
+import { z } from 'zod';
+
+/**
+ * The query API's contract: zod schemas of every endpoint's parameters (validated at the edge,
+ * 400 naming the parameter) and responses (the OpenAPI description is generated from them, see
+ * openapi.ts). Query-string values arrive as strings; numbers are coerced.
+ */
+
+export const DEFAULT_LIMIT = 100;
+export const MAX_LIMIT = 1000;
+export const MAX_ATTRIBUTE_FILTERS = 10;
+
+const time = (what: string) =>
+  z
+    .string()
+    .max(64)
+    .optional()
+    .describe(`${what}: RFC 3339 (2026-11-23T07:00:00Z) or relative to now (now, now-15m, now-1h, now-7d).`);
+
+const name = (what: string) => z.string().min(1).max(256).optional().describe(what);
+
+const limit = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_LIMIT)
+  .default(DEFAULT_LIMIT)
+  .describe(`Rows per page (1-${MAX_LIMIT}).`);
+
+const cursor = z
+  .string()
+  .max(4096)
+  .optional()
+  .describe(
+    'Opaque cursor from meta.nextCursor of the previous page; other parameters must be repeated unchanged.',
+  );
+
+/** Trace and span ids as stored: 1-64 letters, digits, '-' or '_' (hex in OTLP). */
+const TRACE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const traceId = z.string().regex(TRACE_ID, 'expected 1-64 characters [A-Za-z0-9_-] (a hex trace id)');
+
+export const TracePathSchema = z.strictObject({
+  traceId: traceId.describe('The trace id (32 hex digits in OTLP).'),
+});
+
+export const TraceGetParamsSchema = z.strictObject({
+  from: time(
+    'Earliest span start to look at (default: the start of the hot retention; earlier reaches the lake)',
+  ),
+  to: time('Latest span start to look at (default: now)'),
+});
+
+export const SPAN_STATUSES = ['ok', 'error', 'unset'] as const;
+
+export const TraceSearchParamsSchema = z.strictObject({
+  service: name('Only spans of this service (resource service.name).'),
+  operation: name('Only spans with this name.'),
+  minDurationMs: z.coerce
+    .number()
+    .min(0)
+    .max(86_400_000)
+    .optional()
+    .describe('Only spans at least this long (ms).'),
+  status: z.enum(SPAN_STATUSES).optional().describe('Only spans with this status.'),
+  from: time('Start of the range (default: to minus 1 hour)'),
+  to: time('End of the range (default: now)'),
+  limit,
+  cursor,
+});
+
+export const SEVERITIES = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
+/** Lowest SeverityNumber of each OpenTelemetry severity range. */
+export const SEVERITY_NUMBERS: Readonly<Record<(typeof SEVERITIES)[number], number>> = {
+  TRACE: 1,
+  DEBUG: 5,
+  INFO: 9,
+  WARN: 13,
+  ERROR: 17,
+  FATAL: 21,
+};
+
+export const LogSearchParamsSchema = z.strictObject({
+  service: name('Only records of this service.'),
+  severity: z
+    .string()
+    .transform((s) => s.toUpperCase())
+    .pipe(z.enum(SEVERITIES))
+    .optional()
+    .describe('Minimum severity: TRACE, DEBUG, INFO, WARN, ERROR or FATAL (case-insensitive).'),
+  q: z.string().min(1).max(256).optional().describe('Case-insensitive text the body must contain.'),
+  traceId: traceId.optional().describe('Only records of this trace.'),
+  from: time('Start of the range (default: to minus 1 hour)'),
+  to: time('End of the range (default: now)'),
+  limit,
+  cursor,
+});
+
+export const METRIC_AGGREGATIONS = ['avg', 'sum', 'min', 'max', 'count'] as const;
+
+export const MetricParamsSchema = z.strictObject({
+  name: z.string().min(1).max(256).describe('Metric name (required).'),
+  service: name('Only data points of this service.'),
+  agg: z
+    .enum(METRIC_AGGREGATIONS)
+    .default('avg')
+    .describe(
+      'Aggregation per step: avg, sum, min, max or count. Histograms and summaries aggregate their Sum and Count (avg = Sum/Count).',
+    ),
+  step: z
+    .string()
+    .regex(/^\d{1,6}[smhd]$/, 'expected a duration such as 30s, 5m, 1h, 1d')
+    .optional()
+    .describe('Bucket width, e.g. 30s, 5m, 1h (default: chosen to give about 120 points).'),
+  from: time('Start of the range (default: to minus 1 hour)'),
+  to: time('End of the range (default: now)'),
+});
+
+export const ServicesParamsSchema = z.strictObject({
+  from: time('Start of the range, rounded down to the hour (default: to minus 1 hour)'),
+  to: time('End of the range, rounded up to the hour (default: now)'),
+});
+
+// ---- responses
+
+export const TierStatsSchema = z.object({
+  tier: z.enum(['hot', 'cold']).describe('hot: ClickHouse; cold: the Parquet lake (Athena in AWS).'),
+  engine: z.enum(['clickhouse', 'athena', 'clickhouse-parquet']),
+  from: z.string().describe('The part of the range this tier answered (RFC 3339).'),
+  to: z.string(),
+  queries: z.number().int(),
+  rowsRead: z.number().optional().describe('Rows the engine read (ClickHouse statistics).'),
+  bytesRead: z.number().optional(),
+  bytesScanned: z.number().optional().describe('Athena: bytes scanned (what Athena bills).'),
+  elapsedMs: z.number(),
+});
+
+export const MetaSchema = z.object({
+  from: z.string().describe('Resolved start of the range (RFC 3339).'),
+  to: z.string().describe('Resolved end of the range (RFC 3339).'),
+  tiers: z.array(TierStatsSchema).describe('The tiers that answered.'),
+  nextCursor: z.string().nullable().describe('Cursor of the next page, null on the last one.'),
+});
+
+const attributes = z.record(z.string(), z.string());
+
+export const SpanSchema = z.object({
+  traceId: z.string(),
+  spanId: z.string(),
+  parentSpanId: z.string().describe("'' for a root span."),
+  traceState: z.string(),
+  name: z.string(),
+  kind: z.string(),
+  serviceName: z.string(),
+  startTimeUnixNano: z.string().describe('Nanoseconds since the epoch (decimal string).'),
+  startTime: z.string(),
+  durationNanos: z.string(),
+  durationMs: z.number(),
+  status: z.object({ code: z.string(), message: z.string() }),
+  attributes,
+  resourceAttributes: attributes,
+  scope: z.object({ name: z.string(), version: z.string() }),
+  events: z.array(z.object({ timeUnixNano: z.string(), name: z.string(), attributes })),
+  links: z.array(z.object({ traceId: z.string(), spanId: z.string(), traceState: z.string(), attributes })),
+});
+
+export const TraceResponseSchema = z.object({
+  data: z.object({ traceId: z.string(), spans: z.array(SpanSchema) }),
+  meta: MetaSchema,
+});
+
+export const TraceSummarySchema = z.object({
+  traceId: z.string(),
+  startTimeUnixNano: z.string().describe('Start of the earliest matching span.'),
+  startTime: z.string(),
+  serviceName: z.string().describe('Service of the earliest matching span.'),
+  operation: z.string().describe('Name of the earliest matching span.'),
+  durationMs: z.number().describe('Duration of the longest matching span.'),
+  spanCount: z.number().int().describe('Matching spans.'),
+  errorCount: z.number().int().describe('Matching spans with status error.'),
+});
+
+export const TraceSearchResponseSchema = z.object({ data: z.array(TraceSummarySchema), meta: MetaSchema });
+
+export const LogRecordSchema = z.object({
+  timeUnixNano: z.string(),
+  time: z.string(),
+  serviceName: z.string(),
+  severityText: z.string(),
+  severityNumber: z.number().int(),
+  body: z.string(),
+  traceId: z.string(),
+  spanId: z.string(),
+  attributes,
+  resourceAttributes: attributes,
+});
+
+export const LogSearchResponseSchema = z.object({ data: z.array(LogRecordSchema), meta: MetaSchema });
+
+export const MetricResponseSchema = z.object({
+  data: z.object({
+    name: z.string(),
+    agg: z.enum(METRIC_AGGREGATIONS),
+    stepSeconds: z.number(),
+    series: z.array(
+      z.object({
+        serviceName: z.string(),
+        metricType: z.enum(['gauge', 'sum', 'histogram', 'exponential_histogram', 'summary']),
+        points: z.array(
+          z.object({
+            timeUnixMs: z.number().describe('Start of the step bucket.'),
+            time: z.string(),
+            value: z.number().nullable(),
+          }),
+        ),
+      }),
+    ),
+  }),
+  meta: MetaSchema,
+});
+
+export const ServiceSchema = z.object({
+  serviceName: z.string(),
+  requests: z.number().describe('Entry spans (server/consumer kind, or roots) in the range.'),
+  requestRate: z.number().describe('Requests per second over the range.'),
+  errors: z.number(),
+  errorRatio: z.number().describe('errors / requests (0 without requests).'),
+  latencyMs: z
+    .object({ p50: z.number(), p95: z.number(), p99: z.number() })
+    .nullable()
+    .describe('Entry-span latency quantiles (t-digest estimates).'),
+});
+
+export const ServicesResponseSchema = z.object({ data: z.array(ServiceSchema), meta: MetaSchema });
+
+export const ErrorResponseSchema = z.object({
+  error: z.string().describe('bad_request, unauthorized, not_found, timeout, unavailable, internal'),
+  message: z.string(),
+  parameter: z.string().optional().describe('The offending parameter (400 only).'),
+});
+
+export type Meta = z.infer<typeof MetaSchema>;
+export type TierStatsOut = z.infer<typeof TierStatsSchema>;
