@@ -1,4 +1,5 @@
-import { access, constants, mkdir, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { access, constants, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -6,12 +7,19 @@ import { createCompactorHandler } from '../functions/compactor/handler.js';
 import { createHotWriterHandler } from '../functions/hot-writer/handler.js';
 import { createIngestHandler } from '../functions/ingest/handler.js';
 import { createLakeWriterHandler } from '../functions/lake-writer/handler.js';
+import { createQueryHandler, queryRoutes } from '../functions/query/handler.js';
 import { FileRuleSource } from '../functions/shared/alerts/rule-source.js';
 import { LocalSecretSource } from '../functions/shared/alerts/secrets.js';
 import { createRemoteClickHouse } from '../functions/shared/clickhouse/connect.js';
 import { applyMigrations } from '../functions/shared/clickhouse/migrations.js';
 import { S3DeadLetterSink } from '../functions/shared/dead-letter/s3-dead-letter-sink.js';
 import { S3ObjectStore } from '../functions/shared/lake/s3-object-store.js';
+import {
+  ClickHouseTelemetryReader,
+  HotTableSources,
+  hotRollups,
+} from '../functions/shared/query/clickhouse-reader.js';
+import { CursorCodec } from '../functions/shared/query/cursor.js';
 import { KinesisStreamSink } from '../functions/shared/stream/kinesis-stream-sink.js';
 import { CachedTenantDirectory } from '../functions/shared/tenants/directory.js';
 import {
@@ -23,6 +31,7 @@ import { TokenBucketRateLimiter } from '../functions/shared/tenants/rate-limiter
 import { localDynamoClient, localKinesisClient, localS3Client } from './aws-clients.js';
 import { FileCheckpointStore } from './checkpoint-store.js';
 import { createEmbeddedClickHouse } from './clickhouse-embedded.js';
+import { createLocalColdTier } from './cold-tier.js';
 import type { LocalConfig } from './config.js';
 import { startEmulators } from './emulators.js';
 import { deadLetterDestination, type EsmPoller, startEsmPoller } from './esm-poller.js';
@@ -82,6 +91,18 @@ function powertoolsDefaults(config: LocalConfig): void {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 }
 
+/** Cursors are signed; the local secret is made once and kept with the data. */
+async function localCursorSecret(dataDir: string): Promise<string> {
+  const path = join(dataDir, 'cursor-secret');
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch {
+    const secret = randomBytes(32).toString('hex');
+    await writeFile(path, secret, { mode: 0o600 });
+    return secret;
+  }
+}
+
 async function ensureWritableDir(dir: string): Promise<void> {
   try {
     await mkdir(dir, { recursive: true });
@@ -132,19 +153,42 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
     const deadLetters = new S3DeadLetterSink(s3, LOCAL_LAKE_BUCKET);
     const store = new S3ObjectStore(s3, LOCAL_LAKE_BUCKET);
 
+    const tenants = new CachedTenantDirectory(new DynamoTenantDirectory(dynamo, LOCAL_TENANTS_TABLE));
     const ingest = createIngestHandler({
       ports: {
-        tenants: new CachedTenantDirectory(new DynamoTenantDirectory(dynamo, LOCAL_TENANTS_TABLE)),
+        tenants,
         rateLimiter: new TokenBucketRateLimiter({}),
         stream: new KinesisStreamSink(kinesis, { streamName: LOCAL_STREAM }),
       },
     });
-    const routes: GatewayRoute[] = (['traces', 'logs', 'metrics'] as const).map((signal) => ({
-      method: 'POST',
-      path: `/v1/${signal}`,
-      handler: ingest,
-      functionName: 'ingest',
-    }));
+    const query = createQueryHandler({
+      api: {
+        tenants,
+        hot: new ClickHouseTelemetryReader(clickhouse, {
+          tier: 'hot',
+          engine: 'clickhouse',
+          sources: new HotTableSources(),
+          rollups: hotRollups(),
+        }),
+        cold: createLocalColdTier({
+          client: clickhouse,
+          store,
+          s3Endpoint: emulators.s3Endpoint,
+          bucket: LOCAL_LAKE_BUCKET,
+        }),
+        cursors: new CursorCodec(await localCursorSecret(config.dataDir)),
+        hotRetentionDays: config.HOT_RETENTION_DAYS,
+      },
+    });
+    const routes: GatewayRoute[] = [
+      ...(['traces', 'logs', 'metrics'] as const).map((signal) => ({
+        method: 'POST',
+        path: `/v1/${signal}`,
+        handler: ingest,
+        functionName: 'ingest',
+      })),
+      ...queryRoutes.map((r) => ({ method: r.method, path: r.path, handler: query, functionName: 'query' })),
+    ];
 
     const gateway = await startHttpGateway({ host: config.HOST, port: config.PORT, routes });
     let gatewayClosed: Promise<void> | undefined;

@@ -1,0 +1,400 @@
+/**
+ * Ingest benchmark, per core, on the shared workload (bench/workload.ts):
+ * - whole receiver: µs of CPU per item through `createIngest` (content checks, gunzip, decode,
+ *   flatten, group by service, pack), with an in-memory StreamSink that only counts bytes (no
+ *   Kinesis: its latency is I/O wait, not CPU) and a static tenant directory;
+ * - envelope pack alone (group by service + packEnvelopes) in µs per item;
+ * - stream bytes per item and their ratio to the uncompressed OTLP protobuf request (target <= 20%),
+ *   and the same payload under other codecs/levels, to choose the envelope's compression;
+ * - peak memory (RSS, heap) of one 4 MB request, in a fresh child process (target <= 256 MB);
+ * - the minified esbuild bundle of functions/ingest/handler.ts for node22 (target <= 500 KB).
+ *
+ *   npx tsx bench/ingest.ts [--quick]
+ *
+ * CPU time of this process (process.cpuUsage), median of several rounds.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+import { createIngest, type IngestPorts } from '../functions/ingest/ingest.js';
+import { groupByService } from '../functions/ingest/partition.js';
+import { packEnvelopes } from '../functions/shared/envelope/envelope.js';
+import { decodeOtlp } from '../functions/shared/otlp/decode.js';
+import type { OtlpRequest } from '../functions/shared/otlp/model.js';
+import { flatten } from '../functions/shared/rows/flatten.js';
+import type { Signal } from '../functions/shared/schema/columns.js';
+import type { StreamSink } from '../functions/shared/stream/stream-sink.js';
+import { logsRequest, metricsRequest, type Payload, traceRequest } from './workload.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const quick = process.argv.includes('--quick');
+const ROUNDS = quick ? 3 : 11;
+const MIN_CPU_S = quick ? 0.05 : 0.3;
+
+function cpuMicros(fn: () => unknown): number {
+  const start = process.cpuUsage();
+  fn();
+  const d = process.cpuUsage(start);
+  return d.user + d.system;
+}
+
+async function cpuMicrosAsync(fn: () => Promise<unknown>): Promise<number> {
+  const start = process.cpuUsage();
+  await fn();
+  const d = process.cpuUsage(start);
+  return d.user + d.system;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** Latest item time plus a second: the workload's items then all fall inside the hot window. */
+function receivedAfter(otlp: OtlpRequest): string {
+  let max = 0n;
+  const see = (ns: string) => {
+    const v = BigInt(ns);
+    if (v > max) max = v;
+  };
+  if (otlp.signal === 'traces')
+    for (const r of otlp.request.resourceSpans)
+      for (const s of r.scopeSpans) for (const sp of s.spans) see(sp.startTimeUnixNano);
+  if (otlp.signal === 'logs')
+    for (const r of otlp.request.resourceLogs)
+      for (const s of r.scopeLogs) for (const l of s.logRecords) see(l.timeUnixNano);
+  if (otlp.signal === 'metrics')
+    for (const r of otlp.request.resourceMetrics)
+      for (const s of r.scopeMetrics)
+        for (const m of s.metrics) for (const p of m.data?.dataPoints ?? []) see(p.timeUnixNano);
+  return (max + 1_000_000_000n).toString();
+}
+
+/** The in-memory sink: counts records and bytes, stores nothing. */
+class CountingStreamSink implements StreamSink {
+  records = 0;
+  bytes = 0;
+  put(records: readonly { data: Uint8Array }[]) {
+    this.records += records.length;
+    for (const r of records) this.bytes += r.data.byteLength;
+    return Promise.resolve({
+      kind: 'durable' as const,
+      records: records.length,
+      bytes: this.bytes,
+      attempts: 1,
+    });
+  }
+}
+
+function portsFor(otlp: OtlpRequest, sink: StreamSink): IngestPorts {
+  const receivedAtNs = receivedAfter(otlp);
+  return {
+    tenants: { resolve: () => Promise.resolve({ tenantId: 'bench', keyId: 'k' }) },
+    stream: sink,
+    nowNs: () => receivedAtNs,
+  };
+}
+
+interface Case {
+  readonly name: string;
+  readonly signal: Signal;
+  readonly payload: Payload;
+  readonly format: 'protobuf' | 'json';
+  readonly gzip: boolean;
+}
+
+async function prepareIngest(c: Case) {
+  const raw = c.format === 'protobuf' ? c.payload.protobuf : c.payload.json;
+  const body = c.gzip ? gzipSync(raw) : raw;
+  const otlp = decodeOtlp(c.signal, c.payload.protobuf, 'protobuf');
+  const ingest = createIngest(portsFor(otlp, new CountingStreamSink()));
+  const headers = {
+    'content-type': c.format === 'protobuf' ? 'application/x-protobuf' : 'application/json',
+    authorization: 'Bearer bench-key',
+    ...(c.gzip ? { 'content-encoding': 'gzip' } : {}),
+  };
+  const once = () => ingest({ signal: c.signal, headers, body, remainingMs: 30_000 });
+  const first = await once();
+  if (first.status !== 200 || first.stats.rejected > 0) {
+    throw new Error(`${c.name}: ${first.status} ${first.stats.reason ?? ''}`);
+  }
+  return { c, body, once, first };
+}
+
+async function measureIngest({ c, body, once, first }: Awaited<ReturnType<typeof prepareIngest>>) {
+  const envelopeBytes = first.stats.envelopeBytes;
+  let reps = 1;
+  for (;;) {
+    const us = await cpuMicrosAsync(async () => {
+      for (let i = 0; i < reps; i++) await once();
+    });
+    if (us >= MIN_CPU_S * 1e6) break;
+    reps *= 2;
+  }
+  const perItem: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const us = await cpuMicrosAsync(async () => {
+      for (let i = 0; i < reps; i++) await once();
+    });
+    perItem.push(us / reps / c.payload.items);
+  }
+  return {
+    case: c.name,
+    items: c.payload.items,
+    'request B': body.byteLength,
+    'µs/item': Number(median(perItem).toFixed(2)),
+    'items/CPU-s': Math.round(1e6 / median(perItem)),
+    envelopes: first.stats.envelopes,
+    'stream B/item': Number((envelopeBytes / c.payload.items).toFixed(1)),
+    'stream/OTLP pb': `${((100 * envelopeBytes) / c.payload.protobuf.byteLength).toFixed(1)}%`,
+  };
+}
+
+function measurePack(name: string, signal: Signal, payload: Payload) {
+  const otlp = decodeOtlp(signal, payload.protobuf, 'protobuf');
+  const flat = flatten({ tenant: 'bench', otlp, receivedAtNs: receivedAfter(otlp) });
+  const pack = () => {
+    for (const [, batches] of groupByService(flat.batches)) packEnvelopes('bench', signal, batches);
+  };
+  let reps = 1;
+  while (cpuMicros(() => Array.from({ length: reps }, pack)) < MIN_CPU_S * 1e6) reps *= 2;
+  const perItem: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    perItem.push(cpuMicros(() => Array.from({ length: reps }, pack)) / reps / payload.items);
+  }
+  return { case: name, items: payload.items, 'pack µs/item': Number(median(perItem).toFixed(2)) };
+}
+
+/** The envelope payload (JSON of the column batches, per service) under other codecs and levels. */
+function measureCodecs(signal: Signal, payload: Payload) {
+  const otlp = decodeOtlp(signal, payload.protobuf, 'protobuf');
+  const flat = flatten({ tenant: 'bench', otlp, receivedAtNs: receivedAfter(otlp) });
+  const raws = [...groupByService(flat.batches).values()].map((batches) =>
+    Buffer.from(JSON.stringify({ batches }), 'utf8'),
+  );
+  const codecs: [string, (b: Buffer) => Buffer][] = [
+    ...[1, 3, 4, 5, 6, 7].map((q): [string, (b: Buffer) => Buffer] => [
+      `brotli q${q}${q === 5 ? ' (current)' : ''}`,
+      (b) =>
+        brotliCompressSync(b, {
+          params: { [constants.BROTLI_PARAM_QUALITY]: q, [constants.BROTLI_PARAM_SIZE_HINT]: b.length },
+        }),
+    ]),
+    ...[1, 6, 9].map((l): [string, (b: Buffer) => Buffer] => [`gzip ${l}`, (b) => gzipSync(b, { level: l })]),
+  ];
+  const rounds = quick ? 3 : 7;
+  return codecs.map(([name, fn]) => {
+    const bytes = raws.reduce((n, b) => n + fn(b).length, 0);
+    const us: number[] = [];
+    for (let r = 0; r < rounds; r++) us.push(cpuMicros(() => raws.forEach(fn)));
+    return {
+      [`${signal} codec`]: name,
+      'B/item': Number((bytes / payload.items).toFixed(1)),
+      'of OTLP pb': `${((100 * bytes) / payload.protobuf.byteLength).toFixed(1)}%`,
+      'µs/item': Number((median(us) / payload.items).toFixed(2)),
+    };
+  });
+}
+
+/** In the child: one request from a file, then peak RSS and heap. */
+async function memoryChild(
+  file: string,
+  format: 'protobuf' | 'json',
+  gzip: boolean,
+  receivedAtNs: string,
+): Promise<void> {
+  const body = readFileSync(file);
+  const sink = new CountingStreamSink();
+  const ingest = createIngest({
+    tenants: { resolve: () => Promise.resolve({ tenantId: 'bench', keyId: 'k' }) },
+    stream: sink,
+    nowNs: () => receivedAtNs,
+  });
+  const headers = {
+    'content-type': format === 'protobuf' ? 'application/x-protobuf' : 'application/json',
+    authorization: 'Bearer k',
+    ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+  };
+  (globalThis as { gc?: () => void }).gc?.();
+  const before = process.memoryUsage();
+  const res = await ingest({ signal: 'traces', headers, body, remainingMs: 30_000 });
+  const after = process.memoryUsage();
+  process.stdout.write(
+    JSON.stringify({
+      status: res.status,
+      accepted: res.stats.accepted,
+      requestBytes: body.byteLength,
+      decompressedBytes: res.stats.decompressedBytes,
+      baselineRssMB: before.rss / 2 ** 20,
+      peakRssMB: process.resourceUsage().maxRSS / 1024,
+      heapAfterMB: after.heapUsed / 2 ** 20,
+    }),
+  );
+}
+
+function measureMemory(): Record<string, unknown>[] {
+  const dir = mkdtempSync(join(tmpdir(), 'ingest-bench-'));
+  try {
+    // ~518 bytes per workload span in protobuf, ~1.1 KB in JSON: just under the 4 MiB cap.
+    const cases: {
+      name: string;
+      format: 'protobuf' | 'json';
+      gzip: boolean;
+      body: Uint8Array;
+      at: string;
+    }[] = [];
+    const at = (p: Uint8Array) => receivedAfter(decodeOtlp('traces', p, 'protobuf'));
+    const pb = traceRequest({ items: 7900 }).protobuf;
+    cases.push({ name: '4 MB protobuf', format: 'protobuf', gzip: false, body: pb, at: at(pb) });
+    if (!quick) {
+      const json = traceRequest({ items: 3600 });
+      cases.push({ name: '4 MB JSON', format: 'json', gzip: false, body: json.json, at: at(json.protobuf) });
+      // gzip: 2 MB as received, inflating to just under the 16 MiB decompressed cap.
+      const big = traceRequest({ items: 30_000 }).protobuf;
+      const gz = gzipSync(big);
+      cases.push({ name: '16 MB protobuf, gzip', format: 'protobuf', gzip: true, body: gz, at: at(big) });
+    }
+    return cases.map((c) => {
+      const file = join(dir, `${c.name.replace(/\W+/g, '-')}.bin`);
+      writeFileSync(file, c.body);
+      const r = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          '--expose-gc',
+          join(here, 'ingest.ts'),
+          '--memory-child',
+          file,
+          c.format,
+          String(c.gzip),
+          c.at,
+        ],
+        { encoding: 'utf8', maxBuffer: 1 << 20 },
+      );
+      if (r.status !== 0) throw new Error(`memory child failed: ${r.stderr}`);
+      const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
+      return {
+        case: c.name,
+        status: m.status,
+        spans: m.accepted,
+        'request MB': Number((m.requestBytes! / 2 ** 20).toFixed(2)),
+        'inflated MB': Number((m.decompressedBytes! / 2 ** 20).toFixed(2)),
+        'baseline RSS MB': Math.round(m.baselineRssMB!),
+        'peak RSS MB': Math.round(m.peakRssMB!),
+        'heap after MB': Math.round(m.heapAfterMB!),
+      };
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The handler bundled as the CDK function construct does for ESM (module before main, so packages
+ * ship their tree-shakable ES builds), with the AWS SDK inside or left to the Lambda runtime.
+ */
+async function measureBundle(sdkExternal: boolean) {
+  const result = await build({
+    entryPoints: [join(here, '../functions/ingest/handler.ts')],
+    bundle: true,
+    minify: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'esm',
+    mainFields: ['module', 'main'],
+    external: sdkExternal ? ['@aws-sdk/*', '@smithy/*'] : [],
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+  });
+  const out = result.outputFiles[0]!;
+  const byPackage = new Map<string, number>();
+  for (const [path, info] of Object.entries(result.metafile.outputs)) {
+    if (!path.endsWith('.js')) continue;
+    for (const [input, { bytesInOutput }] of Object.entries(info.inputs)) {
+      const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+      const key = m ? m[1]! : 'project code';
+      byPackage.set(key, (byPackage.get(key) ?? 0) + bytesInOutput);
+    }
+  }
+  const top = [...byPackage.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
+  return { bytes: out.contents.byteLength, gzipBytes: gzipSync(out.contents).byteLength, top };
+}
+
+async function main(): Promise<void> {
+  const traces = traceRequest({ items: 512 });
+  const logs = logsRequest({ items: 512 });
+  const metrics = await metricsRequest();
+
+  const cases: Case[] = [
+    { name: 'traces protobuf', signal: 'traces', payload: traces, format: 'protobuf', gzip: false },
+    { name: 'traces protobuf gzip', signal: 'traces', payload: traces, format: 'protobuf', gzip: true },
+    { name: 'traces JSON', signal: 'traces', payload: traces, format: 'json', gzip: false },
+    { name: 'logs protobuf', signal: 'logs', payload: logs, format: 'protobuf', gzip: false },
+    { name: 'logs JSON', signal: 'logs', payload: logs, format: 'json', gzip: false },
+    { name: 'metrics protobuf', signal: 'metrics', payload: metrics, format: 'protobuf', gzip: false },
+  ];
+  const prepared = [];
+  for (const c of cases) prepared.push(await prepareIngest(c));
+  // Warm every path up before timing any, so the first case does not pay for the JIT.
+  for (let i = 0; i < (quick ? 5 : 20); i++) for (const p of prepared) await p.once();
+  const ingestFigures = [];
+  for (const p of prepared) ingestFigures.push(await measureIngest(p));
+  console.log(
+    `whole receiver via createIngest, in-memory counting StreamSink (${quick ? 'quick' : 'full'}; CPU µs per item, median of ${ROUNDS})`,
+  );
+  console.table(ingestFigures);
+
+  console.log('envelope pack alone (group by service + packEnvelopes, brotli q5)');
+  console.table([
+    measurePack('traces', 'traces', traces),
+    measurePack('logs', 'logs', logs),
+    measurePack('metrics', 'metrics', metrics),
+  ]);
+
+  console.log('envelope payload under other codecs (per-service envelopes, as packed)');
+  console.table(measureCodecs('traces', traces));
+  if (!quick) {
+    console.table(measureCodecs('logs', logs));
+    console.table(measureCodecs('metrics', metrics));
+  }
+
+  console.log('peak memory of one request (fresh child process each; target <= 256 MB)');
+  console.table(measureMemory());
+
+  const bundled = await measureBundle(false);
+  const external = quick ? undefined : await measureBundle(true);
+  console.log('ingest bundle (esbuild, minified, node22 ESM, mainFields module,main; target <= 500 KB)');
+  console.table([
+    {
+      bundle: 'AWS SDK bundled in',
+      KB: Math.round(bundled.bytes / 1024),
+      'gzip KB': Math.round(bundled.gzipBytes / 1024),
+    },
+    ...(external
+      ? [
+          {
+            bundle: 'AWS SDK from runtime',
+            KB: Math.round(external.bytes / 1024),
+            'gzip KB': Math.round(external.gzipBytes / 1024),
+          },
+        ]
+      : []),
+  ]);
+  console.table(
+    bundled.top.map(([pkg, bytes]) => ({ 'largest parts (SDK in)': pkg, KB: Math.round(bytes / 1024) })),
+  );
+}
+
+const childAt = process.argv.indexOf('--memory-child');
+if (childAt >= 0) {
+  const [file, format, gzip, at] = process.argv.slice(childAt + 1);
+  await memoryChild(file!, format as 'protobuf' | 'json', gzip === 'true', at!);
+} else {
+  await main();
+}

@@ -1,0 +1,87 @@
+// Namespace import: lets esbuild drop the parts of zod (locales, JSON schema) the handler never uses.
+import * as z from 'zod';
+import { rowLimitsSchema } from '../shared/rows/limits.js';
+import { redactionConfigSchema } from '../shared/rows/redact.js';
+
+/**
+ * Body caps. Lambda's synchronous payload limit is 6 MB and API Gateway delivers binary bodies
+ * base64-encoded (4/3 larger): 4 MiB as received is 5.59 MB of base64, leaving room for headers and
+ * the rest of the event. 16 MiB decompressed bounds memory and decode time per request (OTLP asks
+ * receivers to cap the decompressed size).
+ */
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_MAX_DECOMPRESSED_BYTES = 16 * 1024 * 1024;
+/** Time kept back from the Lambda deadline for answering after the last stream attempt. */
+export const DEFAULT_DEADLINE_MARGIN_MS = 1000;
+
+/** A JSON-valued variable parsed with `schema`; absent or blank means undefined. */
+function jsonVar<T extends z.ZodType>(schema: T) {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx): z.output<T> | undefined => {
+      if (raw === undefined || raw.trim() === '') return undefined;
+      let value: unknown;
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
+        return z.NEVER;
+      }
+      const parsed = schema.safeParse(value);
+      if (!parsed.success) {
+        ctx.addIssue({ code: 'custom', message: z.prettifyError(parsed.error) });
+        return z.NEVER;
+      }
+      return parsed.data;
+    });
+}
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+export const ingestConfigSchema = z.object({
+  STREAM_NAME: z.string().min(1),
+  /** Optional: PutRecords by ARN (e.g. a stream in another account). */
+  STREAM_ARN: z.string().min(1).optional(),
+  TENANTS_TABLE: z.string().min(1),
+  /** Optional: a DynamoDB table for exact cross-instance rate limits; else in-memory token buckets. */
+  RATE_LIMIT_TABLE: z.string().min(1).optional(),
+  /** Items per second for tenants without their own limit; unset means unlimited. */
+  DEFAULT_ITEMS_PER_SECOND: z.coerce.number().positive().optional(),
+  MAX_BODY_BYTES: positiveInt(DEFAULT_MAX_BODY_BYTES),
+  MAX_DECOMPRESSED_BYTES: positiveInt(DEFAULT_MAX_DECOMPRESSED_BYTES),
+  /** Items older than this are rejected (the hot tier would drop them at once). */
+  HOT_RETENTION_DAYS: positiveInt(7),
+  DEADLINE_MARGIN_MS: z.coerce.number().int().nonnegative().default(DEFAULT_DEADLINE_MARGIN_MS),
+  /** JSON of rows/redact.ts `redactionConfigSchema`; absent means the defaults. */
+  REDACTION_RULES: jsonVar(redactionConfigSchema),
+  /** JSON of rows/limits.ts `rowLimitsSchema` overrides (HOT_RETENTION_DAYS wins for retention). */
+  ROW_LIMITS: jsonVar(rowLimitsSchema),
+  POWERTOOLS_SERVICE_NAME: z.string().default('otlp-ingest'),
+  POWERTOOLS_METRICS_NAMESPACE: z.string().default('OtlpPipeline'),
+  POWERTOOLS_LOG_LEVEL: z.string().default('INFO'),
+});
+
+export type IngestConfig = z.output<typeof ingestConfigSchema>;
+
+export class IngestConfigError extends Error {
+  override readonly name = 'IngestConfigError';
+}
+
+export function parseIngestConfig(env: Record<string, string | undefined>): IngestConfig {
+  const parsed = ingestConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new IngestConfigError(`invalid ingest environment:\n${z.prettifyError(parsed.error)}`, {
+      cause: parsed.error,
+    });
+  }
+  return parsed.data;
+}
+
+let cached: IngestConfig | undefined;
+
+/** The Lambda's environment, parsed on first use (not at import, so tests and local mode need none). */
+export function ingestConfig(): IngestConfig {
+  cached ??= parseIngestConfig(process.env);
+  return cached;
+}

@@ -1,0 +1,197 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import middy from '@middy/core';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { encodeStatus } from '../shared/otlp/responses.js';
+import { resolveRowLimits } from '../shared/rows/limits.js';
+import { compileRedaction } from '../shared/rows/redact.js';
+import type { Signal } from '../shared/schema/columns.js';
+import { KinesisStreamSink } from '../shared/stream/kinesis-stream-sink.js';
+import { CachedTenantDirectory } from '../shared/tenants/directory.js';
+import { DynamoWindowRateLimiter } from '../shared/tenants/dynamo-rate-limiter.js';
+import { DynamoTenantDirectory } from '../shared/tenants/dynamo-tenant-directory.js';
+import { TokenBucketRateLimiter } from '../shared/tenants/rate-limiter.js';
+import { type IngestConfig, ingestConfig } from './config.js';
+import {
+  createIngest,
+  formatForContentType,
+  type Ingest,
+  type IngestPorts,
+  type IngestResponse,
+} from './ingest.js';
+
+/**
+ * The ingest Lambda: API Gateway HTTP API (payload v2) events for POST /v1/traces|logs|metrics in,
+ * OTLP/HTTP responses out. Wiring only; the receiver's rules live in ingest.ts.
+ */
+
+export interface IngestHandlerDeps {
+  /** The use-case's ports, or a function building them on the first request (keeps imports free of AWS env). */
+  readonly ports: IngestPorts | (() => IngestPorts);
+  readonly logger?: Logger;
+  readonly metrics?: Metrics;
+  readonly tracer?: Tracer;
+}
+
+const SIGNAL_PATHS: Record<string, Signal> = {
+  '/v1/traces': 'traces',
+  '/v1/logs': 'logs',
+  '/v1/metrics': 'metrics',
+};
+
+/** The signal for a request path; a stage or custom-domain prefix before /v1/… is allowed. */
+export function signalForPath(path: string): Signal | undefined {
+  const trimmed = path.endsWith('/') ? path.slice(0, -1) : path;
+  const match = /\/v1\/(traces|logs|metrics)$/.exec(trimmed);
+  return match ? SIGNAL_PATHS[match[0]] : undefined;
+}
+
+function message(statusCode: number, text: string, headers: Record<string, string> = {}) {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ message: text }),
+  } satisfies APIGatewayProxyStructuredResultV2;
+}
+
+/** JSON bodies go back as text, protobuf base64-encoded (API Gateway decodes it for the client). */
+function toResult(
+  res: Pick<IngestResponse, 'status' | 'headers' | 'body'>,
+): APIGatewayProxyStructuredResultV2 {
+  const isJson = res.headers['content-type'] === 'application/json';
+  const buf = Buffer.from(res.body.buffer, res.body.byteOffset, res.body.byteLength);
+  return {
+    statusCode: res.status,
+    headers: res.headers,
+    body: isJson ? buf.toString('utf8') : buf.toString('base64'),
+    isBase64Encoded: !isJson,
+  };
+}
+
+export function createIngestHandler(deps: IngestHandlerDeps) {
+  const logger = deps.logger ?? new Logger();
+  const metrics = deps.metrics ?? new Metrics();
+  const tracer = deps.tracer ?? new Tracer();
+  let ingest: Ingest | undefined;
+  const getIngest = () => {
+    ingest ??= createIngest(typeof deps.ports === 'function' ? deps.ports() : deps.ports);
+    return ingest;
+  };
+
+  const lambdaHandler = async (
+    event: APIGatewayProxyEventV2,
+    context: Context,
+  ): Promise<APIGatewayProxyStructuredResultV2> => {
+    const signal = signalForPath(event.rawPath);
+    if (signal === undefined) return message(404, 'Not Found');
+    if (event.requestContext.http.method.toUpperCase() !== 'POST') {
+      return message(405, 'Method Not Allowed', { allow: 'POST' });
+    }
+    const body =
+      event.body === undefined
+        ? new Uint8Array(0)
+        : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+    metrics.addDimension('signal', signal);
+
+    let res: IngestResponse;
+    try {
+      res = await getIngest()({
+        signal,
+        headers: event.headers ?? {},
+        body,
+        remainingMs: context.getRemainingTimeInMillis(),
+      });
+    } catch (err) {
+      // A bug or an unexpected failure: the client may retry, nothing was acknowledged.
+      if (err instanceof Error) logger.error('ingest failed', err);
+      else logger.error('ingest failed', { error: String(err) });
+      metrics.addMetric('IngestErrors', MetricUnit.Count, 1);
+      const format = formatForContentType(event.headers?.['content-type']) ?? 'json';
+      return toResult({
+        status: 500,
+        headers: { 'content-type': format === 'json' ? 'application/json' : 'application/x-protobuf' },
+        body: encodeStatus(format, 13, 'internal error'),
+      });
+    }
+
+    const { stats } = res;
+    metrics.addMetric('RequestBytes', MetricUnit.Bytes, stats.requestBytes);
+    metrics.addMetric('ItemsAccepted', MetricUnit.Count, stats.accepted);
+    metrics.addMetric('ItemsRejected', MetricUnit.Count, stats.rejected);
+    metrics.addMetric('EnvelopeBytes', MetricUnit.Bytes, stats.envelopeBytes);
+    if (stats.outcome === 'throttled' || stats.outcome === 'unavailable') {
+      metrics.addMetric('StreamWriteFailures', MetricUnit.Count, 1);
+    }
+    const logFields = { signal, status: res.status, ...stats };
+    if (res.status >= 500) logger.warn('ingest not acknowledged', logFields);
+    else if (res.status === 429 || res.status === 413) logger.info('ingest refused', logFields);
+    else logger.debug('ingest done', logFields);
+    return toResult(res);
+  };
+
+  return middy(lambdaHandler)
+    .use(captureLambdaHandler(tracer))
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+}
+
+/** Production ports from the environment; clients are built on the first request, once per instance. */
+export function depsFromConfig(): IngestHandlerDeps {
+  const logger = new Logger();
+  const metrics = new Metrics();
+  const tracer = new Tracer();
+  const build = (config: IngestConfig): IngestPorts => {
+    // Our sink retries failed entries within the Lambda deadline: the SDK must not retry unseen.
+    const kinesis = tracer.captureAWSv3Client(
+      new KinesisClient({ maxAttempts: 1, requestHandler: new NodeHttpHandler({ connectionTimeout: 2000 }) }),
+    );
+    const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
+    const defaultLimits =
+      config.DEFAULT_ITEMS_PER_SECOND !== undefined
+        ? { itemsPerSecond: config.DEFAULT_ITEMS_PER_SECOND }
+        : undefined;
+    const rateLimiter = config.RATE_LIMIT_TABLE
+      ? new DynamoWindowRateLimiter({
+          client: dynamo,
+          tableName: config.RATE_LIMIT_TABLE,
+          ...(defaultLimits && { defaultLimits }),
+          onError: (err) => logger.warn('rate limiter unavailable; request allowed', { error: String(err) }),
+        })
+      : new TokenBucketRateLimiter(defaultLimits ? { defaultLimits } : {});
+    return {
+      tenants: new CachedTenantDirectory(new DynamoTenantDirectory(dynamo, config.TENANTS_TABLE)),
+      rateLimiter,
+      stream: new KinesisStreamSink(kinesis, {
+        streamName: config.STREAM_NAME,
+        ...(config.STREAM_ARN && { streamArn: config.STREAM_ARN }),
+      }),
+      maxBodyBytes: config.MAX_BODY_BYTES,
+      maxDecompressedBytes: config.MAX_DECOMPRESSED_BYTES,
+      deadlineMarginMs: config.DEADLINE_MARGIN_MS,
+      flatten: {
+        limits: resolveRowLimits({ ...config.ROW_LIMITS, hotRetentionDays: config.HOT_RETENTION_DAYS }),
+        redactor: compileRedaction(config.REDACTION_RULES ?? {}),
+        logger,
+      },
+    };
+  };
+  let ports: IngestPorts | undefined;
+  return {
+    logger,
+    metrics,
+    tracer,
+    ports: () => {
+      ports ??= build(ingestConfig());
+      return ports;
+    },
+  };
+}
+
+export const handler = createIngestHandler(depsFromConfig());

@@ -1,0 +1,373 @@
+import { gunzipSync } from 'node:zlib';
+import { EnvelopeError, type PackOptions, packEnvelopes } from '../shared/envelope/envelope.js';
+import { decodeOtlp } from '../shared/otlp/decode.js';
+import { OtlpDecodeError } from '../shared/otlp/decode-error.js';
+import type { OtlpRequest } from '../shared/otlp/model.js';
+import { encodeExportResponse, encodeStatus } from '../shared/otlp/responses.js';
+import { type FlattenOptions, flatten } from '../shared/rows/flatten.js';
+import type { Signal } from '../shared/schema/columns.js';
+import type { StreamRecord, StreamSink } from '../shared/stream/stream-sink.js';
+import { type TenantDirectory, TenantDirectoryError } from '../shared/tenants/directory.js';
+import { apiKeyFromHeaders } from '../shared/tenants/keys.js';
+import type { RateLimiter } from '../shared/tenants/rate-limiter.js';
+import {
+  DEFAULT_DEADLINE_MARGIN_MS,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_DECOMPRESSED_BYTES,
+} from './config.js';
+import { groupByService, partitionKey } from './partition.js';
+
+/**
+ * The OTLP/HTTP receiver as a pure use-case: headers and body in, status, headers and body out.
+ * Order of checks: content type and encoding (415; they also fix the response format), API key
+ * (401), size as received (413), bounded decompression (413), decode (400), rate limit (429),
+ * flatten and pack, stream (429/503). Only a `durable` stream outcome is answered with 200, so
+ * nothing is acknowledged that is not in the stream.
+ */
+
+export type WireFormat = 'protobuf' | 'json';
+
+/** google.rpc.Code values used in Status bodies. */
+const RPC = {
+  INVALID_ARGUMENT: 3,
+  RESOURCE_EXHAUSTED: 8,
+  UNAUTHENTICATED: 16,
+  UNAVAILABLE: 14,
+  INTERNAL: 13,
+} as const;
+
+const CONTENT_TYPES: Record<WireFormat, string> = {
+  protobuf: 'application/x-protobuf',
+  json: 'application/json',
+};
+
+/** Retry-After when the tenant directory cannot answer. */
+const DIRECTORY_RETRY_AFTER_SECONDS = 5;
+
+export interface IngestPorts {
+  readonly tenants: TenantDirectory;
+  /** @default none: no rate limiting */
+  readonly rateLimiter?: RateLimiter;
+  readonly stream: StreamSink;
+  /** @default DEFAULT_MAX_BODY_BYTES (4 MiB) */
+  readonly maxBodyBytes?: number;
+  /** @default DEFAULT_MAX_DECOMPRESSED_BYTES (16 MiB) */
+  readonly maxDecompressedBytes?: number;
+  /** Kept back from the remaining time for answering. @default DEFAULT_DEADLINE_MARGIN_MS */
+  readonly deadlineMarginMs?: number;
+  readonly flatten?: FlattenOptions;
+  readonly envelope?: PackOptions;
+  /** Milliseconds since the epoch. @default Date.now */
+  readonly now?: () => number;
+  /** Nanoseconds since the epoch as a decimal string (row time when an item has none). */
+  readonly nowNs?: () => string;
+}
+
+export interface IngestRequest {
+  readonly signal: Signal;
+  /** Header names in any case (API Gateway v2 sends them lower-cased). */
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly body: Uint8Array;
+  /** Time left before the caller gives up (Lambda's remaining time). */
+  readonly remainingMs: number;
+}
+
+/** What happened, for logs and metrics; not part of the HTTP answer. */
+export interface IngestStats {
+  readonly outcome:
+    | 'accepted'
+    | 'partial'
+    | 'unsupported'
+    | 'unauthenticated'
+    | 'too-large'
+    | 'malformed'
+    | 'rate-limited'
+    | 'throttled'
+    | 'unavailable'
+    | 'error';
+  readonly tenant?: string;
+  readonly requestBytes: number;
+  readonly decompressedBytes?: number;
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly envelopes: number;
+  readonly envelopeBytes: number;
+  /** A short reason for a non-200 outcome or rejections. */
+  readonly reason?: string;
+}
+
+export interface IngestResponse {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: Uint8Array;
+  readonly stats: IngestStats;
+}
+
+export type Ingest = (request: IngestRequest) => Promise<IngestResponse>;
+
+function header(headers: IngestRequest['headers'], name: string): string | undefined {
+  const direct = headers[name];
+  if (direct !== undefined) return direct;
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return v;
+  return undefined;
+}
+
+/** The wire format for a Content-Type (parameters such as charset ignored), or undefined. */
+export function formatForContentType(contentType: string | undefined): WireFormat | undefined {
+  const media = contentType?.split(';')[0]?.trim().toLowerCase();
+  if (media === 'application/x-protobuf') return 'protobuf';
+  if (media === 'application/json') return 'json';
+  return undefined;
+}
+
+/** 'gzip' or 'none' (absent or identity); undefined for any other coding. */
+export function parseContentEncoding(value: string | undefined): 'gzip' | 'none' | undefined {
+  const codings = (value ?? '')
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '' && c !== 'identity');
+  if (codings.length === 0) return 'none';
+  if (codings.length === 1 && (codings[0] === 'gzip' || codings[0] === 'x-gzip')) return 'gzip';
+  return undefined;
+}
+
+/** Spans, log records or metric data points in a request: what rate limits and partial_success count. */
+export function countItems(otlp: OtlpRequest): number {
+  let n = 0;
+  switch (otlp.signal) {
+    case 'traces':
+      for (const rs of otlp.request.resourceSpans) for (const ss of rs.scopeSpans) n += ss.spans.length;
+      return n;
+    case 'logs':
+      for (const rl of otlp.request.resourceLogs) for (const sl of rl.scopeLogs) n += sl.logRecords.length;
+      return n;
+    case 'metrics':
+      for (const rm of otlp.request.resourceMetrics)
+        for (const sm of rm.scopeMetrics) for (const m of sm.metrics) n += m.data?.dataPoints.length ?? 0;
+      return n;
+  }
+}
+
+type Decompressed = { ok: true; body: Uint8Array } | { ok: false; tooLarge: boolean; reason: string };
+
+/** Inflates with a hard output cap, so a gzip bomb costs at most `cap` bytes of memory. */
+function gunzipBounded(body: Uint8Array, cap: number): Decompressed {
+  try {
+    return { ok: true, body: gunzipSync(body, { maxOutputLength: cap }) };
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (err instanceof RangeError || code === 'ERR_BUFFER_TOO_LARGE') {
+      return { ok: false, tooLarge: true, reason: `decompressed body is over ${cap} bytes` };
+    }
+    return { ok: false, tooLarge: false, reason: `body is not valid gzip: ${(err as Error).message}` };
+  }
+}
+
+export function createIngest(ports: IngestPorts): Ingest {
+  const maxBody = ports.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxDecompressed = ports.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
+  const margin = ports.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
+  const now = ports.now ?? Date.now;
+  const nowNs = ports.nowNs ?? (() => (BigInt(Date.now()) * 1_000_000n).toString());
+
+  return async (request) => {
+    const started = now();
+    const deadline = started + request.remainingMs - margin;
+    const requestBytes = request.body.byteLength;
+    const base: IngestStats = {
+      outcome: 'error',
+      requestBytes,
+      accepted: 0,
+      rejected: 0,
+      envelopes: 0,
+      envelopeBytes: 0,
+    };
+
+    const format = formatForContentType(header(request.headers, 'content-type'));
+    // Unknown types get a JSON Status: the client's format is unknown, and JSON is readable.
+    const replyFormat: WireFormat = format ?? 'json';
+    const status = (
+      code: number,
+      rpcCode: number,
+      message: string,
+      stats: Partial<IngestStats>,
+      extra: Record<string, string> = {},
+    ): IngestResponse => ({
+      status: code,
+      headers: { 'content-type': CONTENT_TYPES[replyFormat], ...extra },
+      body: encodeStatus(replyFormat, rpcCode, message),
+      stats: { ...base, reason: message, ...stats },
+    });
+
+    if (format === undefined) {
+      return status(
+        415,
+        RPC.INVALID_ARGUMENT,
+        'unsupported Content-Type: use application/x-protobuf or application/json',
+        { outcome: 'unsupported' },
+      );
+    }
+    const encoding = parseContentEncoding(header(request.headers, 'content-encoding'));
+    if (encoding === undefined) {
+      return status(415, RPC.INVALID_ARGUMENT, 'unsupported Content-Encoding: use gzip or none', {
+        outcome: 'unsupported',
+      });
+    }
+
+    const apiKey = apiKeyFromHeaders({ ...request.headers });
+    if (apiKey === undefined) {
+      return status(
+        401,
+        RPC.UNAUTHENTICATED,
+        'missing API key: send Authorization: Bearer <key>',
+        { outcome: 'unauthenticated' },
+        { 'www-authenticate': 'Bearer' },
+      );
+    }
+    let tenantInfo: Awaited<ReturnType<TenantDirectory['resolve']>>;
+    try {
+      tenantInfo = await ports.tenants.resolve(apiKey);
+    } catch (err) {
+      if (!(err instanceof TenantDirectoryError)) throw err;
+      return status(
+        503,
+        RPC.UNAVAILABLE,
+        'tenant directory unavailable, retry later',
+        { outcome: 'unavailable' },
+        { 'retry-after': String(DIRECTORY_RETRY_AFTER_SECONDS) },
+      );
+    }
+    if (tenantInfo === undefined) {
+      return status(
+        401,
+        RPC.UNAUTHENTICATED,
+        'unknown or revoked API key',
+        { outcome: 'unauthenticated' },
+        { 'www-authenticate': 'Bearer error="invalid_token"' },
+      );
+    }
+    const tenant = tenantInfo.tenantId;
+
+    if (requestBytes > maxBody) {
+      return status(413, RPC.RESOURCE_EXHAUSTED, `request body is over ${maxBody} bytes`, {
+        outcome: 'too-large',
+        tenant,
+      });
+    }
+    let body = request.body;
+    if (encoding === 'gzip') {
+      const inflated = gunzipBounded(body, maxDecompressed);
+      if (!inflated.ok) {
+        return inflated.tooLarge
+          ? status(413, RPC.RESOURCE_EXHAUSTED, inflated.reason, { outcome: 'too-large', tenant })
+          : status(400, RPC.INVALID_ARGUMENT, inflated.reason, { outcome: 'malformed', tenant });
+      }
+      body = inflated.body;
+    } else if (body.byteLength > maxDecompressed) {
+      return status(413, RPC.RESOURCE_EXHAUSTED, `request body is over ${maxDecompressed} bytes`, {
+        outcome: 'too-large',
+        tenant,
+      });
+    }
+    const decompressedBytes = body.byteLength;
+
+    const success = (
+      accepted: number,
+      rejected: number,
+      message: string | undefined,
+      extra: Partial<IngestStats>,
+    ) =>
+      ({
+        status: 200,
+        headers: { 'content-type': CONTENT_TYPES[format] },
+        body: encodeExportResponse(
+          request.signal,
+          format,
+          rejected > 0 ? { rejected, message: message ?? `${rejected} items rejected` } : undefined,
+        ),
+        stats: {
+          ...base,
+          ...extra,
+          outcome: rejected > 0 ? 'partial' : 'accepted',
+          tenant,
+          decompressedBytes,
+          accepted,
+          rejected,
+          ...(message !== undefined ? { reason: message } : {}),
+        },
+      }) satisfies IngestResponse;
+
+    // An empty body is an empty request (protobuf's encoding of a message with no fields).
+    if (body.byteLength === 0) return success(0, 0, undefined, {});
+
+    let otlp: OtlpRequest | undefined;
+    try {
+      otlp = decodeOtlp(request.signal, body, format);
+    } catch (err) {
+      if (!(err instanceof OtlpDecodeError)) throw err;
+      return status(400, RPC.INVALID_ARGUMENT, err.message, {
+        outcome: 'malformed',
+        tenant,
+        decompressedBytes,
+      });
+    }
+    const items = countItems(otlp);
+    if (items === 0) return success(0, 0, undefined, {});
+
+    if (ports.rateLimiter) {
+      const decision = await ports.rateLimiter.take(tenant, items, tenantInfo.limits);
+      if (!decision.allowed) {
+        return status(
+          429,
+          RPC.RESOURCE_EXHAUSTED,
+          `rate limit exceeded for tenant ${tenant}`,
+          { outcome: 'rate-limited', tenant, decompressedBytes },
+          { 'retry-after': String(decision.retryAfterSeconds) },
+        );
+      }
+    }
+
+    const flat = flatten({ tenant, otlp, receivedAtNs: nowNs() }, ports.flatten);
+    // Let the decoded request and the inflated body go before packing: on a 16 MiB body they are
+    // most of the heap, and packing allocates the envelope JSON.
+    otlp = undefined;
+    body = new Uint8Array(0);
+    const records: StreamRecord[] = [];
+    let envelopeBytes = 0;
+    try {
+      for (const [service, batches] of groupByService(flat.batches)) {
+        const key = partitionKey(tenant, service);
+        for (const env of packEnvelopes(tenant, request.signal, batches, ports.envelope)) {
+          records.push({ data: env.data, partitionKey: key });
+          envelopeBytes += env.data.byteLength;
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof EnvelopeError)) throw err;
+      return status(413, RPC.RESOURCE_EXHAUSTED, err.message, {
+        outcome: 'too-large',
+        tenant,
+        decompressedBytes,
+      });
+    }
+    const streamStats = { envelopes: records.length, envelopeBytes };
+    if (records.length === 0) return success(flat.accepted, flat.rejected, flat.message, streamStats);
+
+    const outcome = await ports.stream.put(records, deadline);
+    if (outcome.kind === 'durable') return success(flat.accepted, flat.rejected, flat.message, streamStats);
+    const throttled = outcome.kind === 'throttled';
+    return status(
+      throttled ? 429 : 503,
+      throttled ? RPC.RESOURCE_EXHAUSTED : RPC.UNAVAILABLE,
+      throttled ? 'stream throttled, retry later' : 'stream unavailable, retry later',
+      {
+        outcome: throttled ? 'throttled' : 'unavailable',
+        reason: outcome.reason,
+        tenant,
+        decompressedBytes,
+        ...streamStats,
+      },
+      { 'retry-after': String(outcome.retryAfterSeconds) },
+    );
+  };
+}

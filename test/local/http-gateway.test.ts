@@ -1,0 +1,176 @@
+import { gzipSync } from 'node:zlib';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type GatewayHandler,
+  type HttpGateway,
+  HttpGatewayError,
+  startHttpGateway,
+} from '../../local/http-gateway.js';
+
+interface Seen {
+  event: APIGatewayProxyEventV2;
+  remainingMs: number;
+  functionName: string;
+  requestId: string;
+}
+
+describe('local HTTP gateway', () => {
+  let gateway: HttpGateway;
+  const seen: Seen[] = [];
+  const record: GatewayHandler = async (event: APIGatewayProxyEventV2, context: Context) => {
+    seen.push({
+      event,
+      remainingMs: context.getRemainingTimeInMillis(),
+      functionName: context.functionName,
+      requestId: context.awsRequestId,
+    });
+    return { statusCode: 202, headers: { 'X-Echo': 'yes' }, body: 'ok' };
+  };
+
+  beforeAll(async () => {
+    gateway = await startHttpGateway({
+      port: 0,
+      timeoutMs: 5000,
+      maxBodyBytes: 64 * 1024,
+      routes: [
+        { method: 'POST', path: '/v1/traces', handler: record, functionName: 'ingest' },
+        { method: 'GET', path: '/v1/query/traces/{traceId}', handler: record },
+        {
+          method: 'GET',
+          path: '/binary',
+          handler: async () => ({
+            statusCode: 200,
+            headers: { 'content-type': 'application/octet-stream' },
+            body: Buffer.from([0, 1, 2, 255]).toString('base64'),
+            isBase64Encoded: true,
+          }),
+        },
+        { method: 'GET', path: '/string', handler: async () => '{"plain":true}' },
+        {
+          method: 'GET',
+          path: '/boom',
+          handler: async () => {
+            throw new Error('handler bug');
+          },
+        },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await gateway.close();
+  });
+
+  const last = () => seen[seen.length - 1]!;
+
+  it('hands a JSON POST to the handler as a payload v2 event with a text body', async () => {
+    const res = await fetch(`${gateway.url}/v1/traces?a=1&a=2&b=x`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Custom': 'Value', 'User-Agent': 'test-agent' },
+      body: '{"resourceSpans":[]}',
+    });
+
+    expect(res.status).toBe(202);
+    expect(res.headers.get('x-echo')).toBe('yes');
+    expect(await res.text()).toBe('ok');
+    const { event, remainingMs, functionName, requestId } = last();
+    expect(event.version).toBe('2.0');
+    expect(event.routeKey).toBe('POST /v1/traces');
+    expect(event.rawPath).toBe('/v1/traces');
+    expect(event.rawQueryString).toBe('a=1&a=2&b=x');
+    expect(event.queryStringParameters).toEqual({ a: '1,2', b: 'x' });
+    expect(event.headers['content-type']).toBe('application/json');
+    expect(event.headers['x-custom']).toBe('Value');
+    expect(event.requestContext.http).toMatchObject({
+      method: 'POST',
+      path: '/v1/traces',
+      sourceIp: '127.0.0.1',
+      userAgent: 'test-agent',
+    });
+    expect(event.isBase64Encoded).toBe(false);
+    expect(event.body).toBe('{"resourceSpans":[]}');
+    expect(event.pathParameters).toBeUndefined();
+    expect(remainingMs).toBeGreaterThan(0);
+    expect(remainingMs).toBeLessThanOrEqual(5000);
+    expect(functionName).toBe('ingest');
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('base64-encodes binary and gzip-encoded bodies byte for byte', async () => {
+    const protobuf = Buffer.from([0x0a, 0x00, 0xff, 0x80, 0x00]);
+    await fetch(`${gateway.url}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-protobuf' },
+      body: protobuf,
+    });
+    expect(last().event.isBase64Encoded).toBe(true);
+    expect(Buffer.from(last().event.body!, 'base64')).toEqual(protobuf);
+
+    const gz = gzipSync('{"resourceSpans":[]}');
+    await fetch(`${gateway.url}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gz,
+    });
+    expect(last().event.isBase64Encoded).toBe(true);
+    expect(last().event.headers['content-encoding']).toBe('gzip');
+    expect(Buffer.from(last().event.body!, 'base64')).toEqual(gz);
+  });
+
+  it('omits the body of an empty request', async () => {
+    await fetch(`${gateway.url}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(last().event.body).toBeUndefined();
+  });
+
+  it('fills pathParameters from a templated route', async () => {
+    const res = await fetch(`${gateway.url}/v1/query/traces/abc%20def`);
+    expect(res.status).toBe(202);
+    expect(last().event.routeKey).toBe('GET /v1/query/traces/{traceId}');
+    expect(last().event.pathParameters).toEqual({ traceId: 'abc def' });
+  });
+
+  it('decodes base64 results and answers a bare string as 200 JSON', async () => {
+    const bin = await fetch(`${gateway.url}/binary`);
+    expect(Buffer.from(await bin.arrayBuffer())).toEqual(Buffer.from([0, 1, 2, 255]));
+
+    const str = await fetch(`${gateway.url}/string`);
+    expect(str.status).toBe(200);
+    expect(str.headers.get('content-type')).toBe('application/json');
+    expect(await str.json()).toEqual({ plain: true });
+  });
+
+  it('answers 404 for an unknown path and 405 with Allow for a wrong method', async () => {
+    const missing = await fetch(`${gateway.url}/v1/nothing`, { method: 'POST' });
+    expect(missing.status).toBe(404);
+
+    const wrongMethod = await fetch(`${gateway.url}/v1/traces`);
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('POST');
+  });
+
+  it('answers 413 for a body over the limit without calling the handler', async () => {
+    const before = seen.length;
+    const res = await fetch(`${gateway.url}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-protobuf' },
+      body: Buffer.alloc(64 * 1024 + 1),
+    });
+    expect(res.status).toBe(413);
+    expect(seen.length).toBe(before);
+  });
+
+  it('answers 500 when the handler throws, as API Gateway does for a failed invocation', async () => {
+    const res = await fetch(`${gateway.url}/boom`);
+    expect(res.status).toBe(500);
+    expect(await res.json()).toEqual({ message: 'Internal Server Error' });
+  });
+
+  it('says clearly when the port is taken', async () => {
+    const attempt = startHttpGateway({ port: gateway.port, routes: [] });
+    await expect(attempt).rejects.toBeInstanceOf(HttpGatewayError);
+    await expect(attempt).rejects.toThrow(/already in use/);
+  });
+});
