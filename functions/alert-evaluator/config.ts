@@ -1,5 +1,6 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { clickHouseEnvSchema } from '../shared/clickhouse/secrets-manager-client.js';
+import { environment } from '../shared/config/environment.js';
 
 /** The alert evaluator's environment, validated once, on first use (not at import). */
 export const alertEvaluatorConfigSchema = z.intersection(
@@ -20,26 +21,6 @@ export const alertEvaluatorConfigSchema = z.intersection(
 
 export type AlertEvaluatorConfig = z.output<typeof alertEvaluatorConfigSchema>;
 
-export class AlertEvaluatorConfigError extends Error {
-  override readonly name = 'AlertEvaluatorConfigError';
-}
-
-export function parseAlertEvaluatorConfig(env: Record<string, string | undefined>): AlertEvaluatorConfig {
-  const parsed = alertEvaluatorConfigSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new AlertEvaluatorConfigError(
-      `invalid alert-evaluator environment:\n${z.prettifyError(parsed.error)}`,
-      {
-        cause: parsed.error,
-      },
-    );
-  }
-  return parsed.data;
-}
-
-let cached: AlertEvaluatorConfig | undefined;
-
-export function alertEvaluatorConfig(): AlertEvaluatorConfig {
-  cached ??= parseAlertEvaluatorConfig(process.env);
-  return cached;
-}
+const env = environment('alert-evaluator', alertEvaluatorConfigSchema);
+export const parseAlertEvaluatorConfig = env.parse;
+export const alertEvaluatorConfig = env.get;

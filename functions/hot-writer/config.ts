@@ -1,6 +1,7 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_HOT_RETENTION_DAYS } from '../shared/clickhouse/ddl.js';
 import { clickHouseEnvSchema } from '../shared/clickhouse/secrets-manager-client.js';
+import { environment } from '../shared/config/environment.js';
 
 /** The hot writer's environment, validated once, on first use (not at import). */
 export const hotWriterConfigSchema = z.intersection(
@@ -17,23 +18,6 @@ export const hotWriterConfigSchema = z.intersection(
 
 export type HotWriterConfig = z.output<typeof hotWriterConfigSchema>;
 
-export class HotWriterConfigError extends Error {
-  override readonly name = 'HotWriterConfigError';
-}
-
-export function parseHotWriterConfig(env: Record<string, string | undefined>): HotWriterConfig {
-  const parsed = hotWriterConfigSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new HotWriterConfigError(`invalid hot-writer environment:\n${z.prettifyError(parsed.error)}`, {
-      cause: parsed.error,
-    });
-  }
-  return parsed.data;
-}
-
-let cached: HotWriterConfig | undefined;
-
-export function hotWriterConfig(): HotWriterConfig {
-  cached ??= parseHotWriterConfig(process.env);
-  return cached;
-}
+const env = environment('hot-writer', hotWriterConfigSchema);
+export const parseHotWriterConfig = env.parse;
+export const hotWriterConfig = env.get;

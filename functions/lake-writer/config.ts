@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod';
+import { environment } from '../shared/config/environment.js';
 
 /**
  * Environment of the lake writer and the compactor, validated once, on first use (not at import).
@@ -22,23 +23,6 @@ export const lakeConfigSchema = z.object({
 
 export type LakeConfig = z.output<typeof lakeConfigSchema>;
 
-export class LakeConfigError extends Error {
-  override readonly name = 'LakeConfigError';
-}
-
-export function parseLakeConfig(env: Record<string, string | undefined>): LakeConfig {
-  const parsed = lakeConfigSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new LakeConfigError(`invalid lake environment:\n${z.prettifyError(parsed.error)}`, {
-      cause: parsed.error,
-    });
-  }
-  return parsed.data;
-}
-
-let cached: LakeConfig | undefined;
-
-export function lakeConfig(): LakeConfig {
-  cached ??= parseLakeConfig(process.env);
-  return cached;
-}
+const env = environment('lake-writer', lakeConfigSchema);
+export const parseLakeConfig = env.parse;
+export const lakeConfig = env.get;

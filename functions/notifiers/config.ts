@@ -1,5 +1,6 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { CHANNEL_TYPES } from '../shared/alerts/rules.js';
+import { environment } from '../shared/config/environment.js';
 
 /** A notifier's environment, validated once, on first use (not at import). */
 export const notifierConfigSchema = z.object({
@@ -13,23 +14,6 @@ export const notifierConfigSchema = z.object({
 
 export type NotifierConfig = z.output<typeof notifierConfigSchema>;
 
-export class NotifierConfigError extends Error {
-  override readonly name = 'NotifierConfigError';
-}
-
-export function parseNotifierConfig(env: Record<string, string | undefined>): NotifierConfig {
-  const parsed = notifierConfigSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new NotifierConfigError(`invalid notifier environment:\n${z.prettifyError(parsed.error)}`, {
-      cause: parsed.error,
-    });
-  }
-  return parsed.data;
-}
-
-let cached: NotifierConfig | undefined;
-
-export function notifierConfig(): NotifierConfig {
-  cached ??= parseNotifierConfig(process.env);
-  return cached;
-}
+const env = environment('notifier', notifierConfigSchema);
+export const parseNotifierConfig = env.parse;
+export const notifierConfig = env.get;

@@ -1,6 +1,7 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_HOT_RETENTION_DAYS } from '../shared/clickhouse/ddl.js';
 import { clickHouseEnvSchema } from '../shared/clickhouse/secrets-manager-client.js';
+import { environment } from '../shared/config/environment.js';
 
 /** The query Lambda's environment, validated once, on first use (not at import). */
 export const queryConfigSchema = z.intersection(
@@ -34,23 +35,6 @@ export const queryConfigSchema = z.intersection(
 
 export type QueryConfig = z.output<typeof queryConfigSchema>;
 
-export class QueryConfigError extends Error {
-  override readonly name = 'QueryConfigError';
-}
-
-export function parseQueryConfig(env: Record<string, string | undefined>): QueryConfig {
-  const parsed = queryConfigSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new QueryConfigError(`invalid query environment:\n${z.prettifyError(parsed.error)}`, {
-      cause: parsed.error,
-    });
-  }
-  return parsed.data;
-}
-
-let cached: QueryConfig | undefined;
-
-export function queryConfig(): QueryConfig {
-  cached ??= parseQueryConfig(process.env);
-  return cached;
-}
+const env = environment('query', queryConfigSchema);
+export const parseQueryConfig = env.parse;
+export const queryConfig = env.get;

@@ -1,12 +1,6 @@
-import {
-  ConditionalCheckFailedException,
-  CreateTableCommand,
-  DescribeTableCommand,
-  type DynamoDBClient,
-  ResourceInUseException,
-  ResourceNotFoundException,
-} from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ensureTable } from '../dynamo/ensure-table.js';
 import type { AlertEvent } from './events.js';
 import {
   type AlertStateStore,
@@ -125,39 +119,6 @@ export class DynamoAlertStateStore implements AlertStateStore {
 }
 
 /** Creates the state table unless it exists. Local mode and tests only: in AWS the CDK stack owns it. */
-export async function ensureAlertStateTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  try {
-    await client.send(new DescribeTableCommand({ TableName: tableName }));
-    return;
-  } catch (err) {
-    if (!(err instanceof ResourceNotFoundException)) throw err;
-  }
-  try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        AttributeDefinitions: [
-          { AttributeName: ALERT_STATE_KEYS.partition, AttributeType: 'S' },
-          { AttributeName: ALERT_STATE_KEYS.sort, AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: ALERT_STATE_KEYS.partition, KeyType: 'HASH' },
-          { AttributeName: ALERT_STATE_KEYS.sort, KeyType: 'RANGE' },
-        ],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
-  } catch (err) {
-    if (!(err instanceof ResourceInUseException)) throw err;
-  }
-  for (
-    let delayMs = 25, waited = 0;
-    waited < 60_000;
-    waited += delayMs, delayMs = Math.min(delayMs * 2, 1000)
-  ) {
-    const out = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    if (out.Table?.TableStatus === 'ACTIVE') return;
-    await new Promise((r) => setTimeout(r, delayMs));
-  }
-  throw new AlertStateStoreError(`table ${tableName} did not become ACTIVE within 60 s`);
+export function ensureAlertStateTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  return ensureTable(client, tableName, ALERT_STATE_KEYS.partition, ALERT_STATE_KEYS.sort);
 }

@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ensureTable } from '../dynamo/ensure-table.js';
 import type { TenantLimits } from './directory.js';
-import { ensureTable } from './dynamo-table.js';
 import { ALLOWED, BLOCKED, effectiveLimit, type RateDecision, type RateLimiter } from './rate-limiter.js';
 
 /**

@@ -8,13 +8,13 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
+import { ensureTable } from '../dynamo/ensure-table.js';
 import {
   type TenantDirectory,
   TenantDirectoryError,
   type TenantInfo,
   type TenantLimits,
 } from './directory.js';
-import { ensureTable } from './dynamo-table.js';
 import {
   assertTenantId,
   generateApiKey,

@@ -7,10 +7,19 @@ import {
 } from '@aws-sdk/client-dynamodb';
 
 /**
- * Creates an on-demand table with one string partition key unless it exists. For local mode and
- * tests only: in AWS the tables belong to the CDK stateful stack.
+ * Creates an on-demand table keyed by a string partition key (and optional string sort key) unless
+ * it exists. For local mode and tests only: in AWS the tables belong to the CDK stacks.
  */
-export async function ensureTable(client: DynamoDBClient, tableName: string, keyName: string): Promise<void> {
+export async function ensureTable(
+  client: DynamoDBClient,
+  tableName: string,
+  partitionKey: string,
+  sortKey?: string,
+): Promise<void> {
+  const keys = [
+    { name: partitionKey, type: 'HASH' as const },
+    ...(sortKey ? [{ name: sortKey, type: 'RANGE' as const }] : []),
+  ];
   try {
     await client.send(new DescribeTableCommand({ TableName: tableName }));
     return;
@@ -21,8 +30,8 @@ export async function ensureTable(client: DynamoDBClient, tableName: string, key
     await client.send(
       new CreateTableCommand({
         TableName: tableName,
-        AttributeDefinitions: [{ AttributeName: keyName, AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: keyName, KeyType: 'HASH' }],
+        AttributeDefinitions: keys.map((k) => ({ AttributeName: k.name, AttributeType: 'S' as const })),
+        KeySchema: keys.map((k) => ({ AttributeName: k.name, KeyType: k.type })),
         BillingMode: 'PAY_PER_REQUEST',
       }),
     );
