@@ -1,0 +1,183 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Duration, Token } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { type Component, tagComponent } from '../cost-tags.js';
+import { acknowledge } from '../nag.js';
+
+/** Repository root: entries are `functions/<name>/handler.ts` below it. */
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * Packages that exist only for local mode and tests. They must never reach a Lambda bundle: they
+ * are marked external (so esbuild never inlines them) and a test greps the bundles for them.
+ */
+export const LOCAL_ONLY_PACKAGES = ['chdb', 'kinesalite', 'dynalite', 's3rver', '@duckdb/node-api'] as const;
+
+/** esbuild's ESM output has no `require`; some CommonJS dependencies still call it. */
+const REQUIRE_BANNER =
+  "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
+
+export interface PipelineFunctionProps {
+  /** Folder under `functions/`; the entry is `functions/<name>/handler.ts` exporting `handler`. */
+  readonly name: string;
+  /** The cost-allocation `component` tag of the function and its log group. */
+  readonly component: Component;
+  /** Memory in MB; explicit on purpose, there is no silent default. */
+  readonly memorySize: number;
+  /** Explicit on purpose, there is no silent default. */
+  readonly timeout: Duration;
+  /**
+   * How the function is invoked. 'synchronous' (API Gateway, a stream event source mapping, a
+   * custom resource provider): the caller sees failures, so a Lambda DLQ would never be used.
+   * 'asynchronous' (Scheduler, EventBridge): failures must land somewhere, so
+   * `sendFailedInvocationsTo()` has to be called before synthesis.
+   */
+  readonly invocation: 'synchronous' | 'asynchronous';
+  readonly description?: string;
+  /** Function-specific variables; the Powertools ones are added here. @default {} */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /** @default - unreserved */
+  readonly reservedConcurrentExecutions?: number;
+  /** CloudWatch namespace of the function's Powertools metrics: `metricsNamespace(environment)`. */
+  readonly metricsNamespace: string;
+}
+
+/**
+ * Every Lambda of the pipeline: arm64, nodejs22.x, ESM bundle (minified, source maps, the AWS SDK
+ * v3 bundled in) built by the local esbuild package (never Docker), X-Ray tracing, JSON logs in a
+ * log group with retention, explicit memory and timeout, and Powertools configured from the
+ * environment. One construct so no two functions drift apart.
+ *
+ * @example
+ * const fn = new PipelineFunction(this, 'Ingest', {
+ *   name: 'ingest', component: 'ingest', memorySize: 1024, timeout: Duration.seconds(29),
+ *   metricsNamespace: metricsNamespace('prod'),
+ *   environment: { STREAM_NAME: stream.streamName },
+ * });
+ */
+export class PipelineFunction extends Construct {
+  public readonly function: NodejsFunction;
+  public readonly logGroup: logs.LogGroup;
+  public readonly name: string;
+
+  constructor(scope: Construct, id: string, props: PipelineFunctionProps) {
+    super(scope, id);
+    if (!/^[a-z][a-z0-9-]*$/.test(props.name)) {
+      throw new Error(`\`name\` must be a kebab-case folder under functions/, got: ${props.name}`);
+    }
+    if (!Token.isUnresolved(props.memorySize) && (props.memorySize < 128 || props.memorySize > 10_240)) {
+      throw new Error(`\`memorySize\` must be 128..10240 MB, got: ${props.memorySize}`);
+    }
+    if (!props.timeout.isUnresolved() && props.timeout.toSeconds() > 900) {
+      throw new Error(`\`timeout\` must be at most 900 s, got: ${props.timeout.toSeconds()}`);
+    }
+    const entry = join(REPO_ROOT, 'functions', props.name, 'handler.ts');
+    if (!existsSync(entry)) throw new Error(`no handler for function \`${props.name}\`: ${entry} is missing`);
+
+    this.name = props.name;
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    });
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry,
+      handler: 'handler',
+      description: props.description,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup: this.logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: props.name,
+        POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
+        ...props.environment,
+      },
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        minify: true,
+        sourceMap: true,
+        sourceMapMode: SourceMapMode.DEFAULT,
+        sourcesContent: false,
+        banner: REQUIRE_BANNER,
+        // Bundle SDK v3 too: a pinned, tree-shaken client starts faster than the runtime's copy.
+        externalModules: [...LOCAL_ONLY_PACKAGES],
+      },
+    });
+    tagComponent(this, props.component);
+
+    if (props.invocation === 'synchronous') {
+      acknowledge(
+        this.function,
+        'Serverless-LambdaDLQ',
+        'Invoked synchronously (API Gateway, a stream event source mapping with its own on-failure destination, or a custom resource provider): a DLQ applies only to asynchronous invocations.',
+      );
+    } else {
+      this.node.addValidation({
+        validate: () =>
+          this.asyncDeadLetterQueue === undefined
+            ? [
+                `${props.name} is invoked asynchronously but has no dead-letter queue: call sendFailedInvocationsTo()`,
+              ]
+            : [],
+      });
+    }
+    // The runtime is pinned on purpose (ADR 0006): a runtime upgrade is a tested change, not drift.
+    for (const rule of ['AwsSolutions-L1', 'Serverless-LambdaLatestVersion']) {
+      acknowledge(
+        this.function,
+        rule,
+        'nodejs22.x is the runtime the project targets and tests; moving to a newer runtime is a deliberate, tested upgrade.',
+      );
+    }
+
+    const role = this.function.role;
+    if (role !== undefined) {
+      acknowledge(
+        role,
+        'AwsSolutions-IAM4',
+        'AWSLambdaBasicExecutionRole only allows writing to CloudWatch Logs; the function logs to its own log group.',
+        'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
+      );
+      acknowledge(
+        role,
+        'AwsSolutions-IAM5',
+        'X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.',
+        'Resource::*',
+      );
+    }
+  }
+
+  private asyncDeadLetterQueue?: sqs.IQueue;
+
+  /** Asynchronous invocations that still fail after Lambda's retries go to `queue`. */
+  public sendFailedInvocationsTo(queue: sqs.IQueue): this {
+    const cfn = this.function.node.defaultChild as lambda.CfnFunction;
+    cfn.deadLetterConfig = { targetArn: queue.queueArn };
+    queue.grantSendMessages(this.function);
+    this.asyncDeadLetterQueue = queue;
+    return this;
+  }
+
+  /** Adds an environment variable after construction (e.g. a reference created later). */
+  public addEnvironment(key: string, value: string): this {
+    this.function.addEnvironment(key, value);
+    return this;
+  }
+}

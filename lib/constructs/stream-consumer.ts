@@ -1,0 +1,125 @@
+import { Duration, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { PipelineFunction } from './pipeline-function.js';
+
+export interface StreamConsumerProps {
+  readonly consumer: PipelineFunction;
+  readonly stream: kinesis.IStream;
+  /**
+   * Receives a record of every batch Lambda gives up on (shard, sequence range, reason); the
+   * records themselves stay in the stream for its retention period, so they can be replayed.
+   */
+  readonly deadLetterQueue: sqs.IQueue;
+  /** Alarms notify this topic. */
+  readonly alarmTopic: sns.ITopic;
+  /** @default 1000 */
+  readonly batchSize?: number;
+  /** How long Lambda gathers records before invoking. @default Duration.seconds(5) */
+  readonly maxBatchingWindow?: Duration;
+  /** Retries of a failing batch (halved by bisect each time) before it goes to the DLQ. @default 10 */
+  readonly retryAttempts?: number;
+  /** Records older than this go to the DLQ instead of being retried again. @default Duration.hours(6) */
+  readonly maxRecordAge?: Duration;
+  /** Concurrent batches per shard. @default 1 */
+  readonly parallelizationFactor?: number;
+  /** Alarm when the oldest unprocessed record is older than this. @default Duration.minutes(5) */
+  readonly iteratorAgeAlarmThreshold?: Duration;
+  /** @default lambda.StartingPosition.TRIM_HORIZON (nothing already on the stream is skipped) */
+  readonly startingPosition?: lambda.StartingPosition;
+}
+
+/**
+ * A Kinesis event source mapping with the failure settings every consumer needs: partial batch
+ * responses, bisect on error, bounded retries and record age, an SQS on-failure destination, and
+ * alarms on iterator age and DLQ depth.
+ *
+ * @example
+ * new StreamConsumer(this, 'HotWriterSource', {
+ *   consumer: hotWriter, stream, deadLetterQueue: hotWriterDlq, alarmTopic,
+ *   batchSize: 10_000, maxBatchingWindow: Duration.seconds(5),
+ * });
+ */
+export class StreamConsumer extends Construct {
+  public readonly eventSource: KinesisEventSource;
+  public readonly iteratorAgeAlarm: cloudwatch.Alarm;
+  public readonly deadLetterAlarm: cloudwatch.Alarm;
+  public readonly errorsAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: StreamConsumerProps) {
+    super(scope, id);
+    const batchSize = props.batchSize ?? 1000;
+    const window = props.maxBatchingWindow ?? Duration.seconds(5);
+    const retryAttempts = props.retryAttempts ?? 10;
+    const maxRecordAge = props.maxRecordAge ?? Duration.hours(6);
+    const parallelizationFactor = props.parallelizationFactor ?? 1;
+    checkRange('batchSize', batchSize, 1, 10_000);
+    checkRange('retryAttempts', retryAttempts, 0, 10_000);
+    checkRange('parallelizationFactor', parallelizationFactor, 1, 10);
+    if (!window.isUnresolved()) checkRange('maxBatchingWindow (s)', window.toSeconds(), 0, 300);
+    if (!maxRecordAge.isUnresolved()) checkRange('maxRecordAge (s)', maxRecordAge.toSeconds(), 60, 604_800);
+
+    const fn = props.consumer.function;
+    this.eventSource = new KinesisEventSource(props.stream, {
+      startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
+      batchSize,
+      maxBatchingWindow: window,
+      parallelizationFactor,
+      reportBatchItemFailures: true,
+      bisectBatchOnError: true,
+      retryAttempts,
+      maxRecordAge,
+      onFailure: new SqsDlq(props.deadLetterQueue),
+    });
+    fn.addEventSource(this.eventSource);
+
+    const topicAction = new actions.SnsAction(props.alarmTopic);
+    const threshold = props.iteratorAgeAlarmThreshold ?? Duration.minutes(5);
+    this.iteratorAgeAlarm = new cloudwatch.Alarm(this, 'IteratorAgeAlarm', {
+      alarmDescription: `${props.consumer.name} is falling behind the stream: its oldest unprocessed record is older than ${threshold.toHumanString()}.`,
+      metric: fn.metric('IteratorAge', { statistic: 'Maximum', period: Duration.minutes(1) }),
+      threshold: threshold.toMilliseconds(),
+      evaluationPeriods: 5,
+      datapointsToAlarm: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
+      alarmDescription: `${props.consumer.name} gave up on at least one batch: see its dead-letter queue and replay from the stream.`,
+      metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        statistic: 'Maximum',
+        period: Duration.minutes(1),
+      }),
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.errorsAlarm = new cloudwatch.Alarm(this, 'ErrorsAlarm', {
+      alarmDescription: `${props.consumer.name} fails invocations repeatedly (the batch is being retried).`,
+      metric: fn.metricErrors({ statistic: 'Sum', period: Duration.minutes(5) }),
+      threshold: 0,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    for (const alarm of [this.iteratorAgeAlarm, this.deadLetterAlarm, this.errorsAlarm]) {
+      alarm.addAlarmAction(topicAction);
+      alarm.addOkAction(topicAction);
+    }
+  }
+}
+
+function checkRange(name: string, value: number, min: number, max: number): void {
+  if (Token.isUnresolved(value)) return;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`\`${name}\` must be ${min}..${max}, got: ${value}`);
+  }
+}

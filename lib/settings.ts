@@ -1,0 +1,152 @@
+import { z } from 'zod';
+
+/**
+ * Deploy-time settings, read from CDK context (`cdk.json` "context", or `-c key=value` on the
+ * command line, where every value arrives as a string). Each has a documented default, so a bare
+ * `npx cdk deploy --all` gives a working pipeline; docs/deploy.md lists them all.
+ */
+
+/** `-c a=1` gives the string '1'; cdk.json gives a number. Accept both, reject everything else. */
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** A list from cdk.json (JSON array) or from `-c key=a@x.com,b@y.com`. */
+const list = z
+  .union([z.array(z.string()), z.string()])
+  .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter((s) => s.length > 0))
+  .pipe(z.array(z.email()));
+
+const bool = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+
+const tagValue = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u, 'allowed in a tag value: letters, digits, spaces and _.:/=+-@');
+
+export const settingsSchema = z
+  .object({
+    /** Deployment name: prefixes stack names and becomes the `environment` tag. @default 'dev' */
+    environment: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,19}$/, 'lower-case letters, digits and -, starting with a letter, ≤20 chars')
+      .default('dev'),
+    /** The `project` cost-allocation tag. @default 'otlp-pipeline' */
+    project: tagValue.default('otlp-pipeline'),
+    /** Optional `cost-center` tag on every taggable resource. */
+    costCenter: tagValue.optional(),
+    /** Kinesis capacity mode. @default 'on-demand' */
+    streamMode: z.enum(['on-demand', 'provisioned']).default('on-demand'),
+    /** Shards when `streamMode` is 'provisioned' (1 MiB/s or 1000 records/s in per shard). @default 1 */
+    shardCount: int(1, 10_000).default(1),
+    /** Stream retention: how long a failed batch can still be replayed from the stream. @default 24 */
+    streamRetentionHours: int(24, 8760).default(24),
+    /** ClickHouse TTL of the hot tier. @default 7 */
+    hotRetentionDays: int(1, 3650).default(7),
+    /** Lake objects move from S3 Standard to Glacier Instant Retrieval after this many days. @default 30 */
+    glacierAfterDays: int(1, 3650).default(30),
+    /** Lake objects expire after this many days. @default 365 */
+    lakeRetentionDays: int(2, 36500).default(365),
+    /** Dead letters (poison records, failed batches) expire after this many days. @default 90 */
+    deadLetterRetentionDays: int(1, 3650).default(90),
+    /** Athena query results expire after this many days. @default 7 */
+    athenaResultsRetentionDays: int(1, 365).default(7),
+    /** Per-query cutoff on bytes scanned (Athena's minimum is 10 MB). @default 10 GB */
+    athenaBytesScannedCutoff: int(10_000_000, Number.MAX_SAFE_INTEGER).default(10_000_000_000),
+    /**
+     * ARN of an existing Secrets Manager secret holding the ClickHouse connection as JSON
+     * `{"url","username","password","database"}`. @default - the stack creates an empty secret to fill in
+     */
+    clickhouseSecretArn: z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/,
+        'the complete ARN of a Secrets Manager secret (ending in the 6-character suffix)',
+      )
+      .optional(),
+    /** Apply the ClickHouse migrations on every deploy (needs the secret filled in). @default true */
+    migrateOnDeploy: bool.default(true),
+    /** Largest OTLP body accepted as received (API Gateway hands Lambda base64: 6 MB / 4 * 3). @default 4 MiB */
+    maxBodyBytes: int(1024, 4_500_000).default(4 * 1024 * 1024),
+    /** Largest OTLP body after decompression. @default 16 MiB */
+    maxDecompressedBytes: int(1024, 256 * 1024 * 1024).default(16 * 1024 * 1024),
+    /** Redaction rules for ingest, as JSON (see functions/shared/rows/redact.ts). @default - none */
+    redactionRules: z
+      .union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())])
+      .transform((v, ctx) => {
+        if (typeof v !== 'string') return JSON.stringify(v);
+        try {
+          JSON.parse(v);
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+        }
+        return v;
+      })
+      .optional(),
+    /** Items per second for tenants without a limit of their own. @default - no limit */
+    defaultItemsPerSecond: z.coerce.number().positive().optional(),
+    /** API stage steady-state rate, requests per second. @default 1000 */
+    apiThrottleRate: int(1, 1_000_000).default(1000),
+    /** API stage burst, requests. @default 2000 */
+    apiThrottleBurst: int(1, 1_000_000).default(2000),
+    /** Monthly budget in USD on this deployment's tags. @default 100 */
+    budgetMonthlyUsd: z.coerce.number().positive().default(100),
+    /** E-mail addresses for budget notifications. @default - none (the alarm topic still receives them) */
+    budgetEmails: list.default([]),
+    /** An e-mail address subscribed to the alarm topic. @default - none */
+    alarmEmail: z.email().optional(),
+    /** Cost Anomaly Detection alerts on anomalies with at least this total impact in USD. @default 20 */
+    anomalyThresholdUsd: z.coerce.number().positive().default(20),
+    /** Activate the cost-allocation tags through Cost Explorer on deploy (payer account only). @default true */
+    activateCostTags: bool.default(true),
+    /** Bump to re-run the cost-allocation tag activation (tags appear in billing up to 24 h late). @default 1 */
+    costTagActivationRun: int(1, 1_000_000).default(1),
+  })
+  .superRefine((s, ctx) => {
+    if (s.glacierAfterDays >= s.lakeRetentionDays) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['glacierAfterDays'],
+        message: `\`glacierAfterDays\` must be less than \`lakeRetentionDays\`, got: ${s.glacierAfterDays} >= ${s.lakeRetentionDays}`,
+      });
+    }
+    if (s.maxDecompressedBytes < s.maxBodyBytes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxDecompressedBytes'],
+        message: `\`maxDecompressedBytes\` must be at least \`maxBodyBytes\`, got: ${s.maxDecompressedBytes} < ${s.maxBodyBytes}`,
+      });
+    }
+    if (s.apiThrottleBurst < s.apiThrottleRate) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['apiThrottleBurst'],
+        message: `\`apiThrottleBurst\` must be at least \`apiThrottleRate\`, got: ${s.apiThrottleBurst} < ${s.apiThrottleRate}`,
+      });
+    }
+  });
+
+export type Settings = z.output<typeof settingsSchema>;
+export type SettingsInput = z.input<typeof settingsSchema>;
+export const SETTING_KEYS = Object.keys(settingsSchema.shape) as (keyof Settings)[];
+
+export class SettingsError extends Error {
+  override readonly name = 'SettingsError';
+}
+
+/**
+ * Reads the settings through a context getter (`(key) => app.node.tryGetContext(key)`), so the same
+ * code serves the CDK app and tests. Unknown keys are ignored: CDK keeps its own flags in context.
+ */
+export function readSettings(getContext: (key: string) => unknown): Settings {
+  const raw: Record<string, unknown> = {};
+  for (const key of SETTING_KEYS) {
+    const value = getContext(key);
+    if (value !== undefined) raw[key] = value;
+  }
+  const parsed = settingsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  -c ${i.path.join('.') || '(settings)'}: ${i.message}`);
+    throw new SettingsError(`invalid deploy settings:\n${lines.join('\n')}`, { cause: parsed.error });
+  }
+  return parsed.data;
+}

@@ -1,0 +1,399 @@
+import { CfnOutput, CustomResource, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import type { Construct } from 'constructs';
+import { metricsNamespace } from '../../functions/shared/costs/pipeline-metrics.js';
+import { PipelineDashboard } from '../constructs/pipeline-dashboard.js';
+import { PipelineFunction } from '../constructs/pipeline-function.js';
+import { ScheduledFunction } from '../constructs/scheduled-function.js';
+import { StreamConsumer } from '../constructs/stream-consumer.js';
+import { tagComponent } from '../cost-tags.js';
+import { acknowledge, acknowledgeWildcardResource } from '../nag.js';
+import type { Settings } from '../settings.js';
+
+/** OTLP/HTTP paths (the OTLP defaults), one route each to the ingest function. */
+export const INGEST_PATHS = ['/v1/traces', '/v1/logs', '/v1/metrics'] as const;
+
+/** How long a consumer keeps retrying before a batch goes to its DLQ; both leave ≥12 h to replay. */
+const HOT_WRITER_MAX_RECORD_AGE = Duration.hours(6);
+const LAKE_WRITER_MAX_RECORD_AGE = Duration.hours(12);
+
+/**
+ * The lake writer and the compactor share one environment schema (functions/lake-writer/config.ts).
+ * An hour is compacted only once no retried batch can still write into it.
+ */
+const lakeEnvironment = (props: ComputeStackProps) => ({
+  LAKE_BUCKET: props.lakeBucket.bucketName,
+  DEAD_LETTER_BUCKET: props.deadLetterBucket.bucketName,
+  COMPACTION_TARGET_BYTES: String(128 * 1024 * 1024),
+  COMPACTION_GRACE_MINUTES: String(LAKE_WRITER_MAX_RECORD_AGE.toMinutes() + 60),
+});
+
+export interface ComputeStackProps extends StackProps {
+  readonly settings: Settings;
+  readonly stream: kinesis.IStream;
+  readonly lakeBucket: s3.IBucket;
+  readonly deadLetterBucket: s3.IBucket;
+  readonly tenantsTable: dynamodb.ITable;
+  readonly rateLimitTable: dynamodb.ITable;
+  readonly clickhouseSecret: secretsmanager.ISecret;
+  readonly hotWriterDeadLetterQueue: sqs.IQueue;
+  readonly lakeWriterDeadLetterQueue: sqs.IQueue;
+  readonly alarmTopic: sns.ITopic;
+}
+
+/**
+ * Everything stateless: the HTTP API and ingest function, the stream consumers, the compactor
+ * schedule, the ClickHouse migrations custom resource, the alert bus, the dashboard and alarms.
+ * It can be destroyed and redeployed without losing data.
+ */
+export class ComputeStack extends Stack {
+  public readonly api: apigwv2.HttpApi;
+  public readonly ingest: PipelineFunction;
+  public readonly hotWriter: PipelineFunction;
+  public readonly lakeWriter: PipelineFunction;
+  public readonly compactor: PipelineFunction;
+  public readonly alertBus: events.EventBus;
+  public readonly dashboard: PipelineDashboard;
+
+  constructor(scope: Construct, id: string, props: ComputeStackProps) {
+    super(scope, id, props);
+    const s = props.settings;
+    const hotRetention = String(s.hotRetentionDays);
+    const namespace = metricsNamespace(s.environment);
+
+    // --- Ingest: HTTP API -> ingest -> stream
+    this.ingest = new PipelineFunction(this, 'Ingest', {
+      name: 'ingest',
+      invocation: 'synchronous',
+      metricsNamespace: namespace,
+      component: 'ingest',
+      description: 'OTLP/HTTP receiver: authenticate, decode, flatten, pack, put on the stream',
+      memorySize: 1024,
+      // API Gateway stops waiting at 30 s.
+      timeout: Duration.seconds(29),
+      environment: {
+        STREAM_NAME: props.stream.streamName,
+        STREAM_ARN: props.stream.streamArn,
+        TENANTS_TABLE: props.tenantsTable.tableName,
+        RATE_LIMIT_TABLE: props.rateLimitTable.tableName,
+        MAX_BODY_BYTES: String(s.maxBodyBytes),
+        MAX_DECOMPRESSED_BYTES: String(s.maxDecompressedBytes),
+        HOT_RETENTION_DAYS: hotRetention,
+        ...(s.redactionRules === undefined ? {} : { REDACTION_RULES: s.redactionRules }),
+        ...(s.defaultItemsPerSecond === undefined
+          ? {}
+          : { DEFAULT_ITEMS_PER_SECOND: String(s.defaultItemsPerSecond) }),
+      },
+    });
+    props.stream.grantWrite(this.ingest.function);
+    // Keys are only read; the rate-limit windows are counted with conditional updates.
+    props.tenantsTable.grantReadData(this.ingest.function);
+    props.rateLimitTable.grantReadWriteData(this.ingest.function);
+    this.api = this.createApi(s);
+
+    // --- Hot tier: stream -> hot-writer -> ClickHouse
+    this.hotWriter = new PipelineFunction(this, 'HotWriter', {
+      name: 'hot-writer',
+      invocation: 'synchronous',
+      metricsNamespace: namespace,
+      component: 'hot-tier',
+      description: 'Stream consumer: one ClickHouse insert per table per batch',
+      memorySize: 1024,
+      timeout: Duration.minutes(5),
+      environment: {
+        CLICKHOUSE_SECRET_ARN: props.clickhouseSecret.secretArn,
+        DEAD_LETTER_BUCKET: props.deadLetterBucket.bucketName,
+        HOT_RETENTION_DAYS: hotRetention,
+      },
+    });
+    props.clickhouseSecret.grantRead(this.hotWriter.function);
+    allowObjects(
+      this.hotWriter,
+      props.deadLetterBucket,
+      ['s3:PutObject'],
+      'writes dead letters under keys it derives',
+    );
+    const hotSource = new StreamConsumer(this, 'HotWriterSource', {
+      consumer: this.hotWriter,
+      stream: props.stream,
+      deadLetterQueue: props.hotWriterDeadLetterQueue,
+      alarmTopic: props.alarmTopic,
+      batchSize: 10_000,
+      maxBatchingWindow: Duration.seconds(5),
+      maxRecordAge: HOT_WRITER_MAX_RECORD_AGE,
+    });
+    tagComponent(hotSource, 'hot-tier');
+
+    // --- Lake: stream -> lake-writer -> Parquet on S3, compacted hourly
+    this.lakeWriter = new PipelineFunction(this, 'LakeWriter', {
+      name: 'lake-writer',
+      invocation: 'synchronous',
+      metricsNamespace: namespace,
+      component: 'lake',
+      description: 'Stream consumer: Parquet files per table, tenant and hour',
+      memorySize: 2048,
+      timeout: Duration.minutes(10),
+      environment: lakeEnvironment(props),
+    });
+    // Lists and reads a partition to skip envelopes already written (retries after a bisect).
+    allowObjects(
+      this.lakeWriter,
+      props.lakeBucket,
+      ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'],
+      'writes Parquet files under keys derived from table, tenant, hour and stream position',
+      { list: true },
+    );
+    allowObjects(
+      this.lakeWriter,
+      props.deadLetterBucket,
+      ['s3:PutObject'],
+      'writes dead letters under keys it derives',
+    );
+    const lakeSource = new StreamConsumer(this, 'LakeWriterSource', {
+      consumer: this.lakeWriter,
+      stream: props.stream,
+      deadLetterQueue: props.lakeWriterDeadLetterQueue,
+      alarmTopic: props.alarmTopic,
+      batchSize: 10_000,
+      // Larger files, fewer PUTs: the lake is not the low-latency path.
+      maxBatchingWindow: Duration.seconds(300),
+      maxRecordAge: LAKE_WRITER_MAX_RECORD_AGE,
+      iteratorAgeAlarmThreshold: Duration.minutes(15),
+    });
+    tagComponent(lakeSource, 'lake');
+
+    this.compactor = new PipelineFunction(this, 'Compactor', {
+      name: 'compactor',
+      invocation: 'asynchronous',
+      metricsNamespace: namespace,
+      component: 'lake',
+      description: 'Hourly: merge the small Parquet files of closed hours',
+      memorySize: 4096,
+      timeout: Duration.minutes(15),
+      environment: lakeEnvironment(props),
+    });
+    allowObjects(
+      this.compactor,
+      props.lakeBucket,
+      ['s3:PutObject', 's3:GetObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+      'merges the files of any closed partition, so it reads, writes and deletes across the lake',
+      { list: true },
+    );
+    const compaction = new ScheduledFunction(this, 'CompactorSchedule', {
+      target: this.compactor,
+      schedule: scheduler.ScheduleExpression.rate(Duration.hours(1)),
+      description: 'Compact the lake: merge small Parquet files of closed hours',
+      alarmTopic: props.alarmTopic,
+    });
+    tagComponent(compaction, 'lake');
+
+    // --- ClickHouse migrations on every deploy (forward-only and idempotent)
+    if (s.migrateOnDeploy) this.createMigrations(props, hotRetention);
+
+    // --- Alerting: the bus notifiers subscribe to (BusSubscription), fed by the alert evaluator.
+    this.alertBus = new events.EventBus(this, 'AlertBus', { description: 'Alert state changes' });
+    tagComponent(this.alertBus, 'alerting');
+
+    // --- Monitoring
+    this.dashboard = new PipelineDashboard(this, 'Dashboard', {
+      metricsNamespace: namespace,
+      api: this.api,
+      stream: props.stream,
+      ingest: this.ingest,
+      consumers: [
+        { fn: this.hotWriter, deadLetterQueue: props.hotWriterDeadLetterQueue },
+        { fn: this.lakeWriter, deadLetterQueue: props.lakeWriterDeadLetterQueue },
+      ],
+      others: [this.compactor],
+    });
+    tagComponent(this.dashboard, 'monitoring');
+    this.createIngestAlarms(props);
+
+    new CfnOutput(this, 'ApiEndpoint', {
+      value: this.api.apiEndpoint,
+      description: 'OTLP/HTTP endpoint: set OTEL_EXPORTER_OTLP_ENDPOINT to this',
+    });
+    new CfnOutput(this, 'AlertBusName', {
+      value: this.alertBus.eventBusName,
+      description: 'Alert events bus',
+    });
+    new CfnOutput(this, 'DashboardName', {
+      value: this.dashboard.dashboard.dashboardName,
+      description: 'CloudWatch dashboard of the pipeline',
+    });
+  }
+
+  private createApi(s: Settings): apigwv2.HttpApi {
+    const api = new apigwv2.HttpApi(this, 'Api', {
+      description: 'OTLP/HTTP ingest and query API',
+      createDefaultStage: false,
+    });
+    const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
+    const stage = new apigwv2.HttpStage(this, 'ApiStage', {
+      httpApi: api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: s.apiThrottleRate, burstLimit: s.apiThrottleBurst },
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(accessLogs),
+        format: apigateway.AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            ip: '$context.identity.sourceIp',
+            requestTime: '$context.requestTime',
+            method: '$context.httpMethod',
+            path: '$context.path',
+            status: '$context.status',
+            responseLength: '$context.responseLength',
+            latency: '$context.responseLatency',
+            integrationLatency: '$context.integrationLatency',
+            integrationError: '$context.integrationErrorMessage',
+            userAgent: '$context.identity.userAgent',
+          }),
+        ),
+      },
+    });
+    const integration = new HttpLambdaIntegration('IngestIntegration', this.ingest.function);
+    for (const path of INGEST_PATHS) {
+      const [route] = api.addRoutes({ path, methods: [apigwv2.HttpMethod.POST], integration });
+      if (route === undefined) continue;
+      acknowledge(
+        route,
+        'AwsSolutions-APIG4',
+        'OTLP exporters send a tenant API key (Authorization: Bearer / x-api-key); the ingest function verifies its hash against the tenants table before anything else.',
+      );
+    }
+    tagComponent(api, 'ingest');
+    tagComponent(stage, 'ingest');
+    tagComponent(accessLogs, 'ingest');
+    return api;
+  }
+
+  private createMigrations(props: ComputeStackProps, hotRetention: string): void {
+    const migrate = new PipelineFunction(this, 'Migrate', {
+      name: 'migrate',
+      invocation: 'synchronous',
+      metricsNamespace: metricsNamespace(props.settings.environment),
+      component: 'hot-tier',
+      description: 'CloudFormation custom resource: apply ClickHouse migrations',
+      memorySize: 512,
+      timeout: Duration.minutes(5),
+      environment: {
+        CLICKHOUSE_SECRET_ARN: props.clickhouseSecret.secretArn,
+        HOT_RETENTION_DAYS: hotRetention,
+      },
+    });
+    props.clickhouseSecret.grantRead(migrate.function);
+    const providerLogs = new logs.LogGroup(this, 'MigrationsProviderLogs', {
+      retention: logs.RetentionDays.ONE_MONTH,
+    });
+    tagComponent(providerLogs, 'hot-tier');
+    const provider = new cr.Provider(this, 'MigrationsProvider', {
+      onEventHandler: migrate.function,
+      logGroup: providerLogs,
+    });
+    const migrations = new CustomResource(this, 'Migrations', {
+      serviceToken: provider.serviceToken,
+      resourceType: 'Custom::ClickHouseMigrations',
+      properties: {
+        HotRetentionDays: hotRetention,
+        // A new function version (new code, hence possibly new migrations) re-runs them.
+        CodeVersion: migrate.function.currentVersion.version,
+      },
+    });
+    const why = 'CDK custom resource provider framework, invoked only by CloudFormation on deploy: ';
+    acknowledge(
+      provider,
+      'AwsSolutions-IAM4',
+      `${why}AWSLambdaBasicExecutionRole only writes its logs.`,
+      'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
+    );
+    acknowledgeWildcardResource(
+      provider,
+      `${migrate.function.functionArn}:*`,
+      `${why}it may invoke any version of the migrate function.`,
+    );
+    acknowledge(provider, 'Serverless-LambdaDefaultMemorySize', `${why}its memory is not configurable.`);
+    acknowledge(provider, 'Serverless-LambdaDLQ', `${why}invoked synchronously, failures fail the deploy.`);
+    acknowledge(provider, 'Serverless-LambdaTracing', `${why}the migrate function it calls is traced.`);
+    tagComponent(provider, 'hot-tier');
+    tagComponent(migrations, 'hot-tier');
+  }
+
+  private createIngestAlarms(props: ComputeStackProps): void {
+    const action = new actions.SnsAction(props.alarmTopic);
+    const alarms = [
+      new cloudwatch.Alarm(this, 'Api5xxAlarm', {
+        alarmDescription: 'The ingest API answers 5xx: exporters are retrying or dropping telemetry.',
+        metric: this.api.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }),
+        threshold: 10,
+        evaluationPeriods: 2,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'IngestErrorsAlarm', {
+        alarmDescription: 'The ingest function fails (unhandled errors).',
+        metric: this.ingest.function.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+        threshold: 5,
+        evaluationPeriods: 2,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'StreamThrottledAlarm', {
+        alarmDescription: 'Writes to the stream are throttled: add shards or switch to on-demand.',
+        metric: props.stream.metricWriteProvisionedThroughputExceeded({
+          period: Duration.minutes(5),
+          statistic: 'Sum',
+        }),
+        threshold: 0,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 2,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    ];
+    for (const alarm of alarms) {
+      alarm.addAlarmAction(action);
+      alarm.addOkAction(action);
+      tagComponent(alarm, 'monitoring');
+    }
+  }
+}
+
+/**
+ * Grants object actions on one bucket (and ListBucket when asked), without the action wildcards
+ * of `bucket.grantReadWrite()`. Object keys are computed at run time, so the resource is
+ * `<bucket ARN>/*`: that one finding is acknowledged with the reason.
+ */
+function allowObjects(
+  fn: PipelineFunction,
+  bucket: s3.IBucket,
+  actions: string[],
+  reason: string,
+  options: { list?: boolean } = {},
+): void {
+  fn.function.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [bucket.arnForObjects('*')] }));
+  if (options.list) {
+    fn.function.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
+    );
+  }
+  const role = fn.function.role;
+  if (role !== undefined)
+    acknowledgeWildcardResource(role, bucket.arnForObjects('*'), `${fn.name} ${reason}.`);
+}

@@ -1,0 +1,97 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_ONLY_PACKAGES } from '../../lib/constructs/pipeline-function.js';
+import { testApp } from './support/app.js';
+
+interface Bundle {
+  readonly service: string;
+  readonly code: string;
+  readonly dir: string;
+}
+
+let bundles: Bundle[];
+
+// The one test that bundles for real: esbuild from node_modules, never Docker, offline.
+beforeAll(() => {
+  const { app, compute } = testApp({ 'aws:cdk:enable-asset-metadata': true }, { bundle: true });
+  const assembly = app.synth();
+  const template = assembly.getStackByName(compute.stackName).template as {
+    Resources: Record<
+      string,
+      { Type: string; Metadata?: Record<string, string>; Properties: Record<string, unknown> }
+    >;
+  };
+  bundles = Object.values(template.Resources)
+    .filter((r) => r.Type === 'AWS::Lambda::Function')
+    .flatMap((r) => {
+      const env = r.Properties.Environment as { Variables?: Record<string, string> } | undefined;
+      const service = env?.Variables?.POWERTOOLS_SERVICE_NAME;
+      const assetPath = r.Metadata?.['aws:asset:path'];
+      if (service === undefined || assetPath === undefined) return [];
+      const dir = join(assembly.directory, assetPath);
+      return [{ service, dir, code: readFileSync(join(dir, 'index.mjs'), 'utf8') }];
+    });
+  if (bundles.length === 0) throw new Error('no function bundles found in the cloud assembly');
+}, 300_000);
+
+describe('function bundles', () => {
+  it('builds one ESM bundle per pipeline function, with a source map', () => {
+    expect(bundles.map((b) => b.service).sort()).toEqual([
+      'compactor',
+      'hot-writer',
+      'ingest',
+      'lake-writer',
+      'migrate',
+    ]);
+    for (const b of bundles) {
+      expect(existsSync(join(b.dir, 'index.mjs.map')), b.service).toBe(true);
+      // ESM output with `require` restored for CommonJS dependencies.
+      expect(
+        b.code.startsWith(
+          "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+        ),
+        b.service,
+      ).toBe(true);
+      expect(b.code, b.service).toMatch(/export\s*\{[^}]*\bhandler\b/);
+    }
+  });
+
+  it('bundles the AWS SDK in rather than importing the runtime copy', () => {
+    for (const b of bundles) {
+      // Optional signers (CRT, SigV4a) are required lazily inside try/catch by the SDK: not needed here.
+      expect(imports(b.code, /@aws-sdk\/(client|lib)-[a-z-]+|@smithy\/[a-z-]+/), b.service).toEqual([]);
+    }
+  });
+
+  it('never contains or imports a local-only package (chdb, emulators, DuckDB)', () => {
+    // The detector itself finds what it looks for.
+    expect(imports('import{a}from"chdb/connection";', /chdb(\/[^"']*)?/)).toEqual(['chdb/connection']);
+    for (const b of bundles) {
+      for (const pkg of LOCAL_ONLY_PACKAGES) {
+        const escaped = pkg.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+        expect(imports(b.code, new RegExp(`${escaped}(/[^"']*)?`)), `${b.service} imports ${pkg}`).toEqual(
+          [],
+        );
+      }
+      expect(b.code, b.service).not.toContain('node_modules/chdb/');
+    }
+  });
+
+  it('keeps every bundle well under the 250 MB unzipped Lambda limit', () => {
+    for (const b of bundles) {
+      const bytes = statSync(join(b.dir, 'index.mjs')).size;
+      console.log(`bundle ${b.service}: ${(bytes / 1024).toFixed(0)} KiB`);
+      expect(bytes, b.service).toBeLessThan(50 * 1024 * 1024);
+    }
+  });
+});
+
+/** Module specifiers matching `specifier` that the bundle imports or requires at run time. */
+function imports(code: string, specifier: RegExp): string[] {
+  const pattern = new RegExp(
+    `(?:\\bfrom\\s*|\\bimport\\s*\\(\\s*|\\brequire\\s*\\(\\s*)["'](${specifier.source})["']`,
+    'g',
+  );
+  return [...code.matchAll(pattern)].map((m) => m[1] ?? '');
+}

@@ -1,0 +1,107 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { describe, expect, it } from 'vitest';
+import { BusSubscription } from '../../../lib/constructs/bus-subscription.js';
+import { PipelineFunction, type PipelineFunctionProps } from '../../../lib/constructs/pipeline-function.js';
+import { QueryWorkgroup } from '../../../lib/constructs/query-workgroup.js';
+import { StreamConsumer } from '../../../lib/constructs/stream-consumer.js';
+
+const stack = () =>
+  new Stack(
+    new App({ builtinCloudFormationValidation: false, context: { 'aws:cdk:bundling-stacks': [] } }),
+    'Test',
+  );
+const fnProps = (over: Partial<PipelineFunctionProps> = {}): PipelineFunctionProps => ({
+  name: 'compactor',
+  component: 'lake',
+  memorySize: 512,
+  timeout: Duration.minutes(1),
+  invocation: 'synchronous',
+  metricsNamespace: 'OtlpPipeline/test',
+  ...over,
+});
+
+describe('constructs', () => {
+  it('PipelineFunction refuses a missing handler, bad memory or timeout with a clear message', () => {
+    expect(() => new PipelineFunction(stack(), 'F', fnProps({ name: 'no-such-function' }))).toThrow(
+      /no handler for function `no-such-function`/,
+    );
+    expect(() => new PipelineFunction(stack(), 'F', fnProps({ memorySize: 64 }))).toThrow(
+      '`memorySize` must be 128..10240 MB, got: 64',
+    );
+    expect(() => new PipelineFunction(stack(), 'F', fnProps({ timeout: Duration.minutes(16) }))).toThrow(
+      '`timeout` must be at most 900 s, got: 960',
+    );
+  });
+
+  it('PipelineFunction fails synthesis when an asynchronous function has no dead-letter queue', () => {
+    const s = stack();
+    new PipelineFunction(s, 'F', fnProps({ invocation: 'asynchronous' }));
+    expect(() => Template.fromStack(s)).toThrow(/invoked asynchronously but has no dead-letter queue/);
+  });
+
+  it('StreamConsumer validates batch size, window, retries and record age', () => {
+    const s = stack();
+    const consumer = new PipelineFunction(s, 'F', fnProps());
+    const base = {
+      consumer,
+      stream: new kinesis.Stream(s, 'S'),
+      deadLetterQueue: new sqs.Queue(s, 'Q'),
+      alarmTopic: new sns.Topic(s, 'T'),
+    };
+    expect(() => new StreamConsumer(s, 'A', { ...base, batchSize: 20_000 })).toThrow(
+      '`batchSize` must be 1..10000, got: 20000',
+    );
+    expect(() => new StreamConsumer(s, 'B', { ...base, maxBatchingWindow: Duration.minutes(6) })).toThrow(
+      '`maxBatchingWindow (s)` must be 0..300, got: 360',
+    );
+    expect(() => new StreamConsumer(s, 'C', { ...base, retryAttempts: -1 })).toThrow(
+      /`retryAttempts` must be 0..10000/,
+    );
+    expect(() => new StreamConsumer(s, 'D', { ...base, maxRecordAge: Duration.seconds(30) })).toThrow(
+      /`maxRecordAge \(s\)` must be 60..604800/,
+    );
+  });
+
+  it('QueryWorkgroup refuses a cutoff below Athena’s 10 MB minimum', () => {
+    expect(
+      () =>
+        new QueryWorkgroup(stack(), 'W', {
+          name: 'w',
+          resultsBucket: undefined as never,
+          bytesScannedCutoffPerQuery: 1024,
+        }),
+    ).toThrow('`bytesScannedCutoffPerQuery` must be an integer >= 10000000, got: 1024');
+  });
+
+  it('BusSubscription delivers bus events to a notifier with retries, a DLQ for undeliverable events and an alarm', () => {
+    const s = stack();
+    const notifier = new PipelineFunction(s, 'Notifier', fnProps({ invocation: 'asynchronous' }));
+    new BusSubscription(s, 'Slack', {
+      bus: new events.EventBus(s, 'Bus'),
+      eventPattern: { detailType: ['AlertStateChanged'] },
+      target: notifier,
+      description: 'Alert state changes to Slack',
+      alarmTopic: new sns.Topic(s, 'T'),
+    });
+    const t = Template.fromStack(s);
+    t.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: Match.anyValue(),
+      EventPattern: { 'detail-type': ['AlertStateChanged'] },
+      Targets: [
+        Match.objectLike({
+          RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 },
+          DeadLetterConfig: { Arn: Match.anyValue() },
+        }),
+      ],
+    });
+    // Failed asynchronous invocations of the notifier itself land in the same queue.
+    t.hasResourceProperties('AWS::Lambda::Function', { DeadLetterConfig: { TargetArn: Match.anyValue() } });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible' });
+    expect(t.findResources('AWS::SQS::Queue')).not.toEqual({});
+  });
+});

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { readSettings, SettingsError } from '../../lib/settings.js';
+
+const from = (context: Record<string, unknown>) => readSettings((key) => context[key]);
+
+describe('deploy settings', () => {
+  it('has documented defaults, so a bare deploy works', () => {
+    expect(from({})).toEqual({
+      environment: 'dev',
+      project: 'otlp-pipeline',
+      streamMode: 'on-demand',
+      shardCount: 1,
+      streamRetentionHours: 24,
+      hotRetentionDays: 7,
+      glacierAfterDays: 30,
+      lakeRetentionDays: 365,
+      deadLetterRetentionDays: 90,
+      athenaResultsRetentionDays: 7,
+      athenaBytesScannedCutoff: 10_000_000_000,
+      migrateOnDeploy: true,
+      maxBodyBytes: 4 * 1024 * 1024,
+      maxDecompressedBytes: 16 * 1024 * 1024,
+      apiThrottleRate: 1000,
+      apiThrottleBurst: 2000,
+      budgetMonthlyUsd: 100,
+      budgetEmails: [],
+      anomalyThresholdUsd: 20,
+      activateCostTags: true,
+      costTagActivationRun: 1,
+    });
+  });
+
+  it('accepts the strings `cdk -c key=value` passes, including comma-separated e-mails', () => {
+    const s = from({
+      streamMode: 'provisioned',
+      shardCount: '8',
+      migrateOnDeploy: 'false',
+      budgetEmails: 'a@example.com, b@example.com',
+      redactionRules: { rules: [] },
+    });
+    expect(s).toMatchObject({
+      streamMode: 'provisioned',
+      shardCount: 8,
+      migrateOnDeploy: false,
+      budgetEmails: ['a@example.com', 'b@example.com'],
+      redactionRules: '{"rules":[]}',
+    });
+  });
+
+  it('rejects bad values with a message naming the setting', () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ environment: 'Prod_1' }, /-c environment: lower-case/],
+      [
+        { glacierAfterDays: 400 },
+        /`glacierAfterDays` must be less than `lakeRetentionDays`, got: 400 >= 365/,
+      ],
+      [{ streamMode: 'serverless' }, /-c streamMode/],
+      [{ athenaBytesScannedCutoff: 1000 }, /-c athenaBytesScannedCutoff/],
+      [{ budgetEmails: 'not-an-address' }, /-c budgetEmails/],
+      [
+        { clickhouseSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:clickhouse' },
+        /complete ARN/,
+      ],
+      [{ redactionRules: '{nope' }, /-c redactionRules: must be JSON/],
+      [
+        { apiThrottleRate: 100, apiThrottleBurst: 10 },
+        /`apiThrottleBurst` must be at least `apiThrottleRate`/,
+      ],
+    ];
+    for (const [context, message] of cases) {
+      expect(() => from(context), JSON.stringify(context)).toThrow(SettingsError);
+      expect(() => from(context), JSON.stringify(context)).toThrow(message);
+    }
+  });
+});

@@ -1,0 +1,209 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ComputeStack } from '../../../lib/stacks/compute-stack.js';
+import { testApp } from '../support/app.js';
+
+let stack: ComputeStack;
+let template: Template;
+
+beforeAll(() => {
+  stack = testApp({ environment: 'prod', apiThrottleRate: 500, apiThrottleBurst: 800 }).compute;
+  template = Template.fromStack(stack);
+});
+
+type Resource = { Type: string; Properties: Record<string, unknown> };
+const ofType = (type: string): [string, Resource][] =>
+  Object.entries(template.toJSON().Resources as Record<string, Resource>).filter(([, r]) => r.Type === type);
+const fnLogicalId = (name: 'ingest' | 'hotWriter' | 'lakeWriter' | 'compactor') =>
+  stack.getLogicalId(stack[name].function.node.defaultChild as never);
+const fnProps = (name: 'ingest' | 'hotWriter' | 'lakeWriter' | 'compactor') =>
+  (template.toJSON().Resources as Record<string, Resource>)[fnLogicalId(name)]?.Properties ?? {};
+
+describe('compute stack', () => {
+  it('runs every pipeline function on arm64 nodejs22.x with tracing, JSON logs, explicit memory and timeout', () => {
+    const pipelineFns = ofType('AWS::Lambda::Function').filter(([, r]) =>
+      String(
+        (r.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables
+          ?.POWERTOOLS_SERVICE_NAME ?? '',
+      ),
+    );
+    expect(
+      pipelineFns
+        .map(
+          ([, r]) =>
+            (r.Properties.Environment as { Variables: Record<string, string> }).Variables
+              .POWERTOOLS_SERVICE_NAME,
+        )
+        .sort(),
+    ).toEqual(['compactor', 'hot-writer', 'ingest', 'lake-writer', 'migrate']);
+    for (const [id, fn] of pipelineFns) {
+      expect(fn.Properties, id).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        TracingConfig: { Mode: 'Active' },
+        LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: expect.any(String) } },
+        MemorySize: expect.any(Number),
+        Timeout: expect.any(Number),
+        Environment: {
+          Variables: expect.objectContaining({ POWERTOOLS_METRICS_NAMESPACE: 'OtlpPipeline/prod' }),
+        },
+      });
+    }
+    expect(fnProps('ingest')).toMatchObject({ MemorySize: 1024, Timeout: 29 });
+  });
+
+  it('keeps every log group for a month', () => {
+    const groups = ofType('AWS::Logs::LogGroup');
+    expect(groups.length).toBeGreaterThanOrEqual(7);
+    for (const [id, g] of groups) expect(g.Properties.RetentionInDays, id).toBe(30);
+  });
+
+  it('hands each function the environment its config.ts reads', () => {
+    const env = (name: Parameters<typeof fnProps>[0]) =>
+      (fnProps(name).Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(Object.keys(env('ingest'))).toEqual(
+      expect.arrayContaining([
+        'STREAM_NAME',
+        'TENANTS_TABLE',
+        'RATE_LIMIT_TABLE',
+        'STREAM_ARN',
+        'MAX_BODY_BYTES',
+        'MAX_DECOMPRESSED_BYTES',
+        'HOT_RETENTION_DAYS',
+      ]),
+    );
+    expect(env('ingest')).toMatchObject({ MAX_BODY_BYTES: String(4 * 1024 * 1024), HOT_RETENTION_DAYS: '7' });
+    expect(Object.keys(env('hotWriter'))).toEqual(
+      expect.arrayContaining(['CLICKHOUSE_SECRET_ARN', 'DEAD_LETTER_BUCKET', 'HOT_RETENTION_DAYS']),
+    );
+    expect(Object.keys(env('lakeWriter'))).toEqual(
+      expect.arrayContaining(['LAKE_BUCKET', 'DEAD_LETTER_BUCKET']),
+    );
+    expect(env('compactor')).toMatchObject({
+      LAKE_BUCKET: expect.anything(),
+      COMPACTION_TARGET_BYTES: String(128 * 1024 * 1024),
+      // The grace outlasts the lake writer's maximum record age (12 h), so no retry lands in a compacted hour.
+      COMPACTION_GRACE_MINUTES: '780',
+    });
+  });
+
+  it('consumes the stream with partial batch responses, bisect, bounded retries and age, and a DLQ', () => {
+    const mappings = ofType('AWS::Lambda::EventSourceMapping').map(([, r]) => r.Properties);
+    expect(mappings).toHaveLength(2);
+    const byFn = (id: string) => mappings.find((m) => JSON.stringify(m.FunctionName).includes(id));
+    for (const [fn, window, age] of [
+      [fnLogicalId('hotWriter'), 5, 6 * 3600],
+      [fnLogicalId('lakeWriter'), 300, 12 * 3600],
+    ] as const) {
+      expect(byFn(fn), fn).toMatchObject({
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: 10,
+        MaximumRecordAgeInSeconds: age,
+        MaximumBatchingWindowInSeconds: window,
+        BatchSize: 10_000,
+        StartingPosition: 'TRIM_HORIZON',
+        DestinationConfig: { OnFailure: { Destination: expect.anything() } },
+      });
+    }
+    // Each consumer fails over to its own queue from the stateful stack.
+    const destinations = mappings.map((m) => JSON.stringify(m.DestinationConfig));
+    expect(destinations[0]).toContain('HotWriterDeadLetterQueue');
+    expect(destinations[1]).toContain('LakeWriterDeadLetterQueue');
+  });
+
+  it('alarms on iterator age and dead-letter depth for both consumers, to the alarm topic', () => {
+    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, r]) => r.Properties);
+    const iteratorAge = alarms.filter((a) => a.MetricName === 'IteratorAge');
+    const dlqDepth = alarms.filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible');
+    expect(iteratorAge).toHaveLength(2);
+    expect(iteratorAge.map((a) => a.Threshold).sort()).toEqual([300_000, 900_000]);
+    expect(dlqDepth.length).toBeGreaterThanOrEqual(3); // two stream consumers + the compactor schedule
+    for (const a of [...iteratorAge, ...dlqDepth]) {
+      expect(a).toMatchObject({
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+      expect(JSON.stringify(a.AlarmActions)).toContain('Operations');
+    }
+    expect(alarms.some((a) => a.MetricName === '5xx')).toBe(true);
+    expect(alarms.some((a) => a.MetricName === 'WriteProvisionedThroughputExceeded')).toBe(true);
+  });
+
+  it('routes POST /v1/traces, /v1/logs and /v1/metrics to ingest, throttled, with JSON access logs', () => {
+    const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey);
+    expect(routes.sort()).toEqual(['POST /v1/logs', 'POST /v1/metrics', 'POST /v1/traces']);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 500, ThrottlingBurstLimit: 800 },
+      AccessLogSettings: {
+        DestinationArn: Match.anyValue(),
+        Format: Match.stringLikeRegexp('"requestId":"\\$context.requestId"'),
+      },
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+      IntegrationType: 'AWS_PROXY',
+      PayloadFormatVersion: '2.0',
+    });
+    template.hasOutput('ApiEndpoint', {});
+  });
+
+  it('runs the compactor hourly through Scheduler, with a retry policy and a dead-letter queue', () => {
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(1 hour)',
+      Target: {
+        Arn: { 'Fn::GetAtt': [fnLogicalId('compactor'), 'Arn'] },
+        RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },
+        DeadLetterConfig: { Arn: Match.anyValue() },
+      },
+    });
+    // Asynchronous failures of the compactor itself land in the same queue.
+    expect(fnProps('compactor').DeadLetterConfig).toEqual({
+      TargetArn: Match.anyValue() === undefined ? {} : expect.anything(),
+    });
+  });
+
+  it('applies the ClickHouse migrations on deploy through a custom resource, unless turned off', () => {
+    template.hasResourceProperties('Custom::ClickHouseMigrations', {
+      HotRetentionDays: '7',
+      CodeVersion: Match.anyValue(),
+      ServiceToken: Match.anyValue(),
+    });
+    const off = Template.fromStack(testApp({ migrateOnDeploy: 'false' }).compute);
+    off.resourceCountIs('Custom::ClickHouseMigrations', 0);
+  });
+
+  it('grants least privilege: ingest writes the stream, only the compactor deletes lake objects', () => {
+    const policies = ofType('AWS::IAM::Policy').map(([, r]) => JSON.stringify(r.Properties));
+    const policyOf = (fn: string) => policies.filter((p) => p.includes(`"${fn}FunctionServiceRole`)).join('');
+    expect(policyOf('Ingest')).toContain('kinesis:PutRecords');
+    expect(policyOf('HotWriter')).toContain('secretsmanager:GetSecretValue');
+    expect(policyOf('HotWriter')).toContain('s3:PutObject');
+    expect(policyOf('HotWriter')).not.toContain('s3:DeleteObject');
+    expect(policyOf('LakeWriter')).toContain('s3:PutObject');
+    expect(policyOf('LakeWriter')).not.toContain('s3:DeleteObject');
+    expect(policyOf('Compactor')).toContain('s3:DeleteObject');
+    expect(policies.join('')).not.toMatch(/"s3:\*"|"kinesis:\*"|"dynamodb:\*"/);
+  });
+
+  it('creates the alert bus and a dashboard covering ingest, stream, consumers, dead letters and ClickHouse', () => {
+    template.resourceCountIs('AWS::Events::EventBus', 1);
+    const [, dashboard] = ofType('AWS::CloudWatch::Dashboard')[0] ?? [];
+    const body = JSON.stringify(dashboard?.Properties.DashboardBody);
+    for (const expected of [
+      'Ingest requests',
+      'IncomingBytes',
+      'IteratorAge',
+      'Dead letters',
+      'ClickHouseInsertLatency',
+      'TenantRowsWritten',
+      'RowsInserted',
+      'ItemsAccepted',
+      'OtlpPipeline/prod',
+    ]) {
+      expect(body).toContain(expected);
+    }
+  });
+});
