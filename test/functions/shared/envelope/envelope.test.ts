@@ -46,14 +46,18 @@ describe('envelope', () => {
     const envs = packEnvelopes('acme', 'logs', [batch]);
     expect(envs.length).toBeGreaterThanOrEqual(2);
     for (const e of envs) expect(e.data.length).toBeLessThanOrEqual(MAX_ENVELOPE_BYTES);
-    const bodies = envs.flatMap((e) => unpackEnvelope(e.data).batches.flatMap((b) => b.columns.Body as string[]));
+    const bodies = envs.flatMap((e) =>
+      unpackEnvelope(e.data).batches.flatMap((b) => b.columns.Body as string[]),
+    );
     expect(bodies).toEqual(batch.columns.Body);
   });
 
   it('rejects a single row larger than the limit with a reason', () => {
-    expect(() => packEnvelopes('acme', 'logs', [logsBatch(1, () => randomBytes(4096).toString('hex'))], { maxBytes: 2048 })).toThrow(
-      /over the 2048-byte envelope limit/,
-    );
+    expect(() =>
+      packEnvelopes('acme', 'logs', [logsBatch(1, () => randomBytes(4096).toString('hex'))], {
+        maxBytes: 2048,
+      }),
+    ).toThrow(/over the 2048-byte envelope limit/);
   });
 
   it('packs nothing for no rows', () => {
