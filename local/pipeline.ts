@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { access, constants, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -114,9 +115,28 @@ async function ensureWritableDir(dir: string): Promise<void> {
   }
 }
 
+/** Fails fast, before the emulators and ClickHouse start, when the port is taken. */
+async function ensurePortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new LocalStartError(
+              `port ${port} on ${host} is already in use (is another \`npm start\` running? set PORT)`,
+            )
+          : err,
+      ),
+    );
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
+}
+
 export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipeline> {
   powertoolsDefaults(config);
   await ensureWritableDir(config.dataDir);
+  await ensurePortFree(config.HOST, config.PORT);
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch(() => undefined);
