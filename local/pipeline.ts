@@ -21,6 +21,7 @@ import {
   hotRollups,
 } from '../functions/shared/query/clickhouse-reader.js';
 import { CursorCodec } from '../functions/shared/query/cursor.js';
+import { resolveRowLimits } from '../functions/shared/rows/limits.js';
 import { KinesisStreamSink } from '../functions/shared/stream/kinesis-stream-sink.js';
 import { CachedTenantDirectory } from '../functions/shared/tenants/directory.js';
 import {
@@ -179,6 +180,7 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
         tenants,
         rateLimiter: new TokenBucketRateLimiter({}),
         stream: new KinesisStreamSink(kinesis, { streamName: LOCAL_STREAM }),
+        flatten: { limits: resolveRowLimits({ hotRetentionDays: config.HOT_RETENTION_DAYS }) },
       },
     });
     const query = createQueryHandler({
@@ -220,7 +222,11 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
 
     const checkpoints = join(config.dataDir, 'checkpoints');
     await mkdir(checkpoints, { recursive: true });
-    const hotWriter = createHotWriterHandler({ clickhouse: async () => clickhouse, deadLetters });
+    const hotWriter = createHotWriterHandler({
+      clickhouse: async () => clickhouse,
+      deadLetters,
+      writer: { hotRetentionDays: config.HOT_RETENTION_DAYS },
+    });
     const lakeWriter = createLakeWriterHandler({ ports: { store, deadLetters } });
     const pollers: EsmPoller[] = [];
     for (const [name, handler, batchSize, windowMs] of [

@@ -110,15 +110,20 @@ const DAY_MS = 86_400_000;
 const FLOAT_WORDS = new Set(['NaN', 'Infinity', '-Infinity']);
 const DIGITS = /^\d{1,20}$/;
 
+/** Strips leading zeros (keeping one digit); most timestamps have none, so no regex runs. */
+function trimZeros(ns: string): string {
+  return ns.length > 1 && ns.charCodeAt(0) === 48 ? ns.replace(/^0+(?=\d)/, '') : ns;
+}
+
 /** Nanosecond decimal string -> `seconds.nanoseconds`, which DateTime64(9) parses exactly. */
 export function toDateTime64(ns: string): string {
-  const t = ns.length > 1 ? ns.replace(/^0+(?=\d)/, '') : ns;
+  const t = trimZeros(ns);
   if (t.length <= 9) return `0.${t.padStart(9, '0')}`;
   return `${t.slice(0, -9)}.${t.slice(-9)}`;
 }
 
 function isOlder(ns: string, cutoff: string): boolean {
-  const t = ns.length > 1 ? ns.replace(/^0+(?=\d)/, '') : ns;
+  const t = trimZeros(ns);
   return t.length < cutoff.length || (t.length === cutoff.length && t < cutoff);
 }
 
@@ -137,46 +142,65 @@ const INT_RANGES: Partial<Record<ScalarType, readonly [number, number]>> = {
   uint64: [0, Number.MAX_SAFE_INTEGER],
 };
 
-/** Validates one in-memory value and returns what the JSON insert formats expect. */
-function convert(type: ScalarType, v: unknown, where: () => [string, string, number]): unknown {
-  switch (type) {
-    case 'string':
-    case 'lowcard':
-      if (typeof v === 'string') return v;
-      if (v === null || v === undefined) return '';
-      return fail(...where(), `expected a string, got ${typeof v}`);
-    case 'timestamp_ns':
-      if (typeof v === 'string' && DIGITS.test(v)) return toDateTime64(v);
-      if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return toDateTime64(String(v));
-      return fail(...where(), `expected nanoseconds as a decimal string, got ${JSON.stringify(v)}`);
-    case 'uint8':
-    case 'uint32':
-    case 'int32':
-    case 'uint64': {
-      const [lo, hi] = INT_RANGES[type]!;
-      if (typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi) return v;
-      if (type === 'uint64' && typeof v === 'string' && DIGITS.test(v)) return v;
-      return fail(...where(), `expected ${type}, got ${JSON.stringify(v)}`);
-    }
-    case 'float64':
-      if (typeof v === 'number' || (typeof v === 'string' && FLOAT_WORDS.has(v))) return v;
-      return fail(...where(), `expected a number, got ${JSON.stringify(v)}`);
-    case 'bool':
-      if (typeof v === 'boolean') return v;
-      return fail(...where(), `expected a boolean, got ${JSON.stringify(v)}`);
-    case 'map':
-      if (v === null || v === undefined) return {};
-      if (!isPlainObject(v)) return fail(...where(), 'expected a map of strings');
-      for (const x of Object.values(v))
-        if (typeof x !== 'string') fail(...where(), 'map value is not a string');
-      return v;
-    case 'array_float64':
-    case 'array_uint64':
-      if (!Array.isArray(v)) return fail(...where(), 'expected an array of numbers');
-      for (const x of v) if (typeof x !== 'number') fail(...where(), 'array element is not a number');
-      return v;
-  }
+/**
+ * Validates one in-memory value and returns what the JSON insert formats expect. One function per
+ * type, chosen once per column: the hot loop allocates nothing but converted values.
+ */
+type Converter = (v: unknown, table: string, column: string, row: number) => unknown;
+
+function intConverter(type: 'uint8' | 'uint32' | 'int32' | 'uint64'): Converter {
+  const [lo, hi] = INT_RANGES[type]!;
+  return (v, table, column, row) => {
+    if (typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi) return v;
+    if (type === 'uint64' && typeof v === 'string' && DIGITS.test(v)) return v;
+    return fail(table, column, row, `expected ${type}, got ${JSON.stringify(v)}`);
+  };
 }
+
+const toText: Converter = (v, table, column, row) => {
+  if (typeof v === 'string') return v;
+  if (v === null || v === undefined) return '';
+  return fail(table, column, row, `expected a string, got ${typeof v}`);
+};
+
+const toNumbers: Converter = (v, table, column, row) => {
+  if (!Array.isArray(v)) return fail(table, column, row, 'expected an array of numbers');
+  for (const x of v) if (typeof x !== 'number') fail(table, column, row, 'array element is not a number');
+  return v;
+};
+
+const CONVERTERS: Record<ScalarType, Converter> = {
+  string: toText,
+  lowcard: toText,
+  timestamp_ns: (v, table, column, row) => {
+    if (typeof v === 'string' && DIGITS.test(v)) return toDateTime64(v);
+    if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return toDateTime64(String(v));
+    return fail(table, column, row, `expected nanoseconds as a decimal string, got ${JSON.stringify(v)}`);
+  },
+  uint8: intConverter('uint8'),
+  uint32: intConverter('uint32'),
+  int32: intConverter('int32'),
+  uint64: intConverter('uint64'),
+  float64: (v, table, column, row) => {
+    if (typeof v === 'number' || (typeof v === 'string' && FLOAT_WORDS.has(v))) return v;
+    return fail(table, column, row, `expected a number, got ${JSON.stringify(v)}`);
+  },
+  bool: (v, table, column, row) => {
+    if (typeof v === 'boolean') return v;
+    return fail(table, column, row, `expected a boolean, got ${JSON.stringify(v)}`);
+  },
+  map: (v, table, column, row) => {
+    if (v === null || v === undefined) return {};
+    if (!isPlainObject(v)) return fail(table, column, row, 'expected a map of strings');
+    for (const k in v) {
+      if (Object.hasOwn(v, k) && typeof v[k] !== 'string')
+        fail(table, column, row, 'map value is not a string');
+    }
+    return v;
+  },
+  array_float64: toNumbers,
+  array_uint64: toNumbers,
+};
 
 function defaultValue(type: ScalarType): unknown {
   switch (type) {
@@ -220,6 +244,27 @@ const LAYOUTS = new Map<TableName, TableLayout>(
 /** Converted rows of one envelope: per table, rows as arrays in physicalColumns order. */
 type EnvelopeRows = Map<TableName, unknown[][]>;
 
+/** Converts a nested column's array; returns the input array itself when no element changed. */
+function convertItems(
+  convert: Converter,
+  items: readonly unknown[],
+  table: string,
+  column: string,
+  row: number,
+): unknown[] {
+  let out: unknown[] | undefined;
+  for (let i = 0; i < items.length; i++) {
+    const x = items[i];
+    const y = convert(x, table, column, row);
+    if (out) out[i] = y;
+    else if (y !== x) {
+      out = items.slice(0, i);
+      out[i] = y;
+    }
+  }
+  return out ?? (items as unknown[]);
+}
+
 /**
  * Validates and converts an envelope's batches into insertable rows, dropping rows older than
  * `cutoffNs`. Throws RowValidationError when a row does not fit the column model.
@@ -232,37 +277,43 @@ export function convertEnvelope(
   const out: EnvelopeRows = new Map();
   let expired = 0;
   for (const batch of batches) {
-    const layout = LAYOUTS.get(batch.table);
-    if (!layout) throw new RowValidationError(`unknown table ${String(batch.table)}`);
+    const table = batch.table;
+    const layout = LAYOUTS.get(table);
+    if (!layout) throw new RowValidationError(`unknown table ${String(table)}`);
     const n = batch.rowCount;
-    const rows: unknown[][] = Array.from({ length: n }, () => new Array<unknown>(layout.columns.length));
-    const seen = new Set<number>();
+    const width = layout.columns.length;
+    const rows: unknown[][] = new Array(n);
+    for (let r = 0; r < n; r++) rows[r] = new Array<unknown>(width);
+    const seen = new Uint8Array(width);
     const nestedLengths = new Map<string, number[]>();
-    for (const [name, values] of Object.entries(batch.columns)) {
+    for (const name in batch.columns) {
+      const values = batch.columns[name]!;
       const ci = layout.index.get(name);
-      if (ci === undefined) throw new RowValidationError(`${batch.table} has no column ${name}`);
+      if (ci === undefined) throw new RowValidationError(`${table} has no column ${name}`);
       if (values.length !== n)
-        throw new RowValidationError(`${batch.table}.${name} has ${values.length} values for ${n} rows`);
-      seen.add(ci);
+        throw new RowValidationError(`${table}.${name} has ${values.length} values for ${n} rows`);
+      seen[ci] = 1;
       const col = layout.columns[ci]!;
-      for (let r = 0; r < n; r++) {
-        const v = values[r];
-        const where = (): [string, string, number] => [batch.table, name, r];
-        if (col.nestedIn) {
-          if (!Array.isArray(v)) fail(batch.table, name, r, 'expected an array (nested column)');
-          const lengths = nestedLengths.get(col.nestedIn) ?? [];
-          if (lengths[r] === undefined) lengths[r] = v.length;
-          else if (lengths[r] !== v.length)
-            fail(batch.table, name, r, `length differs from other ${col.nestedIn} fields`);
-          nestedLengths.set(col.nestedIn, lengths);
-          rows[r]![ci] = v.map((x) => convert(col.type, x, where));
-        } else {
-          rows[r]![ci] = convert(col.type, v, where);
+      const convert = CONVERTERS[col.type];
+      if (col.nestedIn) {
+        const lengths = nestedLengths.get(col.nestedIn) ?? [];
+        nestedLengths.set(col.nestedIn, lengths);
+        for (let r = 0; r < n; r++) {
+          const v = values[r];
+          if (!Array.isArray(v)) fail(table, name, r, 'expected an array (nested column)');
+          const known = lengths[r];
+          if (known === undefined) lengths[r] = v.length;
+          else if (known !== v.length)
+            fail(table, name, r, `length differs from other ${col.nestedIn} fields`);
+          rows[r]![ci] = convertItems(convert, v, table, name, r);
         }
+      } else {
+        for (let r = 0; r < n; r++) rows[r]![ci] = convert(values[r], table, name, r);
       }
     }
-    layout.columns.forEach((col, ci) => {
-      if (seen.has(ci)) return;
+    for (let ci = 0; ci < width; ci++) {
+      if (seen[ci]) continue;
+      const col = layout.columns[ci]!;
       // An absent nested field gets one default per item of its siblings, so the arrays line up.
       const lengths = col.nestedIn ? nestedLengths.get(col.nestedIn) : undefined;
       for (let r = 0; r < n; r++) {
@@ -270,20 +321,27 @@ export function convertEnvelope(
           ? Array.from({ length: lengths?.[r] ?? 0 }, () => defaultValue(col.type))
           : defaultValue(col.type);
       }
-    });
+    }
     const timeSource = batch.columns[layout.columns[layout.timeColumn]!.name];
-    const kept: unknown[][] = [];
+    let old = 0;
     for (let r = 0; r < n; r++) {
-      const row = rows[r]!;
-      row[layout.tenantColumn] = tenant;
+      rows[r]![layout.tenantColumn] = tenant;
       const ts = timeSource?.[r];
-      if (typeof ts !== 'string' || !isOlder(ts, cutoffNs)) kept.push(row);
-      else expired++;
+      if (typeof ts === 'string' && isOlder(ts, cutoffNs)) old++;
+    }
+    expired += old;
+    let kept = rows;
+    if (old > 0) {
+      kept = [];
+      for (let r = 0; r < n; r++) {
+        const ts = timeSource?.[r];
+        if (typeof ts !== 'string' || !isOlder(ts, cutoffNs)) kept.push(rows[r]!);
+      }
     }
     if (kept.length > 0) {
-      const list = out.get(batch.table);
+      const list = out.get(table);
       if (list) for (const row of kept) list.push(row);
-      else out.set(batch.table, kept);
+      else out.set(table, kept);
     }
   }
   return { rows: out, expired };
