@@ -44,7 +44,7 @@ export function createApp(props: AppProps = {}): PipelineApp {
   const description = (part: string) => `OTLP pipeline (${settings.environment}): ${part}`;
 
   const stateful = new StatefulStack(app, `${prefix}-Stateful`, {
-    description: description('stream, lake, catalog, tenants, secrets'),
+    description: description('stream, lake, catalog, tenants, alert state, secrets'),
     settings,
     glueTables,
   });
@@ -53,7 +53,7 @@ export function createApp(props: AppProps = {}): PipelineApp {
     settings,
   });
   const compute = new ComputeStack(app, `${prefix}-Compute`, {
-    description: description('API, functions, schedules, dashboard'),
+    description: description('API, functions, schedules, alerting, dashboard'),
     settings,
     stream: stateful.stream,
     lakeBucket: stateful.lakeBucket,
@@ -64,6 +64,13 @@ export function createApp(props: AppProps = {}): PipelineApp {
     hotWriterDeadLetterQueue: stateful.hotWriterDeadLetterQueue,
     lakeWriterDeadLetterQueue: stateful.lakeWriterDeadLetterQueue,
     alarmTopic: operations.alarmTopic,
+    athenaResultsBucket: stateful.athenaResultsBucket,
+    athenaWorkGroupName: stateful.athenaWorkGroupName,
+    glueDatabaseName: stateful.glueDatabaseName,
+    glueTableNames: stateful.glueTableNames,
+    alertStateTable: stateful.alertStateTable,
+    queryCursorSecret: stateful.queryCursorSecret,
+    alertEmailTopic: stateful.alertEmailTopic,
   });
 
   tagDeployment(app, {

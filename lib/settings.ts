@@ -23,6 +23,10 @@ const tagValue = z
   .max(256)
   .regex(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u, 'allowed in a tag value: letters, digits, spaces and _.:/=+-@');
 
+/** A complete secret ARN (with the 6-character suffix): grants then name exactly that secret. */
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/;
+const SECRET_ARN_MESSAGE = 'the complete ARN of a Secrets Manager secret (ending in the 6-character suffix)';
+
 export const settingsSchema = z
   .object({
     /** Deployment name: prefixes stack names and becomes the `environment` tag. @default 'dev' */
@@ -56,13 +60,7 @@ export const settingsSchema = z
      * ARN of an existing Secrets Manager secret holding the ClickHouse connection as JSON
      * `{"url","username","password","database"}`. @default - the stack creates an empty secret to fill in
      */
-    clickhouseSecretArn: z
-      .string()
-      .regex(
-        /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/,
-        'the complete ARN of a Secrets Manager secret (ending in the 6-character suffix)',
-      )
-      .optional(),
+    clickhouseSecretArn: z.string().regex(SECRET_ARN, SECRET_ARN_MESSAGE).optional(),
     /** Apply the ClickHouse migrations on every deploy (needs the secret filled in). @default true */
     migrateOnDeploy: bool.default(true),
     /** Largest OTLP body accepted as received (API Gateway hands Lambda base64: 6 MB / 4 * 3). @default 4 MiB */
@@ -88,6 +86,40 @@ export const settingsSchema = z
     apiThrottleRate: int(1, 1_000_000).default(1000),
     /** API stage burst, requests. @default 2000 */
     apiThrottleBurst: int(1, 1_000_000).default(2000),
+    /** Time budget of one query API request across tiers (the function stops at 29 s, API Gateway at 30 s). @default 25000 */
+    queryTimeoutMs: int(1_000, 28_000).default(25_000),
+    /**
+     * Folder of alert rule files (`*.yaml|yml|json`, one file per tenant, see docs/alerting.md),
+     * relative to the repository root; copied into the alert evaluator's bundle. @default 'alerts'
+     */
+    alertRulesDir: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9_][A-Za-z0-9_./-]*$/,
+        'a folder relative to the repository root, e.g. alerts or config/alerts',
+      )
+      .refine((v) => !v.split('/').includes('..'), 'must stay inside the repository (no ..)')
+      .default('alerts'),
+    /** Alert rules evaluated at once by the evaluator. @default 4 */
+    alertConcurrency: int(1, 32).default(4),
+    /**
+     * Notifiers may read Secrets Manager secrets whose name starts with this prefix (Slack, webhook,
+     * PagerDuty channel secrets named in the rule files). @default 'otlp-pipeline/<environment>/alerts/'
+     */
+    alertSecretPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9/_+=.@-]{1,256}$/, 'a secret name prefix: letters, digits and /_+=.@-')
+      .optional(),
+    /** Further channel secrets (complete ARNs) the notifiers may read, e.g. secrets shared with other systems. @default [] */
+    alertSecretArns: z
+      .union([z.array(z.string()), z.string()])
+      .transform((v) =>
+        (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter((s) => s.length > 0),
+      )
+      .pipe(z.array(z.string().regex(SECRET_ARN, SECRET_ARN_MESSAGE)))
+      .default([]),
+    /** E-mail addresses subscribed to the alert e-mail topic (each confirms once). @default - none */
+    alertEmails: list.default([]),
     /** Monthly budget in USD on this deployment's tags. @default 100 */
     budgetMonthlyUsd: z.coerce.number().positive().default(100),
     /** E-mail addresses for budget notifications. @default - none (the alarm topic still receives them) */
@@ -149,4 +181,9 @@ export function readSettings(getContext: (key: string) => unknown): Settings {
     throw new SettingsError(`invalid deploy settings:\n${lines.join('\n')}`, { cause: parsed.error });
   }
   return parsed.data;
+}
+
+/** The name prefix of alert channel secrets the notifiers may read (`alertSecretPrefix`, or the default). */
+export function alertSecretPrefix(s: Pick<Settings, 'alertSecretPrefix' | 'environment'>): string {
+  return s.alertSecretPrefix ?? `otlp-pipeline/${s.environment}/alerts/`;
 }

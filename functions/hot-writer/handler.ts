@@ -5,14 +5,16 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
-import type { ClickHouseClient } from '@clickhouse/client';
+import type { ClickHouseClient, InsertParams } from '@clickhouse/client';
 import middy from '@middy/core';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { WRITE_LEDGER_TABLE } from '../shared/clickhouse/ddl.js';
 import {
   clickHouseClientProvider,
   clickHouseSourceFromEnv,
 } from '../shared/clickhouse/secrets-manager-client.js';
 import { ClickHouseTelemetryWriter, type ClickHouseWriterOptions } from '../shared/clickhouse/writer.js';
+import { PIPELINE_METRICS } from '../shared/costs/pipeline-metrics.js';
 import type { DeadLetterSink } from '../shared/dead-letter/dead-letter.js';
 import { S3DeadLetterSink } from '../shared/dead-letter/s3-dead-letter-sink.js';
 import { hotWriterConfig } from './config.js';
@@ -33,6 +35,63 @@ export interface HotWriterDeps {
   readonly tracer?: Tracer;
 }
 
+/** One data insert that ClickHouse accepted: its table, how long it took, its rows per tenant. */
+export interface InsertObservation {
+  readonly table: string;
+  readonly ms: number;
+  readonly rowsByTenant: ReadonlyMap<string, number>;
+}
+
+/** The row model's tenant column, leading every table's sort key. */
+const TENANT_COLUMN = 'TenantId';
+
+/** `\`db\`.\`otel_traces\`` or `otel_traces` -> `otel_traces`. */
+const tableName = (quoted: string) => (quoted.split('.').pop() ?? quoted).replace(/`/g, '');
+
+function rowsByTenant(params: InsertParams<unknown, unknown>): Map<string, number> {
+  const counts = new Map<string, number>();
+  if (!Array.isArray(params.values)) return counts;
+  const columns = Array.isArray(params.columns) ? params.columns.map((c) => c.replace(/`/g, '')) : [];
+  const at = columns.indexOf(TENANT_COLUMN);
+  for (const row of params.values as unknown[]) {
+    const tenant = Array.isArray(row)
+      ? row[at]
+      : row !== null && typeof row === 'object'
+        ? (row as Record<string, unknown>)[TENANT_COLUMN]
+        : undefined;
+    const key = typeof tenant === 'string' ? tenant : 'unknown';
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/**
+ * The client with its data inserts observed (the writer's ledger inserts are bookkeeping, left out).
+ * Observing the client rather than the writer's result gives the real figures: rows already written
+ * by an earlier attempt or past the hot retention are never inserted, so never counted.
+ */
+export function observeInserts(
+  client: ClickHouseClient,
+  onInsert: (observation: InsertObservation) => void,
+): ClickHouseClient {
+  const insert: ClickHouseClient['insert'] = async (params) => {
+    const started = performance.now();
+    const result = await client.insert(params);
+    const table = tableName(params.table);
+    if (table !== WRITE_LEDGER_TABLE) {
+      onInsert({ table, ms: performance.now() - started, rowsByTenant: rowsByTenant(params) });
+    }
+    return result;
+  };
+  return new Proxy(client, {
+    get: (target, prop) => {
+      if (prop === 'insert') return insert;
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 export function createHotWriterHandler(deps: HotWriterDeps) {
   const logger = deps.logger ?? new Logger();
   const metrics = deps.metrics ?? new Metrics();
@@ -44,9 +103,23 @@ export function createHotWriterHandler(deps: HotWriterDeps) {
     _context: Context,
   ): Promise<KinesisStreamBatchResponse> => {
     deadLetters ??= typeof deps.deadLetters === 'function' ? deps.deadLetters() : deps.deadLetters;
-    const client = await deps.clickhouse();
+    const inserts: InsertObservation[] = [];
+    const client = observeInserts(await deps.clickhouse(), (o) => inserts.push(o));
     const writer = new ClickHouseTelemetryWriter(client, deps.writer);
     const outcome = await consumeKinesisRecords(event.Records, { writer, deadLetters });
+
+    // The dashboard's contract (functions/shared/costs/pipeline-metrics.ts).
+    const tenants = new Map<string, number>();
+    for (const o of inserts) {
+      metrics.addMetric(PIPELINE_METRICS.clickhouseInsertLatency, MetricUnit.Milliseconds, Math.round(o.ms));
+      for (const [tenant, rows] of o.rowsByTenant) tenants.set(tenant, (tenants.get(tenant) ?? 0) + rows);
+    }
+    for (const [tenant, rows] of tenants) {
+      // Its own EMF line: a tenant dimension on the batch's other metrics would split them per tenant.
+      const single = metrics.singleMetric();
+      single.addDimension('tenant', tenant);
+      single.addMetric(PIPELINE_METRICS.rowsWrittenPerTenant, MetricUnit.Count, rows);
+    }
 
     const failures = outcome.response.batchItemFailures.length;
     metrics.addMetric('Records', MetricUnit.Count, outcome.records);

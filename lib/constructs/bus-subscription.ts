@@ -11,7 +11,11 @@ import type { PipelineFunction } from './pipeline-function.js';
 
 export interface BusSubscriptionProps {
   readonly bus: events.IEventBus;
-  /** Which events the function receives, e.g. `{ source: ['otlp.alerts'], detailType: ['AlertStateChanged'] }`. */
+  /**
+   * Which events the function receives, e.g.
+   * `{ source: ['otlp.alerts'], detailType: ['AlertFiring', 'AlertResolved'], detail: { channels: { type: ['slack'] } } }`
+   * (functions/shared/alerts/events.ts).
+   */
   readonly eventPattern: events.EventPattern;
   readonly target: PipelineFunction;
   readonly description: string;
@@ -28,8 +32,11 @@ export interface BusSubscriptionProps {
  *
  * @example
  * new BusSubscription(this, 'SlackNotifier', {
- *   bus: alertBus, eventPattern: { detailType: ['AlertStateChanged'] }, target: slackNotifier,
- *   description: 'Alert state changes to Slack', alarmTopic,
+ *   bus: alertBus, target: slackNotifier, alarmTopic, description: 'Alerts routed to Slack channels',
+ *   eventPattern: {
+ *     source: ['otlp.alerts'], detailType: ['AlertFiring', 'AlertResolved'],
+ *     detail: { channels: { type: ['slack'] } },
+ *   },
  * });
  */
 export class BusSubscription extends Construct {

@@ -48,6 +48,17 @@ export interface PipelineFunctionProps {
   readonly reservedConcurrentExecutions?: number;
   /** CloudWatch namespace of the function's Powertools metrics: `metricsNamespace(environment)`. */
   readonly metricsNamespace: string;
+  /**
+   * Powertools service name (the `service` dimension of its metrics), and the name alarms use;
+   * differs from `name` when one handler is deployed several times (the notifiers). @default name
+   */
+  readonly serviceName?: string;
+  /**
+   * Folders copied into the bundle beside `index.mjs`, e.g. `{ from: 'alerts', to: 'alerts' }`:
+   * files the function reads at run time from /var/task. `from` is relative to the repository root.
+   * @default - none
+   */
+  readonly bundledFolders?: readonly { readonly from: string; readonly to: string }[];
 }
 
 /**
@@ -82,7 +93,22 @@ export class PipelineFunction extends Construct {
     const entry = join(REPO_ROOT, 'functions', props.name, 'handler.ts');
     if (!existsSync(entry)) throw new Error(`no handler for function \`${props.name}\`: ${entry} is missing`);
 
-    this.name = props.name;
+    const folders = props.bundledFolders ?? [];
+    for (const { from, to } of folders) {
+      for (const [key, path] of [
+        ['from', from],
+        ['to', to],
+      ] as const) {
+        if (!/^[A-Za-z0-9_][A-Za-z0-9_./-]*$/.test(path) || path.split('/').includes('..')) {
+          throw new Error(`\`bundledFolders\` \`${key}\` must be a relative folder without .., got: ${path}`);
+        }
+      }
+      if (!existsSync(join(REPO_ROOT, from))) {
+        throw new Error(`\`bundledFolders\` names a missing folder: ${join(REPO_ROOT, from)}`);
+      }
+    }
+
+    this.name = props.serviceName ?? props.name;
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     });
@@ -100,7 +126,7 @@ export class PipelineFunction extends Construct {
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       environment: {
-        POWERTOOLS_SERVICE_NAME: props.name,
+        POWERTOOLS_SERVICE_NAME: this.name,
         POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
         ...props.environment,
       },
@@ -118,6 +144,18 @@ export class PipelineFunction extends Construct {
         banner: REQUIRE_BANNER,
         // Bundle SDK v3 too: a pinned, tree-shaken client starts faster than the runtime's copy.
         externalModules: [...LOCAL_ONLY_PACKAGES],
+        // Local bundling only (never Docker), so these run in a POSIX shell on the build machine.
+        ...(folders.length > 0 && {
+          commandHooks: {
+            beforeBundling: () => [],
+            beforeInstall: () => [],
+            afterBundling: (inputDir: string, outputDir: string) =>
+              folders.map(
+                ({ from, to }) =>
+                  `mkdir -p "${outputDir}/${to}" && cp -R "${inputDir}/${from}/." "${outputDir}/${to}/"`,
+              ),
+          },
+        }),
       },
     });
     tagComponent(this, props.component);
@@ -133,7 +171,7 @@ export class PipelineFunction extends Construct {
         validate: () =>
           this.asyncDeadLetterQueue === undefined
             ? [
-                `${props.name} is invoked asynchronously but has no dead-letter queue: call sendFailedInvocationsTo()`,
+                `${this.name} is invoked asynchronously but has no dead-letter queue: call sendFailedInvocationsTo()`,
               ]
             : [],
       });

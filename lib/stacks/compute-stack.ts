@@ -16,17 +16,24 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
+import { ALERT_DETAIL_TYPES, ALERT_EVENT_SOURCE } from '../../functions/shared/alerts/events.js';
+import { CHANNEL_TYPES, type ChannelType } from '../../functions/shared/alerts/rules.js';
 import { metricsNamespace } from '../../functions/shared/costs/pipeline-metrics.js';
+import { QUERY_ROUTES } from '../../functions/shared/query/routes.js';
+import { BusSubscription } from '../constructs/bus-subscription.js';
 import { PipelineDashboard } from '../constructs/pipeline-dashboard.js';
 import { PipelineFunction } from '../constructs/pipeline-function.js';
 import { ScheduledFunction } from '../constructs/scheduled-function.js';
 import { StreamConsumer } from '../constructs/stream-consumer.js';
 import { tagComponent } from '../cost-tags.js';
 import { acknowledge, acknowledgeWildcardResource } from '../nag.js';
-import type { Settings } from '../settings.js';
+import { alertSecretPrefix, type Settings } from '../settings.js';
 
 /** OTLP/HTTP paths (the OTLP defaults), one route each to the ingest function. */
 export const INGEST_PATHS = ['/v1/traces', '/v1/logs', '/v1/metrics'] as const;
+
+/** Where the alert rule files sit inside the evaluator's bundle (the function's cwd is /var/task). */
+export const BUNDLED_ALERT_RULES_DIR = 'alerts';
 
 /** How long a consumer keeps retrying before a batch goes to its DLQ; both leave ≥12 h to replay. */
 const HOT_WRITER_MAX_RECORD_AGE = Duration.hours(6);
@@ -54,6 +61,15 @@ export interface ComputeStackProps extends StackProps {
   readonly hotWriterDeadLetterQueue: sqs.IQueue;
   readonly lakeWriterDeadLetterQueue: sqs.IQueue;
   readonly alarmTopic: sns.ITopic;
+  /** Athena writes query results here (the workgroup's `results/` prefix). */
+  readonly athenaResultsBucket: s3.IBucket;
+  readonly athenaWorkGroupName: string;
+  readonly glueDatabaseName: string;
+  /** Lake tables: Glue table `<name>` over `s3://<lake>/<name>/`. */
+  readonly glueTableNames: readonly string[];
+  readonly alertStateTable: dynamodb.ITable;
+  readonly queryCursorSecret: secretsmanager.ISecret;
+  readonly alertEmailTopic: sns.ITopic;
 }
 
 /**
@@ -67,6 +83,10 @@ export class ComputeStack extends Stack {
   public readonly hotWriter: PipelineFunction;
   public readonly lakeWriter: PipelineFunction;
   public readonly compactor: PipelineFunction;
+  public readonly query: PipelineFunction;
+  public readonly alertEvaluator: PipelineFunction;
+  /** One notifier function per channel type. */
+  public readonly notifiers: ReadonlyMap<ChannelType, PipelineFunction>;
   public readonly alertBus: events.EventBus;
   public readonly dashboard: PipelineDashboard;
 
@@ -205,9 +225,14 @@ export class ComputeStack extends Stack {
     // --- ClickHouse migrations on every deploy (forward-only and idempotent)
     if (s.migrateOnDeploy) this.createMigrations(props, hotRetention);
 
-    // --- Alerting: the bus notifiers subscribe to (BusSubscription), fed by the alert evaluator.
+    // --- Query: HTTP API GET /v1/query/... -> query -> ClickHouse (hot) and Athena (older data)
+    this.query = this.createQuery(props);
+
+    // --- Alerting: evaluator (every minute) -> alert bus -> one notifier per channel type.
     this.alertBus = new events.EventBus(this, 'AlertBus', { description: 'Alert state changes' });
     tagComponent(this.alertBus, 'alerting');
+    this.alertEvaluator = this.createAlertEvaluator(props);
+    this.notifiers = this.createNotifiers(props);
 
     // --- Monitoring
     this.dashboard = new PipelineDashboard(this, 'Dashboard', {
@@ -219,7 +244,7 @@ export class ComputeStack extends Stack {
         { fn: this.hotWriter, deadLetterQueue: props.hotWriterDeadLetterQueue },
         { fn: this.lakeWriter, deadLetterQueue: props.lakeWriterDeadLetterQueue },
       ],
-      others: [this.compactor],
+      others: [this.compactor, this.query, this.alertEvaluator, ...this.notifiers.values()],
     });
     tagComponent(this.dashboard, 'monitoring');
     this.createIngestAlarms(props);
@@ -227,6 +252,11 @@ export class ComputeStack extends Stack {
     new CfnOutput(this, 'ApiEndpoint', {
       value: this.api.apiEndpoint,
       description: 'OTLP/HTTP endpoint: set OTEL_EXPORTER_OTLP_ENDPOINT to this',
+    });
+    new CfnOutput(this, 'QueryApiUrl', {
+      value: `${this.api.apiEndpoint}/v1/query`,
+      description:
+        'Query API: GET <this>/traces, /logs, /metrics, /services with Authorization: Bearer <tenant key>',
     });
     new CfnOutput(this, 'AlertBusName', {
       value: this.alertBus.eventBusName,
@@ -282,6 +312,222 @@ export class ComputeStack extends Stack {
     tagComponent(stage, 'ingest');
     tagComponent(accessLogs, 'ingest');
     return api;
+  }
+
+  private createQuery(props: ComputeStackProps): PipelineFunction {
+    const s = props.settings;
+    const fn = new PipelineFunction(this, 'Query', {
+      name: 'query',
+      invocation: 'synchronous',
+      metricsNamespace: metricsNamespace(s.environment),
+      component: 'query',
+      description: 'Query API: ClickHouse for the hot window, Athena over the lake for older data',
+      memorySize: 1024,
+      // API Gateway stops waiting at 30 s; the request budget (QUERY_TIMEOUT_MS) stays below this.
+      timeout: Duration.seconds(29),
+      environment: {
+        TENANTS_TABLE: props.tenantsTable.tableName,
+        ATHENA_WORKGROUP: props.athenaWorkGroupName,
+        GLUE_DATABASE: props.glueDatabaseName,
+        LAKE_BUCKET: props.lakeBucket.bucketName,
+        CURSOR_SECRET_ARN: props.queryCursorSecret.secretArn,
+        CLICKHOUSE_SECRET_ARN: props.clickhouseSecret.secretArn,
+        HOT_RETENTION_DAYS: String(s.hotRetentionDays),
+        QUERY_TIMEOUT_MS: String(s.queryTimeoutMs),
+      },
+    });
+    const grantee = fn.function;
+    props.tenantsTable.grantReadData(grantee);
+    props.clickhouseSecret.grantRead(grantee);
+    props.queryCursorSecret.grantRead(grantee);
+
+    const { partition, region, account } = this;
+    grantee.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'athena:StartQueryExecution',
+          'athena:GetQueryExecution',
+          'athena:GetQueryResults',
+          'athena:StopQueryExecution',
+        ],
+        resources: [`arn:${partition}:athena:${region}:${account}:workgroup/${props.athenaWorkGroupName}`],
+      }),
+    );
+    // Athena reads the catalog as the caller: the database and exactly the lake's tables.
+    grantee.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions'],
+        resources: [
+          `arn:${partition}:glue:${region}:${account}:catalog`,
+          `arn:${partition}:glue:${region}:${account}:database/${props.glueDatabaseName}`,
+          ...props.glueTableNames.map(
+            (t) => `arn:${partition}:glue:${region}:${account}:table/${props.glueDatabaseName}/${t}`,
+          ),
+        ],
+      }),
+    );
+    // The lake, read only and only under the tables' prefixes (what the Glue tables publish).
+    const lakePrefixes = props.glueTableNames.map((t) => `${t}/`);
+    const lakeObjects = lakePrefixes.map((p) => props.lakeBucket.arnForObjects(`${p}*`));
+    grantee.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: lakeObjects }));
+    grantee.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [props.lakeBucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': lakePrefixes.map((p) => `${p}*`) } },
+      }),
+    );
+    // Athena writes results as the caller; the workgroup enforces the `results/` location.
+    const results = props.athenaResultsBucket.arnForObjects('results/*');
+    grantee.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+        resources: [results],
+      }),
+    );
+    grantee.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket', 's3:GetBucketLocation'],
+        resources: [props.athenaResultsBucket.bucketArn, props.lakeBucket.bucketArn],
+      }),
+    );
+    const role = grantee.role;
+    if (role !== undefined) {
+      for (const objects of lakeObjects) {
+        acknowledgeWildcardResource(
+          role,
+          objects,
+          'Athena reads the Parquet files of one lake table (keys carry tenant, day, hour and stream position), read only.',
+        );
+      }
+      acknowledgeWildcardResource(
+        role,
+        results,
+        'Athena writes and reads query results under generated keys, in the results bucket only.',
+      );
+    }
+
+    const integration = new HttpLambdaIntegration('QueryIntegration', grantee);
+    for (const r of QUERY_ROUTES) {
+      const [route] = this.api.addRoutes({
+        path: r.path,
+        methods: [apigwv2.HttpMethod[r.method]],
+        integration,
+      });
+      if (route === undefined) continue;
+      acknowledge(
+        route,
+        'AwsSolutions-APIG4',
+        r.authenticated
+          ? 'Callers send a tenant API key (Authorization: Bearer / x-api-key); the query function verifies its hash against the tenants table and scopes every query to that tenant.'
+          : 'The API description (OpenAPI document) is public on purpose: it holds no tenant data.',
+      );
+    }
+    return fn;
+  }
+
+  private createAlertEvaluator(props: ComputeStackProps): PipelineFunction {
+    const s = props.settings;
+    const fn = new PipelineFunction(this, 'AlertEvaluator', {
+      name: 'alert-evaluator',
+      invocation: 'asynchronous',
+      metricsNamespace: metricsNamespace(s.environment),
+      component: 'alerting',
+      description: 'Every minute: evaluate the alert rules on ClickHouse, put state changes on the alert bus',
+      memorySize: 512,
+      // Shorter than the schedule's period, so one round ends before the next starts.
+      timeout: Duration.seconds(50),
+      // One round at a time: state transitions are conditional writes, a second round only wastes work.
+      reservedConcurrentExecutions: 1,
+      bundledFolders: [{ from: s.alertRulesDir, to: BUNDLED_ALERT_RULES_DIR }],
+      environment: {
+        ALERT_RULES_DIR: BUNDLED_ALERT_RULES_DIR,
+        ALERT_STATE_TABLE: props.alertStateTable.tableName,
+        ALERT_BUS_NAME: this.alertBus.eventBusName,
+        QUERY_API_URL: this.api.apiEndpoint,
+        CLICKHOUSE_SECRET_ARN: props.clickhouseSecret.secretArn,
+        ALERT_CONCURRENCY: String(s.alertConcurrency),
+      },
+    });
+    // A failed or throttled round is not retried: the next one, a minute later, evaluates afresh.
+    fn.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(2) });
+    acknowledge(
+      fn.function.node.findChild('EventInvokeConfig'),
+      'Serverless-LambdaAsyncFailureDestination',
+      'Failed asynchronous invocations already go to the schedule dead-letter queue (the function DeadLetterConfig, set by ScheduledFunction); a destination too would deliver every failure twice.',
+    );
+    this.alertBus.grantPutEventsTo(fn.function);
+    props.clickhouseSecret.grantRead(fn.function);
+    fn.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        resources: [props.alertStateTable.tableArn],
+      }),
+    );
+    const schedule = new ScheduledFunction(this, 'AlertEvaluatorSchedule', {
+      target: fn,
+      schedule: scheduler.ScheduleExpression.rate(Duration.minutes(1)),
+      description: 'Evaluate the alert rules every minute',
+      alarmTopic: props.alarmTopic,
+      retryAttempts: 2,
+      maxEventAge: Duration.minutes(2),
+    });
+    tagComponent(schedule, 'alerting');
+    return fn;
+  }
+
+  private createNotifiers(props: ComputeStackProps): Map<ChannelType, PipelineFunction> {
+    const s = props.settings;
+    const { partition, region, account } = this;
+    const prefixArn = `arn:${partition}:secretsmanager:${region}:${account}:secret:${alertSecretPrefix(s)}*`;
+    const notifiers = new Map<ChannelType, PipelineFunction>();
+    for (const channel of CHANNEL_TYPES) {
+      const id = `${channel.charAt(0).toUpperCase()}${channel.slice(1)}Notifier`;
+      const fn = new PipelineFunction(this, id, {
+        name: 'notifiers',
+        serviceName: `notifier-${channel}`,
+        invocation: 'asynchronous',
+        metricsNamespace: metricsNamespace(s.environment),
+        component: 'alerting',
+        description: `Deliver alert events routed to ${channel} channels`,
+        memorySize: 256,
+        // NOTIFIER_ATTEMPTS (4) x NOTIFIER_TIMEOUT_MS (10 s) plus backoff fits.
+        timeout: Duration.seconds(60),
+        environment: { NOTIFIER_CHANNEL: channel },
+      });
+      if (channel === 'email') {
+        props.alertEmailTopic.grantPublish(fn.function);
+      } else {
+        fn.function.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ['secretsmanager:GetSecretValue'],
+            resources: [prefixArn, ...s.alertSecretArns],
+          }),
+        );
+        const role = fn.function.role;
+        if (role !== undefined) {
+          acknowledgeWildcardResource(
+            role,
+            prefixArn,
+            `The ${channel} notifier reads the channel secrets the rule files name, all under one name prefix (the alertSecretPrefix setting); nothing else.`,
+          );
+        }
+      }
+      const subscription = new BusSubscription(this, `${id}Subscription`, {
+        bus: this.alertBus,
+        target: fn,
+        alarmTopic: props.alarmTopic,
+        description: `Alert events routed to ${channel} channels`,
+        eventPattern: {
+          source: [ALERT_EVENT_SOURCE],
+          detailType: [...ALERT_DETAIL_TYPES],
+          detail: { channels: { type: [channel] } },
+        },
+      });
+      tagComponent(subscription, 'alerting');
+      notifiers.set(channel, fn);
+    }
+    return notifiers;
   }
 
   private createMigrations(props: ComputeStackProps, hotRetention: string): void {

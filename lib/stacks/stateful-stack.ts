@@ -1,8 +1,10 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { GlueTableSpec } from '../../functions/shared/glue/glue-spec.js';
@@ -33,6 +35,9 @@ export const STATEFUL_LOGICAL_IDS = {
   lakeWriterDeadLetterQueue: 'LakeWriterDeadLetterQueue',
   glueDatabase: 'GlueDatabase',
   athenaWorkGroup: 'AthenaWorkGroup',
+  alertStateTable: 'AlertStateTable',
+  queryCursorSecret: 'QueryCursorSecret',
+  alertEmailTopic: 'AlertEmailTopic',
 } as const;
 
 /** Glue table logical IDs: `GlueTable` + the table name without underscores (otel_logs -> GlueTableotellogs). */
@@ -62,6 +67,14 @@ export class StatefulStack extends Stack {
   public readonly lakeWriterDeadLetterQueue: sqs.IQueue;
   public readonly glueDatabaseName: string;
   public readonly athenaWorkGroupName: string;
+  /** Names of the Glue tables (one per lake table, under `<name>/` in the lake bucket). */
+  public readonly glueTableNames: readonly string[];
+  /** Per-series alert state of the evaluator (pk/sk, TTL on expiresAt). */
+  public readonly alertStateTable: dynamodb.ITable;
+  /** HMAC key signing the query API's page cursors. */
+  public readonly queryCursorSecret: secretsmanager.ISecret;
+  /** The e-mail notifier publishes here; rule files name its ARN in `email` channels. */
+  public readonly alertEmailTopic: sns.ITopic;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, { terminationProtection: true, ...props });
@@ -164,6 +177,7 @@ export class StatefulStack extends Stack {
     for (const [name, table] of catalog.tables) table.overrideLogicalId(glueTableLogicalId(name));
     tagComponent(catalog, 'lake');
     this.glueDatabaseName = catalog.databaseName;
+    this.glueTableNames = [...catalog.tables.keys()];
 
     const workgroup = new QueryWorkgroup(this, 'Query', {
       name: `otlp-${s.environment}`,
@@ -173,6 +187,10 @@ export class StatefulStack extends Stack {
     workgroup.workgroup.overrideLogicalId(STATEFUL_LOGICAL_IDS.athenaWorkGroup);
     tagComponent(workgroup, 'query');
     this.athenaWorkGroupName = workgroup.workgroupName;
+
+    this.alertStateTable = this.createAlertStateTable();
+    this.queryCursorSecret = this.createQueryCursorSecret();
+    this.alertEmailTopic = this.createAlertEmailTopic(s);
 
     const out = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });
@@ -187,6 +205,73 @@ export class StatefulStack extends Stack {
     );
     out('GlueDatabaseName', this.glueDatabaseName, 'Athena database of the lake tables');
     out('AthenaWorkGroupName', this.athenaWorkGroupName, 'Run Athena queries in this workgroup');
+    out(
+      'AlertEmailTopicArn',
+      this.alertEmailTopic.topicArn,
+      'Name this topic in the `topicArn` of `email` channels in alert rule files',
+    );
+  }
+
+  /**
+   * Alert state (functions/shared/alerts/dynamo-alert-state-store.ts): losing it would re-fire
+   * every firing alert and forget pending ones, so it is kept like data; series untouched for days
+   * expire by TTL.
+   */
+  private createAlertStateTable(): dynamodb.ITable {
+    const table = new dynamodb.Table(this, 'AlertState', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      timeToLiveAttribute: 'expiresAt',
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    tagComponent(table, 'alerting');
+    return pin(table, STATEFUL_LOGICAL_IDS.alertStateTable);
+  }
+
+  /** A generated key: replacing it would invalidate every page cursor in flight, so it is retained. */
+  private createQueryCursorSecret(): secretsmanager.ISecret {
+    const secret = new secretsmanager.Secret(this, 'QueryCursorSecret', {
+      description: 'HMAC key signing the query API page cursors (any string of 16+ characters).',
+      generateSecretString: { excludePunctuation: true, passwordLength: 48 },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    acknowledge(
+      secret,
+      'AwsSolutions-SMG4',
+      'A page-cursor signing key: cursors live for minutes and the key never leaves the query function; rotating it only breaks the pages being read. Replace the value by hand if it leaks (docs/deploy.md).',
+    );
+    tagComponent(secret, 'query');
+    return pin(secret, STATEFUL_LOGICAL_IDS.queryCursorSecret);
+  }
+
+  /**
+   * Kept with the data rather than the compute: rule files name its ARN and each e-mail recipient
+   * confirms a subscription once; a replaced topic would silently break both. The AWS managed SNS
+   * key suffices: only the e-mail notifier (an IAM role of this account) publishes to it.
+   */
+  private createAlertEmailTopic(s: Settings): sns.ITopic {
+    const topic = new sns.Topic(this, 'AlertEmailTopic', {
+      masterKey: kms.Alias.fromAliasName(this, 'AlertEmailTopicKey', 'alias/aws/sns'),
+      enforceSSL: true,
+    });
+    topic.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    s.alertEmails.forEach((email, i) => {
+      const subscription = new sns.Subscription(this, `AlertEmail${i}`, {
+        topic,
+        protocol: sns.SubscriptionProtocol.EMAIL,
+        endpoint: email,
+      });
+      acknowledge(
+        subscription,
+        'Serverless-SNSRedrivePolicy',
+        'An e-mail subscription: a bounced alert mail is logged by SNS delivery status; a queue of undelivered mails would have no reader.',
+      );
+    });
+    tagComponent(topic, 'alerting');
+    return pin(topic, STATEFUL_LOGICAL_IDS.alertEmailTopic);
   }
 
   private createClickHouseSecret(s: Settings): secretsmanager.ISecret {

@@ -1,7 +1,8 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_ONLY_PACKAGES } from '../../lib/constructs/pipeline-function.js';
+import { LOCAL_ONLY_PACKAGES, REPO_ROOT } from '../../lib/constructs/pipeline-function.js';
+import { BUNDLED_ALERT_RULES_DIR } from '../../lib/stacks/compute-stack.js';
 import { testApp } from './support/app.js';
 
 interface Bundle {
@@ -38,11 +39,17 @@ beforeAll(() => {
 describe('function bundles', () => {
   it('builds one ESM bundle per pipeline function, with a source map', () => {
     expect(bundles.map((b) => b.service).sort()).toEqual([
+      'alert-evaluator',
       'compactor',
       'hot-writer',
       'ingest',
       'lake-writer',
       'migrate',
+      'notifier-email',
+      'notifier-pagerduty',
+      'notifier-slack',
+      'notifier-webhook',
+      'query',
     ]);
     for (const b of bundles) {
       expect(existsSync(join(b.dir, 'index.mjs.map')), b.service).toBe(true);
@@ -55,6 +62,21 @@ describe('function bundles', () => {
       ).toBe(true);
       expect(b.code, b.service).toMatch(/export\s*\{[^}]*\bhandler\b/);
     }
+  });
+
+  it('ships the repository alert rule files in the alert evaluator bundle, where ALERT_RULES_DIR points', () => {
+    const evaluator = bundles.find((b) => b.service === 'alert-evaluator');
+    const rulesDir = join(REPO_ROOT, 'alerts');
+    const ruleFiles = readdirSync(rulesDir).filter((f) => /\.(ya?ml|json)$/.test(f));
+    expect(ruleFiles.length).toBeGreaterThan(0);
+    for (const file of ruleFiles) {
+      expect(readFileSync(join(evaluator?.dir ?? '', BUNDLED_ALERT_RULES_DIR, file), 'utf8'), file).toBe(
+        readFileSync(join(rulesDir, file), 'utf8'),
+      );
+    }
+    // Only the evaluator carries them.
+    const query = bundles.find((b) => b.service === 'query');
+    expect(existsSync(join(query?.dir ?? '', BUNDLED_ALERT_RULES_DIR))).toBe(false);
   });
 
   it('bundles the AWS SDK in rather than importing the runtime copy', () => {

@@ -13,7 +13,7 @@ function walk(root: IConstruct): IConstruct[] {
 }
 
 // Defaults, and every optional setting turned on (different resources: e-mail subscriptions,
-// an existing secret, provisioned shards, cost-center tags).
+// an existing secret, provisioned shards, cost-center tags, alert e-mails and channel secrets).
 const variants: Record<string, Record<string, unknown>> = {
   defaults: {},
   'every option': {
@@ -25,6 +25,9 @@ const variants: Record<string, Record<string, unknown>> = {
     budgetEmails: ['finance@example.com'],
     costCenter: 'cc-42',
     redactionRules: '{"rules":[]}',
+    alertEmails: 'oncall@example.com',
+    alertSecretArns: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pagerduty-AbCdEf',
+    alertSecretPrefix: 'team/alerts/',
   },
 };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readSettings, SettingsError } from '../../lib/settings.js';
+import { alertSecretPrefix, readSettings, SettingsError } from '../../lib/settings.js';
 
 const from = (context: Record<string, unknown>) => readSettings((key) => context[key]);
 
@@ -22,6 +22,11 @@ describe('deploy settings', () => {
       maxDecompressedBytes: 16 * 1024 * 1024,
       apiThrottleRate: 1000,
       apiThrottleBurst: 2000,
+      queryTimeoutMs: 25_000,
+      alertRulesDir: 'alerts',
+      alertConcurrency: 4,
+      alertSecretArns: [],
+      alertEmails: [],
       budgetMonthlyUsd: 100,
       budgetEmails: [],
       anomalyThresholdUsd: 20,
@@ -45,6 +50,29 @@ describe('deploy settings', () => {
       budgetEmails: ['a@example.com', 'b@example.com'],
       redactionRules: '{"rules":[]}',
     });
+  });
+
+  it('reads the alerting settings: rule folder, secret prefix (defaulted per environment), extra secrets, e-mails', () => {
+    const s = from({
+      environment: 'prod',
+      alertRulesDir: 'config/alerts',
+      alertSecretArns: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pd-AbCdEf',
+      alertEmails: 'oncall@example.com',
+    });
+    expect(s).toMatchObject({
+      alertRulesDir: 'config/alerts',
+      alertSecretArns: ['arn:aws:secretsmanager:eu-west-1:123456789012:secret:pd-AbCdEf'],
+      alertEmails: ['oncall@example.com'],
+    });
+    expect(alertSecretPrefix(s)).toBe('otlp-pipeline/prod/alerts/');
+    expect(alertSecretPrefix(from({ alertSecretPrefix: 'team/alerts/' }))).toBe('team/alerts/');
+    expect(() => from({ alertRulesDir: '../elsewhere' })).toThrow(
+      /-c alertRulesDir: must stay inside the repository/,
+    );
+    expect(() =>
+      from({ alertSecretArns: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pd' }),
+    ).toThrow(/-c alertSecretArns\.0: the complete ARN/);
+    expect(() => from({ queryTimeoutMs: 29_000 })).toThrow(/-c queryTimeoutMs/);
   });
 
   it('rejects bad values with a message naming the setting', () => {

@@ -38,6 +38,22 @@ describe('constructs', () => {
     );
   });
 
+  it('PipelineFunction refuses bundled folders that are missing or outside the repository', () => {
+    expect(
+      () =>
+        new PipelineFunction(stack(), 'F', fnProps({ bundledFolders: [{ from: 'no-such-dir', to: 'x' }] })),
+    ).toThrow(/`bundledFolders` names a missing folder: .*no-such-dir/);
+    expect(
+      () => new PipelineFunction(stack(), 'F', fnProps({ bundledFolders: [{ from: '../etc', to: 'x' }] })),
+    ).toThrow('`bundledFolders` `from` must be a relative folder without .., got: ../etc');
+    // The service name (metrics dimension, alarm text) can differ from the handler folder.
+    const s = stack();
+    new PipelineFunction(s, 'F', fnProps({ name: 'notifiers', serviceName: 'notifier-slack' }));
+    Template.fromStack(s).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'notifier-slack' }) },
+    });
+  });
+
   it('PipelineFunction fails synthesis when an asynchronous function has no dead-letter queue', () => {
     const s = stack();
     new PipelineFunction(s, 'F', fnProps({ invocation: 'asynchronous' }));
@@ -83,7 +99,11 @@ describe('constructs', () => {
     const notifier = new PipelineFunction(s, 'Notifier', fnProps({ invocation: 'asynchronous' }));
     new BusSubscription(s, 'Slack', {
       bus: new events.EventBus(s, 'Bus'),
-      eventPattern: { detailType: ['AlertStateChanged'] },
+      eventPattern: {
+        source: ['otlp.alerts'],
+        detailType: ['AlertFiring', 'AlertResolved'],
+        detail: { channels: { type: ['slack'] } },
+      },
       target: notifier,
       description: 'Alert state changes to Slack',
       alarmTopic: new sns.Topic(s, 'T'),
@@ -91,7 +111,11 @@ describe('constructs', () => {
     const t = Template.fromStack(s);
     t.hasResourceProperties('AWS::Events::Rule', {
       EventBusName: Match.anyValue(),
-      EventPattern: { 'detail-type': ['AlertStateChanged'] },
+      EventPattern: {
+        source: ['otlp.alerts'],
+        'detail-type': ['AlertFiring', 'AlertResolved'],
+        detail: { channels: { type: ['slack'] } },
+      },
       Targets: [
         Match.objectLike({
           RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 },

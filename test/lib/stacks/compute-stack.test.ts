@@ -35,7 +35,19 @@ describe('compute stack', () => {
               .POWERTOOLS_SERVICE_NAME,
         )
         .sort(),
-    ).toEqual(['compactor', 'hot-writer', 'ingest', 'lake-writer', 'migrate']);
+    ).toEqual([
+      'alert-evaluator',
+      'compactor',
+      'hot-writer',
+      'ingest',
+      'lake-writer',
+      'migrate',
+      'notifier-email',
+      'notifier-pagerduty',
+      'notifier-slack',
+      'notifier-webhook',
+      'query',
+    ]);
     for (const [id, fn] of pipelineFns) {
       expect(fn.Properties, id).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -119,7 +131,8 @@ describe('compute stack', () => {
     const dlqDepth = alarms.filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible');
     expect(iteratorAge).toHaveLength(2);
     expect(iteratorAge.map((a) => a.Threshold).sort()).toEqual([300_000, 900_000]);
-    expect(dlqDepth.length).toBeGreaterThanOrEqual(3); // two stream consumers + the compactor schedule
+    // Two stream consumers, the compactor and alert evaluator schedules, four notifier subscriptions.
+    expect(dlqDepth.length).toBeGreaterThanOrEqual(8);
     for (const a of [...iteratorAge, ...dlqDepth]) {
       expect(a).toMatchObject({
         ComparisonOperator: 'GreaterThanThreshold',
@@ -132,8 +145,14 @@ describe('compute stack', () => {
   });
 
   it('routes POST /v1/traces, /v1/logs and /v1/metrics to ingest, throttled, with JSON access logs', () => {
-    const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey);
-    expect(routes.sort()).toEqual(['POST /v1/logs', 'POST /v1/metrics', 'POST /v1/traces']);
+    const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey as string);
+    expect(routes.filter((r) => r.startsWith('POST')).sort()).toEqual([
+      'POST /v1/logs',
+      'POST /v1/metrics',
+      'POST /v1/traces',
+    ]);
+    // Everything else is the read-only query API (compute-query-alerting.test.ts).
+    for (const r of routes.filter((r) => !r.startsWith('POST'))) expect(r).toMatch(/^GET \/v1\/query\//);
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,

@@ -42,6 +42,9 @@ describe('stateful stack', () => {
       [STATEFUL_LOGICAL_IDS.lakeWriterDeadLetterQueue]: 'AWS::SQS::Queue',
       [STATEFUL_LOGICAL_IDS.glueDatabase]: 'AWS::Glue::Database',
       [STATEFUL_LOGICAL_IDS.athenaWorkGroup]: 'AWS::Athena::WorkGroup',
+      [STATEFUL_LOGICAL_IDS.alertStateTable]: 'AWS::DynamoDB::Table',
+      [STATEFUL_LOGICAL_IDS.queryCursorSecret]: 'AWS::SecretsManager::Secret',
+      [STATEFUL_LOGICAL_IDS.alertEmailTopic]: 'AWS::SNS::Topic',
       ...Object.fromEntries(TABLE_NAMES.map((t) => [glueTableLogicalId(t), 'AWS::Glue::Table'])),
     };
     // Literal IDs, not the constants: renaming a constant must fail this test too.
@@ -49,6 +52,9 @@ describe('stateful stack', () => {
       stream: 'Stream',
       lakeBucket: 'LakeBucket',
       tenantsTable: 'TenantsTable',
+      alertStateTable: 'AlertStateTable',
+      queryCursorSecret: 'QueryCursorSecret',
+      alertEmailTopic: 'AlertEmailTopic',
     });
     expect(glueTableLogicalId('otel_traces')).toBe('GlueTableoteltraces');
     for (const [logicalId, type] of Object.entries(expected))
@@ -176,6 +182,43 @@ describe('stateful stack', () => {
     });
   });
 
+  it('keeps alert state in a table keyed pk/sk whose forgotten series expire by TTL, with PITR', () => {
+    expect(resources().AlertStateTable?.Properties).toMatchObject({
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: expect.arrayContaining([
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ]),
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+      BillingMode: 'PAY_PER_REQUEST',
+    });
+  });
+
+  it('generates the query cursor key and an encrypted alert e-mail topic with the configured subscriptions', () => {
+    expect(resources().QueryCursorSecret?.Properties).toMatchObject({
+      GenerateSecretString: { PasswordLength: 48, ExcludePunctuation: true },
+    });
+    expect(JSON.stringify(resources().AlertEmailTopic?.Properties?.KmsMasterKeyId)).toContain(
+      ':alias/aws/sns',
+    );
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+    const withEmails = Template.fromStack(
+      testApp({ alertEmails: 'oncall@example.com,sre@example.com' }).stateful,
+    );
+    for (const endpoint of ['oncall@example.com', 'sre@example.com']) {
+      withEmails.hasResourceProperties('AWS::SNS::Subscription', {
+        Protocol: 'email',
+        Endpoint: endpoint,
+        TopicArn: { Ref: 'AlertEmailTopic' },
+      });
+    }
+  });
+
   it('creates the ClickHouse secret with the expected JSON shape, or uses an existing one', () => {
     template.hasResourceProperties('AWS::SecretsManager::Secret', {
       GenerateSecretString: {
@@ -185,7 +228,8 @@ describe('stateful stack', () => {
     });
     const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:clickhouse-AbCdEf';
     const existing = Template.fromStack(testApp({ clickhouseSecretArn: arn }).stateful);
-    existing.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    // Only the query cursor key is left to generate.
+    expect(Object.keys(existing.findResources('AWS::SecretsManager::Secret'))).toEqual(['QueryCursorSecret']);
     existing.hasOutput('ClickHouseSecretArn', { Value: arn });
   });
 
@@ -237,6 +281,7 @@ describe('stateful stack', () => {
       'ClickHouseSecretArn',
       'GlueDatabaseName',
       'AthenaWorkGroupName',
+      'AlertEmailTopicArn',
     ]) {
       template.hasOutput(output, {});
     }
