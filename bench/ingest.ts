@@ -22,9 +22,10 @@ import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { createIngest, type IngestPorts } from '../functions/ingest/ingest.js';
 import { groupByService } from '../functions/ingest/partition.js';
-import { packEnvelopes } from '../functions/shared/envelope/envelope.js';
+import { encodePayload, packEnvelopes } from '../functions/shared/envelope/envelope.js';
 import { decodeOtlp } from '../functions/shared/otlp/decode.js';
 import type { OtlpRequest } from '../functions/shared/otlp/model.js';
+import type { ColumnBatch } from '../functions/shared/rows/batch.js';
 import { flatten } from '../functions/shared/rows/flatten.js';
 import type { Signal } from '../functions/shared/schema/columns.js';
 import type { StreamSink } from '../functions/shared/stream/stream-sink.js';
@@ -169,35 +170,54 @@ function measurePack(name: string, signal: Signal, payload: Payload) {
   return { case: name, items: payload.items, 'pack µs/item': Number(median(perItem).toFixed(2)) };
 }
 
-/** The envelope payload (JSON of the column batches, per service) under other codecs and levels. */
+/**
+ * The envelope payload (per service, as packed) under other codecs and levels: version 2 (the
+ * column encodings of envelope.ts, written now) and version 1 (plain JSON of the column batches).
+ * `JSON µs/item` is the CPU to build the uncompressed payload.
+ */
 function measureCodecs(signal: Signal, payload: Payload) {
   const otlp = decodeOtlp(signal, payload.protobuf, 'protobuf');
   const flat = flatten({ tenant: 'bench', otlp, receivedAtNs: receivedAfter(otlp) });
-  const raws = [...groupByService(flat.batches).values()].map((batches) =>
-    Buffer.from(JSON.stringify({ batches }), 'utf8'),
-  );
+  const groups = [...groupByService(flat.batches).values()];
+  const formats: [string, (batches: ColumnBatch[]) => Buffer][] = [
+    ['v2', (batches) => encodePayload(batches)],
+    ['v1', (batches) => Buffer.from(JSON.stringify({ batches }), 'utf8')],
+  ];
+  const brotli =
+    (q: number) =>
+    (b: Buffer): Buffer =>
+      brotliCompressSync(b, {
+        params: { [constants.BROTLI_PARAM_QUALITY]: q, [constants.BROTLI_PARAM_SIZE_HINT]: b.length },
+      });
   const codecs: [string, (b: Buffer) => Buffer][] = [
-    ...[1, 3, 4, 5, 6, 7].map((q): [string, (b: Buffer) => Buffer] => [
-      `brotli q${q}${q === 5 ? ' (current)' : ''}`,
-      (b) =>
-        brotliCompressSync(b, {
-          params: { [constants.BROTLI_PARAM_QUALITY]: q, [constants.BROTLI_PARAM_SIZE_HINT]: b.length },
-        }),
-    ]),
+    ...[1, 3, 4, 5, 6].map((q): [string, (b: Buffer) => Buffer] => [`brotli q${q}`, brotli(q)]),
     ...[1, 6, 9].map((l): [string, (b: Buffer) => Buffer] => [`gzip ${l}`, (b) => gzipSync(b, { level: l })]),
   ];
   const rounds = quick ? 3 : 7;
-  return codecs.map(([name, fn]) => {
-    const bytes = raws.reduce((n, b) => n + fn(b).length, 0);
-    const us: number[] = [];
-    for (let r = 0; r < rounds; r++) us.push(cpuMicros(() => raws.forEach(fn)));
-    return {
-      [`${signal} codec`]: name,
-      'B/item': Number((bytes / payload.items).toFixed(1)),
-      'of OTLP pb': `${((100 * bytes) / payload.protobuf.byteLength).toFixed(1)}%`,
-      'µs/item': Number((median(us) / payload.items).toFixed(2)),
-    };
-  });
+  const rows = [];
+  for (const [format, encode] of formats) {
+    const raws = groups.map(encode);
+    const jsonUs: number[] = [];
+    for (let r = 0; r < rounds; r++) jsonUs.push(cpuMicros(() => groups.forEach(encode)));
+    const rawBytes = raws.reduce((n, b) => n + b.length, 0);
+    for (const [name, fn] of codecs) {
+      if (format === 'v1' && name !== 'brotli q5') continue;
+      const bytes = raws.reduce((n, b) => n + fn(b).length, 0);
+      const us: number[] = [];
+      for (let r = 0; r < rounds; r++) us.push(cpuMicros(() => raws.forEach(fn)));
+      const current = format === 'v2' && name === 'brotli q4';
+      rows.push({
+        [`${signal} payload`]: format,
+        codec: `${name}${current ? ' (current)' : format === 'v1' ? ' (before)' : ''}`,
+        'JSON B/item': Math.round(rawBytes / payload.items),
+        'JSON µs/item': Number((median(jsonUs) / payload.items).toFixed(2)),
+        'B/item': Number((bytes / payload.items).toFixed(1)),
+        'of OTLP pb': `${((100 * bytes) / payload.protobuf.byteLength).toFixed(1)}%`,
+        'codec µs/item': Number((median(us) / payload.items).toFixed(2)),
+      });
+    }
+  }
+  return rows;
 }
 
 /** In the child: one request from a file, then peak RSS and heap. */
@@ -350,7 +370,7 @@ async function main(): Promise<void> {
   );
   console.table(ingestFigures);
 
-  console.log('envelope pack alone (group by service + packEnvelopes, brotli q5)');
+  console.log('envelope pack alone (group by service + packEnvelopes: v2 payload, brotli q4)');
   console.table([
     measurePack('traces', 'traces', traces),
     measurePack('logs', 'logs', logs),

@@ -150,10 +150,24 @@ export function countItems(otlp: OtlpRequest): number {
 
 type Decompressed = { ok: true; body: Uint8Array } | { ok: false; tooLarge: boolean; reason: string };
 
-/** Inflates with a hard output cap, so a gzip bomb costs at most `cap` bytes of memory. */
+/** zlib's smallest output chunk; below it the 16 KiB default is as good. */
+const MIN_INFLATE_CHUNK = 64 * 1024;
+
+/**
+ * Inflates with a hard output cap, so a gzip bomb costs at most `cap` bytes of memory. The output
+ * chunk is sized from the gzip trailer's ISIZE (the inflated size mod 2^32, as the client claims
+ * it): zlib then fills one buffer instead of concatenating small chunks into a second copy of the
+ * whole body. A false ISIZE only costs that copy again (too small) or an allocation up to the cap.
+ */
 function gunzipBounded(body: Uint8Array, cap: number): Decompressed {
+  const claimed =
+    body.byteLength >= 18
+      ? Buffer.from(body.buffer, body.byteOffset, body.byteLength).readUInt32LE(body.byteLength - 4)
+      : 0;
+  // +1: a chunk the output fills exactly would make zlib ask for one more (and concatenate).
+  const chunkSize = Math.max(MIN_INFLATE_CHUNK, Math.min(cap, claimed) + 1);
   try {
-    return { ok: true, body: gunzipSync(body, { maxOutputLength: cap }) };
+    return { ok: true, body: gunzipSync(body, { maxOutputLength: cap, chunkSize }) };
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     if (err instanceof RangeError || code === 'ERR_BUFFER_TOO_LARGE') {
@@ -311,6 +325,8 @@ export function createIngest(ports: IngestPorts): Ingest {
         decompressedBytes,
       });
     }
+    // The decoded request holds its own copies: let the (up to 16 MiB) body go before flattening.
+    body = new Uint8Array(0);
     const items = countItems(otlp);
     if (items === 0) return success(0, 0, undefined, {});
 
@@ -328,10 +344,9 @@ export function createIngest(ports: IngestPorts): Ingest {
     }
 
     const flat = flatten({ tenant, otlp, receivedAtNs: nowNs() }, ports.flatten);
-    // Let the decoded request and the inflated body go before packing: on a 16 MiB body they are
-    // most of the heap, and packing allocates the envelope JSON.
+    // Let the decoded request go before packing: on a 16 MiB body it is most of the heap, and
+    // packing allocates the envelope JSON.
     otlp = undefined;
-    body = new Uint8Array(0);
     const records: StreamRecord[] = [];
     let envelopeBytes = 0;
     try {

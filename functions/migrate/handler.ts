@@ -5,7 +5,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { ClickHouseClient } from '@clickhouse/client';
 import middy from '@middy/core';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_HOT_RETENTION_DAYS } from '../shared/clickhouse/ddl.js';
 import { applyMigrations } from '../shared/clickhouse/migrations.js';
 import {

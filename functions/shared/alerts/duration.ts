@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Durations in rule files: an integer and a unit, `30s`, `5m`, `6h`, `7d`; `0` or `0s` for none. */
 const DURATION = /^(\d{1,6})(s|m|h|d)$/;

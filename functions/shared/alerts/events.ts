@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { formatDuration } from './duration.js';
 import type { Observation, SeriesLabels } from './queries.js';
 import { seriesKey } from './queries.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AlertEvent, RoutedChannel } from './events.js';
 import { emailMessage, PAGERDUTY_EVENTS_URL, pagerDutyEvent, publicPayload, slackMessage } from './format.js';
 import type { ChannelType } from './rules.js';

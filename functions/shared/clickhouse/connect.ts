@@ -1,5 +1,5 @@
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * A remote ClickHouse (ClickHouse Cloud or self-hosted) over HTTPS. Everything else (DDL, writer,

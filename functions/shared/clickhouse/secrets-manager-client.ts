@@ -1,6 +1,6 @@
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   type ClickHouseCredentials,
   ClickHouseCredentialsSchema,

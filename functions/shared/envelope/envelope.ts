@@ -8,16 +8,28 @@ import { isTableName, type Signal, type TableName } from '../schema/columns.js';
  *
  * Layout (all integers big-endian):
  *   0  2 bytes  magic "OT"
- *   2  1 byte   format version (1)
+ *   2  1 byte   format version (2; readers also accept 1)
  *   3  1 byte   codec of the payload (1 gzip, 2 brotli)
  *   4  4 bytes  header length H
  *   8  H bytes  header, UTF-8 JSON (EnvelopeHeader)
- *   8+H         payload: the codec's compression of UTF-8 JSON `{"batches": ColumnBatch[]}`
+ *   8+H         payload: the codec's compression of UTF-8 JSON `{"batches": [...]}`
  * The header is not compressed so a consumer can route or dead-letter a record without inflating it;
  * `sha256` covers the compressed payload, so corruption is caught before decompression.
+ *
+ * Payload of version 1: each batch is a ColumnBatch as is (every column a plain array).
+ * Version 2 (written now): each column is one of (see encodeColumn)
+ *   - `[v0, v1, ...]`  plain, as in version 1;
+ *   - `{"d": [...distinct], "i": [index per row]}`  dictionary; without `i` every row is `d[0]`;
+ *   - `{"k": [keys], "s": [[key index, ...] per shape], "r": [shape per row], "v": [column per key]}`
+ *     an attribute map column transposed: one value column per key (null where a row lacks the
+ *     key), each itself encoded; `r` is left out when every row has shape 0.
+ * Rows repeat a lot (a resource's attributes on every span, a route on many), so this JSON is about
+ * a quarter of version 1's, and the compressor, which costs time per input byte, has that much less
+ * to do. Decoding gives back the same values (rows of one dictionary entry share one object).
  */
 
-export const ENVELOPE_VERSION = 1;
+export const ENVELOPE_VERSION = 2;
+const READABLE_VERSIONS: ReadonlySet<number> = new Set([1, 2]);
 /** Kinesis' record limit (data + partition key); we stay a little under it. */
 export const MAX_ENVELOPE_BYTES = 1024 * 1024 - 1024;
 
@@ -56,11 +68,18 @@ export interface PackOptions {
   readonly codec?: EnvelopeCodec;
 }
 
+/**
+ * Brotli quality 4: on the version-2 payload it writes fewer bytes than quality 5 did on version 1
+ * at about a third of the CPU; quality 5 would save another ~1% of bytes for twice the time
+ * (docs/decisions/0001-envelope-and-stream.md).
+ */
+const BROTLI_QUALITY = 4;
+
 function compress(codec: EnvelopeCodec, raw: Buffer): Buffer {
   if (codec === 'gzip') return gzipSync(raw, { level: 6 });
   return brotliCompressSync(raw, {
     params: {
-      [constants.BROTLI_PARAM_QUALITY]: 5,
+      [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY,
       [constants.BROTLI_PARAM_SIZE_HINT]: raw.length,
     },
   });
@@ -72,13 +91,18 @@ function decompress(codecId: number, payload: Uint8Array): Buffer {
   throw new EnvelopeError(`unknown envelope codec ${codecId}`);
 }
 
+/** The uncompressed payload of an envelope of the current version (benchmarks compare codecs on it). */
+export function encodePayload(batches: readonly ColumnBatch[]): Buffer {
+  return Buffer.from(JSON.stringify({ batches: batches.map(encodeBatch) }), 'utf8');
+}
+
 function encodeOne(
   tenant: string,
   signal: Signal,
   batches: ColumnBatch[],
   codec: EnvelopeCodec,
 ): PackedEnvelope {
-  const payload = compress(codec, Buffer.from(JSON.stringify({ batches }), 'utf8'));
+  const payload = compress(codec, encodePayload(batches));
   const counts: Partial<Record<TableName, number>> = {};
   let rowCount = 0;
   for (const b of batches) {
@@ -101,6 +125,184 @@ function encodeOne(
   headerBytes.copy(data, 8);
   payload.copy(data, 8 + headerBytes.length);
   return { data, header, rowCount };
+}
+
+// ---- version 2 column encodings ----
+
+type EncodedColumn = unknown[] | DictColumn | MapsColumn;
+interface DictColumn {
+  d: unknown[];
+  i?: number[];
+}
+interface MapsColumn {
+  k: string[];
+  s: number[][];
+  r?: number[];
+  v: EncodedColumn[];
+}
+interface EncodedBatch {
+  table: string;
+  rowCount: number;
+  columns: Record<string, EncodedColumn>;
+}
+
+/** More distinct keys than this in one map column: sparse maps, kept plain (bounds the null columns). */
+const MAX_MAP_KEYS = 256;
+
+function encodeBatch(b: ColumnBatch): EncodedBatch {
+  const columns: Record<string, EncodedColumn> = {};
+  for (const name in b.columns) columns[name] = encodeColumn(b.columns[name]!, b.rowCount);
+  return { table: b.table, rowCount: b.rowCount, columns };
+}
+
+/**
+ * A dictionary when at most half the rows are distinct (by value for strings and numbers, by
+ * reference for objects: flatten shares one map per resource and scope), else attribute maps
+ * transposed, else the plain array.
+ */
+function encodeColumn(values: readonly unknown[], n: number): EncodedColumn {
+  if (n === 0) return [];
+  // Nested columns (an array per row) are built fresh for every row: nothing to share.
+  if (Array.isArray(values[0])) return values as unknown[];
+  // Ids, timestamps and per-item maps are distinct from the first rows on: skip the dictionary.
+  const limit = n >= 2 * PROBE_ROWS && allDistinct(values, PROBE_ROWS) ? 0 : Math.max(1, n >>> 1);
+  const seen = new Map<unknown, number>();
+  const distinct: unknown[] = [];
+  const index = new Array<number>(n);
+  let i = 0;
+  for (; i < n; i++) {
+    const v = values[i];
+    let j = seen.get(v);
+    if (j === undefined) {
+      j = distinct.length;
+      if (j >= limit) break;
+      seen.set(v, j);
+      distinct.push(v);
+    }
+    index[i] = j;
+  }
+  if (i === n) return distinct.length === 1 ? { d: distinct } : { d: distinct, i: index };
+  return encodeMaps(values, n) ?? (values as unknown[]);
+}
+
+/** Rows looked at before building a dictionary for a column. */
+const PROBE_ROWS = 32;
+
+function allDistinct(values: readonly unknown[], count: number): boolean {
+  return new Set(values.slice(0, count)).size === count;
+}
+
+function isPlainRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Attribute maps as one column per key, or undefined when the column is not maps or too sparse. */
+function encodeMaps(values: readonly unknown[], n: number): MapsColumn | undefined {
+  if (!isPlainRecord(values[0])) return undefined;
+  const keyIndex = new Map<string, number>();
+  const keys: string[] = [];
+  const cols: unknown[][] = [];
+  const shapeIndex = new Map<string, number>();
+  const shapes: number[][] = [];
+  const rowShape = new Array<number>(n);
+  // Consecutive rows mostly have the same keys in the same order (one instrumentation): compare
+  // with the previous row's keys (interned property names, so a pointer compare) before hashing.
+  let lastKeys: string[] = [];
+  let lastShape = -1;
+  let lastIndexes: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const row = values[i];
+    if (!isPlainRecord(row)) return undefined;
+    const rowKeys = Object.keys(row);
+    if (lastShape < 0 || !sameKeys(rowKeys, lastKeys)) {
+      const indexes = new Array<number>(rowKeys.length);
+      for (let j = 0; j < rowKeys.length; j++) {
+        const key = rowKeys[j]!;
+        let k = keyIndex.get(key);
+        if (k === undefined) {
+          k = keys.length;
+          if (k >= MAX_MAP_KEYS) return undefined;
+          keyIndex.set(key, k);
+          keys.push(key);
+          cols.push(new Array<unknown>(n).fill(null));
+        }
+        indexes[j] = k;
+      }
+      const signature = indexes.join(',');
+      let s = shapeIndex.get(signature);
+      if (s === undefined) {
+        s = shapes.length;
+        shapeIndex.set(signature, s);
+        shapes.push(indexes);
+      }
+      lastKeys = rowKeys;
+      lastShape = s;
+      lastIndexes = indexes;
+    }
+    const rowValues = Object.values(row);
+    for (let j = 0; j < rowValues.length; j++) cols[lastIndexes[j]!]![i] = rowValues[j];
+    rowShape[i] = lastShape;
+  }
+  const v = cols.map((c) => encodeColumn(c, n));
+  return shapes.length === 1 ? { k: keys, s: shapes, v } : { k: keys, s: shapes, r: rowShape, v };
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let j = 0; j < a.length; j++) if (a[j] !== b[j]) return false;
+  return true;
+}
+
+function malformed(what: string): EnvelopeError {
+  return new EnvelopeError(`envelope column ${what} is malformed`);
+}
+
+function indexArray(x: unknown, n: number, bound: number, what: string): number[] {
+  if (!Array.isArray(x) || x.length !== n) throw malformed(what);
+  for (const j of x) if (!Number.isInteger(j) || j < 0 || j >= bound) throw malformed(what);
+  return x as number[];
+}
+
+function decodeColumn(enc: unknown, n: number, what: string): unknown[] {
+  if (Array.isArray(enc)) {
+    if (enc.length !== n) throw malformed(what);
+    return enc;
+  }
+  if (!isPlainRecord(enc)) throw malformed(what);
+  if (Array.isArray(enc.d)) {
+    const d = enc.d;
+    if (enc.i === undefined) {
+      if (d.length !== 1) throw malformed(what);
+      return new Array<unknown>(n).fill(d[0]);
+    }
+    const index = indexArray(enc.i, n, d.length, what);
+    const out = new Array<unknown>(n);
+    for (let i = 0; i < n; i++) out[i] = d[index[i]!];
+    return out;
+  }
+  const { k: keys, s: shapes, v } = enc;
+  if (!Array.isArray(keys) || !Array.isArray(shapes) || !Array.isArray(v) || v.length !== keys.length)
+    throw malformed(what);
+  for (const key of keys) if (typeof key !== 'string') throw malformed(what);
+  for (const shape of shapes) indexArray(shape, (shape as unknown[])?.length ?? -1, keys.length, what);
+  const rowShape = enc.r === undefined ? undefined : indexArray(enc.r, n, shapes.length, what);
+  if (rowShape === undefined && shapes.length !== 1 && n > 0) throw malformed(what);
+  const cols = v.map((c, j) => decodeColumn(c, n, `${what}[${keys[j] as string}]`));
+  const out = new Array<unknown>(n);
+  for (let i = 0; i < n; i++) {
+    const shape = shapes[rowShape === undefined ? 0 : rowShape[i]!] as number[];
+    const row: Record<string, unknown> = {};
+    for (const k of shape) {
+      const key = keys[k] as string;
+      const value = cols[k]![i];
+      // A plain assignment of '__proto__' would set the prototype instead of an own key.
+      if (key === '__proto__')
+        Object.defineProperty(row, key, { value, enumerable: true, writable: true, configurable: true });
+      else row[key] = value;
+    }
+    out[i] = row;
+  }
+  return out;
 }
 
 function sliceBatch(b: ColumnBatch, from: number, to: number): ColumnBatch {
@@ -169,7 +371,7 @@ export function readEnvelopeHeader(data: Uint8Array): EnvelopeHeader {
   if (buf.length < 8 || buf.toString('latin1', 0, 2) !== 'OT')
     throw new EnvelopeError('not an envelope (bad magic)');
   const version = buf.readUInt8(2);
-  if (version !== ENVELOPE_VERSION) throw new EnvelopeError(`unsupported envelope version ${version}`);
+  if (!READABLE_VERSIONS.has(version)) throw new EnvelopeError(`unsupported envelope version ${version}`);
   const headerLength = buf.readUInt32BE(4);
   if (8 + headerLength > buf.length) throw new EnvelopeError('truncated envelope header');
   let header: unknown;
@@ -206,17 +408,36 @@ export function unpackEnvelope(data: Uint8Array): UnpackedEnvelope {
     if (cause instanceof EnvelopeError) throw cause;
     throw new EnvelopeError('envelope payload does not inflate to JSON', { cause });
   }
-  const batches = (parsed as { batches?: unknown }).batches;
+  const batches = (parsed as { batches?: unknown } | null)?.batches;
   if (!Array.isArray(batches)) throw new EnvelopeError('envelope payload has no batches');
-  for (const b of batches as ColumnBatch[]) {
-    if (!b || !isTableName(b.table) || typeof b.rowCount !== 'number' || typeof b.columns !== 'object') {
-      throw new EnvelopeError('envelope batch is malformed');
-    }
-    for (const values of Object.values(b.columns)) {
-      if (!Array.isArray(values) || values.length !== b.rowCount) {
-        throw new EnvelopeError(`envelope batch for ${b.table} has a column of the wrong length`);
-      }
-    }
+  const version = buf.readUInt8(2);
+  const out: ColumnBatch[] = [];
+  try {
+    for (const b of batches as unknown[]) out.push(decodeBatch(b, version));
+  } catch (cause) {
+    // Deeply nested garbage can overflow the stack: still the envelope's fault.
+    if (cause instanceof EnvelopeError) throw cause;
+    throw new EnvelopeError('envelope payload is malformed', { cause });
   }
-  return { header, batches: batches as ColumnBatch[] };
+  return { header, batches: out };
+}
+
+function decodeBatch(b: unknown, version: number): ColumnBatch {
+  if (
+    !isPlainRecord(b) ||
+    typeof b.table !== 'string' ||
+    !isTableName(b.table) ||
+    !Number.isInteger(b.rowCount) ||
+    (b.rowCount as number) < 0 ||
+    !isPlainRecord(b.columns)
+  ) {
+    throw new EnvelopeError('envelope batch is malformed');
+  }
+  const n = b.rowCount as number;
+  const columns: Record<string, unknown[]> = {};
+  for (const [name, enc] of Object.entries(b.columns)) {
+    if (version === 1 && !Array.isArray(enc)) throw malformed(`${b.table}.${name}`);
+    columns[name] = decodeColumn(enc, n, `${b.table}.${name}`);
+  }
+  return { table: b.table, rowCount: n, columns };
 }

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { type TenantDirectory, TenantDirectoryError } from '../tenants/directory.js';
 import { apiKeyFromHeaders } from '../tenants/keys.js';
 import type { CursorCodec, CursorContext, CursorPosition } from './cursor.js';

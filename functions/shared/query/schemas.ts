@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The query API's contract: zod schemas of every endpoint's parameters (validated at the edge,

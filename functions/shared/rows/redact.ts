@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Redaction of sensitive values before any row leaves the ingest function (so neither the stream,
@@ -133,6 +133,8 @@ interface CompiledPattern {
   readonly name: string;
   readonly re: RegExp;
   readonly prefilter: ((s: string) => boolean) | undefined;
+  /** Shortest value the prefilter lets through (0 without a prefilter). */
+  readonly minLength: number;
   readonly check: ((match: string) => boolean) | undefined;
   readonly hash: boolean;
   readonly replacement: string;
@@ -140,6 +142,10 @@ interface CompiledPattern {
 
 // Attribute keys repeat across items: remember each decision, up to a bound.
 const KEY_CACHE_MAX = 10_000;
+// Values repeat too (routes, hosts, user agents): remember the ones no pattern touched, up to a
+// bound and only short ones, so a repeat costs one hash lookup instead of every prefilter.
+const CLEAN_CACHE_MAX = 10_000;
+const CLEAN_CACHE_MAX_LENGTH = 256;
 
 export function compileRedaction(input: RedactionConfigInput = {}): Redactor {
   const config = redactionConfigSchema.parse(input);
@@ -164,15 +170,28 @@ export function compileRedaction(input: RedactionConfigInput = {}): Redactor {
       .digest('hex')
       .slice(0, 16)}`;
 
+  // No pattern can apply to a value shorter than every prefilter's minimum (most values are).
+  const minLength = patterns.length === 0 ? Infinity : Math.min(...patterns.map((p) => p.minLength));
+  const clean = new Set<string>();
+
   const redact = (value: string, counts: Record<string, number>): string => {
+    if (value.length < minLength) return value;
+    const cacheable = value.length <= CLEAN_CACHE_MAX_LENGTH;
+    if (cacheable && clean.has(value)) return value;
     let out = value;
+    let matched = false;
     for (const p of patterns) {
       if (p.prefilter && !p.prefilter(out)) continue;
       out = out.replace(p.re, (match) => {
         if (p.check && !p.check(match)) return match;
+        matched = true;
         counts[p.name] = (counts[p.name] ?? 0) + 1;
         return p.hash ? hashOf(match) : p.replacement;
       });
+    }
+    if (!matched && cacheable) {
+      if (clean.size >= CLEAN_CACHE_MAX) clean.clear();
+      clean.add(value);
     }
     return out;
   };
@@ -185,6 +204,7 @@ function compilePattern(p: RedactionPattern): CompiledPattern {
     name: p.name,
     re: new RegExp(p.regex, `${p.flags ?? ''}g`),
     prefilter: compilePrefilter(p.prefilter, (p.flags ?? '').includes('i')),
+    minLength: p.prefilter ? Math.max(p.prefilter.minLength ?? 0, p.prefilter.minDigitRun ?? 0) : 0,
     check: p.check === 'luhn' ? luhnValid : undefined,
     hash: p.action === 'hash',
     replacement: `[REDACTED:${p.name}]`,

@@ -7,7 +7,7 @@ import {
   type ScanCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ensureTable } from '../dynamo/ensure-table.js';
 import {
   type TenantDirectory,
