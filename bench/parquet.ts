@@ -14,11 +14,27 @@ import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { gzipSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { tableToIPC } from 'apache-arrow';
 import { build } from 'esbuild';
 import { ByteWriter, parquetWrite } from 'hyparquet-writer';
+import {
+  Compression,
+  EnabledStatistics,
+  Table as WasmTable,
+  type WriterProperties,
+  WriterPropertiesBuilder,
+  writeParquet,
+} from 'parquet-wasm';
 import { compactPartition } from '../functions/shared/lake/compactor.js';
 import { InMemoryObjectStore } from '../functions/shared/lake/memory-object-store.js';
-import { encodeParquet } from '../functions/shared/parquet/parquet-writer.js';
+import { Arena } from '../functions/shared/parquet/arena.js';
+import { withAllocator } from '../functions/shared/parquet/column-builders.js';
+import {
+  DEFAULT_ROW_GROUP_ROWS,
+  encodeParquet,
+  toArrowTable,
+  writerProperties,
+} from '../functions/shared/parquet/parquet-writer.js';
 import type { ColumnBatch } from '../functions/shared/rows/batch.js';
 import {
   type Column,
@@ -168,6 +184,77 @@ function hyEncode(batch: ColumnBatch, codec: 'SNAPPY' | 'ZSTD'): Uint8Array {
   return new Uint8Array(writer.getBuffer());
 }
 
+// ---- where the encode's time goes, and what the writer settings cost ----
+
+/** The batches the lake writer gets: envelope-sized, unpacked from JSON (not the flattener's objects). */
+function asEnvelopes(batch: ColumnBatch, rowsPer: number): ColumnBatch[] {
+  const out: ColumnBatch[] = [];
+  for (let from = 0; from < batch.rowCount; from += rowsPer) {
+    const columns: Record<string, unknown[]> = {};
+    for (const [name, values] of Object.entries(batch.columns))
+      columns[name] = values.slice(from, from + rowsPer);
+    const rowCount = Math.min(rowsPer, batch.rowCount - from);
+    out.push(JSON.parse(JSON.stringify({ table: batch.table, rowCount, columns })) as ColumnBatch);
+  }
+  return out;
+}
+
+/** Best CPU seconds of each phase of encodeParquet (same scratch reuse) over `reps` runs. */
+function phases(batches: ColumnBatch[], reps: number): { arrow: number; ipc: number; write: number } {
+  const arena = new Arena();
+  const best = {
+    arrow: Number.POSITIVE_INFINITY,
+    ipc: Number.POSITIVE_INFINITY,
+    write: Number.POSITIVE_INFINITY,
+  };
+  for (let i = 0; i < reps; i++) {
+    let arrow: ReturnType<typeof toArrowTable> | undefined;
+    let wasm: WasmTable | undefined;
+    best.arrow = Math.min(
+      best.arrow,
+      cpuSeconds(() => (arrow = withAllocator(arena, () => toArrowTable('otel_traces', batches)))),
+    );
+    best.ipc = Math.min(
+      best.ipc,
+      cpuSeconds(() => (wasm = WasmTable.fromIPCStream(tableToIPC(arrow!, 'stream')))),
+    );
+    arena.reset();
+    const props = writerProperties('otel_traces', DEFAULT_ROW_GROUP_ROWS);
+    best.write = Math.min(
+      best.write,
+      cpuSeconds(() => writeParquet(wasm!, props)),
+    );
+  }
+  return best;
+}
+
+/** wasm writer time and size of the same Arrow table under other writer settings. */
+function settings(batch: ColumnBatch, reps: number): (string | number)[][] {
+  const ipc = tableToIPC(toArrowTable('otel_traces', [batch]), 'stream');
+  const base = () =>
+    new WriterPropertiesBuilder().setCompression(Compression.ZSTD).setMaxRowGroupSize(DEFAULT_ROW_GROUP_ROWS);
+  const variants: [string, () => WriterProperties][] = [
+    [
+      'defaults: dictionary + page statistics on every column',
+      () => base().setStatisticsEnabled(EnabledStatistics.Page).build(),
+    ],
+    [
+      'no dictionary, no statistics',
+      () => base().setDictionaryEnabled(false).setStatisticsEnabled(EnabledStatistics.None).build(),
+    ],
+    ['ours (writerProperties)', () => writerProperties('otel_traces', DEFAULT_ROW_GROUP_ROWS)],
+  ];
+  const rows: (string | number)[][] = [['wasm writer settings', 'rows/s/core (write only)', 'bytes/span']];
+  for (const [name, props] of variants) {
+    let bytes = 0;
+    const rate = bestRate(batch.rowCount, reps, () => {
+      bytes = writeParquet(WasmTable.fromIPCStream(ipc), props()).length;
+    });
+    rows.push([name, fmt(rate), fmt(bytes / batch.rowCount, 1)]);
+  }
+  return rows;
+}
+
 // ---- read-back and sizes ----
 
 async function duckCheck(path: string): Promise<string> {
@@ -284,6 +371,20 @@ async function main(): Promise<void> {
       ],
       hyRow,
     ]);
+
+    const envelopes = asEnvelopes(traces, 2000);
+    const split = phases([traces], REPS);
+    const splitJson = phases(envelopes, REPS);
+    const splitRow = (name: string, p: { arrow: number; ipc: number; write: number }) => {
+      const total = p.arrow + p.ipc + p.write;
+      return [name, fmt(N / total), fmt(p.arrow * 1e3), fmt(p.ipc * 1e3), fmt(p.write * 1e3)];
+    };
+    table([
+      ['encode of spans, best of runs', 'rows/s/core', 'Arrow build ms', 'IPC to wasm ms', 'wasm write ms'],
+      splitRow('one batch (flattener objects)', split),
+      splitRow(`${envelopes.length} envelope batches (from JSON)`, splitJson),
+    ]);
+    table(settings(traces, REPS));
 
     const wasm = await readFile(join(process.cwd(), 'node_modules/parquet-wasm/node/parquet_wasm_bg.wasm'));
     const pwJs = await bundleBytes(

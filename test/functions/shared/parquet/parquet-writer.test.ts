@@ -167,6 +167,117 @@ describe('encodeParquet', () => {
   });
 });
 
+describe("encodeParquet with the lake writer's inputs", () => {
+  it('merges envelope-sized batches into one file sorted by service then time, every row kept', () => {
+    const all = sampleRows('otel_traces', 900, { seed: 5 });
+    const parts = [0, 300, 600].map((from) => {
+      const columns: Record<string, unknown[]> = {};
+      for (const [name, values] of Object.entries(all.columns))
+        columns[name] = values.slice(from, from + 300);
+      // As unpacked from an envelope: JSON, not the flattener's objects.
+      return JSON.parse(JSON.stringify({ table: 'otel_traces', rowCount: 300, columns })) as ColumnBatch;
+    });
+
+    const back = decodeParquet('otel_traces', encodeParquet('otel_traces', parts));
+
+    const got = [...rows(back)];
+    const keys = got.map((r) => `${r.ServiceName}|${r.Timestamp}`);
+    expect(keys).toEqual([...keys].sort());
+    expect(got.map((r) => normalise('otel_traces', r)).sort()).toEqual(
+      [...rows(all)].map((r) => normalise('otel_traces', r)).sort(),
+    );
+  });
+
+  it('orders rows of one microsecond by their nanoseconds, then by arrival', () => {
+    const batch = sampleRows('otel_traces', 4, { seed: 9 });
+    batch.columns.ServiceName = ['svc', 'svc', 'svc', 'svc'];
+    batch.columns.Timestamp = [
+      '1795428000000001900',
+      '1795428000000001100',
+      '1795428000000001900',
+      '1795428000000000999',
+    ];
+    batch.columns.SpanId = ['a', 'b', 'c', 'd'];
+
+    const back = decodeParquet('otel_traces', encodeParquet('otel_traces', [batch]));
+
+    expect(back.columns.SpanId).toEqual(['d', 'b', 'a', 'c']);
+  });
+
+  it('keeps non-ASCII text and rows that repeat the previous row exactly', () => {
+    const batch = sampleRows('otel_traces', 6, { seed: 13 });
+    batch.columns.ServiceName = ['ü-svc', 'ü-svc', 'ü-svc', 'plain', 'plain', 'plain'];
+    batch.columns.ScopeName = [
+      '@opentelemetry/instrumentation-ħttp',
+      '@opentelemetry/instrumentation-ħttp',
+      'x',
+      'é',
+      '',
+      '',
+    ];
+    const same = { 'service.name': 'ü-svc', 'host.name': '主机-1', emoji: '🚀 launch' };
+    batch.columns.ResourceAttributes = [
+      same,
+      { ...same },
+      { ...same, 'host.name': 'h2' },
+      {},
+      {},
+      { a: 'b' },
+    ];
+    batch.columns.Timestamp = batch.columns.Timestamp!.map((_, i) => `179542800000000${i}000`);
+
+    const back = decodeParquet('otel_traces', encodeParquet('otel_traces', [batch]));
+
+    expect(back.columns.ServiceName).toEqual(['plain', 'plain', 'plain', 'ü-svc', 'ü-svc', 'ü-svc']);
+    expect(back.columns.ScopeName).toEqual([
+      'é',
+      '',
+      '',
+      '@opentelemetry/instrumentation-ħttp',
+      '@opentelemetry/instrumentation-ħttp',
+      'x',
+    ]);
+    expect(back.columns.ResourceAttributes).toEqual([
+      {},
+      {},
+      { a: 'b' },
+      same,
+      same,
+      { ...same, 'host.name': 'h2' },
+    ]);
+  });
+
+  it('writes the same bytes for the same rows, however many files were encoded before', () => {
+    const batch = sampleRows('otel_traces', 2000, { seed: 21 });
+    const first = encodeParquet('otel_traces', [batch]);
+    encodeParquet('otel_logs', [sampleRows('otel_logs', 3000)]);
+    encodeParquet('otel_metrics_histogram', [sampleRows('otel_metrics_histogram', 500)]);
+
+    const again = encodeParquet('otel_traces', [batch]);
+
+    expect(Buffer.from(again).equals(Buffer.from(first))).toBe(true);
+  });
+
+  it('keeps time statistics per page, so readers can skip by time within a service', async () => {
+    const path = await file(
+      'stats.parquet',
+      encodeParquet('otel_traces', [sampleRows('otel_traces', 1000, { seed: 4 })]),
+    );
+
+    const stats = await queryFiles(
+      [path],
+      `SELECT path_in_schema AS col, stats_min_value IS NOT NULL AS has_min
+       FROM parquet_metadata('${path}') WHERE path_in_schema IN ('Timestamp', 'ServiceName', 'Duration') ORDER BY col`,
+    );
+
+    expect(stats).toEqual([
+      { col: 'Duration', has_min: true },
+      { col: 'ServiceName', has_min: true },
+      { col: 'Timestamp', has_min: true },
+    ]);
+  });
+});
+
 /** A row as the model would hold it after a Parquet round trip (µs timestamps, numeric floats). */
 function normalise(table: TableName, row: Record<string, unknown>): string {
   const types = new Map(physicalColumns(table).map((c) => [c.name, c]));
