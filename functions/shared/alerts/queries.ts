@@ -1,4 +1,4 @@
-import { qualified, SERVICE_RED_TABLE } from '../clickhouse/ddl.js';
+import { ENTRY_SPAN_KINDS, ERROR_STATUS_CODES, qualified, SERVICE_RED_TABLE } from '../clickhouse/ddl.js';
 import { SIGNAL_TABLES, TABLES, type TableName } from '../schema/columns.js';
 import { formatDuration } from './duration.js';
 import type { AlertRule, LogSeverity, Operator, RuleOf } from './rules.js';
@@ -18,8 +18,10 @@ import type { AlertRule, LogSeverity, Operator, RuleOf } from './rules.js';
  */
 
 /** Entry spans, as the RED rollup counts them (ddl.ts): server/consumer spans, or roots. */
-const ENTRY_SPAN = `(SpanKind IN ('Server', 'Consumer', 'SPAN_KIND_SERVER', 'SPAN_KIND_CONSUMER') OR ParentSpanId = '')`;
-const IS_ERROR = `StatusCode IN ('Error', 'STATUS_CODE_ERROR')`;
+const sqlList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
+// Requests and errors are counted exactly as the hourly RED rollup counts them (clickhouse/ddl.ts).
+const ENTRY_SPAN = `(SpanKind IN (${sqlList(ENTRY_SPAN_KINDS)}) OR ParentSpanId = '')`;
+const IS_ERROR = `StatusCode IN (${sqlList(ERROR_STATUS_CODES)})`;
 
 /** Lowest SeverityNumber of each OpenTelemetry severity range. */
 export const LOG_SEVERITY_NUMBERS: Readonly<Record<LogSeverity, number>> = {

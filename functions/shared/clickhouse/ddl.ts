@@ -44,9 +44,12 @@ export const WRITE_LEDGER_TABLE = 'otel_write_ledger';
 /** Applied schema versions: see migrations.ts. */
 export const MIGRATIONS_TABLE = 'schema_migrations';
 
-/** SpanKind / StatusCode spellings that mark an entry span and an error (Collector and proto names). */
-const ENTRY_SPAN_KINDS = ['Server', 'Consumer', 'SPAN_KIND_SERVER', 'SPAN_KIND_CONSUMER'];
-const ERROR_STATUS_CODES = ['Error', 'STATUS_CODE_ERROR'];
+/**
+ * SpanKind / StatusCode spellings that mark an entry span and an error (Collector and proto names).
+ * The RED rollup, the query API and the alert rules all count requests and errors this way.
+ */
+export const ENTRY_SPAN_KINDS = ['Server', 'Consumer', 'SPAN_KIND_SERVER', 'SPAN_KIND_CONSUMER'] as const;
+export const ERROR_STATUS_CODES = ['Error', 'STATUS_CODE_ERROR'] as const;
 
 export interface DdlOptions {
   /** Qualifies every table name; omitted, the connection's current database is used. */

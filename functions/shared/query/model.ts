@@ -1,3 +1,4 @@
+import { ENTRY_SPAN_KINDS, ERROR_STATUS_CODES } from '../clickhouse/ddl.js';
 import type { TimeRange } from './time.js';
 
 /**
@@ -166,11 +167,11 @@ export interface TelemetryReader {
   services(q: ServicesQuery, budget: QueryBudget): Promise<TierResult<ServiceStats>>;
 }
 
-/** SpanKind and StatusCode spellings (Collector and proto names), as in clickhouse/ddl.ts. */
-export const ENTRY_SPAN_KINDS = ['Server', 'Consumer', 'SPAN_KIND_SERVER', 'SPAN_KIND_CONSUMER'] as const;
+export { ENTRY_SPAN_KINDS };
+/** StatusCode spellings (Collector and proto names); errors as the rollup counts them. */
 export const STATUS_CODES: Readonly<Record<SpanStatus, readonly string[]>> = {
   ok: ['Ok', 'STATUS_CODE_OK'],
-  error: ['Error', 'STATUS_CODE_ERROR'],
+  error: ERROR_STATUS_CODES,
   unset: ['Unset', 'STATUS_CODE_UNSET', ''],
 };
 export const METRIC_TABLES: Readonly<Record<MetricType, string>> = {
