@@ -387,7 +387,10 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
   }
 
   async write(envelopes: readonly PositionedEnvelope[]): Promise<WriteResult> {
-    const cutoffNs = (BigInt(this.now() - this.retentionDays * DAY_MS) * NS_PER_MS).toString();
+    // Clamped at the epoch: a retention reaching before 1970 would give a negative cutoff, which
+    // the digit-string comparison in isOlder would read as "every row is older".
+    const cutoffMs = Math.max(0, this.now() - this.retentionDays * DAY_MS);
+    const cutoffNs = (BigInt(cutoffMs) * NS_PER_MS).toString();
     const rejected: RejectedEnvelope[] = [];
     const prepared: Prepared[] = [];
     let rowsExpired = 0;
