@@ -22,7 +22,7 @@ export const localConfigSchema = z.object({
   CLICKHOUSE_USER: z.string().default('default'),
   CLICKHOUSE_PASSWORD: z.string().default(''),
   CLICKHOUSE_DATABASE: z.string().default('default'),
-  HOT_RETENTION_DAYS: positiveInt.default(7),
+  HOT_RETENTION_DAYS: positiveInt.max(3650).default(7),
   STREAM_SHARDS: positiveInt.max(50).default(2),
   HOT_BATCH_SIZE: positiveInt.max(10_000).default(1000),
   HOT_BATCH_WINDOW_MS: z.coerce.number().int().min(0).max(300_000).default(1000),

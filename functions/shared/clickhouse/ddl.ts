@@ -137,7 +137,16 @@ function retention(options: DdlOptions): number {
 }
 
 /** The TTL expression of a table whose event time is `timeExpr`. */
+/**
+ * Longest hot retention accepted. DateTime ends in 2106: a TTL beyond it wraps around and ClickHouse
+ * would drop every row on arrival.
+ */
+export const MAX_HOT_RETENTION_DAYS = 3650;
+
 export function ttlExpression(timeExpr: string, days: number): string {
+  if (!Number.isInteger(days) || days < 1 || days > MAX_HOT_RETENTION_DAYS) {
+    throw new RangeError(`hot retention must be 1..${MAX_HOT_RETENTION_DAYS} days, got: ${days}`);
+  }
   return `toDateTime(${timeExpr}) + toIntervalDay(${days})`;
 }
 

@@ -121,3 +121,14 @@ describe('applyMigrations', () => {
     await expect(applyMigrations(client, { hotRetentionDays: 0 })).rejects.toThrow(/hotRetentionDays/);
   });
 });
+
+describe('hot retention bounds', () => {
+  it('refuses a retention whose TTL would pass the end of DateTime (rows would be dropped on arrival)', async () => {
+    const { ttlExpression } = await import('../../../../functions/shared/clickhouse/ddl.js');
+    expect(ttlExpression('Timestamp', 7)).toBe('toDateTime(Timestamp) + toIntervalDay(7)');
+    expect(() => ttlExpression('Timestamp', 36_500)).toThrow(
+      /hot retention must be 1\.\.3650 days, got: 36500/,
+    );
+    expect(() => ttlExpression('Timestamp', 0)).toThrow(RangeError);
+  });
+});
