@@ -1,7 +1,8 @@
 import { ENTRY_SPAN_KINDS, ERROR_STATUS_CODES, qualified, SERVICE_RED_TABLE } from '../clickhouse/ddl.js';
+import { LOG_SEVERITY_NUMBERS } from '../otlp/severity.js';
 import { SIGNAL_TABLES, TABLES, type TableName } from '../schema/columns.js';
 import { formatDuration } from './duration.js';
-import type { AlertRule, LogSeverity, Operator, RuleOf } from './rules.js';
+import type { AlertRule, Operator, RuleOf } from './rules.js';
 
 /**
  * Each rule kind as parameterised ClickHouse SQL over the hot tier, and the reading of its result
@@ -23,15 +24,7 @@ const sqlList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(
 const ENTRY_SPAN = `(SpanKind IN (${sqlList(ENTRY_SPAN_KINDS)}) OR ParentSpanId = '')`;
 const IS_ERROR = `StatusCode IN (${sqlList(ERROR_STATUS_CODES)})`;
 
-/** Lowest SeverityNumber of each OpenTelemetry severity range. */
-export const LOG_SEVERITY_NUMBERS: Readonly<Record<LogSeverity, number>> = {
-  TRACE: 1,
-  DEBUG: 5,
-  INFO: 9,
-  WARN: 13,
-  ERROR: 17,
-  FATAL: 21,
-};
+export { LOG_SEVERITY_NUMBERS };
 
 export type SeriesLabels = Readonly<Record<string, string>>;
 

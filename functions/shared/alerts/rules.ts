@@ -1,5 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import * as z from 'zod';
+import { LOG_SEVERITIES, type LogSeverity } from '../otlp/severity.js';
 import { TENANT_ID_PATTERN } from '../tenants/keys.js';
 import { duration } from './duration.js';
 
@@ -21,8 +22,7 @@ export type Severity = (typeof SEVERITIES)[number];
 export const OPERATORS = ['>', '>=', '<', '<='] as const;
 export type Operator = (typeof OPERATORS)[number];
 
-export const LOG_SEVERITIES = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
-export type LogSeverity = (typeof LOG_SEVERITIES)[number];
+export { LOG_SEVERITIES, type LogSeverity };
 
 /** `env:NAME` (local mode: the variable holds the value) or a Secrets Manager secret ARN. */
 const SECRET_REF = /^(env:[A-Za-z_][A-Za-z0-9_]*|arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+)$/;

@@ -28,6 +28,7 @@ import type {
   SpanLink,
   SummaryDataPoint,
 } from './model.js';
+import { LOG_SEVERITY_NUMBERS } from './severity.js';
 
 /**
  * The JSON decoder. It accepts OTLP/JSON (lowerCamelCase keys, hex ids, integer enums, int64 as
@@ -547,9 +548,9 @@ function scopeLogs(w: Walk, v: unknown): ScopeLogs {
 }
 
 const SEVERITIES = new Map<string, number>([['SEVERITY_NUMBER_UNSPECIFIED', 0]]);
-for (const [i, level] of ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'].entries()) {
-  SEVERITIES.set(`SEVERITY_NUMBER_${level}`, i * 4 + 1);
-  for (let k = 2; k <= 4; k++) SEVERITIES.set(`SEVERITY_NUMBER_${level}${k}`, i * 4 + k);
+for (const [level, first] of Object.entries(LOG_SEVERITY_NUMBERS)) {
+  SEVERITIES.set(`SEVERITY_NUMBER_${level}`, first);
+  for (let k = 2; k <= 4; k++) SEVERITIES.set(`SEVERITY_NUMBER_${level}${k}`, first + k - 1);
 }
 
 function logRecord(w: Walk, v: unknown): LogRecord {

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { LOG_SEVERITIES, LOG_SEVERITY_NUMBERS } from '../otlp/severity.js';
 
 /**
  * The query API's contract: zod schemas of every endpoint's parameters (validated at the edge,
@@ -68,23 +69,14 @@ export const TraceSearchParamsSchema = z.strictObject({
   cursor,
 });
 
-export const SEVERITIES = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
-/** Lowest SeverityNumber of each OpenTelemetry severity range. */
-export const SEVERITY_NUMBERS: Readonly<Record<(typeof SEVERITIES)[number], number>> = {
-  TRACE: 1,
-  DEBUG: 5,
-  INFO: 9,
-  WARN: 13,
-  ERROR: 17,
-  FATAL: 21,
-};
+export { LOG_SEVERITIES as SEVERITIES, LOG_SEVERITY_NUMBERS as SEVERITY_NUMBERS };
 
 export const LogSearchParamsSchema = z.strictObject({
   service: name('Only records of this service.'),
   severity: z
     .string()
     .transform((s) => s.toUpperCase())
-    .pipe(z.enum(SEVERITIES))
+    .pipe(z.enum(LOG_SEVERITIES))
     .optional()
     .describe('Minimum severity: TRACE, DEBUG, INFO, WARN, ERROR or FATAL (case-insensitive).'),
   q: z.string().min(1).max(256).optional().describe('Case-insensitive text the body must contain.'),
