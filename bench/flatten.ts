@@ -13,31 +13,11 @@ import { decodeOtlp } from '../functions/shared/otlp/decode.js';
 import type { OtlpRequest } from '../functions/shared/otlp/model.js';
 import { flatten } from '../functions/shared/rows/flatten.js';
 import { compileRedaction, type Redactor } from '../functions/shared/rows/redact.js';
-import { logsRequest, metricsRequest, traceRequest } from './workload.js';
+import { logsRequest, metricsRequest, receivedAfter, traceRequest } from './workload.js';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 5 : 9;
 const MIN_CPU_S = quick ? 0.05 : 0.15;
-
-/** Latest item time in the request plus one second: every item then falls inside the hot window. */
-function receivedAfter(otlp: OtlpRequest): string {
-  let max = 0n;
-  const see = (ns: string) => {
-    const v = BigInt(ns);
-    if (v > max) max = v;
-  };
-  if (otlp.signal === 'traces')
-    for (const r of otlp.request.resourceSpans)
-      for (const s of r.scopeSpans) for (const sp of s.spans) see(sp.startTimeUnixNano);
-  if (otlp.signal === 'logs')
-    for (const r of otlp.request.resourceLogs)
-      for (const s of r.scopeLogs) for (const l of s.logRecords) see(l.timeUnixNano);
-  if (otlp.signal === 'metrics')
-    for (const r of otlp.request.resourceMetrics)
-      for (const s of r.scopeMetrics)
-        for (const m of s.metrics) for (const p of m.data?.dataPoints ?? []) see(p.timeUnixNano);
-  return (max + 1_000_000_000n).toString();
-}
 
 function cpuMicros(fn: () => void): number {
   const start = process.cpuUsage();

@@ -29,7 +29,7 @@ import type { ColumnBatch } from '../functions/shared/rows/batch.js';
 import { flatten } from '../functions/shared/rows/flatten.js';
 import type { Signal } from '../functions/shared/schema/columns.js';
 import type { StreamSink } from '../functions/shared/stream/stream-sink.js';
-import { logsRequest, metricsRequest, type Payload, traceRequest } from './workload.js';
+import { logsRequest, metricsRequest, type Payload, receivedAfter, traceRequest } from './workload.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
@@ -53,26 +53,6 @@ async function cpuMicrosAsync(fn: () => Promise<unknown>): Promise<number> {
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
-}
-
-/** Latest item time plus a second: the workload's items then all fall inside the hot window. */
-function receivedAfter(otlp: OtlpRequest): string {
-  let max = 0n;
-  const see = (ns: string) => {
-    const v = BigInt(ns);
-    if (v > max) max = v;
-  };
-  if (otlp.signal === 'traces')
-    for (const r of otlp.request.resourceSpans)
-      for (const s of r.scopeSpans) for (const sp of s.spans) see(sp.startTimeUnixNano);
-  if (otlp.signal === 'logs')
-    for (const r of otlp.request.resourceLogs)
-      for (const s of r.scopeLogs) for (const l of s.logRecords) see(l.timeUnixNano);
-  if (otlp.signal === 'metrics')
-    for (const r of otlp.request.resourceMetrics)
-      for (const s of r.scopeMetrics)
-        for (const m of s.metrics) for (const p of m.data?.dataPoints ?? []) see(p.timeUnixNano);
-  return (max + 1_000_000_000n).toString();
 }
 
 /** The in-memory sink: counts records and bytes, stores nothing. */

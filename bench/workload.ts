@@ -26,6 +26,7 @@
  * Everything is drawn from a seeded generator, so a seed gives the same payload (metrics carry
  * the wall-clock collection times of the SDK, so their bytes vary, their sizes do not).
  */
+
 import { type Attributes, type HrTime, type Link, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { SeverityNumber } from '@opentelemetry/api-logs';
 import {
@@ -45,6 +46,7 @@ import {
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
+import type { OtlpRequest } from '../functions/shared/otlp/model.js';
 
 export interface Payload {
   readonly protobuf: Uint8Array;
@@ -362,4 +364,24 @@ export async function metricsRequest(options?: { seed?: number }): Promise<Paylo
   for (const rm of all)
     for (const sm of rm.scopeMetrics) for (const m of sm.metrics) items += m.dataPoints.length;
   return { protobuf, json, items };
+}
+
+/** Latest item time in the request plus one second: every item then falls inside the hot window. */
+export function receivedAfter(otlp: OtlpRequest): string {
+  let max = 0n;
+  const see = (ns: string) => {
+    const v = BigInt(ns);
+    if (v > max) max = v;
+  };
+  if (otlp.signal === 'traces')
+    for (const r of otlp.request.resourceSpans)
+      for (const s of r.scopeSpans) for (const sp of s.spans) see(sp.startTimeUnixNano);
+  if (otlp.signal === 'logs')
+    for (const r of otlp.request.resourceLogs)
+      for (const s of r.scopeLogs) for (const l of s.logRecords) see(l.timeUnixNano);
+  if (otlp.signal === 'metrics')
+    for (const r of otlp.request.resourceMetrics)
+      for (const s of r.scopeMetrics)
+        for (const m of s.metrics) for (const p of m.data?.dataPoints ?? []) see(p.timeUnixNano);
+  return (max + 1_000_000_000n).toString();
 }

@@ -9,12 +9,7 @@ import { partitionOf, publishedKey } from '../../../functions/shared/lake/layout
 import type { ObjectStore } from '../../../functions/shared/lake/object-store.js';
 import { encodeParquet } from '../../../functions/shared/parquet/parquet-writer.js';
 import type { ColumnBatch } from '../../../functions/shared/rows/batch.js';
-import {
-  physicalColumns,
-  type ScalarType,
-  TABLES,
-  type TableName,
-} from '../../../functions/shared/schema/columns.js';
+import { TABLES } from '../../../functions/shared/schema/columns.js';
 
 /** Test data: rows as objects, carried column by column like the flattener's batches. */
 
@@ -26,33 +21,8 @@ export function ns(ms: number, extra = 0): string {
   return (BigInt(Math.round(ms)) * 1_000_000n + BigInt(extra)).toString();
 }
 
-function defaultOf(type: ScalarType, nested: boolean): unknown {
-  if (nested) return [];
-  switch (type) {
-    case 'string':
-    case 'lowcard':
-      return '';
-    case 'timestamp_ns':
-      return ns(Date.now());
-    case 'bool':
-      return false;
-    case 'map':
-      return {};
-    case 'array_float64':
-    case 'array_uint64':
-      return [];
-    default:
-      return 0;
-  }
-}
-
-export function batchOf(table: TableName, rows: readonly Record<string, unknown>[]): ColumnBatch {
-  const columns: Record<string, unknown[]> = {};
-  for (const col of physicalColumns(table)) {
-    columns[col.name] = rows.map((r) => (col.name in r ? r[col.name] : defaultOf(col.type, !!col.nestedIn)));
-  }
-  return { table, rowCount: rows.length, columns };
-}
+// One batch builder for the ClickHouse, query and alert tests: columns a row leaves out get defaults.
+export { batchOf } from '../shared/clickhouse/support.js';
 
 export interface SpanInput {
   readonly traceId: string;
