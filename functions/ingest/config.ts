@@ -1,5 +1,5 @@
-// Namespace import: lets esbuild drop the parts of zod (locales, JSON schema) the handler never uses.
-import * as z from 'zod';
+// zod/mini: the full zod would be ~90 KB of a bundle that has a 500 KB budget (ADR 0001).
+import * as z from 'zod/mini';
 import { rowLimitsSchema } from '../shared/rows/limits.js';
 import { redactionConfigSchema } from '../shared/rows/redact.js';
 
@@ -15,51 +15,56 @@ export const DEFAULT_MAX_DECOMPRESSED_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_DEADLINE_MARGIN_MS = 1000;
 
 /** A JSON-valued variable parsed with `schema`; absent or blank means undefined. */
-function jsonVar<T extends z.ZodType>(schema: T) {
-  return z
-    .string()
-    .optional()
-    .transform((raw, ctx): z.output<T> | undefined => {
+function jsonVar<T extends z.ZodMiniType>(schema: T) {
+  return z.pipe(
+    z.optional(z.string()),
+    z.transform((raw, ctx): z.output<T> | undefined => {
       if (raw === undefined || raw.trim() === '') return undefined;
       let value: unknown;
       try {
         value = JSON.parse(raw);
       } catch {
-        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
+        ctx.issues.push({ code: 'custom', message: 'is not valid JSON', input: raw });
         return z.NEVER;
       }
       const parsed = schema.safeParse(value);
       if (!parsed.success) {
-        ctx.addIssue({ code: 'custom', message: z.prettifyError(parsed.error) });
+        ctx.issues.push({ code: 'custom', message: z.prettifyError(parsed.error), input: raw });
         return z.NEVER;
       }
       return parsed.data;
-    });
+    }),
+  );
 }
 
-const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const name = z.string().check(z.minLength(1));
+const coercedNumber = z.coerce.number();
+const positiveInt = (fallback: number) => z._default(coercedNumber.check(z.int(), z.positive()), fallback);
 
 export const ingestConfigSchema = z.object({
-  STREAM_NAME: z.string().min(1),
+  STREAM_NAME: name,
   /** Optional: PutRecords by ARN (e.g. a stream in another account). */
-  STREAM_ARN: z.string().min(1).optional(),
-  TENANTS_TABLE: z.string().min(1),
+  STREAM_ARN: z.optional(name),
+  TENANTS_TABLE: name,
   /** Optional: a DynamoDB table for exact cross-instance rate limits; else in-memory token buckets. */
-  RATE_LIMIT_TABLE: z.string().min(1).optional(),
+  RATE_LIMIT_TABLE: z.optional(name),
   /** Items per second for tenants without their own limit; unset means unlimited. */
-  DEFAULT_ITEMS_PER_SECOND: z.coerce.number().positive().optional(),
+  DEFAULT_ITEMS_PER_SECOND: z.optional(z.coerce.number().check(z.positive())),
   MAX_BODY_BYTES: positiveInt(DEFAULT_MAX_BODY_BYTES),
   MAX_DECOMPRESSED_BYTES: positiveInt(DEFAULT_MAX_DECOMPRESSED_BYTES),
   /** Items older than this are rejected (the hot tier would drop them at once). */
   HOT_RETENTION_DAYS: positiveInt(7),
-  DEADLINE_MARGIN_MS: z.coerce.number().int().nonnegative().default(DEFAULT_DEADLINE_MARGIN_MS),
+  DEADLINE_MARGIN_MS: z._default(
+    z.coerce.number().check(z.int(), z.nonnegative()),
+    DEFAULT_DEADLINE_MARGIN_MS,
+  ),
   /** JSON of rows/redact.ts `redactionConfigSchema`; absent means the defaults. */
   REDACTION_RULES: jsonVar(redactionConfigSchema),
   /** JSON of rows/limits.ts `rowLimitsSchema` overrides (HOT_RETENTION_DAYS wins for retention). */
   ROW_LIMITS: jsonVar(rowLimitsSchema),
-  POWERTOOLS_SERVICE_NAME: z.string().default('otlp-ingest'),
-  POWERTOOLS_METRICS_NAMESPACE: z.string().default('OtlpPipeline'),
-  POWERTOOLS_LOG_LEVEL: z.string().default('INFO'),
+  POWERTOOLS_SERVICE_NAME: z._default(z.string(), 'otlp-ingest'),
+  POWERTOOLS_METRICS_NAMESPACE: z._default(z.string(), 'OtlpPipeline'),
+  POWERTOOLS_LOG_LEVEL: z._default(z.string(), 'INFO'),
 });
 
 export type IngestConfig = z.output<typeof ingestConfigSchema>;

@@ -8,6 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { type Component, tagComponent } from '../cost-tags.js';
+import { LAMBDA_MODULE_ALIASES } from '../lambda-bundling.js';
 import { acknowledge } from '../nag.js';
 
 /** Repository root: entries are `functions/<name>/handler.ts` below it. */
@@ -63,7 +64,7 @@ export interface PipelineFunctionProps {
 
 /**
  * Every Lambda of the pipeline: arm64, nodejs22.x, ESM bundle (minified, source maps, the AWS SDK
- * v3 bundled in) built by the local esbuild package (never Docker), X-Ray tracing, JSON logs in a
+ * v3 bundled in, its credential chain cut to the environment provider) built by the local esbuild package (never Docker), X-Ray tracing, JSON logs in a
  * log group with retention, explicit memory and timeout, and Powertools configured from the
  * environment. One construct so no two functions drift apart.
  *
@@ -144,6 +145,9 @@ export class PipelineFunction extends Construct {
         banner: REQUIRE_BANNER,
         // Bundle SDK v3 too: a pinned, tree-shaken client starts faster than the runtime's copy.
         externalModules: [...LOCAL_ONLY_PACKAGES],
+        esbuildArgs: Object.fromEntries(
+          Object.entries(LAMBDA_MODULE_ALIASES).map(([from, to]) => [`--alias:${from}`, to]),
+        ),
         // Local bundling only (never Docker), so these run in a POSIX shell on the build machine.
         ...(folders.length > 0 && {
           commandHooks: {

@@ -100,6 +100,23 @@ describe('function bundles', () => {
     }
   });
 
+  it('takes credentials from the environment only: no SSO, ini-file or web-identity links in any bundle', () => {
+    for (const b of bundles) {
+      // Strings that only the default chain's other links carry.
+      for (const marker of ['AWS_WEB_IDENTITY_TOKEN_FILE', 'sso_start_url', 'credential_process']) {
+        expect(b.code, `${b.service} carries ${marker}`).not.toContain(marker);
+      }
+    }
+    // The environment provider itself is there.
+    expect(bundles.find((b) => b.service === 'ingest')?.code).toContain('AWS_SECRET_ACCESS_KEY');
+  });
+
+  it('keeps the ingest bundle within its 500 KiB budget (issue #2), the AWS SDK included', () => {
+    const ingest = bundles.find((b) => b.service === 'ingest');
+    const bytes = statSync(join(ingest?.dir ?? '', 'index.mjs')).size;
+    expect(bytes).toBeLessThanOrEqual(500 * 1024);
+  });
+
   it('keeps every bundle well under the 250 MB unzipped Lambda limit', () => {
     for (const b of bundles) {
       const bytes = statSync(join(b.dir, 'index.mjs')).size;

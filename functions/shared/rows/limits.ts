@@ -1,4 +1,5 @@
-import * as z from 'zod';
+// zod/mini keeps the ingest bundle small (docs/decisions/0001-envelope-and-stream.md).
+import * as z from 'zod/mini';
 
 /**
  * Row-level limits: the one place they and their defaults are defined (see
@@ -33,23 +34,23 @@ export const DEFAULT_ROW_LIMITS: RowLimits = Object.freeze({
   hotRetentionDays: 7,
 });
 
-const count = z.number().int().positive();
+const count = z.int().check(z.positive());
+const countOrZero = z.int().check(z.nonnegative());
 
 /** Overrides, e.g. parsed from an env JSON by the ingest config; absent fields keep the defaults. */
-export const rowLimitsSchema = z
-  .object({
+export const rowLimitsSchema = z.partial(
+  z.strictObject({
     maxAttributesPerMap: count,
     maxAttributeKeyBytes: count,
     maxAttributeValueBytes: count,
     maxLogBodyBytes: count,
-    maxSpanEvents: z.number().int().nonnegative(),
-    maxSpanLinks: z.number().int().nonnegative(),
+    maxSpanEvents: countOrZero,
+    maxSpanLinks: countOrZero,
     maxNameBytes: count,
-    maxFutureSkewMs: z.number().int().nonnegative(),
+    maxFutureSkewMs: countOrZero,
     hotRetentionDays: count,
-  })
-  .partial()
-  .strict();
+  }),
+);
 
 export type RowLimitsOverrides = z.infer<typeof rowLimitsSchema>;
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
+// zod/mini keeps the ingest bundle small (docs/decisions/0001-envelope-and-stream.md).
+import * as z from 'zod/mini';
 
 /**
  * Redaction of sensitive values before any row leaves the ingest function (so neither the stream,
@@ -35,38 +36,41 @@ export const DEFAULT_DROP_KEYS: readonly string[] = [
   'http.request.header.cookie',
 ];
 
-const prefilterSchema = z
-  .object({
-    /** The value is at least this many UTF-16 code units long. */
-    minLength: z.number().int().positive().optional(),
-    /** At least one of these literals occurs (case-insensitively when the pattern has flag 'i'). */
-    contains: z.array(z.string().min(1)).min(1).optional(),
-    /** At least this many ASCII digits occur in one run, single spaces or dashes allowed between them. */
-    minDigitRun: z.number().int().positive().optional(),
-  })
-  .strict();
+const positiveInt = z.int().check(z.positive());
+const nonEmpty = z.string().check(z.minLength(1));
+
+const prefilterSchema = z.strictObject({
+  /** The value is at least this many UTF-16 code units long. */
+  minLength: z.optional(positiveInt),
+  /** At least one of these literals occurs (case-insensitively when the pattern has flag 'i'). */
+  contains: z.optional(z.array(nonEmpty).check(z.minLength(1))),
+  /** At least this many ASCII digits occur in one run, single spaces or dashes allowed between them. */
+  minDigitRun: z.optional(positiveInt),
+});
 
 const patternSchema = z
-  .object({
-    name: z.string().regex(/^[a-z][a-z0-9_]*$/, 'lowercase letters, digits and _'),
-    regex: z.string().min(1),
+  .strictObject({
+    name: z.string().check(z.regex(/^[a-z][a-z0-9_]*$/, 'lowercase letters, digits and _')),
+    regex: nonEmpty,
     /** RegExp flags besides 'g' (which is always set). */
-    flags: z
-      .string()
-      .regex(/^[imsu]*$/, 'only i, m, s, u')
-      .optional(),
+    flags: z.optional(z.string().check(z.regex(/^[imsu]*$/, 'only i, m, s, u'))),
     action: z.enum(['replace', 'hash']),
-    check: z.literal('luhn').optional(),
-    prefilter: prefilterSchema.optional(),
+    check: z.optional(z.literal('luhn')),
+    prefilter: z.optional(prefilterSchema),
   })
-  .strict()
-  .superRefine((p, ctx) => {
-    try {
-      new RegExp(p.regex, `${p.flags ?? ''}g`);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', path: ['regex'], message: `invalid regex: ${(err as Error).message}` });
-    }
-  });
+  .check(
+    z.superRefine((p, ctx) => {
+      try {
+        new RegExp(p.regex, `${p.flags ?? ''}g`);
+      } catch (err) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['regex'],
+          message: `invalid regex: ${(err as Error).message}`,
+        });
+      }
+    }),
+  );
 
 export type RedactionPattern = z.output<typeof patternSchema>;
 
@@ -106,14 +110,12 @@ export const DEFAULT_PATTERNS: readonly RedactionPattern[] = [
   },
 ];
 
-export const redactionConfigSchema = z
-  .object({
-    dropKeys: z.array(z.string().min(1)).default(() => [...DEFAULT_DROP_KEYS]),
-    patterns: z.array(patternSchema).default(() => DEFAULT_PATTERNS.map((p) => ({ ...p }))),
-    /** Prepended before hashing, so hashes cannot be reversed by hashing a list of known addresses. */
-    hashSalt: z.string().default(''),
-  })
-  .strict();
+export const redactionConfigSchema = z.strictObject({
+  dropKeys: z._default(z.array(nonEmpty), () => [...DEFAULT_DROP_KEYS]),
+  patterns: z._default(z.array(patternSchema), () => DEFAULT_PATTERNS.map((p) => ({ ...p }))),
+  /** Prepended before hashing, so hashes cannot be reversed by hashing a list of known addresses. */
+  hashSalt: z._default(z.string(), ''),
+});
 
 /** What an operator writes (every field optional; a given list replaces its default). */
 export type RedactionConfigInput = z.input<typeof redactionConfigSchema>;

@@ -7,7 +7,8 @@ import {
   type ScanCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
+// zod/mini: the ingest bundle carries this module, and the full zod is ~90 KB of it.
+import * as z from 'zod/mini';
 import { ensureTable } from '../dynamo/ensure-table.js';
 import {
   type TenantDirectory,
@@ -34,18 +35,18 @@ import {
 export const TENANTS_TABLE_KEY = 'keyHash';
 
 const LimitsSchema = z.object({
-  itemsPerSecond: z.number().optional(),
-  burst: z.number().optional(),
+  itemsPerSecond: z.optional(z.number()),
+  burst: z.optional(z.number()),
 });
 
 const KeyItemSchema = z.object({
   keyHash: z.string(),
   tenantId: z.string(),
   keyId: z.string(),
-  label: z.string().optional(),
+  label: z.optional(z.string()),
   createdAt: z.string(),
-  revokedAt: z.string().optional(),
-  limits: LimitsSchema.optional(),
+  revokedAt: z.optional(z.string()),
+  limits: z.optional(LimitsSchema),
 });
 type KeyItem = z.infer<typeof KeyItemSchema>;
 
