@@ -28,6 +28,65 @@ interface NodeSlicers {
 
 export const INVALID_UTF8 = 'a string field is not valid UTF-8';
 
+/**
+ * Short ASCII strings decoded lately, by a hash of their bytes: attribute keys and most values
+ * (methods, routes, hosts, service names) repeat across items and requests. Handing back the same
+ * string object saves the allocation and, more, lets every later Map/Set lookup and property
+ * write (sanitation, redaction's caches, the envelope's dictionaries) reuse its cached hash and
+ * internalized form instead of hashing a fresh copy each time. One slot per hash, last writer
+ * wins; module-wide, so a warm Lambda keeps it between requests. 4,096 slots × 48 bytes.
+ */
+const INTERN_MAX_BYTES = 48;
+const INTERN_SLOTS = 4096;
+const INTERN_SLOT_MASK = INTERN_SLOTS - 1;
+const interned: (string | undefined)[] = new Array(INTERN_SLOTS).fill(undefined);
+const internedLength = new Uint8Array(INTERN_SLOTS);
+const internedBytes = new Uint8Array(INTERN_SLOTS * INTERN_MAX_BYTES);
+/** The same memory as words (slots start on multiples of 4), for `sameBytes`. */
+const internedWords = new Int32Array(internedBytes.buffer);
+/** Int32Array reads in the platform's byte order; DataView reads must match it. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Per byte, its two lowercase hex digits as char codes: low 8 bits the first, high 8 the second. */
+const HEX_PAIRS = new Uint16Array(256);
+for (let i = 0; i < 256; i++) {
+  const digits = '0123456789abcdef';
+  HEX_PAIRS[i] = digits.charCodeAt(i >>> 4) | (digits.charCodeAt(i & 15) << 8);
+}
+
+/**
+ * Eight bytes as 16 hex digits. One fromCharCode call is about half the cost of Buffer#hexSlice
+ * (a call into C++) for a string this short, and ids are three of every span's fields.
+ */
+function hex8(buf: Uint8Array, at: number): string {
+  const a = HEX_PAIRS[buf[at]!]!;
+  const b = HEX_PAIRS[buf[at + 1]!]!;
+  const c = HEX_PAIRS[buf[at + 2]!]!;
+  const d = HEX_PAIRS[buf[at + 3]!]!;
+  const e = HEX_PAIRS[buf[at + 4]!]!;
+  const f = HEX_PAIRS[buf[at + 5]!]!;
+  const g = HEX_PAIRS[buf[at + 6]!]!;
+  const h = HEX_PAIRS[buf[at + 7]!]!;
+  return String.fromCharCode(
+    a & 0xff,
+    a >>> 8,
+    b & 0xff,
+    b >>> 8,
+    c & 0xff,
+    c >>> 8,
+    d & 0xff,
+    d >>> 8,
+    e & 0xff,
+    e >>> 8,
+    f & 0xff,
+    f >>> 8,
+    g & 0xff,
+    g >>> 8,
+    h & 0xff,
+    h >>> 8,
+  );
+}
+
 function truncated(): OtlpDecodeError {
   return new OtlpDecodeError('malformed protobuf: message truncated');
 }
@@ -186,11 +245,45 @@ export class ProtoReader {
     const n = end - start;
     if (n === 0) return '';
     const buf = this.buf;
+    if (n > INTERN_MAX_BYTES) {
+      for (let i = start; i < end; i++) {
+        if (buf[i]! >= 0x80) return this.utf8(start, end);
+      }
+      // Pure ASCII: latin1 decoding is the same and needs no validation.
+      return this.bytes.latin1Slice(start, end);
+    }
+    // Short: hand back the string last decoded from the same bytes if there is one (see
+    // `interned`). The slot comes from the length and four sampled bytes, so a hit costs one
+    // compare; bytes equal to an entry's are ASCII, as every entry is.
+    const last = end - 1;
+    let h = Math.imul(n, 0x9e3779b1) ^ buf[start]!;
+    h = Math.imul(h ^ (buf[last]! << 8) ^ (buf[start + (n >>> 1)]! << 16), 0x85ebca6b);
+    h ^= buf[last - (n >>> 2)]! << 24;
+    h = Math.imul(h ^ (h >>> 15), 0xc2b2ae35);
+    const slot = (h ^ (h >>> 16)) & INTERN_SLOT_MASK;
+    const base = slot * INTERN_MAX_BYTES;
+    if (internedLength[slot] === n && this.sameBytes(base, start, n)) return interned[slot]!;
     for (let i = start; i < end; i++) {
       if (buf[i]! >= 0x80) return this.utf8(start, end);
     }
-    // Pure ASCII: latin1 decoding is the same and needs no validation.
-    return this.bytes.latin1Slice(start, end);
+    const str = this.bytes.latin1Slice(start, end);
+    internedBytes.set(buf.subarray(start, end), base);
+    internedLength[slot] = n;
+    interned[slot] = str;
+    return str;
+  }
+
+  /** Whether the interned bytes at `base` equal the `n` bytes at `start`: a word at a time. */
+  private sameBytes(base: number, start: number, n: number): boolean {
+    const view = this.view;
+    const word = base >>> 2;
+    let k = 0;
+    for (; k + 4 <= n; k += 4) {
+      if (internedWords[word + (k >>> 2)] !== view.getInt32(start + k, LITTLE_ENDIAN)) return false;
+    }
+    const buf = this.buf;
+    for (; k < n; k++) if (internedBytes[base + k] !== buf[start + k]) return false;
+    return true;
   }
 
   private utf8(start: number, end: number): string {
@@ -216,7 +309,11 @@ export class ProtoReader {
     const start = this.pos;
     this.pos = end;
     const n = end - start;
-    if (n === size) return this.bytes.hexSlice(start, end);
+    if (n === size) {
+      if (n === 8) return hex8(this.buf, start);
+      if (n === 16) return hex8(this.buf, start) + hex8(this.buf, start + 8);
+      return this.bytes.hexSlice(start, end);
+    }
     if (n === 0) return '';
     this.problem ??= `${field} must be ${size} bytes`;
     return '';
