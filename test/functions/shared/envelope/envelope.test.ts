@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import * as zlib from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  DEFAULT_CODEC,
   EnvelopeError,
   MAX_ENVELOPE_BYTES,
   packEnvelopes,
@@ -65,9 +67,40 @@ describe('envelope', () => {
   });
 
   it('reads gzip envelopes as well as brotli ones', () => {
-    const [env] = packEnvelopes('acme', 'logs', [logsBatch(5)], { codec: 'gzip' });
-    expect(unpackEnvelope(env!.data).batches[0]!.rowCount).toBe(5);
+    for (const codec of ['gzip', 'brotli'] as const) {
+      const [env] = packEnvelopes('acme', 'logs', [logsBatch(5)], { codec });
+      expect(env!.data[3], codec).toBe(codec === 'gzip' ? 1 : 2);
+      expect(unpackEnvelope(env!.data).batches[0]!.rowCount).toBe(5);
+    }
   });
+
+  // Node 22.15+ (Lambda) has zstd in node:zlib; Node 20 (local mode) does not. Each runtime checks its side.
+  const hasZstd = typeof (zlib as Record<string, unknown>).zstdCompressSync === 'function';
+  it(`packs with ${hasZstd ? 'zstd' : 'brotli'} by default on Node ${process.version}`, () => {
+    expect(DEFAULT_CODEC).toBe(hasZstd ? 'zstd' : 'brotli');
+    const [env] = packEnvelopes('acme', 'logs', [logsBatch(50)]);
+    expect(env!.data[3]).toBe(hasZstd ? 3 : 2);
+    expect(unpackEnvelope(env!.data).batches).toEqual([logsBatch(50)]);
+  });
+
+  it(
+    hasZstd
+      ? 'writes and reads zstd envelopes'
+      : 'refuses zstd with a reason naming the Node version it needs, writing and reading',
+    () => {
+      if (hasZstd) {
+        const [env] = packEnvelopes('acme', 'logs', [logsBatch(5)], { codec: 'zstd' });
+        expect(unpackEnvelope(env!.data).batches[0]!.rowCount).toBe(5);
+        return;
+      }
+      expect(() => packEnvelopes('acme', 'logs', [logsBatch(5)], { codec: 'zstd' })).toThrow(/Node.js 22.15/);
+      // A zstd envelope as Node 22 writes it: the codec byte says 3.
+      const [env] = packEnvelopes('acme', 'logs', [logsBatch(5)], { codec: 'brotli' });
+      const relabelled = Buffer.from(env!.data);
+      relabelled[3] = 3;
+      expect(() => unpackEnvelope(relabelled)).toThrow(/zstd envelope needs Node.js 22.15 or later to read/);
+    },
+  );
 
   it('names what is wrong with a corrupt envelope', () => {
     const [env] = packEnvelopes('acme', 'logs', [logsBatch(5)]);
