@@ -121,9 +121,9 @@ export class ByteBuffer {
     return this.bytes.subarray(0, this.pos);
   }
 
-  /** A copy of the bytes written so far. */
+  /** A copy of the bytes written so far (never a view, even over a Buffer). */
   toBytes(): Uint8Array {
-    return this.bytes.slice(0, this.pos);
+    return new Uint8Array(this.bytes.subarray(0, this.pos));
   }
 }
 

@@ -146,7 +146,11 @@ function stringStatistics(leaf: StringLeaf): Statistics | undefined {
     if (compareBytes(b, o[i]! + 4, o[i + 1]!, b, o[min]! + 4, o[min + 1]!) < 0) min = i;
     if (compareBytes(b, o[i]! + 4, o[i + 1]!, b, o[max]! + 4, o[max + 1]!) > 0) max = i;
   }
-  return { min: b.slice(o[min]! + 4, o[min + 1]!), max: b.slice(o[max]! + 4, o[max + 1]!) };
+  // Copies: the dictionary lives in scratch memory (a Buffer's slice() would be a view).
+  return {
+    min: new Uint8Array(b.subarray(o[min]! + 4, o[min + 1]!)),
+    max: new Uint8Array(b.subarray(o[max]! + 4, o[max + 1]!)),
+  };
 }
 
 function numberStatistics(leaf: NumberLeaf): Statistics | undefined {
