@@ -1,7 +1,8 @@
 /**
  * Parquet lake benchmark: encode rows/s per core, bytes per span (zstd), DuckDB read-back, the
- * Parquet library comparison (parquet-wasm + apache-arrow vs hyparquet-writer), the size against
- * ClickHouse's compressed parts for the same rows, and the compactor's throughput.
+ * writer comparison (our encoder, parquet-wasm + apache-arrow as the baseline it replaced,
+ * hyparquet-writer), the size against ClickHouse's compressed parts for the same rows, and the
+ * compactor's throughput.
  *
  *   npx tsx bench/parquet.ts [--quick]
  *
@@ -29,12 +30,13 @@ import { compactPartition } from '../functions/shared/lake/compactor.js';
 import { InMemoryObjectStore } from '../functions/shared/lake/memory-object-store.js';
 import { Arena } from '../functions/shared/parquet/arena.js';
 import { withAllocator } from '../functions/shared/parquet/column-builders.js';
+import { DEFAULT_ROW_GROUP_ROWS, encodeParquet } from '../functions/shared/parquet/parquet-writer.js';
 import {
-  DEFAULT_ROW_GROUP_ROWS,
-  encodeParquet,
+  encodeParquetWasm,
   toArrowTable,
   writerProperties,
-} from '../functions/shared/parquet/parquet-writer.js';
+} from '../functions/shared/parquet/wasm-writer.js';
+import { zstdBackend } from '../functions/shared/parquet/zstd.js';
 import type { ColumnBatch } from '../functions/shared/rows/batch.js';
 import {
   type Column,
@@ -333,15 +335,24 @@ const fmt = (n: number, d = 0) =>
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-parquet-'));
   try {
-    console.log(`Parquet lake benchmark (${N.toLocaleString()} spans${quick ? ', --quick' : ''})\n`);
+    console.log(
+      `Parquet lake benchmark (${N.toLocaleString()} spans${quick ? ', --quick' : ''}; Node ${process.version}, zstd: ${zstdBackend})\n`,
+    );
     const traces = sampleTraces(N);
-    encodeParquet('otel_traces', [sampleTraces(500)]); // warm up the wasm module
+    encodeParquet('otel_traces', [sampleTraces(2000)]); // warm up
+    encodeParquetWasm('otel_traces', [sampleTraces(500)]); // warm up the wasm module
 
-    // 1. Library comparison.
+    // 1. Writer comparison.
     const ours = encodeParquet('otel_traces', [traces]);
     const oursPath = join(dir, 'ours.parquet');
     await writeFile(oursPath, ours);
     const oursRate = bestRate(N, REPS, () => encodeParquet('otel_traces', [traces]));
+    const envelopes = asEnvelopes(traces, 2000);
+    const oursJsonRate = bestRate(N, REPS, () => encodeParquet('otel_traces', envelopes));
+    const base = encodeParquetWasm('otel_traces', [traces]);
+    const basePath = join(dir, 'base.parquet');
+    await writeFile(basePath, base);
+    const baseRate = bestRate(N, REPS, () => encodeParquetWasm('otel_traces', [traces]));
 
     const hyCodec = nodeZstd ? 'ZSTD' : 'SNAPPY';
     let hyRow: (string | number)[];
@@ -361,18 +372,25 @@ async function main(): Promise<void> {
       hyRow = ['hyparquet-writer 0.17', hyCodec.toLowerCase(), '-', '-', `FAILED: ${(e as Error).message}`];
     }
     table([
-      ['library', 'codec', 'rows/s/core', 'bytes/span', 'DuckDB read-back'],
+      ['writer', 'codec', 'rows/s/core', 'bytes/span', 'DuckDB read-back'],
+      ['ours (parquet-writer.ts)', 'zstd', fmt(oursRate), fmt(ours.length / N, 1), await duckCheck(oursPath)],
       [
-        'parquet-wasm 0.8 + arrow 21',
+        `ours, ${envelopes.length} envelope batches (from JSON)`,
         'zstd',
-        fmt(oursRate),
+        fmt(oursJsonRate),
         fmt(ours.length / N, 1),
-        await duckCheck(oursPath),
+        '',
+      ],
+      [
+        'baseline: parquet-wasm 0.8 + arrow 21',
+        'zstd',
+        fmt(baseRate),
+        fmt(base.length / N, 1),
+        await duckCheck(basePath),
       ],
       hyRow,
     ]);
 
-    const envelopes = asEnvelopes(traces, 2000);
     const split = phases([traces], REPS);
     const splitJson = phases(envelopes, REPS);
     const splitRow = (name: string, p: { arrow: number; ipc: number; write: number }) => {
@@ -380,7 +398,13 @@ async function main(): Promise<void> {
       return [name, fmt(N / total), fmt(p.arrow * 1e3), fmt(p.ipc * 1e3), fmt(p.write * 1e3)];
     };
     table([
-      ['encode of spans, best of runs', 'rows/s/core', 'Arrow build ms', 'IPC to wasm ms', 'wasm write ms'],
+      [
+        'baseline (parquet-wasm) encode, best of runs',
+        'rows/s/core',
+        'Arrow build ms',
+        'IPC to wasm ms',
+        'wasm write ms',
+      ],
       splitRow('one batch (flattener objects)', split),
       splitRow(`${envelopes.length} envelope batches (from JSON)`, splitJson),
     ]);
@@ -410,12 +434,21 @@ async function main(): Promise<void> {
     }
 
     // 3. Every table.
-    const perTable: (string | number)[][] = [['table', 'rows/s/core', 'bytes/row']];
+    const perTable: (string | number)[][] = [
+      ['table', 'rows/s/core', 'bytes/row', 'baseline rows/s/core', 'baseline bytes/row'],
+    ];
     for (const t of TABLE_NAMES) {
       const n = t === 'otel_traces' ? N : Math.floor(N / 2);
       const rows = sampleRows(t, n);
       const bytes = encodeParquet(t, [rows]).length;
-      perTable.push([t, fmt(bestRate(n, REPS, () => encodeParquet(t, [rows]))), fmt(bytes / n, 1)]);
+      const baseBytes = encodeParquetWasm(t, [rows]).length;
+      perTable.push([
+        t,
+        fmt(bestRate(n, REPS, () => encodeParquet(t, [rows]))),
+        fmt(bytes / n, 1),
+        fmt(bestRate(n, REPS, () => encodeParquetWasm(t, [rows]))),
+        fmt(baseBytes / n, 1),
+      ]);
     }
     table(perTable);
 

@@ -1,7 +1,7 @@
 import { type Data, tableFromIPC } from 'apache-arrow';
 import { readParquet } from 'parquet-wasm';
 import type { ColumnBatch } from '../rows/batch.js';
-import { type ScalarType, TABLES, type TableName } from '../schema/columns.js';
+import { physicalColumns, type ScalarType, TABLES, type TableName } from '../schema/columns.js';
 
 /**
  * Reads a lake Parquet file back into a ColumnBatch (values per schema/columns.ts), so the
@@ -110,6 +110,11 @@ export function decodeParquet(table: TableName, bytes: Uint8Array): ColumnBatch 
     throw new ParquetReadError(`not a readable Parquet file for ${table}`, { cause });
   }
   const columns: Record<string, unknown[]> = {};
+  if (arrow.numRows === 0) {
+    // A file of no rows has no record batch, so its vectors have no data to walk.
+    for (const c of physicalColumns(table)) columns[c.name] = [];
+    return { table, rowCount: 0, columns };
+  }
   for (const col of TABLES[table].columns) {
     const vector = arrow.getChild(col.name);
     if (!vector) throw new ParquetReadError(`${table} file lacks column ${col.name}`);

@@ -1,32 +1,21 @@
-import {
-  type List,
-  makeData,
-  RecordBatch,
-  Struct,
-  type Struct as StructType,
-  Table,
-  tableToIPC,
-} from 'apache-arrow';
-import {
-  Compression,
-  EnabledStatistics,
-  Table as WasmTable,
-  type WriterProperties,
-  WriterPropertiesBuilder,
-  writeParquet,
-} from 'parquet-wasm';
 import type { ColumnBatch } from '../rows/batch.js';
 import { TABLES, type TableName } from '../schema/columns.js';
 import { Arena } from './arena.js';
-import { arrowSchema } from './arrow-schema.js';
-import {
-  int64Data,
-  nanosToMicros,
-  nestedData,
-  scalarData,
-  subMicroNanos,
-  withAllocator,
-} from './column-builders.js';
+import { ByteBuffer } from './byte-buffer.js';
+import { type ChunkMeta, writeChunk } from './column-chunk.js';
+import { tableSchema, writeSchemaElements } from './parquet-schema.js';
+import { inputValues, rowIndex, sortOrder } from './row-order.js';
+import { shredColumn } from './shred.js';
+import { CompactWriter, TType } from './thrift-compact.js';
+import { zstdCompress } from './zstd.js';
+
+/**
+ * The lake's Parquet writer: a Parquet encoder written for the column model, from the columnar
+ * batches straight to pages (no Arrow in between). Rows sorted by ServiceName then time; row
+ * groups of DEFAULT_ROW_GROUP_ROWS; data pages v1 of ~1 MB; ZSTD; dictionary encoding for every
+ * string but random ids and free text (map keys and values included), PLAIN otherwise; min/max
+ * statistics on the top-level columns readers filter by. See ADR 0005 for the measurements.
+ */
 
 export interface ParquetWriteOptions {
   /**
@@ -44,11 +33,11 @@ export class ParquetWriteError extends Error {
 export const DEFAULT_ROW_GROUP_ROWS = 131_072;
 
 /**
- * Top-level string columns of random ids and free text: no statistics (their page ranges span
- * nearly everything, so they never let a reader skip) and no dictionary (nearly every value is
- * new, so it only costs hashing until it overflows).
+ * String fields of random ids and free text (top-level, or inside Links/Exemplars): no statistics
+ * (their ranges span nearly everything, so they never let a reader skip) and no dictionary (nearly
+ * every value is new, so it only costs hashing until it falls back).
  */
-const HIGH_CARDINALITY = new Set([
+export const HIGH_CARDINALITY: ReadonlySet<string> = new Set([
   'TraceId',
   'SpanId',
   'ParentSpanId',
@@ -57,202 +46,75 @@ const HIGH_CARDINALITY = new Set([
   'Body',
 ]);
 
-/**
- * Writer properties of a table. Measured on 50k realistic spans (bench/parquet.ts), wasm writer
- * time and file size:
- * - dictionaries on every column (the default): 0.45 s, 55.1 bytes/span; off everywhere: 0.30 s,
- *   51.8: zstd already folds the repeated map keys and values of sorted rows, and dictionaries of
- *   random ids overflow and fall back anyway;
- * - min/max statistics on every leaf cost ~20 % of the writer, mostly the map strings', which no
- *   engine uses to skip;
- * - dictionaries back on for the low-cardinality top-level strings: same time, 49.9 bytes/span
- *   (and engines can prune by dictionary).
- * parquet-wasm addresses a column by a single path segment, so only top-level columns can be set
- * one by one; the global defaults are therefore the "off" side.
- */
-export function writerProperties(table: TableName, maxRowGroupRows: number): WriterProperties {
-  let b = new WriterPropertiesBuilder()
-    .setCompression(Compression.ZSTD)
-    .setDictionaryEnabled(false)
-    .setStatisticsEnabled(EnabledStatistics.None)
-    .setMaxRowGroupSize(maxRowGroupRows)
-    .setCreatedBy('otlp-pipeline lake writer');
-  for (const col of TABLES[table].columns) {
-    if (col.type === 'nested' || col.type === 'map' || col.type.startsWith('array_')) continue;
-    if (HIGH_CARDINALITY.has(col.name)) continue;
-    b = b.setColumnStatisticsEnabled(col.name, EnabledStatistics.Page);
-    if (col.type === 'string' || col.type === 'lowcard') b = b.setColumnDictionaryEnabled(col.name, true);
-  }
-  return b.build();
-}
+const CREATED_BY = 'otlp-pipeline lake writer';
+const MAGIC = new Uint8Array([0x50, 0x41, 0x52, 0x31]); // PAR1
+const ZSTD = 6;
 
-/** The non-empty batches of a file and their total row count. */
-interface RowIndex {
-  readonly parts: readonly ColumnBatch[];
-  readonly total: number;
-}
-
-/** Values of a physical column in input order (batches concatenated). */
-function inputValues(rows: RowIndex, name: string): readonly unknown[] {
-  if (rows.parts.length === 1) return rows.parts[0]!.columns[name] ?? [];
-  const out: unknown[] = new Array(rows.total);
-  let k = 0;
-  for (const b of rows.parts) {
-    const col = b.columns[name];
-    for (let i = 0; i < b.rowCount; i++) out[k++] = col?.[i];
-  }
-  return out;
-}
-
-/** Values of a physical column in file order. */
-function gather(rows: RowIndex, order: Uint32Array, name: string): unknown[] {
-  // Concatenating first keeps both loops monomorphic over one array (a lookup through a
-  // (batch, row) index per value cost several times more with envelope-sized batches).
-  const input = inputValues(rows, name);
-  const out: unknown[] = new Array(order.length);
-  for (let j = 0; j < order.length; j++) out[j] = input[order[j]!];
-  return out;
-}
-
-const TWO_32 = 4294967296;
-const RADIX_BITS = 11;
-const RADIX = 1 << RADIX_BITS;
-const RADIX_MASK = RADIX - 1;
-/** (word, shift) of each digit: lo bits 0-10, 11-21, 22-31, then hi bits 0-10, 11-20. */
-const RADIX_PASSES: readonly (readonly [0 | 1, number])[] = [
-  [0, 0],
-  [0, 11],
-  [0, 22],
-  [1, 0],
-  [1, 11],
-];
-
-/**
- * Stable LSD radix sort of row indices by non-negative integer keys below 2^53, 11 bits per pass,
- * skipping passes whose digit is the same for every key. A comparator sort of 50k rows took
- * ~10 % of the whole encode; this takes a few passes over typed arrays.
- */
-function radixOrder(key: Float64Array): Uint32Array {
-  const n = key.length;
-  const lo = new Uint32Array(n);
-  const hi = new Uint32Array(n);
-  for (let i = 0; i < n; i++) {
-    const h = Math.floor(key[i]! / TWO_32);
-    hi[i] = h;
-    lo[i] = key[i]! - h * TWO_32;
-  }
-  let order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  let next = new Uint32Array(n);
-  const counts = new Uint32Array(RADIX);
-  for (const [word, shift] of RADIX_PASSES) {
-    const digits = word === 0 ? lo : hi;
-    counts.fill(0);
-    for (let i = 0; i < n; i++) counts[(digits[i]! >>> shift) & RADIX_MASK]!++;
-    if (counts[(digits[0]! >>> shift) & RADIX_MASK] === n) continue;
-    let sum = 0;
-    for (let d = 0; d < RADIX; d++) {
-      const c = counts[d]!;
-      counts[d] = sum;
-      sum += c;
-    }
-    for (let i = 0; i < n; i++) {
-      const g = order[i]!;
-      next[counts[(digits[g]! >>> shift) & RADIX_MASK]!++] = g;
-    }
-    const done = next;
-    next = order;
-    order = done;
-  }
-  return order;
+interface RowGroupMeta {
+  readonly rows: number;
+  readonly offset: number;
+  readonly chunks: readonly ChunkMeta[];
 }
 
 /**
- * Row order of the file: ServiceName, then event time (µs, then the ns digits below), then arrival
- * order, which is deterministic for the same input, so a retried batch writes the same bytes.
- * One integer key per row when it fits in 2^53 (always, for hours of data and thousands of
- * services), radix-sorted; otherwise a comparator sort on the three parts.
+ * Scratch of the leaves of one column, reset once the column is written, and of the file being
+ * built: memory reused across columns and encodes instead of ~1 KB of fresh typed arrays per row,
+ * which V8 answered with full mark-compacts of the heap holding the input (see arena.ts).
  */
-function sortOrder(table: TableName, rows: RowIndex): { order: Uint32Array; micros: Float64Array } {
-  const n = rows.total;
-  const services = inputValues(rows, 'ServiceName');
-  const times = inputValues(rows, TABLES[table].timeColumn);
-  const micros = new Float64Array(n);
-  const sub = new Uint16Array(n);
-  const rank = new Uint32Array(n);
-  const ranks = new Map<string, number>();
-  let tMin = Number.POSITIVE_INFINITY;
-  let tMax = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < n; i++) {
-    const s = services[i];
-    const name = typeof s === 'string' ? s : '';
-    let r = ranks.get(name);
-    if (r === undefined) {
-      r = ranks.size;
-      ranks.set(name, r);
-    }
-    rank[i] = r;
-    const t = times[i];
-    const us = nanosToMicros(t);
-    micros[i] = us;
-    sub[i] = subMicroNanos(t);
-    if (us < tMin) tMin = us;
-    if (us > tMax) tMax = us;
-  }
-  // Ranks in first-seen order -> ranks in string (UTF-16 code unit) order.
-  const sortedRank = new Uint32Array(ranks.size);
-  [...ranks.keys()].sort().forEach((name, i) => {
-    sortedRank[ranks.get(name)!] = i;
-  });
-  for (let i = 0; i < n; i++) rank[i] = sortedRank[rank[i]!]!;
-  if (n === 0) return { order: new Uint32Array(0), micros };
-  const span = tMax - tMin + 1;
-  if (ranks.size * span * 1000 < Number.MAX_SAFE_INTEGER) {
-    const key = new Float64Array(n);
-    for (let i = 0; i < n; i++) key[i] = (rank[i]! * span + (micros[i]! - tMin)) * 1000 + sub[i]!;
-    return { order: radixOrder(key), micros };
-  }
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  order.sort((a, b) => rank[a]! - rank[b]! || micros[a]! - micros[b]! || sub[a]! - sub[b]! || a - b);
-  return { order, micros };
-}
-
-/** Builds the Arrow table of `batches` (all of `table`), rows in file order. */
-export function toArrowTable(table: TableName, batches: readonly ColumnBatch[]): Table {
-  const schema = arrowSchema(table);
-  const parts = batches.filter((b) => b.rowCount > 0);
-  for (const b of parts) {
-    if (b.table !== table) throw new ParquetWriteError(`a ${b.table} batch cannot go into a ${table} file`);
-  }
-  const rows: RowIndex = { parts, total: parts.reduce((n, b) => n + b.rowCount, 0) };
-  const { order, micros } = sortOrder(table, rows);
-  const timeColumn = TABLES[table].timeColumn;
-
-  const children = TABLES[table].columns.map((col, ci) => {
-    const field = schema.fields[ci]!;
-    if (col.type === 'nested') {
-      return nestedData(
-        field.type as List<StructType>,
-        col.fields.map((f) => f.type),
-        col.fields.map((f) => gather(rows, order, `${col.name}.${f.name}`)),
-      );
-    }
-    if (col.name === timeColumn) {
-      // Parsed once for the sort; reused here in file order.
-      const us = new Float64Array(order.length);
-      for (let j = 0; j < order.length; j++) us[j] = micros[order[j]!]!;
-      return int64Data(field.type, us);
-    }
-    return scalarData(col.type, gather(rows, order, col.name));
-  });
-
-  const struct = makeData({ type: new Struct(schema.fields), length: rows.total, nullCount: 0, children });
-  return new Table(schema, new RecordBatch(schema, struct));
-}
-
-/** Scratch for the Arrow buffers of encodeParquet: they die at the IPC copy (see arena.ts). */
 const scratch = new Arena();
+const FILE_SCRATCH_MAX = 64 * 1024 * 1024;
+let fileScratch = new ByteBuffer(1024 * 1024);
+
+const dictionaryFor = (fieldName: string): boolean => !HIGH_CARDINALITY.has(fieldName);
+
+function writeColumnChunk(w: CompactWriter, c: ChunkMeta): void {
+  const spec = c.leaf.spec;
+  w.begin().i64(2, c.dictionaryPageOffset ?? c.dataPageOffset);
+  w.struct(3)
+    .i32(1, spec.physical)
+    .i32List(2, c.encodings)
+    .stringList(3, spec.path)
+    .i32(4, ZSTD)
+    .i64(5, c.numValues)
+    .i64(6, c.uncompressedBytes)
+    .i64(7, c.compressedBytes)
+    .i64(9, c.dataPageOffset);
+  if (c.dictionaryPageOffset !== undefined) w.i64(11, c.dictionaryPageOffset);
+  if (c.statistics) {
+    w.struct(12).i64(3, 0).binary(5, c.statistics.max).binary(6, c.statistics.min).end();
+  }
+  w.end().end();
+}
+
+function writeFooter(
+  out: ByteBuffer,
+  table: TableName,
+  numRows: number,
+  groups: readonly RowGroupMeta[],
+): void {
+  const start = out.pos;
+  const w = new CompactWriter(out);
+  const schema = tableSchema(table);
+  const leafCount = schema.leaves.reduce((n, l) => n + l.length, 0);
+  w.begin().i32(1, 1);
+  writeSchemaElements(w, schema);
+  w.i64(3, numRows);
+  w.list(4, TType.Struct, groups.length);
+  for (const g of groups) {
+    w.begin().list(1, TType.Struct, g.chunks.length);
+    for (const c of g.chunks) writeColumnChunk(w, c);
+    const uncompressed = g.chunks.reduce((n, c) => n + c.uncompressedBytes, 0);
+    const compressed = g.chunks.reduce((n, c) => n + c.compressedBytes, 0);
+    w.i64(2, uncompressed).i64(3, g.rows).i64(5, g.offset).i64(6, compressed).end();
+  }
+  w.string(6, CREATED_BY);
+  // column_orders: TYPE_ORDER for every leaf, so readers trust min_value/max_value.
+  w.list(7, TType.Struct, leafCount);
+  for (let i = 0; i < leafCount; i++) w.begin().struct(1).end().end();
+  w.end();
+  out.int32(out.pos - start);
+  out.append(MAGIC);
+}
 
 /** Encodes rows of one table as a zstd Parquet file (whole file in memory; files are bounded). */
 export function encodeParquet(
@@ -260,26 +122,53 @@ export function encodeParquet(
   batches: readonly ColumnBatch[],
   options: ParquetWriteOptions = {},
 ): Uint8Array {
-  let ipc: Uint8Array;
-  try {
-    ipc = tableToIPC(
-      withAllocator(scratch, () => toArrowTable(table, batches)),
-      'stream',
-    );
-  } catch (cause) {
-    if (cause instanceof ParquetWriteError) throw cause;
-    throw new ParquetWriteError(`could not encode ${table} as Arrow`, { cause });
-  } finally {
-    // The IPC stream is a copy: the Arrow buffers in the scratch are dead from here on.
-    scratch.reset();
+  const groupRows = options.maxRowGroupRows ?? DEFAULT_ROW_GROUP_ROWS;
+  if (!Number.isInteger(groupRows) || groupRows < 1) {
+    throw new ParquetWriteError(`\`maxRowGroupRows\` must be a positive integer, got: ${groupRows}`);
   }
+  const rows = rowIndex(table, batches, (msg) => new ParquetWriteError(msg));
   try {
-    const wasmTable = WasmTable.fromIPCStream(ipc);
-    return writeParquet(
-      wasmTable,
-      writerProperties(table, options.maxRowGroupRows ?? DEFAULT_ROW_GROUP_ROWS),
-    );
+    const { order, micros } = sortOrder(table, rows);
+    const def = TABLES[table];
+    const schema = tableSchema(table);
+    // Each physical column concatenated once (a no-op for a single batch), on first use.
+    const inputs = new Map<string, readonly unknown[]>();
+    const input = (name: string): readonly unknown[] => {
+      let v = inputs.get(name);
+      if (!v) {
+        v = inputValues(rows, name);
+        inputs.set(name, v);
+      }
+      return v;
+    };
+    const out = fileScratch;
+    out.reset();
+    out.append(MAGIC);
+    const groups: RowGroupMeta[] = [];
+    for (let from = 0; from < rows.total; from += groupRows) {
+      const range = { order, from, to: Math.min(rows.total, from + groupRows) };
+      const offset = out.pos;
+      const chunks: ChunkMeta[] = [];
+      def.columns.forEach((col, ci) => {
+        const micro = col.name === def.timeColumn ? micros : undefined;
+        const leaves = shredColumn(col, schema.leaves[ci]!, input, range, dictionaryFor, scratch, micro);
+        const stats =
+          col.type !== 'nested' &&
+          col.type !== 'map' &&
+          !col.type.startsWith('array_') &&
+          !HIGH_CARDINALITY.has(col.name);
+        for (const leaf of leaves) chunks.push(writeChunk(out, leaf, zstdCompress, stats));
+        scratch.reset();
+      });
+      groups.push({ rows: range.to - range.from, offset, chunks });
+    }
+    writeFooter(out, table, rows.total, groups);
+    return out.toBytes();
   } catch (cause) {
     throw new ParquetWriteError(`could not encode ${table} as Parquet`, { cause });
+  } finally {
+    scratch.reset();
+    // A one-off huge file (compaction) should not pin its size in memory.
+    if (fileScratch.bytes.length > FILE_SCRATCH_MAX) fileScratch = new ByteBuffer(1024 * 1024);
   }
 }

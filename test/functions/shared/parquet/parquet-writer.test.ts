@@ -1,7 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeParquet } from '../../../../functions/shared/parquet/parquet-reader.js';
 import { encodeParquet } from '../../../../functions/shared/parquet/parquet-writer.js';
 import { type ColumnBatch, rows } from '../../../../functions/shared/rows/batch.js';
@@ -13,20 +10,9 @@ import {
 } from '../../../../functions/shared/schema/columns.js';
 import { queryFiles } from '../lake/support.js';
 import { sampleRows } from './sample-rows.js';
+import { tempFiles } from './temp-files.js';
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'parquet-test-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function file(name: string, bytes: Uint8Array): Promise<string> {
-  const p = join(dir, name);
-  await writeFile(p, bytes);
-  return p;
-}
+const file = tempFiles('parquet-test-');
 
 function traces(): ColumnBatch {
   return {

@@ -1,0 +1,36 @@
+import * as zlib from 'node:zlib';
+
+/**
+ * ZSTD compression of Parquet pages. Node >= 22.15 (the Lambda runtime, nodejs22.x) has
+ * `zlib.zstdCompressSync`; older Node (20: local mode, CI) gets `@bokuweb/zstd-wasm`, the zstd C
+ * library compiled to WebAssembly (~250 KB, no install scripts), loaded only there. Level 1, as
+ * parquet-wasm wrote (measured in bench/parquet.ts: level 3 is slower and no smaller on these
+ * pages, dominated by random hex ids).
+ */
+
+export type Compress = (data: Uint8Array) => Uint8Array;
+
+export const ZSTD_LEVEL = 1;
+
+type ZstdZlib = {
+  zstdCompressSync?: (data: Uint8Array, options?: { params?: Record<number, number> }) => Buffer;
+  constants: Record<string, number>;
+};
+
+const native = (zlib as unknown as ZstdZlib).zstdCompressSync;
+
+/** 'node:zlib' or '@bokuweb/zstd-wasm': which implementation this process compresses with. */
+export const zstdBackend: 'node:zlib' | '@bokuweb/zstd-wasm' = native ? 'node:zlib' : '@bokuweb/zstd-wasm';
+
+async function load(): Promise<Compress> {
+  if (native) {
+    const level = (zlib as unknown as ZstdZlib).constants.ZSTD_c_compressionLevel ?? 100;
+    const options = { params: { [level]: ZSTD_LEVEL } };
+    return (data) => native(data, options);
+  }
+  const wasm = await import('@bokuweb/zstd-wasm');
+  await wasm.init();
+  return (data) => wasm.compress(data, ZSTD_LEVEL);
+}
+
+export const zstdCompress: Compress = await load();
