@@ -13,3 +13,16 @@ const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const LAMBDA_MODULE_ALIASES: Readonly<Record<string, string>> = {
   '@aws-sdk/credential-provider-node': join(REPO_ROOT, 'functions/shared/aws/lambda-credentials.ts'),
 };
+
+/**
+ * Left out of every Lambda bundle although functions import them: `@bokuweb/zstd-wasm` is the zstd
+ * of Node < 22.15 (local mode on Node 20) for the Parquet writer; Lambda's nodejs22.x has zstd in
+ * node:zlib, and functions/shared/parquet/zstd.ts loads the package only when that is missing.
+ */
+export const LAMBDA_EXTERNAL_MODULES: readonly string[] = ['@bokuweb/zstd-wasm'];
+
+/** parquet-wasm's Node build reads this file from beside the bundle (`__dirname`) when imported. */
+export const PARQUET_WASM_FILE = {
+  from: 'node_modules/parquet-wasm/node/parquet_wasm_bg.wasm',
+  to: 'parquet_wasm_bg.wasm',
+} as const;

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Duration, Token } from 'aws-cdk-lib';
@@ -8,7 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { type Component, tagComponent } from '../cost-tags.js';
-import { LAMBDA_MODULE_ALIASES } from '../lambda-bundling.js';
+import { LAMBDA_EXTERNAL_MODULES, LAMBDA_MODULE_ALIASES } from '../lambda-bundling.js';
 import { acknowledge } from '../nag.js';
 
 /** Repository root: entries are `functions/<name>/handler.ts` below it. */
@@ -20,9 +20,14 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..
  */
 export const LOCAL_ONLY_PACKAGES = ['chdb', 'kinesalite', 'dynalite', 's3rver', '@duckdb/node-api'] as const;
 
-/** esbuild's ESM output has no `require`; some CommonJS dependencies still call it. */
-const REQUIRE_BANNER =
-  "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
+/**
+ * esbuild's ESM output has no `require`, `__filename` or `__dirname`; CommonJS dependencies still
+ * use them (parquet-wasm reads its .wasm from `__dirname`), so the bundle defines them.
+ */
+export const LAMBDA_BANNER =
+  "import { createRequire } from 'node:module'; import { fileURLToPath as __toPath } from 'node:url'; " +
+  'const require = createRequire(import.meta.url); const __filename = __toPath(import.meta.url); ' +
+  "const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));";
 
 export interface PipelineFunctionProps {
   /** Folder under `functions/`; the entry is `functions/<name>/handler.ts` exporting `handler`. */
@@ -55,11 +60,12 @@ export interface PipelineFunctionProps {
    */
   readonly serviceName?: string;
   /**
-   * Folders copied into the bundle beside `index.mjs`, e.g. `{ from: 'alerts', to: 'alerts' }`:
-   * files the function reads at run time from /var/task. `from` is relative to the repository root.
+   * Folders or files copied into the bundle beside `index.mjs`, e.g. `{ from: 'alerts', to: 'alerts' }`:
+   * what the function reads at run time from /var/task (rule files, a dependency's .wasm). `from` is
+   * relative to the repository root, `to` to the bundle.
    * @default - none
    */
-  readonly bundledFolders?: readonly { readonly from: string; readonly to: string }[];
+  readonly bundledPaths?: readonly { readonly from: string; readonly to: string }[];
 }
 
 /**
@@ -94,20 +100,20 @@ export class PipelineFunction extends Construct {
     const entry = join(REPO_ROOT, 'functions', props.name, 'handler.ts');
     if (!existsSync(entry)) throw new Error(`no handler for function \`${props.name}\`: ${entry} is missing`);
 
-    const folders = props.bundledFolders ?? [];
-    for (const { from, to } of folders) {
+    const copies = (props.bundledPaths ?? []).map(({ from, to }) => {
       for (const [key, path] of [
         ['from', from],
         ['to', to],
       ] as const) {
-        if (!/^[A-Za-z0-9_][A-Za-z0-9_./-]*$/.test(path) || path.split('/').includes('..')) {
-          throw new Error(`\`bundledFolders\` \`${key}\` must be a relative folder without .., got: ${path}`);
+        if (!/^[A-Za-z0-9_@][A-Za-z0-9_@./-]*$/.test(path) || path.split('/').includes('..')) {
+          throw new Error(`\`bundledPaths\` \`${key}\` must be a relative path without .., got: ${path}`);
         }
       }
       if (!existsSync(join(REPO_ROOT, from))) {
-        throw new Error(`\`bundledFolders\` names a missing folder: ${join(REPO_ROOT, from)}`);
+        throw new Error(`\`bundledPaths\` names a missing path: ${join(REPO_ROOT, from)}`);
       }
-    }
+      return { from, to, folder: statSync(join(REPO_ROOT, from)).isDirectory() };
+    });
 
     this.name = props.serviceName ?? props.name;
     this.logGroup = new logs.LogGroup(this, 'Logs', {
@@ -142,21 +148,22 @@ export class PipelineFunction extends Construct {
         sourceMap: true,
         sourceMapMode: SourceMapMode.DEFAULT,
         sourcesContent: false,
-        banner: REQUIRE_BANNER,
+        banner: LAMBDA_BANNER,
         // Bundle SDK v3 too: a pinned, tree-shaken client starts faster than the runtime's copy.
-        externalModules: [...LOCAL_ONLY_PACKAGES],
+        externalModules: [...LOCAL_ONLY_PACKAGES, ...LAMBDA_EXTERNAL_MODULES],
         esbuildArgs: Object.fromEntries(
           Object.entries(LAMBDA_MODULE_ALIASES).map(([from, to]) => [`--alias:${from}`, to]),
         ),
         // Local bundling only (never Docker), so these run in a POSIX shell on the build machine.
-        ...(folders.length > 0 && {
+        ...(copies.length > 0 && {
           commandHooks: {
             beforeBundling: () => [],
             beforeInstall: () => [],
             afterBundling: (inputDir: string, outputDir: string) =>
-              folders.map(
-                ({ from, to }) =>
-                  `mkdir -p "${outputDir}/${to}" && cp -R "${inputDir}/${from}/." "${outputDir}/${to}/"`,
+              copies.map(({ from, to, folder }) =>
+                folder
+                  ? `mkdir -p "${outputDir}/${to}" && cp -R "${inputDir}/${from}/." "${outputDir}/${to}/"`
+                  : `mkdir -p "$(dirname "${outputDir}/${to}")" && cp "${inputDir}/${from}" "${outputDir}/${to}"`,
               ),
           },
         }),

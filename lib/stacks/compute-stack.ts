@@ -26,6 +26,7 @@ import { PipelineFunction } from '../constructs/pipeline-function.js';
 import { ScheduledFunction } from '../constructs/scheduled-function.js';
 import { StreamConsumer } from '../constructs/stream-consumer.js';
 import { tagComponent } from '../cost-tags.js';
+import { PARQUET_WASM_FILE } from '../lambda-bundling.js';
 import { acknowledge, acknowledgeWildcardResource } from '../nag.js';
 import { alertSecretPrefix, type Settings } from '../settings.js';
 
@@ -206,6 +207,8 @@ export class ComputeStack extends Stack {
       memorySize: 4096,
       timeout: Duration.minutes(15),
       environment: lakeEnvironment(props),
+      // It reads the small files with parquet-wasm.
+      bundledPaths: [PARQUET_WASM_FILE],
     });
     allowObjects(
       this.compactor,
@@ -439,7 +442,7 @@ export class ComputeStack extends Stack {
       timeout: Duration.seconds(50),
       // One round at a time: state transitions are conditional writes, a second round only wastes work.
       reservedConcurrentExecutions: 1,
-      bundledFolders: [{ from: s.alertRulesDir, to: BUNDLED_ALERT_RULES_DIR }],
+      bundledPaths: [{ from: s.alertRulesDir, to: BUNDLED_ALERT_RULES_DIR }],
       environment: {
         ALERT_RULES_DIR: BUNDLED_ALERT_RULES_DIR,
         ALERT_STATE_TABLE: props.alertStateTable.tableName,

@@ -1,7 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_ONLY_PACKAGES, REPO_ROOT } from '../../lib/constructs/pipeline-function.js';
+import { LAMBDA_BANNER, LOCAL_ONLY_PACKAGES, REPO_ROOT } from '../../lib/constructs/pipeline-function.js';
 import { BUNDLED_ALERT_RULES_DIR } from '../../lib/stacks/compute-stack.js';
 import { testApp } from './support/app.js';
 
@@ -54,12 +55,7 @@ describe('function bundles', () => {
     for (const b of bundles) {
       expect(existsSync(join(b.dir, 'index.mjs.map')), b.service).toBe(true);
       // ESM output with `require` restored for CommonJS dependencies.
-      expect(
-        b.code.startsWith(
-          "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-        ),
-        b.service,
-      ).toBe(true);
+      expect(b.code.startsWith(LAMBDA_BANNER), b.service).toBe(true);
       expect(b.code, b.service).toMatch(/export\s*\{[^}]*\bhandler\b/);
     }
   });
@@ -115,6 +111,22 @@ describe('function bundles', () => {
     const ingest = bundles.find((b) => b.service === 'ingest');
     const bytes = statSync(join(ingest?.dir ?? '', 'index.mjs')).size;
     expect(bytes).toBeLessThanOrEqual(500 * 1024);
+  });
+
+  it('loads every bundle as Lambda would (import index.mjs from its own folder, no AWS environment)', () => {
+    const failures = bundles.flatMap((b) => {
+      // A clean environment: handlers read their configuration on first use, not at import.
+      const run = spawnSync(
+        process.execPath,
+        ['--input-type=module', '-e', "await import(process.cwd() + '/index.mjs')"],
+        { cwd: b.dir, env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 60_000 },
+      );
+      const error = run.stderr.split('\n').find((l) => /Error/.test(l));
+      return run.status === 0 && run.stderr === ''
+        ? []
+        : [`${b.service}: ${error ?? run.stderr.slice(-300)}`];
+    });
+    expect(failures).toEqual([]);
   });
 
   it('keeps every bundle well under the 250 MB unzipped Lambda limit', () => {

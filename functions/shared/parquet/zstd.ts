@@ -28,8 +28,18 @@ async function load(): Promise<Compress> {
     const options = { params: { [level]: ZSTD_LEVEL } };
     return (data) => native(data, options);
   }
-  const wasm = await import('@bokuweb/zstd-wasm');
-  await wasm.init();
+  let wasm: typeof import('@bokuweb/zstd-wasm');
+  try {
+    wasm = await import('@bokuweb/zstd-wasm');
+    await wasm.init();
+  } catch (cause) {
+    // Lambda bundles leave the package out (their runtime has zstd): fail at the first file, not at
+    // import, so the rest of a function still loads on an older runtime and says what it needs.
+    const reason = `Parquet needs zstd: Node.js 22.15+ or the @bokuweb/zstd-wasm package (${(cause as Error).message})`;
+    return () => {
+      throw new Error(reason);
+    };
+  }
   return (data) => wasm.compress(data, ZSTD_LEVEL);
 }
 

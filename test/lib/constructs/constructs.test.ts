@@ -40,12 +40,11 @@ describe('constructs', () => {
 
   it('PipelineFunction refuses bundled folders that are missing or outside the repository', () => {
     expect(
-      () =>
-        new PipelineFunction(stack(), 'F', fnProps({ bundledFolders: [{ from: 'no-such-dir', to: 'x' }] })),
-    ).toThrow(/`bundledFolders` names a missing folder: .*no-such-dir/);
+      () => new PipelineFunction(stack(), 'F', fnProps({ bundledPaths: [{ from: 'no-such-dir', to: 'x' }] })),
+    ).toThrow(/`bundledPaths` names a missing path: .*no-such-dir/);
     expect(
-      () => new PipelineFunction(stack(), 'F', fnProps({ bundledFolders: [{ from: '../etc', to: 'x' }] })),
-    ).toThrow('`bundledFolders` `from` must be a relative folder without .., got: ../etc');
+      () => new PipelineFunction(stack(), 'F', fnProps({ bundledPaths: [{ from: '../etc', to: 'x' }] })),
+    ).toThrow('`bundledPaths` `from` must be a relative path without .., got: ../etc');
     // The service name (metrics dimension, alarm text) can differ from the handler folder.
     const s = stack();
     new PipelineFunction(s, 'F', fnProps({ name: 'notifiers', serviceName: 'notifier-slack' }));
