@@ -253,12 +253,14 @@ export class ProtoReader {
       return this.bytes.latin1Slice(start, end);
     }
     // Short: hand back the string last decoded from the same bytes if there is one (see
-    // `interned`). The slot comes from the length and four sampled bytes, so a hit costs one
-    // compare; bytes equal to an entry's are ASCII, as every entry is.
-    const last = end - 1;
-    let h = Math.imul(n, 0x9e3779b1) ^ buf[start]!;
-    h = Math.imul(h ^ (buf[last]! << 8) ^ (buf[start + (n >>> 1)]! << 16), 0x85ebca6b);
-    h ^= buf[last - (n >>> 2)]! << 24;
+    // `interned`). The slot comes from a hash of all the bytes, a word at a time (sampling a few
+    // bytes was cheaper per call but made ids like user-0042 share slots: 5x the misses); bytes
+    // equal to an entry's are ASCII, as every entry is.
+    const view = this.view;
+    let h = n;
+    let k = start;
+    for (; k + 4 <= end; k += 4) h = Math.imul(h ^ view.getInt32(k, true), 0x9e3779b1);
+    for (; k < end; k++) h = Math.imul(h ^ buf[k]!, 0x85ebca6b);
     h = Math.imul(h ^ (h >>> 15), 0xc2b2ae35);
     const slot = (h ^ (h >>> 16)) & INTERN_SLOT_MASK;
     const base = slot * INTERN_MAX_BYTES;
