@@ -227,8 +227,20 @@ function encodeColumn(values: readonly unknown[], n: number): EncodedColumn {
 /** Rows looked at before building a dictionary for a column. */
 const PROBE_ROWS = 32;
 
+/** Reused by allDistinct (one column at a time), so a probe allocates nothing. */
+const probe = new Set<unknown>();
+
 function allDistinct(values: readonly unknown[], count: number): boolean {
-  return new Set(values.slice(0, count)).size === count;
+  let distinct = true;
+  for (let i = 0; i < count; i++) {
+    probe.add(values[i]);
+    if (probe.size !== i + 1) {
+      distinct = false;
+      break;
+    }
+  }
+  probe.clear();
+  return distinct;
 }
 
 function isPlainRecord(v: unknown): v is Record<string, unknown> {

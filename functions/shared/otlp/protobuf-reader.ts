@@ -87,6 +87,60 @@ function hex8(buf: Uint8Array, at: number): string {
   );
 }
 
+/** Sixteen bytes as 32 hex digits, one flat string (a `+` of two halves would be a cons string). */
+function hex16(buf: Uint8Array, at: number): string {
+  const a = HEX_PAIRS[buf[at]!]!;
+  const b = HEX_PAIRS[buf[at + 1]!]!;
+  const c = HEX_PAIRS[buf[at + 2]!]!;
+  const d = HEX_PAIRS[buf[at + 3]!]!;
+  const e = HEX_PAIRS[buf[at + 4]!]!;
+  const f = HEX_PAIRS[buf[at + 5]!]!;
+  const g = HEX_PAIRS[buf[at + 6]!]!;
+  const h = HEX_PAIRS[buf[at + 7]!]!;
+  const i = HEX_PAIRS[buf[at + 8]!]!;
+  const j = HEX_PAIRS[buf[at + 9]!]!;
+  const k = HEX_PAIRS[buf[at + 10]!]!;
+  const l = HEX_PAIRS[buf[at + 11]!]!;
+  const m = HEX_PAIRS[buf[at + 12]!]!;
+  const n = HEX_PAIRS[buf[at + 13]!]!;
+  const o = HEX_PAIRS[buf[at + 14]!]!;
+  const p = HEX_PAIRS[buf[at + 15]!]!;
+  return String.fromCharCode(
+    a & 0xff,
+    a >>> 8,
+    b & 0xff,
+    b >>> 8,
+    c & 0xff,
+    c >>> 8,
+    d & 0xff,
+    d >>> 8,
+    e & 0xff,
+    e >>> 8,
+    f & 0xff,
+    f >>> 8,
+    g & 0xff,
+    g >>> 8,
+    h & 0xff,
+    h >>> 8,
+    i & 0xff,
+    i >>> 8,
+    j & 0xff,
+    j >>> 8,
+    k & 0xff,
+    k >>> 8,
+    l & 0xff,
+    l >>> 8,
+    m & 0xff,
+    m >>> 8,
+    n & 0xff,
+    n >>> 8,
+    o & 0xff,
+    o >>> 8,
+    p & 0xff,
+    p >>> 8,
+  );
+}
+
 function truncated(): OtlpDecodeError {
   return new OtlpDecodeError('malformed protobuf: message truncated');
 }
@@ -313,7 +367,7 @@ export class ProtoReader {
     const n = end - start;
     if (n === size) {
       if (n === 8) return hex8(this.buf, start);
-      if (n === 16) return hex8(this.buf, start) + hex8(this.buf, start + 8);
+      if (n === 16) return hex16(this.buf, start);
       return this.bytes.hexSlice(start, end);
     }
     if (n === 0) return '';
