@@ -18,11 +18,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as zlib from 'node:zlib';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { createIngest, type IngestPorts } from '../functions/ingest/ingest.js';
 import { groupByService } from '../functions/ingest/partition.js';
-import { encodePayload, packEnvelopes } from '../functions/shared/envelope/envelope.js';
+import { DEFAULT_CODEC, encodePayload, packEnvelopes } from '../functions/shared/envelope/envelope.js';
 import { decodeOtlp } from '../functions/shared/otlp/decode.js';
 import type { OtlpRequest } from '../functions/shared/otlp/model.js';
 import type { ColumnBatch } from '../functions/shared/rows/batch.js';
@@ -107,33 +108,52 @@ async function prepareIngest(c: Case) {
   return { c, body, once, first };
 }
 
-async function measureIngest({ c, body, once, first }: Awaited<ReturnType<typeof prepareIngest>>) {
-  const envelopeBytes = first.stats.envelopeBytes;
+type Prepared = Awaited<ReturnType<typeof prepareIngest>>;
+
+/** Requests per timed round of a case: enough for MIN_CPU_S of CPU. */
+async function repsFor(once: () => Promise<unknown>): Promise<number> {
   let reps = 1;
-  for (;;) {
-    const us = await cpuMicrosAsync(async () => {
+  while (
+    (await cpuMicrosAsync(async () => {
       for (let i = 0; i < reps; i++) await once();
-    });
-    if (us >= MIN_CPU_S * 1e6) break;
+    })) <
+    MIN_CPU_S * 1e6
+  ) {
     reps *= 2;
   }
-  const perItem: number[] = [];
+  return reps;
+}
+
+/**
+ * Every case in turn, round after round (not one case's rounds back to back), so a drift of the
+ * machine or a collection of earlier garbage lands on all cases alike; the median round per case.
+ */
+async function measureIngest(prepared: readonly Prepared[]) {
+  const reps: number[] = [];
+  for (const p of prepared) reps.push(await repsFor(p.once));
+  const perItem: number[][] = prepared.map(() => []);
   for (let r = 0; r < ROUNDS; r++) {
-    const us = await cpuMicrosAsync(async () => {
-      for (let i = 0; i < reps; i++) await once();
-    });
-    perItem.push(us / reps / c.payload.items);
+    for (const [k, p] of prepared.entries()) {
+      const us = await cpuMicrosAsync(async () => {
+        for (let i = 0; i < reps[k]!; i++) await p.once();
+      });
+      perItem[k]!.push(us / reps[k]! / p.c.payload.items);
+    }
   }
-  return {
-    case: c.name,
-    items: c.payload.items,
-    'request B': body.byteLength,
-    'µs/item': Number(median(perItem).toFixed(2)),
-    'items/CPU-s': Math.round(1e6 / median(perItem)),
-    envelopes: first.stats.envelopes,
-    'stream B/item': Number((envelopeBytes / c.payload.items).toFixed(1)),
-    'stream/OTLP pb': `${((100 * envelopeBytes) / c.payload.protobuf.byteLength).toFixed(1)}%`,
-  };
+  return prepared.map(({ c, body, first }, k) => {
+    const envelopeBytes = first.stats.envelopeBytes;
+    const us = median(perItem[k]!);
+    return {
+      case: c.name,
+      items: c.payload.items,
+      'request B': body.byteLength,
+      'µs/item': Number(us.toFixed(2)),
+      'items/CPU-s': Math.round(1e6 / us),
+      envelopes: first.stats.envelopes,
+      'stream B/item': Number((envelopeBytes / c.payload.items).toFixed(1)),
+      'stream/OTLP pb': `${((100 * envelopeBytes) / c.payload.protobuf.byteLength).toFixed(1)}%`,
+    };
+  });
 }
 
 function measurePack(name: string, signal: Signal, payload: Payload) {
@@ -164,6 +184,15 @@ function measureCodecs(signal: Signal, payload: Payload) {
     ['v2', (batches) => encodePayload(batches)],
     ['v1', (batches) => Buffer.from(JSON.stringify({ batches }), 'utf8')],
   ];
+  const zstdOf = (zlib as unknown as { zstdCompressSync?: (b: Buffer, o: object) => Buffer })
+    .zstdCompressSync;
+  const zstd =
+    zstdOf &&
+    ((level: number) =>
+      (b: Buffer): Buffer =>
+        zstdOf(b, {
+          params: { [(zlib.constants as Record<string, number>).ZSTD_c_compressionLevel!]: level },
+        }));
   const brotli =
     (q: number) =>
     (b: Buffer): Buffer =>
@@ -171,7 +200,8 @@ function measureCodecs(signal: Signal, payload: Payload) {
         params: { [constants.BROTLI_PARAM_QUALITY]: q, [constants.BROTLI_PARAM_SIZE_HINT]: b.length },
       });
   const codecs: [string, (b: Buffer) => Buffer][] = [
-    ...[1, 3, 4, 5, 6].map((q): [string, (b: Buffer) => Buffer] => [`brotli q${q}`, brotli(q)]),
+    ...[1, 2, 3, 4, 5].map((q): [string, (b: Buffer) => Buffer] => [`brotli q${q}`, brotli(q)]),
+    ...(zstd ? [1, 3, 6].map((l): [string, (b: Buffer) => Buffer] => [`zstd ${l}`, zstd(l)]) : []),
     ...[1, 6, 9].map((l): [string, (b: Buffer) => Buffer] => [`gzip ${l}`, (b) => gzipSync(b, { level: l })]),
   ];
   const rounds = quick ? 3 : 7;
@@ -186,7 +216,7 @@ function measureCodecs(signal: Signal, payload: Payload) {
       const bytes = raws.reduce((n, b) => n + fn(b).length, 0);
       const us: number[] = [];
       for (let r = 0; r < rounds; r++) us.push(cpuMicros(() => raws.forEach(fn)));
-      const current = format === 'v2' && name === 'brotli q4';
+      const current = format === 'v2' && name === (DEFAULT_CODEC === 'zstd' ? 'zstd 1' : 'brotli q2');
       rows.push({
         [`${signal} payload`]: format,
         codec: `${name}${current ? ' (current)' : format === 'v1' ? ' (before)' : ''}`,
@@ -344,15 +374,17 @@ async function main(): Promise<void> {
   const prepared = [];
   for (const c of cases) prepared.push(await prepareIngest(c));
   // Warm every path up before timing any, so the first case does not pay for the JIT.
-  for (let i = 0; i < (quick ? 5 : 20); i++) for (const p of prepared) await p.once();
-  const ingestFigures = [];
-  for (const p of prepared) ingestFigures.push(await measureIngest(p));
+  for (let i = 0; i < (quick ? 10 : 40); i++) for (const p of prepared) await p.once();
+  const ingestFigures = await measureIngest(prepared);
+  console.log(`Node.js ${process.version}; envelope codec ${DEFAULT_CODEC}`);
   console.log(
     `whole receiver via createIngest, in-memory counting StreamSink (${quick ? 'quick' : 'full'}; CPU µs per item, median of ${ROUNDS})`,
   );
   console.table(ingestFigures);
 
-  console.log('envelope pack alone (group by service + packEnvelopes: v2 payload, brotli q4)');
+  console.log(
+    `envelope pack alone (group by service + packEnvelopes: v2 payload, ${DEFAULT_CODEC === 'zstd' ? 'zstd 1' : 'brotli q2'})`,
+  );
   console.table([
     measurePack('traces', 'traces', traces),
     measurePack('logs', 'logs', logs),
