@@ -4,7 +4,7 @@ import { Arena } from './arena.js';
 import { ByteBuffer } from './byte-buffer.js';
 import { type ChunkMeta, writeChunk } from './column-chunk.js';
 import { tableSchema, writeSchemaElements } from './parquet-schema.js';
-import { inputValues, rowIndex, sortOrder } from './row-order.js';
+import { inputValues, rowGroups, rowIndex, sortOrder } from './row-order.js';
 import { shredColumn } from './shred.js';
 import { CompactWriter, TType } from './thrift-compact.js';
 import { zstdCompress } from './zstd.js';
@@ -145,8 +145,7 @@ export function encodeParquet(
     out.reset();
     out.append(MAGIC);
     const groups: RowGroupMeta[] = [];
-    for (let from = 0; from < rows.total; from += groupRows) {
-      const range = { order, from, to: Math.min(rows.total, from + groupRows) };
+    for (const range of rowGroups(order, groupRows)) {
       const offset = out.pos;
       const chunks: ChunkMeta[] = [];
       def.columns.forEach((col, ci) => {
@@ -160,7 +159,7 @@ export function encodeParquet(
         for (const leaf of leaves) chunks.push(writeChunk(out, leaf, zstdCompress, stats));
         scratch.reset();
       });
-      groups.push({ rows: range.to - range.from, offset, chunks });
+      groups.push({ rows: range.rows.length, offset, chunks });
     }
     writeFooter(out, table, rows.total, groups);
     return out.toBytes();

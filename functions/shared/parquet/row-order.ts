@@ -129,6 +129,44 @@ export function sortOrder(table: TableName, rows: RowIndex): { order: Uint32Arra
   return { order, micros };
 }
 
+/** The rows of one row group. */
+export interface RowRange {
+  /** Its input rows, ascending: the order the shredder reads them in (memory order). */
+  readonly rows: Uint32Array;
+  /** Its j-th row in file order is rows[slot[j]]. */
+  readonly slot: Uint32Array;
+  /** Its input rows in file order. */
+  readonly order: Uint32Array;
+}
+
+/** Splits rows in file `order` into row groups of `size` rows. */
+export function rowGroups(order: Uint32Array, size: number): RowRange[] {
+  const n = order.length;
+  if (n === 0) return [];
+  if (n <= size) {
+    const rows = new Uint32Array(n);
+    for (let i = 0; i < n; i++) rows[i] = i;
+    return [{ rows, slot: order, order }];
+  }
+  // position[i]: where input row i lands in file order; a stable counting sort by group then
+  // lists each group's input rows in ascending order.
+  const position = new Uint32Array(n);
+  for (let j = 0; j < n; j++) position[order[j]!] = j;
+  const count = Math.ceil(n / size);
+  const cursor = new Uint32Array(count);
+  for (let g = 0; g < count; g++) cursor[g] = g * size;
+  const all = new Uint32Array(n);
+  for (let i = 0; i < n; i++) all[cursor[Math.floor(position[i]! / size)]!++] = i;
+  const groups: RowRange[] = [];
+  for (let from = 0; from < n; from += size) {
+    const rows = all.subarray(from, Math.min(n, from + size));
+    const slot = new Uint32Array(rows.length);
+    for (let k = 0; k < rows.length; k++) slot[position[rows[k]!]! - from] = k;
+    groups.push({ rows, slot, order: order.subarray(from, from + rows.length) });
+  }
+  return groups;
+}
+
 /** The non-empty batches of `table` and their total row count (throws on another table's batch). */
 export function rowIndex(
   table: TableName,

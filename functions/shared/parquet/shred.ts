@@ -1,7 +1,8 @@
 import type { Column } from '../schema/columns.js';
 import type { Allocator } from './arena.js';
-import { type Leaf, Levels, MARK_ROWS, NumberLeaf, StringLeaf } from './leaves.js';
+import { type Leaf, Levels, NumberLeaf, StringLeaf } from './leaves.js';
 import type { LeafKind, LeafSpec } from './parquet-schema.js';
+import type { RowRange } from './row-order.js';
 import { nanosToMicros } from './timestamps.js';
 
 /**
@@ -9,6 +10,9 @@ import { nanosToMicros } from './timestamps.js';
  * definition levels for maps, arrays and nested LIST<STRUCT<…, MAP>> columns, values in file
  * order. Every field of the schema is REQUIRED, so definition levels only count repeated
  * ancestors: an empty map or list is one entry one level short of its leaves.
+ *
+ * Rows are read in input order (the order their values sit in memory) and the leaves then
+ * permuted into file order (leaves.ts).
  */
 
 const asString = (v: unknown): string => (typeof v === 'string' ? v : v == null ? '' : String(v));
@@ -25,13 +29,6 @@ function numberOf(kind: LeafKind): (v: unknown) => number {
   return toNumber;
 }
 
-/** Rows of one row group: `order[r0..r1)` index the input values of every column. */
-export interface RowRange {
-  readonly order: Uint32Array;
-  readonly from: number;
-  readonly to: number;
-}
-
 /** Whether a string leaf should be dictionary-encoded (by its model field name). */
 export type DictionaryPolicy = (fieldName: string) => boolean;
 
@@ -41,19 +38,28 @@ function newLeaf(
   dictionary: boolean,
   capacity: number,
   mem: Allocator,
+  rowCount: number,
 ): Leaf {
+  // A flat leaf has one value per row: its dictionary can be judged against the final count.
   return spec.kind === 'string'
-    ? new StringLeaf(spec, levels, dictionary, capacity, mem)
-    : new NumberLeaf(spec, levels, capacity, mem);
+    ? new StringLeaf(spec, levels, dictionary, capacity, mem, rowCount, levels ? undefined : rowCount)
+    : new NumberLeaf(spec, levels, capacity, mem, rowCount);
 }
 
-/** The id of `s` at entry `c`: the previous map's id when its entry `c` was the same string. */
-function cachedId(leaf: StringLeaf, strings: string[], ids: number[], c: number, s: string): number {
-  if (strings[c] === s) return ids[c]!;
-  const id = leaf.id(s);
-  strings[c] = s;
-  ids[c] = id;
-  return id;
+/**
+ * Appends `s` at entry `c`: with the previous map's id when its entry `c` was the same string.
+ * The cache is only read in dictionary mode, which a leaf never returns to.
+ */
+function pushCached(leaf: StringLeaf, strings: string[], ids: number[], c: number, s: string): void {
+  if (!leaf.dictionary) {
+    leaf.push(s);
+    return;
+  }
+  if (strings[c] !== s) {
+    strings[c] = s;
+    ids[c] = leaf.id(s);
+  }
+  leaf.pushId(ids[c]!);
 }
 
 /**
@@ -78,6 +84,19 @@ class MapShredder {
     private readonly depth: number,
   ) {}
 
+  /** Call before each input row. */
+  startRow(): void {
+    this.levels.startRow();
+    this.keyLeaf.startRow();
+    this.valueLeaf.startRow();
+  }
+
+  permute(slot: Uint32Array | null): void {
+    this.levels.permute(slot);
+    this.keyLeaf.permute(slot);
+    this.valueLeaf.permute(slot);
+  }
+
   /** The entry of a row whose enclosing list is empty (no item, so no map). */
   noParent(): void {
     this.levels.push(0, 0);
@@ -86,7 +105,7 @@ class MapShredder {
   /** One map; its first entry gets repetition level `firstRep`. */
   add(m: unknown, firstRep: number): void {
     const { levels, keyLeaf, valueLeaf, depth } = this;
-    if (m === this.prevMap && this.prevCount > 0) {
+    if (m === this.prevMap && this.prevCount > 0 && keyLeaf.dictionary && valueLeaf.dictionary) {
       for (let c = 0; c < this.prevCount; c++) {
         levels.push(c === 0 ? firstRep : depth, depth);
         keyLeaf.pushId(this.keyIds[c]!);
@@ -100,8 +119,8 @@ class MapShredder {
       for (const k in rec) {
         const v = asString(rec[k]);
         levels.push(c === 0 ? firstRep : depth, depth);
-        keyLeaf.pushId(cachedId(keyLeaf, this.keys, this.keyIds, c, k));
-        valueLeaf.pushId(cachedId(valueLeaf, this.vals, this.valIds, c, v));
+        pushCached(keyLeaf, this.keys, this.keyIds, c, k);
+        pushCached(valueLeaf, this.vals, this.valIds, c, v);
         c++;
       }
     }
@@ -117,12 +136,13 @@ function mapLeaves(
   depth: number,
   capacity: number,
   mem: Allocator,
+  rowCount: number,
 ): MapShredder {
   const [keySpec, valueSpec] = specs as [LeafSpec, LeafSpec];
   return new MapShredder(
     levels,
-    new StringLeaf(keySpec, levels, true, capacity, mem),
-    new StringLeaf(valueSpec, levels, true, capacity, mem),
+    new StringLeaf(keySpec, levels, true, capacity, mem, rowCount),
+    new StringLeaf(valueSpec, levels, true, capacity, mem, rowCount),
     depth,
   );
 }
@@ -130,74 +150,78 @@ function mapLeaves(
 function shredFlat(
   leaf: Leaf,
   values: readonly unknown[],
-  rows: RowRange,
+  range: RowRange,
   micros: Float64Array | undefined,
 ): void {
-  const { order, from, to } = rows;
+  const { rows, slot } = range;
+  const n = rows.length;
   if (leaf instanceof NumberLeaf) {
-    const conv = numberOf(leaf.spec.kind);
-    for (let j = from; j < to; j++) {
-      if ((j - from) % MARK_ROWS === 0) leaf.mark();
-      const i = order[j]!;
-      leaf.push(micros ? micros[i]! : conv(values[i]));
+    if (micros) for (let k = 0; k < n; k++) leaf.push(micros[rows[k]!]!);
+    else {
+      const conv = numberOf(leaf.spec.kind);
+      for (let k = 0; k < n; k++) leaf.push(conv(values[rows[k]!]));
     }
+  } else if (!leaf.dictionary) {
+    // Random ids and free text: encoding them in file order beats encoding then moving the bytes.
+    const order = range.order;
+    for (let j = 0; j < n; j++) leaf.push(asString(values[order[j]!]));
+    leaf.permute(null);
     return;
-  }
-  if (!leaf.dictionary) {
-    for (let j = from; j < to; j++) {
-      if ((j - from) % MARK_ROWS === 0) leaf.mark();
-      leaf.push(asString(values[order[j]!]));
+  } else {
+    // Repeats (service, scope, span name) reuse the previous id without a lookup.
+    let prev: string | undefined;
+    let prevId = 0;
+    for (let k = 0; k < n; k++) {
+      const s = asString(values[rows[k]!]);
+      if (!leaf.dictionary) leaf.push(s);
+      else {
+        if (s !== prev) {
+          prevId = leaf.id(s);
+          prev = s;
+        }
+        leaf.pushId(prevId);
+      }
     }
-    return;
   }
-  // Sorted rows repeat values run after run (service, scope, span name): no lookup for a repeat.
-  let prev: string | undefined;
-  let prevId = 0;
-  for (let j = from; j < to; j++) {
-    if ((j - from) % MARK_ROWS === 0) leaf.mark();
-    const s = asString(values[order[j]!]);
-    if (s !== prev) {
-      prevId = leaf.id(s);
-      prev = s;
-    }
-    leaf.pushId(prevId);
-  }
+  leaf.permute(slot);
 }
 
 function shredMap(
   specs: readonly LeafSpec[],
   values: readonly unknown[],
-  rows: RowRange,
+  range: RowRange,
   mem: Allocator,
 ): Leaf[] {
-  const { order, from, to } = rows;
-  const levels = new Levels(1, 1, mem, (to - from) * 8);
-  const maps = mapLeaves(specs, levels, 1, (to - from) * 8, mem);
-  for (let j = from; j < to; j++) {
-    if ((j - from) % MARK_ROWS === 0) {
-      maps.keyLeaf.mark();
-      maps.valueLeaf.mark();
-    }
-    maps.add(values[order[j]!], 0);
+  const { rows, slot } = range;
+  const n = rows.length;
+  const maps = mapLeaves(specs, new Levels(1, 1, mem, n * 8, n), 1, n * 8, mem, n);
+  for (let k = 0; k < n; k++) {
+    maps.startRow();
+    maps.add(values[rows[k]!], 0);
   }
+  maps.permute(slot);
   return [maps.keyLeaf, maps.valueLeaf];
 }
 
-function shredArray(spec: LeafSpec, values: readonly unknown[], rows: RowRange, mem: Allocator): Leaf[] {
-  const { order, from, to } = rows;
-  const levels = new Levels(1, 1, mem, (to - from) * 4);
-  const leaf = new NumberLeaf(spec, levels, (to - from) * 4, mem);
+function shredArray(spec: LeafSpec, values: readonly unknown[], range: RowRange, mem: Allocator): Leaf[] {
+  const { rows, slot } = range;
+  const n = rows.length;
+  const levels = new Levels(1, 1, mem, n * 4, n);
+  const leaf = new NumberLeaf(spec, levels, n * 4, mem, n);
   const conv = numberOf(spec.kind);
-  for (let j = from; j < to; j++) {
-    if ((j - from) % MARK_ROWS === 0) leaf.mark();
-    const arr = values[order[j]!];
-    const k = Array.isArray(arr) ? arr.length : 0;
-    if (k === 0) levels.push(0, 0);
-    for (let t = 0; t < k; t++) {
+  for (let k = 0; k < n; k++) {
+    levels.startRow();
+    leaf.startRow();
+    const arr = values[rows[k]!];
+    const len = Array.isArray(arr) ? arr.length : 0;
+    if (len === 0) levels.push(0, 0);
+    for (let t = 0; t < len; t++) {
       levels.push(t === 0 ? 0 : 1, 1);
       leaf.push(conv((arr as unknown[])[t]));
     }
   }
+  levels.permute(slot);
+  leaf.permute(slot);
   return [leaf];
 }
 
@@ -215,32 +239,37 @@ function shredNested(
   col: Extract<Column, { type: 'nested' }>,
   specs: readonly LeafSpec[],
   fieldValues: readonly (readonly unknown[])[],
-  rows: RowRange,
+  range: RowRange,
   dictionary: DictionaryPolicy,
   mem: Allocator,
 ): Leaf[] {
-  const { order, from, to } = rows;
-  const list = new Levels(1, 1, mem, to - from);
+  const { rows, slot } = range;
+  const n = rows.length;
+  const list = new Levels(1, 1, mem, n, n);
   const fields: NestedField[] = [];
   const leaves: Leaf[] = [];
   let s = 0;
   for (const f of col.fields) {
     if (f.type === 'map') {
-      const maps = mapLeaves(specs.slice(s, s + 2), new Levels(2, 2, mem, to - from), 2, 256, mem);
+      const maps = mapLeaves(specs.slice(s, s + 2), new Levels(2, 2, mem, n, n), 2, 256, mem, n);
       fields.push({ kind: 'map', maps });
       leaves.push(maps.keyLeaf, maps.valueLeaf);
       s += 2;
     } else {
       const spec = specs[s++]!;
-      const leaf = newLeaf(spec, list, dictionary(f.name), 256, mem);
+      const leaf = newLeaf(spec, list, dictionary(f.name), 256, mem, n);
       fields.push({ kind: 'scalar', leaf, conv: numberOf(spec.kind) });
       leaves.push(leaf);
     }
   }
   const first = fieldValues[0] ?? [];
-  for (let j = from; j < to; j++) {
-    if ((j - from) % MARK_ROWS === 0) for (const leaf of leaves) leaf.mark();
-    const row = order[j]!;
+  for (let r = 0; r < n; r++) {
+    list.startRow();
+    for (const f of fields) {
+      if (f.kind === 'map') f.maps.startRow();
+      else f.leaf.startRow();
+    }
+    const row = rows[r]!;
     const a = first[row];
     const k = Array.isArray(a) ? a.length : 0;
     if (k === 0) {
@@ -262,12 +291,18 @@ function shredNested(
       }
     }
   }
+  list.permute(slot);
+  for (const f of fields) {
+    if (f.kind === 'map') f.maps.permute(slot);
+    else f.leaf.permute(slot);
+  }
   return leaves;
 }
 
 /**
- * The leaves of one column for one row group, in schema order. `input(name)` gives a physical
- * column's values in input order; `micros` is the time column already converted (for the sort).
+ * The leaves of one column for one row group, in schema order and file order. `input(name)` gives
+ * a physical column's values in input order; `micros` is the time column already converted (for
+ * the sort), also in input order.
  */
 export function shredColumn(
   col: Column,
@@ -293,7 +328,7 @@ export function shredColumn(
   if (col.type === 'array_float64' || col.type === 'array_uint64') {
     return shredArray(specs[0]!, values, rows, mem);
   }
-  const leaf = newLeaf(specs[0]!, null, dictionary(col.name), rows.to - rows.from, mem);
+  const leaf = newLeaf(specs[0]!, null, dictionary(col.name), rows.rows.length, mem, rows.rows.length);
   shredFlat(leaf, values, rows, micros);
   return [leaf];
 }

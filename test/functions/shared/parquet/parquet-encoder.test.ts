@@ -110,7 +110,62 @@ describe('encodeParquet against the parquet-wasm writer', () => {
     },
   );
 
-  it('splits large column chunks into pages of about 1 MiB and reads every value back', async () => {
+  it.each(TABLE_NAMES)(
+    'writes %s columns whose dictionary cannot win as PLAIN, with the same values and exact statistics',
+    async (table) => {
+      // A distinct string per row in every top-level string column and map (values past the
+      // dictionary probe, so maps drop theirs mid-chunk, flat columns as soon as they cannot win).
+      const rows = 6000;
+      const batch = sampleRows(table, rows, { seed: 23 });
+      for (const c of physicalColumns(table)) {
+        if (c.nestedIn || c.name === 'ServiceName' || c.name === 'TenantId') continue;
+        const values = batch.columns[c.name]!;
+        for (let i = 0; i < rows; i++) {
+          const unique = `${NON_ASCII[i % 5]}-${c.name}-${i}`;
+          if (c.type === 'string' || c.type === 'lowcard') values[i] = unique;
+          else if (c.type === 'map') values[i] = { [`k${i % 3}`]: unique, same: 'x' };
+        }
+      }
+      const ours = encodeParquet(table, [batch], { maxRowGroupRows: 2500 });
+      const theirs = encodeParquetWasm(table, [batch], { maxRowGroupRows: 2500 });
+      const [a, b] = [
+        await file(`plain-${table}.parquet`, ours),
+        await file(`plain-${table}-wasm.parquet`, theirs),
+      ];
+
+      const encodings = await queryFiles(
+        [a],
+        `SELECT path_in_schema AS col, bool_or(contains(encodings, 'RLE_DICTIONARY')) AS dict
+         FROM parquet_metadata('${a}')
+         WHERE path_in_schema IN ('ScopeName', 'ServiceName', 'ResourceAttributes, entries, value')
+         GROUP BY 1 ORDER BY 1`,
+      );
+      const stats = await queryFiles(
+        [a],
+        `WITH s AS (
+           SELECT row_group_id AS g, stats_min_value AS lo, stats_max_value AS hi
+           FROM parquet_metadata('${a}') WHERE path_in_schema = 'ScopeName'),
+         r AS (
+           SELECT file_row_number // 2500 AS g, min(ScopeName) AS lo, max(ScopeName) AS hi
+           FROM read_parquet('${a}', file_row_number = true) GROUP BY 1)
+         SELECT count(*) AS groups, count(*) FILTER (WHERE s.lo = r.lo AND s.hi = r.hi) AS exact
+         FROM s JOIN r USING (g)`,
+      );
+
+      expect(encodings).toEqual([
+        { col: 'ResourceAttributes, entries, value', dict: false },
+        { col: 'ScopeName', dict: false },
+        { col: 'ServiceName', dict: true },
+      ]);
+      expect(stats).toEqual([{ groups: '3', exact: '3' }]);
+      expect(json(await queryFiles([a], 'SELECT * FROM {files}'))).toBe(
+        json(await queryFiles([b], 'SELECT * FROM {files}')),
+      );
+      expect(decodeParquet(table, ours)).toEqual(decodeParquet(table, theirs));
+    },
+  );
+
+  it('splits large column chunks into pages of about PAGE_BYTES and reads every value back', async () => {
     // 40k random 32-character trace ids are ~1.4 MB of PLAIN values: more than one page.
     const batch = sampleTraces(40_000, { seed: 8 });
     const ours = encodeParquet('otel_traces', [batch]);
