@@ -1,9 +1,43 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** ../shared/fixtures beside the repository (see ../shared/fixtures/README.md); never copied in. */
-export const FIXTURES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/fixtures');
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** The checkout this repository was cloned from, when that was a local path (a CI clone of the workspace). */
+function originCheckout(): string | undefined {
+  try {
+    const url = execFileSync('git', ['config', '--get', 'remote.origin.url'], {
+      cwd: REPO,
+      encoding: 'utf8',
+    }).trim();
+    return url.startsWith('/') ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The OpenTelemetry example payloads, never copied in (see ../shared/fixtures/README.md): from
+ * OTLP_FIXTURES_DIR, else ../shared/fixtures beside the repository, else beside the checkout it
+ * was cloned from (a clean clone in a temporary directory).
+ */
+function fixturesDir(): string {
+  const origin = originCheckout();
+  const candidates = [
+    process.env.OTLP_FIXTURES_DIR,
+    join(REPO, '../shared/fixtures'),
+    origin === undefined ? undefined : join(origin, '../shared/fixtures'),
+  ].filter((d): d is string => d !== undefined);
+  const found = candidates.find((d) => existsSync(d));
+  if (found === undefined) {
+    throw new Error(`OTLP fixtures not found; looked in: ${candidates.join(', ')} (set OTLP_FIXTURES_DIR)`);
+  }
+  return found;
+}
+
+export const FIXTURES_DIR = fixturesDir();
 
 export function fixture(relativePath: string): Buffer {
   return readFileSync(join(FIXTURES_DIR, relativePath));
