@@ -18,11 +18,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as zlib from 'node:zlib';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { createIngest, type IngestPorts } from '../functions/ingest/ingest.js';
 import { groupByService } from '../functions/ingest/partition.js';
+import { nativeZstd } from '../functions/shared/compression/native-zstd.js';
 import { DEFAULT_CODEC, encodePayload, packEnvelopes } from '../functions/shared/envelope/envelope.js';
 import { decodeOtlp } from '../functions/shared/otlp/decode.js';
 import type { OtlpRequest } from '../functions/shared/otlp/model.js';
@@ -184,15 +184,12 @@ function measureCodecs(signal: Signal, payload: Payload) {
     ['v2', (batches) => encodePayload(batches)],
     ['v1', (batches) => Buffer.from(JSON.stringify({ batches }), 'utf8')],
   ];
-  const zstdOf = (zlib as unknown as { zstdCompressSync?: (b: Buffer, o: object) => Buffer })
-    .zstdCompressSync;
+  const native = nativeZstd;
   const zstd =
-    zstdOf &&
+    native &&
     ((level: number) =>
       (b: Buffer): Buffer =>
-        zstdOf(b, {
-          params: { [(zlib.constants as Record<string, number>).ZSTD_c_compressionLevel!]: level },
-        }));
+        native.compress(b, level));
   const brotli =
     (q: number) =>
     (b: Buffer): Buffer =>

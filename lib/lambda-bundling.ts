@@ -1,7 +1,8 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** Repository root: entries are `functions/<name>/handler.ts` below it. */
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * Modules replaced in every Lambda bundle (esbuild `alias`), shared by the function construct and

@@ -1,6 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { type Duration, Token } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -8,11 +7,10 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { type Component, tagComponent } from '../cost-tags.js';
-import { LAMBDA_EXTERNAL_MODULES, LAMBDA_MODULE_ALIASES } from '../lambda-bundling.js';
+import { LAMBDA_EXTERNAL_MODULES, LAMBDA_MODULE_ALIASES, REPO_ROOT } from '../lambda-bundling.js';
 import { acknowledge } from '../nag.js';
 
-/** Repository root: entries are `functions/<name>/handler.ts` below it. */
-export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { REPO_ROOT };
 
 /**
  * Packages that exist only for local mode and tests. They must never reach a Lambda bundle: they

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import * as zlib from 'node:zlib';
 import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzipSync } from 'node:zlib';
+import { nativeZstd } from '../compression/native-zstd.js';
 import type { ColumnBatch } from '../rows/batch.js';
 import { isTableName, type Signal, type TableName } from '../schema/columns.js';
 
@@ -37,26 +37,12 @@ export const MAX_ENVELOPE_BYTES = 1024 * 1024 - 1024;
 export type EnvelopeCodec = 'gzip' | 'brotli' | 'zstd';
 const CODEC_IDS: Record<EnvelopeCodec, number> = { gzip: 1, brotli: 2, zstd: 3 };
 
-/** zstd in node:zlib (Node >= 22.15, the Lambda runtime; not Node 20), typed here as @types/node 20 lacks it. */
-interface ZstdZlib {
-  zstdCompressSync(
-    buf: Uint8Array,
-    options: { params: Record<number, number>; pledgedSrcSize?: number },
-  ): Buffer;
-  zstdDecompressSync(buf: Uint8Array): Buffer;
-  constants: { ZSTD_c_compressionLevel: number };
-}
-const zstd: ZstdZlib | undefined =
-  typeof (zlib as unknown as Partial<ZstdZlib>).zstdCompressSync === 'function'
-    ? (zlib as unknown as ZstdZlib)
-    : undefined;
-
 /**
  * The codec packEnvelopes uses unless told: zstd where the runtime has it (Lambda), else brotli.
  * Measured on the version-2 payload of traces (bench/ingest.ts): zstd level 1 80.5 B/span at ~1.0
  * µs/span, brotli quality 2 79.7 B at ~2.0 µs (docs/decisions/0001-envelope-and-stream.md).
  */
-export const DEFAULT_CODEC: EnvelopeCodec = zstd ? 'zstd' : 'brotli';
+export const DEFAULT_CODEC: EnvelopeCodec = nativeZstd ? 'zstd' : 'brotli';
 const ZSTD_LEVEL = 1;
 
 export interface EnvelopeHeader {
@@ -101,12 +87,9 @@ const BROTLI_QUALITY = 2;
 function compress(codec: EnvelopeCodec, raw: Buffer): Buffer {
   if (codec === 'gzip') return gzipSync(raw, { level: 6 });
   if (codec === 'zstd') {
-    if (!zstd)
+    if (!nativeZstd)
       throw new EnvelopeError(`zstd envelopes need Node.js 22.15 or later (this is ${process.version})`);
-    return zstd.zstdCompressSync(raw, {
-      params: { [zstd.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL },
-      pledgedSrcSize: raw.length,
-    });
+    return nativeZstd.compress(raw, ZSTD_LEVEL);
   }
   return brotliCompressSync(raw, {
     params: {
@@ -120,12 +103,12 @@ function decompress(codecId: number, payload: Uint8Array): Buffer {
   if (codecId === CODEC_IDS.gzip) return gunzipSync(payload);
   if (codecId === CODEC_IDS.brotli) return brotliDecompressSync(payload);
   if (codecId === CODEC_IDS.zstd) {
-    if (!zstd) {
+    if (!nativeZstd) {
       throw new EnvelopeError(
         `a zstd envelope needs Node.js 22.15 or later to read (this is ${process.version})`,
       );
     }
-    return zstd.zstdDecompressSync(payload);
+    return nativeZstd.decompress(payload);
   }
   throw new EnvelopeError(`unknown envelope codec ${codecId}`);
 }

@@ -87,7 +87,11 @@ function hex8(buf: Uint8Array, at: number): string {
   );
 }
 
-/** Sixteen bytes as 32 hex digits, one flat string (a `+` of two halves would be a cons string). */
+/**
+ * Sixteen bytes as 32 hex digits, one flat string. Unrolled like hex8 on purpose: with the Map
+ * insert every trace id meets next, 173 ns against 241 for a loop plus fromCharCode.apply and 371
+ * for hex8 + hex8 (a cons string, flattened at the first hash); Node 22.
+ */
 function hex16(buf: Uint8Array, at: number): string {
   const a = HEX_PAIRS[buf[at]!]!;
   const b = HEX_PAIRS[buf[at + 1]!]!;

@@ -1,4 +1,4 @@
-import * as zlib from 'node:zlib';
+import { nativeZstd } from '../compression/native-zstd.js';
 
 /**
  * ZSTD compression of Parquet pages. Node >= 22.15 (the Lambda runtime, nodejs22.x) has
@@ -12,21 +12,15 @@ export type Compress = (data: Uint8Array) => Uint8Array;
 
 export const ZSTD_LEVEL = 1;
 
-type ZstdZlib = {
-  zstdCompressSync?: (data: Uint8Array, options?: { params?: Record<number, number> }) => Buffer;
-  constants: Record<string, number>;
-};
-
-const native = (zlib as unknown as ZstdZlib).zstdCompressSync;
-
 /** 'node:zlib' or '@bokuweb/zstd-wasm': which implementation this process compresses with. */
-export const zstdBackend: 'node:zlib' | '@bokuweb/zstd-wasm' = native ? 'node:zlib' : '@bokuweb/zstd-wasm';
+export const zstdBackend: 'node:zlib' | '@bokuweb/zstd-wasm' = nativeZstd
+  ? 'node:zlib'
+  : '@bokuweb/zstd-wasm';
 
 async function load(): Promise<Compress> {
-  if (native) {
-    const level = (zlib as unknown as ZstdZlib).constants.ZSTD_c_compressionLevel ?? 100;
-    const options = { params: { [level]: ZSTD_LEVEL } };
-    return (data) => native(data, options);
+  if (nativeZstd) {
+    const native = nativeZstd;
+    return (data) => native.compress(data, ZSTD_LEVEL);
   }
   let wasm: typeof import('@bokuweb/zstd-wasm');
   try {

@@ -80,7 +80,7 @@ export function durationNs(end: string, start: string): number {
 /** The decimal digits of `s` from `from` (clamped at 0) to `to` as a number. */
 function digitsValue(s: string, from: number, to: number): number {
   let v = 0;
-  for (let i = from < 0 ? 0 : from; i < to; i++) v = v * 10 + (s.charCodeAt(i) - 48);
+  for (let i = Math.max(0, from); i < to; i++) v = v * 10 + (s.charCodeAt(i) - 48);
   return v;
 }
 
