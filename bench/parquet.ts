@@ -29,13 +29,7 @@ import {
 import { compactPartition } from '../functions/shared/lake/compactor.js';
 import { InMemoryObjectStore } from '../functions/shared/lake/memory-object-store.js';
 import { Arena } from '../functions/shared/parquet/arena.js';
-import { withAllocator } from '../functions/shared/parquet/column-builders.js';
 import { DEFAULT_ROW_GROUP_ROWS, encodeParquet } from '../functions/shared/parquet/parquet-writer.js';
-import {
-  encodeParquetWasm,
-  toArrowTable,
-  writerProperties,
-} from '../functions/shared/parquet/wasm-writer.js';
 import { zstdBackend } from '../functions/shared/parquet/zstd.js';
 import type { ColumnBatch } from '../functions/shared/rows/batch.js';
 import {
@@ -46,6 +40,12 @@ import {
   type TableName,
 } from '../functions/shared/schema/columns.js';
 import { sampleRows, sampleTraces } from '../test/functions/shared/parquet/sample-rows.js';
+import { withAllocator } from '../test/support/parquet-wasm/column-builders.js';
+import {
+  encodeParquetWasm,
+  toArrowTable,
+  writerProperties,
+} from '../test/support/parquet-wasm/wasm-writer.js';
 
 const quick = process.argv.includes('--quick');
 const N = quick ? 20_000 : 100_000;

@@ -4,7 +4,7 @@ import type { GlueColumnSpec, GlueTableSpec } from './glue-spec.js';
 /**
  * Glue tables over the published Parquet parts, derived from the column model, with partition
  * projection (no crawler, no partition maintenance). Types mirror the Parquet schema in
- * ../parquet/arrow-schema.ts: the file's INT64 TIMESTAMP(MICROS) reads as `timestamp`, unsigned
+ * ../parquet/parquet-schema.ts: the file's INT64 TIMESTAMP(MICROS) reads as `timestamp`, unsigned
  * integers are stored signed (`bigint`/`int`), maps and nested columns keep their structure.
  *
  * Partitions: `tenant` is injected (every query must say `tenant = '…'`, which is also how the query

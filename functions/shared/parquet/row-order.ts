@@ -4,7 +4,7 @@ import { nanosToMicros, subMicroNanos } from './timestamps.js';
 
 /**
  * The row order of a lake file (ServiceName, then event time, then arrival), shared by the
- * Parquet writer and the parquet-wasm baseline writer (wasm-writer.ts).
+ * Parquet writer and the parquet-wasm baseline writer (test/support/parquet-wasm/wasm-writer.ts).
  */
 
 /** The non-empty batches of a file and their total row count. */

@@ -6,16 +6,16 @@ import { bitWidth, writeHybrid } from '../../../../functions/shared/parquet/enco
 import { decodeParquet } from '../../../../functions/shared/parquet/parquet-reader.js';
 import { encodeParquet } from '../../../../functions/shared/parquet/parquet-writer.js';
 import { CompactWriter } from '../../../../functions/shared/parquet/thrift-compact.js';
-import { encodeParquetWasm } from '../../../../functions/shared/parquet/wasm-writer.js';
 import type { ColumnBatch } from '../../../../functions/shared/rows/batch.js';
 import { physicalColumns, TABLE_NAMES, type TableName } from '../../../../functions/shared/schema/columns.js';
+import { encodeParquetWasm } from '../../../support/parquet-wasm/wasm-writer.js';
 import { queryFiles } from '../lake/support.js';
 import { sampleRows, sampleTraces } from './sample-rows.js';
 import { tempFiles } from './temp-files.js';
 
 /**
  * The hand-written encoder (parquet-writer.ts) against the parquet-wasm writer it replaced
- * (wasm-writer.ts) as the oracle: same schema, same values through DuckDB and decodeParquet.
+ * (test/support/parquet-wasm/wasm-writer.ts) as the oracle: same schema, same values through DuckDB and decodeParquet.
  */
 
 const file = tempFiles('parquet-encoder-');

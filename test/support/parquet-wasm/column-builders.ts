@@ -11,10 +11,10 @@ import {
   TimestampMicrosecond,
   Utf8,
 } from 'apache-arrow';
-import type { ScalarType } from '../schema/columns.js';
-import { type Allocator, heapAllocator } from './arena.js';
+import { type Allocator, heapAllocator } from '../../../functions/shared/parquet/arena.js';
+import { nanosToMicros } from '../../../functions/shared/parquet/timestamps.js';
+import type { ScalarType } from '../../../functions/shared/schema/columns.js';
 import { mapType, scalarArrowType } from './arrow-schema.js';
-import { nanosToMicros } from './timestamps.js';
 
 /**
  * Arrow column data built straight from model values (see schema/columns.ts), already gathered in

@@ -15,18 +15,23 @@ import {
   WriterPropertiesBuilder,
   writeParquet,
 } from 'parquet-wasm';
-import type { ColumnBatch } from '../rows/batch.js';
-import { TABLES, type TableName } from '../schema/columns.js';
-import { Arena } from './arena.js';
-import { arrowSchema } from './arrow-schema.js';
-import { int64Data, nestedData, scalarData, withAllocator } from './column-builders.js';
+import { Arena } from '../../../functions/shared/parquet/arena.js';
 import {
   DEFAULT_ROW_GROUP_ROWS,
   HIGH_CARDINALITY,
   ParquetWriteError,
   type ParquetWriteOptions,
-} from './parquet-writer.js';
-import { inputValues, type RowIndex, rowIndex, sortOrder } from './row-order.js';
+} from '../../../functions/shared/parquet/parquet-writer.js';
+import {
+  inputValues,
+  type RowIndex,
+  rowIndex,
+  sortOrder,
+} from '../../../functions/shared/parquet/row-order.js';
+import type { ColumnBatch } from '../../../functions/shared/rows/batch.js';
+import { TABLES, type TableName } from '../../../functions/shared/schema/columns.js';
+import { arrowSchema } from './arrow-schema.js';
+import { int64Data, nestedData, scalarData, withAllocator } from './column-builders.js';
 
 /**
  * The previous lake writer, kept as the baseline of bench/parquet.ts: an Arrow table built from

@@ -12,7 +12,12 @@ import {
   TimestampMicrosecond,
   Utf8,
 } from 'apache-arrow';
-import { type Column, type ScalarType, TABLES, type TableName } from '../schema/columns.js';
+import {
+  type Column,
+  type ScalarType,
+  TABLES,
+  type TableName,
+} from '../../../functions/shared/schema/columns.js';
 
 /**
  * The Arrow (and so Parquet) schema of a table, derived from the column model: same column names
