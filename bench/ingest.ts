@@ -2,7 +2,8 @@
  * Ingest benchmark, per core, on the shared workload (bench/workload.ts):
  * - whole receiver: µs of CPU per item through `createIngest` (content checks, gunzip, decode,
  *   flatten, group by service, pack), with an in-memory StreamSink that only counts bytes (no
- *   Kinesis: its latency is I/O wait, not CPU) and a static tenant directory;
+ *   Kinesis: its latency is I/O wait, not CPU) and a static tenant directory; beside it, per item,
+ *   `JSON.parse` of the same traces as OTLP/JSON, the yardstick the figures are relative to;
  * - envelope pack alone (group by service + packEnvelopes) in µs per item;
  * - stream bytes per item and their ratio to the uncompressed OTLP protobuf request (target <= 20%),
  *   and the same payload under other codecs/levels, to choose the envelope's compression;
@@ -22,7 +23,7 @@ import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { createIngest, type IngestPorts } from '../functions/ingest/ingest.js';
 import { groupByService } from '../functions/ingest/partition.js';
-import { nativeZstd } from '../functions/shared/compression/native-zstd.js';
+import { zstd } from '../functions/shared/compression/zstd.js';
 import { DEFAULT_CODEC, encodePayload, packEnvelopes } from '../functions/shared/envelope/envelope.js';
 import { decodeOtlp } from '../functions/shared/otlp/decode.js';
 import type { OtlpRequest } from '../functions/shared/otlp/model.js';
@@ -127,20 +128,27 @@ async function repsFor(once: () => Promise<unknown>): Promise<number> {
 /**
  * Every case in turn, round after round (not one case's rounds back to back), so a drift of the
  * machine or a collection of earlier garbage lands on all cases alike; the median round per case.
+ * `JSON.parse` of the traces request as OTLP/JSON runs in the same rounds as the machine's yardstick:
+ * this VM's CPU speed varies by 2x from hour to hour, the ratio to the yardstick far less.
  */
-async function measureIngest(prepared: readonly Prepared[]) {
+async function measureIngest(prepared: readonly Prepared[], baselineJson: Uint8Array, baselineItems: number) {
+  const text = Buffer.from(baselineJson).toString('utf8');
+  const baseline = () => Promise.resolve(JSON.parse(text));
+  const runs = [...prepared.map((p) => p.once), baseline];
+  const items = [...prepared.map((p) => p.c.payload.items), baselineItems];
   const reps: number[] = [];
-  for (const p of prepared) reps.push(await repsFor(p.once));
-  const perItem: number[][] = prepared.map(() => []);
+  for (const once of runs) reps.push(await repsFor(once));
+  const perItem: number[][] = runs.map(() => []);
   for (let r = 0; r < ROUNDS; r++) {
-    for (const [k, p] of prepared.entries()) {
+    for (const [k, once] of runs.entries()) {
       const us = await cpuMicrosAsync(async () => {
-        for (let i = 0; i < reps[k]!; i++) await p.once();
+        for (let i = 0; i < reps[k]!; i++) await once();
       });
-      perItem[k]!.push(us / reps[k]! / p.c.payload.items);
+      perItem[k]!.push(us / reps[k]! / items[k]!);
     }
   }
-  return prepared.map(({ c, body, first }, k) => {
+  const baselineUs = median(perItem[runs.length - 1]!);
+  const rows = prepared.map(({ c, body, first }, k) => {
     const envelopeBytes = first.stats.envelopeBytes;
     const us = median(perItem[k]!);
     return {
@@ -149,11 +157,23 @@ async function measureIngest(prepared: readonly Prepared[]) {
       'request B': body.byteLength,
       'µs/item': Number(us.toFixed(2)),
       'items/CPU-s': Math.round(1e6 / us),
+      '× JSON.parse': Number((us / baselineUs).toFixed(2)),
       envelopes: first.stats.envelopes,
       'stream B/item': Number((envelopeBytes / c.payload.items).toFixed(1)),
       'stream/OTLP pb': `${((100 * envelopeBytes) / c.payload.protobuf.byteLength).toFixed(1)}%`,
     };
   });
+  return [
+    ...rows,
+    {
+      case: 'yardstick: JSON.parse of traces JSON',
+      items: baselineItems,
+      'request B': baselineJson.byteLength,
+      'µs/item': Number(baselineUs.toFixed(2)),
+      'items/CPU-s': Math.round(1e6 / baselineUs),
+      '× JSON.parse': 1,
+    },
+  ];
 }
 
 function measurePack(name: string, signal: Signal, payload: Payload) {
@@ -184,12 +204,12 @@ function measureCodecs(signal: Signal, payload: Payload) {
     ['v2', (batches) => encodePayload(batches)],
     ['v1', (batches) => Buffer.from(JSON.stringify({ batches }), 'utf8')],
   ];
-  const native = nativeZstd;
-  const zstd =
-    native &&
+  const z = zstd;
+  const zstdAt =
+    z &&
     ((level: number) =>
       (b: Buffer): Buffer =>
-        native.compress(b, level));
+        z.compress(b, level));
   const brotli =
     (q: number) =>
     (b: Buffer): Buffer =>
@@ -198,7 +218,7 @@ function measureCodecs(signal: Signal, payload: Payload) {
       });
   const codecs: [string, (b: Buffer) => Buffer][] = [
     ...[1, 2, 3, 4, 5].map((q): [string, (b: Buffer) => Buffer] => [`brotli q${q}`, brotli(q)]),
-    ...(zstd ? [1, 3, 6].map((l): [string, (b: Buffer) => Buffer] => [`zstd ${l}`, zstd(l)]) : []),
+    ...(zstdAt ? [1, 3, 6].map((l): [string, (b: Buffer) => Buffer] => [`zstd ${l}`, zstdAt(l)]) : []),
     ...[1, 6, 9].map((l): [string, (b: Buffer) => Buffer] => [`gzip ${l}`, (b) => gzipSync(b, { level: l })]),
   ];
   const rounds = quick ? 3 : 7;
@@ -372,8 +392,10 @@ async function main(): Promise<void> {
   for (const c of cases) prepared.push(await prepareIngest(c));
   // Warm every path up before timing any, so the first case does not pay for the JIT.
   for (let i = 0; i < (quick ? 10 : 40); i++) for (const p of prepared) await p.once();
-  const ingestFigures = await measureIngest(prepared);
-  console.log(`Node.js ${process.version}; envelope codec ${DEFAULT_CODEC}`);
+  const ingestFigures = await measureIngest(prepared, traces.json, traces.items);
+  console.log(
+    `Node.js ${process.version}; envelope codec ${DEFAULT_CODEC}${zstd ? ` (${zstd.backend})` : ''}`,
+  );
   console.log(
     `whole receiver via createIngest, in-memory counting StreamSink (${quick ? 'quick' : 'full'}; CPU µs per item, median of ${ROUNDS})`,
   );

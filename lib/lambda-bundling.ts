@@ -17,8 +17,9 @@ export const LAMBDA_MODULE_ALIASES: Readonly<Record<string, string>> = {
 
 /**
  * Left out of every Lambda bundle although functions import them: `@bokuweb/zstd-wasm` is the zstd
- * of Node < 22.15 (local mode on Node 20) for the Parquet writer; Lambda's nodejs22.x has zstd in
- * node:zlib, and functions/shared/parquet/zstd.ts loads the package only when that is missing.
+ * of Node < 22.15 (local mode on Node 20) for envelopes and Parquet pages; Lambda's nodejs22.x has
+ * zstd in node:zlib, and functions/shared/compression/zstd.ts loads the package only when that is
+ * missing.
  */
 export const LAMBDA_EXTERNAL_MODULES: readonly string[] = ['@bokuweb/zstd-wasm'];
 

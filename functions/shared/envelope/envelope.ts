@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzipSync } from 'node:zlib';
-import { nativeZstd } from '../compression/native-zstd.js';
+import { zstd, zstdMissing } from '../compression/zstd.js';
 import type { ColumnBatch } from '../rows/batch.js';
 import { isTableName, type Signal, type TableName } from '../schema/columns.js';
 
@@ -38,11 +38,12 @@ export type EnvelopeCodec = 'gzip' | 'brotli' | 'zstd';
 const CODEC_IDS: Record<EnvelopeCodec, number> = { gzip: 1, brotli: 2, zstd: 3 };
 
 /**
- * The codec packEnvelopes uses unless told: zstd where the runtime has it (Lambda), else brotli.
- * Measured on the version-2 payload of traces (bench/ingest.ts): zstd level 1 80.5 B/span at ~1.0
- * µs/span, brotli quality 2 79.7 B at ~2.0 µs (docs/decisions/0001-envelope-and-stream.md).
+ * The codec packEnvelopes uses unless told: zstd level 1 (node:zlib's on Lambda, zstd-wasm on Node
+ * 20), brotli only in a process without either. Measured on the version-2 payload of traces
+ * (bench/ingest.ts): zstd 80.5 B/span at ~1.0 µs/span (node:zlib) or ~1.7 (wasm), brotli quality 2
+ * 79.7 B at ~2.2 µs (docs/decisions/0001-envelope-and-stream.md).
  */
-export const DEFAULT_CODEC: EnvelopeCodec = nativeZstd ? 'zstd' : 'brotli';
+export const DEFAULT_CODEC: EnvelopeCodec = zstd ? 'zstd' : 'brotli';
 const ZSTD_LEVEL = 1;
 
 export interface EnvelopeHeader {
@@ -73,7 +74,7 @@ export class EnvelopeError extends Error {
 export interface PackOptions {
   /** Largest envelope in bytes. @default MAX_ENVELOPE_BYTES */
   readonly maxBytes?: number;
-  /** @default DEFAULT_CODEC: zstd where node:zlib has it (Node >= 22.15), else brotli */
+  /** @default DEFAULT_CODEC: zstd (brotli in a process without zstd) */
   readonly codec?: EnvelopeCodec;
 }
 
@@ -87,9 +88,8 @@ const BROTLI_QUALITY = 2;
 function compress(codec: EnvelopeCodec, raw: Buffer): Buffer {
   if (codec === 'gzip') return gzipSync(raw, { level: 6 });
   if (codec === 'zstd') {
-    if (!nativeZstd)
-      throw new EnvelopeError(`zstd envelopes need Node.js 22.15 or later (this is ${process.version})`);
-    return nativeZstd.compress(raw, ZSTD_LEVEL);
+    if (!zstd) throw new EnvelopeError(`cannot write a zstd envelope: ${zstdMissing}`);
+    return zstd.compress(raw, ZSTD_LEVEL);
   }
   return brotliCompressSync(raw, {
     params: {
@@ -103,12 +103,8 @@ function decompress(codecId: number, payload: Uint8Array): Buffer {
   if (codecId === CODEC_IDS.gzip) return gunzipSync(payload);
   if (codecId === CODEC_IDS.brotli) return brotliDecompressSync(payload);
   if (codecId === CODEC_IDS.zstd) {
-    if (!nativeZstd) {
-      throw new EnvelopeError(
-        `a zstd envelope needs Node.js 22.15 or later to read (this is ${process.version})`,
-      );
-    }
-    return nativeZstd.decompress(payload);
+    if (!zstd) throw new EnvelopeError(`cannot read a zstd envelope: ${zstdMissing}`);
+    return zstd.decompress(payload);
   }
   throw new EnvelopeError(`unknown envelope codec ${codecId}`);
 }
@@ -210,20 +206,22 @@ function encodeColumn(values: readonly unknown[], n: number): EncodedColumn {
 /** Rows looked at before building a dictionary for a column. */
 const PROBE_ROWS = 32;
 
-/** Reused by allDistinct (one column at a time), so a probe allocates nothing. */
-const probe = new Set<unknown>();
+/**
+ * Value -> the number of the probe that last saw it. Shared by every probe and cleared only when
+ * large: Set#clear reallocates the table, which made a fresh Set per probe cost 3% of ingest.
+ */
+const probed = new Map<unknown, number>();
+let probeNumber = 0;
 
 function allDistinct(values: readonly unknown[], count: number): boolean {
-  let distinct = true;
+  if (probed.size > 4096) probed.clear();
+  const probe = ++probeNumber;
   for (let i = 0; i < count; i++) {
-    probe.add(values[i]);
-    if (probe.size !== i + 1) {
-      distinct = false;
-      break;
-    }
+    const v = values[i];
+    if (probed.get(v) === probe) return false;
+    probed.set(v, probe);
   }
-  probe.clear();
-  return distinct;
+  return true;
 }
 
 function isPlainRecord(v: unknown): v is Record<string, unknown> {

@@ -175,36 +175,80 @@ export class Sanitizer {
   }
 
   /**
+   * Key sequences that needed no key work last time (nothing dropped or cut; a repeated key is
+   * fine: it overwrites either way), by first key, with the map built from them. Maps of one instrumentation repeat their keys in order: a
+   * repeat copies that map's shape and writes the values, skipping the per-key checks and the
+   * shape changes of adding keys one by one.
+   */
+  private readonly keySequences = new Map<string, { keys: string[]; map: Record<string, string> }>();
+
+  /**
    * An attribute map: drop-key rules, then the first `maxAttributesPerMap` distinct keys (a later
    * duplicate overwrites: last wins), keys and values capped, values redacted.
    */
   attributes(kvs: readonly KeyValue[]): Record<string, string> {
+    const n = kvs.length;
+    if (n === 0) return {};
+    const known = this.keySequences.get(kvs[0]!.key);
+    if (known !== undefined && sameKeys(kvs, known.keys)) {
+      const out = { ...known.map };
+      for (let j = 0; j < n; j++) {
+        const kv = kvs[j]!;
+        out[kv.key] = this.attributeValue(kv.value);
+      }
+      return out;
+    }
     const out: Record<string, string> = {};
     const limits = this.limits;
     let size = 0;
+    let plain = n <= limits.maxAttributesPerMap;
     for (const kv of kvs) {
-      if (this.keyPolicy.drop(kv.key)) continue;
+      if (this.keyPolicy.drop(kv.key)) {
+        plain = false;
+        continue;
+      }
       let key = kv.key;
       if (key.length * 3 > limits.maxAttributeKeyBytes) {
         key = truncateUtf8(key, limits.maxAttributeKeyBytes);
-        if (key !== kv.key) this.truncated.attributeKeys++;
+        if (key !== kv.key) {
+          this.truncated.attributeKeys++;
+          plain = false;
+        }
       }
       const present = Object.hasOwn(out, key);
       if (!present && size >= limits.maxAttributesPerMap) {
         this.truncated.attributes++;
         continue;
       }
-      const value = this.text(
-        anyValueToString(kv.value, this.keyPolicy),
-        limits.maxAttributeValueBytes,
-        'attributeValues',
-      );
+      const value = this.attributeValue(kv.value);
       if (key === '__proto__') {
         // A plain assignment would set the prototype instead of an own key.
         Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+        plain = false;
       } else out[key] = value;
       if (!present) size++;
     }
+    if (plain) {
+      if (this.keySequences.size >= MAX_KEY_SEQUENCES) this.keySequences.clear();
+      this.keySequences.set(kvs[0]!.key, { keys: kvs.map((kv) => kv.key), map: out });
+    }
     return out;
   }
+
+  private attributeValue(v: AnyValue | undefined): string {
+    return this.text(
+      anyValueToString(v, this.keyPolicy),
+      this.limits.maxAttributeValueBytes,
+      'attributeValues',
+    );
+  }
+}
+
+/** Bounds Sanitizer.keySequences (it lives for one request, whose maps could all differ). */
+const MAX_KEY_SEQUENCES = 256;
+
+function sameKeys(kvs: readonly KeyValue[], keys: readonly string[]): boolean {
+  if (kvs.length !== keys.length) return false;
+  for (let j = 0; j < keys.length; j++) if (kvs[j]!.key !== keys[j]) return false;
+  return true;
 }
