@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { type Data, tableFromIPC } from 'apache-arrow';
 import { readParquet } from 'parquet-wasm';
 import type { ColumnBatch } from '../rows/batch.js';
@@ -13,11 +14,25 @@ export class ParquetReadError extends Error {
   override readonly name = 'ParquetReadError';
 }
 
-function utf8(data: Data, out: unknown[]): void {
+/**
+ * Pushes the strings of rows `from`..`to` of a Utf8 vector onto `out`. An all-ASCII run (ids, most
+ * attributes) is decoded once and cut with String#slice, which stays in JS; a call into C++ per
+ * value cost more than the rest of reading a file.
+ */
+function pushStrings(data: Data, from: number, to: number, out: unknown[]): void {
   const offsets = data.valueOffsets as Int32Array;
   const bytes = data.values as Uint8Array;
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let i = 0; i < data.length; i++) {
+  const start = offsets[data.offset + from]!;
+  const end = offsets[data.offset + to]!;
+  if (isAscii(buf.subarray(start, end))) {
+    const all = buf.toString('latin1', start, end);
+    for (let i = from; i < to; i++) {
+      out.push(all.slice(offsets[data.offset + i]! - start, offsets[data.offset + i + 1]! - start));
+    }
+    return;
+  }
+  for (let i = from; i < to; i++) {
     const a = offsets[data.offset + i]!;
     const b = offsets[data.offset + i + 1]!;
     out.push(a === b ? '' : buf.toString('utf8', a, b));
@@ -29,17 +44,9 @@ function scalarSlice(type: ScalarType, data: Data, from: number, to: number): un
   const out: unknown[] = [];
   switch (type) {
     case 'string':
-    case 'lowcard': {
-      const offsets = data.valueOffsets as Int32Array;
-      const bytes = data.values as Uint8Array;
-      const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      for (let i = from; i < to; i++) {
-        const a = offsets[data.offset + i]!;
-        const b = offsets[data.offset + i + 1]!;
-        out.push(a === b ? '' : buf.toString('utf8', a, b));
-      }
+    case 'lowcard':
+      pushStrings(data, from, to, out);
       return out;
-    }
     case 'timestamp_ns': {
       const v = data.values as BigInt64Array;
       for (let i = from; i < to; i++) out.push(`${v[data.offset + i]}000`);
@@ -121,7 +128,7 @@ export function decodeParquet(table: TableName, bytes: Uint8Array): ColumnBatch 
     if (col.type !== 'nested') {
       const out: unknown[] = [];
       for (const data of vector.data) {
-        if (col.type === 'string' || col.type === 'lowcard') utf8(data, out);
+        if (col.type === 'string' || col.type === 'lowcard') pushStrings(data, 0, data.length, out);
         else for (const v of scalarSlice(col.type, data, 0, data.length)) out.push(v);
       }
       columns[col.name] = out;
