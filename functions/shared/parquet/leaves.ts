@@ -169,15 +169,15 @@ abstract class LeafBase {
 
   /**
    * Reorders the values into file order: a flat leaf's by `slot` (value j of file order is value
-   * slot[j]; null when pushed in file order), a repeated leaf's by its Levels, permuted first.
+   * slot[j]), a repeated leaf's by its Levels, permuted first.
    */
-  permute(slot: Uint32Array | null): void {
+  permute(slot: Uint32Array): void {
     if (this.levels) {
       this.gather(this.levels.index);
       this.marks = this.levels.marks;
       return;
     }
-    if (slot) this.gather(slot);
+    this.gather(slot);
     const marks: number[] = [];
     for (let j = 0; j < this.n; j += MARK_ROWS) marks.push(j, j);
     this.marks = marks;

@@ -135,14 +135,10 @@ function shredFlat(
       const conv = numberOf(leaf.spec.kind);
       for (let k = 0; k < n; k++) leaf.push(conv(values[rows[k]!]));
     }
-  } else if (!leaf.dictionary) {
-    // Random ids and free text: encoding them in file order beats encoding then moving the bytes.
-    const order = range.order;
-    for (let j = 0; j < n; j++) leaf.push(asString(values[order[j]!]));
-    leaf.permute(null);
-    return;
   } else {
-    // Repeats (service, scope, span name) reuse the previous id without a lookup.
+    // Repeats (service, scope, span name) reuse the previous id without a lookup. Random ids and
+    // free text (PLAIN) too are read in input order, then their bytes moved: in file order every
+    // string was a cache miss.
     let prev: string | undefined;
     let prevId = 0;
     for (let k = 0; k < n; k++) {
