@@ -178,6 +178,11 @@ abstract class LeafBase {
       return;
     }
     this.gather(slot);
+    this.markFlat();
+  }
+
+  /** The marks of a flat leaf whose values are in file order. */
+  protected markFlat(): void {
     const marks: number[] = [];
     for (let j = 0; j < this.n; j += MARK_ROWS) marks.push(j, j);
     this.marks = marks;
@@ -269,6 +274,14 @@ export class StringLeaf extends LeafBase {
       this.offsets = moreInt32(this.mem, this.offsets, this.n + 2);
     }
     this.offsets[++this.n] = this.plain.pos;
+  }
+
+  /** Takes a flat PLAIN leaf's `n` values, already in file order (instead of push and permute). */
+  setPlain(plain: ByteBuffer, offsets: Int32Array, n: number): void {
+    this.plain = plain;
+    this.offsets = offsets;
+    this.n = n;
+    this.markFlat();
   }
 
   private probe(): void {

@@ -1,5 +1,6 @@
 import type { Column } from '../schema/columns.js';
 import type { Allocator } from './arena.js';
+import { ByteBuffer } from './byte-buffer.js';
 import { type Leaf, Levels, NumberLeaf, StringLeaf } from './leaves.js';
 import type { LeafKind, LeafSpec } from './parquet-schema.js';
 import type { RowRange } from './row-order.js';
@@ -121,11 +122,61 @@ class MapShredder {
   }
 }
 
+/**
+ * A flat PLAIN string leaf (random ids, free text) written straight into file order while its
+ * strings are read in input order (the order they sit in memory): lengths first, then each
+ * string's bytes at its final place. Reading in file order was a cache miss per string, and
+ * moving the bytes afterwards cost more than encoding them. Takes every string as ASCII (one byte
+ * per UTF-16 code unit), as ids are; false at the first that is not, leaving the leaf as it was.
+ */
+function plainInFileOrder(
+  leaf: StringLeaf,
+  values: readonly unknown[],
+  range: RowRange,
+  mem: Allocator,
+): boolean {
+  const { rows, slot } = range;
+  const n = rows.length;
+  // Per input row: its length, then where its entry starts.
+  const at = mem.int32(Math.max(16, n));
+  for (let k = 0; k < n; k++) at[k] = asString(values[rows[k]!]).length;
+  const offsets = mem.int32(Math.max(16, n + 1));
+  let total = 0;
+  for (let j = 0; j < n; j++) {
+    const k = slot[j]!;
+    const len = at[k]!;
+    at[k] = total;
+    total += 4 + len;
+    offsets[j + 1] = total;
+  }
+  const plain = new ByteBuffer(total, (size) => mem.bytes(size));
+  const b = plain.bytes;
+  for (let k = 0; k < n; k++) {
+    const s = asString(values[rows[k]!]);
+    const len = s.length;
+    let p = at[k]!;
+    b[p] = len;
+    b[p + 1] = len >>> 8;
+    b[p + 2] = len >>> 16;
+    b[p + 3] = len >>> 24;
+    p += 4;
+    for (let i = 0; i < len; i++) {
+      const code = s.charCodeAt(i);
+      if (code > 0x7f) return false;
+      b[p++] = code;
+    }
+  }
+  plain.pos = total;
+  leaf.setPlain(plain, offsets, n);
+  return true;
+}
+
 function shredFlat(
   leaf: Leaf,
   values: readonly unknown[],
   range: RowRange,
   micros: Float64Array | undefined,
+  mem: Allocator,
 ): void {
   const { rows, slot } = range;
   const n = rows.length;
@@ -135,10 +186,10 @@ function shredFlat(
       const conv = numberOf(leaf.spec.kind);
       for (let k = 0; k < n; k++) leaf.push(conv(values[rows[k]!]));
     }
+  } else if (!leaf.dictionary && plainInFileOrder(leaf, values, range, mem)) {
+    return;
   } else {
-    // Repeats (service, scope, span name) reuse the previous id without a lookup. Random ids and
-    // free text (PLAIN) too are read in input order, then their bytes moved: in file order every
-    // string was a cache miss.
+    // Repeats (service, scope, span name) reuse the previous id without a lookup.
     let prev: string | undefined;
     let prevId = 0;
     for (let k = 0; k < n; k++) {
@@ -282,6 +333,6 @@ export function shredColumn(
     return shredArray(specs[0]!, values, rows, mem);
   }
   const leaf = newLeaf(specs[0]!, null, dictionary(col.name), rows.rows.length, mem, rows.rows.length);
-  shredFlat(leaf, values, rows, micros);
+  shredFlat(leaf, values, rows, micros, mem);
   return [leaf];
 }
