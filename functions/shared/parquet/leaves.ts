@@ -65,8 +65,10 @@ export class Levels {
   rep: Uint8Array;
   def: Uint8Array;
   n = 0;
-  /** After `permute`: the input index of each value in file order. */
-  index: Uint32Array;
+  /** After `permute`: where each input row's values start in input order (then the end)… */
+  rowFrom: Int32Array;
+  /** …and in file order. */
+  rowTo: Int32Array;
   /** After `permute`: (level entry, value) at every MARK_ROWS-th row of file order. */
   marks: number[] = [];
   /** Value at which each group starts (`groups` of them, then the end). */
@@ -83,7 +85,7 @@ export class Levels {
     this.maxRep = this.maxDef = parent ? 2 : 1;
     this.starts = mem.int32(Math.max(16, capacity + 1));
     this.rep = this.def = EMPTY_BYTES;
-    this.index = EMPTY_INDEX;
+    this.rowFrom = this.rowTo = EMPTY_INT32;
   }
 
   /** Ends the next group (a row's, or an item's in input order) with `count` values. */
@@ -102,7 +104,7 @@ export class Levels {
     const n = values + this.empty + (this.parent ? this.parent.empty : 0);
     const rep = this.mem.bytes(Math.max(16, n)).fill(this.maxRep, 0, n);
     const def = this.mem.bytes(Math.max(16, n)).fill(this.maxDef, 0, n);
-    const index = this.mem.uint32(Math.max(16, values));
+    const rowTo = this.mem.int32(Math.max(16, slot.length));
     const marks: number[] = [];
     let e = 0;
     let v = 0;
@@ -110,15 +112,16 @@ export class Levels {
       for (let j = 0; j < slot.length; j++) {
         if (j % MARK_ROWS === 0) marks.push(e, v);
         const k = slot[j]!;
-        const s = starts[k]!;
-        const c = starts[k + 1]! - s;
+        const c = starts[k + 1]! - starts[k]!;
+        rowTo[k] = v;
         rep[e] = 0;
         if (c === 0) def[e++] = 0;
         else {
           e += c;
-          for (let t = 0; t < c; t++) index[v++] = s + t;
+          v += c;
         }
       }
+      this.rowFrom = starts;
     } else {
       const items = this.parent.starts;
       for (let j = 0; j < slot.length; j++) {
@@ -126,33 +129,53 @@ export class Levels {
         const k = slot[j]!;
         const first = items[k]!;
         const last = items[k + 1]!;
+        rowTo[k] = v;
         if (first === last) {
           rep[e] = 0;
           def[e++] = 0;
           continue;
         }
         for (let g = first; g < last; g++) {
-          const s = starts[g]!;
-          const c = starts[g + 1]! - s;
+          const c = starts[g + 1]! - starts[g]!;
           rep[e] = g === first ? 0 : 1;
           if (c === 0) def[e++] = 1;
           else {
             e += c;
-            for (let t = 0; t < c; t++) index[v++] = s + t;
+            v += c;
           }
         }
       }
+      // A row's values are those of its items, consecutive in input order too.
+      const rowFrom = this.mem.int32(slot.length + 1);
+      for (let k = 0; k <= slot.length; k++) rowFrom[k] = starts[items[k]!]!;
+      this.rowFrom = rowFrom;
     }
     this.rep = rep;
     this.def = def;
     this.n = n;
-    this.index = index;
+    this.rowTo = rowTo;
     this.marks = marks;
   }
 }
 
 const EMPTY_BYTES = new Uint8Array(0);
-const EMPTY_INDEX = new Uint32Array(0);
+const EMPTY_INT32 = new Int32Array(0);
+
+/** Input row k's values src[from[k]..from[k + 1]) to dst at to[k], for `rows` rows. */
+function moveInt32Rows(
+  src: Int32Array,
+  dst: Int32Array,
+  from: Int32Array,
+  to: Int32Array,
+  rows: number,
+): Int32Array {
+  for (let k = 0; k < rows; k++) {
+    let p = to[k]!;
+    const end = from[k + 1]!;
+    for (let v = from[k]!; v < end; v++) dst[p++] = src[v]!;
+  }
+  return dst;
+}
 
 abstract class LeafBase {
   /** Values (not level entries) so far. */
@@ -172,9 +195,10 @@ abstract class LeafBase {
    * slot[j]), a repeated leaf's by its Levels, permuted first.
    */
   permute(slot: Uint32Array): void {
-    if (this.levels) {
-      this.gather(this.levels.index);
-      this.marks = this.levels.marks;
+    const levels = this.levels;
+    if (levels) {
+      this.moveRows(levels.rowFrom, levels.rowTo, slot);
+      this.marks = levels.marks;
       return;
     }
     this.gather(slot);
@@ -188,8 +212,14 @@ abstract class LeafBase {
     this.marks = marks;
   }
 
-  /** Value p of file order becomes value index[p]. */
-  protected abstract gather(index: Uint32Array): void;
+  /** Value j of file order becomes value slot[j] (one value per row). */
+  protected abstract gather(slot: Uint32Array): void;
+
+  /**
+   * Moves each input row's values, from[k]..from[k + 1], to file order at to[k]: read in input
+   * order, so only the writes jump (a gather in file order missed the cache on every row).
+   */
+  protected abstract moveRows(from: Int32Array, to: Int32Array, slot: Uint32Array): void;
 }
 
 /**
@@ -317,12 +347,12 @@ export class StringLeaf extends LeafBase {
     this.dictBytes.reset();
   }
 
-  protected gather(index: Uint32Array): void {
+  protected gather(slot: Uint32Array): void {
     const n = this.n;
     if (this.dictionary) {
       const from = this.ids;
       const ids = this.mem.int32(Math.max(16, n));
-      for (let p = 0; p < n; p++) ids[p] = from[index[p]!]!;
+      for (let j = 0; j < n; j++) ids[j] = from[slot[j]!]!;
       this.ids = ids;
       return;
     }
@@ -332,15 +362,50 @@ export class StringLeaf extends LeafBase {
     const offsets = this.mem.int32(Math.max(16, n + 1));
     const dst = plain.bytes;
     let b = 0;
-    for (let p = 0; p < n; p++) {
-      const i = index[p]!;
+    for (let j = 0; j < n; j++) {
+      const i = slot[j]!;
       const end = from[i + 1]!;
       for (let a = from[i]!; a < end; a++) dst[b++] = src[a]!;
-      offsets[p + 1] = b;
+      offsets[j + 1] = b;
     }
     plain.pos = b;
     this.plain = plain;
     this.offsets = offsets;
+  }
+
+  protected moveRows(from: Int32Array, to: Int32Array, slot: Uint32Array): void {
+    const rows = slot.length;
+    if (this.dictionary) {
+      this.ids = moveInt32Rows(this.ids, this.mem.int32(Math.max(16, this.n)), from, to, rows);
+      return;
+    }
+    // A row's PLAIN values are consecutive bytes too: each row's byte start in file order first.
+    const src = this.plain.bytes;
+    const offsets = this.offsets;
+    const byteTo = this.mem.int32(Math.max(16, rows));
+    let b = 0;
+    for (let j = 0; j < rows; j++) {
+      const k = slot[j]!;
+      byteTo[k] = b;
+      b += offsets[from[k + 1]!]! - offsets[from[k]!]!;
+    }
+    const plain = new ByteBuffer(b, (size) => this.mem.bytes(size));
+    const moved = this.mem.int32(Math.max(16, this.n + 1));
+    const dst = plain.bytes;
+    for (let k = 0; k < rows; k++) {
+      const first = from[k]!;
+      const last = from[k + 1]!;
+      const begin = offsets[first]!;
+      const shift = byteTo[k]! - begin;
+      let p = to[k]!;
+      for (let v = first; v < last; v++) moved[++p] = offsets[v + 1]! + shift;
+      let d = byteTo[k]!;
+      const end = offsets[last]!;
+      for (let a = begin; a < end; a++) dst[d++] = src[a]!;
+    }
+    plain.pos = b;
+    this.plain = plain;
+    this.offsets = moved;
   }
 }
 
@@ -358,12 +423,23 @@ export class NumberLeaf extends LeafBase {
     this.values[this.n++] = v;
   }
 
-  protected gather(index: Uint32Array): void {
+  protected gather(slot: Uint32Array): void {
     const n = this.n;
     const from = this.values;
     const values = this.mem.float64(Math.max(16, n));
-    for (let p = 0; p < n; p++) values[p] = from[index[p]!]!;
+    for (let j = 0; j < n; j++) values[j] = from[slot[j]!]!;
     this.values = values;
+  }
+
+  protected moveRows(from: Int32Array, to: Int32Array, slot: Uint32Array): void {
+    const src = this.values;
+    const dst = this.mem.float64(Math.max(16, this.n));
+    for (let k = 0; k < slot.length; k++) {
+      let p = to[k]!;
+      const end = from[k + 1]!;
+      for (let v = from[k]!; v < end; v++) dst[p++] = src[v]!;
+    }
+    this.values = dst;
   }
 }
 
