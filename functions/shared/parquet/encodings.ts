@@ -10,17 +10,50 @@ export function bitWidth(max: number): number {
   return max <= 0 ? 0 : 32 - Math.clz32(max);
 }
 
-/** Length of the run of values equal to values[i], counted up to `limit` (exclusive end `to`). */
-function runLength(values: ArrayLike<number>, i: number, to: number, limit: number): number {
-  const v = values[i];
-  let j = i + 1;
-  const end = Math.min(to, i + limit);
-  while (j < end && values[j] === v) j++;
-  return j - i;
-}
-
 /** The most bit-packed groups one run holds with a one-byte header ((63 << 1) | 1 = 127). */
 const MAX_GROUPS = 63;
+
+/** Whether values[i..i + 8) exist and are all equal (an RLE run may start at i). */
+function eightEqual(values: ArrayLike<number>, i: number, to: number): boolean {
+  if (i + 8 > to) return false;
+  const v = values[i];
+  for (let k = 1; k < 8; k++) if (values[i + k] !== v) return false;
+  return true;
+}
+
+/**
+ * Bit-packs the 8 values from i (zeros past `to`) at bytes[pos]; returns the position after.
+ * Up to 4 bits a value, the group is one 32-bit word; wider values go through a bit stream.
+ */
+function packGroup(
+  bytes: Uint8Array,
+  pos: number,
+  values: ArrayLike<number>,
+  i: number,
+  to: number,
+  width: number,
+): number {
+  const full = i + 8 <= to;
+  if (width <= 4 && full) {
+    let word = 0;
+    for (let k = 0; k < 8; k++) word |= values[i + k]! << (k * width);
+    for (let b = 0; b < width; b++) bytes[pos++] = word >>> (8 * b);
+    return pos;
+  }
+  let acc = 0;
+  let bits = 0;
+  for (let k = 0; k < 8; k++) {
+    const x = full || i + k < to ? values[i + k]! : 0;
+    acc |= x << bits;
+    bits += width;
+    while (bits >= 8) {
+      bytes[pos++] = acc & 0xff;
+      acc >>>= 8;
+      bits -= 8;
+    }
+  }
+  return pos;
+}
 
 /**
  * Appends values[from..to) in the RLE/bit-packed hybrid encoding, `width` bits per value
@@ -38,37 +71,26 @@ export function writeHybrid(
   const valueBytes = (width + 7) >> 3;
   let i = from;
   while (i < to) {
-    const run = runLength(values, i, to, Number.MAX_SAFE_INTEGER);
-    if (run >= 8) {
-      out.varint(run * 2);
+    const v = values[i]!;
+    let j = i + 1;
+    while (j < to && values[j] === v) j++;
+    if (j - i >= 8) {
+      out.varint((j - i) * 2);
       out.ensure(valueBytes);
-      const v = values[i]!;
       for (let b = 0; b < valueBytes; b++) out.bytes[out.pos++] = (v >>> (8 * b)) & 0xff;
-      i += run;
+      i = j;
       continue;
     }
     out.ensure(1 + MAX_GROUPS * width);
-    const header = out.pos++;
     const bytes = out.bytes;
-    let pos = out.pos;
+    const header = out.pos;
+    let pos = header + 1;
     let groups = 0;
-    while (i < to && groups < MAX_GROUPS) {
-      let acc = 0;
-      let bits = 0;
-      for (let k = 0; k < 8; k++) {
-        const x = i + k < to ? values[i + k]! : 0;
-        acc |= x << bits;
-        bits += width;
-        while (bits >= 8) {
-          bytes[pos++] = acc & 0xff;
-          acc >>>= 8;
-          bits -= 8;
-        }
-      }
+    do {
+      pos = packGroup(bytes, pos, values, i, to, width);
       i += 8;
       groups++;
-      if (i < to && runLength(values, i, to, 8) === 8) break;
-    }
+    } while (i < to && groups < MAX_GROUPS && !eightEqual(values, i, to));
     bytes[header] = (groups << 1) | 1;
     out.pos = pos;
   }

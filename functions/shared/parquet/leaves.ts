@@ -38,12 +38,6 @@ export function dictionaryWins(entries: number, dictionaryBytes: number, values:
  * Growing copies of arrays. Plain functions on purpose: a closure over `this` in a hot method makes
  * V8 allocate a context on every call (measured: ~1 KB of garbage per row, a scavenge per column).
  */
-function moreBytes(mem: Allocator, a: Uint8Array, need: number): Uint8Array {
-  const next = mem.bytes(Math.max(need, a.length * 2));
-  next.set(a);
-  return next;
-}
-
 function moreInt32(mem: Allocator, a: Int32Array, need: number): Int32Array {
   const next = mem.int32(Math.max(need, a.length * 2));
   next.set(a);
@@ -57,93 +51,128 @@ function moreFloat64(mem: Allocator, a: Float64Array, need: number): Float64Arra
 }
 
 /**
- * Repetition and definition levels of a repeated column, shared by its sibling leaves. All
- * arrays of a leaf come from `mem`: a column's leaves die once written, so the writer hands them
- * a scratch arena that it resets after each column (no garbage, no GC pressure per encode).
+ * Repetition and definition levels of a repeated column, shared by its sibling leaves, and the
+ * order its values move in. Only each group's value count is recorded while shredding (a row's
+ * list, map or array; or a map inside an item of a nested column's list): every field is
+ * REQUIRED, so the levels follow from the counts, and they are written out once, in file order,
+ * by `permute`. All arrays come from `mem`: a column's leaves die once written, so the writer
+ * hands them a scratch arena that it resets after each column (no garbage, no GC per encode).
  */
 export class Levels {
+  readonly maxRep: number;
+  readonly maxDef: number;
+  /** After `permute`: the levels in file order, `n` entries. */
   rep: Uint8Array;
   def: Uint8Array;
   n = 0;
-  /** Entry at which each input row starts (`rows` of them, then the end). */
-  private starts: Int32Array;
-  private rows = 0;
-  /** After `permute`: the entry at each mark (every MARK_ROWS rows of file order). */
-  markEntries: number[] = [];
+  /** After `permute`: where each input row's values start in input order (then the end)… */
+  rowFrom: Int32Array;
+  /** …and in file order. */
+  rowTo: Int32Array;
+  /** After `permute`: (level entry, value) at every MARK_ROWS-th row of file order. */
+  marks: number[] = [];
+  /** Value at which each group starts (`groups` of them, then the end). */
+  starts: Int32Array;
+  private groups = 0;
+  private empty = 0;
 
   constructor(
-    readonly maxRep: number,
-    readonly maxDef: number,
     private readonly mem: Allocator,
     capacity: number,
-    rowCount: number,
+    /** The list whose items hold these groups (a map in a nested column), or null: one per row. */
+    private readonly parent: Levels | null = null,
   ) {
-    this.rep = mem.bytes(Math.max(16, capacity));
-    this.def = mem.bytes(Math.max(16, capacity));
-    this.starts = mem.int32(rowCount + 1);
+    this.maxRep = this.maxDef = parent ? 2 : 1;
+    this.starts = mem.int32(Math.max(16, capacity + 1));
+    this.rep = this.def = EMPTY_BYTES;
+    this.rowFrom = this.rowTo = EMPTY_INT32;
   }
 
-  /** Call before each input row's entries. */
-  startRow(): void {
-    this.starts[this.rows++] = this.n;
+  /** Ends the next group (a row's, or an item's in input order) with `count` values. */
+  endGroup(count: number): void {
+    const g = ++this.groups;
+    if (g === this.starts.length) this.starts = moreInt32(this.mem, this.starts, g + 1);
+    this.starts[g] = this.starts[g - 1]! + count;
+    if (count === 0) this.empty++;
   }
 
-  push(rep: number, def: number): void {
-    if (this.n === this.rep.length) {
-      this.rep = moreBytes(this.mem, this.rep, this.n + 1);
-      this.def = moreBytes(this.mem, this.def, this.n + 1);
-    }
-    this.rep[this.n] = rep;
-    this.def[this.n] = def;
-    this.n++;
-  }
-
-  /**
-   * Reorders whole rows into file order: row j of file order is the slot[j]-th row pushed; null
-   * when rows were pushed in file order (only the marks are taken).
-   */
-  permute(slot: Uint32Array | null): void {
+  /** Lays out the levels of whole rows in file order: row j of file order is input row slot[j]. */
+  permute(slot: Uint32Array): void {
     const starts = this.starts;
-    starts[this.rows] = this.n;
-    if (!slot) {
-      const marks: number[] = [];
-      for (let j = 0; j < this.rows; j += MARK_ROWS) marks.push(starts[j]!);
-      this.markEntries = marks;
-      return;
-    }
-    const rep = this.mem.bytes(Math.max(16, this.n));
-    const def = this.mem.bytes(Math.max(16, this.n));
+    const values = starts[this.groups]!;
+    // A REQUIRED-only column: an empty group (or a row without items) is one entry one level short.
+    const n = values + this.empty + (this.parent ? this.parent.empty : 0);
+    const rep = this.mem.bytes(Math.max(16, n)).fill(this.maxRep, 0, n);
+    const def = this.mem.bytes(Math.max(16, n)).fill(this.maxDef, 0, n);
+    const rowTo = this.mem.int32(Math.max(16, slot.length));
     const marks: number[] = [];
-    let p = 0;
-    for (let j = 0; j < slot.length; j++) {
-      if (j % MARK_ROWS === 0) marks.push(p);
-      const k = slot[j]!;
-      const end = starts[k + 1]!;
-      for (let e = starts[k]!; e < end; e++) {
-        rep[p] = this.rep[e]!;
-        def[p++] = this.def[e]!;
+    let e = 0;
+    let v = 0;
+    if (!this.parent) {
+      for (let j = 0; j < slot.length; j++) {
+        if (j % MARK_ROWS === 0) marks.push(e, v);
+        const k = slot[j]!;
+        const c = starts[k + 1]! - starts[k]!;
+        rowTo[k] = v;
+        rep[e] = 0;
+        if (c === 0) def[e++] = 0;
+        else {
+          e += c;
+          v += c;
+        }
       }
+      this.rowFrom = starts;
+    } else {
+      const items = this.parent.starts;
+      for (let j = 0; j < slot.length; j++) {
+        if (j % MARK_ROWS === 0) marks.push(e, v);
+        const k = slot[j]!;
+        const first = items[k]!;
+        const last = items[k + 1]!;
+        rowTo[k] = v;
+        if (first === last) {
+          rep[e] = 0;
+          def[e++] = 0;
+          continue;
+        }
+        for (let g = first; g < last; g++) {
+          const c = starts[g + 1]! - starts[g]!;
+          rep[e] = g === first ? 0 : 1;
+          if (c === 0) def[e++] = 1;
+          else {
+            e += c;
+            v += c;
+          }
+        }
+      }
+      // A row's values are those of its items, consecutive in input order too.
+      const rowFrom = this.mem.int32(slot.length + 1);
+      for (let k = 0; k <= slot.length; k++) rowFrom[k] = starts[items[k]!]!;
+      this.rowFrom = rowFrom;
     }
     this.rep = rep;
     this.def = def;
-    this.markEntries = marks;
+    this.n = n;
+    this.rowTo = rowTo;
+    this.marks = marks;
   }
 }
 
-/** Copies whole rows' values from `src` (row k at starts[k]..starts[k + 1]) into `dst` in slot order. */
-function moveRowValues<T extends Int32Array | Float64Array>(
-  src: T,
-  dst: T,
-  slot: Uint32Array,
-  starts: Int32Array,
-  mark: (row: number, value: number) => void,
-): T {
-  let p = 0;
-  for (let j = 0; j < slot.length; j++) {
-    if (j % MARK_ROWS === 0) mark(j, p);
-    const k = slot[j]!;
-    const end = starts[k + 1]!;
-    for (let v = starts[k]!; v < end; v++) dst[p++] = src[v]!;
+const EMPTY_BYTES = new Uint8Array(0);
+const EMPTY_INT32 = new Int32Array(0);
+
+/** Input row k's values src[from[k]..from[k + 1]) to dst at to[k], for `rows` rows. */
+function moveInt32Rows(
+  src: Int32Array,
+  dst: Int32Array,
+  from: Int32Array,
+  to: Int32Array,
+  rows: number,
+): Int32Array {
+  for (let k = 0; k < rows; k++) {
+    let p = to[k]!;
+    const end = from[k + 1]!;
+    for (let v = from[k]!; v < end; v++) dst[p++] = src[v]!;
   }
   return dst;
 }
@@ -153,54 +182,44 @@ abstract class LeafBase {
   n = 0;
   /** After `permute`: row boundaries as (level entry, value) index pairs, the first at 0. */
   marks: number[] = [];
-  /** Value at which each input row starts (repeated leaves only). */
-  protected starts: Int32Array | null;
-  private rows = 0;
 
   constructor(
     readonly spec: LeafSpec,
     /** Null for a flat column (no levels: one value per row). */
     readonly levels: Levels | null,
     protected readonly mem: Allocator,
-    rowCount: number,
-  ) {
-    this.starts = levels ? mem.int32(rowCount + 1) : null;
-  }
-
-  /** Call before each input row's values (repeated leaves only). */
-  startRow(): void {
-    this.starts![this.rows++] = this.n;
-  }
+  ) {}
 
   /**
-   * Reorders the values into file order (row j of file order is the slot[j]-th row pushed; null
-   * when pushed in file order), recording marks. A repeated leaf needs its Levels permuted first.
+   * Reorders the values into file order: a flat leaf's by `slot` (value j of file order is value
+   * slot[j]), a repeated leaf's by its Levels, permuted first.
    */
-  permute(slot: Uint32Array | null): void {
-    const marks: number[] = [];
-    const starts = this.starts;
-    if (!starts) {
-      if (slot) this.gather(slot);
-      for (let j = 0; j < this.n; j += MARK_ROWS) marks.push(j, j);
-    } else {
-      starts[this.rows] = this.n;
-      const entries = this.levels!.markEntries;
-      const mark = (j: number, value: number) => marks.push(entries[j / MARK_ROWS]!, value);
-      if (slot) this.moveRows(slot, starts, mark);
-      else for (let j = 0; j < this.rows; j += MARK_ROWS) mark(j, starts[j]!);
+  permute(slot: Uint32Array): void {
+    const levels = this.levels;
+    if (levels) {
+      this.moveRows(levels.rowFrom, levels.rowTo, slot);
+      this.marks = levels.marks;
+      return;
     }
+    this.gather(slot);
+    this.markFlat();
+  }
+
+  /** The marks of a flat leaf whose values are in file order. */
+  protected markFlat(): void {
+    const marks: number[] = [];
+    for (let j = 0; j < this.n; j += MARK_ROWS) marks.push(j, j);
     this.marks = marks;
   }
 
-  /** One value per row: value j of file order is value slot[j]. */
+  /** Value j of file order becomes value slot[j] (one value per row). */
   protected abstract gather(slot: Uint32Array): void;
 
-  /** Whole rows' values, calling `mark` at each MARK_ROWS-th row with its first value's index. */
-  protected abstract moveRows(
-    slot: Uint32Array,
-    starts: Int32Array,
-    mark: (row: number, value: number) => void,
-  ): void;
+  /**
+   * Moves each input row's values, from[k]..from[k + 1], to file order at to[k]: read in input
+   * order, so only the writes jump (a gather in file order missed the cache on every row).
+   */
+  protected abstract moveRows(from: Int32Array, to: Int32Array, slot: Uint32Array): void;
 }
 
 /**
@@ -235,10 +254,9 @@ export class StringLeaf extends LeafBase {
     dictionary: boolean,
     capacity: number,
     mem: Allocator,
-    rowCount: number,
     private readonly values?: number,
   ) {
-    super(spec, levels, mem, rowCount);
+    super(spec, levels, mem);
     const bytes = (n: number) => mem.bytes(n);
     this.dictionary = dictionary;
     this.ids = mem.int32(dictionary ? Math.max(16, capacity) : 16);
@@ -288,6 +306,14 @@ export class StringLeaf extends LeafBase {
     this.offsets[++this.n] = this.plain.pos;
   }
 
+  /** Takes a flat PLAIN leaf's `n` values, already in file order (instead of push and permute). */
+  setPlain(plain: ByteBuffer, offsets: Int32Array, n: number): void {
+    this.plain = plain;
+    this.offsets = offsets;
+    this.n = n;
+    this.markFlat();
+  }
+
   private probe(): void {
     const final = this.values;
     if (!dictionaryWins(this.dict.size, this.dictBytes.pos, final ?? this.n)) this.dropDictionary();
@@ -322,54 +348,64 @@ export class StringLeaf extends LeafBase {
   }
 
   protected gather(slot: Uint32Array): void {
+    const n = this.n;
     if (this.dictionary) {
-      const ids = this.mem.int32(Math.max(16, slot.length));
-      for (let j = 0; j < slot.length; j++) ids[j] = this.ids[slot[j]!]!;
+      const from = this.ids;
+      const ids = this.mem.int32(Math.max(16, n));
+      for (let j = 0; j < n; j++) ids[j] = from[slot[j]!]!;
       this.ids = ids;
       return;
     }
-    this.movePlain(slot, null, () => {});
-  }
-
-  protected moveRows(
-    slot: Uint32Array,
-    starts: Int32Array,
-    mark: (row: number, value: number) => void,
-  ): void {
-    if (!this.dictionary) {
-      this.movePlain(slot, starts, mark);
-      return;
-    }
-    this.ids = moveRowValues(this.ids, this.mem.int32(Math.max(16, this.n)), slot, starts, mark);
-  }
-
-  /** PLAIN bytes by rows (`starts`) or one value per row (null). */
-  private movePlain(
-    slot: Uint32Array,
-    starts: Int32Array | null,
-    mark: (row: number, value: number) => void,
-  ): void {
     const src = this.plain.bytes;
     const from = this.offsets;
     const plain = new ByteBuffer(this.plain.pos, (k) => this.mem.bytes(k));
-    const offsets = this.mem.int32(Math.max(16, this.n + 1));
+    const offsets = this.mem.int32(Math.max(16, n + 1));
     const dst = plain.bytes;
-    let p = 0;
-    let v = 0;
-    for (let j = 0; j < slot.length; j++) {
-      if (j % MARK_ROWS === 0) mark(j, v);
-      const k = slot[j]!;
-      const first = starts ? starts[k]! : k;
-      const last = starts ? starts[k + 1]! : k + 1;
-      for (let i = first; i < last; i++) {
-        const end = from[i + 1]!;
-        for (let b = from[i]!; b < end; b++) dst[p++] = src[b]!;
-        offsets[++v] = p;
-      }
+    let b = 0;
+    for (let j = 0; j < n; j++) {
+      const i = slot[j]!;
+      const end = from[i + 1]!;
+      for (let a = from[i]!; a < end; a++) dst[b++] = src[a]!;
+      offsets[j + 1] = b;
     }
-    plain.pos = p;
+    plain.pos = b;
     this.plain = plain;
     this.offsets = offsets;
+  }
+
+  protected moveRows(from: Int32Array, to: Int32Array, slot: Uint32Array): void {
+    const rows = slot.length;
+    if (this.dictionary) {
+      this.ids = moveInt32Rows(this.ids, this.mem.int32(Math.max(16, this.n)), from, to, rows);
+      return;
+    }
+    // A row's PLAIN values are consecutive bytes too: each row's byte start in file order first.
+    const src = this.plain.bytes;
+    const offsets = this.offsets;
+    const byteTo = this.mem.int32(Math.max(16, rows));
+    let b = 0;
+    for (let j = 0; j < rows; j++) {
+      const k = slot[j]!;
+      byteTo[k] = b;
+      b += offsets[from[k + 1]!]! - offsets[from[k]!]!;
+    }
+    const plain = new ByteBuffer(b, (size) => this.mem.bytes(size));
+    const moved = this.mem.int32(Math.max(16, this.n + 1));
+    const dst = plain.bytes;
+    for (let k = 0; k < rows; k++) {
+      const first = from[k]!;
+      const last = from[k + 1]!;
+      const begin = offsets[first]!;
+      const shift = byteTo[k]! - begin;
+      let p = to[k]!;
+      for (let v = first; v < last; v++) moved[++p] = offsets[v + 1]! + shift;
+      let d = byteTo[k]!;
+      const end = offsets[last]!;
+      for (let a = begin; a < end; a++) dst[d++] = src[a]!;
+    }
+    plain.pos = b;
+    this.plain = plain;
+    this.offsets = moved;
   }
 }
 
@@ -377,8 +413,8 @@ export class StringLeaf extends LeafBase {
 export class NumberLeaf extends LeafBase {
   values: Float64Array;
 
-  constructor(spec: LeafSpec, levels: Levels | null, capacity: number, mem: Allocator, rowCount: number) {
-    super(spec, levels, mem, rowCount);
+  constructor(spec: LeafSpec, levels: Levels | null, capacity: number, mem: Allocator) {
+    super(spec, levels, mem);
     this.values = mem.float64(Math.max(16, capacity));
   }
 
@@ -388,17 +424,22 @@ export class NumberLeaf extends LeafBase {
   }
 
   protected gather(slot: Uint32Array): void {
-    const values = this.mem.float64(Math.max(16, slot.length));
-    for (let j = 0; j < slot.length; j++) values[j] = this.values[slot[j]!]!;
+    const n = this.n;
+    const from = this.values;
+    const values = this.mem.float64(Math.max(16, n));
+    for (let j = 0; j < n; j++) values[j] = from[slot[j]!]!;
     this.values = values;
   }
 
-  protected moveRows(
-    slot: Uint32Array,
-    starts: Int32Array,
-    mark: (row: number, value: number) => void,
-  ): void {
-    this.values = moveRowValues(this.values, this.mem.float64(Math.max(16, this.n)), slot, starts, mark);
+  protected moveRows(from: Int32Array, to: Int32Array, slot: Uint32Array): void {
+    const src = this.values;
+    const dst = this.mem.float64(Math.max(16, this.n));
+    for (let k = 0; k < slot.length; k++) {
+      let p = to[k]!;
+      const end = from[k + 1]!;
+      for (let v = from[k]!; v < end; v++) dst[p++] = src[v]!;
+    }
+    this.values = dst;
   }
 }
 

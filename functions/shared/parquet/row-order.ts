@@ -135,8 +135,6 @@ export interface RowRange {
   readonly rows: Uint32Array;
   /** Its j-th row in file order is rows[slot[j]]. */
   readonly slot: Uint32Array;
-  /** Its input rows in file order. */
-  readonly order: Uint32Array;
 }
 
 /** Splits rows in file `order` into row groups of `size` rows. */
@@ -146,7 +144,7 @@ export function rowGroups(order: Uint32Array, size: number): RowRange[] {
   if (n <= size) {
     const rows = new Uint32Array(n);
     for (let i = 0; i < n; i++) rows[i] = i;
-    return [{ rows, slot: order, order }];
+    return [{ rows, slot: order }];
   }
   // position[i]: where input row i lands in file order; a stable counting sort by group then
   // lists each group's input rows in ascending order.
@@ -162,7 +160,7 @@ export function rowGroups(order: Uint32Array, size: number): RowRange[] {
     const rows = all.subarray(from, Math.min(n, from + size));
     const slot = new Uint32Array(rows.length);
     for (let k = 0; k < rows.length; k++) slot[position[rows[k]!]! - from] = k;
-    groups.push({ rows, slot, order: order.subarray(from, from + rows.length) });
+    groups.push({ rows, slot });
   }
   return groups;
 }

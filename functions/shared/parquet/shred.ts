@@ -1,5 +1,6 @@
 import type { Column } from '../schema/columns.js';
 import type { Allocator } from './arena.js';
+import { ByteBuffer } from './byte-buffer.js';
 import { type Leaf, Levels, NumberLeaf, StringLeaf } from './leaves.js';
 import type { LeafKind, LeafSpec } from './parquet-schema.js';
 import type { RowRange } from './row-order.js';
@@ -42,8 +43,8 @@ function newLeaf(
 ): Leaf {
   // A flat leaf has one value per row: its dictionary can be judged against the final count.
   return spec.kind === 'string'
-    ? new StringLeaf(spec, levels, dictionary, capacity, mem, rowCount, levels ? undefined : rowCount)
-    : new NumberLeaf(spec, levels, capacity, mem, rowCount);
+    ? new StringLeaf(spec, levels, dictionary, capacity, mem, levels ? undefined : rowCount)
+    : new NumberLeaf(spec, levels, capacity, mem);
 }
 
 /**
@@ -75,76 +76,99 @@ class MapShredder {
   private readonly keyIds: number[] = [];
   private readonly vals: string[] = [];
   private readonly valIds: number[] = [];
+  readonly keyLeaf: StringLeaf;
+  readonly valueLeaf: StringLeaf;
 
   constructor(
+    /** One group per map. */
     private readonly levels: Levels,
-    readonly keyLeaf: StringLeaf,
-    readonly valueLeaf: StringLeaf,
-    /** Definition (= repetition) level of an entry: 1 for a column, 2 inside a list. */
-    private readonly depth: number,
-  ) {}
-
-  /** Call before each input row. */
-  startRow(): void {
-    this.levels.startRow();
-    this.keyLeaf.startRow();
-    this.valueLeaf.startRow();
+    specs: readonly LeafSpec[],
+    capacity: number,
+    mem: Allocator,
+  ) {
+    this.keyLeaf = new StringLeaf(specs[0]!, levels, true, capacity, mem);
+    this.valueLeaf = new StringLeaf(specs[1]!, levels, true, capacity, mem);
   }
 
-  permute(slot: Uint32Array | null): void {
+  permute(slot: Uint32Array): void {
     this.levels.permute(slot);
     this.keyLeaf.permute(slot);
     this.valueLeaf.permute(slot);
   }
 
-  /** The entry of a row whose enclosing list is empty (no item, so no map). */
-  noParent(): void {
-    this.levels.push(0, 0);
-  }
-
-  /** One map; its first entry gets repetition level `firstRep`. */
-  add(m: unknown, firstRep: number): void {
-    const { levels, keyLeaf, valueLeaf, depth } = this;
+  /** One map (the next group of the levels). */
+  add(m: unknown): void {
+    const { keyLeaf, valueLeaf } = this;
     if (m === this.prevMap && this.prevCount > 0 && keyLeaf.dictionary && valueLeaf.dictionary) {
       for (let c = 0; c < this.prevCount; c++) {
-        levels.push(c === 0 ? firstRep : depth, depth);
         keyLeaf.pushId(this.keyIds[c]!);
         valueLeaf.pushId(this.valIds[c]!);
       }
+      this.levels.endGroup(this.prevCount);
       return;
     }
     let c = 0;
     if (m !== null && typeof m === 'object') {
       const rec = m as Record<string, unknown>;
       for (const k in rec) {
-        const v = asString(rec[k]);
-        levels.push(c === 0 ? firstRep : depth, depth);
         pushCached(keyLeaf, this.keys, this.keyIds, c, k);
-        pushCached(valueLeaf, this.vals, this.valIds, c, v);
+        pushCached(valueLeaf, this.vals, this.valIds, c, asString(rec[k]));
         c++;
       }
     }
-    if (c === 0) levels.push(firstRep, depth - 1);
+    this.levels.endGroup(c);
     this.prevMap = m;
     this.prevCount = c;
   }
 }
 
-function mapLeaves(
-  specs: readonly LeafSpec[],
-  levels: Levels,
-  depth: number,
-  capacity: number,
+/**
+ * A flat PLAIN string leaf (random ids, free text) written straight into file order while its
+ * strings are read in input order (the order they sit in memory): lengths first, then each
+ * string's bytes at its final place. Reading in file order was a cache miss per string, and
+ * moving the bytes afterwards cost more than encoding them. Takes every string as ASCII (one byte
+ * per UTF-16 code unit), as ids are; false at the first that is not, leaving the leaf as it was.
+ */
+function plainInFileOrder(
+  leaf: StringLeaf,
+  values: readonly unknown[],
+  range: RowRange,
   mem: Allocator,
-  rowCount: number,
-): MapShredder {
-  const [keySpec, valueSpec] = specs as [LeafSpec, LeafSpec];
-  return new MapShredder(
-    levels,
-    new StringLeaf(keySpec, levels, true, capacity, mem, rowCount),
-    new StringLeaf(valueSpec, levels, true, capacity, mem, rowCount),
-    depth,
-  );
+): boolean {
+  const { rows, slot } = range;
+  const n = rows.length;
+  // Per input row: its length, then where its entry starts.
+  const at = mem.int32(Math.max(16, n));
+  for (let k = 0; k < n; k++) at[k] = asString(values[rows[k]!]).length;
+  const offsets = mem.int32(Math.max(16, n + 1));
+  let total = 0;
+  for (let j = 0; j < n; j++) {
+    const k = slot[j]!;
+    const len = at[k]!;
+    at[k] = total;
+    total += 4 + len;
+    offsets[j + 1] = total;
+  }
+  const plain = new ByteBuffer(total, (size) => mem.bytes(size));
+  const b = plain.bytes;
+  for (let k = 0; k < n; k++) {
+    const s = asString(values[rows[k]!]);
+    const len = s.length;
+    let p = at[k]!;
+    b[p] = len;
+    b[p + 1] = len >>> 8;
+    b[p + 2] = len >>> 16;
+    b[p + 3] = len >>> 24;
+    p += 4;
+    for (let i = 0; i < len; i++) {
+      const code = s.charCodeAt(i);
+      if (code > 0x7f) return false;
+      b[p++] = code;
+    }
+  }
+  plain.pos = total;
+  leaf.setPlain(plain, offsets, n);
+  return true;
 }
 
 function shredFlat(
@@ -152,6 +176,7 @@ function shredFlat(
   values: readonly unknown[],
   range: RowRange,
   micros: Float64Array | undefined,
+  mem: Allocator,
 ): void {
   const { rows, slot } = range;
   const n = rows.length;
@@ -161,11 +186,7 @@ function shredFlat(
       const conv = numberOf(leaf.spec.kind);
       for (let k = 0; k < n; k++) leaf.push(conv(values[rows[k]!]));
     }
-  } else if (!leaf.dictionary) {
-    // Random ids and free text: encoding them in file order beats encoding then moving the bytes.
-    const order = range.order;
-    for (let j = 0; j < n; j++) leaf.push(asString(values[order[j]!]));
-    leaf.permute(null);
+  } else if (!leaf.dictionary && plainInFileOrder(leaf, values, range, mem)) {
     return;
   } else {
     // Repeats (service, scope, span name) reuse the previous id without a lookup.
@@ -194,11 +215,8 @@ function shredMap(
 ): Leaf[] {
   const { rows, slot } = range;
   const n = rows.length;
-  const maps = mapLeaves(specs, new Levels(1, 1, mem, n * 8, n), 1, n * 8, mem, n);
-  for (let k = 0; k < n; k++) {
-    maps.startRow();
-    maps.add(values[rows[k]!], 0);
-  }
+  const maps = new MapShredder(new Levels(mem, n), specs, n * 8, mem);
+  for (let k = 0; k < n; k++) maps.add(values[rows[k]!]);
   maps.permute(slot);
   return [maps.keyLeaf, maps.valueLeaf];
 }
@@ -206,19 +224,14 @@ function shredMap(
 function shredArray(spec: LeafSpec, values: readonly unknown[], range: RowRange, mem: Allocator): Leaf[] {
   const { rows, slot } = range;
   const n = rows.length;
-  const levels = new Levels(1, 1, mem, n * 4, n);
-  const leaf = new NumberLeaf(spec, levels, n * 4, mem, n);
+  const levels = new Levels(mem, n);
+  const leaf = new NumberLeaf(spec, levels, n * 4, mem);
   const conv = numberOf(spec.kind);
   for (let k = 0; k < n; k++) {
-    levels.startRow();
-    leaf.startRow();
     const arr = values[rows[k]!];
     const len = Array.isArray(arr) ? arr.length : 0;
-    if (len === 0) levels.push(0, 0);
-    for (let t = 0; t < len; t++) {
-      levels.push(t === 0 ? 0 : 1, 1);
-      leaf.push(conv((arr as unknown[])[t]));
-    }
+    for (let t = 0; t < len; t++) leaf.push(conv((arr as unknown[])[t]));
+    levels.endGroup(len);
   }
   levels.permute(slot);
   leaf.permute(slot);
@@ -245,13 +258,13 @@ function shredNested(
 ): Leaf[] {
   const { rows, slot } = range;
   const n = rows.length;
-  const list = new Levels(1, 1, mem, n, n);
+  const list = new Levels(mem, n);
   const fields: NestedField[] = [];
   const leaves: Leaf[] = [];
   let s = 0;
   for (const f of col.fields) {
     if (f.type === 'map') {
-      const maps = mapLeaves(specs.slice(s, s + 2), new Levels(2, 2, mem, n, n), 2, 256, mem, n);
+      const maps = new MapShredder(new Levels(mem, 256, list), specs.slice(s, s + 2), 256, mem);
       fields.push({ kind: 'map', maps });
       leaves.push(maps.keyLeaf, maps.valueLeaf);
       s += 2;
@@ -264,26 +277,17 @@ function shredNested(
   }
   const first = fieldValues[0] ?? [];
   for (let r = 0; r < n; r++) {
-    list.startRow();
-    for (const f of fields) {
-      if (f.kind === 'map') f.maps.startRow();
-      else f.leaf.startRow();
-    }
     const row = rows[r]!;
     const a = first[row];
     const k = Array.isArray(a) ? a.length : 0;
-    if (k === 0) {
-      list.push(0, 0);
-      for (const f of fields) if (f.kind === 'map') f.maps.noParent();
-      continue;
-    }
-    for (let t = 0; t < k; t++) list.push(t === 0 ? 0 : 1, 1);
+    list.endGroup(k);
+    if (k === 0) continue;
     for (let fi = 0; fi < fields.length; fi++) {
       const f = fields[fi]!;
       const arr = fieldValues[fi]?.[row];
       const items = Array.isArray(arr) ? (arr as unknown[]) : [];
       if (f.kind === 'map') {
-        for (let t = 0; t < k; t++) f.maps.add(items[t], t === 0 ? 0 : 1);
+        for (let t = 0; t < k; t++) f.maps.add(items[t]);
       } else if (f.leaf instanceof StringLeaf) {
         for (let t = 0; t < k; t++) f.leaf.push(asString(items[t]));
       } else {
@@ -329,6 +333,6 @@ export function shredColumn(
     return shredArray(specs[0]!, values, rows, mem);
   }
   const leaf = newLeaf(specs[0]!, null, dictionary(col.name), rows.rows.length, mem, rows.rows.length);
-  shredFlat(leaf, values, rows, micros);
+  shredFlat(leaf, values, rows, micros, mem);
   return [leaf];
 }
