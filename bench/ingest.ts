@@ -31,7 +31,7 @@ import type { ColumnBatch } from '../functions/shared/rows/batch.js';
 import { flatten } from '../functions/shared/rows/flatten.js';
 import type { Signal } from '../functions/shared/schema/columns.js';
 import type { StreamSink } from '../functions/shared/stream/stream-sink.js';
-import { LAMBDA_MODULE_ALIASES } from '../lib/lambda-bundling.js';
+import { LAMBDA_EXTERNAL_MODULES, LAMBDA_MODULE_ALIASES } from '../lib/lambda-bundling.js';
 import { logsRequest, metricsRequest, type Payload, receivedAfter, traceRequest } from './workload.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -355,7 +355,7 @@ async function measureBundle(sdkExternal: boolean) {
     target: 'node22',
     format: 'esm',
     mainFields: ['module', 'main'],
-    external: sdkExternal ? ['@aws-sdk/*', '@smithy/*'] : [],
+    external: [...LAMBDA_EXTERNAL_MODULES, ...(sdkExternal ? ['@aws-sdk/*', '@smithy/*'] : [])],
     alias: { ...LAMBDA_MODULE_ALIASES },
     write: false,
     metafile: true,
