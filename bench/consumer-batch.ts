@@ -8,12 +8,18 @@
  *   npx tsx bench/consumer-batch.ts [--quick]     (--quick: 1,000 records)
  *
  * Target (consumers issue): handled well inside the consumer's timeout, with memory <= 1 GB. The
- * hot writer's figure includes the embedded ClickHouse engine itself (in AWS it is remote).
+ * hot writer runs twice: on the embedded ClickHouse (its figure includes the engine itself), and
+ * over HTTP to a stand-in in the parent process that accepts every insert and answers the ledger
+ * query with no rows (a first delivery). In AWS ClickHouse is remote, so the second figure is the
+ * function's own memory; the stand-in is a mock of ClickHouse Cloud, said so in its row's name.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createClient } from '@clickhouse/client';
 import type { Context, KinesisStreamEvent } from 'aws-lambda';
 import { createHotWriterHandler } from '../functions/hot-writer/handler.js';
 import { createLakeWriterHandler } from '../functions/lake-writer/handler.js';
@@ -33,6 +39,49 @@ const ESM_MAX_BYTES = 6 * 1024 * 1024;
 const quick = process.argv.includes('--quick');
 const records = quick ? 1_000 : 10_000;
 const role = process.argv.find((a) => a.startsWith('--role='))?.slice('--role='.length);
+const standInUrl = process.argv.find((a) => a.startsWith('--url='))?.slice('--url='.length);
+
+const CONSUMER_NAMES: Record<string, string> = {
+  lake: 'lake-writer (Parquet)',
+  hot: 'hot-writer (embedded chdb, engine included)',
+  'hot-http': 'hot-writer (HTTP to a mock ClickHouse)',
+};
+
+/**
+ * The mock ClickHouse of the 'hot-http' role: every INSERT is read to the end and counted, any
+ * other query answers no rows. Runs in the parent, so its memory is not the consumer's.
+ */
+async function startStandIn(): Promise<{
+  url: string;
+  inserted: () => number;
+  spanRows: () => number;
+  close: () => void;
+}> {
+  let insertedBytes = 0;
+  let spanRows = 0;
+  const server = createServer((req, res) => {
+    const query = new URL(req.url ?? '/', 'http://x').searchParams.get('query') ?? '';
+    const insert = /^\s*INSERT/i.test(query);
+    // JSONEachRow: one line per row.
+    const spans = /^\s*INSERT INTO \S*otel_traces\b/i.test(query);
+    req.on('data', (chunk: Buffer) => {
+      if (insert) insertedBytes += chunk.length;
+      if (spans) for (const byte of chunk) if (byte === 10) spanRows++;
+    });
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-clickhouse-summary': '{}' });
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    inserted: () => insertedBytes,
+    spanRows: () => spanRows,
+    close: () => server.close(),
+  };
+}
 
 /** A batch of `records` small envelopes (about 6 MB of spans), with timestamps of now. */
 function buildEvent(): { event: KinesisStreamEvent; spans: number; bytes: number } {
@@ -122,6 +171,15 @@ async function runRole(name: string): Promise<void> {
       const body = await store.get(info.key);
       if (body) rows += decodeParquet('otel_traces', body).rowCount;
     }
+  } else if (name === 'hot-http') {
+    const client = createClient({ url: standInUrl!, request_timeout: 600_000 });
+    const handler = createHotWriterHandler({ clickhouse: async () => client, deadLetters });
+    const response = await handler(event, context);
+    done();
+    if (response.batchItemFailures.length > 0)
+      throw new Error(`${response.batchItemFailures.length} records failed`);
+    // The rows are counted by the mock, in the parent.
+    await client.close();
   } else {
     const dir = mkdtempSync(join(tmpdir(), 'bench-batch-'));
     const client = createEmbeddedClickHouse({ path: dir });
@@ -138,7 +196,7 @@ async function runRole(name: string): Promise<void> {
   }
   console.log(
     JSON.stringify({
-      consumer: name === 'lake' ? 'lake-writer (Parquet)' : 'hot-writer (chdb)',
+      consumer: CONSUMER_NAMES[name],
       records: event.Records.length,
       payloadMB: +(bytes / 1024 / 1024).toFixed(2),
       spans,
@@ -155,22 +213,39 @@ async function runRole(name: string): Promise<void> {
 if (role) {
   await runRole(role);
 } else {
-  const results: unknown[] = [];
-  for (const r of ['lake', 'hot']) {
-    const child = spawnSync(
+  const results: Record<string, unknown>[] = [];
+  const standIn = await startStandIn();
+  for (const r of ['lake', 'hot', 'hot-http']) {
+    // Asynchronous, so the parent's stand-in server answers while the child runs.
+    const child = spawn(
       process.execPath,
-      ['--import', 'tsx', process.argv[1]!, `--role=${r}`, ...(quick ? ['--quick'] : [])],
-      {
-        encoding: 'utf8',
-      },
+      [
+        '--import',
+        'tsx',
+        process.argv[1]!,
+        `--role=${r}`,
+        `--url=${standIn.url}`,
+        ...(quick ? ['--quick'] : []),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    const line = child.stdout.trim().split('\n').pop() ?? '';
-    if (child.status !== 0) {
-      console.error(child.stderr);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    if (status !== 0) {
+      console.error(stderr);
       process.exit(1);
     }
-    results.push(JSON.parse(line));
+    const result = JSON.parse(stdout.trim().split('\n').pop() ?? '') as Record<string, unknown>;
+    if (r === 'hot-http') {
+      result.rowsWritten = standIn.spanRows();
+      result.insertedMB = +(standIn.inserted() / 1024 / 1024).toFixed(1);
+    }
+    results.push(result);
   }
+  standIn.close();
   console.log(
     `${records} records in one event (Lambda's ESM caps a batch at 10,000 records and 6 MB; small envelopes` +
       ' make this one larger than 6 MB, a harsher case than Lambda can deliver). One child process per consumer.',
