@@ -326,23 +326,10 @@ export class StringLeaf extends LeafBase {
     this.dictionary = false;
     this.probeAt = NEVER;
     const n = this.n;
-    const src = this.dictBytes.bytes;
     const from = this.dictOffsets;
     let bytes = 0;
     for (let i = 0; i < n; i++) bytes += from[this.ids[i]! + 1]! - from[this.ids[i]!]!;
-    const plain = new ByteBuffer(bytes, (k) => this.mem.bytes(k));
-    const offsets = this.mem.int32(Math.max(16, n + 1));
-    const dst = plain.bytes;
-    let p = 0;
-    for (let i = 0; i < n; i++) {
-      const id = this.ids[i]!;
-      const end = from[id + 1]!;
-      for (let b = from[id]!; b < end; b++) dst[p++] = src[b]!;
-      offsets[i + 1] = p;
-    }
-    plain.pos = p;
-    this.plain = plain;
-    this.offsets = offsets;
+    this.concatRuns(this.dictBytes.bytes, from, this.ids, n, bytes);
     this.dict.clear();
     this.dictBytes.reset();
   }
@@ -356,19 +343,31 @@ export class StringLeaf extends LeafBase {
       this.ids = ids;
       return;
     }
-    const src = this.plain.bytes;
-    const from = this.offsets;
-    const plain = new ByteBuffer(this.plain.pos, (k) => this.mem.bytes(k));
+    this.concatRuns(this.plain.bytes, this.offsets, slot, n, this.plain.pos);
+  }
+
+  /**
+   * Makes the PLAIN values the byte runs `pick[0..n)` of `src` (run i is `at[i]` to `at[i + 1]`),
+   * one after another; `bytes` is their total length.
+   */
+  private concatRuns(
+    src: Uint8Array,
+    at: Int32Array,
+    pick: ArrayLike<number>,
+    n: number,
+    bytes: number,
+  ): void {
+    const plain = new ByteBuffer(bytes, (k) => this.mem.bytes(k));
     const offsets = this.mem.int32(Math.max(16, n + 1));
     const dst = plain.bytes;
-    let b = 0;
+    let p = 0;
     for (let j = 0; j < n; j++) {
-      const i = slot[j]!;
-      const end = from[i + 1]!;
-      for (let a = from[i]!; a < end; a++) dst[b++] = src[a]!;
-      offsets[j + 1] = b;
+      const i = pick[j]!;
+      const end = at[i + 1]!;
+      for (let a = at[i]!; a < end; a++) dst[p++] = src[a]!;
+      offsets[j + 1] = p;
     }
-    plain.pos = b;
+    plain.pos = p;
     this.plain = plain;
     this.offsets = offsets;
   }
