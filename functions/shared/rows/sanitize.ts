@@ -176,9 +176,9 @@ export class Sanitizer {
 
   /**
    * Key sequences that needed no key work last time (nothing dropped or cut; a repeated key is
-   * fine: it overwrites either way), by first key, with the map built from them. Maps of one instrumentation repeat their keys in order: a
-   * repeat copies that map's shape and writes the values, skipping the per-key checks and the
-   * shape changes of adding keys one by one.
+   * fine: it overwrites either way), by first key, with the map built from them. Maps of one
+   * instrumentation repeat their keys in order: a repeat copies that map's shape and writes the
+   * values, skipping the per-key checks and the shape changes of adding keys one by one.
    */
   private readonly keySequences = new Map<string, { keys: string[]; map: Record<string, string> }>();
 
