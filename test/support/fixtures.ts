@@ -24,13 +24,16 @@ function originCheckout(): string | undefined {
  * was cloned from (a clean clone in a temporary directory).
  */
 function fixturesDir(): string {
-  const origin = originCheckout();
-  const candidates = [
-    process.env.OTLP_FIXTURES_DIR,
-    join(REPO, '../shared/fixtures'),
-    origin === undefined ? undefined : join(origin, '../shared/fixtures'),
-  ].filter((d): d is string => d !== undefined);
-  const found = candidates.find((d) => existsSync(d));
+  const candidates = [process.env.OTLP_FIXTURES_DIR, join(REPO, '../shared/fixtures')].filter(
+    (d): d is string => d !== undefined,
+  );
+  let found = candidates.find((d) => existsSync(d));
+  if (found === undefined) {
+    // Only now ask git (a process spawn) for the checkout this clone came from.
+    const origin = originCheckout();
+    if (origin !== undefined) candidates.push(join(origin, '../shared/fixtures'));
+    found = candidates.find((d) => existsSync(d));
+  }
   if (found === undefined) {
     throw new Error(`OTLP fixtures not found; looked in: ${candidates.join(', ')} (set OTLP_FIXTURES_DIR)`);
   }
