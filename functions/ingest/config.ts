@@ -49,15 +49,12 @@ export const ingestConfigSchema = z.object({
   /** Optional: a DynamoDB table for exact cross-instance rate limits; else in-memory token buckets. */
   RATE_LIMIT_TABLE: z.optional(name),
   /** Items per second for tenants without their own limit; unset means unlimited. */
-  DEFAULT_ITEMS_PER_SECOND: z.optional(z.coerce.number().check(z.positive())),
+  DEFAULT_ITEMS_PER_SECOND: z.optional(coercedNumber.check(z.positive())),
   MAX_BODY_BYTES: positiveInt(DEFAULT_MAX_BODY_BYTES),
   MAX_DECOMPRESSED_BYTES: positiveInt(DEFAULT_MAX_DECOMPRESSED_BYTES),
   /** Items older than this are rejected (the hot tier would drop them at once). */
   HOT_RETENTION_DAYS: positiveInt(7),
-  DEADLINE_MARGIN_MS: z._default(
-    z.coerce.number().check(z.int(), z.nonnegative()),
-    DEFAULT_DEADLINE_MARGIN_MS,
-  ),
+  DEADLINE_MARGIN_MS: z._default(coercedNumber.check(z.int(), z.nonnegative()), DEFAULT_DEADLINE_MARGIN_MS),
   /** JSON of rows/redact.ts `redactionConfigSchema`; absent means the defaults. */
   REDACTION_RULES: jsonVar(redactionConfigSchema),
   /** JSON of rows/limits.ts `rowLimitsSchema` overrides (HOT_RETENTION_DAYS wins for retention). */
