@@ -200,7 +200,7 @@ function measureCodecs(signal: Signal, payload: Payload) {
   const otlp = decodeOtlp(signal, payload.protobuf, 'protobuf');
   const flat = flatten({ tenant: 'bench', otlp, receivedAtNs: receivedAfter(otlp) });
   const groups = [...groupByService(flat.batches).values()];
-  const formats: [string, (batches: ColumnBatch[]) => Buffer][] = [
+  const formats: [string, (batches: ColumnBatch[]) => Uint8Array][] = [
     ['v2', (batches) => encodePayload(batches)],
     ['v1', (batches) => Buffer.from(JSON.stringify({ batches }), 'utf8')],
   ];
@@ -208,18 +208,21 @@ function measureCodecs(signal: Signal, payload: Payload) {
   const zstdAt =
     z &&
     ((level: number) =>
-      (b: Buffer): Buffer =>
+      (b: Uint8Array): Buffer =>
         z.compress(b, level));
   const brotli =
     (q: number) =>
-    (b: Buffer): Buffer =>
+    (b: Uint8Array): Buffer =>
       brotliCompressSync(b, {
-        params: { [constants.BROTLI_PARAM_QUALITY]: q, [constants.BROTLI_PARAM_SIZE_HINT]: b.length },
+        params: { [constants.BROTLI_PARAM_QUALITY]: q, [constants.BROTLI_PARAM_SIZE_HINT]: b.byteLength },
       });
-  const codecs: [string, (b: Buffer) => Buffer][] = [
-    ...[1, 2, 3, 4, 5].map((q): [string, (b: Buffer) => Buffer] => [`brotli q${q}`, brotli(q)]),
-    ...(zstdAt ? [1, 3, 6].map((l): [string, (b: Buffer) => Buffer] => [`zstd ${l}`, zstdAt(l)]) : []),
-    ...[1, 6, 9].map((l): [string, (b: Buffer) => Buffer] => [`gzip ${l}`, (b) => gzipSync(b, { level: l })]),
+  const codecs: [string, (b: Uint8Array) => Buffer][] = [
+    ...[1, 2, 3, 4, 5].map((q): [string, (b: Uint8Array) => Buffer] => [`brotli q${q}`, brotli(q)]),
+    ...(zstdAt ? [1, 3, 6].map((l): [string, (b: Uint8Array) => Buffer] => [`zstd ${l}`, zstdAt(l)]) : []),
+    ...[1, 6, 9].map((l): [string, (b: Uint8Array) => Buffer] => [
+      `gzip ${l}`,
+      (b) => gzipSync(b, { level: l }),
+    ]),
   ];
   const rounds = quick ? 3 : 7;
   const rows = [];

@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { anyValueToString } from '../../../../functions/shared/rows/attributes.js';
+import { anyValueToString, formatDouble } from '../../../../functions/shared/rows/attributes.js';
 import { kv, val } from './model-builders.js';
 
 describe('anyValueToString (pdata AsString)', () => {
@@ -71,5 +72,34 @@ describe('anyValueToString (pdata AsString)', () => {
       ],
     });
     expect(anyValueToString(value, { drop: (k) => k === 'password' })).toBe('[{"inner":{},"user":"u"}]');
+  });
+});
+
+describe('formatDouble', () => {
+  it('prints exactly what String() prints for short decimals, random doubles and the edges', () => {
+    const shortDecimals = fc
+      .tuple(fc.integer({ min: -(10 ** 15), max: 10 ** 15 }), fc.integer({ min: 0, max: 8 }))
+      .map(([n, f]) => n / 10 ** f);
+    const anyDouble = fc.double({ noNaN: true, noDefaultInfinity: true });
+    fc.assert(
+      fc.property(fc.oneof(shortDecimals, anyDouble), (v) => {
+        expect(formatDouble(v)).toBe(Object.is(v, -0) ? '-0' : String(v));
+      }),
+      { numRuns: 20_000 },
+    );
+    for (const v of [
+      0.5,
+      -0.5,
+      1e-6,
+      5e-7,
+      1.25,
+      99.9,
+      1234.5,
+      0.1 + 0.2,
+      123456789.123456,
+      1e14 + 0.5,
+      0.000123,
+    ])
+      expect(formatDouble(v)).toBe(String(v));
   });
 });
