@@ -191,6 +191,8 @@ function measurePack(name: string, signal: Signal, payload: Payload) {
   return { case: name, items: payload.items, 'pack µs/item': Number(median(perItem).toFixed(2)) };
 }
 
+type NamedCodec = [name: string, compress: (b: Uint8Array) => Buffer];
+
 /**
  * The envelope payload (per service, as packed) under other codecs and levels: version 2 (the
  * column encodings of envelope.ts, written now) and version 1 (plain JSON of the column batches).
@@ -216,13 +218,10 @@ function measureCodecs(signal: Signal, payload: Payload) {
       brotliCompressSync(b, {
         params: { [constants.BROTLI_PARAM_QUALITY]: q, [constants.BROTLI_PARAM_SIZE_HINT]: b.byteLength },
       });
-  const codecs: [string, (b: Uint8Array) => Buffer][] = [
-    ...[1, 2, 3, 4, 5].map((q): [string, (b: Uint8Array) => Buffer] => [`brotli q${q}`, brotli(q)]),
-    ...(zstdAt ? [1, 3, 6].map((l): [string, (b: Uint8Array) => Buffer] => [`zstd ${l}`, zstdAt(l)]) : []),
-    ...[1, 6, 9].map((l): [string, (b: Uint8Array) => Buffer] => [
-      `gzip ${l}`,
-      (b) => gzipSync(b, { level: l }),
-    ]),
+  const codecs: NamedCodec[] = [
+    ...[1, 2, 3, 4, 5].map((q): NamedCodec => [`brotli q${q}`, brotli(q)]),
+    ...(zstdAt ? [1, 3, 6].map((l): NamedCodec => [`zstd ${l}`, zstdAt(l)]) : []),
+    ...[1, 6, 9].map((l): NamedCodec => [`gzip ${l}`, (b) => gzipSync(b, { level: l })]),
   ];
   const rounds = quick ? 3 : 7;
   const rows = [];
