@@ -9,10 +9,13 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
  * the bundle-size benchmark so both measure the same thing:
  * - the SDK's default credential chain becomes the environment provider alone: in Lambda the role's
  *   credentials are always in the environment, and the chain's other links are ~135 KB
- *   (functions/shared/aws/lambda-credentials.ts).
+ *   (functions/shared/aws/lambda-credentials.ts);
+ * - `semver`, which the X-Ray SDK under Powertools Tracer loads whole (28 KiB) for one `gte` on
+ *   release versions, becomes that function alone (functions/shared/aws/semver-gte.ts).
  */
 export const LAMBDA_MODULE_ALIASES: Readonly<Record<string, string>> = {
   '@aws-sdk/credential-provider-node': join(REPO_ROOT, 'functions/shared/aws/lambda-credentials.ts'),
+  semver: join(REPO_ROOT, 'functions/shared/aws/semver-gte.ts'),
 };
 
 /**
