@@ -252,7 +252,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
 /**
  * Starts the gateway. Unknown paths get 404, known paths with another method 405 (with Allow),
  * bodies over `maxBodyBytes` 413, and a handler that throws 500, as API Gateway reports a failed
- * Lambda invocation.
+ * Lambda invocation. Each handler runs one invocation at a time, as one warm Lambda instance does:
+ * the Powertools Metrics a handler holds gathers dimensions and metrics per invocation, and
+ * concurrent requests (an SDK exports traces, logs and metrics at once) would mix them.
  */
 export async function startHttpGateway(options: HttpGatewayOptions): Promise<HttpGateway> {
   const host = options.host ?? '127.0.0.1';
@@ -260,6 +262,18 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
   const timeoutMs = options.timeoutMs ?? 30_000;
   const maxBodyBytes = options.maxBodyBytes ?? API_GATEWAY_MAX_BODY_BYTES;
   const routes: CompiledRoute[] = options.routes.map((route) => ({ route, segments: splitPath(route.path) }));
+  // The last invocation queued per handler (routes may share one, as the three OTLP paths do).
+  const turns = new Map<GatewayHandler, Promise<unknown>>();
+  const invokeInTurn = <T>(handler: GatewayHandler, invoke: () => Promise<T>): Promise<T> => {
+    const run = (turns.get(handler) ?? Promise.resolve()).then(invoke);
+    const settled = run.catch(() => undefined);
+    turns.set(handler, settled);
+    // Forget a handler once idle, so the map does not pin the last result.
+    void settled.then(() => {
+      if (turns.get(handler) === settled) turns.delete(handler);
+    });
+    return run;
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://gateway.local');
@@ -289,7 +303,10 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
     const event = buildEvent(req, url, route, match.params, body);
     let result: APIGatewayProxyResultV2;
     try {
-      result = await route.handler(event, buildContext(route, route.timeoutMs ?? timeoutMs));
+      result = await invokeInTurn(route.handler, () =>
+        // The context is made when the invocation starts: waiting for a turn is not Lambda time.
+        route.handler(event, buildContext(route, route.timeoutMs ?? timeoutMs)),
+      );
     } catch {
       // the handler logs its own failure; the client sees what API Gateway would send
       sendMessage(res, 500, 'Internal Server Error');

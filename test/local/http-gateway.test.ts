@@ -168,6 +168,44 @@ describe('local HTTP gateway', () => {
     expect(await res.json()).toEqual({ message: 'Internal Server Error' });
   });
 
+  it('runs one invocation of a handler at a time, as one Lambda instance does, and every request gets its answer', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const slow: GatewayHandler = async (event) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      inFlight--;
+      return { statusCode: 200, body: event.rawPath };
+    };
+    const other: GatewayHandler = async () => ({ statusCode: 200, body: 'other' });
+    const gw = await startHttpGateway({
+      port: 0,
+      routes: [
+        { method: 'POST', path: '/v1/traces', handler: slow },
+        { method: 'POST', path: '/v1/logs', handler: slow },
+        { method: 'GET', path: '/other', handler: other },
+      ],
+    });
+    try {
+      const posts = ['/v1/traces', '/v1/logs', '/v1/traces', '/v1/logs'].map((path) =>
+        fetch(`${gw.url}${path}`, { method: 'POST', body: 'x' }).then((r) => r.text()),
+      );
+      let postsDone = false;
+      const answers = Promise.all(posts).then((a) => {
+        postsDone = true;
+        return a;
+      });
+      // Another handler is not held up behind the busy one (the four posts take 200 ms in turn).
+      expect(await fetch(`${gw.url}/other`).then((r) => r.text())).toBe('other');
+      expect(postsDone).toBe(false);
+      expect(await answers).toEqual(['/v1/traces', '/v1/logs', '/v1/traces', '/v1/logs']);
+      expect(most).toBe(1);
+    } finally {
+      await gw.close();
+    }
+  });
+
   it('says clearly when the port is taken', async () => {
     const attempt = startHttpGateway({ port: gateway.port, routes: [] });
     await expect(attempt).rejects.toBeInstanceOf(HttpGatewayError);
