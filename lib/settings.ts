@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CORS_ORIGIN, CORS_ORIGIN_MESSAGE } from '../functions/shared/http/cors.js';
 
 /**
  * Deploy-time settings, read from CDK context (`cdk.json` "context", or `-c key=value` on the
@@ -82,6 +83,17 @@ export const settingsSchema = z
       .optional(),
     /** Items per second for tenants without a limit of their own. @default - no limit */
     defaultItemsPerSecond: z.coerce.number().positive().optional(),
+    /**
+     * Origins whose pages may call the API from a browser (the OpenTelemetry web SDK's OTLP/HTTP
+     * exporters; see functions/shared/http/cors.ts). @default [] - no cross-origin access
+     */
+    corsAllowedOrigins: z
+      .union([z.array(z.string()), z.string()])
+      .transform((v) =>
+        (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter((s) => s.length > 0),
+      )
+      .pipe(z.array(z.string().regex(CORS_ORIGIN, CORS_ORIGIN_MESSAGE)))
+      .default([]),
     /** API stage steady-state rate, requests per second. @default 1000 */
     apiThrottleRate: int(1, 1_000_000).default(1000),
     /** API stage burst, requests. @default 2000 */

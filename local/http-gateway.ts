@@ -7,6 +7,13 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
+import {
+  allowedOrigin,
+  CORS_ALLOW_HEADERS,
+  CORS_ALLOW_METHODS,
+  CORS_EXPOSE_HEADERS,
+  CORS_MAX_AGE_SECONDS,
+} from '../functions/shared/http/cors.js';
 
 /**
  * A stand-in for API Gateway's HTTP API in local mode and tests: turns each request into the
@@ -41,6 +48,11 @@ export interface HttpGatewayOptions {
   readonly timeoutMs?: number;
   /** API Gateway's payload limit. @default 10 MiB */
   readonly maxBodyBytes?: number;
+  /**
+   * Origins whose pages may call the routes from a browser, as API Gateway's CORS configuration
+   * takes them (functions/shared/http/cors.ts). @default [] - no CORS: preflights get 405
+   */
+  readonly corsAllowedOrigins?: readonly string[];
 }
 
 export interface HttpGateway {
@@ -261,6 +273,7 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
   const port = options.port ?? 4318;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const maxBodyBytes = options.maxBodyBytes ?? API_GATEWAY_MAX_BODY_BYTES;
+  const corsOrigins = options.corsAllowedOrigins ?? [];
   const routes: CompiledRoute[] = options.routes.map((route) => ({ route, segments: splitPath(route.path) }));
   // The last invocation queued per handler (routes may share one, as the three OTLP paths do).
   const turns = new Map<GatewayHandler, Promise<unknown>>();
@@ -278,6 +291,25 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://gateway.local');
     const method = (req.method ?? 'GET').toUpperCase();
+    if (corsOrigins.length > 0) {
+      // As API Gateway with CORS configured: the headers on every answer, preflights answered here.
+      const origin = allowedOrigin(corsOrigins, req.headers.origin);
+      if (origin !== undefined) {
+        res.setHeader('access-control-allow-origin', origin);
+        res.setHeader('access-control-expose-headers', CORS_EXPOSE_HEADERS.join(','));
+        if (origin !== '*') res.setHeader('vary', 'origin');
+      }
+      if (method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
+        req.resume();
+        if (origin !== undefined) {
+          res.setHeader('access-control-allow-methods', CORS_ALLOW_METHODS.join(','));
+          res.setHeader('access-control-allow-headers', CORS_ALLOW_HEADERS.join(','));
+          res.setHeader('access-control-max-age', String(CORS_MAX_AGE_SECONDS));
+        }
+        send(res, 204, {}, '');
+        return;
+      }
+    }
     const segments = splitPath(url.pathname);
     const matches = routes
       .map((r) => ({ r, params: matchPath(r, segments) }))

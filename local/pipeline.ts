@@ -212,7 +212,12 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
       ...queryRoutes.map((r) => ({ method: r.method, path: r.path, handler: query, functionName: 'query' })),
     ];
 
-    const gateway = await startHttpGateway({ host: config.HOST, port: config.PORT, routes });
+    const gateway = await startHttpGateway({
+      host: config.HOST,
+      port: config.PORT,
+      routes,
+      corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS,
+    });
     let gatewayClosed: Promise<void> | undefined;
     const closeGateway = () => {
       gatewayClosed ??= gateway.close();

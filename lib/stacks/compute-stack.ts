@@ -19,6 +19,12 @@ import type { Construct } from 'constructs';
 import { ALERT_DETAIL_TYPES, ALERT_EVENT_SOURCE } from '../../functions/shared/alerts/events.js';
 import { CHANNEL_TYPES, type ChannelType } from '../../functions/shared/alerts/rules.js';
 import { metricsNamespace } from '../../functions/shared/costs/pipeline-metrics.js';
+import {
+  CORS_ALLOW_HEADERS,
+  CORS_ALLOW_METHODS,
+  CORS_EXPOSE_HEADERS,
+  CORS_MAX_AGE_SECONDS,
+} from '../../functions/shared/http/cors.js';
 import { QUERY_ROUTES } from '../../functions/shared/query/routes.js';
 import { BusSubscription } from '../constructs/bus-subscription.js';
 import { PipelineDashboard } from '../constructs/pipeline-dashboard.js';
@@ -275,6 +281,16 @@ export class ComputeStack extends Stack {
     const api = new apigwv2.HttpApi(this, 'Api', {
       description: 'OTLP/HTTP ingest and query API',
       createDefaultStage: false,
+      // API Gateway answers preflights itself and puts these headers on every answer.
+      ...(s.corsAllowedOrigins.length > 0 && {
+        corsPreflight: {
+          allowOrigins: s.corsAllowedOrigins,
+          allowMethods: CORS_ALLOW_METHODS.map((m) => apigwv2.CorsHttpMethod[m]),
+          allowHeaders: [...CORS_ALLOW_HEADERS],
+          exposeHeaders: [...CORS_EXPOSE_HEADERS],
+          maxAge: Duration.seconds(CORS_MAX_AGE_SECONDS),
+        },
+      }),
     });
     const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
     const stage = new apigwv2.HttpStage(this, 'ApiStage', {

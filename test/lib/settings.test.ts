@@ -20,6 +20,7 @@ describe('deploy settings', () => {
       migrateOnDeploy: true,
       maxBodyBytes: 4 * 1024 * 1024,
       maxDecompressedBytes: 16 * 1024 * 1024,
+      corsAllowedOrigins: [],
       apiThrottleRate: 1000,
       apiThrottleBurst: 2000,
       queryTimeoutMs: 25_000,
@@ -42,8 +43,10 @@ describe('deploy settings', () => {
       migrateOnDeploy: 'false',
       budgetEmails: 'a@example.com, b@example.com',
       redactionRules: { rules: [] },
+      corsAllowedOrigins: 'http://localhost:3000, https://*',
     });
     expect(s).toMatchObject({
+      corsAllowedOrigins: ['http://localhost:3000', 'https://*'],
       streamMode: 'provisioned',
       shardCount: 8,
       migrateOnDeploy: false,
@@ -90,6 +93,7 @@ describe('deploy settings', () => {
         /complete ARN/,
       ],
       [{ redactionRules: '{nope' }, /-c redactionRules: must be JSON/],
+      [{ corsAllowedOrigins: 'https://app.example.com/page' }, /-c corsAllowedOrigins\.0: an origin such as/],
       [
         { apiThrottleRate: 100, apiThrottleBurst: 10 },
         /`apiThrottleBurst` must be at least `apiThrottleRate`/,

@@ -206,6 +206,58 @@ describe('local HTTP gateway', () => {
     }
   });
 
+  it('answers browser preflights and marks answers for allowed origins only when CORS origins are configured', async () => {
+    const ok: GatewayHandler = async () => ({ statusCode: 200, body: '{}' });
+    const routes = [{ method: 'POST', path: '/v1/traces', handler: ok }];
+    const preflight = (url: string, origin: string) =>
+      fetch(`${url}/v1/traces`, {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'content-type,authorization',
+        },
+      });
+    const gw = await startHttpGateway({ port: 0, routes, corsAllowedOrigins: ['http://localhost:3000'] });
+    try {
+      const allowed = await preflight(gw.url, 'http://localhost:3000');
+      expect(allowed.status).toBe(204);
+      expect(allowed.headers.get('access-control-allow-origin')).toBe('http://localhost:3000');
+      expect(allowed.headers.get('access-control-allow-methods')).toContain('POST');
+      expect(allowed.headers.get('access-control-allow-headers')).toContain('authorization');
+      expect(allowed.headers.get('access-control-allow-headers')).toContain('content-type');
+
+      const post = await fetch(`${gw.url}/v1/traces`, {
+        method: 'POST',
+        headers: { origin: 'http://localhost:3000' },
+        body: '{}',
+      });
+      expect(post.status).toBe(200);
+      expect(post.headers.get('access-control-allow-origin')).toBe('http://localhost:3000');
+      expect(post.headers.get('access-control-expose-headers')).toContain('retry-after');
+
+      const other = await preflight(gw.url, 'https://evil.example');
+      expect(other.headers.get('access-control-allow-origin')).toBeNull();
+      const otherPost = await fetch(`${gw.url}/v1/traces`, {
+        method: 'POST',
+        headers: { origin: 'https://evil.example' },
+        body: '{}',
+      });
+      expect(otherPost.headers.get('access-control-allow-origin')).toBeNull();
+    } finally {
+      await gw.close();
+    }
+    // Off by default: a preflight is just a method the route does not have.
+    const plain = await startHttpGateway({ port: 0, routes });
+    try {
+      const res = await preflight(plain.url, 'http://localhost:3000');
+      expect(res.status).toBe(405);
+      expect(res.headers.get('access-control-allow-origin')).toBeNull();
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('says clearly when the port is taken', async () => {
     const attempt = startHttpGateway({ port: gateway.port, routes: [] });
     await expect(attempt).rejects.toBeInstanceOf(HttpGatewayError);

@@ -169,6 +169,23 @@ describe('compute stack', () => {
     template.hasOutput('ApiEndpoint', {});
   });
 
+  it('leaves cross-origin access off unless origins are listed, then lets API Gateway answer browser preflights', () => {
+    const api = () => ofType('AWS::ApiGatewayV2::Api')[0]?.[1].Properties ?? {};
+    expect(api().CorsConfiguration).toBeUndefined();
+    const withCors = Template.fromStack(
+      testApp({ corsAllowedOrigins: 'https://app.example.com,http://localhost:3000' }).compute,
+    );
+    withCors.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: {
+        AllowOrigins: ['https://app.example.com', 'http://localhost:3000'],
+        AllowMethods: ['GET', 'POST'],
+        AllowHeaders: Match.arrayWith(['authorization', 'content-encoding', 'content-type', 'x-api-key']),
+        ExposeHeaders: ['retry-after'],
+        MaxAge: 3600,
+      },
+    });
+  });
+
   it('runs the compactor hourly through Scheduler, with a retry policy and a dead-letter queue', () => {
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'rate(1 hour)',
