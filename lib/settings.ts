@@ -10,11 +10,14 @@ import { CORS_ORIGIN, CORS_ORIGIN_MESSAGE } from '../functions/shared/http/cors.
 /** `-c a=1` gives the string '1'; cdk.json gives a number. Accept both, reject everything else. */
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
-/** A list from cdk.json (JSON array) or from `-c key=a@x.com,b@y.com`. */
-const list = z
-  .union([z.array(z.string()), z.string()])
-  .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter((s) => s.length > 0))
-  .pipe(z.array(z.email()));
+/** A list from cdk.json (JSON array) or from `-c key=a,b`, each entry checked by `item`. */
+const commaList = (item: z.ZodType<string, string>) =>
+  z
+    .union([z.array(z.string()), z.string()])
+    .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter((s) => s.length > 0))
+    .pipe(z.array(item));
+
+const list = commaList(z.email());
 
 const bool = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 
@@ -87,13 +90,7 @@ export const settingsSchema = z
      * Origins whose pages may call the API from a browser (the OpenTelemetry web SDK's OTLP/HTTP
      * exporters; see functions/shared/http/cors.ts). @default [] - no cross-origin access
      */
-    corsAllowedOrigins: z
-      .union([z.array(z.string()), z.string()])
-      .transform((v) =>
-        (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter((s) => s.length > 0),
-      )
-      .pipe(z.array(z.string().regex(CORS_ORIGIN, CORS_ORIGIN_MESSAGE)))
-      .default([]),
+    corsAllowedOrigins: commaList(z.string().regex(CORS_ORIGIN, CORS_ORIGIN_MESSAGE)).default([]),
     /** API stage steady-state rate, requests per second. @default 1000 */
     apiThrottleRate: int(1, 1_000_000).default(1000),
     /** API stage burst, requests. @default 2000 */
@@ -123,13 +120,7 @@ export const settingsSchema = z
       .regex(/^[A-Za-z0-9/_+=.@-]{1,256}$/, 'a secret name prefix: letters, digits and /_+=.@-')
       .optional(),
     /** Further channel secrets (complete ARNs) the notifiers may read, e.g. secrets shared with other systems. @default [] */
-    alertSecretArns: z
-      .union([z.array(z.string()), z.string()])
-      .transform((v) =>
-        (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter((s) => s.length > 0),
-      )
-      .pipe(z.array(z.string().regex(SECRET_ARN, SECRET_ARN_MESSAGE)))
-      .default([]),
+    alertSecretArns: commaList(z.string().regex(SECRET_ARN, SECRET_ARN_MESSAGE)).default([]),
     /** E-mail addresses subscribed to the alert e-mail topic (each confirms once). @default - none */
     alertEmails: list.default([]),
     /** Monthly budget in USD on this deployment's tags. @default 100 */
