@@ -1,4 +1,3 @@
-import { gunzipSync } from 'node:zlib';
 import { EnvelopeError, type PackOptions, packEnvelopes } from '../shared/envelope/envelope.js';
 import { decodeOtlp } from '../shared/otlp/decode.js';
 import { OtlpDecodeError } from '../shared/otlp/decode-error.js';
@@ -15,7 +14,10 @@ import {
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_MAX_DECOMPRESSED_BYTES,
 } from './config.js';
+import { decompressBounded, parseContentEncoding, SUPPORTED_ENCODINGS_TEXT } from './content-encoding.js';
 import { groupByService, partitionKey } from './partition.js';
+
+export { parseContentEncoding } from './content-encoding.js';
 
 /**
  * The OTLP/HTTP receiver as a pure use-case: headers and body in, status, headers and body out.
@@ -120,17 +122,6 @@ export function formatForContentType(contentType: string | undefined): WireForma
   return undefined;
 }
 
-/** 'gzip' or 'none' (absent or identity); undefined for any other coding. */
-export function parseContentEncoding(value: string | undefined): 'gzip' | 'none' | undefined {
-  const codings = (value ?? '')
-    .split(',')
-    .map((c) => c.trim().toLowerCase())
-    .filter((c) => c !== '' && c !== 'identity');
-  if (codings.length === 0) return 'none';
-  if (codings.length === 1 && (codings[0] === 'gzip' || codings[0] === 'x-gzip')) return 'gzip';
-  return undefined;
-}
-
 /** Spans, log records or metric data points in a request: what rate limits and partial_success count. */
 export function countItems(otlp: OtlpRequest): number {
   let n = 0;
@@ -145,35 +136,6 @@ export function countItems(otlp: OtlpRequest): number {
       for (const rm of otlp.request.resourceMetrics)
         for (const sm of rm.scopeMetrics) for (const m of sm.metrics) n += m.data?.dataPoints.length ?? 0;
       return n;
-  }
-}
-
-type Decompressed = { ok: true; body: Uint8Array } | { ok: false; tooLarge: boolean; reason: string };
-
-/** zlib's smallest output chunk; below it the 16 KiB default is as good. */
-const MIN_INFLATE_CHUNK = 64 * 1024;
-
-/**
- * Inflates with a hard output cap, so a gzip bomb costs at most `cap` bytes of memory. The output
- * chunk is sized from the gzip trailer's ISIZE (the inflated size mod 2^32, as the client claims
- * it): zlib then fills one buffer instead of concatenating small chunks into a second copy of the
- * whole body. A false ISIZE only costs that copy again (too small) or an allocation up to the cap.
- */
-function gunzipBounded(body: Uint8Array, cap: number): Decompressed {
-  const claimed =
-    body.byteLength >= 18
-      ? Buffer.from(body.buffer, body.byteOffset, body.byteLength).readUInt32LE(body.byteLength - 4)
-      : 0;
-  // +1: a chunk the output fills exactly would make zlib ask for one more (and concatenate).
-  const chunkSize = Math.max(MIN_INFLATE_CHUNK, Math.min(cap, claimed) + 1);
-  try {
-    return { ok: true, body: gunzipSync(body, { maxOutputLength: cap, chunkSize }) };
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (err instanceof RangeError || code === 'ERR_BUFFER_TOO_LARGE') {
-      return { ok: false, tooLarge: true, reason: `decompressed body is over ${cap} bytes` };
-    }
-    return { ok: false, tooLarge: false, reason: `body is not valid gzip: ${(err as Error).message}` };
   }
 }
 
@@ -223,9 +185,14 @@ export function createIngest(ports: IngestPorts): Ingest {
     }
     const encoding = parseContentEncoding(header(request.headers, 'content-encoding'));
     if (encoding === undefined) {
-      return status(415, RPC.INVALID_ARGUMENT, 'unsupported Content-Encoding: use gzip or none', {
-        outcome: 'unsupported',
-      });
+      return status(
+        415,
+        RPC.INVALID_ARGUMENT,
+        `unsupported Content-Encoding: use ${SUPPORTED_ENCODINGS_TEXT}`,
+        {
+          outcome: 'unsupported',
+        },
+      );
     }
 
     const apiKey = apiKeyFromHeaders({ ...request.headers });
@@ -268,21 +235,13 @@ export function createIngest(ports: IngestPorts): Ingest {
         tenant,
       });
     }
-    let body = request.body;
-    if (encoding === 'gzip') {
-      const inflated = gunzipBounded(body, maxDecompressed);
-      if (!inflated.ok) {
-        return inflated.tooLarge
-          ? status(413, RPC.RESOURCE_EXHAUSTED, inflated.reason, { outcome: 'too-large', tenant })
-          : status(400, RPC.INVALID_ARGUMENT, inflated.reason, { outcome: 'malformed', tenant });
-      }
-      body = inflated.body;
-    } else if (body.byteLength > maxDecompressed) {
-      return status(413, RPC.RESOURCE_EXHAUSTED, `request body is over ${maxDecompressed} bytes`, {
-        outcome: 'too-large',
-        tenant,
-      });
+    const decoded = decompressBounded(encoding, request.body, maxDecompressed);
+    if (!decoded.ok) {
+      return decoded.tooLarge
+        ? status(413, RPC.RESOURCE_EXHAUSTED, decoded.reason, { outcome: 'too-large', tenant })
+        : status(400, RPC.INVALID_ARGUMENT, decoded.reason, { outcome: 'malformed', tenant });
     }
+    let body = decoded.body;
     const decompressedBytes = body.byteLength;
 
     const success = (

@@ -14,7 +14,93 @@ export interface Zstd {
   readonly backend: 'node:zlib' | '@bokuweb/zstd-wasm';
   compress(data: Uint8Array, level: number): Buffer;
   decompress(data: Uint8Array): Buffer;
+  /**
+   * Decompresses at most `maxBytes`, for input from outside (request bodies): throws
+   * ZstdTooLargeError past that, without holding more than about `maxBytes` in memory.
+   */
+  decompressBounded(data: Uint8Array, maxBytes: number): Buffer;
 }
+
+/** The output would be over the bound given to `decompressBounded`. */
+export class ZstdTooLargeError extends Error {
+  override readonly name = 'ZstdTooLargeError';
+}
+
+const ZSTD_MAGIC = 0xfd2fb528;
+
+/**
+ * The decompressed size a zstd frame header states (RFC 8878 §3.1.1.1), or undefined when the
+ * frame does not state it (streaming encoders) or `data` does not start with a frame header.
+ */
+export function zstdFrameContentSize(data: Uint8Array): number | undefined {
+  if (data.byteLength < 5) return undefined;
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  if (view.getUint32(0, true) !== ZSTD_MAGIC) return undefined;
+  const descriptor = data[4]!;
+  const fcsFlag = descriptor >>> 6;
+  const singleSegment = (descriptor & 0x20) !== 0;
+  const fcsBytes = [singleSegment ? 1 : 0, 2, 4, 8][fcsFlag]!;
+  if (fcsBytes === 0) return undefined;
+  const at = 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][descriptor & 3]!;
+  if (at + fcsBytes > data.byteLength) return undefined;
+  switch (fcsBytes) {
+    case 1:
+      return data[at]!;
+    case 2:
+      return view.getUint16(at, true) + 256;
+    case 4:
+      return view.getUint32(at, true);
+    default:
+      return view.getUint32(at + 4, true) * 2 ** 32 + view.getUint32(at, true);
+  }
+}
+
+const SKIPPABLE_MAGIC_MASK = 0xfffffff0;
+const SKIPPABLE_MAGIC = 0x184d2a50;
+
+/**
+ * Whether `data` is whole zstd frames end to end (RFC 8878 §3.1: frame headers, block headers and
+ * block sizes, checksums, skippable frames), without decompressing. node:zlib's zstdDecompressSync
+ * gives back empty output for a truncated frame instead of failing (Node 22.23), which would turn
+ * a cut-off request into an empty, acknowledged one.
+ */
+export function zstdFramesComplete(data: Uint8Array): boolean {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const n = data.byteLength;
+  let pos = 0;
+  if (n === 0) return false;
+  while (pos < n) {
+    if (pos + 4 > n) return false;
+    const magic = view.getUint32(pos, true);
+    if ((magic & SKIPPABLE_MAGIC_MASK) >>> 0 === SKIPPABLE_MAGIC) {
+      if (pos + 8 > n) return false;
+      pos += 8 + view.getUint32(pos + 4, true);
+      continue;
+    }
+    if (magic !== ZSTD_MAGIC || pos + 5 > n) return false;
+    const descriptor = data[pos + 4]!;
+    const singleSegment = (descriptor & 0x20) !== 0;
+    const checksum = (descriptor & 0x04) !== 0;
+    const fcsBytes = [singleSegment ? 1 : 0, 2, 4, 8][descriptor >>> 6]!;
+    pos += 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][descriptor & 3]! + fcsBytes;
+    for (;;) {
+      if (pos + 3 > n) return false;
+      const header = data[pos]! | (data[pos + 1]! << 8) | (data[pos + 2]! << 16);
+      const last = (header & 1) !== 0;
+      const type = (header >>> 1) & 3;
+      const size = header >>> 3;
+      if (type === 3) return false; // reserved
+      pos += 3 + (type === 1 ? 1 : size); // an RLE block carries one byte, repeated `size` times
+      if (pos > n) return false;
+      if (last) break;
+    }
+    if (checksum) pos += 4;
+  }
+  return pos === n;
+}
+
+/** zlib's smallest useful output chunk for a bounded decompression. */
+const MIN_CHUNK = 64 * 1024;
 
 // @types/node 20 lacks zstd: the shape of what node:zlib has from 22.15.
 interface ZlibWithZstd {
@@ -22,7 +108,7 @@ interface ZlibWithZstd {
     data: Uint8Array,
     options: { params: Record<number, number>; pledgedSrcSize?: number },
   ): Buffer;
-  zstdDecompressSync(data: Uint8Array): Buffer;
+  zstdDecompressSync(data: Uint8Array, options?: { maxOutputLength?: number; chunkSize?: number }): Buffer;
   constants: { ZSTD_c_compressionLevel: number };
 }
 
@@ -37,8 +123,25 @@ function native(): Zstd | undefined {
     compress: (data, level) =>
       zstdCompressSync(data, { params: { [levelParam]: level }, pledgedSrcSize: data.byteLength }),
     decompress: (data) => zstdDecompressSync(data),
+    decompressBounded: (data, maxBytes) => {
+      if (!zstdFramesComplete(data)) throw new Error('zstd data is truncated or not zstd frames');
+      // One output chunk of the stated size (+1: a full chunk makes zlib ask for another), so the
+      // result is not a concatenation of small chunks; the bound holds whatever the header says.
+      const stated = zstdFrameContentSize(data) ?? 0;
+      const chunkSize = Math.max(MIN_CHUNK, Math.min(maxBytes, stated) + 1);
+      try {
+        return zstdDecompressSync(data, { maxOutputLength: maxBytes, chunkSize });
+      } catch (err) {
+        if (err instanceof RangeError || (err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE')
+          throw new ZstdTooLargeError(`zstd output is over ${maxBytes} bytes`, { cause: err });
+        throw err;
+      }
+    },
   };
 }
+
+/** ZSTD_error_dstSize_tooSmall (70) as the package reports it: a negated size_t of wasm32. */
+const DST_SIZE_TOO_SMALL = 2 ** 32 - 70;
 
 const asBuffer = (a: Uint8Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
@@ -50,6 +153,23 @@ async function wasm(): Promise<Zstd | string> {
       backend: '@bokuweb/zstd-wasm',
       compress: (data, level) => asBuffer(z.compress(data, level)),
       decompress: (data) => asBuffer(z.decompress(data)),
+      // The package decompresses into a buffer of the first frame's stated size, or of
+      // `defaultHeapSize` when it states none; more output than that fails with dstSize_tooSmall.
+      // (A body of several frames whose first states its size therefore fails here: local mode on
+      // Node < 22.15 only.)
+      decompressBounded: (data, maxBytes) => {
+        if (!zstdFramesComplete(data)) throw new Error('zstd data is truncated or not zstd frames');
+        const stated = zstdFrameContentSize(data);
+        if (stated !== undefined && stated > maxBytes)
+          throw new ZstdTooLargeError(`zstd output is over ${maxBytes} bytes (the frame says ${stated})`);
+        try {
+          return asBuffer(z.decompress(data, { defaultHeapSize: maxBytes }));
+        } catch (err) {
+          if (stated === undefined && String((err as Error).message).endsWith(` ${DST_SIZE_TOO_SMALL}`))
+            throw new ZstdTooLargeError(`zstd output is over ${maxBytes} bytes`, { cause: err });
+          throw err;
+        }
+      },
     };
   } catch (cause) {
     return `zstd needs Node.js 22.15 or later, or the @bokuweb/zstd-wasm package (this is ${process.version}: ${(cause as Error).message})`;

@@ -66,13 +66,17 @@ describe('content negotiation', () => {
     expect(formatForContentType(undefined)).toBeUndefined();
   });
 
-  it('accepts gzip, identity or nothing as Content-Encoding and nothing else', () => {
+  it('accepts one of gzip, zstd and deflate, identity or nothing as Content-Encoding, and nothing else', () => {
     expect(parseContentEncoding(undefined)).toBe('none');
     expect(parseContentEncoding('identity')).toBe('none');
     expect(parseContentEncoding('GZIP')).toBe('gzip');
+    expect(parseContentEncoding('x-gzip')).toBe('gzip');
     expect(parseContentEncoding('gzip, identity')).toBe('gzip');
+    expect(parseContentEncoding('zstd')).toBe('zstd');
+    expect(parseContentEncoding('Deflate')).toBe('deflate');
     expect(parseContentEncoding('br')).toBeUndefined();
     expect(parseContentEncoding('gzip, gzip')).toBeUndefined();
-    expect(parseContentEncoding('deflate')).toBeUndefined();
+    expect(parseContentEncoding('gzip, zstd')).toBeUndefined();
+    expect(parseContentEncoding('constructor')).toBeUndefined();
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allowedOrigin, CORS_ORIGIN } from '../../../functions/shared/http/cors.js';
+import { allowedOrigin, CORS_ORIGIN } from '../../../../functions/shared/http/cors.js';
 
 describe('CORS origins', () => {
   it('allows listed origins exactly, any origin of a scheme with scheme://*, and every origin with *', () => {

@@ -1,0 +1,90 @@
+import { constants, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
+import { ZstdTooLargeError, zstd, zstdMissing } from '../shared/compression/zstd.js';
+
+/**
+ * Request body codings the receiver reads. OTLP/HTTP requires gzip; the Collector's `otlphttp`
+ * exporter can also send zstd (smaller and cheaper to make than gzip) and deflate, so those are
+ * read too. Every coding is inflated with a hard cap on its output, so a decompression bomb costs
+ * at most the cap in memory and answers 413.
+ */
+export type ContentEncoding = 'none' | 'gzip' | 'zstd' | 'deflate';
+
+export const SUPPORTED_ENCODINGS_TEXT = 'gzip, zstd, deflate or none';
+
+const CODINGS: Readonly<Record<string, ContentEncoding>> = {
+  gzip: 'gzip',
+  'x-gzip': 'gzip',
+  zstd: 'zstd',
+  deflate: 'deflate',
+};
+
+/** One coding ('none' when absent or identity); undefined for others or for several stacked. */
+export function parseContentEncoding(value: string | undefined): ContentEncoding | undefined {
+  const codings = (value ?? '')
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '' && c !== 'identity');
+  if (codings.length === 0) return 'none';
+  if (codings.length !== 1) return undefined;
+  return Object.hasOwn(CODINGS, codings[0]!) ? CODINGS[codings[0]!] : undefined;
+}
+
+export type Decompressed = { ok: true; body: Uint8Array } | { ok: false; tooLarge: boolean; reason: string };
+
+/** zlib's smallest output chunk; below it the 16 KiB default is as good. */
+const MIN_INFLATE_CHUNK = 64 * 1024;
+
+function isTooLarge(err: unknown): boolean {
+  return (
+    err instanceof RangeError ||
+    err instanceof ZstdTooLargeError ||
+    (err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE'
+  );
+}
+
+/**
+ * The body decoded from `encoding`, at most `cap` bytes of it. For gzip the output chunk is sized
+ * from the trailer's ISIZE (the inflated size mod 2^32, as the client claims it), for zstd from the
+ * frame header: zlib then fills one buffer instead of concatenating small chunks into a second copy
+ * of the whole body. A false claim only costs that copy again (too small) or an allocation up to
+ * the cap.
+ */
+export function decompressBounded(encoding: ContentEncoding, body: Uint8Array, cap: number): Decompressed {
+  if (encoding === 'none') {
+    return body.byteLength > cap
+      ? { ok: false, tooLarge: true, reason: `request body is over ${cap} bytes` }
+      : { ok: true, body };
+  }
+  try {
+    return { ok: true, body: decode(encoding, body, cap) };
+  } catch (err) {
+    if (isTooLarge(err))
+      return { ok: false, tooLarge: true, reason: `decompressed body is over ${cap} bytes` };
+    return { ok: false, tooLarge: false, reason: `body is not valid ${encoding}: ${(err as Error).message}` };
+  }
+}
+
+function decode(encoding: Exclude<ContentEncoding, 'none'>, body: Uint8Array, cap: number): Uint8Array {
+  switch (encoding) {
+    case 'gzip': {
+      const claimed =
+        body.byteLength >= 18
+          ? Buffer.from(body.buffer, body.byteOffset, body.byteLength).readUInt32LE(body.byteLength - 4)
+          : 0;
+      // +1: a chunk the output fills exactly would make zlib ask for one more (and concatenate).
+      const chunkSize = Math.max(MIN_INFLATE_CHUNK, Math.min(cap, claimed) + 1);
+      return gunzipSync(body, { maxOutputLength: cap, chunkSize });
+    }
+    case 'zstd':
+      if (!zstd) throw new Error(zstdMissing ?? 'zstd is not available');
+      return zstd.decompressBounded(body, cap);
+    case 'deflate':
+      // RFC 9110's deflate is the zlib format; some clients send the raw deflate stream instead.
+      try {
+        return inflateSync(body, { maxOutputLength: cap });
+      } catch (err) {
+        if ((err as { errno?: unknown }).errno !== constants.Z_DATA_ERROR) throw err;
+        return inflateRawSync(body, { maxOutputLength: cap });
+      }
+  }
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ZstdTooLargeError,
+  zstd,
+  zstdFrameContentSize,
+  zstdFramesComplete,
+} from '../../../../functions/shared/compression/zstd.js';
+
+const z = zstd!;
+
+describe(`zstd (${zstd?.backend ?? 'missing'})`, () => {
+  it('is there: node:zlib from Node 22.15, the WebAssembly build before', () => {
+    expect(zstd).toBeDefined();
+  });
+
+  it('reads the decompressed size a frame states, and nothing from what is not a frame', () => {
+    for (const n of [0, 1, 255, 256, 65_791, 65_792, 1_000_000]) {
+      expect(zstdFrameContentSize(z.compress(Buffer.alloc(n, 7), 3)), String(n)).toBe(n);
+    }
+    expect(zstdFrameContentSize(new Uint8Array([1, 2, 3, 4, 5, 6]))).toBeUndefined();
+    expect(zstdFrameContentSize(new Uint8Array(0))).toBeUndefined();
+  });
+
+  it('tells whole frames from cut-off ones, which node:zlib would decompress to nothing', () => {
+    const random = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7919) % 251));
+    for (const data of [Buffer.from('span '.repeat(20_000)), random, Buffer.alloc(0)]) {
+      const packed = z.compress(data, 3);
+      expect(zstdFramesComplete(packed)).toBe(true);
+      // Frames concatenate, and a skippable frame may sit between them.
+      const skippable = Buffer.from([0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 9, 9, 9]);
+      expect(zstdFramesComplete(Buffer.concat([packed, skippable, packed]))).toBe(true);
+      for (const cut of [1, 2, 5, Math.floor(packed.length / 2)]) {
+        if (cut >= packed.length) continue;
+        const truncated = packed.subarray(0, packed.length - cut);
+        expect(zstdFramesComplete(truncated), `cut ${cut}`).toBe(false);
+        expect(() => z.decompressBounded(truncated, 10_000_000), `cut ${cut}`).toThrow(/truncated/);
+      }
+      expect(zstdFramesComplete(Buffer.concat([packed, Buffer.from([0])]))).toBe(false);
+    }
+  });
+
+  it('decompresses within a bound and refuses past it', () => {
+    const data = Buffer.from('span '.repeat(20_000));
+    const packed = z.compress(data, 3);
+    expect(Buffer.compare(z.decompressBounded(packed, data.length), data)).toBe(0);
+    expect(() => z.decompressBounded(packed, data.length - 1)).toThrow(ZstdTooLargeError);
+    expect(() => z.decompressBounded(new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0, 1, 2]), 1000)).toThrow();
+    expect(() => z.decompressBounded(new Uint8Array([0x28, 0xb5, 0x2f, 0xfd, 0, 1, 2]), 1000)).not.toThrow(
+      ZstdTooLargeError,
+    );
+  });
+});
