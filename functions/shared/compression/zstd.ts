@@ -59,44 +59,86 @@ const SKIPPABLE_MAGIC_MASK = 0xfffffff0;
 const SKIPPABLE_MAGIC = 0x184d2a50;
 
 /**
- * Whether `data` is whole zstd frames end to end (RFC 8878 §3.1: frame headers, block headers and
- * block sizes, checksums, skippable frames), without decompressing. node:zlib's zstdDecompressSync
- * gives back empty output for a truncated frame instead of failing (Node 22.23), which would turn
- * a cut-off request into an empty, acknowledged one.
+ * The zstd frames of `data` (skippable frames left out), or undefined unless `data` is whole frames
+ * end to end (RFC 8878 §3.1: frame headers, block headers and block sizes, checksums, skippable
+ * frames); nothing is decompressed. node:zlib's zstdDecompressSync gives back empty output for a
+ * truncated frame instead of failing (Node 22.23), which would turn a cut-off request into an
+ * empty, acknowledged one.
  */
-export function zstdFramesComplete(data: Uint8Array): boolean {
+export function zstdFrames(data: Uint8Array): Uint8Array[] | undefined {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const n = data.byteLength;
+  const frames: Uint8Array[] = [];
   let pos = 0;
-  if (n === 0) return false;
+  if (n === 0) return undefined;
   while (pos < n) {
-    if (pos + 4 > n) return false;
+    if (pos + 4 > n) return undefined;
+    const start = pos;
     const magic = view.getUint32(pos, true);
     if ((magic & SKIPPABLE_MAGIC_MASK) >>> 0 === SKIPPABLE_MAGIC) {
-      if (pos + 8 > n) return false;
+      if (pos + 8 > n) return undefined;
       pos += 8 + view.getUint32(pos + 4, true);
       continue;
     }
-    if (magic !== ZSTD_MAGIC || pos + 5 > n) return false;
+    if (magic !== ZSTD_MAGIC || pos + 5 > n) return undefined;
     const descriptor = data[pos + 4]!;
     const singleSegment = (descriptor & 0x20) !== 0;
     const checksum = (descriptor & 0x04) !== 0;
     const fcsBytes = [singleSegment ? 1 : 0, 2, 4, 8][descriptor >>> 6]!;
     pos += 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][descriptor & 3]! + fcsBytes;
     for (;;) {
-      if (pos + 3 > n) return false;
+      if (pos + 3 > n) return undefined;
       const header = data[pos]! | (data[pos + 1]! << 8) | (data[pos + 2]! << 16);
       const last = (header & 1) !== 0;
       const type = (header >>> 1) & 3;
       const size = header >>> 3;
-      if (type === 3) return false; // reserved
+      if (type === 3) return undefined; // reserved
       pos += 3 + (type === 1 ? 1 : size); // an RLE block carries one byte, repeated `size` times
-      if (pos > n) return false;
+      if (pos > n) return undefined;
       if (last) break;
     }
     if (checksum) pos += 4;
+    if (pos > n) return undefined;
+    frames.push(data.subarray(start, pos));
   }
-  return pos === n;
+  return pos === n ? frames : undefined;
+}
+
+/**
+ * `decompressBounded` from a one-frame decoder that keeps to `left` bytes: frame by frame, since
+ * node:zlib's zstdDecompressSync reads only the first frame of its input and silently drops the
+ * rest (Node 22.23), as does the WebAssembly build's buffer sizing.
+ */
+function framewise(
+  decodeFrame: (frame: Uint8Array, left: number) => Uint8Array,
+): (data: Uint8Array, maxBytes: number) => Buffer {
+  return (data, maxBytes) => {
+    const frames = zstdFrames(data);
+    if (frames === undefined) throw new Error('zstd data is truncated or not zstd frames');
+    const tooLarge = () => new ZstdTooLargeError(`zstd output is over ${maxBytes} bytes`);
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    for (const frame of frames) {
+      const left = maxBytes - total;
+      const stated = zstdFrameContentSize(frame);
+      if (stated !== undefined && stated > left) throw tooLarge();
+      let out: Uint8Array;
+      try {
+        out = decodeFrame(frame, left);
+      } catch (err) {
+        if (err instanceof ZstdTooLargeError) throw tooLarge();
+        throw err;
+      }
+      total += out.byteLength;
+      if (total > maxBytes) throw tooLarge();
+      parts.push(out);
+    }
+    if (parts.length === 1) {
+      const only = parts[0]!;
+      return Buffer.isBuffer(only) ? only : Buffer.from(only.buffer, only.byteOffset, only.byteLength);
+    }
+    return Buffer.concat(parts);
+  };
 }
 
 /** zlib's smallest useful output chunk for a bounded decompression. */
@@ -123,20 +165,19 @@ function native(): Zstd | undefined {
     compress: (data, level) =>
       zstdCompressSync(data, { params: { [levelParam]: level }, pledgedSrcSize: data.byteLength }),
     decompress: (data) => zstdDecompressSync(data),
-    decompressBounded: (data, maxBytes) => {
-      if (!zstdFramesComplete(data)) throw new Error('zstd data is truncated or not zstd frames');
+    decompressBounded: framewise((frame, left) => {
       // One output chunk of the stated size (+1: a full chunk makes zlib ask for another), so the
       // result is not a concatenation of small chunks; the bound holds whatever the header says.
-      const stated = zstdFrameContentSize(data) ?? 0;
-      const chunkSize = Math.max(MIN_CHUNK, Math.min(maxBytes, stated) + 1);
+      const stated = zstdFrameContentSize(frame) ?? 0;
+      const chunkSize = Math.max(MIN_CHUNK, Math.min(left, stated) + 1);
       try {
-        return zstdDecompressSync(data, { maxOutputLength: maxBytes, chunkSize });
+        return zstdDecompressSync(frame, { maxOutputLength: Math.max(1, left), chunkSize });
       } catch (err) {
         if (err instanceof RangeError || (err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE')
-          throw new ZstdTooLargeError(`zstd output is over ${maxBytes} bytes`, { cause: err });
+          throw new ZstdTooLargeError('zstd output is over the bound', { cause: err });
         throw err;
       }
-    },
+    }),
   };
 }
 
@@ -153,23 +194,17 @@ async function wasm(): Promise<Zstd | string> {
       backend: '@bokuweb/zstd-wasm',
       compress: (data, level) => asBuffer(z.compress(data, level)),
       decompress: (data) => asBuffer(z.decompress(data)),
-      // The package decompresses into a buffer of the first frame's stated size, or of
-      // `defaultHeapSize` when it states none; more output than that fails with dstSize_tooSmall.
-      // (A body of several frames whose first states its size therefore fails here: local mode on
-      // Node < 22.15 only.)
-      decompressBounded: (data, maxBytes) => {
-        if (!zstdFramesComplete(data)) throw new Error('zstd data is truncated or not zstd frames');
-        const stated = zstdFrameContentSize(data);
-        if (stated !== undefined && stated > maxBytes)
-          throw new ZstdTooLargeError(`zstd output is over ${maxBytes} bytes (the frame says ${stated})`);
+      // The package decompresses into a buffer of the frame's stated size, or of `defaultHeapSize`
+      // when it states none; more output than that fails with dstSize_tooSmall.
+      decompressBounded: framewise((frame, left) => {
         try {
-          return asBuffer(z.decompress(data, { defaultHeapSize: maxBytes }));
+          return z.decompress(frame, { defaultHeapSize: left });
         } catch (err) {
-          if (stated === undefined && String((err as Error).message).endsWith(` ${DST_SIZE_TOO_SMALL}`))
-            throw new ZstdTooLargeError(`zstd output is over ${maxBytes} bytes`, { cause: err });
+          if (String((err as Error).message).endsWith(` ${DST_SIZE_TOO_SMALL}`))
+            throw new ZstdTooLargeError('zstd output is over the bound', { cause: err });
           throw err;
         }
-      },
+      }),
     };
   } catch (cause) {
     return `zstd needs Node.js 22.15 or later, or the @bokuweb/zstd-wasm package (this is ${process.version}: ${(cause as Error).message})`;

@@ -62,9 +62,18 @@ describe('ingest of compressed bodies', () => {
       ['deflate', deflateSync(spans(6000, 30))],
       ['deflate', deflateRawSync(spans(7000, 20))],
       ['ZSTD', zstdOf(spans(8000, 10))],
+      // Frames concatenate (with a skippable frame between): node:zlib alone reads only the first.
+      [
+        'zstd',
+        Buffer.concat([
+          zstdOf(spans(8100, 7)),
+          Buffer.from([0x50, 0x2a, 0x4d, 0x18, 2, 0, 0, 0, 0, 0]),
+          zstdOf(spans(8200, 3)),
+        ]),
+      ],
     ];
     for (const [encoding, body] of bodies) expect((await post(body, encoding)).status, encoding).toBe(200);
-    expect(rowCounts(await pipeline.readEnvelopes()).otel_traces).toBe(before + 100);
+    expect(rowCounts(await pipeline.readEnvelopes()).otel_traces).toBe(before + 110);
   });
 
   it('refuses zstd and deflate bombs with 413 and broken streams with 400, naming the coding', async () => {

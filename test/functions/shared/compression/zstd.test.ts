@@ -3,7 +3,7 @@ import {
   ZstdTooLargeError,
   zstd,
   zstdFrameContentSize,
-  zstdFramesComplete,
+  zstdFrames,
 } from '../../../../functions/shared/compression/zstd.js';
 
 const z = zstd!;
@@ -25,17 +25,23 @@ describe(`zstd (${zstd?.backend ?? 'missing'})`, () => {
     const random = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7919) % 251));
     for (const data of [Buffer.from('span '.repeat(20_000)), random, Buffer.alloc(0)]) {
       const packed = z.compress(data, 3);
-      expect(zstdFramesComplete(packed)).toBe(true);
+      expect(zstdFrames(packed)).toEqual([packed]);
       // Frames concatenate, and a skippable frame may sit between them.
       const skippable = Buffer.from([0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 9, 9, 9]);
-      expect(zstdFramesComplete(Buffer.concat([packed, skippable, packed]))).toBe(true);
+      const joined = Buffer.concat([packed, skippable, packed]);
+      expect(zstdFrames(joined)?.length).toBe(2);
+      // Every frame is read, whichever backend; the bound counts them all.
+      const twice = Buffer.concat([data, data]);
+      expect(Buffer.compare(z.decompressBounded(joined, twice.length), twice)).toBe(0);
+      if (twice.length > 0)
+        expect(() => z.decompressBounded(joined, twice.length - 1)).toThrow(ZstdTooLargeError);
       for (const cut of [1, 2, 5, Math.floor(packed.length / 2)]) {
         if (cut >= packed.length) continue;
         const truncated = packed.subarray(0, packed.length - cut);
-        expect(zstdFramesComplete(truncated), `cut ${cut}`).toBe(false);
+        expect(zstdFrames(truncated), `cut ${cut}`).toBeUndefined();
         expect(() => z.decompressBounded(truncated, 10_000_000), `cut ${cut}`).toThrow(/truncated/);
       }
-      expect(zstdFramesComplete(Buffer.concat([packed, Buffer.from([0])]))).toBe(false);
+      expect(zstdFrames(Buffer.concat([packed, Buffer.from([0])]))).toBeUndefined();
     }
   });
 
