@@ -261,12 +261,28 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
   });
 }
 
+class InvocationTimeout extends Error {}
+
+/**
+ * `invocation`, or an InvocationTimeout after `ms`: Lambda would stop the function there, and the
+ * next invocation of the handler must not wait behind one that never ends.
+ */
+function withTimeout<T>(invocation: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new InvocationTimeout(`invocation ran over ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([invocation, timeout]).finally(() => clearTimeout(timer));
+}
+
 /**
  * Starts the gateway. Unknown paths get 404, known paths with another method 405 (with Allow),
  * bodies over `maxBodyBytes` 413, and a handler that throws 500, as API Gateway reports a failed
- * Lambda invocation. Each handler runs one invocation at a time, as one warm Lambda instance does:
- * the Powertools Metrics a handler holds gathers dimensions and metrics per invocation, and
- * concurrent requests (an SDK exports traces, logs and metrics at once) would mix them.
+ * Lambda invocation, and one that runs over its timeout 504. Each handler runs one invocation at a
+ * time, as one warm Lambda instance does: the Powertools Metrics a handler holds gathers dimensions
+ * and metrics per invocation, and concurrent requests (an SDK exports traces, logs and metrics at
+ * once) would mix them.
  */
 export async function startHttpGateway(options: HttpGatewayOptions): Promise<HttpGateway> {
   const host = options.host ?? '127.0.0.1';
@@ -333,15 +349,17 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
     }
     const { route } = match.r;
     const event = buildEvent(req, url, route, match.params, body);
+    const limitMs = route.timeoutMs ?? timeoutMs;
     let result: APIGatewayProxyResultV2;
     try {
       result = await invokeInTurn(route.handler, () =>
         // The context is made when the invocation starts: waiting for a turn is not Lambda time.
-        route.handler(event, buildContext(route, route.timeoutMs ?? timeoutMs)),
+        withTimeout(route.handler(event, buildContext(route, limitMs)), limitMs),
       );
-    } catch {
+    } catch (err) {
       // the handler logs its own failure; the client sees what API Gateway would send
-      sendMessage(res, 500, 'Internal Server Error');
+      if (err instanceof InvocationTimeout) sendMessage(res, 504, 'Gateway Timeout');
+      else sendMessage(res, 500, 'Internal Server Error');
       return;
     }
     writeResult(res, result);

@@ -26,13 +26,25 @@ export function parseContentEncoding(value: string | undefined): ContentEncoding
     .filter((c) => c !== '' && c !== 'identity');
   if (codings.length === 0) return 'none';
   if (codings.length !== 1) return undefined;
-  return Object.hasOwn(CODINGS, codings[0]!) ? CODINGS[codings[0]!] : undefined;
+  const coding = Object.hasOwn(CODINGS, codings[0]!) ? CODINGS[codings[0]!] : undefined;
+  // A process without zstd (Node < 22.15 without the WebAssembly build) cannot read it: 415.
+  return coding === 'zstd' && !zstd ? undefined : coding;
 }
 
 export type Decompressed = { ok: true; body: Uint8Array } | { ok: false; tooLarge: boolean; reason: string };
 
 /** zlib's smallest output chunk; below it the 16 KiB default is as good. */
 const MIN_INFLATE_CHUNK = 64 * 1024;
+
+type Inflate = (
+  body: Uint8Array,
+  options: { maxOutputLength: number; info: true },
+) => { buffer: Buffer; engine: { bytesWritten: number } };
+
+function inflateWhole(inflate: unknown, body: Uint8Array, cap: number) {
+  // @types/node does not type the `info: true` overload's result.
+  return (inflate as Inflate)(body, { maxOutputLength: cap, info: true });
+}
 
 function isTooLarge(err: unknown): boolean {
   return (
@@ -76,15 +88,28 @@ function decode(encoding: Exclude<ContentEncoding, 'none'>, body: Uint8Array, ca
       return gunzipSync(body, { maxOutputLength: cap, chunkSize });
     }
     case 'zstd':
-      if (!zstd) throw new Error(zstdMissing ?? 'zstd is not available');
+      if (!zstd) throw new Error(zstdMissing ?? 'zstd is not available'); // parseContentEncoding said 415
       return zstd.decompressBounded(body, cap);
-    case 'deflate':
+    case 'deflate': {
       // RFC 9110's deflate is the zlib format; some clients send the raw deflate stream instead.
+      let inflated: { buffer: Buffer; engine: { bytesWritten: number } };
       try {
-        return inflateSync(body, { maxOutputLength: cap });
+        inflated = inflateWhole(inflateSync, body, cap);
       } catch (err) {
         if ((err as { errno?: unknown }).errno !== constants.Z_DATA_ERROR) throw err;
-        return inflateRawSync(body, { maxOutputLength: cap });
+        try {
+          inflated = inflateWhole(inflateRawSync, body, cap);
+        } catch (rawErr) {
+          // Not raw either: the zlib reading's reason is the one that says what is wrong.
+          throw isTooLarge(rawErr) ? rawErr : err;
+        }
       }
+      // zlib stops at the end of the first stream: anything after it would be dropped unseen.
+      if (inflated.engine.bytesWritten !== body.byteLength)
+        throw new Error(
+          `${body.byteLength - inflated.engine.bytesWritten} bytes after the end of the stream`,
+        );
+      return inflated.buffer;
+    }
   }
 }

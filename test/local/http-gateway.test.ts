@@ -258,6 +258,31 @@ describe('local HTTP gateway', () => {
     }
   });
 
+  it('answers 504 for an invocation over its timeout, and the next one of that handler does not wait behind it', async () => {
+    let calls = 0;
+    const hangsOnce: GatewayHandler = async () => {
+      calls++;
+      if (calls === 1) await new Promise(() => {}); // never settles
+      return { statusCode: 200, body: 'second' };
+    };
+    const gw = await startHttpGateway({
+      port: 0,
+      routes: [{ method: 'POST', path: '/v1/traces', handler: hangsOnce, timeoutMs: 200 }],
+    });
+    try {
+      const first = fetch(`${gw.url}/v1/traces`, { method: 'POST', body: 'a' });
+      const second = fetch(`${gw.url}/v1/traces`, { method: 'POST', body: 'b' });
+      const timedOut = await first;
+      expect(timedOut.status).toBe(504);
+      expect(await timedOut.json()).toEqual({ message: 'Gateway Timeout' });
+      const next = await second;
+      expect(next.status).toBe(200);
+      expect(await next.text()).toBe('second');
+    } finally {
+      await gw.close();
+    }
+  });
+
   it('says clearly when the port is taken', async () => {
     const attempt = startHttpGateway({ port: gateway.port, routes: [] });
     await expect(attempt).rejects.toBeInstanceOf(HttpGatewayError);

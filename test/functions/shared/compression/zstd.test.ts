@@ -45,6 +45,26 @@ describe(`zstd (${zstd?.backend ?? 'missing'})`, () => {
     }
   });
 
+  it('bounds a frame that does not state its size (as streaming encoders write them), and reads past a skippable frame first', () => {
+    // By hand (RFC 8878): no content size, a 1 MiB window, then RLE blocks of 128 KiB of 'a' each.
+    const frame = (blocks: number) => {
+      const parts = [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x50])];
+      for (let i = 0; i < blocks; i++) {
+        const header = ((128 * 1024) << 3) | (1 << 1) | (i === blocks - 1 ? 1 : 0);
+        parts.push(Buffer.from([header & 0xff, (header >>> 8) & 0xff, header >>> 16, 0x61]));
+      }
+      return Buffer.concat(parts);
+    };
+    expect(zstdFrameContentSize(frame(1))).toBeUndefined();
+    expect(z.decompressBounded(frame(3), 3 * 128 * 1024)).toEqual(Buffer.alloc(3 * 128 * 1024, 'a'));
+    // 32 MiB from 1 KiB: refused as too large, not as broken.
+    expect(() => z.decompressBounded(frame(256), 16 * 1024 * 1024)).toThrow(ZstdTooLargeError);
+    const skippable = Buffer.from([0x5f, 0x2a, 0x4d, 0x18, 1, 0, 0, 0, 7]);
+    expect(z.decompressBounded(Buffer.concat([skippable, frame(1)]), 1 << 20)).toEqual(
+      Buffer.alloc(128 * 1024, 'a'),
+    );
+  });
+
   it('decompresses within a bound and refuses past it', () => {
     const data = Buffer.from('span '.repeat(20_000));
     const packed = z.compress(data, 3);
