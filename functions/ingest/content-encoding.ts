@@ -9,13 +9,15 @@ import { ZstdTooLargeError, zstd, zstdMissing } from '../shared/compression/zstd
  */
 export type ContentEncoding = 'none' | 'gzip' | 'zstd' | 'deflate';
 
-export const SUPPORTED_ENCODINGS_TEXT = 'gzip, zstd, deflate or none';
+export const SUPPORTED_ENCODINGS_TEXT = 'gzip, zstd, deflate (or zlib) or none';
 
 const CODINGS: Readonly<Record<string, ContentEncoding>> = {
   gzip: 'gzip',
   'x-gzip': 'gzip',
   zstd: 'zstd',
   deflate: 'deflate',
+  // The Collector's `compression: zlib` names the same zlib format in its header.
+  zlib: 'deflate',
 };
 
 /** One coding ('none' when absent or identity); undefined for others or for several stacked. */

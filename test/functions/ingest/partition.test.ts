@@ -74,6 +74,7 @@ describe('content negotiation', () => {
     expect(parseContentEncoding('gzip, identity')).toBe('gzip');
     expect(parseContentEncoding('zstd')).toBe('zstd');
     expect(parseContentEncoding('Deflate')).toBe('deflate');
+    expect(parseContentEncoding('zlib')).toBe('deflate');
     expect(parseContentEncoding('br')).toBeUndefined();
     expect(parseContentEncoding('gzip, gzip')).toBeUndefined();
     expect(parseContentEncoding('gzip, zstd')).toBeUndefined();
