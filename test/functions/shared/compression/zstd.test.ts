@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  MAX_ZSTD_FRAMES,
   ZstdTooLargeError,
   zstd,
   zstdFrameContentSize,
@@ -62,6 +63,15 @@ describe(`zstd (${zstd?.backend ?? 'missing'})`, () => {
     const skippable = Buffer.from([0x5f, 0x2a, 0x4d, 0x18, 1, 0, 0, 0, 7]);
     expect(z.decompressBounded(Buffer.concat([skippable, frame(1)]), 1 << 20)).toEqual(
       Buffer.alloc(128 * 1024, 'a'),
+    );
+  });
+
+  it(`refuses more than ${MAX_ZSTD_FRAMES} frames in one body (each costs a decoder set-up)`, () => {
+    const tiny = z.compress(Buffer.from('x'), 3);
+    const many = (k: number) => Buffer.concat(Array.from({ length: k }, () => tiny));
+    expect(z.decompressBounded(many(MAX_ZSTD_FRAMES), 1 << 20).toString()).toBe('x'.repeat(MAX_ZSTD_FRAMES));
+    expect(() => z.decompressBounded(many(MAX_ZSTD_FRAMES + 1), 1 << 20)).toThrow(
+      /more than 256 zstd frames/,
     );
   });
 
