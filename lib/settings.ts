@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { commaList } from '../functions/shared/config/environment.js';
 import { CORS_ORIGIN, CORS_ORIGIN_MESSAGE } from '../functions/shared/http/cors.js';
 
 /**
@@ -9,13 +10,6 @@ import { CORS_ORIGIN, CORS_ORIGIN_MESSAGE } from '../functions/shared/http/cors.
 
 /** `-c a=1` gives the string '1'; cdk.json gives a number. Accept both, reject everything else. */
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-
-/** A list from cdk.json (JSON array) or from `-c key=a,b`, each entry checked by `item`. */
-const commaList = (item: z.ZodType<string, string>) =>
-  z
-    .union([z.array(z.string()), z.string()])
-    .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter((s) => s.length > 0))
-    .pipe(z.array(item));
 
 const list = commaList(z.email());
 

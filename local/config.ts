@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { commaList } from '../functions/shared/config/environment.js';
 import { CORS_ORIGIN, CORS_ORIGIN_MESSAGE } from '../functions/shared/http/cors.js';
 
 /**
@@ -35,16 +36,7 @@ export const localConfigSchema = z.object({
   ALERT_RULES_DIR: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
   /** Comma-separated origins whose pages may export from a browser (functions/shared/http/cors.ts). */
-  CORS_ALLOWED_ORIGINS: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s.length > 0),
-    )
-    .pipe(z.array(z.string().regex(CORS_ORIGIN, CORS_ORIGIN_MESSAGE))),
+  CORS_ALLOWED_ORIGINS: commaList(z.string().regex(CORS_ORIGIN, CORS_ORIGIN_MESSAGE)).default([]),
 });
 
 export type LocalConfig = z.infer<typeof localConfigSchema> & { readonly dataDir: string };

@@ -1,10 +1,10 @@
 import { constants, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
-import { ZstdTooLargeError, zstd, zstdMissing } from '../shared/compression/zstd.js';
+import { isZlibOutputTooLarge, ZstdTooLargeError, zstd, zstdMissing } from '../shared/compression/zstd.js';
 
 /**
  * Request body codings the receiver reads. OTLP/HTTP requires gzip; the Collector's `otlphttp`
- * exporter can also send zstd (smaller and cheaper to make than gzip) and deflate, so those are
- * read too. Every coding is inflated with a hard cap on its output, so a decompression bomb costs
+ * exporter can also send zstd (about gzip's size for less CPU at both ends) and deflate (or zlib),
+ * so those are read too. Every coding is inflated with a hard cap on its output, so a decompression bomb costs
  * at most the cap in memory and answers 413.
  */
 export type ContentEncoding = 'none' | 'gzip' | 'zstd' | 'deflate';
@@ -49,11 +49,7 @@ function inflateWhole(inflate: unknown, body: Uint8Array, cap: number) {
 }
 
 function isTooLarge(err: unknown): boolean {
-  return (
-    err instanceof RangeError ||
-    err instanceof ZstdTooLargeError ||
-    (err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE'
-  );
+  return err instanceof ZstdTooLargeError || isZlibOutputTooLarge(err);
 }
 
 /**

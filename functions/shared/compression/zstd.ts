@@ -27,36 +27,50 @@ export class ZstdTooLargeError extends Error {
 }
 
 const ZSTD_MAGIC = 0xfd2fb528;
-
-/**
- * The decompressed size a zstd frame header states (RFC 8878 §3.1.1.1), or undefined when the
- * frame does not state it (streaming encoders) or `data` does not start with a frame header.
- */
-export function zstdFrameContentSize(data: Uint8Array): number | undefined {
-  if (data.byteLength < 5) return undefined;
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  if (view.getUint32(0, true) !== ZSTD_MAGIC) return undefined;
-  const descriptor = data[4]!;
-  const fcsFlag = descriptor >>> 6;
-  const singleSegment = (descriptor & 0x20) !== 0;
-  const fcsBytes = [singleSegment ? 1 : 0, 2, 4, 8][fcsFlag]!;
-  if (fcsBytes === 0) return undefined;
-  const at = 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][descriptor & 3]!;
-  if (at + fcsBytes > data.byteLength) return undefined;
-  switch (fcsBytes) {
-    case 1:
-      return data[at]!;
-    case 2:
-      return view.getUint16(at, true) + 256;
-    case 4:
-      return view.getUint32(at, true);
-    default:
-      return view.getUint32(at + 4, true) * 2 ** 32 + view.getUint32(at, true);
-  }
-}
-
 const SKIPPABLE_MAGIC_MASK = 0xfffffff0;
 const SKIPPABLE_MAGIC = 0x184d2a50;
+
+/** A zstd frame header (RFC 8878 §3.1.1.1): where the blocks start, and what it states. */
+interface FrameHeader {
+  readonly blocksAt: number;
+  /** The decompressed size, when the frame states it (streaming encoders do not). */
+  readonly contentSize: number | undefined;
+  readonly checksum: boolean;
+}
+
+function frameHeader(view: DataView, at: number): FrameHeader | undefined {
+  const n = view.byteLength;
+  if (at + 5 > n || view.getUint32(at, true) !== ZSTD_MAGIC) return undefined;
+  const descriptor = view.getUint8(at + 4);
+  const singleSegment = (descriptor & 0x20) !== 0;
+  const fcsBytes = [singleSegment ? 1 : 0, 2, 4, 8][descriptor >>> 6]!;
+  const fcsAt = at + 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][descriptor & 3]!;
+  const blocksAt = fcsAt + fcsBytes;
+  if (blocksAt > n) return undefined;
+  let contentSize: number | undefined;
+  if (fcsBytes === 1) contentSize = view.getUint8(fcsAt);
+  else if (fcsBytes === 2) contentSize = view.getUint16(fcsAt, true) + 256;
+  else if (fcsBytes === 4) contentSize = view.getUint32(fcsAt, true);
+  else if (fcsBytes === 8)
+    contentSize = view.getUint32(fcsAt + 4, true) * 2 ** 32 + view.getUint32(fcsAt, true);
+  return { blocksAt, contentSize, checksum: (descriptor & 0x04) !== 0 };
+}
+
+const viewOf = (data: Uint8Array) => new DataView(data.buffer, data.byteOffset, data.byteLength);
+
+/**
+ * The decompressed size the zstd frame at the start of `data` states, or undefined when it states
+ * none or `data` does not start with a frame header.
+ */
+export function zstdFrameContentSize(data: Uint8Array): number | undefined {
+  return frameHeader(viewOf(data), 0)?.contentSize;
+}
+
+/** One zstd frame of a body, and the size its header states. */
+export interface ZstdFrame {
+  readonly bytes: Uint8Array;
+  readonly contentSize: number | undefined;
+}
 
 /**
  * The zstd frames of `data` (skippable frames left out), or undefined unless `data` is whole frames
@@ -65,58 +79,52 @@ const SKIPPABLE_MAGIC = 0x184d2a50;
  * truncated frame instead of failing (Node 22.23), which would turn a cut-off request into an
  * empty, acknowledged one.
  */
-export function zstdFrames(data: Uint8Array): Uint8Array[] | undefined {
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+export function zstdFrames(data: Uint8Array): ZstdFrame[] | undefined {
+  const view = viewOf(data);
   const n = data.byteLength;
-  const frames: Uint8Array[] = [];
+  const frames: ZstdFrame[] = [];
   let pos = 0;
   if (n === 0) return undefined;
   while (pos < n) {
     if (pos + 4 > n) return undefined;
     const start = pos;
-    const magic = view.getUint32(pos, true);
-    if ((magic & SKIPPABLE_MAGIC_MASK) >>> 0 === SKIPPABLE_MAGIC) {
+    if ((view.getUint32(pos, true) & SKIPPABLE_MAGIC_MASK) >>> 0 === SKIPPABLE_MAGIC) {
       if (pos + 8 > n) return undefined;
       pos += 8 + view.getUint32(pos + 4, true);
       continue;
     }
-    if (magic !== ZSTD_MAGIC || pos + 5 > n) return undefined;
-    const descriptor = data[pos + 4]!;
-    const singleSegment = (descriptor & 0x20) !== 0;
-    const checksum = (descriptor & 0x04) !== 0;
-    const fcsBytes = [singleSegment ? 1 : 0, 2, 4, 8][descriptor >>> 6]!;
-    pos += 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][descriptor & 3]! + fcsBytes;
+    const header = frameHeader(view, pos);
+    if (header === undefined) return undefined;
+    pos = header.blocksAt;
     for (;;) {
       if (pos + 3 > n) return undefined;
-      const header = data[pos]! | (data[pos + 1]! << 8) | (data[pos + 2]! << 16);
-      const last = (header & 1) !== 0;
-      const type = (header >>> 1) & 3;
-      const size = header >>> 3;
+      const block = data[pos]! | (data[pos + 1]! << 8) | (data[pos + 2]! << 16);
+      const type = (block >>> 1) & 3;
       if (type === 3) return undefined; // reserved
-      pos += 3 + (type === 1 ? 1 : size); // an RLE block carries one byte, repeated `size` times
+      pos += 3 + (type === 1 ? 1 : block >>> 3); // an RLE block carries one byte, repeated
       if (pos > n) return undefined;
-      if (last) break;
+      if ((block & 1) !== 0) break; // the last block
     }
-    if (checksum) pos += 4;
+    if (header.checksum) pos += 4;
     if (pos > n) return undefined;
-    frames.push(data.subarray(start, pos));
+    frames.push({ bytes: data.subarray(start, pos), contentSize: header.contentSize });
   }
   return pos === n ? frames : undefined;
 }
 
-/**
- * `decompressBounded` from a one-frame decoder that keeps to `left` bytes: frame by frame, since
- * node:zlib's zstdDecompressSync reads only the first frame of its input and silently drops the
- * rest (Node 22.23), as does the WebAssembly build's buffer sizing.
- */
 /**
  * Frames one body may hold. Encoders write one frame per request; each frame costs a decoder set-up
  * (~19 µs on node:zlib), so a 4 MiB body of 10-byte frames would otherwise buy ~8 s of CPU.
  */
 export const MAX_ZSTD_FRAMES = 256;
 
+/**
+ * `decompressBounded` from a one-frame decoder that keeps to `left` bytes: frame by frame, since
+ * node:zlib's zstdDecompressSync reads only the first frame of its input and silently drops the
+ * rest (Node 22.23), as does the WebAssembly build's buffer sizing.
+ */
 function framewise(
-  decodeFrame: (frame: Uint8Array, left: number) => Uint8Array,
+  decodeFrame: (frame: ZstdFrame, left: number) => Uint8Array,
 ): (data: Uint8Array, maxBytes: number) => Buffer {
   return (data, maxBytes) => {
     const frames = zstdFrames(data);
@@ -127,8 +135,7 @@ function framewise(
     let total = 0;
     for (const frame of frames) {
       const left = maxBytes - total;
-      const stated = zstdFrameContentSize(frame);
-      if (stated !== undefined && stated > left) throw tooLarge();
+      if (frame.contentSize !== undefined && frame.contentSize > left) throw tooLarge();
       let out: Uint8Array;
       try {
         out = decodeFrame(frame, left);
@@ -146,6 +153,11 @@ function framewise(
     }
     return Buffer.concat(parts);
   };
+}
+
+/** Whether a node:zlib error says the output went over `maxOutputLength`. */
+export function isZlibOutputTooLarge(err: unknown): boolean {
+  return err instanceof RangeError || (err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE';
 }
 
 /** zlib's smallest useful output chunk for a bounded decompression. */
@@ -175,12 +187,11 @@ function native(): Zstd | undefined {
     decompressBounded: framewise((frame, left) => {
       // One output chunk of the stated size (+1: a full chunk makes zlib ask for another), so the
       // result is not a concatenation of small chunks; the bound holds whatever the header says.
-      const stated = zstdFrameContentSize(frame) ?? 0;
-      const chunkSize = Math.max(MIN_CHUNK, Math.min(left, stated) + 1);
+      const chunkSize = Math.max(MIN_CHUNK, Math.min(left, frame.contentSize ?? 0) + 1);
       try {
-        return zstdDecompressSync(frame, { maxOutputLength: Math.max(1, left), chunkSize });
+        return zstdDecompressSync(frame.bytes, { maxOutputLength: Math.max(1, left), chunkSize });
       } catch (err) {
-        if (err instanceof RangeError || (err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE')
+        if (isZlibOutputTooLarge(err))
           throw new ZstdTooLargeError('zstd output is over the bound', { cause: err });
         throw err;
       }
@@ -205,7 +216,7 @@ async function wasm(): Promise<Zstd | string> {
       // when it states none; more output than that fails with dstSize_tooSmall.
       decompressBounded: framewise((frame, left) => {
         try {
-          return z.decompress(frame, { defaultHeapSize: left });
+          return z.decompress(frame.bytes, { defaultHeapSize: left });
         } catch (err) {
           if (DST_SIZE_TOO_SMALL.test(String((err as Error).message)))
             throw new ZstdTooLargeError('zstd output is over the bound', { cause: err });

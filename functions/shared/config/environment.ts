@@ -31,3 +31,13 @@ export function environment<S extends z.ZodType>(functionName: string, schema: S
     },
   };
 }
+
+/**
+ * A list from a JSON array (cdk.json) or a comma-separated string (`-c key=a,b`, an environment
+ * variable), blanks dropped, each entry checked by `item`.
+ */
+export const commaList = (item: z.ZodType<string, string>) =>
+  z
+    .union([z.array(z.string()), z.string()])
+    .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter((s) => s.length > 0))
+    .pipe(z.array(item));
