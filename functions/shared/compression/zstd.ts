@@ -58,14 +58,6 @@ function frameHeader(view: DataView, at: number): FrameHeader | undefined {
 
 const viewOf = (data: Uint8Array) => new DataView(data.buffer, data.byteOffset, data.byteLength);
 
-/**
- * The decompressed size the zstd frame at the start of `data` states, or undefined when it states
- * none or `data` does not start with a frame header.
- */
-export function zstdFrameContentSize(data: Uint8Array): number | undefined {
-  return frameHeader(viewOf(data), 0)?.contentSize;
-}
-
 /** One zstd frame of a body, and the size its header states. */
 export interface ZstdFrame {
   readonly bytes: Uint8Array;

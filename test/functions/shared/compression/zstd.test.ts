@@ -3,11 +3,12 @@ import {
   MAX_ZSTD_FRAMES,
   ZstdTooLargeError,
   zstd,
-  zstdFrameContentSize,
   zstdFrames,
 } from '../../../../functions/shared/compression/zstd.js';
 
 const z = zstd!;
+/** The size the first frame of `data` states (undefined: none, or not whole frames). */
+const statedSize = (data: Uint8Array) => zstdFrames(data)?.[0]?.contentSize;
 
 describe(`zstd (${zstd?.backend ?? 'missing'})`, () => {
   it('is there: node:zlib from Node 22.15, the WebAssembly build before', () => {
@@ -16,10 +17,10 @@ describe(`zstd (${zstd?.backend ?? 'missing'})`, () => {
 
   it('reads the decompressed size a frame states, and nothing from what is not a frame', () => {
     for (const n of [0, 1, 255, 256, 65_791, 65_792, 1_000_000]) {
-      expect(zstdFrameContentSize(z.compress(Buffer.alloc(n, 7), 3)), String(n)).toBe(n);
+      expect(statedSize(z.compress(Buffer.alloc(n, 7), 3)), String(n)).toBe(n);
     }
-    expect(zstdFrameContentSize(new Uint8Array([1, 2, 3, 4, 5, 6]))).toBeUndefined();
-    expect(zstdFrameContentSize(new Uint8Array(0))).toBeUndefined();
+    expect(statedSize(new Uint8Array([1, 2, 3, 4, 5, 6]))).toBeUndefined();
+    expect(statedSize(new Uint8Array(0))).toBeUndefined();
   });
 
   it('tells whole frames from cut-off ones, which node:zlib would decompress to nothing', () => {
@@ -56,7 +57,7 @@ describe(`zstd (${zstd?.backend ?? 'missing'})`, () => {
       }
       return Buffer.concat(parts);
     };
-    expect(zstdFrameContentSize(frame(1))).toBeUndefined();
+    expect(statedSize(frame(1))).toBeUndefined();
     expect(z.decompressBounded(frame(3), 3 * 128 * 1024)).toEqual(Buffer.alloc(3 * 128 * 1024, 'a'));
     // 32 MiB from 1 KiB: refused as too large, not as broken.
     expect(() => z.decompressBounded(frame(256), 16 * 1024 * 1024)).toThrow(ZstdTooLargeError);
