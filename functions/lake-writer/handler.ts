@@ -119,6 +119,11 @@ export function createLakeWriterHandler(deps: LakeWriterHandlerDeps) {
     metrics.addMetric('LakeRowsWritten', MetricUnit.Count, result.rowsWritten);
     if (result.rowsSkipped > 0)
       metrics.addMetric('LakeRowsAlreadyWritten', MetricUnit.Count, result.rowsSkipped);
+    if (result.replaced.length > 0) {
+      // An earlier attempt left incomplete files (see quarantine.ts); their records are rewritten.
+      metrics.addMetric('LakeFilesReplaced', MetricUnit.Count, result.replaced.length);
+      logger.warn('incomplete staging files rewritten', { files: result.replaced });
+    }
     logger.debug('lake batch written', {
       records: event.Records.length,
       files: result.files.length,
