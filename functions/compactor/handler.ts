@@ -15,8 +15,13 @@ import { type LakeConfig, lakeConfig } from './config.js';
 /**
  * The compactor Lambda, on an hourly EventBridge schedule: publishes the staging files of closed
  * hours as large parts (see shared/lake/compactor.ts). Run it with reserved concurrency 1. A failed
- * run is simply repeated by the next one: every step is idempotent.
+ * run is simply repeated by the next one: every step is idempotent. Unreadable staging files are
+ * quarantined and failing partitions reported (metrics below), so the run itself does not fail.
  */
+
+/** Metric names the compute stack alarms on. */
+export const QUARANTINED_METRIC = 'LakeFilesQuarantined';
+export const FAILED_PARTITIONS_METRIC = 'CompactionPartitionsFailed';
 
 export interface CompactorHandlerDeps {
   readonly store: ObjectStore | (() => ObjectStore);
@@ -46,11 +51,19 @@ export function createCompactorHandler(deps: CompactorHandlerDeps) {
     metrics.addMetric('PartsPublished', MetricUnit.Count, result.published.length);
     metrics.addMetric('StagingFilesConsumed', MetricUnit.Count, result.consumed);
     metrics.addMetric('RowsPublished', MetricUnit.Count, result.rows);
+    // Both alarmed (compute stack): a quarantined file is data someone has to look at, a failed
+    // partition is one the next run will retry.
+    metrics.addMetric(QUARANTINED_METRIC, MetricUnit.Count, result.quarantined.length);
+    metrics.addMetric(FAILED_PARTITIONS_METRIC, MetricUnit.Count, result.failed.length);
+    for (const q of result.quarantined) logger.error('staging file quarantined', { ...q });
+    for (const f of result.failed) logger.error('partition not compacted', { ...f });
     logger.info('compaction done', {
       partitions: result.partitions,
       parts: result.published.length,
       consumed: result.consumed,
       rows: result.rows,
+      quarantined: result.quarantined.length,
+      failed: result.failed.length,
     });
     return result;
   };

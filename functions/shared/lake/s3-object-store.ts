@@ -61,7 +61,9 @@ export class S3ObjectStore implements ObjectStore {
         new CopyObjectCommand({
           Bucket: this.bucket,
           Key: target,
-          CopySource: `${this.bucket}/${source.split('/').map(encodeURIComponent).join('/')}`,
+          // URL-encoded, keeping `/` and `=`: S3 decodes it, s3rver only with decodeURI. Our keys
+          // have no `+` or `?` (tenant segments are percent-encoded, and `%` becomes `%25` here).
+          CopySource: encodeURI(`${this.bucket}/${source}`),
         }),
       );
     } catch (cause) {
