@@ -7,6 +7,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
+import { PIPELINE_METRICS } from '../shared/costs/pipeline-metrics.js';
 import { compactLake, type LakeCompaction } from '../shared/lake/compactor.js';
 import type { ObjectStore } from '../shared/lake/object-store.js';
 import { S3ObjectStore } from '../shared/lake/s3-object-store.js';
@@ -18,10 +19,6 @@ import { type LakeConfig, lakeConfig } from './config.js';
  * run is simply repeated by the next one: every step is idempotent. Unreadable staging files are
  * quarantined and failing partitions reported (metrics below), so the run itself does not fail.
  */
-
-/** Metric names the compute stack alarms on. */
-export const QUARANTINED_METRIC = 'LakeFilesQuarantined';
-export const FAILED_PARTITIONS_METRIC = 'CompactionPartitionsFailed';
 
 export interface CompactorHandlerDeps {
   readonly store: ObjectStore | (() => ObjectStore);
@@ -53,8 +50,8 @@ export function createCompactorHandler(deps: CompactorHandlerDeps) {
     metrics.addMetric('RowsPublished', MetricUnit.Count, result.rows);
     // Both alarmed (compute stack): a quarantined file is data someone has to look at, a failed
     // partition is one the next run will retry.
-    metrics.addMetric(QUARANTINED_METRIC, MetricUnit.Count, result.quarantined.length);
-    metrics.addMetric(FAILED_PARTITIONS_METRIC, MetricUnit.Count, result.failed.length);
+    metrics.addMetric(PIPELINE_METRICS.lakeFilesQuarantined, MetricUnit.Count, result.quarantined.length);
+    metrics.addMetric(PIPELINE_METRICS.compactionPartitionsFailed, MetricUnit.Count, result.failed.length);
     for (const q of result.quarantined) logger.error('staging file quarantined', { ...q });
     for (const f of result.failed) logger.error('partition not compacted', { ...f });
     logger.info('compaction done', {

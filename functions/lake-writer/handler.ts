@@ -13,6 +13,7 @@ import type {
   KinesisStreamEvent,
   KinesisStreamRecord,
 } from 'aws-lambda';
+import { PIPELINE_METRICS } from '../shared/costs/pipeline-metrics.js';
 import type { DeadLetter, DeadLetterSink } from '../shared/dead-letter/dead-letter.js';
 import { S3DeadLetterSink } from '../shared/dead-letter/s3-dead-letter-sink.js';
 import { EnvelopeError, unpackEnvelope } from '../shared/envelope/envelope.js';
@@ -121,7 +122,7 @@ export function createLakeWriterHandler(deps: LakeWriterHandlerDeps) {
       metrics.addMetric('LakeRowsAlreadyWritten', MetricUnit.Count, result.rowsSkipped);
     if (result.replaced.length > 0) {
       // An earlier attempt left incomplete files (see quarantine.ts); their records are rewritten.
-      metrics.addMetric('LakeFilesReplaced', MetricUnit.Count, result.replaced.length);
+      metrics.addMetric(PIPELINE_METRICS.lakeFilesReplaced, MetricUnit.Count, result.replaced.length);
       logger.warn('incomplete staging files rewritten', { files: result.replaced });
     }
     logger.debug('lake batch written', {

@@ -18,7 +18,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
 import { ALERT_DETAIL_TYPES, ALERT_EVENT_SOURCE } from '../../functions/shared/alerts/events.js';
 import { CHANNEL_TYPES, type ChannelType } from '../../functions/shared/alerts/rules.js';
-import { metricsNamespace } from '../../functions/shared/costs/pipeline-metrics.js';
+import { metricsNamespace, PIPELINE_METRICS } from '../../functions/shared/costs/pipeline-metrics.js';
 import {
   CORS_ALLOW_HEADERS,
   CORS_ALLOW_METHODS,
@@ -230,6 +230,7 @@ export class ComputeStack extends Stack {
       alarmTopic: props.alarmTopic,
     });
     tagComponent(compaction, 'lake');
+    this.createLakeAlarms(props, namespace);
 
     // --- ClickHouse migrations on every deploy (forward-only and idempotent)
     if (s.migrateOnDeploy) this.createMigrations(props, hotRetention);
@@ -598,6 +599,58 @@ export class ComputeStack extends Stack {
     acknowledge(provider, 'Serverless-LambdaTracing', `${why}the migrate function it calls is traced.`);
     tagComponent(provider, 'hot-tier');
     tagComponent(migrations, 'hot-tier');
+  }
+
+  /**
+   * Lake integrity: a staging file the compactor had to quarantine (its rows are not published:
+   * someone must look), a partition a run could not compact, and incomplete files the lake writer
+   * rewrote (S3 puts are atomic, so on AWS any is a surprise worth a look).
+   */
+  private createLakeAlarms(props: ComputeStackProps, namespace: string): void {
+    const action = new actions.SnsAction(props.alarmTopic);
+    const metric = (service: string, metricName: string) =>
+      new cloudwatch.Metric({
+        namespace,
+        metricName,
+        dimensionsMap: { service },
+        statistic: 'Sum',
+        period: Duration.hours(1),
+      });
+    const alarms = [
+      new cloudwatch.Alarm(this, 'LakeQuarantineAlarm', {
+        alarmDescription:
+          'The compactor quarantined unreadable staging files (see _quarantine/ in the lake bucket, each with a .json reason).',
+        metric: metric(this.compactor.name, PIPELINE_METRICS.lakeFilesQuarantined),
+        threshold: 0,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'CompactionPartitionsFailedAlarm', {
+        alarmDescription:
+          'Compactor runs left partitions uncompacted two hours running (see its error logs).',
+        metric: metric(this.compactor.name, PIPELINE_METRICS.compactionPartitionsFailed),
+        threshold: 0,
+        evaluationPeriods: 2,
+        datapointsToAlarm: 2,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'LakeFilesReplacedAlarm', {
+        alarmDescription:
+          'The lake writer found incomplete staging files and rewrote their records (the broken files are under _quarantine/).',
+        metric: metric(this.lakeWriter.name, PIPELINE_METRICS.lakeFilesReplaced),
+        threshold: 0,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    ];
+    for (const alarm of alarms) {
+      alarm.addAlarmAction(action);
+      alarm.addOkAction(action);
+      tagComponent(alarm, 'lake');
+    }
   }
 
   private createIngestAlarms(props: ComputeStackProps): void {

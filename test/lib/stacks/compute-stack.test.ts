@@ -144,6 +144,29 @@ describe('compute stack', () => {
     expect(alarms.some((a) => a.MetricName === 'WriteProvisionedThroughputExceeded')).toBe(true);
   });
 
+  it('alarms when the compactor quarantines a staging file or leaves partitions, and when the lake writer rewrites broken files', () => {
+    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, r]) => r.Properties);
+    const on = (metricName: string) => alarms.filter((a) => a.MetricName === metricName);
+
+    for (const [metricName, service] of [
+      ['LakeFilesQuarantined', 'compactor'],
+      ['CompactionPartitionsFailed', 'compactor'],
+      ['LakeFilesReplaced', 'lake-writer'],
+    ] as const) {
+      expect(on(metricName), metricName).toHaveLength(1);
+      expect(on(metricName)[0], metricName).toMatchObject({
+        Namespace: 'OtlpPipeline/prod',
+        Dimensions: [{ Name: 'service', Value: service }],
+        Statistic: 'Sum',
+        Period: 3600,
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+      expect(JSON.stringify(on(metricName)[0]!.AlarmActions), metricName).toContain('Operations');
+    }
+  });
+
   it('routes POST /v1/traces, /v1/logs and /v1/metrics to ingest, throttled, with JSON access logs', () => {
     const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey as string);
     expect(routes.filter((r) => r.startsWith('POST')).sort()).toEqual([
