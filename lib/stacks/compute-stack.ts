@@ -25,6 +25,7 @@ import {
   CORS_EXPOSE_HEADERS,
   CORS_MAX_AGE_SECONDS,
 } from '../../functions/shared/http/cors.js';
+import { STAGING_PREFIX } from '../../functions/shared/lake/layout.js';
 import { QUERY_ROUTES } from '../../functions/shared/query/routes.js';
 import { BusSubscription } from '../constructs/bus-subscription.js';
 import { PipelineDashboard } from '../constructs/pipeline-dashboard.js';
@@ -184,6 +185,14 @@ export class ComputeStack extends Stack {
       ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'],
       'writes Parquet files under keys derived from table, tenant, hour and stream position',
       { list: true },
+    );
+    // Only staging files: an incomplete one it rewrote is moved to _quarantine/ (copy, then delete).
+    allowObjects(
+      this.lakeWriter,
+      props.lakeBucket,
+      ['s3:DeleteObject'],
+      'moves incomplete staging files it rewrote to _quarantine/ (copy, then delete), under staging/ only',
+      { keys: `${STAGING_PREFIX}*` },
     );
     allowObjects(
       this.lakeWriter,
@@ -696,22 +705,23 @@ export class ComputeStack extends Stack {
 /**
  * Grants object actions on one bucket (and ListBucket when asked), without the action wildcards
  * of `bucket.grantReadWrite()`. Object keys are computed at run time, so the resource is
- * `<bucket ARN>/*`: that one finding is acknowledged with the reason.
+ * `<bucket ARN>/<keys>` (`*` unless narrowed to a prefix): that one finding is acknowledged with
+ * the reason.
  */
 function allowObjects(
   fn: PipelineFunction,
   bucket: s3.IBucket,
   actions: string[],
   reason: string,
-  options: { list?: boolean } = {},
+  options: { list?: boolean; keys?: string } = {},
 ): void {
-  fn.function.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [bucket.arnForObjects('*')] }));
+  const objects = bucket.arnForObjects(options.keys ?? '*');
+  fn.function.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [objects] }));
   if (options.list) {
     fn.function.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
     );
   }
   const role = fn.function.role;
-  if (role !== undefined)
-    acknowledgeWildcardResource(role, bucket.arnForObjects('*'), `${fn.name} ${reason}.`);
+  if (role !== undefined) acknowledgeWildcardResource(role, objects, `${fn.name} ${reason}.`);
 }

@@ -234,7 +234,7 @@ describe('compute stack', () => {
     off.resourceCountIs('Custom::ClickHouseMigrations', 0);
   });
 
-  it('grants least privilege: ingest writes the stream, only the compactor deletes lake objects', () => {
+  it('grants least privilege: ingest writes the stream, only the compactor deletes published lake objects', () => {
     const policies = ofType('AWS::IAM::Policy').map(([, r]) => JSON.stringify(r.Properties));
     const policyOf = (fn: string) => policies.filter((p) => p.includes(`"${fn}FunctionServiceRole`)).join('');
     expect(policyOf('Ingest')).toContain('kinesis:PutRecords');
@@ -242,7 +242,14 @@ describe('compute stack', () => {
     expect(policyOf('HotWriter')).toContain('s3:PutObject');
     expect(policyOf('HotWriter')).not.toContain('s3:DeleteObject');
     expect(policyOf('LakeWriter')).toContain('s3:PutObject');
-    expect(policyOf('LakeWriter')).not.toContain('s3:DeleteObject');
+    // The lake writer deletes only staging files (an incomplete one it rewrote and quarantined).
+    const lakeWriterDeletes = ofType('AWS::IAM::Policy')
+      .filter(([, r]) => JSON.stringify(r.Properties).includes('"LakeWriterFunctionServiceRole'))
+      .flatMap(([, r]) => (r.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement)
+      .filter((st) => JSON.stringify(st.Action).includes('s3:DeleteObject'));
+    expect(lakeWriterDeletes).toHaveLength(1);
+    expect(lakeWriterDeletes[0]!.Action).toBe('s3:DeleteObject');
+    expect(JSON.stringify(lakeWriterDeletes[0]!.Resource)).toMatch(/\/staging\/\*"\]\]\}$/);
     expect(policyOf('Compactor')).toContain('s3:DeleteObject');
     expect(policies.join('')).not.toMatch(/"s3:\*"|"kinesis:\*"|"dynamodb:\*"/);
   });
