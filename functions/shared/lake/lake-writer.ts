@@ -159,8 +159,9 @@ async function writeGroup(store: ObjectStore, g: Group): Promise<GroupWrite> {
   const broken: { file: StagedFile; reason: string }[] = [];
   candidates.forEach((f, i) => {
     const check = checks[i];
-    if (check === undefined) return; // deleted meanwhile (published): covers nothing any more
-    if (check.ok) covering.push(f);
+    // Gone since the listing: only the compactor removes staging files, past the grace, when no
+    // retry of their records can come (see above); counting it keeps a published row single.
+    if (check === undefined || check.ok) covering.push(f);
     else broken.push({ file: f, reason: check.reason });
   });
   const fresh: Contribution[] = [];
