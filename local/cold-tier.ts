@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import { clickHouseType, ident } from '../functions/shared/clickhouse/ddl.js';
 import { publishedPartitionPrefix, tenantSegment } from '../functions/shared/lake/layout.js';
 import type { ObjectStore } from '../functions/shared/lake/object-store.js';
 import {
@@ -7,7 +8,7 @@ import {
 } from '../functions/shared/query/clickhouse-reader.js';
 import type { TableSource } from '../functions/shared/query/clickhouse-sql.js';
 import { hoursOf, type TimeRange } from '../functions/shared/query/time.js';
-import type { TableName } from '../functions/shared/schema/columns.js';
+import { TABLES, type TableName } from '../functions/shared/schema/columns.js';
 
 /**
  * The cold tier in local mode: the same logical queries as Athena, run by the embedded ClickHouse
@@ -17,7 +18,24 @@ import type { TableName } from '../functions/shared/schema/columns.js';
  * `<table>/tenant=<t>/dt=<day>/hour=<hh>/` prefixes inside the range are listed, and exactly those
  * files are named in the `s3()` URL; the tenant filter is also in the SQL. Staging files (not yet
  * compacted) are not read, as Athena does not read them (see ADR 0005).
+ *
+ * The `s3()` call names every column of the model with its type (`lakeStructure`) instead of
+ * letting ClickHouse infer a schema from one file: parts written before a column was added lack
+ * it, and ClickHouse then fills it with its type's default ('' , 0, the epoch, an empty map or
+ * array), as the hot tables do for an absent column and the Parquet reader does in the compactor.
+ * A nested column is read as an array of named tuples, whose `Events.Name` subcolumns the queries use.
  */
+
+/** The s3() structure of a table's Parquet parts: every model column, nested ones as Array(Tuple). */
+export function lakeStructure(table: TableName): string {
+  return TABLES[table].columns
+    .map((col) => {
+      if (col.type !== 'nested') return `${ident(col.name)} ${clickHouseType(col.type)}`;
+      const fields = col.fields.map((f) => `${ident(f.name)} ${clickHouseType(f.type)}`).join(', ');
+      return `${ident(col.name)} Array(Tuple(${fields}))`;
+    })
+    .join(', ');
+}
 
 export interface LocalColdTierOptions {
   readonly client: ClickHouseClient;
@@ -65,9 +83,10 @@ export class ParquetLakeSources implements ClickHouseTableSources {
     const base = `${this.options.s3Endpoint.replace(/\/+$/, '')}/${this.options.bucket}/`;
     const url = keys.length === 1 ? `${base}${keys[0]}` : `${base}{${keys.join(',')}}`;
     return {
-      expr: `s3({lake_url:String}, {lake_key:String}, {lake_secret:String}, 'Parquet')`,
+      expr: `s3({lake_url:String}, {lake_key:String}, {lake_secret:String}, 'Parquet', {lake_structure:String})`,
       params: {
         lake_url: url,
+        lake_structure: lakeStructure(table),
         lake_key: this.options.accessKeyId ?? 'S3RVER',
         lake_secret: this.options.secretAccessKey ?? 'S3RVER',
       },

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import dynalite from 'dynalite';
 import kinesalite from 'kinesalite';
 import S3rver from 's3rver';
+import { makePutsAtomic, type S3rverFilesystemStore } from './atomic-s3rver-puts.js';
 
 /**
  * The local stand-ins for AWS: kinesalite (Kinesis), dynalite (DynamoDB) and s3rver (S3), each a
@@ -59,6 +60,8 @@ export async function startEmulators(options: EmulatorOptions): Promise<Emulator
   const dynamo = dynalite({ path: dDir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   const dynamoEndpoint = await listen(dynamo as Listener, options.dynamoPort ?? 0, host);
   const s3 = new S3rver({ port: options.s3Port ?? 0, address: host, directory: sDir, silent: true });
+  // S3 puts are atomic; s3rver's are not until this (a killed process left 0-byte objects).
+  makePutsAtomic(s3.store as S3rverFilesystemStore);
   const s3Addr = await s3.run();
   const s3Endpoint = `http://${host}:${s3Addr.port}`;
 

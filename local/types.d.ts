@@ -15,6 +15,8 @@ declare module 's3rver' {
   import type { AddressInfo } from 'node:net';
   export default class S3rver {
     constructor(options: Record<string, unknown>);
+    /** The filesystem store (see atomic-s3rver-puts.ts for the parts we touch). */
+    readonly store: unknown;
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
   }

@@ -7,6 +7,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
+import { PIPELINE_METRICS } from '../shared/costs/pipeline-metrics.js';
 import { compactLake, type LakeCompaction } from '../shared/lake/compactor.js';
 import type { ObjectStore } from '../shared/lake/object-store.js';
 import { S3ObjectStore } from '../shared/lake/s3-object-store.js';
@@ -15,7 +16,8 @@ import { type LakeConfig, lakeConfig } from './config.js';
 /**
  * The compactor Lambda, on an hourly EventBridge schedule: publishes the staging files of closed
  * hours as large parts (see shared/lake/compactor.ts). Run it with reserved concurrency 1. A failed
- * run is simply repeated by the next one: every step is idempotent.
+ * run is simply repeated by the next one: every step is idempotent. Unreadable staging files are
+ * quarantined and failing partitions reported (metrics below), so the run itself does not fail.
  */
 
 export interface CompactorHandlerDeps {
@@ -46,11 +48,19 @@ export function createCompactorHandler(deps: CompactorHandlerDeps) {
     metrics.addMetric('PartsPublished', MetricUnit.Count, result.published.length);
     metrics.addMetric('StagingFilesConsumed', MetricUnit.Count, result.consumed);
     metrics.addMetric('RowsPublished', MetricUnit.Count, result.rows);
+    // Both alarmed (compute stack): a quarantined file is data someone has to look at, a failed
+    // partition is one the next run will retry.
+    metrics.addMetric(PIPELINE_METRICS.lakeFilesQuarantined, MetricUnit.Count, result.quarantined.length);
+    metrics.addMetric(PIPELINE_METRICS.compactionPartitionsFailed, MetricUnit.Count, result.failed.length);
+    for (const q of result.quarantined) logger.error('staging file quarantined', { ...q });
+    for (const f of result.failed) logger.error('partition not compacted', { ...f });
     logger.info('compaction done', {
       partitions: result.partitions,
       parts: result.published.length,
       consumed: result.consumed,
       rows: result.rows,
+      quarantined: result.quarantined.length,
+      failed: result.failed.length,
     });
     return result;
   };

@@ -13,6 +13,7 @@ import type {
   KinesisStreamEvent,
   KinesisStreamRecord,
 } from 'aws-lambda';
+import { PIPELINE_METRICS } from '../shared/costs/pipeline-metrics.js';
 import type { DeadLetter, DeadLetterSink } from '../shared/dead-letter/dead-letter.js';
 import { S3DeadLetterSink } from '../shared/dead-letter/s3-dead-letter-sink.js';
 import { EnvelopeError, unpackEnvelope } from '../shared/envelope/envelope.js';
@@ -119,6 +120,11 @@ export function createLakeWriterHandler(deps: LakeWriterHandlerDeps) {
     metrics.addMetric('LakeRowsWritten', MetricUnit.Count, result.rowsWritten);
     if (result.rowsSkipped > 0)
       metrics.addMetric('LakeRowsAlreadyWritten', MetricUnit.Count, result.rowsSkipped);
+    if (result.replaced.length > 0) {
+      // An earlier attempt left incomplete files (see quarantine.ts); their records are rewritten.
+      metrics.addMetric(PIPELINE_METRICS.lakeFilesReplaced, MetricUnit.Count, result.replaced.length);
+      logger.warn('incomplete staging files rewritten', { files: result.replaced });
+    }
     logger.debug('lake batch written', {
       records: event.Records.length,
       files: result.files.length,

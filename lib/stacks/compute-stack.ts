@@ -18,13 +18,14 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
 import { ALERT_DETAIL_TYPES, ALERT_EVENT_SOURCE } from '../../functions/shared/alerts/events.js';
 import { CHANNEL_TYPES, type ChannelType } from '../../functions/shared/alerts/rules.js';
-import { metricsNamespace } from '../../functions/shared/costs/pipeline-metrics.js';
+import { metricsNamespace, PIPELINE_METRICS } from '../../functions/shared/costs/pipeline-metrics.js';
 import {
   CORS_ALLOW_HEADERS,
   CORS_ALLOW_METHODS,
   CORS_EXPOSE_HEADERS,
   CORS_MAX_AGE_SECONDS,
 } from '../../functions/shared/http/cors.js';
+import { STAGING_PREFIX } from '../../functions/shared/lake/layout.js';
 import { QUERY_ROUTES } from '../../functions/shared/query/routes.js';
 import { BusSubscription } from '../constructs/bus-subscription.js';
 import { PipelineDashboard } from '../constructs/pipeline-dashboard.js';
@@ -185,6 +186,14 @@ export class ComputeStack extends Stack {
       'writes Parquet files under keys derived from table, tenant, hour and stream position',
       { list: true },
     );
+    // Only staging files: an incomplete one it rewrote is moved to _quarantine/ (copy, then delete).
+    allowObjects(
+      this.lakeWriter,
+      props.lakeBucket,
+      ['s3:DeleteObject'],
+      'moves incomplete staging files it rewrote to _quarantine/ (copy, then delete), under staging/ only',
+      { keys: `${STAGING_PREFIX}*` },
+    );
     allowObjects(
       this.lakeWriter,
       props.deadLetterBucket,
@@ -230,6 +239,7 @@ export class ComputeStack extends Stack {
       alarmTopic: props.alarmTopic,
     });
     tagComponent(compaction, 'lake');
+    this.createLakeAlarms(props, namespace);
 
     // --- ClickHouse migrations on every deploy (forward-only and idempotent)
     if (s.migrateOnDeploy) this.createMigrations(props, hotRetention);
@@ -600,6 +610,58 @@ export class ComputeStack extends Stack {
     tagComponent(migrations, 'hot-tier');
   }
 
+  /**
+   * Lake integrity: a staging file the compactor had to quarantine (its rows are not published:
+   * someone must look), a partition a run could not compact, and incomplete files the lake writer
+   * rewrote (S3 puts are atomic, so on AWS any is a surprise worth a look).
+   */
+  private createLakeAlarms(props: ComputeStackProps, namespace: string): void {
+    const action = new actions.SnsAction(props.alarmTopic);
+    const metric = (service: string, metricName: string) =>
+      new cloudwatch.Metric({
+        namespace,
+        metricName,
+        dimensionsMap: { service },
+        statistic: 'Sum',
+        period: Duration.hours(1),
+      });
+    const alarms = [
+      new cloudwatch.Alarm(this, 'LakeQuarantineAlarm', {
+        alarmDescription:
+          'The compactor quarantined unreadable staging files (see _quarantine/ in the lake bucket, each with a .json reason).',
+        metric: metric(this.compactor.name, PIPELINE_METRICS.lakeFilesQuarantined),
+        threshold: 0,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'CompactionPartitionsFailedAlarm', {
+        alarmDescription:
+          'Compactor runs left partitions uncompacted two hours running (see its error logs).',
+        metric: metric(this.compactor.name, PIPELINE_METRICS.compactionPartitionsFailed),
+        threshold: 0,
+        evaluationPeriods: 2,
+        datapointsToAlarm: 2,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'LakeFilesReplacedAlarm', {
+        alarmDescription:
+          'The lake writer found incomplete staging files and rewrote their records (the broken files are under _quarantine/).',
+        metric: metric(this.lakeWriter.name, PIPELINE_METRICS.lakeFilesReplaced),
+        threshold: 0,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    ];
+    for (const alarm of alarms) {
+      alarm.addAlarmAction(action);
+      alarm.addOkAction(action);
+      tagComponent(alarm, 'lake');
+    }
+  }
+
   private createIngestAlarms(props: ComputeStackProps): void {
     const action = new actions.SnsAction(props.alarmTopic);
     const alarms = [
@@ -643,22 +705,23 @@ export class ComputeStack extends Stack {
 /**
  * Grants object actions on one bucket (and ListBucket when asked), without the action wildcards
  * of `bucket.grantReadWrite()`. Object keys are computed at run time, so the resource is
- * `<bucket ARN>/*`: that one finding is acknowledged with the reason.
+ * `<bucket ARN>/<keys>` (`*` unless narrowed to a prefix): that one finding is acknowledged with
+ * the reason.
  */
 function allowObjects(
   fn: PipelineFunction,
   bucket: s3.IBucket,
   actions: string[],
   reason: string,
-  options: { list?: boolean } = {},
+  options: { list?: boolean; keys?: string } = {},
 ): void {
-  fn.function.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [bucket.arnForObjects('*')] }));
+  const objects = bucket.arnForObjects(options.keys ?? '*');
+  fn.function.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [objects] }));
   if (options.list) {
     fn.function.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
     );
   }
   const role = fn.function.role;
-  if (role !== undefined)
-    acknowledgeWildcardResource(role, bucket.arnForObjects('*'), `${fn.name} ${reason}.`);
+  if (role !== undefined) acknowledgeWildcardResource(role, objects, `${fn.name} ${reason}.`);
 }

@@ -22,6 +22,12 @@ export const PIPELINE_METRICS = {
   rowsInserted: 'RowsInserted',
   /** Rows written to Parquet (lake-writer). */
   lakeRowsWritten: 'LakeRowsWritten',
+  /** Incomplete staging files (0 bytes, truncated) the lake writer found and rewrote; alarmed. */
+  lakeFilesReplaced: 'LakeFilesReplaced',
+  /** Unreadable staging files the compactor moved under `_quarantine/`; alarmed. */
+  lakeFilesQuarantined: 'LakeFilesQuarantined',
+  /** Partitions a compactor run could not finish (retried by the next run); alarmed. */
+  compactionPartitionsFailed: 'CompactionPartitionsFailed',
   /** Milliseconds per ClickHouse insert (hot-writer), unit Milliseconds. */
   clickhouseInsertLatency: 'ClickHouseInsertLatency',
   /** Rows written per tenant: dimensions service and tenant (a Powertools single metric). */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { decodeParquet } from '../parquet/parquet-reader.js';
+import { decodeParquet, ParquetReadError } from '../parquet/parquet-reader.js';
 import { encodeParquet } from '../parquet/parquet-writer.js';
+import type { ColumnBatch } from '../rows/batch.js';
 import { isTableName, type TableName } from '../schema/columns.js';
 import {
   MANIFEST_PREFIX,
@@ -15,6 +16,7 @@ import {
   stagingPartitionPrefix,
 } from './layout.js';
 import type { ObjectInfo, ObjectStore } from './object-store.js';
+import { checkParquetBytes, quarantine } from './quarantine.js';
 
 /**
  * The compactor publishes staging files (invisible to Glue) as large visible parts.
@@ -27,6 +29,13 @@ import type { ObjectInfo, ObjectStore } from './object-store.js';
  * keys, so redoing the same set overwrites the same part. Readers therefore see each row exactly
  * once from the moment its part is put. Two compactors must not run at once (reserved concurrency
  * 1), or two different groupings of the same files could both be published.
+ *
+ * A staging file that is not a complete, readable Parquet file (0 bytes, truncated, a footer that
+ * does not parse, or rows the reader rejects) is moved under `_quarantine/` with its reason and
+ * the rest of its set is published: one bad file never holds up a partition. A partition that
+ * fails for another reason (storage errors) is reported and the run goes on with the others.
+ * Files written before a column was added to the model are read with that column's default (see
+ * parquet-reader.ts), so a deploy that adds one never makes older staging files unreadable.
  */
 
 export interface CompactPartitionOptions {
@@ -43,11 +52,24 @@ export interface CompactPartitionOptions {
   readonly onStep?: (step: 'manifest' | 'published' | 'staging-deleted') => void;
 }
 
+export interface QuarantinedFile {
+  readonly key: string;
+  readonly reason: string;
+}
+
 export interface PartitionCompaction {
   readonly published: readonly string[];
   /** Staging files consumed (published now or by a crashed earlier run). */
   readonly consumed: number;
   readonly rows: number;
+  /** Staging files moved under `_quarantine/` because they could not be read. */
+  readonly quarantined: readonly QuarantinedFile[];
+}
+
+export interface FailedPartition {
+  readonly table: TableName;
+  readonly partition: PartitionPath;
+  readonly error: string;
 }
 
 export interface CompactLakeOptions {
@@ -62,6 +84,9 @@ export interface LakeCompaction {
   readonly published: readonly string[];
   readonly consumed: number;
   readonly rows: number;
+  readonly quarantined: readonly QuarantinedFile[];
+  /** Partitions left for the next run, with the error that stopped each. */
+  readonly failed: readonly FailedPartition[];
 }
 
 export class CompactionError extends Error {
@@ -83,6 +108,26 @@ function parseManifest(bytes: Uint8Array | undefined): Manifest | undefined {
     // An unreadable manifest is treated as absent: its part is recomputed from staging.
   }
   return undefined;
+}
+
+/** A staging file's rows, or why it cannot be read (then it is quarantined, not retried). */
+function readStaging(
+  table: TableName,
+  body: Uint8Array,
+): { ok: true; batch: ColumnBatch } | { ok: false; reason: string } {
+  const check = checkParquetBytes(body);
+  if (!check.ok) return check;
+  try {
+    const batch = decodeParquet(table, body);
+    if (batch.rowCount !== check.rows) {
+      return { ok: false, reason: `read ${batch.rowCount} rows, the footer says ${check.rows}` };
+    }
+    return { ok: true, batch };
+  } catch (e) {
+    if (!(e instanceof ParquetReadError)) throw e;
+    const cause = e.cause instanceof Error ? `: ${e.cause.message}` : '';
+    return { ok: false, reason: `${e.message}${cause}` };
+  }
 }
 
 function setHash(keys: readonly string[]): string {
@@ -138,17 +183,28 @@ export async function compactPartition(
     .filter((f) => f.key.endsWith('.parquet') && f.lastModified.getTime() < options.stagedBefore.getTime())
     .sort((a, b) => (a.key < b.key ? -1 : 1));
   const published: string[] = [];
+  const quarantined: QuarantinedFile[] = [];
   let rows = 0;
   for (const set of groupBySize(eligible, options.targetBytes)) {
-    const inputs = set.map((f) => f.key);
+    const inputs: string[] = [];
+    const batches = [];
+    for (const f of set) {
+      const body = await store.get(f.key);
+      if (!body) throw new CompactionError(`staging file ${f.key} vanished during compaction`);
+      const read = readStaging(table, body);
+      if (!read.ok) {
+        await quarantine(store, { key: f.key, reason: read.reason, size: body.length, by: 'compactor' });
+        quarantined.push({ key: f.key, reason: read.reason });
+        continue;
+      }
+      inputs.push(f.key);
+      batches.push(read.batch);
+    }
+    if (inputs.length === 0) continue;
+    // The set is named by the files actually published, so a rerun after a crash (the bad files
+    // already moved aside) finds the same hash.
     const hash = setHash(inputs);
     const part = publishedKey(table, partition, hash);
-    const batches = [];
-    for (const key of inputs) {
-      const body = await store.get(key);
-      if (!body) throw new CompactionError(`staging file ${key} vanished during compaction`);
-      batches.push(decodeParquet(table, body));
-    }
     const mKey = manifestKey(table, partition, hash);
     await store.put(
       mKey,
@@ -165,7 +221,7 @@ export async function compactPartition(
     consumed += inputs.length;
     rows += batches.reduce((n, b) => n + b.rowCount, 0);
   }
-  return { published, consumed, rows };
+  return { published, consumed, rows, quarantined };
 }
 
 /**
@@ -190,20 +246,28 @@ export async function compactLake(store: ObjectStore, options: CompactLakeOption
     if (parts.length === 5) consider(parts[0]!, parts.slice(1, 4).join('/'));
   }
   const published: string[] = [];
+  const quarantined: QuarantinedFile[] = [];
+  const failed: FailedPartition[] = [];
   let consumed = 0;
   let rows = 0;
   for (const { table, partition } of [...partitions.values()].sort((a, b) =>
     `${a.table}/${a.partition}` < `${b.table}/${b.partition}` ? -1 : 1,
   )) {
-    const r = await compactPartition(store, {
-      table,
-      partition,
-      targetBytes: options.targetBytes,
-      stagedBefore,
-    });
-    published.push(...r.published);
-    consumed += r.consumed;
-    rows += r.rows;
+    try {
+      const r = await compactPartition(store, {
+        table,
+        partition,
+        targetBytes: options.targetBytes,
+        stagedBefore,
+      });
+      published.push(...r.published);
+      quarantined.push(...r.quarantined);
+      consumed += r.consumed;
+      rows += r.rows;
+    } catch (e) {
+      // Every step is idempotent: the next run resumes this partition; the others go on now.
+      failed.push({ table, partition, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+    }
   }
-  return { partitions: partitions.size, published, consumed, rows };
+  return { partitions: partitions.size, published, consumed, rows, quarantined, failed };
 }

@@ -10,7 +10,8 @@ import {
   stagingKey,
   stagingPartitionPrefix,
 } from './layout.js';
-import type { ObjectStore } from './object-store.js';
+import type { ObjectInfo, ObjectStore } from './object-store.js';
+import { checkStoredParquet, quarantine } from './quarantine.js';
 
 /**
  * The lake writer's use-case: envelopes of one stream batch -> one staging Parquet file per
@@ -25,6 +26,10 @@ import type { ObjectStore } from './object-store.js';
  * or without rows for the partition. So before writing, a record whose sequence number lies in an
  * existing file's range is skipped: a retried identical batch writes nothing, and a bisected or
  * restarted retry writes only what no earlier attempt did. Files are written atomically (one put).
+ * A file counts only if it is a complete Parquet file (magic at both ends, a footer that parses,
+ * row counts that agree, chunks inside the file; checked from its two ends, see quarantine.ts):
+ * an incomplete one (s3rver's non-atomic put cut by a crash) satisfies nothing, so its records
+ * are rewritten and the file is moved under `_quarantine/` with its reason and the rewrite's key.
  * The compactor removes staging files only once they are older than a grace longer than the
  * ESM's maximum record age, i.e. once no retry of their records can happen any more.
  */
@@ -43,6 +48,11 @@ export interface LakeWriteResult {
   readonly rowsWritten: number;
   /** Rows of records an earlier attempt had already written. */
   readonly rowsSkipped: number;
+  /**
+   * Staging files found incomplete (0 bytes, truncated, a footer that does not parse) whose
+   * records this attempt rewrote; each is overwritten or moved under `_quarantine/`.
+   */
+  readonly replaced: readonly string[];
 }
 
 export interface LakeWriterOptions {
@@ -116,28 +126,51 @@ function group(records: readonly DecodedRecord[]): Group[] {
   return [...groups.values()];
 }
 
-async function existingRanges(store: ObjectStore, g: Group): Promise<[bigint, bigint][]> {
-  const prefix = stagingPartitionPrefix(g.table, g.partition);
-  const ranges: [bigint, bigint][] = [];
-  for (const o of await store.list(`${prefix}${g.shardId}-`)) {
-    const parsed = parseStagingName(o.key.slice(prefix.length));
-    if (parsed && parsed.shardId === g.shardId) ranges.push([parsed.firstSeq, parsed.lastSeq]);
-  }
-  return ranges;
+interface StagedFile {
+  readonly info: ObjectInfo;
+  readonly firstSeq: bigint;
+  readonly lastSeq: bigint;
 }
 
-async function writeGroup(
-  store: ObjectStore,
-  g: Group,
-): Promise<{ key?: string; written: number; skipped: number }> {
-  const ranges = await existingRanges(store, g);
+async function stagedFiles(store: ObjectStore, g: Group): Promise<StagedFile[]> {
+  const prefix = stagingPartitionPrefix(g.table, g.partition);
+  const out: StagedFile[] = [];
+  for (const info of await store.list(`${prefix}${g.shardId}-`)) {
+    const parsed = parseStagingName(info.key.slice(prefix.length));
+    if (parsed && parsed.shardId === g.shardId) out.push({ info, ...parsed });
+  }
+  return out;
+}
+
+interface GroupWrite {
+  readonly key?: string;
+  readonly written: number;
+  readonly skipped: number;
+  readonly replaced: readonly string[];
+}
+
+async function writeGroup(store: ObjectStore, g: Group): Promise<GroupWrite> {
+  // Only files whose range holds one of these records matter; on a first delivery there are none,
+  // so the check below costs a retry only.
+  const holds = (f: StagedFile) => g.contributions.some((c) => c.seq >= f.firstSeq && c.seq <= f.lastSeq);
+  const candidates = (await stagedFiles(store, g)).filter(holds);
+  const checks = await Promise.all(candidates.map((f) => checkStoredParquet(store, f.info)));
+  const covering: StagedFile[] = [];
+  const broken: { file: StagedFile; reason: string }[] = [];
+  candidates.forEach((f, i) => {
+    const check = checks[i];
+    // Gone since the listing: only the compactor removes staging files, past the grace, when no
+    // retry of their records can come (see above); counting it keeps a published row single.
+    if (check === undefined || check.ok) covering.push(f);
+    else broken.push({ file: f, reason: check.reason });
+  });
   const fresh: Contribution[] = [];
   let skipped = 0;
   for (const c of g.contributions) {
-    if (ranges.some(([a, b]) => c.seq >= a && c.seq <= b)) skipped += c.batch.rowCount;
+    if (covering.some((f) => c.seq >= f.firstSeq && c.seq <= f.lastSeq)) skipped += c.batch.rowCount;
     else fresh.push(c);
   }
-  if (fresh.length === 0) return { written: 0, skipped };
+  if (fresh.length === 0) return { written: 0, skipped, replaced: [] };
   let first = fresh[0]!.seq;
   let last = first;
   for (const c of fresh) {
@@ -156,7 +189,22 @@ async function writeGroup(
     fresh.map((c) => c.batch),
   );
   await store.put(key, body, 'application/vnd.apache.parquet');
-  return { key, written: fresh.reduce((n, c) => n + c.batch.rowCount, 0), skipped };
+  // The broken files' records of this batch are now in `key`: move them aside (after the put, so a
+  // crash in between leaves the records stored; a broken file left behind is quarantined by the
+  // next attempt or the compactor). One under the same key was overwritten by the put itself.
+  const replaced: string[] = [];
+  for (const { file, reason } of broken) {
+    replaced.push(file.info.key);
+    if (file.info.key === key) continue;
+    await quarantine(store, {
+      key: file.info.key,
+      reason,
+      size: file.info.size,
+      by: 'lake-writer',
+      replacedBy: key,
+    });
+  }
+  return { key, written: fresh.reduce((n, c) => n + c.batch.rowCount, 0), skipped, replaced };
 }
 
 /** Writes the records' rows to staging; throws (so the batch is retried) if any put fails. */
@@ -170,6 +218,7 @@ export async function writeToLake(
   const files: string[] = [];
   let rowsWritten = 0;
   let rowsSkipped = 0;
+  const replaced: string[] = [];
   const failures: unknown[] = [];
   let next = 0;
   const worker = async () => {
@@ -180,6 +229,7 @@ export async function writeToLake(
         if (r.key) files.push(r.key);
         rowsWritten += r.written;
         rowsSkipped += r.skipped;
+        replaced.push(...r.replaced);
       } catch (e) {
         failures.push(e);
       }
@@ -192,5 +242,6 @@ export async function writeToLake(
     });
   }
   files.sort();
-  return { files, rowsWritten, rowsSkipped };
+  replaced.sort();
+  return { files, rowsWritten, rowsSkipped, replaced };
 }

@@ -10,10 +10,14 @@ import type { TableName } from '../schema/columns.js';
  *       published by the compactor: what Glue (partition projection) and Athena read.
  *   _published/<table>/tenant=<t>/dt=YYYY-MM-DD/hour=HH/<hash>.json
  *       the compactor's manifest of the staging keys a part consumed, written before the part.
+ *   _quarantine/<original key>  and  _quarantine/<original key>.json
+ *       a staging file that is not a complete, readable Parquet file, moved aside (never read by
+ *       Glue, the writer or the compactor) with the reason in the sidecar.
  */
 
 export const STAGING_PREFIX = 'staging/';
 export const MANIFEST_PREFIX = '_published/';
+export const QUARANTINE_PREFIX = '_quarantine/';
 
 const HOUR_MS = 3_600_000;
 
@@ -96,4 +100,9 @@ export function manifestPartitionPrefix(table: TableName, partition: PartitionPa
 
 export function manifestKey(table: TableName, partition: PartitionPath, hash: string): string {
   return `${manifestPartitionPrefix(table, partition)}${hash}.json`;
+}
+
+/** Where a staging file is moved when it cannot be read; its reason sits beside it as `.json`. */
+export function quarantineKey(key: string): string {
+  return `${QUARANTINE_PREFIX}${key}`;
 }

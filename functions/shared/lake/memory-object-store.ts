@@ -12,6 +12,15 @@ export class InMemoryObjectStore implements ObjectStore {
     return this.objects.get(key)?.body;
   }
 
+  async getRange(key: string, start: number, end: number): Promise<Uint8Array | undefined> {
+    return this.objects.get(key)?.body.slice(start, end);
+  }
+
+  async copy(source: string, target: string): Promise<void> {
+    const o = this.objects.get(source);
+    if (o) this.objects.set(target, { body: o.body, lastModified: new Date() });
+  }
+
   async list(prefix: string): Promise<ObjectInfo[]> {
     return [...this.objects.entries()]
       .filter(([key]) => key.startsWith(prefix))

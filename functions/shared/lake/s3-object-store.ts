@@ -1,4 +1,5 @@
 import {
+  CopyObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   ListObjectsV2Command,
@@ -32,6 +33,41 @@ export class S3ObjectStore implements ObjectStore {
     } catch (cause) {
       if (cause instanceof NoSuchKey || (cause as { name?: string }).name === 'NoSuchKey') return undefined;
       throw new ObjectStoreError(`could not get s3://${this.bucket}/${key}`, { cause });
+    }
+  }
+
+  async getRange(key: string, start: number, end: number): Promise<Uint8Array | undefined> {
+    if (end <= start) return new Uint8Array();
+    try {
+      // An explicit first-last range: s3rver does not understand suffix ranges (`bytes=-N`).
+      const out = await this.s3.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${start}-${end - 1}` }),
+      );
+      return out.Body ? await out.Body.transformToByteArray() : new Uint8Array();
+    } catch (cause) {
+      const name = (cause as { name?: string }).name;
+      if (cause instanceof NoSuchKey || name === 'NoSuchKey') return undefined;
+      // A range past the end of a shorter object: nothing of it exists.
+      if (name === 'InvalidRange') return new Uint8Array();
+      throw new ObjectStoreError(`could not get s3://${this.bucket}/${key} (bytes ${start}-${end - 1})`, {
+        cause,
+      });
+    }
+  }
+
+  async copy(source: string, target: string): Promise<void> {
+    try {
+      await this.s3.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: target,
+          // URL-encoded, keeping `/` and `=`: S3 decodes it, s3rver only with decodeURI. Our keys
+          // have no `+` or `?` (tenant segments are percent-encoded, and `%` becomes `%25` here).
+          CopySource: encodeURI(`${this.bucket}/${source}`),
+        }),
+      );
+    } catch (cause) {
+      throw new ObjectStoreError(`could not copy s3://${this.bucket}/${source} to ${target}`, { cause });
     }
   }
 

@@ -3,11 +3,17 @@ import { type Data, tableFromIPC } from 'apache-arrow';
 import { readParquet } from 'parquet-wasm';
 import type { ColumnBatch } from '../rows/batch.js';
 import { physicalColumns, type ScalarType, TABLES, type TableName } from '../schema/columns.js';
+import { absentValue } from '../schema/defaults.js';
 
 /**
  * Reads a lake Parquet file back into a ColumnBatch (values per schema/columns.ts), so the
  * compactor can merge and re-sort files with the same writer. Timestamps come back at the
  * microsecond precision they were stored with ('…123456000').
+ *
+ * Schema evolution: a column of the model that a file lacks (written before the column was added)
+ * reads as its absent value (schema/defaults.ts) in every row, and a field added to a nested column
+ * as that value in every item; fields are found by name, not position. Columns the model no
+ * longer has are ignored.
  */
 
 export class ParquetReadError extends Error {
@@ -108,6 +114,13 @@ function scalarSlice(type: ScalarType, data: Data, from: number, to: number): un
   }
 }
 
+/** `n` absent values of `type`: fresh objects for maps and arrays, so no two rows share one. */
+function absentColumn(type: ScalarType, n: number): unknown[] {
+  const out: unknown[] = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = absentValue(type);
+  return out;
+}
+
 /** Decodes a lake Parquet file of `table` (written by encodeParquet) into one batch. */
 export function decodeParquet(table: TableName, bytes: Uint8Array): ColumnBatch {
   let arrow: ReturnType<typeof tableFromIPC>;
@@ -122,10 +135,14 @@ export function decodeParquet(table: TableName, bytes: Uint8Array): ColumnBatch 
     for (const c of physicalColumns(table)) columns[c.name] = [];
     return { table, rowCount: 0, columns };
   }
+  const n = arrow.numRows;
   for (const col of TABLES[table].columns) {
     const vector = arrow.getChild(col.name);
-    if (!vector) throw new ParquetReadError(`${table} file lacks column ${col.name}`);
     if (col.type !== 'nested') {
+      if (!vector) {
+        columns[col.name] = absentColumn(col.type, n);
+        continue;
+      }
       const out: unknown[] = [];
       for (const data of vector.data) {
         if (col.type === 'string' || col.type === 'lowcard') pushStrings(data, 0, data.length, out);
@@ -134,15 +151,27 @@ export function decodeParquet(table: TableName, bytes: Uint8Array): ColumnBatch 
       columns[col.name] = out;
       continue;
     }
+    if (!vector) {
+      // No such nested column in the file: no items in any row.
+      for (const f of col.fields) columns[`${col.name}.${f.name}`] = Array.from({ length: n }, () => []);
+      continue;
+    }
     const outs = col.fields.map(() => [] as unknown[]);
     for (const data of vector.data) {
       const offsets = data.valueOffsets as Int32Array;
       const struct = data.children[0]!;
+      const present = new Map<string, number>(
+        (struct.type.children as { name: string }[]).map((f, i) => [f.name, i]),
+      );
       const a0 = offsets[data.offset]!;
       const b0 = offsets[data.offset + data.length]!;
       col.fields.forEach((f, fi) => {
         // Every item of the chunk at once, then one array per row.
-        const items = scalarSlice(f.type, struct.children[fi]!, struct.offset + a0, struct.offset + b0);
+        const at = present.get(f.name);
+        const items =
+          at === undefined
+            ? absentColumn(f.type, b0 - a0)
+            : scalarSlice(f.type, struct.children[at]!, struct.offset + a0, struct.offset + b0);
         const out = outs[fi]!;
         for (let i = 0; i < data.length; i++) {
           out.push(items.slice(offsets[data.offset + i]! - a0, offsets[data.offset + i + 1]! - a0));

@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createCompactorHandler } from '../../../functions/compactor/handler.js';
 import { writeToLake } from '../../../functions/shared/lake/lake-writer.js';
 import { decoded, type LakeHarness, queryObjects, records, startLake } from '../shared/lake/support.js';
@@ -52,5 +52,35 @@ describe('compactor handler', () => {
     );
     expect(count).toEqual({ n: 90 });
     expect(await lake.store.list('staging/')).toEqual([]);
+  });
+
+  it('quarantines an unreadable staging file, publishes the rest and counts it in the alarmed metric', async () => {
+    const written = [];
+    for (let b = 0; b < 2; b++) {
+      const recs = records('k2', 'traces', [[sampleTraces(30, { tenant: 'k2', seed: 10 + b })]], {
+        firstSeq: BigInt(b) * 100n + 1n,
+      });
+      written.push(...(await writeToLake(lake.store, decoded(recs))).files);
+    }
+    const broken = written[0]!;
+    const whole = (await lake.store.get(broken))!;
+    await lake.store.put(broken, whole.subarray(0, 1000));
+    const metrics = new Metrics({ namespace: 'test', serviceName: 'compactor' });
+    const added = vi.spyOn(metrics, 'addMetric');
+    const handler = createCompactorHandler({
+      store: lake.store,
+      config: { COMPACTION_TARGET_BYTES: 128 * 1024 * 1024, COMPACTION_GRACE_MINUTES: 90 },
+      now: () => new Date(Date.now() + 24 * 3_600_000),
+      logger: new Logger({ logLevel: 'SILENT' }),
+      metrics,
+      tracer: new Tracer({ enabled: false }),
+    });
+
+    const result = await handler(scheduled, context);
+
+    expect(result).toMatchObject({ consumed: 1, rows: 30, failed: [], quarantined: [{ key: broken }] });
+    expect(added).toHaveBeenCalledWith('LakeFilesQuarantined', 'Count', 1);
+    expect(added).toHaveBeenCalledWith('CompactionPartitionsFailed', 'Count', 0);
+    expect(await lake.store.list(`_quarantine/${broken}`)).toHaveLength(2);
   });
 });

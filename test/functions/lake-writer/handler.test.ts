@@ -99,6 +99,8 @@ describe('lake-writer handler', () => {
       ...lake.store,
       list: (prefix) => lake.store.list(prefix),
       get: (key) => lake.store.get(key),
+      getRange: (key, start, end) => lake.store.getRange(key, start, end),
+      copy: (source, target) => lake.store.copy(source, target),
       delete: (keys) => lake.store.delete(keys),
       put: async () => {
         throw new Error('SlowDown');

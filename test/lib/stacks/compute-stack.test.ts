@@ -144,6 +144,29 @@ describe('compute stack', () => {
     expect(alarms.some((a) => a.MetricName === 'WriteProvisionedThroughputExceeded')).toBe(true);
   });
 
+  it('alarms when the compactor quarantines a staging file or leaves partitions, and when the lake writer rewrites broken files', () => {
+    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, r]) => r.Properties);
+    const on = (metricName: string) => alarms.filter((a) => a.MetricName === metricName);
+
+    for (const [metricName, service] of [
+      ['LakeFilesQuarantined', 'compactor'],
+      ['CompactionPartitionsFailed', 'compactor'],
+      ['LakeFilesReplaced', 'lake-writer'],
+    ] as const) {
+      expect(on(metricName), metricName).toHaveLength(1);
+      expect(on(metricName)[0], metricName).toMatchObject({
+        Namespace: 'OtlpPipeline/prod',
+        Dimensions: [{ Name: 'service', Value: service }],
+        Statistic: 'Sum',
+        Period: 3600,
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+      expect(JSON.stringify(on(metricName)[0]!.AlarmActions), metricName).toContain('Operations');
+    }
+  });
+
   it('routes POST /v1/traces, /v1/logs and /v1/metrics to ingest, throttled, with JSON access logs', () => {
     const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey as string);
     expect(routes.filter((r) => r.startsWith('POST')).sort()).toEqual([
@@ -211,7 +234,7 @@ describe('compute stack', () => {
     off.resourceCountIs('Custom::ClickHouseMigrations', 0);
   });
 
-  it('grants least privilege: ingest writes the stream, only the compactor deletes lake objects', () => {
+  it('grants least privilege: ingest writes the stream, only the compactor deletes published lake objects', () => {
     const policies = ofType('AWS::IAM::Policy').map(([, r]) => JSON.stringify(r.Properties));
     const policyOf = (fn: string) => policies.filter((p) => p.includes(`"${fn}FunctionServiceRole`)).join('');
     expect(policyOf('Ingest')).toContain('kinesis:PutRecords');
@@ -219,7 +242,14 @@ describe('compute stack', () => {
     expect(policyOf('HotWriter')).toContain('s3:PutObject');
     expect(policyOf('HotWriter')).not.toContain('s3:DeleteObject');
     expect(policyOf('LakeWriter')).toContain('s3:PutObject');
-    expect(policyOf('LakeWriter')).not.toContain('s3:DeleteObject');
+    // The lake writer deletes only staging files (an incomplete one it rewrote and quarantined).
+    const lakeWriterDeletes = ofType('AWS::IAM::Policy')
+      .filter(([, r]) => JSON.stringify(r.Properties).includes('"LakeWriterFunctionServiceRole'))
+      .flatMap(([, r]) => (r.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement)
+      .filter((st) => JSON.stringify(st.Action).includes('s3:DeleteObject'));
+    expect(lakeWriterDeletes).toHaveLength(1);
+    expect(lakeWriterDeletes[0]!.Action).toBe('s3:DeleteObject');
+    expect(JSON.stringify(lakeWriterDeletes[0]!.Resource)).toMatch(/\/staging\/\*"\]\]\}$/);
     expect(policyOf('Compactor')).toContain('s3:DeleteObject');
     expect(policies.join('')).not.toMatch(/"s3:\*"|"kinesis:\*"|"dynamodb:\*"/);
   });

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compactLake, compactPartition } from '../../../../functions/shared/lake/compactor.js';
 import { writeToLake } from '../../../../functions/shared/lake/lake-writer.js';
+import type { ObjectStore } from '../../../../functions/shared/lake/object-store.js';
 import { sampleTraces } from '../parquet/sample-rows.js';
-import { decoded, type LakeHarness, queryObjects, records, startLake } from './support.js';
+import { decoded, type LakeHarness, queryObjects, records, rewriteWithDuckDB, startLake } from './support.js';
 
 let lake: LakeHarness;
 beforeAll(async () => {
@@ -171,5 +172,108 @@ describe('compactor', () => {
     expect(visibleAfterCrash).toEqual([]);
     expect(recovered.published).toHaveLength(1);
     expect(await rowsUnder('otel_traces/tenant=c4/')).toEqual(staged);
+  });
+
+  it('quarantines a truncated and an empty staging file, with their reasons, and publishes the rest', async () => {
+    await stageSmallFiles('c5');
+    const files = (await lake.store.list('staging/otel_traces/tenant=c5/')).map((f) => f.key);
+    const [cut, empty] = files as [string, string];
+    const whole = (await lake.store.get(cut))!;
+    await lake.store.put(cut, whole.subarray(0, whole.length - 100));
+    await lake.store.put(empty, new Uint8Array());
+    const expected = (await Promise.all(files.slice(2).map((k) => rowsUnder(k)))).flat().sort();
+
+    const result = await compactLake(lake.store, { now: LATER, graceMs: GRACE_MS, targetBytes: 1 << 30 });
+    const sidecar = JSON.parse(
+      Buffer.from((await lake.store.get(`_quarantine/${cut}.json`))!).toString('utf8'),
+    );
+
+    expect(result.failed).toEqual([]);
+    expect(result.quarantined).toEqual([
+      { key: cut, reason: expect.stringMatching(/PAR1/) },
+      { key: empty, reason: 'empty object (0 bytes)' },
+    ]);
+    expect(sidecar).toMatchObject({ key: cut, by: 'compactor', size: whole.length - 100 });
+    expect((await lake.store.get(`_quarantine/${cut}`))!.length).toBe(whole.length - 100);
+    expect(await lake.store.list(`_quarantine/${empty}`)).toHaveLength(2);
+    expect(await rowsUnder('otel_traces/tenant=c5/')).toEqual(expected);
+    expect(expected).toHaveLength(600);
+    expect(await lake.store.list('staging/otel_traces/tenant=c5/')).toEqual([]);
+    // The next run has nothing left to trip over.
+    expect(
+      await compactLake(lake.store, { now: LATER, graceMs: GRACE_MS, targetBytes: 1 << 30 }),
+    ).toMatchObject({ published: [], quarantined: [], failed: [] });
+  });
+
+  it('reports a partition it cannot compact and goes on with the others', async () => {
+    await stageSmallFiles('c6');
+    await stageSmallFiles('c7');
+    const staged = await rowsUnder('staging/otel_traces/tenant=c7/');
+    // Reads in tenant c6 fail (an outage or a permission error on that prefix).
+    const flaky: ObjectStore = {
+      put: (k, b, t) => lake.store.put(k, b, t),
+      get: async (k) => {
+        if (k.includes('tenant=c6/')) throw new Error('AccessDenied');
+        return lake.store.get(k);
+      },
+      getRange: (k, a, b) => lake.store.getRange(k, a, b),
+      copy: (a, b) => lake.store.copy(a, b),
+      list: (p) => lake.store.list(p),
+      delete: (keys) => lake.store.delete(keys),
+    };
+
+    const result = await compactLake(flaky, { now: LATER, graceMs: GRACE_MS, targetBytes: 1 << 30 });
+
+    expect(result.failed).toEqual([
+      {
+        table: 'otel_traces',
+        partition: 'tenant=c6/dt=2026-11-23/hour=10',
+        error: expect.stringContaining('AccessDenied'),
+      },
+    ]);
+    expect(await rowsUnder('otel_traces/tenant=c7/')).toEqual(staged);
+    expect(await lake.store.list('staging/otel_traces/tenant=c6/')).toHaveLength(12);
+  });
+
+  it('compacts staging files written before a column was added, reading the column as its default', async () => {
+    await stageSmallFiles('c8');
+    const files = (await lake.store.list('staging/otel_traces/tenant=c8/')).map((f) => f.key);
+    // Files from before the deploy, made by another writer (DuckDB): without StatusMessage (string),
+    // Duration (uint64), SpanAttributes (map), Links (a whole nested column) and Events.Attributes
+    // (a field of a nested column).
+    const old = files.slice(0, 5);
+    const oldSpans = new Set<string>();
+    for (const k of old) {
+      for (const r of await rowsUnder(k)) oldSpans.add(r.split('|')[0]!);
+      const reduced = await rewriteWithDuckDB(
+        lake.dir,
+        (await lake.store.get(k))!,
+        `* EXCLUDE (StatusMessage, Duration, SpanAttributes, Links, Events),
+         list_transform(Events, e -> {'Timestamp': e.Timestamp, 'Name': e.Name}) AS Events`,
+      );
+      await lake.store.put(k, reduced);
+    }
+    const view = `SELECT SpanId AS s, StatusMessage AS m, Duration::VARCHAR AS d, cardinality(SpanAttributes) AS a,
+            len(Links) AS l, len(Events) AS e, list_transform(Events, x -> cardinality(x.Attributes)) AS ea FROM {files}`;
+    const result = await compactPartition(lake.store, {
+      table: 'otel_traces',
+      partition: 'tenant=c8/dt=2026-11-23/hour=10',
+      targetBytes: 1 << 30,
+      stagedBefore: new Date(Date.now() + 60_000),
+    });
+    const after = await queryObjects(lake.store, lake.dir, 'otel_traces/tenant=c8/', view);
+
+    expect(result).toMatchObject({ quarantined: [], consumed: 12, rows: 720 });
+    expect(oldSpans.size).toBe(300);
+    const fromOld = after.filter((r) => oldSpans.has(String(r.s)));
+    const fromNew = after.filter((r) => !oldSpans.has(String(r.s)));
+    expect(fromOld).toHaveLength(300);
+    for (const r of fromOld) {
+      expect({ m: r.m, d: r.d, a: Number(r.a), l: Number(r.l) }).toEqual({ m: '', d: '0', a: 0, l: 0 });
+      expect((r.ea as unknown[]).map(Number)).toEqual(Array.from({ length: Number(r.e) }, () => 0));
+    }
+    // Rows of files with every column keep their values.
+    expect(fromNew.some((r) => Number(r.d) > 0 && Number(r.a) > 0 && Number(r.l) > 0)).toBe(true);
+    expect(fromOld.some((r) => Number(r.e) > 0)).toBe(true);
   });
 });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compactLake } from '../../../../functions/shared/lake/compactor.js';
 import { writeToLake } from '../../../../functions/shared/lake/lake-writer.js';
 import type { ColumnBatch } from '../../../../functions/shared/rows/batch.js';
 import { nsString, sampleRows, sampleTraces } from '../parquet/sample-rows.js';
@@ -95,5 +96,83 @@ describe('writeToLake', () => {
     await writeToLake(lake.store, b);
 
     expect(await spanCounts('t4')).toEqual({ rows: 400, distinct: 400 });
+  });
+
+  it('rewrites a redelivered batch whose earlier files are 0 bytes or truncated, so every item reaches the lake', async () => {
+    const recs = decoded(records('t5', 'traces', eightEnvelopes('t5', 500)));
+    const first = await writeToLake(lake.store, recs);
+    // What a kill -9 during s3rver's put leaves: one object empty, the other cut short.
+    const [f10, f11] = first.files as [string, string];
+    await lake.store.put(f10, new Uint8Array());
+    const whole = (await lake.store.get(f11))!;
+    await lake.store.put(f11, whole.subarray(0, Math.floor(whole.length / 2)));
+
+    const redelivered = await writeToLake(lake.store, recs);
+    const again = await writeToLake(lake.store, recs);
+    const compacted = await compactLake(lake.store, {
+      now: new Date(Date.now() + 24 * 3_600_000),
+      graceMs: 0,
+      targetBytes: 1 << 30,
+    });
+    const [published] = await queryObjects(
+      lake.store,
+      lake.dir,
+      'otel_traces/tenant=t5/',
+      'SELECT count(*)::INTEGER AS rows, count(DISTINCT SpanId)::INTEGER AS distinct FROM {files}',
+    );
+
+    expect(redelivered).toMatchObject({
+      files: [f10, f11],
+      rowsWritten: 200,
+      rowsSkipped: 0,
+      replaced: [f10, f11],
+    });
+    expect(again).toMatchObject({ rowsWritten: 0, rowsSkipped: 200, replaced: [] });
+    expect(compacted.quarantined).toEqual([]);
+    expect(published).toEqual({ rows: 200, distinct: 200 });
+  });
+
+  it('moves a broken file aside, with the key of its rewrite, when the retry is bisected', async () => {
+    const recs = decoded(records('t6', 'traces', eightEnvelopes('t6', 600)));
+    const first = await writeToLake(lake.store, recs);
+    const [f10, f11] = first.files as [string, string];
+    const whole = (await lake.store.get(f10))!;
+    await lake.store.put(f10, whole.subarray(0, whole.length - 9));
+
+    // The ESM bisects the failed batch: each half is written on its own.
+    const halves = [
+      await writeToLake(lake.store, recs.slice(0, 4)),
+      await writeToLake(lake.store, recs.slice(4)),
+    ];
+    const sidecar = JSON.parse(
+      Buffer.from((await lake.store.get(`_quarantine/${f10}.json`))!).toString('utf8'),
+    );
+    const compacted = await compactLake(lake.store, {
+      now: new Date(Date.now() + 24 * 3_600_000),
+      graceMs: 0,
+      targetBytes: 1 << 30,
+    });
+    const [published] = await queryObjects(
+      lake.store,
+      lake.dir,
+      'otel_traces/tenant=t6/',
+      'SELECT count(*)::INTEGER AS rows, count(DISTINCT SpanId)::INTEGER AS distinct FROM {files}',
+    );
+
+    expect(halves[0]!.replaced).toEqual([f10]);
+    expect(halves[1]!.replaced).toEqual([]);
+    expect(halves[0]!.files).not.toContain(f10);
+    expect(sidecar).toMatchObject({
+      key: f10,
+      by: 'lake-writer',
+      replacedBy: halves[0]!.files.find((k) => k.includes('/hour=10/')),
+      reason: expect.stringMatching(/PAR1/),
+    });
+    expect((await lake.store.get(`_quarantine/${f10}`))!.length).toBe(whole.length - 9);
+    // The intact hour-11 file still covers its records: only hour 10 was written again.
+    expect(halves.flatMap((h) => h.files).every((k) => k.includes('/hour=10/'))).toBe(true);
+    expect(f11).toContain('/hour=11/');
+    expect(compacted.quarantined).toEqual([]);
+    expect(published).toEqual({ rows: 200, distinct: 200 });
   });
 });

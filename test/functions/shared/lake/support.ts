@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
@@ -109,4 +109,21 @@ export async function queryFiles(paths: readonly string[], sql: string): Promise
   } finally {
     conn.closeSync();
   }
+}
+
+/**
+ * Rewrites a Parquet file through DuckDB as `SELECT <select> FROM <file>`: a file of another schema
+ * (e.g. one written before a column was added to the model) made by an independent writer.
+ */
+export async function rewriteWithDuckDB(dir: string, bytes: Uint8Array, select: string): Promise<Uint8Array> {
+  const local = join(dir, 'duck', `${Date.now()}-${Math.random().toString(36).slice(2)}`);
+  await mkdir(local, { recursive: true });
+  const src = join(local, 'src.parquet');
+  const dst = join(local, 'dst.parquet');
+  await writeFile(src, bytes);
+  await queryFiles(
+    [src],
+    `COPY (SELECT ${select} FROM {files}) TO '${dst}' (FORMAT parquet, COMPRESSION zstd)`,
+  );
+  return new Uint8Array(await readFile(dst));
 }
