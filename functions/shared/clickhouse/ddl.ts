@@ -41,6 +41,17 @@ export const LOG_COUNTS_TABLE = 'otel_logs_counts_1h';
 export const LOG_COUNTS_MV = 'otel_logs_counts_1h_mv';
 /** Which (table, stream position) pairs the hot writer has written: see writer.ts and ADR 0004. */
 export const WRITE_LEDGER_TABLE = 'otel_write_ledger';
+/**
+ * Every table holding tenant rows (a `TenantId` column): what a tenant's read-only user may read,
+ * each behind a row policy (tenant-access.ts). The views are left out: each writes into one of
+ * these (`TO` table), which is where its rows are read.
+ */
+export const TENANT_TABLES: readonly string[] = [
+  ...TABLE_NAMES,
+  TRACE_LOOKUP_TABLE,
+  SERVICE_RED_TABLE,
+  LOG_COUNTS_TABLE,
+];
 /** Applied schema versions: see migrations.ts. */
 export const MIGRATIONS_TABLE = 'schema_migrations';
 
