@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planRule } from '../../../../functions/shared/alerts/queries.js';
+import { AlertRuleSchema } from '../../../../functions/shared/alerts/rules.js';
 import { MIGRATIONS_TABLE, SERVICE_RED_TABLE } from '../../../../functions/shared/clickhouse/ddl.js';
 import { applyMigrations, MIGRATIONS } from '../../../../functions/shared/clickhouse/migrations.js';
 import { createEmbeddedClickHouse } from '../../../../local/clickhouse-embedded.js';
@@ -20,12 +22,15 @@ async function rows<T>(query: string): Promise<T[]> {
   return rs.json<T>();
 }
 
-async function insertSpans(spans: ReadonlyArray<readonly [string, string, string, string]>): Promise<void> {
+async function insertSpans(
+  spans: ReadonlyArray<readonly [string, string, string, string]>,
+  tenant = 'acme',
+): Promise<void> {
   // (SpanId, ParentSpanId, SpanKind, StatusCode), one minute ago, service 'checkout'.
   const values = spans
     .map(
       ([id, parent, kind, status]) =>
-        `('acme', now64(9) - INTERVAL 1 MINUTE, 't1', '${id}', '${parent}', 'GET /', '${kind}', 'checkout', 1000000, '${status}')`,
+        `('${tenant}', now64(9) - INTERVAL 1 MINUTE, 't1', '${id}', '${parent}', 'GET /', '${kind}', 'checkout', 1000000, '${status}')`,
     )
     .join(', ');
   await client.command({
@@ -118,5 +123,35 @@ describe('migration 2: exporter spellings', () => {
     const again = await applyMigrations(client, { database: DB, hotRetentionDays: 7 });
     expect(again.applied).toEqual([]);
     expect(await count()).toBe(before);
+  });
+
+  it('an error-ratio alert counts both spellings while old rows remain (mutation pending, or older data)', async () => {
+    await insertSpans(
+      [
+        ['m1', '', 'SPAN_KIND_SERVER', 'STATUS_CODE_ERROR'],
+        ['m2', '', 'SPAN_KIND_SERVER', 'STATUS_CODE_OK'],
+        ['m3', '', 'Server', 'Error'],
+        ['m4', '', 'Consumer', 'Ok'],
+        ['m5', 'm1', 'Client', 'Error'], // not an entry span
+      ],
+      'mixed',
+    );
+    const rule = AlertRuleSchema.parse({
+      id: 'errors',
+      name: 'errors',
+      severity: 'error',
+      runbook: 'https://example.com/runbook',
+      kind: 'error_ratio',
+      window: '5m',
+      threshold: 0.1,
+    });
+    const plan = planRule(rule, 'mixed', Date.now(), { database: DB });
+    const results = [];
+    for (const q of plan.queries) {
+      const rs = await client.query({ query: q.query, query_params: q.params, format: 'JSONEachRow' });
+      results.push(await rs.json<Record<string, unknown>>());
+    }
+    const [obs] = plan.interpret(results);
+    expect(obs).toMatchObject({ series: { service: 'checkout' }, value: 0.5, breached: true });
   });
 });
