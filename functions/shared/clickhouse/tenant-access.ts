@@ -27,6 +27,12 @@ export interface TenantAccess {
   readonly statements: string[];
 }
 
+/**
+ * The tenant user's settings: `readonly = 2` refuses INSERT, ALTER, DDL and a change of `readonly`
+ * itself, while letting the tools set other query settings.
+ */
+export const TENANT_USER_SETTINGS = { readonly: '2' } as const;
+
 /** Tenant ids as the key directory accepts them (tenants/keys.ts); the same check keeps SQL literal-safe. */
 const TENANT_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
@@ -51,6 +57,9 @@ export function tenantAccessStatements(options: {
   const condition = `TenantId = '${tenant}'`;
   const policies = TENANT_TABLES.map((table) => ({ table, condition }));
   const hash = createHash('sha256').update(password, 'utf8').digest('hex');
+  const settings = Object.entries(TENANT_USER_SETTINGS)
+    .map(([k, v]) => `${k} = ${v}`)
+    .join(', ');
   return {
     user,
     role,
@@ -62,7 +71,7 @@ export function tenantAccessStatements(options: {
           `CREATE ROW POLICY IF NOT EXISTS ${ident(user)} ON ${qualified(p.table, database)} FOR SELECT USING ${p.condition} TO ${ident(role)}`,
       ),
       ...policies.map((p) => `GRANT SELECT ON ${qualified(p.table, database)} TO ${ident(role)}`),
-      `CREATE USER OR REPLACE ${ident(user)} IDENTIFIED WITH sha256_hash BY '${hash}' SETTINGS readonly = 2`,
+      `CREATE USER OR REPLACE ${ident(user)} IDENTIFIED WITH sha256_hash BY '${hash}' SETTINGS ${settings}`,
       `GRANT ${ident(role)} TO ${ident(user)}`,
       `ALTER USER ${ident(user)} DEFAULT ROLE ${ident(role)}`,
     ],

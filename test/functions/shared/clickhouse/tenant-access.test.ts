@@ -6,7 +6,10 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TENANT_TABLES } from '../../../../functions/shared/clickhouse/ddl.js';
 import { applyMigrations } from '../../../../functions/shared/clickhouse/migrations.js';
-import { tenantAccessStatements } from '../../../../functions/shared/clickhouse/tenant-access.js';
+import {
+  TENANT_USER_SETTINGS,
+  tenantAccessStatements,
+} from '../../../../functions/shared/clickhouse/tenant-access.js';
 import { TABLE_NAMES } from '../../../../functions/shared/schema/columns.js';
 import { createEmbeddedClickHouse } from '../../../../local/clickhouse-embedded.js';
 
@@ -101,6 +104,27 @@ describe('tenant ClickHouse user (statements checked on the embedded engine)', (
     expect(await formatted(access.statements.at(-1)!)).toBe(
       'ALTER USER tenant_acme DEFAULT ROLE tenant_acme_reader',
     );
+  });
+
+  it("the user's settings refuse writes and DDL on the engine, and let a tool's query settings through", async () => {
+    const as = { clickhouse_settings: TENANT_USER_SETTINGS };
+    const readonly = /readonly/i;
+    await expect(
+      client.command({ query: `INSERT INTO otel_logs (TenantId, Body) VALUES ('acme', 'x')`, ...as }),
+    ).rejects.toThrow(readonly);
+    await expect(client.command({ query: `ALTER TABLE otel_logs DELETE WHERE 1`, ...as })).rejects.toThrow(
+      readonly,
+    );
+    await expect(client.command({ query: `DROP TABLE otel_logs`, ...as })).rejects.toThrow(readonly);
+    await expect(
+      client.command({ query: `CREATE TABLE x (a UInt8) ENGINE = Memory`, ...as }),
+    ).rejects.toThrow(readonly);
+    const rs = await client.query({
+      query: `SELECT count() AS n FROM otel_logs WHERE TenantId = 'acme'`,
+      format: 'JSONEachRow',
+      clickhouse_settings: { ...TENANT_USER_SETTINGS, max_execution_time: 30 },
+    });
+    expect((await rs.json<{ n: number | string }>()).map((r) => Number(r.n))).toEqual([2]);
   });
 
   it('refuses a tenant id that is not one the key directory accepts (no SQL from it)', () => {
