@@ -54,12 +54,12 @@ await load(
      substring(lower(hex(MD5(toString(number)))), 1, 16),
      if(number % ${SPANS_PER_TRACE} = 0, '', substring(lower(hex(MD5(toString(number - 1)))), 1, 16)),
      ['GET /cart', 'POST /checkout', 'SELECT carts', 'charge', 'render'][number % ${SPANS_PER_TRACE} + 1],
-     if(number % ${SPANS_PER_TRACE} = 0, 'SPAN_KIND_SERVER', 'SPAN_KIND_INTERNAL'),
+     if(number % ${SPANS_PER_TRACE} = 0, 'Server', 'Internal'),
      concat('service-', toString(intDiv(number, ${SPANS_PER_TRACE}) % ${SERVICES})),
      map('service.name', concat('service-', toString(intDiv(number, ${SPANS_PER_TRACE}) % ${SERVICES}))),
      map('http.route', '/cart', 'n', toString(number % 100)),
      (number * 7919) % 500000000,
-     if(number % 97 = 0, 'STATUS_CODE_ERROR', 'STATUS_CODE_OK')
+     if(number % 97 = 0, 'Error', 'Ok')
    FROM numbers(${SPANS})`,
 );
 await load(

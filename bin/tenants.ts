@@ -2,11 +2,14 @@
  * Tenant key administration: `npm run tenants -- <command> [options]` (see HELP below).
  * Exit codes: 0 done, 1 the operation failed (unknown key, conflict, DynamoDB error), 2 usage error.
  */
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { z } from 'zod';
+import { createRemoteClickHouse } from '../functions/shared/clickhouse/connect.js';
+import { tenantAccessStatements } from '../functions/shared/clickhouse/tenant-access.js';
 import type { TenantLimits } from '../functions/shared/tenants/directory.js';
 import {
   createKey,
@@ -29,6 +32,12 @@ Commands:
   set-limit --tenant <id> --items-per-second <n> [--burst <n>]
                                              limit a tenant's ingest rate (spans, log records, data points)
   set-limit --tenant <id> --unlimited        remove a tenant's limit
+  clickhouse-user --tenant <id> [--print]    create (or re-create, rotating its password) a read-only
+                                             ClickHouse user that sees only this tenant's rows, for
+                                             Grafana, HyperDX or DBeaver; the password is printed once.
+                                             Runs on CLICKHOUSE_URL as CLICKHOUSE_USER/CLICKHOUSE_PASSWORD
+                                             (an admin), in CLICKHOUSE_DATABASE (default: default);
+                                             --print prints the SQL instead, to run in a SQL console
 
 Options:
   --table <name>     the tenants DynamoDB table (default: env TENANTS_TABLE)
@@ -63,6 +72,7 @@ const OPTIONS = {
   endpoint: { type: 'string' },
   local: { type: 'boolean' },
   json: { type: 'boolean' },
+  print: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -175,7 +185,7 @@ async function run(argv: string[]): Promise<void> {
     return;
   }
   if (extra.length > 0) throw new UsageError(`unexpected argument: ${extra[0]}`);
-  const commands = ['create', 'revoke', 'list', 'set-limit'];
+  const commands = ['create', 'revoke', 'list', 'set-limit', 'clickhouse-user'];
   if (!commands.includes(command))
     throw new UsageError(`unknown command: ${command} (one of ${commands.join(', ')})`);
 
@@ -196,6 +206,8 @@ async function run(argv: string[]): Promise<void> {
       };
     }
   }
+
+  if (command === 'clickhouse-user') return clickHouseUser(required(values, 'tenant', command), values);
 
   const { client, table, local } = await target(values);
   try {
@@ -248,6 +260,55 @@ async function run(argv: string[]): Promise<void> {
   }
 }
 
+/** `clickhouse-user`: a tenant's read-only ClickHouse login (functions/shared/clickhouse/tenant-access.ts). */
+async function clickHouseUser(tenant: string, values: Values): Promise<void> {
+  const database = process.env.CLICKHOUSE_DATABASE || 'default';
+  const password = randomBytes(24).toString('base64url');
+  let access: ReturnType<typeof tenantAccessStatements>;
+  try {
+    access = tenantAccessStatements({ tenant, password, database });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const once = `The password is shown only once: ClickHouse keeps its SHA-256 only. Running this again replaces the user and its password.`;
+  const login = { user: access.user, password, database };
+  if (values.print) {
+    console.log(`${access.statements.join(';\n')};\n`);
+  } else {
+    const url = process.env.CLICKHOUSE_URL;
+    if (!url)
+      throw new UsageError('clickhouse-user needs CLICKHOUSE_URL (an admin login), or --print for the SQL');
+    const ch = createRemoteClickHouse({
+      url,
+      username: process.env.CLICKHOUSE_USER || 'default',
+      password: process.env.CLICKHOUSE_PASSWORD ?? '',
+      database,
+    });
+    try {
+      for (const query of access.statements) await ch.command({ query });
+    } catch (err) {
+      throw new ClickHouseCliError(err);
+    } finally {
+      await ch.close();
+    }
+  }
+  if (values.json) {
+    console.log(JSON.stringify(login));
+    console.error(once);
+  } else {
+    console.log(`ClickHouse user for tenant ${tenant} (read-only, this tenant's rows only):\n`);
+    console.log(`    user:     ${login.user}\n    password: ${password}\n    database: ${database}\n`);
+    console.log(once);
+  }
+}
+
+class ClickHouseCliError extends Error {
+  override readonly name = 'ClickHouseCliError';
+  constructor(cause: unknown) {
+    super(`ClickHouse: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
 try {
   await run(process.argv.slice(2));
 } catch (err) {
@@ -258,7 +319,7 @@ try {
     (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) ||
     (err instanceof TenantError && err.kind === 'invalid');
   // Our own errors read as sentences; anything else (an SDK error) keeps its name for searching.
-  const own = usage || err instanceof TenantError;
+  const own = usage || err instanceof TenantError || err instanceof ClickHouseCliError;
   const text =
     err instanceof Error ? (own ? err.message : `DynamoDB: ${err.name}: ${err.message}`) : String(err);
   console.error(`tenants: ${text}`);

@@ -41,15 +41,52 @@ export const LOG_COUNTS_TABLE = 'otel_logs_counts_1h';
 export const LOG_COUNTS_MV = 'otel_logs_counts_1h_mv';
 /** Which (table, stream position) pairs the hot writer has written: see writer.ts and ADR 0004. */
 export const WRITE_LEDGER_TABLE = 'otel_write_ledger';
+/**
+ * Every table holding tenant rows (a `TenantId` column): what a tenant's read-only user may read,
+ * each behind a row policy (tenant-access.ts). The views are left out: each writes into one of
+ * these (`TO` table), which is where its rows are read.
+ */
+export const TENANT_TABLES: readonly string[] = [
+  ...TABLE_NAMES,
+  TRACE_LOOKUP_TABLE,
+  SERVICE_RED_TABLE,
+  LOG_COUNTS_TABLE,
+];
 /** Applied schema versions: see migrations.ts. */
 export const MIGRATIONS_TABLE = 'schema_migrations';
 
 /**
- * SpanKind / StatusCode spellings that mark an entry span and an error (Collector and proto names).
- * The RED rollup, the query API and the alert rules all count requests and errors this way.
+ * SpanKind / StatusCode spellings that mark an entry span and an error. Rows are written with the
+ * Collector exporter's values (`Server`, `Error`); rows written before migration 2 carry the OTLP
+ * proto names (`SPAN_KIND_SERVER`, `STATUS_CODE_ERROR`), and so do lake parts published before it,
+ * which are never rewritten. The RED rollup, the query API and the alert rules accept both.
  */
 export const ENTRY_SPAN_KINDS = ['Server', 'Consumer', 'SPAN_KIND_SERVER', 'SPAN_KIND_CONSUMER'] as const;
 export const ERROR_STATUS_CODES = ['Error', 'STATUS_CODE_ERROR'] as const;
+
+/** Old (proto name) -> current (Collector exporter) spelling of SpanKind, by OTLP enum order. */
+export const LEGACY_SPAN_KINDS: Readonly<Record<string, string>> = {
+  SPAN_KIND_UNSPECIFIED: 'Unspecified',
+  SPAN_KIND_INTERNAL: 'Internal',
+  SPAN_KIND_SERVER: 'Server',
+  SPAN_KIND_CLIENT: 'Client',
+  SPAN_KIND_PRODUCER: 'Producer',
+  SPAN_KIND_CONSUMER: 'Consumer',
+};
+/** Old (proto name) -> current (Collector exporter) spelling of StatusCode. */
+export const LEGACY_STATUS_CODES: Readonly<Record<string, string>> = {
+  STATUS_CODE_UNSET: 'Unset',
+  STATUS_CODE_OK: 'Ok',
+  STATUS_CODE_ERROR: 'Error',
+};
+
+/**
+ * Columns computed on read that tools built for the exporter's schema expect, which the column model
+ * does not carry (nothing writes them): Grafana's OTel logs queries filter on `TimestampTime`.
+ */
+export const ALIAS_COLUMNS: Readonly<Partial<Record<TableName, readonly string[]>>> = {
+  otel_logs: ['`TimestampTime` DateTime ALIAS toDateTime(Timestamp)'],
+};
 
 export interface DdlOptions {
   /** Qualifies every table name; omitted, the connection's current database is used. */
@@ -154,7 +191,11 @@ const TABLE_SETTINGS = `index_granularity = 8192, ttl_only_drop_parts = 1, non_r
 
 export function createTableStatement(table: TableName, options: DdlOptions = {}): string {
   const def = TABLES[table];
-  const lines = [...def.columns.map(columnDefinition), ...skipIndexes(def.columns)];
+  const lines = [
+    ...def.columns.map(columnDefinition),
+    ...(ALIAS_COLUMNS[table] ?? []),
+    ...skipIndexes(def.columns),
+  ];
   return [
     `CREATE TABLE IF NOT EXISTS ${qualified(table, options.database)} (`,
     `  ${lines.join(',\n  ')}`,
@@ -248,6 +289,35 @@ PARTITION BY toDate(WrittenAt)
 ORDER BY (Stream, ShardId, SequenceNumber, TableName)
 TTL WrittenAt + toIntervalDay(${retention(options) + 1})
 SETTINGS ${TABLE_SETTINGS}`;
+}
+
+/** `CASE` expression mapping a column's legacy spellings to current ones (others kept). */
+function relabel(column: string, map: Readonly<Record<string, string>>): string {
+  const whens = Object.entries(map).map(([from, to]) => `WHEN '${from}' THEN '${to}'`);
+  return `CASE ${column} ${whens.join(' ')} ELSE ${column} END`;
+}
+
+/**
+ * Migration 2: the exporter's SpanKind/StatusCode spellings for rows already written, and
+ * `TimestampTime` on otel_logs. The mutation runs in the background (it rewrites the parts holding
+ * old values; a re-run finds nothing left to change). Materialized views do not see mutations, and
+ * need not: the rollups store no kind or status, and their SELECTs accept both spellings.
+ */
+export function exporterSpellingStatements(options: DdlOptions = {}): string[] {
+  const db = options.database;
+  const old = (map: Readonly<Record<string, string>>) =>
+    Object.keys(map)
+      .map((k) => `'${k}'`)
+      .join(', ');
+  return [
+    ...Object.entries(ALIAS_COLUMNS).flatMap(([table, defs]) =>
+      defs.map((d) => `ALTER TABLE ${qualified(table, db)} ADD COLUMN IF NOT EXISTS ${d}`),
+    ),
+    `ALTER TABLE ${qualified('otel_traces', db)} UPDATE
+  SpanKind = ${relabel('SpanKind', LEGACY_SPAN_KINDS)},
+  StatusCode = ${relabel('StatusCode', LEGACY_STATUS_CODES)}
+WHERE SpanKind IN (${old(LEGACY_SPAN_KINDS)}) OR StatusCode IN (${old(LEGACY_STATUS_CODES)})`,
+  ];
 }
 
 /** Every statement of the current schema, in dependency order (tables before the views on them). */

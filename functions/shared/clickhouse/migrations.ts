@@ -3,6 +3,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import {
   type DdlOptions,
   DEFAULT_HOT_RETENTION_DAYS,
+  exporterSpellingStatements,
   ident,
   MIGRATIONS_TABLE,
   qualified,
@@ -28,6 +29,11 @@ export interface Migration {
 
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'hot-tier tables, rollups, trace lookup, write ledger', statements: schemaStatements },
+  {
+    version: 2,
+    name: "exporter spellings: SpanKind 'Server', StatusCode 'Error'; otel_logs.TimestampTime",
+    statements: exporterSpellingStatements,
+  },
 ];
 
 export interface MigrateOptions {

@@ -9,16 +9,17 @@ import {
   type TraceQuery,
   type TraceSearchQuery,
 } from './model.js';
-import { NS_PER_MS, type TimeRange } from './time.js';
+import { floorToHour, NS_PER_MS, type TimeRange } from './time.js';
 
 /**
  * Athena (engine 3, Trino) SQL of the logical queries, over the Glue tables of the published lake
  * (functions/shared/glue/glue-tables.ts: same column names, lower-cased by Glue; nested columns are
- * arrays of structs). Values travel as `?` execution parameters, in order. Athena takes each
- * parameter as the text of one literal, so strings are quoted here with '' escaping; no value is
- * ever part of the statement text. Every statement starts its WHERE with the tenant and the
- * partition predicates (`dt` and `hour`), which partition projection turns into the exact list of
- * prefixes to read.
+ * arrays of structs). Values from a request travel as `?` execution parameters, in order. Athena
+ * takes each parameter as the text of one literal, so strings are quoted here with '' escaping.
+ * Athena accepts `?` only in a WHERE clause: the only text inlined elsewhere is code's own
+ * (status spellings from a closed set, integers checked here), never a request's value. Every
+ * statement starts its WHERE with the tenant and the partition predicates (`dt` and `hour`), which
+ * partition projection turns into the exact list of prefixes to read.
  */
 
 export interface AthenaStatement {
@@ -52,23 +53,49 @@ class Builder {
   }
 }
 
+/** A closed set of code constants as a literal list, for places where Athena takes no `?`. */
+function constantList(values: readonly string[]): string {
+  return `(${values.map((v) => athenaLiteral.string(v)).join(', ')})`;
+}
+
+/** A positive integer inlined into statement text (checked: it never comes unvalidated). */
+function positiveInteger(n: number, what: string): string {
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new RangeError(`${what} must be a positive integer, got: ${n}`);
+  return String(n);
+}
+
 function day(ns: bigint): { dt: string; hour: number } {
   const iso = new Date(Number(ns / NS_PER_MS)).toISOString();
   return { dt: iso.slice(0, 10), hour: Number(iso.slice(11, 13)) };
 }
 
-/** Tenant, partition and event-time predicates: always first in every statement. */
+/**
+ * Tenant, partition and event-time predicates: always first in every statement.
+ *
+ * A bound on a whole hour is left to the partition predicates alone. The lake writer files a row
+ * under the hour of its exact timestamp (truncated), while Athena reads the microsecond timestamps
+ * rounded to milliseconds: a span at 10:59:59.9997 would read as 11:00:00.000 and fail
+ * `timestamp < 11:00`, yet the hot tier (nanoseconds) starts at 11:00 exactly, and the span would
+ * fall between the two halves of a split range. The planner splits on whole hours, so partitions
+ * (`hour <= 10`) decide there, exactly as the writer did.
+ */
 function scope(b: Builder, tenant: string, range: TimeRange, timeColumn: string): string[] {
   const first = day(range.fromNs);
   const last = day(range.toNs - 1n); // `to` is exclusive
-  return [
+  const where = [
     `tenant = ${b.str(tenant)}`,
     `dt BETWEEN ${b.str(first.dt)} AND ${b.str(last.dt)}`,
     `(dt > ${b.str(first.dt)} OR hour >= ${b.p(athenaLiteral.integer(first.hour))})`,
     `(dt < ${b.str(last.dt)} OR hour <= ${b.p(athenaLiteral.integer(last.hour))})`,
-    `${timeColumn} >= from_iso8601_timestamp(${b.p(athenaLiteral.time(range.fromNs))})`,
-    `${timeColumn} < from_iso8601_timestamp(${b.p(athenaLiteral.time(range.toNs))})`,
   ];
+  if (floorToHour(range.fromNs) !== range.fromNs) {
+    where.push(`${timeColumn} >= from_iso8601_timestamp(${b.p(athenaLiteral.time(range.fromNs))})`);
+  }
+  if (floorToHour(range.toNs) !== range.toNs) {
+    where.push(`${timeColumn} < from_iso8601_timestamp(${b.p(athenaLiteral.time(range.toNs))})`);
+  }
+  return where;
 }
 
 const ms = (expr: string) => `CAST(round(to_unixtime(${expr}) * 1000) AS bigint)`;
@@ -97,36 +124,38 @@ export function athenaTraceSpansSql(q: TraceQuery, t: AthenaTables): AthenaState
 FROM ${t.table('otel_traces')}
 WHERE ${where.join('\n  AND ')}
 ORDER BY "timestamp", spanid
-LIMIT ${Math.trunc(q.limit)}`,
+LIMIT ${positiveInteger(q.limit, 'limit')}`,
     params: b.params,
   };
 }
 
 export function athenaTraceSearchSql(q: TraceSearchQuery, t: AthenaTables): AthenaStatement {
   const b = new Builder();
-  const errors = STATUS_CODES.error;
-  // The select list's parameters come first in the text, so they are bound first.
-  const select = `SELECT traceid, ${ms('min("timestamp")')} AS start_ms,
-  min_by(servicename, "timestamp") AS service_name, min_by(spanname, "timestamp") AS operation,
-  max(duration) AS max_duration, count(*) AS spans, count_if(statuscode IN ${b.list(errors)}) AS errors`;
   const where = scope(b, q.tenant, q.range, '"timestamp"');
   if (q.service !== undefined) where.push(`servicename = ${b.str(q.service)}`);
   if (q.operation !== undefined) where.push(`spanname = ${b.str(q.operation)}`);
   if (q.minDurationNs !== undefined) where.push(`duration >= ${b.p(athenaLiteral.integer(q.minDurationNs))}`);
   if (q.status !== undefined) where.push(`statuscode IN ${b.list(STATUS_CODES[q.status])}`);
-  let having = '';
+  // The keyset condition is on an aggregate: an outer WHERE over the grouped traces, not a HAVING.
+  const grouped = `SELECT traceid, min("timestamp") AS first_seen, ${ms('min("timestamp")')} AS start_ms,
+    min_by(servicename, "timestamp") AS service_name, min_by(spanname, "timestamp") AS operation,
+    max(duration) AS max_duration, count(*) AS spans, count_if(statuscode IN ${constantList(STATUS_CODES.error)}) AS errors
+  FROM ${t.table('otel_traces')}
+  WHERE ${where.join('\n    AND ')}
+  GROUP BY traceid`;
+  let after = '';
   if (q.after) {
     const at = athenaLiteral.time(q.after.startNs);
-    having = `\nHAVING min("timestamp") < from_iso8601_timestamp(${b.p(at)})
-  OR (min("timestamp") = from_iso8601_timestamp(${b.p(at)}) AND traceid < ${b.str(q.after.traceId)})`;
+    after = `\nWHERE first_seen < from_iso8601_timestamp(${b.p(at)})
+  OR (first_seen = from_iso8601_timestamp(${b.p(at)}) AND traceid < ${b.str(q.after.traceId)})`;
   }
   return {
-    sql: `${select}
-FROM ${t.table('otel_traces')}
-WHERE ${where.join('\n  AND ')}
-GROUP BY traceid${having}
-ORDER BY min("timestamp") DESC, traceid DESC
-LIMIT ${Math.trunc(q.limit)}`,
+    sql: `SELECT traceid, start_ms, service_name, operation, max_duration, spans, errors
+FROM (
+  ${grouped}
+)${after}
+ORDER BY first_seen DESC, traceid DESC
+LIMIT ${positiveInteger(q.limit, 'limit')}`,
     params: b.params,
   };
 }
@@ -148,7 +177,7 @@ export function athenaLogSearchSql(q: LogSearchQuery, t: AthenaTables): AthenaSt
 FROM ${t.table('otel_logs')}
 WHERE ${where.join('\n  AND ')}
 ORDER BY "timestamp" DESC, servicename, traceid, spanid, body
-LIMIT ${Math.trunc(q.limit)}`,
+LIMIT ${positiveInteger(q.limit, 'limit')}`,
     params: b.params,
   };
 }
@@ -166,8 +195,8 @@ const METRIC_VALUES: Readonly<Record<MetricType, string>> = {
 
 export function athenaMetricBucketsSql(q: MetricQuery, t: AthenaTables): AthenaStatement {
   const b = new Builder();
-  const step = athenaLiteral.integer(q.stepMs);
-  const bucket = `CAST(floor(to_unixtime(timeunix) * 1000 / ${b.p(step)}) AS bigint) * ${b.p(step)}`;
+  const step = positiveInteger(q.stepMs, 'stepMs');
+  const bucket = `CAST(floor(to_unixtime(timeunix) * 1000 / ${step}) AS bigint) * ${step}`;
   const branches = (Object.entries(METRIC_TABLES) as [MetricType, string][]).map(([type, table]) => {
     const where = [...scope(b, q.tenant, q.range, 'timeunix'), `metricname = ${b.str(q.name)}`];
     if (q.service !== undefined) where.push(`servicename = ${b.str(q.service)}`);
@@ -190,17 +219,16 @@ LIMIT 100000`,
 
 export function athenaServicesSql(q: ServicesQuery, t: AthenaTables, limit: number): AthenaStatement {
   const b = new Builder();
-  const select = `SELECT servicename, count(*) AS requests, count_if(statuscode IN ${b.list(STATUS_CODES.error)}) AS errors,
-  ${json('approx_percentile(duration, ARRAY[0.5, 0.95, 0.99])')} AS quantiles`;
   const where = scope(b, q.tenant, q.range, '"timestamp"');
   where.push(`(spankind IN ${b.list(ENTRY_SPAN_KINDS)} OR parentspanid = '')`);
   return {
-    sql: `${select}
+    sql: `SELECT servicename, count(*) AS requests, count_if(statuscode IN ${constantList(STATUS_CODES.error)}) AS errors,
+  ${json('approx_percentile(duration, ARRAY[0.5, 0.95, 0.99])')} AS quantiles
 FROM ${t.table('otel_traces')}
 WHERE ${where.join('\n  AND ')}
 GROUP BY servicename
 ORDER BY servicename
-LIMIT ${Math.trunc(limit)}`,
+LIMIT ${positiveInteger(limit, 'limit')}`,
     params: b.params,
   };
 }

@@ -1,4 +1,9 @@
-import { ENTRY_SPAN_KINDS, ERROR_STATUS_CODES } from '../clickhouse/ddl.js';
+import {
+  ENTRY_SPAN_KINDS,
+  ERROR_STATUS_CODES,
+  LEGACY_SPAN_KINDS,
+  LEGACY_STATUS_CODES,
+} from '../clickhouse/ddl.js';
 import type { TimeRange } from './time.js';
 
 /**
@@ -174,6 +179,16 @@ export const STATUS_CODES: Readonly<Record<SpanStatus, readonly string[]>> = {
   error: ERROR_STATUS_CODES,
   unset: ['Unset', 'STATUS_CODE_UNSET', ''],
 };
+const invert = (m: Readonly<Record<string, string>>) => new Map(Object.entries(m).map(([k, v]) => [v, k]));
+const PROTO_KIND = invert(LEGACY_SPAN_KINDS);
+const PROTO_STATUS = invert(LEGACY_STATUS_CODES);
+/**
+ * The API answers with OTLP's enum names (`SPAN_KIND_SERVER`, `STATUS_CODE_ERROR`) whichever
+ * spelling a row was stored with (the exporter's `Server`, or the proto name of older rows and parts).
+ */
+export const apiSpanKind = (stored: string): string => PROTO_KIND.get(stored) ?? stored;
+export const apiStatusCode = (stored: string): string => PROTO_STATUS.get(stored) ?? stored;
+
 export const METRIC_TABLES: Readonly<Record<MetricType, string>> = {
   gauge: 'otel_metrics_gauge',
   sum: 'otel_metrics_sum',

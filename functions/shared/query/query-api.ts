@@ -4,15 +4,17 @@ import { apiKeyFromHeaders } from '../tenants/keys.js';
 import type { CursorCodec, CursorContext, CursorPosition } from './cursor.js';
 import { QueryEngineError, QueryParameterError, QueryTimeoutError } from './errors.js';
 import { mergeLogs, mergeMetricBuckets, mergeServices, mergeSpans, mergeTraceSummaries } from './merge.js';
-import type {
-  LogRecordRow,
-  MetricBucket,
-  QueryBudget,
-  ServiceStats,
-  SpanRecord,
-  TelemetryReader,
-  TierResult,
-  TraceSummary,
+import {
+  apiSpanKind,
+  apiStatusCode,
+  type LogRecordRow,
+  type MetricBucket,
+  type QueryBudget,
+  type ServiceStats,
+  type SpanRecord,
+  type TelemetryReader,
+  type TierResult,
+  type TraceSummary,
 } from './model.js';
 import { openApiDocument } from './openapi.js';
 import { hotBoundaryNs, planTiers, type TierPlan } from './planner.js';
@@ -151,13 +153,13 @@ function spanOut(s: SpanRecord) {
     parentSpanId: s.parentSpanId,
     traceState: s.traceState,
     name: s.name,
-    kind: s.kind,
+    kind: apiSpanKind(s.kind),
     serviceName: s.serviceName,
     startTimeUnixNano: s.startTimeUnixNano,
     startTime: isoOf(BigInt(s.startTimeUnixNano || '0')),
     durationNanos: s.durationNanos,
     durationMs: nsToMs(s.durationNanos),
-    status: { code: s.statusCode, message: s.statusMessage },
+    status: { code: apiStatusCode(s.statusCode), message: s.statusMessage },
     attributes: s.attributes,
     resourceAttributes: s.resourceAttributes,
     scope: { name: s.scopeName, version: s.scopeVersion },

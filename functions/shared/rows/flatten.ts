@@ -244,15 +244,13 @@ function serviceNameOf(attrs: Record<string, string>): string {
  */
 const NO_ITEMS: never[] = Object.freeze([]) as unknown as never[];
 
-const SPAN_KINDS = [
-  'SPAN_KIND_UNSPECIFIED',
-  'SPAN_KIND_INTERNAL',
-  'SPAN_KIND_SERVER',
-  'SPAN_KIND_CLIENT',
-  'SPAN_KIND_PRODUCER',
-  'SPAN_KIND_CONSUMER',
-] as const;
-const STATUS_CODES = ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'] as const;
+/**
+ * SpanKind / StatusCode as the Collector's ClickHouse exporter writes them (its current values), by
+ * OTLP enum number: Grafana's OTel mode and ClickStack filter on `SpanKind = 'Server'` and
+ * `StatusCode = 'Error'`. Rows written before migration 2 carry the proto names (SPAN_KIND_SERVER).
+ */
+const SPAN_KINDS = ['Unspecified', 'Internal', 'Server', 'Client', 'Producer', 'Consumer'] as const;
+const STATUS_CODES = ['Unset', 'Ok', 'Error'] as const;
 
 function flattenTraces(req: TracesRequest, tenant: string, s: Sanitizer, out: Batches): number {
   const limits = s.limits;

@@ -6,6 +6,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMigrateHandler, PHYSICAL_RESOURCE_ID } from '../../../../functions/migrate/handler.js';
+import { MIGRATIONS } from '../../../../functions/shared/clickhouse/migrations.js';
 import { createEmbeddedClickHouse } from '../../../../local/clickhouse-embedded.js';
 
 // The migrate custom resource (functions/migrate) lives here: it is the schema's deployment path.
@@ -68,7 +69,11 @@ describe('migrate custom resource', () => {
 
     expect(res).toEqual({
       PhysicalResourceId: PHYSICAL_RESOURCE_ID,
-      Data: { Version: '1', Applied: '1', RetentionChanged: '' },
+      Data: {
+        Version: String(Math.max(...MIGRATIONS.map((m) => m.version))),
+        Applied: MIGRATIONS.map((m) => m.version).join(','),
+        RetentionChanged: '',
+      },
     });
     expect(await tables()).toContain('otel_traces');
   });

@@ -24,12 +24,12 @@ describe('flatten decoded fixtures', () => {
       SpanId: 'eee19b7ec3c1b174',
       ParentSpanId: 'eee19b7ec3c1b173',
       SpanName: "I'm a server span",
-      SpanKind: 'SPAN_KIND_SERVER',
+      SpanKind: 'Server',
       ServiceName: 'my.service',
       ScopeName: 'my.library',
       SpanAttributes: { 'my.span.attr': 'some value' },
       Duration: 1_000_000_000,
-      StatusCode: 'STATUS_CODE_UNSET',
+      StatusCode: 'Unset',
     });
   });
 

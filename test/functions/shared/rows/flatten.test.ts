@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { LEGACY_SPAN_KINDS, LEGACY_STATUS_CODES } from '../../../../functions/shared/clickhouse/ddl.js';
 import type { ColumnBatch } from '../../../../functions/shared/rows/batch.js';
 import { rowAt } from '../../../../functions/shared/rows/batch.js';
 import { flatten } from '../../../../functions/shared/rows/flatten.js';
@@ -65,14 +66,14 @@ describe('flatten traces', () => {
       ParentSpanId: 'eee19b7ec3c1b173',
       TraceState: 'rojo=00f067aa0ba902b7',
       SpanName: 'I am a span!',
-      SpanKind: 'SPAN_KIND_SERVER',
+      SpanKind: 'Server',
       ServiceName: 'my.service',
       ResourceAttributes: { 'service.name': 'my.service' },
       ScopeName: 'my.library',
       ScopeVersion: '1.0.0',
       SpanAttributes: { 'http.method': 'GET', retries: '3', ok: 'true', ratio: '0.25' },
       Duration: 100_000_000,
-      StatusCode: 'STATUS_CODE_ERROR',
+      StatusCode: 'Error',
       StatusMessage: 'boom',
       'Events.Timestamp': [at(-950)],
       'Events.Name': ['exception'],
@@ -84,7 +85,7 @@ describe('flatten traces', () => {
     });
   });
 
-  it('names every span kind and status code, and treats unknown numbers as unspecified/unset', () => {
+  it("names every span kind and status code as the Collector exporter does, unknown numbers as 'Unspecified'/'Unset'", () => {
     const spans = [0, 1, 2, 3, 4, 5, 9].map((kind, i) =>
       span({ kind, status: { code: i % 4, message: '' } }),
     );
@@ -92,24 +93,25 @@ describe('flatten traces', () => {
       flatten({ tenant: TENANT, otlp: traces(spans), receivedAtNs: RECV }).batches,
       'otel_traces',
     );
+    // The exporter's traceutil.SpanKindStr / StatusCodeStr values.
     expect(batch.columns.SpanKind).toEqual([
-      'SPAN_KIND_UNSPECIFIED',
-      'SPAN_KIND_INTERNAL',
-      'SPAN_KIND_SERVER',
-      'SPAN_KIND_CLIENT',
-      'SPAN_KIND_PRODUCER',
-      'SPAN_KIND_CONSUMER',
-      'SPAN_KIND_UNSPECIFIED',
+      'Unspecified',
+      'Internal',
+      'Server',
+      'Client',
+      'Producer',
+      'Consumer',
+      'Unspecified',
     ]);
-    expect(batch.columns.StatusCode).toEqual([
-      'STATUS_CODE_UNSET',
-      'STATUS_CODE_OK',
-      'STATUS_CODE_ERROR',
-      'STATUS_CODE_UNSET',
-      'STATUS_CODE_UNSET',
-      'STATUS_CODE_OK',
-      'STATUS_CODE_ERROR',
-    ]);
+    expect(batch.columns.StatusCode).toEqual(['Unset', 'Ok', 'Error', 'Unset', 'Unset', 'Ok', 'Error']);
+    // Migration 2 maps each old proto name to what the flattener now writes for that enum number.
+    const protoKinds = ['UNSPECIFIED', 'INTERNAL', 'SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER'];
+    expect(protoKinds.map((k) => LEGACY_SPAN_KINDS[`SPAN_KIND_${k}`])).toEqual(
+      batch.columns.SpanKind!.slice(0, 6),
+    );
+    expect(['UNSET', 'OK', 'ERROR'].map((c) => LEGACY_STATUS_CODES[`STATUS_CODE_${c}`])).toEqual(
+      batch.columns.StatusCode!.slice(0, 3),
+    );
   });
 
   it('clamps a zero start to the receive time and zero event times to the span start, without rejecting', () => {

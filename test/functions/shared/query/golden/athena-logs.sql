@@ -6,11 +6,10 @@ WHERE tenant = ?
   AND (dt > ? OR hour >= ?)
   AND (dt < ? OR hour <= ?)
   AND "timestamp" >= from_iso8601_timestamp(?)
-  AND "timestamp" < from_iso8601_timestamp(?)
   AND servicename = ?
   AND severitynumber >= ?
   AND strpos(lower(body), lower(?)) > 0
   AND traceid = ?
 ORDER BY "timestamp" DESC, servicename, traceid, spanid, body
 LIMIT 101
--- parameters: ["'acme'","'2026-11-01'","'2026-11-02'","'2026-11-01'","22","'2026-11-02'","2","'2026-11-01T22:15:00.000Z'","'2026-11-02T03:00:00.000Z'","'checkout'","17","'payment failed'","'abc'"]
+-- parameters: ["'acme'","'2026-11-01'","'2026-11-02'","'2026-11-01'","22","'2026-11-02'","2","'2026-11-01T22:15:00.000Z'","'checkout'","17","'payment failed'","'abc'"]

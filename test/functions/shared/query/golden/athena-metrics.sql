@@ -1,4 +1,4 @@
-SELECT metric_type, servicename, CAST(floor(to_unixtime(timeunix) * 1000 / ?) AS bigint) * ? AS bucket_ms, sum(s) AS sum, sum(c) AS count, min(mn) AS min, max(mx) AS max
+SELECT metric_type, servicename, CAST(floor(to_unixtime(timeunix) * 1000 / 60000) AS bigint) * 60000 AS bucket_ms, sum(s) AS sum, sum(c) AS count, min(mn) AS min, max(mx) AS max
 FROM (
   SELECT 'gauge' AS metric_type, servicename, timeunix, CAST(value AS double) AS s, 1e0 AS c, CAST(value AS double) AS mn, CAST(value AS double) AS mx
   FROM "otel_lake"."otel_metrics_gauge"
@@ -7,7 +7,6 @@ FROM (
     AND (dt > ? OR hour >= ?)
     AND (dt < ? OR hour <= ?)
     AND timeunix >= from_iso8601_timestamp(?)
-    AND timeunix < from_iso8601_timestamp(?)
     AND metricname = ?
     AND servicename = ?
     AND element_at(attributes, ?) = ?
@@ -19,7 +18,6 @@ FROM (
     AND (dt > ? OR hour >= ?)
     AND (dt < ? OR hour <= ?)
     AND timeunix >= from_iso8601_timestamp(?)
-    AND timeunix < from_iso8601_timestamp(?)
     AND metricname = ?
     AND servicename = ?
     AND element_at(attributes, ?) = ?
@@ -31,7 +29,6 @@ FROM (
     AND (dt > ? OR hour >= ?)
     AND (dt < ? OR hour <= ?)
     AND timeunix >= from_iso8601_timestamp(?)
-    AND timeunix < from_iso8601_timestamp(?)
     AND metricname = ?
     AND servicename = ?
     AND element_at(attributes, ?) = ?
@@ -43,7 +40,6 @@ FROM (
     AND (dt > ? OR hour >= ?)
     AND (dt < ? OR hour <= ?)
     AND timeunix >= from_iso8601_timestamp(?)
-    AND timeunix < from_iso8601_timestamp(?)
     AND metricname = ?
     AND servicename = ?
     AND element_at(attributes, ?) = ?
@@ -55,7 +51,6 @@ FROM (
     AND (dt > ? OR hour >= ?)
     AND (dt < ? OR hour <= ?)
     AND timeunix >= from_iso8601_timestamp(?)
-    AND timeunix < from_iso8601_timestamp(?)
     AND metricname = ?
     AND servicename = ?
     AND element_at(attributes, ?) = ?
@@ -63,4 +58,4 @@ FROM (
 GROUP BY 1, 2, 3
 ORDER BY 1, 2, 3
 LIMIT 100000
--- parameters: ["60000","60000","'acme'","'2026-11-01'","'2026-11-02'","'2026-11-01'","22","'2026-11-02'","2","'2026-11-01T22:15:00.000Z'","'2026-11-02T03:00:00.000Z'","'cpu.usage'","'checkout'","'host'","'a'","'acme'","'2026-11-01'","'2026-11-02'","'2026-11-01'","22","'2026-11-02'","2","'2026-11-01T22:15:00.000Z'","'2026-11-02T03:00:00.000Z'","'cpu.usage'","'checkout'","'host'","'a'","'acme'","'2026-11-01'","'2026-11-02'","'2026-11-01'","22","'2026-11-02'","2","'2026-11-01T22:15:00.000Z'","'2026-11-02T03:00:00.000Z'","'cpu.usage'","'checkout'","'host'","'a'","'acme'","'2026-11-01'","'2026-11-02'","'2026-11-01'","22","'2026-11-02'","2","'2026-11-01T22:15:00.000Z'","'2026-11-02T03:00:00.000Z'","'cpu.usage'","'checkout'","'host'","'a'","'acme'","'2026-11-01'","'2026-11-02'","'2026-11-01'","22","'2026-11-02'","2","'2026-11-01T22:15:00.000Z'","'2026-11-02T03:00:00.000Z'","'cpu.usage'","'checkout'","'host'","'a'"]
+-- parameters: ["'acme'","'2026-11-01'","'2026-11-02'","'2026-11-01'","22","'2026-11-02'","2","'2026-11-01T22:15:00.000Z'","'cpu.usage'","'checkout'","'host'","'a'","'acme'","'2026-11-01'","'2026-11-02'","'2026-11-01'","22","'2026-11-02'","2","'2026-11-01T22:15:00.000Z'","'cpu.usage'","'checkout'","'host'","'a'","'acme'","'2026-11-01'","'2026-11-02'","'2026-11-01'","22","'2026-11-02'","2","'2026-11-01T22:15:00.000Z'","'cpu.usage'","'checkout'","'host'","'a'","'acme'","'2026-11-01'","'2026-11-02'","'2026-11-01'","22","'2026-11-02'","2","'2026-11-01T22:15:00.000Z'","'cpu.usage'","'checkout'","'host'","'a'","'acme'","'2026-11-01'","'2026-11-02'","'2026-11-01'","22","'2026-11-02'","2","'2026-11-01T22:15:00.000Z'","'cpu.usage'","'checkout'","'host'","'a'"]

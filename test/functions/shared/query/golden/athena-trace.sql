@@ -10,8 +10,7 @@ WHERE tenant = ?
   AND (dt > ? OR hour >= ?)
   AND (dt < ? OR hour <= ?)
   AND "timestamp" >= from_iso8601_timestamp(?)
-  AND "timestamp" < from_iso8601_timestamp(?)
   AND traceid = ?
 ORDER BY "timestamp", spanid
 LIMIT 10000
--- parameters: ["'acme'","'2026-11-01'","'2026-11-02'","'2026-11-01'","22","'2026-11-02'","2","'2026-11-01T22:15:00.000Z'","'2026-11-02T03:00:00.000Z'","'0af7651916cd43dd8448eb211c80319c'"]
+-- parameters: ["'acme'","'2026-11-01'","'2026-11-02'","'2026-11-01'","22","'2026-11-02'","2","'2026-11-01T22:15:00.000Z'","'0af7651916cd43dd8448eb211c80319c'"]
