@@ -25,14 +25,14 @@ import { resolveRowLimits } from '../functions/shared/rows/limits.js';
 import { KinesisStreamSink } from '../functions/shared/stream/kinesis-stream-sink.js';
 import { CachedTenantDirectory } from '../functions/shared/tenants/directory.js';
 import {
+  DynamoWindowRateLimiter,
+  ensureRateLimitTable,
+} from '../functions/shared/tenants/dynamo-rate-limiter.js';
+import {
   DynamoTenantDirectory,
   ensureTenantsTable,
   registerKey,
 } from '../functions/shared/tenants/dynamo-tenant-directory.js';
-import {
-  DynamoWindowRateLimiter,
-  ensureRateLimitTable,
-} from '../functions/shared/tenants/dynamo-rate-limiter.js';
 import { localDynamoClient, localKinesisClient, localS3Client } from './aws-clients.js';
 import { FileCheckpointStore } from './checkpoint-store.js';
 import { createEmbeddedClickHouse } from './clickhouse-embedded.js';
@@ -188,7 +188,8 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
           client: dynamo,
           tableName: LOCAL_RATE_LIMIT_TABLE,
           defaultLimits: defaultLimitsFromConfig(config),
-          onError: (err) => console.warn(`rate-limit table unavailable; fallback limits apply: ${String(err)}`),
+          onError: (err) =>
+            console.warn(`rate-limit table unavailable; fallback limits apply: ${String(err)}`),
         }),
         stream: new KinesisStreamSink(kinesis, { streamName: LOCAL_STREAM }),
         flatten: { limits: resolveRowLimits({ hotRetentionDays: config.HOT_RETENTION_DAYS }) },

@@ -96,7 +96,8 @@ export class DynamoWindowRateLimiter implements RateLimiter {
     if (nowMs < this.fallbackUntil) return this.fallback.takeSync(tenantId, usage, limits);
     const nowSeconds = nowMs / 1000;
     const allowance = rate === undefined ? undefined : Math.max(1, Math.floor(rate * this.windowSeconds));
-    if (allowance !== undefined && usage.items > allowance) return overBurst(tenantId, usage.items, allowance);
+    if (allowance !== undefined && usage.items > allowance)
+      return overBurst(tenantId, usage.items, allowance);
     if (bytesPerDay !== undefined && usage.bytes > bytesPerDay) {
       return dailyBytesTooLarge(tenantId, usage.bytes, bytesPerDay);
     }
