@@ -70,14 +70,15 @@ export function effectiveLimit(
   fallback: TenantLimits | undefined,
 ): EffectiveLimit | undefined {
   if (limits?.unlimited === true) return undefined;
-  const chosen = limits?.itemsPerSecond !== undefined ? limits : fallback;
-  const rate = chosen?.itemsPerSecond;
+  const own = limits?.itemsPerSecond !== undefined;
+  const rate = own ? limits?.itemsPerSecond : fallback?.itemsPerSecond;
+  const burst = limits?.burst ?? (own ? undefined : fallback?.burst);
   const bytesPerDay = limits?.bytesPerDay ?? fallback?.bytesPerDay;
   const hasRate = rate !== undefined && !Number.isNaN(rate);
   const hasBytes = bytesPerDay !== undefined && !Number.isNaN(bytesPerDay);
   if (!hasRate && !hasBytes) return undefined;
   return {
-    ...(hasRate && { rate, capacity: Math.max(1, chosen?.burst ?? rate * DEFAULT_BURST_SECONDS) }),
+    ...(hasRate && { rate, capacity: Math.max(1, burst ?? rate * DEFAULT_BURST_SECONDS) }),
     ...(hasBytes && { bytesPerDay }),
   };
 }
