@@ -188,6 +188,11 @@ function tinyAttributesJson(): Uint8Array {
   return utf8(head + attr.repeat(n) + tail);
 }
 
+/** JSON: 1.99 million empty objects in a field the decoder ignores (just under the value cap). */
+function emptyObjectsJson(): Uint8Array {
+  return utf8(`{"resourceSpans":[],"x":[${'{},'.repeat(1_990_000)}{}]}`);
+}
+
 /** Realistic spans (10 attributes each, the shared workload) up to the body cap. */
 async function realistic(): Promise<Uint8Array> {
   const { traceRequest } = await import('./workload.js');
@@ -256,6 +261,7 @@ const CASES: Case[] = [
   },
   { name: 'tiny attributes, 16 MiB', signal: 'traces', format: 'protobuf', build: tinyAttributesFull },
   { name: 'tiny attributes, 16 MiB JSON', signal: 'traces', format: 'json', build: tinyAttributesJson },
+  { name: '1.99M empty JSON objects (under cap)', signal: 'traces', format: 'json', build: emptyObjectsJson },
   { name: 'nesting 31 deep, 16 MiB', signal: 'traces', format: 'protobuf', build: deepWithinDepth },
   { name: 'nesting 100k deep', signal: 'traces', format: 'protobuf', build: deepOverDepth },
   { name: 'exp. histogram, 16M buckets', signal: 'metrics', format: 'protobuf', build: bucketFlood },

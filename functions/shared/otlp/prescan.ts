@@ -65,9 +65,13 @@ const COMMA = 0x2c;
 /**
  * An upper-bound-ish count of the values in a JSON text (objects and arrays opened, plus commas
  * outside strings), to bound what `JSON.parse` will build before it runs: 16 MiB of `{},` would
- * otherwise become 5.6 million objects. Throws OtlpLimitError ('json-values') past `maxValues`.
+ * otherwise become 5.6 million objects. Throws OtlpLimitError ('json-values') past `maxValues`;
+ * undefined when the body is too short to pass it (not scanned).
  */
-export function countJsonValues(body: Uint8Array, maxValues: number): number {
+export function countJsonValues(body: Uint8Array, maxValues: number): number | undefined {
+  // Each counted value is one byte of the body: a body no longer than the cap cannot pass it, and
+  // most requests are (the scan costs ~1.5 ns a byte, ~7% of decoding JSON).
+  if (body.length <= maxValues) return undefined;
   let n = 0;
   const len = body.length;
   let i = 0;
