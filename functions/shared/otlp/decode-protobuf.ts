@@ -954,13 +954,15 @@ function buckets(r: ProtoReader, end: number): ExponentialBuckets {
         break;
       case 18: {
         // 2: bucket_counts, packed varints
+        // A count is one byte on the wire and eight in memory: every 8 count as one attribute
+        // against the request's cap (a legitimate point has at most a few hundred).
         const e = r.lenEnd();
-        while (r.pos < e) bucketCounts.push(r.uint64Number());
+        while (r.pos < e) if ((bucketCounts.push(r.uint64Number()) & 7) === 0) r.attribute();
         r.finish(e, 'Buckets.bucket_counts');
         break;
       }
       case 16: // 2: bucket_counts, one element
-        bucketCounts.push(r.uint64Number());
+        if ((bucketCounts.push(r.uint64Number()) & 7) === 0) r.attribute();
         break;
       default:
         r.skip(tag, BUCKETS_KNOWN, 'Buckets');
