@@ -131,7 +131,7 @@ function emptySpansJson(): Uint8Array {
   const head = '{"resourceSpans":[{"scopeSpans":[{"spans":[';
   const tail = ']}]}]}';
   const n = Math.floor((BODY_BUDGET - head.length - tail.length) / 3);
-  return utf8(head + '{},'.repeat(n - 1) + '{}' + tail);
+  return utf8(`${head}${'{},'.repeat(n - 1)}{}${tail}`);
 }
 
 /** One span with `count` attributes `a<n>`: 1, in spans of at most 1000 attributes each. */
