@@ -29,9 +29,13 @@ Commands:
   create --tenant <id> [--label <text>]      create an API key; it is printed once and cannot be shown again
   revoke --key-id <id>                       revoke a key (running ingest instances may accept it for up to 60 s)
   list [--tenant <id>]                       list keys (ids, tenants, labels, status, limits; never the keys)
-  set-limit --tenant <id> --items-per-second <n> [--burst <n>]
-                                             limit a tenant's ingest rate (spans, log records, data points)
-  set-limit --tenant <id> --unlimited        remove a tenant's limit
+  set-limit --tenant <id> [--items-per-second <n>] [--burst <n>] [--bytes-per-day <n>]
+                                             set a tenant's ingest limits (items = spans, log records, data
+                                             points; bytes = decompressed request bytes per UTC day); a limit
+                                             not given keeps the deployment default (10000/s, burst 100000,
+                                             50000000000 bytes a day unless the operator changed them)
+  set-limit --tenant <id> --unlimited        no limit at all for the tenant
+  set-limit --tenant <id> --default          back to the deployment defaults
   clickhouse-user --tenant <id> [--print]    create (or re-create, rotating its password) a read-only
                                              ClickHouse user that sees only this tenant's rows, for
                                              Grafana, HyperDX or DBeaver; the password is printed once.
@@ -66,7 +70,9 @@ const OPTIONS = {
   'key-id': { type: 'string' },
   'items-per-second': { type: 'string' },
   burst: { type: 'string' },
+  'bytes-per-day': { type: 'string' },
   unlimited: { type: 'boolean' },
+  default: { type: 'boolean' },
   table: { type: 'string' },
   region: { type: 'string' },
   endpoint: { type: 'string' },
@@ -144,8 +150,13 @@ async function target(values: Values): Promise<Target> {
 }
 
 function limitText(limits: TenantLimits | undefined): string {
-  if (limits?.itemsPerSecond === undefined) return 'none';
-  return `${limits.itemsPerSecond}/s${limits.burst === undefined ? '' : ` burst ${limits.burst}`}`;
+  if (limits?.unlimited) return 'unlimited';
+  const parts = [
+    ...(limits?.itemsPerSecond === undefined ? [] : [`${limits.itemsPerSecond}/s`]),
+    ...(limits?.burst === undefined ? [] : [`burst ${limits.burst}`]),
+    ...(limits?.bytesPerDay === undefined ? [] : [`${limits.bytesPerDay} B/day`]),
+  ];
+  return parts.length === 0 ? 'default' : parts.join(' ');
 }
 
 function printTable(keys: readonly KeyRecord[]): void {
@@ -195,14 +206,25 @@ async function run(argv: string[]): Promise<void> {
   if (command === 'revoke') required(values, 'key-id', command);
   if (command === 'set-limit') {
     required(values, 'tenant', command);
-    if (values.unlimited) {
-      if (values['items-per-second'] !== undefined || values.burst !== undefined) {
-        throw new UsageError('--unlimited excludes --items-per-second and --burst');
+    const given = ['items-per-second', 'burst', 'bytes-per-day'] as const;
+    const any = given.some((o) => values[o] !== undefined);
+    if (values.unlimited || values.default) {
+      if (any || (values.unlimited && values.default)) {
+        throw new UsageError('--unlimited and --default exclude each other and the limit options');
       }
+      limits = values.unlimited ? { unlimited: true } : undefined;
     } else {
+      if (!any) {
+        throw new UsageError(
+          'set-limit needs --items-per-second, --burst or --bytes-per-day (or --unlimited, --default)',
+        );
+      }
+      const rate = values['items-per-second'];
+      const bytes = values['bytes-per-day'];
       limits = {
-        itemsPerSecond: positiveNumber(required(values, 'items-per-second', command), 'items-per-second'),
+        ...(rate !== undefined && { itemsPerSecond: positiveNumber(rate, 'items-per-second') }),
         ...(values.burst !== undefined && { burst: positiveNumber(values.burst, 'burst') }),
+        ...(bytes !== undefined && { bytesPerDay: positiveNumber(bytes, 'bytes-per-day') }),
       };
     }
   }

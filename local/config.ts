@@ -35,6 +35,10 @@ export const localConfigSchema = z.object({
   /** Folder of alert rule files (YAML/JSON); the repository's alerts/ by default. */
   ALERT_RULES_DIR: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),
+  /** Limits for tenants without their own; unset keeps the Lambda's defaults (rate-limiter.ts). */
+  DEFAULT_ITEMS_PER_SECOND: z.coerce.number().positive().optional(),
+  DEFAULT_BURST: z.coerce.number().positive().optional(),
+  DEFAULT_BYTES_PER_DAY: z.coerce.number().positive().optional(),
   /** Comma-separated origins whose pages may export from a browser (functions/shared/http/cors.ts). */
   CORS_ALLOWED_ORIGINS: commaList(z.string().regex(CORS_ORIGIN, CORS_ORIGIN_MESSAGE)).default([]),
 });

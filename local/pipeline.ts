@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createCompactorHandler } from '../functions/compactor/handler.js';
 import { createHotWriterHandler } from '../functions/hot-writer/handler.js';
-import { createIngestHandler } from '../functions/ingest/handler.js';
+import { createIngestHandler, defaultLimitsFromConfig } from '../functions/ingest/handler.js';
 import { createLakeWriterHandler } from '../functions/lake-writer/handler.js';
 import { createQueryHandler, queryRoutes } from '../functions/query/handler.js';
 import { FileRuleSource } from '../functions/shared/alerts/rule-source.js';
@@ -25,11 +25,14 @@ import { resolveRowLimits } from '../functions/shared/rows/limits.js';
 import { KinesisStreamSink } from '../functions/shared/stream/kinesis-stream-sink.js';
 import { CachedTenantDirectory } from '../functions/shared/tenants/directory.js';
 import {
+  DynamoWindowRateLimiter,
+  ensureRateLimitTable,
+} from '../functions/shared/tenants/dynamo-rate-limiter.js';
+import {
   DynamoTenantDirectory,
   ensureTenantsTable,
   registerKey,
 } from '../functions/shared/tenants/dynamo-tenant-directory.js';
-import { TokenBucketRateLimiter } from '../functions/shared/tenants/rate-limiter.js';
 import { localDynamoClient, localKinesisClient, localS3Client } from './aws-clients.js';
 import { FileCheckpointStore } from './checkpoint-store.js';
 import { createEmbeddedClickHouse } from './clickhouse-embedded.js';
@@ -50,6 +53,7 @@ import { ensureBucket, ensureStream } from './provision.js';
 export const LOCAL_STREAM = 'otlp-stream';
 export const LOCAL_LAKE_BUCKET = 'otlp-lake';
 export const LOCAL_TENANTS_TABLE = 'tenants';
+export const LOCAL_RATE_LIMIT_TABLE = 'rate-limits';
 
 export interface LocalPipeline {
   readonly url: string;
@@ -153,6 +157,7 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
     await ensureStream(kinesis, LOCAL_STREAM, config.STREAM_SHARDS);
     await ensureBucket(s3, LOCAL_LAKE_BUCKET);
     await ensureTenantsTable(dynamo, LOCAL_TENANTS_TABLE);
+    await ensureRateLimitTable(dynamo, LOCAL_RATE_LIMIT_TABLE);
     await registerKey(dynamo, LOCAL_TENANTS_TABLE, {
       tenantId: config.LOCAL_TENANT,
       key: config.LOCAL_API_KEY,
@@ -178,7 +183,14 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
     const ingest = createIngestHandler({
       ports: {
         tenants,
-        rateLimiter: new TokenBucketRateLimiter({}),
+        // The same limiter and defaults as the Lambda (a DynamoDB table of counters, here on dynalite).
+        rateLimiter: new DynamoWindowRateLimiter({
+          client: dynamo,
+          tableName: LOCAL_RATE_LIMIT_TABLE,
+          defaultLimits: defaultLimitsFromConfig(config),
+          onError: (err) =>
+            console.warn(`rate-limit table unavailable; fallback limits apply: ${String(err)}`),
+        }),
         stream: new KinesisStreamSink(kinesis, { streamName: LOCAL_STREAM }),
         flatten: { limits: resolveRowLimits({ hotRetentionDays: config.HOT_RETENTION_DAYS }) },
       },

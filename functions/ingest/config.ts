@@ -11,6 +11,38 @@ import { redactionConfigSchema } from '../shared/rows/redact.js';
  */
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Per-request caps on what a body may expand to, checked while decoding (and before it, by a cheap
+ * pre-scan), each answered with a 413 that names it. They bound the receiver's CPU and memory by
+ * the caps rather than by what a small body inflates to (16 MiB of empty spans is 8 million spans),
+ * and what one request can multiply into in the hot writer. Measured in bench/adversarial.ts:
+ * every request within them peaks under 256 MB in the ingest function. See docs/decisions/0003.
+ */
+export interface RequestCaps {
+  /** Spans, log records or metric data points. The Collector's batches default to 8,192. */
+  readonly maxItems: number;
+  /**
+   * Attribute key/values and array elements at any depth, plus span events and links, exemplars,
+   * metrics, resource and scope entries (each costs an object like an attribute).
+   */
+  readonly maxAttributes: number;
+  /** JSON bodies: objects, arrays and comma-separated values, counted before JSON.parse builds them. */
+  readonly maxJsonValues: number;
+  /**
+   * Characters of resource and scope attributes (keys and values) times the items under them: every
+   * row carries its resource's attributes, so this is what the request becomes in the hot tier.
+   */
+  readonly maxExpandedAttributeBytes: number;
+}
+
+export const DEFAULT_REQUEST_CAPS: RequestCaps = Object.freeze({
+  maxItems: 50_000,
+  maxAttributes: 500_000,
+  maxJsonValues: 2_000_000,
+  maxExpandedAttributeBytes: 64 * 1024 * 1024,
+});
+
 /** Time kept back from the Lambda deadline for answering after the last stream attempt. */
 export const DEFAULT_DEADLINE_MARGIN_MS = 1000;
 
@@ -48,8 +80,16 @@ export const ingestConfigSchema = z.object({
   TENANTS_TABLE: name,
   /** Optional: a DynamoDB table for exact cross-instance rate limits; else in-memory token buckets. */
   RATE_LIMIT_TABLE: z.optional(name),
-  /** Items per second for tenants without their own limit; unset means unlimited. */
+  /** Limits for tenants without their own (rate-limiter.ts DEFAULT_TENANT_LIMITS when unset). */
   DEFAULT_ITEMS_PER_SECOND: z.optional(coercedNumber.check(z.positive())),
+  DEFAULT_BURST: z.optional(coercedNumber.check(z.positive())),
+  DEFAULT_BYTES_PER_DAY: z.optional(coercedNumber.check(z.positive())),
+  /** Instances assumed to share a tenant's traffic while the rate-limit table is unreachable. */
+  RATE_LIMIT_FALLBACK_INSTANCES: z.optional(coercedNumber.check(z.int(), z.positive())),
+  MAX_ITEMS_PER_REQUEST: positiveInt(DEFAULT_REQUEST_CAPS.maxItems),
+  MAX_ATTRIBUTES_PER_REQUEST: positiveInt(DEFAULT_REQUEST_CAPS.maxAttributes),
+  MAX_JSON_VALUES_PER_REQUEST: positiveInt(DEFAULT_REQUEST_CAPS.maxJsonValues),
+  MAX_EXPANDED_ATTRIBUTE_BYTES: positiveInt(DEFAULT_REQUEST_CAPS.maxExpandedAttributeBytes),
   MAX_BODY_BYTES: positiveInt(DEFAULT_MAX_BODY_BYTES),
   MAX_DECOMPRESSED_BYTES: positiveInt(DEFAULT_MAX_DECOMPRESSED_BYTES),
   /** Items older than this are rejected (the hot tier would drop them at once). */

@@ -14,10 +14,10 @@ import { resolveRowLimits } from '../shared/rows/limits.js';
 import { compileRedaction } from '../shared/rows/redact.js';
 import type { Signal } from '../shared/schema/columns.js';
 import { KinesisStreamSink } from '../shared/stream/kinesis-stream-sink.js';
-import { CachedTenantDirectory } from '../shared/tenants/directory.js';
+import { CachedTenantDirectory, type TenantLimits } from '../shared/tenants/directory.js';
 import { DynamoWindowRateLimiter } from '../shared/tenants/dynamo-rate-limiter.js';
 import { DynamoTenantDirectory } from '../shared/tenants/dynamo-tenant-directory.js';
-import { TokenBucketRateLimiter } from '../shared/tenants/rate-limiter.js';
+import { DEFAULT_TENANT_LIMITS, TokenBucketRateLimiter } from '../shared/tenants/rate-limiter.js';
 import { type IngestConfig, ingestConfig } from './config.js';
 import {
   createIngest,
@@ -142,6 +142,22 @@ export function createIngestHandler(deps: IngestHandlerDeps) {
     .use(logMetrics(metrics, { captureColdStartMetric: true }));
 }
 
+/** Limits for tenants without their own: DEFAULT_TENANT_LIMITS, each overridable by the environment. */
+export function defaultLimitsFromConfig(
+  config: Partial<Pick<IngestConfig, 'DEFAULT_ITEMS_PER_SECOND' | 'DEFAULT_BURST' | 'DEFAULT_BYTES_PER_DAY'>>,
+): TenantLimits {
+  const itemsPerSecond = config.DEFAULT_ITEMS_PER_SECOND ?? DEFAULT_TENANT_LIMITS.itemsPerSecond;
+  // A rate set without a burst brings 10 s of itself, as a tenant's own rate does.
+  const burst =
+    config.DEFAULT_BURST ??
+    (config.DEFAULT_ITEMS_PER_SECOND === undefined ? DEFAULT_TENANT_LIMITS.burst : undefined);
+  return {
+    itemsPerSecond,
+    ...(burst !== undefined && { burst }),
+    bytesPerDay: config.DEFAULT_BYTES_PER_DAY ?? DEFAULT_TENANT_LIMITS.bytesPerDay,
+  };
+}
+
 /** Production ports from the environment; clients are built on the first request, once per instance. */
 export function depsFromConfig(): IngestHandlerDeps {
   const logger = new Logger();
@@ -153,18 +169,21 @@ export function depsFromConfig(): IngestHandlerDeps {
       new KinesisClient({ maxAttempts: 1, requestHandler: new NodeHttpHandler({ connectionTimeout: 2000 }) }),
     );
     const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
-    const defaultLimits =
-      config.DEFAULT_ITEMS_PER_SECOND !== undefined
-        ? { itemsPerSecond: config.DEFAULT_ITEMS_PER_SECOND }
-        : undefined;
+    const defaultLimits = defaultLimitsFromConfig(config);
     const rateLimiter = config.RATE_LIMIT_TABLE
       ? new DynamoWindowRateLimiter({
           client: dynamo,
           tableName: config.RATE_LIMIT_TABLE,
-          ...(defaultLimits && { defaultLimits }),
-          onError: (err) => logger.warn('rate limiter unavailable; request allowed', { error: String(err) }),
+          defaultLimits,
+          ...(config.RATE_LIMIT_FALLBACK_INSTANCES !== undefined && {
+            fallbackInstances: config.RATE_LIMIT_FALLBACK_INSTANCES,
+          }),
+          onError: (err) =>
+            logger.warn('rate-limit table unavailable; in-process fallback limits apply', {
+              error: String(err),
+            }),
         })
-      : new TokenBucketRateLimiter(defaultLimits ? { defaultLimits } : {});
+      : new TokenBucketRateLimiter({ defaultLimits });
     return {
       tenants: new CachedTenantDirectory(new DynamoTenantDirectory(dynamo, config.TENANTS_TABLE)),
       rateLimiter,
@@ -174,6 +193,12 @@ export function depsFromConfig(): IngestHandlerDeps {
       }),
       maxBodyBytes: config.MAX_BODY_BYTES,
       maxDecompressedBytes: config.MAX_DECOMPRESSED_BYTES,
+      requestCaps: {
+        maxItems: config.MAX_ITEMS_PER_REQUEST,
+        maxAttributes: config.MAX_ATTRIBUTES_PER_REQUEST,
+        maxJsonValues: config.MAX_JSON_VALUES_PER_REQUEST,
+        maxExpandedAttributeBytes: config.MAX_EXPANDED_ATTRIBUTE_BYTES,
+      },
       deadlineMarginMs: config.DEADLINE_MARGIN_MS,
       flatten: {
         limits: resolveRowLimits({ ...config.ROW_LIMITS, hotRetentionDays: config.HOT_RETENTION_DAYS }),

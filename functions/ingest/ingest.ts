@@ -1,20 +1,24 @@
 import { EnvelopeError, type PackOptions, packEnvelopes } from '../shared/envelope/envelope.js';
 import { decodeOtlp } from '../shared/otlp/decode.js';
-import { OtlpDecodeError } from '../shared/otlp/decode-error.js';
+import { OtlpDecodeError, OtlpLimitError } from '../shared/otlp/decode-error.js';
 import type { OtlpRequest } from '../shared/otlp/model.js';
+import { countJsonValues, countProtobufItems } from '../shared/otlp/prescan.js';
 import { encodeExportResponse, encodeStatus } from '../shared/otlp/responses.js';
 import { type FlattenOptions, flatten } from '../shared/rows/flatten.js';
 import type { Signal } from '../shared/schema/columns.js';
 import type { StreamRecord, StreamSink } from '../shared/stream/stream-sink.js';
 import { type TenantDirectory, TenantDirectoryError } from '../shared/tenants/directory.js';
 import { apiKeyFromHeaders } from '../shared/tenants/keys.js';
-import type { RateLimiter } from '../shared/tenants/rate-limiter.js';
+import type { RateDecision, RateLimiter } from '../shared/tenants/rate-limiter.js';
 import {
   DEFAULT_DEADLINE_MARGIN_MS,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_MAX_DECOMPRESSED_BYTES,
+  DEFAULT_REQUEST_CAPS,
+  type RequestCaps,
 } from './config.js';
 import { decompressBounded, parseContentEncoding, SUPPORTED_ENCODINGS_TEXT } from './content-encoding.js';
+import { expandedAttributeBytes } from './expansion.js';
 import { groupByService, partitionKey } from './partition.js';
 
 export { parseContentEncoding } from './content-encoding.js';
@@ -22,8 +26,11 @@ export { parseContentEncoding } from './content-encoding.js';
 /**
  * The OTLP/HTTP receiver as a pure use-case: headers and body in, status, headers and body out.
  * Order of checks: content type and encoding (415; they also fix the response format), API key
- * (401), size as received (413), bounded decompression (413), decode (400), rate limit (429),
- * flatten and pack, stream (429/503). Only a `durable` stream outcome is answered with 200, so
+ * (401), size as received (413), bounded decompression (413), a cheap pre-scan against the
+ * request caps (413: items in protobuf, values in JSON), rate limit (429, or 413 for a request
+ * larger than the whole burst or daily quota; protobuf before decoding, JSON right after its capped
+ * decode), decode (400; 413 past the item or attribute cap), resource expansion (413), flatten and
+ * pack, stream (429/503). Only a `durable` stream outcome is answered with 200, so
  * nothing is acknowledged that is not in the stream.
  */
 
@@ -48,8 +55,10 @@ const DIRECTORY_RETRY_AFTER_SECONDS = 5;
 
 export interface IngestPorts {
   readonly tenants: TenantDirectory;
-  /** @default none: no rate limiting */
+  /** @default none: no rate limiting (the handler and local mode always pass one) */
   readonly rateLimiter?: RateLimiter;
+  /** Per-request caps; absent fields keep DEFAULT_REQUEST_CAPS. */
+  readonly requestCaps?: Partial<RequestCaps>;
   readonly stream: StreamSink;
   /** @default DEFAULT_MAX_BODY_BYTES (4 MiB) */
   readonly maxBodyBytes?: number;
@@ -142,6 +151,7 @@ export function countItems(otlp: OtlpRequest): number {
 export function createIngest(ports: IngestPorts): Ingest {
   const maxBody = ports.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const maxDecompressed = ports.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
+  const caps: RequestCaps = { ...DEFAULT_REQUEST_CAPS, ...ports.requestCaps };
   const margin = ports.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
   const now = ports.now ?? Date.now;
   const nowNs = ports.nowNs ?? (() => (BigInt(Date.now()) * 1_000_000n).toString());
@@ -273,10 +283,48 @@ export function createIngest(ports: IngestPorts): Ingest {
     // An empty body is an empty request (protobuf's encoding of a message with no fields).
     if (body.byteLength === 0) return success(0, 0, undefined, {});
 
+    const tooLarge = (message: string) =>
+      status(413, RPC.RESOURCE_EXHAUSTED, message, { outcome: 'too-large', tenant, decompressedBytes });
+    const limited = (decision: Exclude<RateDecision, { allowed: true }>) =>
+      decision.tooLarge
+        ? status(413, RPC.RESOURCE_EXHAUSTED, decision.reason, {
+            outcome: 'too-large',
+            tenant,
+            decompressedBytes,
+          })
+        : status(
+            429,
+            RPC.RESOURCE_EXHAUSTED,
+            decision.reason,
+            { outcome: 'rate-limited', tenant, decompressedBytes },
+            { 'retry-after': String(decision.retryAfterSeconds) },
+          );
+    const take = (items: number) =>
+      ports.rateLimiter?.take(tenant, { items, bytes: decompressedBytes }, tenantInfo.limits);
+
+    // Before the decode: a cheap count against the caps, and for protobuf (where the count is
+    // exact) the rate limit, so an over-limit or expanding request costs a scan, not a decode.
+    let items: number | undefined;
+    try {
+      if (format === 'protobuf') items = countProtobufItems(request.signal, body, caps.maxItems);
+      else countJsonValues(body, caps.maxJsonValues);
+    } catch (err) {
+      if (!(err instanceof OtlpLimitError)) throw err;
+      return tooLarge(err.message);
+    }
+    if (items !== undefined) {
+      const decision = await take(items);
+      if (decision !== undefined && !decision.allowed) return limited(decision);
+    }
+
     let otlp: OtlpRequest | undefined;
     try {
-      otlp = decodeOtlp(request.signal, body, format);
+      otlp = decodeOtlp(request.signal, body, format, {
+        maxItems: caps.maxItems,
+        maxAttributes: caps.maxAttributes,
+      });
     } catch (err) {
+      if (err instanceof OtlpLimitError) return tooLarge(err.message);
       if (!(err instanceof OtlpDecodeError)) throw err;
       return status(400, RPC.INVALID_ARGUMENT, err.message, {
         outcome: 'malformed',
@@ -286,20 +334,17 @@ export function createIngest(ports: IngestPorts): Ingest {
     }
     // The decoded request holds its own copies: let the (up to 16 MiB) body go before flattening.
     body = new Uint8Array(0);
-    const items = countItems(otlp);
-    if (items === 0) return success(0, 0, undefined, {});
-
-    if (ports.rateLimiter) {
-      const decision = await ports.rateLimiter.take(tenant, items, tenantInfo.limits);
-      if (!decision.allowed) {
-        return status(
-          429,
-          RPC.RESOURCE_EXHAUSTED,
-          `rate limit exceeded for tenant ${tenant}`,
-          { outcome: 'rate-limited', tenant, decompressedBytes },
-          { 'retry-after': String(decision.retryAfterSeconds) },
-        );
-      }
+    const decodedItems = countItems(otlp);
+    if (items === undefined) {
+      const decision = await take(decodedItems);
+      if (decision !== undefined && !decision.allowed) return limited(decision);
+    }
+    if (decodedItems === 0) return success(0, 0, undefined, {});
+    const expanded = expandedAttributeBytes(otlp, caps.maxExpandedAttributeBytes);
+    if (expanded > caps.maxExpandedAttributeBytes) {
+      return tooLarge(
+        `resource and scope attributes times the items under them come to more than ${caps.maxExpandedAttributeBytes} bytes (the cap per request): send fewer items per request or smaller resource attributes`,
+      );
     }
 
     const flat = flatten({ tenant, otlp, receivedAtNs: nowNs() }, ports.flatten);

@@ -126,6 +126,10 @@ export class ComputeStack extends Stack {
         ...(s.defaultItemsPerSecond === undefined
           ? {}
           : { DEFAULT_ITEMS_PER_SECOND: String(s.defaultItemsPerSecond) }),
+        ...(s.defaultBurst === undefined ? {} : { DEFAULT_BURST: String(s.defaultBurst) }),
+        ...(s.defaultBytesPerDay === undefined
+          ? {}
+          : { DEFAULT_BYTES_PER_DAY: String(s.defaultBytesPerDay) }),
       },
     });
     props.stream.grantWrite(this.ingest.function);

@@ -81,7 +81,7 @@ describe('npm run tenants (subprocess against dynalite)', () => {
 
     const listed = await cli(['list', ...target]);
     expect(listed.code).toBe(0);
-    expect(listed.stdout).toMatch(new RegExp(`${keyId}\\s+acme\\s+ci runner\\s+\\S+\\s+active\\s+none`));
+    expect(listed.stdout).toMatch(new RegExp(`${keyId}\\s+acme\\s+ci runner\\s+\\S+\\s+active\\s+default`));
     expect(listed.stdout).not.toContain(key!);
 
     const revoked = await cli(['revoke', '--key-id', keyId, ...target]);
@@ -125,6 +125,22 @@ describe('npm run tenants (subprocess against dynalite)', () => {
       tenantId: 'beta',
       limits: { itemsPerSecond: 250, burst: 1000 },
     });
+
+    const limitsOf = async (args: string[]) => {
+      const r = await cli(['set-limit', '--tenant', 'beta', ...args, '--endpoint', endpoint], { env });
+      expect(r.code).toBe(0);
+      return (await new DynamoTenantDirectory(client, 'limits').resolve(key))?.limits;
+    };
+    expect(await limitsOf(['--bytes-per-day', '1000000'])).toEqual({ bytesPerDay: 1_000_000 });
+    expect(await limitsOf(['--unlimited'])).toEqual({ unlimited: true });
+    expect(await limitsOf(['--default'])).toBeUndefined();
+    const both = await cli(
+      ['set-limit', '--tenant', 'beta', '--unlimited', '--burst', '5', '--endpoint', endpoint],
+      {
+        env,
+      },
+    );
+    expect(both).toMatchObject({ code: 2, stderr: expect.stringMatching(/exclude/) });
   });
 
   it('finds local mode through .data/local.json with --local', async () => {
@@ -158,7 +174,7 @@ describe('npm run tenants (subprocess against dynalite)', () => {
     expect(noTable).toMatchObject({ code: 2, stderr: expect.stringMatching(/TENANTS_TABLE/) });
     expect(unknownKey).toMatchObject({ code: 1, stderr: expect.stringMatching(/no key with id "missing1"/) });
     expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/set-limit --tenant <id> --items-per-second <n>/);
+    expect(help.stdout).toMatch(/set-limit --tenant <id> \[--items-per-second <n>\]/);
     expect(help.stdout).toMatch(/\.data\/local\.json/);
   });
 });

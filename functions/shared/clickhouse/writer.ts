@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
 import type { ColumnBatch } from '../rows/batch.js';
 import {
@@ -361,6 +362,48 @@ export function deduplicationToken(table: string, positions: readonly StreamPosi
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Most text one insert carries (estimated): bounds what an insert costs the writer however much
+ * resource attributes repeat across rows; batches of ordinary rows stay one insert.
+ */
+export const MAX_INSERT_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Rows in consecutive runs whose estimated JSON size stays within `maxBytes` (a row alone may be
+ * more). The estimate counts string lengths and numbers; an object or array shared by many rows (a
+ * resource's attribute map) is measured once and counted at every row, as the text repeats it.
+ */
+export function splitBySize(rows: unknown[][], maxBytes: number): unknown[][][] {
+  const sizes = new WeakMap<object, number>();
+  const size = (v: unknown): number => {
+    if (typeof v === 'string') return v.length + 2;
+    if (v === null || typeof v !== 'object') return 8;
+    const known = sizes.get(v);
+    if (known !== undefined) return known;
+    let n = 2;
+    if (Array.isArray(v)) for (const x of v) n += size(x) + 1;
+    else for (const [k, x] of Object.entries(v)) n += k.length + 4 + size(x);
+    sizes.set(v, n);
+    return n;
+  };
+  const parts: unknown[][][] = [];
+  let current: unknown[][] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    let n = 0;
+    for (const cell of row) n += size(cell) + 1;
+    if (current.length > 0 && bytes + n > maxBytes) {
+      parts.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(row);
+    bytes += n;
+  }
+  if (current.length > 0 || parts.length === 0) parts.push(current);
+  return parts;
+}
+
 interface Prepared {
   readonly item: PositionedEnvelope;
   readonly rows: EnvelopeRows;
@@ -486,29 +529,49 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
     };
   }
 
+  /**
+   * Inserts `rows`, streamed: the client serializes a row at a time into the request body instead
+   * of joining every row into one string first. Rows of one resource share its attribute map
+   * object, but each row's text repeats it: 1,000 rows under 250 KB of resource attributes were
+   * 250 MB of row strings plus their 250 MB join before the first byte left. A batch whose text
+   * would pass MAX_INSERT_BYTES goes as several inserts of at most that (by an estimate from the
+   * rows, no serializing twice), each deduplicated by `<token>/<part>`: the split depends only on
+   * the rows, so a retry of the batch splits the same way and every part deduplicates. The
+   * embedded engine's connection materializes each insert's body, so this bounds local memory too.
+   */
   private async insertRows(table: TableName, rows: unknown[][], token: string): Promise<void> {
+    const parts = splitBySize(rows, MAX_INSERT_BYTES);
+    if (parts.length === 1) return this.insertPart(table, rows, token);
+    for (const [i, part] of parts.entries()) await this.insertPart(table, part, `${token}/${i}`);
+  }
+
+  private async insertPart(table: TableName, rows: unknown[][], token: string): Promise<void> {
     const layout = LAYOUTS.get(table)!;
     const common = {
       table: qualified(table, this.database),
       clickhouse_settings: this.insertSettings(token),
     };
+    // A fresh stream per attempt (retries call this again); a small buffer keeps few rows in flight.
+    const stream = <T>(source: Iterable<T>) => Readable.from(source, { objectMode: true, highWaterMark: 16 });
     if (this.format === 'JSONCompactEachRow') {
       await this.client.insert({
         ...common,
-        values: rows,
+        values: stream(rows),
         format: 'JSONCompactEachRow',
         columns: layout.columns.map((c) => ident(c.name)) as [string, ...string[]],
       });
       return;
     }
-    const objects = rows.map((row) => {
-      const o: Record<string, unknown> = {};
-      layout.columns.forEach((c, i) => {
-        o[c.name] = row[i];
-      });
-      return o;
-    });
-    await this.client.insert({ ...common, values: objects, format: 'JSONEachRow' });
+    function* objects(): Generator<Record<string, unknown>> {
+      for (const row of rows) {
+        const o: Record<string, unknown> = {};
+        layout.columns.forEach((c, i) => {
+          o[c.name] = row[i];
+        });
+        yield o;
+      }
+    }
+    await this.client.insert({ ...common, values: stream(objects()), format: 'JSONEachRow' });
   }
 
   private async readLedger(positions: readonly StreamPosition[]): Promise<string[]> {

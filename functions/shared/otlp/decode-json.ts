@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import type { Signal } from '../schema/columns.js';
-import { OtlpDecodeError } from './decode-error.js';
+import { type DecodeCaps, OtlpDecodeError, tooManyAttributes, tooManyItems } from './decode-error.js';
 import { jsonInt64, jsonUint64 } from './int64.js';
 import type {
   AnyValue,
@@ -46,6 +46,20 @@ interface Walk {
   readonly maxDepth: number;
   /** The first problem in the item being decoded (see decode-protobuf.ts). */
   problem: string | undefined;
+  /** Items and attributes (nested entries) so far, against the caps (see DecodeCaps). */
+  items: number;
+  attributes: number;
+  readonly maxItems: number;
+  readonly maxAttributes: number;
+}
+
+function countItem(w: Walk): void {
+  if (++w.items > w.maxItems) throw tooManyItems(w.maxItems);
+}
+
+function countAttributes(w: Walk, n: number): void {
+  w.attributes += n;
+  if (w.attributes > w.maxAttributes) throw tooManyAttributes(w.maxAttributes);
 }
 
 const EMPTY: readonly unknown[] = [];
@@ -61,7 +75,12 @@ const NO_BUCKETS: ExponentialBuckets = { offset: 0, bucketCounts: [] };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-export function decodeJson(signal: Signal, body: Uint8Array, maxDepth: number): OtlpRequest {
+export function decodeJson(
+  signal: Signal,
+  body: Uint8Array,
+  maxDepth: number,
+  caps?: DecodeCaps,
+): OtlpRequest {
   let text: string;
   try {
     text = utf8.decode(body);
@@ -76,7 +95,14 @@ export function decodeJson(signal: Signal, body: Uint8Array, maxDepth: number): 
   }
   const o = obj(root, 'the request body');
   if (o === undefined) throw new OtlpDecodeError('the request body must be a JSON object');
-  const w: Walk = { maxDepth, problem: undefined };
+  const w: Walk = {
+    maxDepth,
+    problem: undefined,
+    items: 0,
+    attributes: 0,
+    maxItems: caps?.maxItems ?? Number.POSITIVE_INFINITY,
+    maxAttributes: caps?.maxAttributes ?? Number.POSITIVE_INFINITY,
+  };
   switch (signal) {
     case 'traces':
       return {
@@ -272,6 +298,7 @@ function bytesValue(w: Walk, v: unknown): Uint8Array {
 
 function keyValues(w: Walk, v: unknown, what: string, depth: number): KeyValue[] {
   const a = arr(v, what);
+  countAttributes(w, a.length);
   const out = new Array<KeyValue>(a.length);
   for (let i = 0; i < a.length; i++) {
     const o = obj(a[i], `an element of ${what}`);
@@ -338,6 +365,7 @@ function arrayValue(w: Walk, v: unknown, depth: number): AnyValue[] {
   checkDepth(w, depth);
   const o = obj(v, 'arrayValue');
   const a = arr(o?.values, 'arrayValue.values');
+  countAttributes(w, a.length);
   const out: AnyValue[] = [];
   // An element with no value has nothing to carry in the model: dropped (as in the protobuf decoder).
   for (const x of a) {
@@ -390,6 +418,7 @@ function markAll(items: readonly MaybeInvalid[], reason: string): void {
  * resource or scope field) is set on every item below, which `items` lists.
  */
 function envelope<T>(w: Walk, decode: () => T, items: (e: T) => Iterable<readonly MaybeInvalid[]>): T {
+  countAttributes(w, 1);
   const outer = w.problem;
   w.problem = undefined;
   const out = decode();
@@ -400,6 +429,7 @@ function envelope<T>(w: Walk, decode: () => T, items: (e: T) => Iterable<readonl
 
 /** Runs an item decoder with its own problem slot and sets `invalid` from it. */
 function item<T extends MaybeInvalid>(w: Walk, decode: () => T): T {
+  countItem(w);
   const outer = w.problem;
   w.problem = undefined;
   const out = decode();
@@ -481,6 +511,7 @@ function span(w: Walk, v: unknown): Span {
 }
 
 function spanEvent(w: Walk, v: unknown): SpanEvent {
+  countAttributes(w, 1);
   const o = obj(v, 'an element of events') ?? {};
   return {
     timeUnixNano: time(w, o.timeUnixNano ?? o.time_unix_nano, 'events.timeUnixNano'),
@@ -495,6 +526,7 @@ function spanEvent(w: Walk, v: unknown): SpanEvent {
 }
 
 function spanLink(w: Walk, v: unknown): SpanLink {
+  countAttributes(w, 1);
   const o = obj(v, 'an element of links') ?? {};
   return {
     traceId: id(w, o.traceId ?? o.trace_id, 16, 'links.traceId'),
@@ -757,6 +789,7 @@ function summaryDataPoint(w: Walk, o: Json): SummaryDataPoint {
     count: count(w, o.count, 'count'),
     sum: double(w, o.sum, 'sum'),
     quantileValues: list(o.quantileValues ?? o.quantile_values, 'quantileValues', (x) => {
+      countAttributes(w, 1);
       const q = obj(x, 'an element of quantileValues') ?? {};
       return { quantile: double(w, q.quantile, 'quantile'), value: double(w, q.value, 'value') };
     }),
@@ -765,6 +798,7 @@ function summaryDataPoint(w: Walk, o: Json): SummaryDataPoint {
 }
 
 function exemplar(w: Walk, v: unknown): Exemplar {
+  countAttributes(w, 1);
   const o = obj(v, 'an element of exemplars') ?? {};
   const asInt = o.asInt ?? o.as_int;
   const asDouble = o.asDouble ?? o.as_double;

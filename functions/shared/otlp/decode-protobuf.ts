@@ -1,4 +1,4 @@
-import { OtlpDecodeError } from './decode-error.js';
+import { type DecodeCaps, OtlpDecodeError } from './decode-error.js';
 import type {
   AnyValue,
   Exemplar,
@@ -61,6 +61,7 @@ function markAll(items: readonly MaybeInvalid[], reason: string): void {
 
 const KV_KNOWN = bits(1, 2);
 function keyValue(r: ProtoReader, end: number, depth: number): KeyValue {
+  r.attribute();
   let key = '';
   let value: AnyValue | undefined;
   while (r.pos < end) {
@@ -127,6 +128,7 @@ function arrayValue(r: ProtoReader, end: number, depth: number): AnyValue[] {
     const tag = r.varint();
     if (tag === 10) {
       // 1: values. An element with no value has nothing to carry in the model: dropped.
+      r.attribute();
       const v = anyValue(r, r.lenEnd(), depth);
       if (v !== undefined) values.push(v);
     } else r.skip(tag, 2, 'ArrayValue');
@@ -212,6 +214,7 @@ function envelope<H, C>(
   child: (r: ProtoReader, end: number) => C,
   items: (children: C[]) => Iterable<readonly MaybeInvalid[]>,
 ): { header: H; schemaUrl: string; children: C[] } {
+  r.attribute();
   const outer = r.problem;
   r.problem = undefined;
   let head = empty;
@@ -252,8 +255,8 @@ function topLevel<T>(r: ProtoReader, message: string, child: (r: ProtoReader, en
 
 // ---- traces ----
 
-export function decodeTracesProtobuf(buf: Uint8Array, maxDepth: number): TracesRequest {
-  const r = new ProtoReader(buf, maxDepth);
+export function decodeTracesProtobuf(buf: Uint8Array, maxDepth: number, caps?: DecodeCaps): TracesRequest {
+  const r = new ProtoReader(buf, maxDepth, caps);
   return { resourceSpans: topLevel(r, 'ExportTraceServiceRequest', resourceSpans) };
 }
 
@@ -271,6 +274,7 @@ function scopeSpans(r: ProtoReader, end: number): ScopeSpans {
 
 const SPAN_KNOWN = bits(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
 function span(r: ProtoReader, end: number): Span {
+  r.item();
   const outer = r.problem;
   r.problem = undefined;
   let traceId = '';
@@ -370,6 +374,7 @@ function span(r: ProtoReader, end: number): Span {
 
 const EVENT_KNOWN = bits(1, 2, 3, 4);
 function spanEvent(r: ProtoReader, end: number): SpanEvent {
+  r.attribute();
   let timeUnixNano = '0';
   let name = '';
   const attributes: KeyValue[] = [];
@@ -399,6 +404,7 @@ function spanEvent(r: ProtoReader, end: number): SpanEvent {
 
 const LINK_KNOWN = bits(1, 2, 3, 4, 5, 6);
 function spanLink(r: ProtoReader, end: number): SpanLink {
+  r.attribute();
   let traceId = '';
   let spanId = '';
   let traceState = '';
@@ -457,8 +463,8 @@ function spanStatus(r: ProtoReader, end: number): Span['status'] {
 
 // ---- logs ----
 
-export function decodeLogsProtobuf(buf: Uint8Array, maxDepth: number): LogsRequest {
-  const r = new ProtoReader(buf, maxDepth);
+export function decodeLogsProtobuf(buf: Uint8Array, maxDepth: number, caps?: DecodeCaps): LogsRequest {
+  const r = new ProtoReader(buf, maxDepth, caps);
   return { resourceLogs: topLevel(r, 'ExportLogsServiceRequest', resourceLogs) };
 }
 
@@ -476,6 +482,7 @@ function scopeLogs(r: ProtoReader, end: number): ScopeLogs {
 
 const LOG_KNOWN = bits(1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12);
 function logRecord(r: ProtoReader, end: number): LogRecord {
+  r.item();
   const outer = r.problem;
   r.problem = undefined;
   let timeUnixNano = '0';
@@ -550,8 +557,8 @@ function logRecord(r: ProtoReader, end: number): LogRecord {
 
 // ---- metrics ----
 
-export function decodeMetricsProtobuf(buf: Uint8Array, maxDepth: number): MetricsRequest {
-  const r = new ProtoReader(buf, maxDepth);
+export function decodeMetricsProtobuf(buf: Uint8Array, maxDepth: number, caps?: DecodeCaps): MetricsRequest {
+  const r = new ProtoReader(buf, maxDepth, caps);
   return { resourceMetrics: topLevel(r, 'ExportMetricsServiceRequest', resourceMetrics) };
 }
 
@@ -573,6 +580,7 @@ function pointsOf(m: Metric): readonly MaybeInvalid[] {
 
 const METRIC_KNOWN = bits(1, 2, 3, 5, 7, 9, 10, 11, 12);
 function metric(r: ProtoReader, end: number): Metric {
+  r.attribute();
   const outer = r.problem;
   r.problem = undefined;
   let name = '';
@@ -709,6 +717,7 @@ function withProblem<T extends MaybeInvalid>(r: ProtoReader, outer: string | und
 
 const NUMBER_KNOWN = bits(2, 3, 4, 5, 6, 7, 8);
 function numberDataPoint(r: ProtoReader, end: number): NumberDataPoint {
+  r.item();
   const outer = r.problem;
   r.problem = undefined;
   const attributes: KeyValue[] = [];
@@ -770,6 +779,7 @@ function packedDouble(r: ProtoReader, out: number[], message: string): void {
 
 const HISTOGRAM_KNOWN = bits(2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12);
 function histogramDataPoint(r: ProtoReader, end: number): HistogramDataPoint {
+  r.item();
   const outer = r.problem;
   r.problem = undefined;
   const attributes: KeyValue[] = [];
@@ -847,6 +857,7 @@ function histogramDataPoint(r: ProtoReader, end: number): HistogramDataPoint {
 
 const EXPO_KNOWN = bits(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
 function exponentialHistogramDataPoint(r: ProtoReader, end: number): ExponentialHistogramDataPoint {
+  r.item();
   const outer = r.problem;
   r.problem = undefined;
   const attributes: KeyValue[] = [];
@@ -943,13 +954,15 @@ function buckets(r: ProtoReader, end: number): ExponentialBuckets {
         break;
       case 18: {
         // 2: bucket_counts, packed varints
+        // A count is one byte on the wire and eight in memory: every 8 count as one attribute
+        // against the request's cap (a legitimate point has at most a few hundred).
         const e = r.lenEnd();
-        while (r.pos < e) bucketCounts.push(r.uint64Number());
+        while (r.pos < e) if ((bucketCounts.push(r.uint64Number()) & 7) === 0) r.attribute();
         r.finish(e, 'Buckets.bucket_counts');
         break;
       }
       case 16: // 2: bucket_counts, one element
-        bucketCounts.push(r.uint64Number());
+        if ((bucketCounts.push(r.uint64Number()) & 7) === 0) r.attribute();
         break;
       default:
         r.skip(tag, BUCKETS_KNOWN, 'Buckets');
@@ -961,6 +974,7 @@ function buckets(r: ProtoReader, end: number): ExponentialBuckets {
 
 const SUMMARY_KNOWN = bits(2, 3, 4, 5, 6, 7, 8);
 function summaryDataPoint(r: ProtoReader, end: number): SummaryDataPoint {
+  r.item();
   const outer = r.problem;
   r.problem = undefined;
   const attributes: KeyValue[] = [];
@@ -1012,6 +1026,7 @@ function summaryDataPoint(r: ProtoReader, end: number): SummaryDataPoint {
 
 const QUANTILE_KNOWN = bits(1, 2);
 function valueAtQuantile(r: ProtoReader, end: number): { quantile: number; value: number } {
+  r.attribute();
   let quantile = 0;
   let value = 0;
   while (r.pos < end) {
@@ -1033,6 +1048,7 @@ function valueAtQuantile(r: ProtoReader, end: number): { quantile: number; value
 
 const EXEMPLAR_KNOWN = bits(2, 3, 4, 5, 6, 7);
 function exemplar(r: ProtoReader, end: number): Exemplar {
+  r.attribute();
   const filteredAttributes: KeyValue[] = [];
   let timeUnixNano = '0';
   let value = 0;

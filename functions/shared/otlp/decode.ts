@@ -1,17 +1,17 @@
 import type { Signal } from '../schema/columns.js';
-import { OtlpDecodeError } from './decode-error.js';
+import { type DecodeCaps, OtlpDecodeError, OtlpLimitError } from './decode-error.js';
 import { decodeJson } from './decode-json.js';
 import { decodeLogsProtobuf, decodeMetricsProtobuf, decodeTracesProtobuf } from './decode-protobuf.js';
 import type { OtlpRequest } from './model.js';
 
-export { OtlpDecodeError } from './decode-error.js';
+export { type DecodeCaps, OtlpDecodeError, OtlpLimitError } from './decode-error.js';
 
 /** How deeply attribute values (arrays and kvlists inside arrays and kvlists) may nest. */
 export const DEFAULT_MAX_DEPTH = 32;
 
 export type OtlpFormat = 'protobuf' | 'json';
 
-export interface DecodeOptions {
+export interface DecodeOptions extends DecodeCaps {
   /** Deepest nesting of array/kvlist attribute values accepted. @default DEFAULT_MAX_DEPTH */
   readonly maxDepth?: number;
 }
@@ -22,7 +22,8 @@ export interface DecodeOptions {
  * Throws OtlpDecodeError, and only that, when the body cannot be parsed at all; its message is
  * the reason to return in the 400 response. Items that are malformed on their own (an id of the
  * wrong length, invalid UTF-8, an unknown enum name) come back with `invalid` set instead.
- * An empty body is an empty request.
+ * An empty body is an empty request. Past a cap of `options` (items, attributes) it stops and
+ * throws OtlpLimitError (the receiver's 413).
  */
 export function decodeOtlp(
   signal: Signal,
@@ -37,18 +38,18 @@ export function decodeOtlp(
   try {
     if (format === 'json') {
       if (bytes.length === 0) return emptyRequest(signal);
-      return decodeJson(signal, bytes, maxDepth);
+      return decodeJson(signal, bytes, maxDepth, options);
     }
     switch (signal) {
       case 'traces':
-        return { signal, request: decodeTracesProtobuf(bytes, maxDepth) };
+        return { signal, request: decodeTracesProtobuf(bytes, maxDepth, options) };
       case 'logs':
-        return { signal, request: decodeLogsProtobuf(bytes, maxDepth) };
+        return { signal, request: decodeLogsProtobuf(bytes, maxDepth, options) };
       case 'metrics':
-        return { signal, request: decodeMetricsProtobuf(bytes, maxDepth) };
+        return { signal, request: decodeMetricsProtobuf(bytes, maxDepth, options) };
     }
   } catch (err) {
-    if (err instanceof OtlpDecodeError) throw err;
+    if (err instanceof OtlpDecodeError || err instanceof OtlpLimitError) throw err;
     // Not expected from well-formed code paths; the contract is still "OtlpDecodeError only".
     throw new OtlpDecodeError('the request could not be decoded', { cause: err });
   }

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { OtlpDecodeError } from './decode-error.js';
+import { type DecodeCaps, OtlpDecodeError, tooManyAttributes, tooManyItems } from './decode-error.js';
 import { int64ToDecimal } from './int64.js';
 
 /**
@@ -160,15 +160,33 @@ export class ProtoReader {
   hi = 0;
   /** The first problem met in the item being decoded; see the module comment. */
   problem: string | undefined = undefined;
+  /** Items and attributes (nested entries) decoded so far, against the request's caps. */
+  private items = 0;
+  private attributes = 0;
+  private readonly maxItems: number;
+  private readonly maxAttributes: number;
 
   constructor(
     buf: Uint8Array,
     readonly maxDepth: number,
+    caps?: DecodeCaps,
   ) {
+    this.maxItems = caps?.maxItems ?? Number.POSITIVE_INFINITY;
+    this.maxAttributes = caps?.maxAttributes ?? Number.POSITIVE_INFINITY;
     this.buf = buf;
     this.len = buf.length;
     this.bytes = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength) as Buffer & NodeSlicers;
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  /** Counts one item (span, log record, data point); throws OtlpLimitError past the cap. */
+  item(): void {
+    if (++this.items > this.maxItems) throw tooManyItems(this.maxItems);
+  }
+
+  /** Counts one attribute or other nested entry; throws OtlpLimitError past the cap. */
+  attribute(): void {
+    if (++this.attributes > this.maxAttributes) throw tooManyAttributes(this.maxAttributes);
   }
 
   /** A varint's low 32 bits, unsigned; its high 32 bits are left in `hi`. */

@@ -1,11 +1,18 @@
 import { hashApiKey } from './keys.js';
 
-/** Per-tenant ingest limits; absent means "no limit" (see rate-limiter.ts for the defaults). */
+/**
+ * Per-tenant ingest limits; an absent field takes the deployment's default (DEFAULT_TENANT_LIMITS
+ * in rate-limiter.ts unless the operator set others).
+ */
 export interface TenantLimits {
   /** Sustained items (spans, log records, metric data points) per second. */
   readonly itemsPerSecond?: number;
   /** Items a tenant may send at once after being idle. @default itemsPerSecond × 10 */
   readonly burst?: number;
+  /** Decompressed request bytes per UTC day. */
+  readonly bytesPerDay?: number;
+  /** No limit at all for this tenant, whatever the defaults. */
+  readonly unlimited?: boolean;
 }
 
 export interface TenantInfo {

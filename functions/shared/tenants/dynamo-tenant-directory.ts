@@ -37,6 +37,8 @@ export const TENANTS_TABLE_KEY = 'keyHash';
 const LimitsSchema = z.object({
   itemsPerSecond: z.optional(z.number()),
   burst: z.optional(z.number()),
+  bytesPerDay: z.optional(z.number()),
+  unlimited: z.optional(z.boolean()),
 });
 
 const KeyItemSchema = z.object({
@@ -278,6 +280,10 @@ export function validateLimits(limits: TenantLimits): void {
   }
   if (burst !== undefined && !(Number.isFinite(burst) && burst >= 1)) {
     throw new TenantError(`burst must be a number ≥ 1, got: ${burst}`, 'invalid');
+  }
+  const { bytesPerDay } = limits;
+  if (bytesPerDay !== undefined && !(Number.isFinite(bytesPerDay) && bytesPerDay >= 1)) {
+    throw new TenantError(`bytesPerDay must be a number ≥ 1, got: ${bytesPerDay}`, 'invalid');
   }
 }
 

@@ -1,49 +1,148 @@
 import type { TenantLimits } from './directory.js';
 
 /**
- * Per-tenant ingest rate limiting. The ingest handler calls `take` with the number of items in a
- * request (spans, log records or metric data points) after authenticating it, and answers 429 with
- * `Retry-After: retryAfterSeconds` when not allowed. See docs/decisions/0003.
+ * Per-tenant ingest limits: items per second with a burst, and bytes per UTC day. The ingest
+ * handler calls `take` with what a request holds (its item count from a cheap pre-scan, and its
+ * decompressed size) before decoding it, and answers 429 with `Retry-After: retryAfterSeconds`
+ * when over, or 413 when the request alone is larger than the burst or the daily quota (it could
+ * never pass, so retrying it would be pointless). See docs/decisions/0003.
  */
 export type RateDecision =
   | { readonly allowed: true }
-  | { readonly allowed: false; readonly retryAfterSeconds: number };
+  | {
+      readonly allowed: false;
+      readonly retryAfterSeconds: number;
+      /** Names the limit, for the response body. */
+      readonly reason: string;
+      /** The request alone is over the limit: 413, not 429. */
+      readonly tooLarge?: boolean;
+    };
+
+/** What a request costs. */
+export interface RateUsage {
+  /** Spans, log records or metric data points. */
+  readonly items: number;
+  /** Decompressed body bytes (the OTLP content, whatever the compression). */
+  readonly bytes: number;
+}
 
 export interface RateLimiter {
-  take(tenantId: string, items: number, limits?: TenantLimits): Promise<RateDecision>;
+  take(tenantId: string, usage: RateUsage, limits?: TenantLimits): Promise<RateDecision>;
 }
 
 /** A tenant with `itemsPerSecond` but no `burst` may send this many seconds' worth at once. */
 export const DEFAULT_BURST_SECONDS = 10;
+
+/**
+ * Limits for tenants without their own: on by default, so one runaway exporter cannot flood the
+ * stream and the hot tier. The burst holds the largest request the receiver accepts
+ * (DEFAULT_REQUEST_CAPS.maxItems in functions/ingest/config.ts), so a default tenant never gets a
+ * 413 for a request within the caps. 50 GB a day is ~100 million typical spans.
+ */
+export const DEFAULT_TENANT_LIMITS: Readonly<Required<Omit<TenantLimits, 'unlimited'>>> = Object.freeze({
+  itemsPerSecond: 10_000,
+  burst: 100_000,
+  bytesPerDay: 50_000_000_000,
+});
+
 /** Answer to a tenant whose limit is zero or negative (blocked): come back in a minute. */
 const BLOCKED_RETRY_SECONDS = 60;
+const DAY_MS = 86_400_000;
 
 export const ALLOWED: RateDecision = { allowed: true };
 
 export interface EffectiveLimit {
-  /** Items per second; zero or less means the tenant is blocked. */
-  readonly rate: number;
+  /** Items per second; zero or less means the tenant is blocked. Undefined: no item limit. */
+  readonly rate?: number;
   /** Bucket size: `burst`, else `rate × DEFAULT_BURST_SECONDS`, at least 1. */
-  readonly capacity: number;
+  readonly capacity?: number;
+  /** Decompressed bytes per UTC day. Undefined: no byte limit. */
+  readonly bytesPerDay?: number;
 }
 
-/** The limit that applies: the tenant's own, else the operator's default, else none (`undefined`). */
+/**
+ * The limits that apply, per dimension: the tenant's own, else the deployment's `fallback`
+ * (DEFAULT_TENANT_LIMITS unless configured otherwise); `unlimited` on the tenant lifts both.
+ * A tenant's own rate brings its own burst (or 10 s of that rate), not the fallback's burst.
+ */
 export function effectiveLimit(
   limits: TenantLimits | undefined,
   fallback: TenantLimits | undefined,
 ): EffectiveLimit | undefined {
-  const chosen = limits?.itemsPerSecond !== undefined ? limits : fallback;
-  const rate = chosen?.itemsPerSecond;
-  if (rate === undefined || Number.isNaN(rate)) return undefined;
-  return { rate, capacity: Math.max(1, chosen?.burst ?? rate * DEFAULT_BURST_SECONDS) };
+  if (limits?.unlimited === true) return undefined;
+  const own = limits?.itemsPerSecond !== undefined;
+  const rate = own ? limits?.itemsPerSecond : fallback?.itemsPerSecond;
+  const burst = limits?.burst ?? (own ? undefined : fallback?.burst);
+  const bytesPerDay = limits?.bytesPerDay ?? fallback?.bytesPerDay;
+  const hasRate = rate !== undefined && !Number.isNaN(rate);
+  const hasBytes = bytesPerDay !== undefined && !Number.isNaN(bytesPerDay);
+  if (!hasRate && !hasBytes) return undefined;
+  return {
+    ...(hasRate && { rate, capacity: Math.max(1, burst ?? rate * DEFAULT_BURST_SECONDS) }),
+    ...(hasBytes && { bytesPerDay }),
+  };
 }
 
 /** Answer to a tenant whose limit is zero or negative. */
-export const BLOCKED: RateDecision = { allowed: false, retryAfterSeconds: BLOCKED_RETRY_SECONDS };
+export function blocked(tenantId: string): RateDecision {
+  return {
+    allowed: false,
+    retryAfterSeconds: BLOCKED_RETRY_SECONDS,
+    reason: `tenant ${tenantId} is blocked (its rate limit is 0)`,
+  };
+}
+
+export function overBurst(tenantId: string, items: number, capacity: number): RateDecision {
+  return {
+    allowed: false,
+    tooLarge: true,
+    retryAfterSeconds: 0,
+    reason: `request of ${items} items is larger than tenant ${tenantId}'s burst of ${capacity} items: split it into smaller requests`,
+  };
+}
+
+export function overRate(tenantId: string, limit: EffectiveLimit, retryAfterSeconds: number): RateDecision {
+  return {
+    allowed: false,
+    retryAfterSeconds,
+    reason: `rate limit of ${limit.rate} items/s (burst ${limit.capacity}) exceeded for tenant ${tenantId}`,
+  };
+}
+
+export function overDailyBytes(tenantId: string, bytesPerDay: number, nowMs: number): RateDecision {
+  return {
+    allowed: false,
+    retryAfterSeconds: secondsToNextUtcDay(nowMs),
+    reason: `daily quota of ${bytesPerDay} bytes exhausted for tenant ${tenantId} (resets at 00:00 UTC)`,
+  };
+}
+
+export function dailyBytesTooLarge(tenantId: string, bytes: number, bytesPerDay: number): RateDecision {
+  return {
+    allowed: false,
+    tooLarge: true,
+    retryAfterSeconds: 0,
+    reason: `request of ${bytes} bytes is larger than tenant ${tenantId}'s daily quota of ${bytesPerDay} bytes`,
+  };
+}
+
+export function utcDay(nowMs: number): number {
+  return Math.floor(nowMs / DAY_MS);
+}
+
+export function secondsToNextUtcDay(nowMs: number): number {
+  return Math.max(1, Math.ceil(((utcDay(nowMs) + 1) * DAY_MS - nowMs) / 1000));
+}
 
 export interface TokenBucketRateLimiterOptions {
-  /** Limits for tenants that have none. @default undefined (no limit) */
+  /** Limits for tenants that have none. @default DEFAULT_TENANT_LIMITS; `{}` for none */
   readonly defaultLimits?: TenantLimits;
+  /**
+   * The share of each tenant's rate and daily bytes this instance enforces (e.g. 1/4 when it stands
+   * in for a shared limiter across an assumed 4 instances). The burst is not divided, so a request
+   * within the caps still fits. @default 1
+   */
+  readonly share?: number;
   /** Most tenants tracked; the least recently seen are forgotten (their bucket refills). @default 10_000 */
   readonly maxTenants?: number;
   /** Milliseconds since the epoch. @default Date.now */
@@ -53,58 +152,81 @@ export interface TokenBucketRateLimiterOptions {
 interface Bucket {
   tokens: number;
   updatedAt: number;
+  day: number;
+  bytes: number;
 }
 
 /**
- * A token bucket per tenant in this process' memory: no I/O, but each Lambda instance holds its own
- * buckets, so across N warm instances a tenant can get up to N × its limit (see the ADR).
+ * A token bucket and a daily byte counter per tenant in this process' memory: no I/O, but each
+ * Lambda instance holds its own, so across N warm instances a tenant can get up to N × its limit
+ * (see the ADR).
  *
- * The bucket holds up to `burst` tokens and refills at `itemsPerSecond`. A request takes one token
- * per item. A request larger than the whole bucket is let through once the bucket is full and leaves
- * it in debt, so a big batch is delayed rather than refused forever.
+ * The bucket holds up to `burst` tokens and refills at `itemsPerSecond`; a request takes one token
+ * per item and passes only if all its tokens are there (and its bytes fit the day's quota): a
+ * request never passes whole on a partly empty bucket. A request larger than the whole bucket or
+ * the whole daily quota is refused as too large.
  */
 export class TokenBucketRateLimiter implements RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
   private readonly defaultLimits: TenantLimits | undefined;
+  private readonly share: number;
   private readonly maxTenants: number;
   private readonly now: () => number;
 
   constructor(options: TokenBucketRateLimiterOptions = {}) {
-    this.defaultLimits = options.defaultLimits;
+    this.defaultLimits = options.defaultLimits ?? DEFAULT_TENANT_LIMITS;
+    this.share = options.share ?? 1;
     this.maxTenants = Math.max(1, options.maxTenants ?? 10_000);
     this.now = options.now ?? Date.now;
   }
 
-  take(tenantId: string, items: number, limits?: TenantLimits): Promise<RateDecision> {
-    return Promise.resolve(this.takeSync(tenantId, items, limits));
+  take(tenantId: string, usage: RateUsage, limits?: TenantLimits): Promise<RateDecision> {
+    return Promise.resolve(this.takeSync(tenantId, usage, limits));
   }
 
-  takeSync(tenantId: string, items: number, limits?: TenantLimits): RateDecision {
+  takeSync(tenantId: string, usage: RateUsage, limits?: TenantLimits): RateDecision {
     const effective = effectiveLimit(limits, this.defaultLimits);
-    if (effective === undefined || items <= 0) return ALLOWED;
-    const { rate, capacity } = effective;
-    if (rate <= 0) return BLOCKED;
+    if (effective === undefined || (usage.items <= 0 && usage.bytes <= 0)) return ALLOWED;
+    const { capacity, bytesPerDay } = effective;
+    const rate = effective.rate === undefined ? undefined : effective.rate * this.share;
+    if (rate !== undefined && rate <= 0) return blocked(tenantId);
+    if (capacity !== undefined && usage.items > capacity) return overBurst(tenantId, usage.items, capacity);
+    if (bytesPerDay !== undefined && usage.bytes > bytesPerDay) {
+      return dailyBytesTooLarge(tenantId, usage.bytes, bytesPerDay);
+    }
+    const dayQuota = bytesPerDay === undefined ? undefined : bytesPerDay * this.share;
 
     const now = this.now();
+    const day = utcDay(now);
     let bucket = this.buckets.get(tenantId);
     if (bucket === undefined) {
-      bucket = { tokens: capacity, updatedAt: now };
+      bucket = { tokens: capacity ?? 0, updatedAt: now, day, bytes: 0 };
     } else {
       this.buckets.delete(tenantId); // re-inserted below as the most recently seen
-      const elapsedSeconds = Math.max(0, now - bucket.updatedAt) / 1000;
-      // min(): a lowered burst applies at once.
-      bucket.tokens = Math.min(capacity, bucket.tokens + elapsedSeconds * rate);
+      if (rate !== undefined && capacity !== undefined) {
+        const elapsedSeconds = Math.max(0, now - bucket.updatedAt) / 1000;
+        // min(): a lowered burst applies at once.
+        bucket.tokens = Math.min(capacity, bucket.tokens + elapsedSeconds * rate);
+      }
       bucket.updatedAt = now;
+      if (bucket.day !== day) {
+        bucket.day = day;
+        bucket.bytes = 0;
+      }
     }
     this.buckets.set(tenantId, bucket);
     this.evict();
 
-    const needed = Math.min(items, capacity);
-    if (bucket.tokens >= needed) {
-      bucket.tokens -= items;
-      return ALLOWED;
+    if (rate !== undefined && capacity !== undefined && bucket.tokens < usage.items) {
+      const wait = Math.max(1, Math.ceil((usage.items - bucket.tokens) / rate));
+      return overRate(tenantId, { rate, capacity }, wait);
     }
-    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((needed - bucket.tokens) / rate)) };
+    if (dayQuota !== undefined && bucket.bytes + usage.bytes > dayQuota) {
+      return overDailyBytes(tenantId, Math.floor(dayQuota), now);
+    }
+    if (rate !== undefined) bucket.tokens -= usage.items;
+    bucket.bytes += usage.bytes;
+    return ALLOWED;
   }
 
   private evict(): void {

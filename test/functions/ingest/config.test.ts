@@ -51,3 +51,24 @@ describe('ingest config', () => {
     expect(typeof handler).toBe('function');
   });
 });
+
+describe('tenant limit defaults', () => {
+  it('are on, the same in Lambda and local mode, and overridable per dimension', async () => {
+    const { defaultLimitsFromConfig } = await import('../../../functions/ingest/handler.js');
+    const { loadLocalConfig } = await import('../../../local/config.js');
+    const { DEFAULT_TENANT_LIMITS } = await import('../../../functions/shared/tenants/rate-limiter.js');
+    const { DEFAULT_REQUEST_CAPS } = await import('../../../functions/ingest/config.js');
+
+    const lambda = defaultLimitsFromConfig(parseIngestConfig(required));
+    expect(lambda).toEqual(DEFAULT_TENANT_LIMITS);
+    expect(defaultLimitsFromConfig(loadLocalConfig({}))).toEqual(lambda);
+    // The default burst holds the largest request the caps allow: a default tenant never gets 413.
+    expect(DEFAULT_TENANT_LIMITS.burst).toBeGreaterThanOrEqual(DEFAULT_REQUEST_CAPS.maxItems);
+    expect(
+      defaultLimitsFromConfig(
+        parseIngestConfig({ ...required, DEFAULT_ITEMS_PER_SECOND: '50', DEFAULT_BYTES_PER_DAY: '1000' }),
+      ),
+    ).toEqual({ itemsPerSecond: 50, bytesPerDay: 1000 });
+    expect(parseIngestConfig({ ...required, MAX_ITEMS_PER_REQUEST: '10' }).MAX_ITEMS_PER_REQUEST).toBe(10);
+  });
+});

@@ -7,7 +7,11 @@ import {
   DynamoWindowRateLimiter,
   ensureRateLimitTable,
 } from '../../../../functions/shared/tenants/dynamo-rate-limiter.js';
-import { TokenBucketRateLimiter } from '../../../../functions/shared/tenants/rate-limiter.js';
+import {
+  DEFAULT_TENANT_LIMITS,
+  type RateDecision,
+  TokenBucketRateLimiter,
+} from '../../../../functions/shared/tenants/rate-limiter.js';
 import { localDynamoClient } from '../../../../local/aws-clients.js';
 import { type Emulators, startEmulators } from '../../../../local/emulators.js';
 
@@ -20,10 +24,30 @@ class FakeClock {
   }
 }
 
+/** `n` items of 100 bytes each. */
+const items = (n: number) => ({ items: n, bytes: n * 100 });
+const verdict = (d: RateDecision) =>
+  d.allowed ? 'allowed' : d.tooLarge ? 'too large' : `429 after ${d.retryAfterSeconds}s`;
+
 describe('TokenBucketRateLimiter', () => {
-  it('lets a tenant without limits through, however much it sends', async () => {
+  it('limits a tenant without limits at the defaults: the burst, then 429 naming the limit', async () => {
+    const clock = new FakeClock();
+    const limiter = new TokenBucketRateLimiter({ now: clock.now });
+    const { burst, itemsPerSecond } = DEFAULT_TENANT_LIMITS;
+    expect(verdict(await limiter.take('acme', items(burst / 2)))).toBe('allowed');
+    expect(verdict(await limiter.take('acme', items(burst / 2)))).toBe('allowed');
+    const refused = await limiter.take('acme', items(itemsPerSecond * 3));
+    expect(refused).toMatchObject({ allowed: false, retryAfterSeconds: 3 });
+    expect(!refused.allowed && refused.reason).toContain(`rate limit of ${itemsPerSecond} items/s`);
+  });
+
+  it('lets a tenant marked unlimited through, and none at all with defaultLimits {}', async () => {
     const limiter = new TokenBucketRateLimiter();
-    for (let i = 0; i < 100; i++) expect(await limiter.take('acme', 1_000_000)).toEqual({ allowed: true });
+    const off = new TokenBucketRateLimiter({ defaultLimits: {} });
+    for (let i = 0; i < 20; i++) {
+      expect(await limiter.take('acme', items(1_000_000), { unlimited: true })).toEqual({ allowed: true });
+      expect(await off.take('acme', items(1_000_000))).toEqual({ allowed: true });
+    }
   });
 
   it('allows up to the burst, then answers 429 with the seconds until enough tokens refill', async () => {
@@ -31,43 +55,56 @@ describe('TokenBucketRateLimiter', () => {
     const limiter = new TokenBucketRateLimiter({ now: clock.now });
     const limits = { itemsPerSecond: 100, burst: 1000 };
 
-    for (let i = 0; i < 10; i++) expect((await limiter.take('acme', 100, limits)).allowed).toBe(true);
-    expect(await limiter.take('acme', 100, limits)).toEqual({ allowed: false, retryAfterSeconds: 1 });
-    expect(await limiter.take('acme', 450, limits)).toEqual({ allowed: false, retryAfterSeconds: 5 });
+    for (let i = 0; i < 10; i++) expect((await limiter.take('acme', items(100), limits)).allowed).toBe(true);
+    expect(verdict(await limiter.take('acme', items(100), limits))).toBe('429 after 1s');
+    expect(verdict(await limiter.take('acme', items(450), limits))).toBe('429 after 5s');
 
     // Retry-After is honest: after waiting that long the request goes through.
     clock.advance(5);
-    expect((await limiter.take('acme', 450, limits)).allowed).toBe(true);
+    expect((await limiter.take('acme', items(450), limits)).allowed).toBe(true);
   });
 
-  it('defaults the burst to 10 seconds of the rate', async () => {
+  it('defaults the burst to 10 seconds of the tenant’s own rate', async () => {
     const clock = new FakeClock();
     const limiter = new TokenBucketRateLimiter({ now: clock.now });
-    expect((await limiter.take('acme', 500, { itemsPerSecond: 50 })).allowed).toBe(true);
-    expect(await limiter.take('acme', 1, { itemsPerSecond: 50 })).toEqual({
-      allowed: false,
-      retryAfterSeconds: 1,
-    });
+    expect((await limiter.take('acme', items(500), { itemsPerSecond: 50 })).allowed).toBe(true);
+    expect(verdict(await limiter.take('acme', items(1), { itemsPerSecond: 50 }))).toBe('429 after 1s');
   });
 
   it('keeps tenants apart', async () => {
     const clock = new FakeClock();
     const limiter = new TokenBucketRateLimiter({ now: clock.now });
     const limits = { itemsPerSecond: 10, burst: 10 };
-    expect((await limiter.take('acme', 10, limits)).allowed).toBe(true);
-    expect((await limiter.take('acme', 1, limits)).allowed).toBe(false);
-    expect((await limiter.take('beta', 10, limits)).allowed).toBe(true);
+    expect((await limiter.take('acme', items(10), limits)).allowed).toBe(true);
+    expect((await limiter.take('acme', items(1), limits)).allowed).toBe(false);
+    expect((await limiter.take('beta', items(10), limits)).allowed).toBe(true);
   });
 
-  it('admits a batch larger than the burst once the bucket is full, then holds the tenant back', async () => {
+  it('refuses a request larger than the whole burst as too large, and one larger than what is left with 429', async () => {
     const clock = new FakeClock();
     const limiter = new TokenBucketRateLimiter({ now: clock.now });
     const limits = { itemsPerSecond: 100, burst: 200 };
-    expect((await limiter.take('acme', 1000, limits)).allowed).toBe(true);
-    // 800 items of debt plus 1 needed: 801 / 100 per second.
-    expect(await limiter.take('acme', 1, limits)).toEqual({ allowed: false, retryAfterSeconds: 9 });
-    clock.advance(9);
-    expect((await limiter.take('acme', 1, limits)).allowed).toBe(true);
+    const big = await limiter.take('acme', items(201), limits);
+    expect(verdict(big)).toBe('too large');
+    expect(!big.allowed && big.reason).toContain('burst of 200 items');
+    expect((await limiter.take('acme', items(150), limits)).allowed).toBe(true);
+    // 50 left: 120 does not pass whole; 70 more tokens take 1 s.
+    expect(verdict(await limiter.take('acme', items(120), limits))).toBe('429 after 1s');
+    clock.advance(1);
+    expect((await limiter.take('acme', items(120), limits)).allowed).toBe(true);
+  });
+
+  it('counts bytes per UTC day: 429 until midnight, a request over the whole quota too large', async () => {
+    const clock = new FakeClock(); // 00:00:05 UTC
+    const limiter = new TokenBucketRateLimiter({ now: clock.now });
+    const limits = { bytesPerDay: 1000 };
+    expect(verdict(await limiter.take('acme', { items: 1, bytes: 1001 }, limits))).toBe('too large');
+    expect((await limiter.take('acme', { items: 1, bytes: 600 }, limits)).allowed).toBe(true);
+    const over = await limiter.take('acme', { items: 1, bytes: 500 }, limits);
+    expect(over).toMatchObject({ allowed: false, retryAfterSeconds: 86_400 - 5 });
+    expect(!over.allowed && over.reason).toContain('daily quota of 1000 bytes');
+    clock.advance(86_400 - 5);
+    expect((await limiter.take('acme', { items: 1, bytes: 500 }, limits)).allowed).toBe(true);
   });
 
   it('applies the operator default to tenants without limits, and a tenant’s own limits over it', async () => {
@@ -76,28 +113,41 @@ describe('TokenBucketRateLimiter', () => {
       now: clock.now,
       defaultLimits: { itemsPerSecond: 1, burst: 5 },
     });
-    expect((await limiter.take('acme', 5)).allowed).toBe(true);
-    expect((await limiter.take('acme', 1)).allowed).toBe(false);
-    expect((await limiter.take('big', 500, { itemsPerSecond: 100 })).allowed).toBe(true);
+    expect((await limiter.take('acme', items(5))).allowed).toBe(true);
+    expect((await limiter.take('acme', items(1))).allowed).toBe(false);
+    expect((await limiter.take('beta', items(50), { itemsPerSecond: 10 })).allowed).toBe(true);
   });
 
   it('blocks a tenant whose limit is zero', async () => {
     const limiter = new TokenBucketRateLimiter();
-    expect(await limiter.take('acme', 1, { itemsPerSecond: 0 })).toEqual({
+    expect(await limiter.take('acme', items(1), { itemsPerSecond: 0 })).toMatchObject({
       allowed: false,
       retryAfterSeconds: 60,
     });
+  });
+
+  it('enforces its share of the rate and daily bytes, but the whole burst, when standing in for a shared limiter', async () => {
+    const clock = new FakeClock();
+    const limiter = new TokenBucketRateLimiter({ now: clock.now, share: 1 / 4 });
+    const limits = { itemsPerSecond: 100, burst: 400, bytesPerDay: 4000 };
+    expect((await limiter.take('acme', { items: 400, bytes: 0 }, limits)).allowed).toBe(true);
+    // Refill at 25/s, not 100/s.
+    expect(verdict(await limiter.take('acme', { items: 50, bytes: 0 }, limits))).toBe('429 after 2s');
+    clock.advance(2);
+    expect((await limiter.take('acme', { items: 50, bytes: 1000 }, limits)).allowed).toBe(true);
+    clock.advance(10);
+    expect(verdict(await limiter.take('acme', { items: 1, bytes: 1 }, limits))).toMatch(/^429/);
   });
 
   it('forgets the least recently seen tenants beyond maxTenants (their bucket starts full again)', async () => {
     const clock = new FakeClock();
     const limiter = new TokenBucketRateLimiter({ now: clock.now, maxTenants: 2 });
     const limits = { itemsPerSecond: 1, burst: 1 };
-    expect((await limiter.take('a', 1, limits)).allowed).toBe(true);
-    expect((await limiter.take('a', 1, limits)).allowed).toBe(false);
-    await limiter.take('b', 1, limits);
-    await limiter.take('c', 1, limits); // evicts a
-    expect((await limiter.take('a', 1, limits)).allowed).toBe(true);
+    expect((await limiter.take('a', items(1), limits)).allowed).toBe(true);
+    expect((await limiter.take('a', items(1), limits)).allowed).toBe(false);
+    await limiter.take('b', items(1), limits);
+    await limiter.take('c', items(1), limits);
+    expect((await limiter.take('a', items(1), limits)).allowed).toBe(true);
   });
 });
 
@@ -135,12 +185,12 @@ describe('DynamoWindowRateLimiter (dynalite)', () => {
     const rl = await limiter(clock);
     const limits = { itemsPerSecond: 100 }; // 1000 per 10-second window
 
-    for (let i = 0; i < 4; i++) expect((await rl.take('acme', 250, limits)).allowed).toBe(true);
-    expect(await rl.take('acme', 1, limits)).toEqual({ allowed: false, retryAfterSeconds: 5 });
+    for (let i = 0; i < 4; i++) expect((await rl.take('acme', items(250), limits)).allowed).toBe(true);
+    expect(verdict(await rl.take('acme', items(1), limits))).toBe('429 after 5s');
     clock.advance(4.2);
-    expect(await rl.take('acme', 1, limits)).toEqual({ allowed: false, retryAfterSeconds: 1 });
+    expect(verdict(await rl.take('acme', items(1), limits))).toBe('429 after 1s');
     clock.advance(1);
-    expect((await rl.take('acme', 1000, limits)).allowed).toBe(true);
+    expect((await rl.take('acme', items(1000), limits)).allowed).toBe(true);
   });
 
   it('shares the count between instances using the same table', async () => {
@@ -149,44 +199,66 @@ describe('DynamoWindowRateLimiter (dynalite)', () => {
     const b = new DynamoWindowRateLimiter({ client, tableName: `rate-limits-${tableSeq}`, now: clock.now });
     const limits = { itemsPerSecond: 10 }; // 100 per window
 
-    expect((await a.take('acme', 60, limits)).allowed).toBe(true);
-    expect((await b.take('acme', 60, limits)).allowed).toBe(false);
-    expect((await b.take('acme', 40, limits)).allowed).toBe(true);
-    expect((await a.take('acme', 1, limits)).allowed).toBe(false);
+    expect((await a.take('acme', items(60), limits)).allowed).toBe(true);
+    expect((await b.take('acme', items(60), limits)).allowed).toBe(false);
+    expect((await b.take('acme', items(40), limits)).allowed).toBe(true);
+    expect((await a.take('acme', items(1), limits)).allowed).toBe(false);
   });
 
-  it('does not count a refused request, keeps tenants apart and skips tenants without limits', async () => {
+  it('does not count a refused request, keeps tenants apart, and lets unlimited tenants through', async () => {
     const clock = new FakeClock();
     const rl = await limiter(clock);
     const limits = { itemsPerSecond: 10 };
-    expect((await rl.take('acme', 90, limits)).allowed).toBe(true);
-    expect((await rl.take('acme', 20, limits)).allowed).toBe(false);
-    expect((await rl.take('acme', 10, limits)).allowed).toBe(true);
-    expect((await rl.take('beta', 100, limits)).allowed).toBe(true);
-    expect((await rl.take('free', 1_000_000)).allowed).toBe(true);
+    expect((await rl.take('acme', items(90), limits)).allowed).toBe(true);
+    expect((await rl.take('acme', items(20), limits)).allowed).toBe(false);
+    expect((await rl.take('acme', items(10), limits)).allowed).toBe(true);
+    expect((await rl.take('beta', items(100), limits)).allowed).toBe(true);
+    expect((await rl.take('free', items(1_000_000), { unlimited: true })).allowed).toBe(true);
   });
 
-  it('admits a request larger than the allowance only into an empty window', async () => {
+  it('refuses a request larger than the window allowance as too large, even into an empty window', async () => {
     const clock = new FakeClock();
     const rl = await limiter(clock);
     const limits = { itemsPerSecond: 10 };
-    expect((await rl.take('acme', 1, limits)).allowed).toBe(true);
-    expect((await rl.take('acme', 500, limits)).allowed).toBe(false);
-    clock.advance(5);
-    expect((await rl.take('acme', 500, limits)).allowed).toBe(true);
-    expect((await rl.take('acme', 1, limits)).allowed).toBe(false);
+    expect(verdict(await rl.take('acme', items(101), limits))).toBe('too large');
+    expect((await rl.take('acme', items(100), limits)).allowed).toBe(true);
   });
 
-  it('fails open when DynamoDB is unreachable, reporting the error', async () => {
+  it('counts bytes per UTC day across instances, and gives back the items of a request the bytes refuse', async () => {
+    const clock = new FakeClock();
+    const a = await limiter(clock);
+    const b = new DynamoWindowRateLimiter({ client, tableName: `rate-limits-${tableSeq}`, now: clock.now });
+    const limits = { itemsPerSecond: 10, bytesPerDay: 1000 };
+    expect(verdict(await a.take('acme', { items: 1, bytes: 1001 }, limits))).toBe('too large');
+    expect((await a.take('acme', { items: 10, bytes: 700 }, limits)).allowed).toBe(true);
+    const over = await b.take('acme', { items: 10, bytes: 400 }, limits);
+    expect(over).toMatchObject({ allowed: false, retryAfterSeconds: 86_400 - 5 });
+    // The refused request's 10 items were given back: 90 still fit the window.
+    expect((await b.take('acme', { items: 90, bytes: 300 }, limits)).allowed).toBe(true);
+    clock.advance(86_400);
+    expect((await a.take('acme', { items: 1, bytes: 1000 }, limits)).allowed).toBe(true);
+  });
+
+  it('falls back to an in-process bucket at the limit divided by the assumed instances when DynamoDB is unreachable', async () => {
     const dead = localDynamoClient('http://127.0.0.1:9');
     const errors: unknown[] = [];
+    const clock = new FakeClock();
     try {
       const rl = new DynamoWindowRateLimiter({
         client: dead,
         tableName: 'x',
+        fallbackInstances: 4,
+        now: clock.now,
         onError: (e) => errors.push(e),
       });
-      expect(await rl.take('acme', 1, { itemsPerSecond: 1 })).toEqual({ allowed: true });
+      const limits = { itemsPerSecond: 100, burst: 400 };
+      expect((await rl.take('acme', items(400), limits)).allowed).toBe(true);
+      expect(errors).toHaveLength(1);
+      // Never unlimited: the bucket is empty and refills at 100 / 4 per second.
+      expect(verdict(await rl.take('acme', items(100), limits))).toBe('429 after 4s');
+      clock.advance(4);
+      expect((await rl.take('acme', items(100), limits)).allowed).toBe(true);
+      // While in fallback, DynamoDB is not asked again (no request waits on a dead table).
       expect(errors).toHaveLength(1);
     } finally {
       dead.destroy();
