@@ -1,0 +1,188 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, rmdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { DEFAULT_RETRY, runScenario, type ScenarioOptions, type ScenarioResult } from './faults-support.js';
+
+/**
+ * The fault matrix (issue #16): one scenario per way local mode gets hurt. Shared by the test
+ * (test/local/faults.test.ts), which asserts zero acknowledged items lost and zero duplicated in
+ * both tiers, and the bench (bench/faults.ts), which prints the table.
+ */
+
+const run = promisify(execFile);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+const REQUESTS = 60;
+const SPANS = 50;
+/** A short client timeout so a stalled server is given up on (and resent to) within the test. */
+const CLIENT_TIMEOUT_MS = 2_000;
+
+export interface Scenario extends Omit<ScenarioOptions, 'dataDir'> {
+  /** Prepares a special DATA_DIR (the tmpfs of the full-disk case) and undoes it. */
+  readonly dataDir?: () => Promise<{ dir: string; release: () => Promise<void> }>;
+}
+
+// ---- the full disk: a small tmpfs as DATA_DIR, filled with a ballast file, then freed
+
+const TMPFS_SIZE = '256m';
+
+async function smallTmpfs(): Promise<{ dir: string; release: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'otlp-faults-tmpfs-'));
+  try {
+    await run('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_SIZE}`, 'tmpfs', dir]);
+  } catch (e) {
+    await rmdir(dir).catch(() => undefined);
+    throw new Error(
+      `the full-disk scenario mounts a tmpfs and needs root (as CI has): ${(e as Error).message}`,
+    );
+  }
+  return {
+    dir,
+    async release() {
+      await run('umount', ['-l', dir]).catch(() => undefined);
+      await rmdir(dir).catch(() => undefined);
+    },
+  };
+}
+
+/** Writes zeros into `file` until the file system is full; returns the bytes written. */
+async function fillDisk(file: string): Promise<number> {
+  const chunk = Buffer.alloc(1024 * 1024);
+  let written = 0;
+  const { open } = await import('node:fs/promises');
+  const handle = await open(file, 'w');
+  try {
+    for (;;) {
+      try {
+        await handle.write(chunk);
+        written += chunk.length;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOSPC') break;
+        throw e;
+      }
+    }
+    // The last partial megabyte: the remaining blocks, so nothing is left for anyone.
+    for (let size = 64 * 1024; size >= 512; size /= 2) {
+      for (;;) {
+        try {
+          await handle.write(chunk.subarray(0, size));
+          written += size;
+        } catch {
+          break;
+        }
+      }
+    }
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+  return written;
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'byte-identical resend (response lost)',
+    requests: REQUESTS,
+    spansPerRequest: SPANS,
+    load: { resendEach: true },
+    fault: async () => undefined,
+  },
+  {
+    name: 'kill -9 during ingest',
+    requests: REQUESTS,
+    spansPerRequest: SPANS,
+    load: { gapMs: 30 },
+    fault: async (ctx) => {
+      await ctx.load.whenAcknowledged(REQUESTS / 3);
+      ctx.signalApp('SIGKILL');
+      await ctx.exited();
+      await ctx.restart();
+    },
+  },
+  {
+    name: 'kill -9 between a hot insert and its ledger row',
+    requests: REQUESTS,
+    spansPerRequest: SPANS,
+    faultEnv: { LOCAL_FAULT: 'hot-insert:3' },
+    fault: async (ctx) => {
+      await ctx.exited();
+      await ctx.restart();
+    },
+  },
+  {
+    name: 'kill -9 right after a lake object is stored',
+    requests: REQUESTS,
+    spansPerRequest: SPANS,
+    faultEnv: { LOCAL_FAULT: 'lake-put:2' },
+    fault: async (ctx) => {
+      await ctx.exited();
+      await ctx.restart();
+    },
+  },
+  {
+    name: 'kill -9 while a lake object is created',
+    requests: REQUESTS,
+    spansPerRequest: SPANS,
+    faultEnv: { LOCAL_FAULT: 'lake-object-created:2' },
+    fault: async (ctx) => {
+      await ctx.exited();
+      await ctx.restart();
+    },
+  },
+  {
+    name: 'SIGSTOP past the client timeout, then SIGCONT',
+    requests: REQUESTS,
+    spansPerRequest: SPANS,
+    load: { gapMs: 30, policy: { ...DEFAULT_RETRY, timeoutMs: CLIENT_TIMEOUT_MS } },
+    fault: async (ctx) => {
+      await ctx.load.whenAcknowledged(REQUESTS / 4);
+      ctx.signalApp('SIGSTOP');
+      await sleep(CLIENT_TIMEOUT_MS * 2);
+      ctx.signalApp('SIGCONT');
+    },
+  },
+  {
+    name: 'SIGTERM mid-batch, then start again',
+    requests: REQUESTS,
+    spansPerRequest: SPANS,
+    load: { gapMs: 30 },
+    fault: async (ctx) => {
+      await ctx.load.whenAcknowledged(REQUESTS / 3);
+      const exit = await ctx.app().stop('SIGTERM', 60_000);
+      if (exit.code !== 0) throw new Error(`SIGTERM: exited with ${exit.code ?? exit.signal}`);
+      await ctx.restart();
+    },
+  },
+  {
+    name: 'data disk full, then freed',
+    requests: REQUESTS,
+    spansPerRequest: SPANS,
+    load: { gapMs: 30 },
+    dataDir: smallTmpfs,
+    fault: async (ctx) => {
+      await ctx.load.whenAcknowledged(REQUESTS / 4);
+      const ballast = join(ctx.dataDir, 'ballast');
+      await fillDisk(ballast);
+      // Full for a while: ingest must answer 503 (the client retries) and the writers wait.
+      await sleep(4_000);
+      if (ctx.app().child.exitCode !== null || ctx.app().child.signalCode !== null) {
+        throw new Error('local mode ended on the full disk');
+      }
+      await rm(ballast, { force: true });
+      await writeFile(join(ctx.dataDir, 'freed'), '');
+    },
+  },
+];
+
+/** Runs one scenario of the matrix, with its special data directory if it has one. */
+export async function runMatrixScenario(scenario: Scenario): Promise<ScenarioResult> {
+  const { dataDir, ...options } = scenario;
+  if (!dataDir) return runScenario(options);
+  const prepared = await dataDir();
+  try {
+    return await runScenario({ ...options, dataDir: prepared.dir });
+  } finally {
+    await prepared.release();
+  }
+}
