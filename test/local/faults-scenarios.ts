@@ -149,7 +149,7 @@ export const SCENARIOS: readonly Scenario[] = [
     load: { gapMs: 30 },
     fault: async (ctx) => {
       await ctx.load.whenAcknowledged(REQUESTS / 3);
-      const exit = await ctx.app().stop('SIGTERM', 60_000);
+      const exit = await ctx.terminate();
       if (exit.code !== 0) throw new Error(`SIGTERM: exited with ${exit.code ?? exit.signal}`);
       await ctx.restart();
     },

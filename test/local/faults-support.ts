@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { API_KEY, freePort, REPO_ROOT, type RunningApp, startApp } from './e2e-support.js';
+import { API_KEY, type Exit, freePort, REPO_ROOT, type RunningApp, startApp } from './e2e-support.js';
 
 /**
  * The fault matrix harness (test/local/faults.test.ts, bench/faults.ts): local mode started as a
@@ -305,6 +305,8 @@ export interface FaultContext {
   restart(): Promise<void>;
   /** Sends a signal to the app process itself (tsx's node child), e.g. SIGSTOP/SIGCONT. */
   signalApp(signal: NodeJS.Signals): void;
+  /** SIGTERM to the process group, as Ctrl-C or a service manager does; resolves with the exit. */
+  terminate(): Promise<Exit>;
 }
 
 export interface ScenarioOptions {
@@ -327,6 +329,31 @@ export interface ScenarioResult {
 }
 
 const STOP_WITHIN_MS = 60_000;
+
+/**
+ * SIGTERM to tsx and its node child together (the group), as a terminal's Ctrl-C reaches both:
+ * tsx alone would relay it and SIGKILL an app whose event loop is busy for ~60 ms.
+ */
+async function terminate(app: RunningApp, withinMs: number): Promise<Exit> {
+  const { child } = app;
+  const exited = new Promise<Exit>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      resolve({ code: child.exitCode, signal: child.signalCode });
+    } else child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+    process.kill(-child.pid, 'SIGTERM');
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no exit within ${withinMs} ms of SIGTERM`)), withinMs);
+  });
+  try {
+    return await Promise.race([exited, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** The pid of tsx's node child (the app itself): signals that stop it must not go to tsx. */
 async function appPid(app: RunningApp): Promise<number> {
@@ -374,11 +401,12 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     signalApp(signal) {
       process.kill(pid, signal);
     },
+    terminate: () => terminate(app, STOP_WITHIN_MS),
   };
   try {
     await options.fault(ctx);
     const outcomes = await load.done;
-    const exit = await app.stop('SIGTERM', STOP_WITHIN_MS);
+    const exit = await terminate(app, STOP_WITHIN_MS);
     outputs.push(app.output());
     if (exit.code !== 0) throw new Error(`graceful stop ended with ${exit.code ?? exit.signal}`);
     const tiers = await readTiers(dataDir);
