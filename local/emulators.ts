@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import dynalite from 'dynalite';
@@ -84,6 +85,46 @@ function makeObjectPutsAtomic(store: S3rverStore, tmpDir: string): void {
   };
 }
 
+type LevelCallback = (
+  err?: (Error & { statusCode?: number; body?: unknown }) | null,
+  ...rest: unknown[]
+) => void;
+type LevelMethod = (this: unknown, ...args: unknown[]) => unknown;
+let storeErrorsAnswered = false;
+
+/**
+ * kinesalite answers an error of its store (leveldown under DATA_DIR) by throwing it from a
+ * callback (`if (err) throw err` in its request handler): an ENOSPC from a full disk ended the
+ * whole process. Its handler answers any error that carries `statusCode` and `body`, so writes of
+ * the levelup it uses (dynalite shares it) are given those here: the client gets a 500
+ * InternalFailure, which the SDK retries and ingest turns into 503 with Retry-After.
+ */
+function answerStoreWriteErrors(): void {
+  if (storeErrorsAnswered) return;
+  storeErrorsAnswered = true;
+  const fromKinesalite = createRequire(createRequire(import.meta.url).resolve('kinesalite'));
+  const proto = (fromKinesalite('levelup') as { prototype: Record<string, LevelMethod> }).prototype;
+  for (const name of ['put', 'del', 'batch']) {
+    const original = proto[name];
+    if (typeof original !== 'function') continue;
+    proto[name] = function (this: unknown, ...args: unknown[]) {
+      let at = args.length - 1;
+      while (at >= 0 && typeof args[at] !== 'function') at--;
+      if (at >= 0) {
+        const callback = args[at] as LevelCallback;
+        args[at] = ((err, ...rest) => {
+          if (err && err.statusCode === undefined) {
+            err.statusCode = 500;
+            err.body = { __type: 'InternalFailure', message: `emulator store write failed: ${err.message}` };
+          }
+          callback(err, ...rest);
+        }) satisfies LevelCallback;
+      }
+      return original.apply(this, args);
+    };
+  }
+}
+
 export async function startEmulators(options: EmulatorOptions): Promise<Emulators> {
   const host = options.host ?? '127.0.0.1';
   // s3-tmp sits beside s3/, not in it: s3rver would list a folder in its root as a bucket.
@@ -91,6 +132,7 @@ export async function startEmulators(options: EmulatorOptions): Promise<Emulator
   await Promise.all(dirs.map((d) => mkdir(d, { recursive: true })));
   const [kDir, dDir, sDir, sTmp] = dirs as [string, string, string, string];
 
+  answerStoreWriteErrors();
   const kinesis = kinesalite({
     path: kDir,
     createStreamMs: 0,

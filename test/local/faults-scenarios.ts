@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -26,7 +26,7 @@ export interface Scenario extends Omit<ScenarioOptions, 'dataDir'> {
 
 // ---- the full disk: a small tmpfs as DATA_DIR, filled with a ballast file, then freed
 
-const TMPFS_SIZE = '256m';
+const TMPFS_SIZE = '64m';
 
 async function smallTmpfs(): Promise<{ dir: string; release: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'otlp-faults-tmpfs-'));
@@ -158,19 +158,21 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'data disk full, then freed',
     requests: REQUESTS,
     spansPerRequest: SPANS,
-    load: { gapMs: 30 },
+    // Spread over ~8 s, so requests arrive before, while and after the disk is full.
+    load: { gapMs: 500 },
     dataDir: smallTmpfs,
     fault: async (ctx) => {
-      await ctx.load.whenAcknowledged(REQUESTS / 4);
+      await ctx.load.whenAcknowledged(8);
       const ballast = join(ctx.dataDir, 'ballast');
       await fillDisk(ballast);
       // Full for a while: ingest must answer 503 (the client retries) and the writers wait.
+      const before = ctx.load.answers().get(503) ?? 0;
       await sleep(4_000);
-      if (ctx.app().child.exitCode !== null || ctx.app().child.signalCode !== null) {
-        throw new Error('local mode ended on the full disk');
-      }
+      const alive = ctx.app().child.exitCode === null && ctx.app().child.signalCode === null;
+      const refused = (ctx.load.answers().get(503) ?? 0) - before;
       await rm(ballast, { force: true });
-      await writeFile(join(ctx.dataDir, 'freed'), '');
+      if (!alive) throw new Error('local mode ended on the full disk');
+      if (refused === 0) throw new Error('no 503 while the disk was full: the fault did not bite');
     },
   },
 ];

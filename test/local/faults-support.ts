@@ -101,9 +101,19 @@ export async function exportWithRetry(
   url: string,
   body: Buffer,
   policy: RetryPolicy = DEFAULT_RETRY,
+  onAnswer: (answer: number | string) => void = () => undefined,
 ): Promise<ExportOutcome> {
   const started = Date.now();
-  const answers: (number | string)[] = [];
+  const answers = {
+    list: [] as (number | string)[],
+    push(a: number | string) {
+      this.list.push(a);
+      onAnswer(a);
+    },
+    get length() {
+      return this.list.length;
+    },
+  };
   let delay = policy.initialDelayMs;
   for (;;) {
     let retryAfterMs: number | undefined;
@@ -117,8 +127,9 @@ export async function exportWithRetry(
       await res.arrayBuffer();
       answers.push(res.status);
       if (res.status >= 200 && res.status < 300)
-        return { acknowledged: true, attempts: answers.length, answers };
-      if (!RETRYABLE.has(res.status)) return { acknowledged: false, attempts: answers.length, answers };
+        return { acknowledged: true, attempts: answers.length, answers: answers.list };
+      if (!RETRYABLE.has(res.status))
+        return { acknowledged: false, attempts: answers.length, answers: answers.list };
       const after = Number(res.headers.get('retry-after'));
       if (Number.isFinite(after) && after >= 0) retryAfterMs = after * 1000;
     } catch (e) {
@@ -126,7 +137,7 @@ export async function exportWithRetry(
     }
     const wait = Math.min(retryAfterMs ?? delay * (0.5 + Math.random() / 2), policy.maxDelayMs);
     if (Date.now() + wait - started > policy.maxElapsedMs) {
-      return { acknowledged: false, attempts: answers.length, answers };
+      return { acknowledged: false, attempts: answers.length, answers: answers.list };
     }
     await sleep(wait);
     delay = Math.min(delay * 2, policy.maxDelayMs);
@@ -138,6 +149,8 @@ export async function exportWithRetry(
 export interface Load {
   /** Requests acknowledged so far. */
   acknowledged(): number;
+  /** Answers seen so far by status code ('error'/'timeout' for none), over all attempts. */
+  answers(): ReadonlyMap<number | string, number>;
   /** Resolves once `n` requests are acknowledged (or the load ends). */
   whenAcknowledged(n: number): Promise<void>;
   readonly done: Promise<readonly ExportOutcome[]>;
@@ -154,6 +167,8 @@ export interface LoadOptions {
 
 export function startLoad(url: string, requests: readonly OtlpRequest[], options: LoadOptions = {}): Load {
   const outcomes: ExportOutcome[] = new Array(requests.length);
+  const seen = new Map<number | string, number>();
+  const onAnswer = (a: number | string) => seen.set(a, (seen.get(a) ?? 0) + 1);
   let acked = 0;
   let next = 0;
   const waiters: { n: number; resolve: () => void }[] = [];
@@ -169,9 +184,9 @@ export function startLoad(url: string, requests: readonly OtlpRequest[], options
     while (next < requests.length) {
       const i = next++;
       const request = requests[i]!;
-      let outcome = await exportWithRetry(url, request.body, options.policy);
+      let outcome = await exportWithRetry(url, request.body, options.policy, onAnswer);
       if (outcome.acknowledged && options.resendEach) {
-        const again = await exportWithRetry(url, request.body, options.policy);
+        const again = await exportWithRetry(url, request.body, options.policy, onAnswer);
         outcome = { ...outcome, attempts: outcome.attempts + again.attempts };
       }
       outcomes[i] = outcome;
@@ -186,6 +201,7 @@ export function startLoad(url: string, requests: readonly OtlpRequest[], options
   });
   return {
     acknowledged: () => acked,
+    answers: () => seen,
     whenAcknowledged: (n) =>
       acked >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve })),
     done,
