@@ -1,9 +1,13 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, rmdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { DEFAULT_RETRY, runScenario, type ScenarioOptions, type ScenarioResult } from './faults-support.js';
+import {
+  DEFAULT_RETRY,
+  fillDisk,
+  runScenario,
+  type ScenarioOptions,
+  type ScenarioResult,
+  smallTmpfs,
+} from './faults-support.js';
 
 /**
  * The fault matrix (issue #16): one scenario per way local mode gets hurt. Shared by the test
@@ -11,73 +15,18 @@ import { DEFAULT_RETRY, runScenario, type ScenarioOptions, type ScenarioResult }
  * both tiers, and the bench (bench/faults.ts), which prints the table.
  */
 
-const run = promisify(execFile);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const REQUESTS = 60;
 const SPANS = 50;
 /** A short client timeout so a stalled server is given up on (and resent to) within the test. */
 const CLIENT_TIMEOUT_MS = 2_000;
+/** Room for local mode's start-up state, small enough to fill in a moment. */
+const TMPFS_SIZE = '64m';
 
 export interface Scenario extends Omit<ScenarioOptions, 'dataDir'> {
   /** Prepares a special DATA_DIR (the tmpfs of the full-disk case) and undoes it. */
   readonly dataDir?: () => Promise<{ dir: string; release: () => Promise<void> }>;
-}
-
-// ---- the full disk: a small tmpfs as DATA_DIR, filled with a ballast file, then freed
-
-const TMPFS_SIZE = '64m';
-
-async function smallTmpfs(): Promise<{ dir: string; release: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'otlp-faults-tmpfs-'));
-  try {
-    await run('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_SIZE}`, 'tmpfs', dir]);
-  } catch (e) {
-    await rmdir(dir).catch(() => undefined);
-    throw new Error(
-      `the full-disk scenario mounts a tmpfs and needs root (as CI has): ${(e as Error).message}`,
-    );
-  }
-  return {
-    dir,
-    async release() {
-      await run('umount', ['-l', dir]).catch(() => undefined);
-      await rmdir(dir).catch(() => undefined);
-    },
-  };
-}
-
-/** Writes zeros into `file` until the file system is full; returns the bytes written. */
-async function fillDisk(file: string): Promise<number> {
-  const chunk = Buffer.alloc(1024 * 1024);
-  let written = 0;
-  const { open } = await import('node:fs/promises');
-  const handle = await open(file, 'w');
-  try {
-    for (;;) {
-      try {
-        await handle.write(chunk);
-        written += chunk.length;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOSPC') break;
-        throw e;
-      }
-    }
-    // The last partial megabyte: the remaining blocks, so nothing is left for anyone.
-    for (let size = 64 * 1024; size >= 512; size /= 2) {
-      for (;;) {
-        try {
-          await handle.write(chunk.subarray(0, size));
-          written += size;
-        } catch {
-          break;
-        }
-      }
-    }
-  } finally {
-    await handle.close().catch(() => undefined);
-  }
-  return written;
 }
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -160,7 +109,7 @@ export const SCENARIOS: readonly Scenario[] = [
     spansPerRequest: SPANS,
     // Spread over ~8 s, so requests arrive before, while and after the disk is full.
     load: { gapMs: 500 },
-    dataDir: smallTmpfs,
+    dataDir: () => smallTmpfs(TMPFS_SIZE),
     fault: async (ctx) => {
       await ctx.load.whenAcknowledged(8);
       const ballast = join(ctx.dataDir, 'ballast');

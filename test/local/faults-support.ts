@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -435,4 +435,56 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     await app.stop('SIGKILL', STOP_WITHIN_MS).catch(() => undefined);
     if (ownDir) await rm(dataDir, { recursive: true, force: true });
   }
+}
+
+// ---- the full disk: a small tmpfs as DATA_DIR, filled with a ballast file, then freed
+
+/** A tmpfs of `size` (e.g. '64m') mounted on a fresh temporary directory; needs root, as CI has. */
+export async function smallTmpfs(size: string): Promise<{ dir: string; release: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'otlp-faults-tmpfs-'));
+  try {
+    await run('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
+  } catch (e) {
+    await rmdir(dir).catch(() => undefined);
+    throw new Error(`a full-disk test mounts a tmpfs and needs root (as CI has): ${(e as Error).message}`);
+  }
+  return {
+    dir,
+    async release() {
+      await run('umount', ['-l', dir]).catch(() => undefined);
+      await rmdir(dir).catch(() => undefined);
+    },
+  };
+}
+
+/** Writes zeros into `file` until the file system is full; returns the bytes written. */
+export async function fillDisk(file: string): Promise<number> {
+  const chunk = Buffer.alloc(1024 * 1024);
+  let written = 0;
+  const handle = await open(file, 'w');
+  try {
+    for (;;) {
+      try {
+        await handle.write(chunk);
+        written += chunk.length;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOSPC') break;
+        throw e;
+      }
+    }
+    // The last partial megabyte: the remaining blocks, so nothing is left for anyone.
+    for (let size = 64 * 1024; size >= 512; size /= 2) {
+      for (;;) {
+        try {
+          await handle.write(chunk.subarray(0, size));
+          written += size;
+        } catch {
+          break;
+        }
+      }
+    }
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+  return written;
 }
