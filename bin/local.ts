@@ -4,9 +4,9 @@
  * let the consumers write what is on the stream and checkpoint, and exit (each step bounded by
  * STOP_TIMEOUT_MS); a restart resumes from the checkpoints with the data still there.
  *
- * Under tsx (`npm start`), signal the process group (as Ctrl-C does) or the node process: tsx
- * relays a signal sent to it alone, and SIGKILLs the app when its event loop does not answer
- * within ~60 ms, which a busy writer can miss.
+ * Under tsx (`npm start`), tsx relays SIGINT/SIGTERM to this process and SIGKILLs it when it does
+ * not confirm within ~60 ms, which a writer busy in chdb can miss: for a stop that is sure to be
+ * graceful, signal the node process itself (`kill <pid>`) or run `node --import tsx bin/local.ts`.
  */
 import { relative } from 'node:path';
 import { LocalConfigError, loadLocalConfig } from '../local/config.js';

@@ -107,18 +107,22 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'data disk full, then freed',
     requests: REQUESTS,
     spansPerRequest: SPANS,
-    // Spread over ~8 s, so requests arrive before, while and after the disk is full.
+    // Spread over ~8 s or more, so requests arrive before, while and after the disk is full.
     load: { gapMs: 500 },
     dataDir: () => smallTmpfs(TMPFS_SIZE),
     fault: async (ctx) => {
       await ctx.load.whenAcknowledged(8);
       const ballast = join(ctx.dataDir, 'ballast');
       await fillDisk(ballast);
-      // Full for a while: ingest must answer 503 (the client retries) and the writers wait.
+      // Full for a while: ingest must answer 503 (the client retries) and the writers wait. Held
+      // until a 503 came back (the stream emulator's writes are buffered, so the first may pass).
       const before = ctx.load.answers().get(503) ?? 0;
-      await sleep(4_000);
+      const refusedSoFar = () => (ctx.load.answers().get(503) ?? 0) - before;
+      const fullSince = Date.now();
+      await sleep(3_000);
+      while (refusedSoFar() === 0 && Date.now() - fullSince < 15_000) await sleep(200);
       const alive = ctx.app().child.exitCode === null && ctx.app().child.signalCode === null;
-      const refused = (ctx.load.answers().get(503) ?? 0) - before;
+      const refused = refusedSoFar();
       await rm(ballast, { force: true });
       if (!alive) throw new Error('local mode ended on the full disk');
       if (refused === 0) throw new Error('no 503 while the disk was full: the fault did not bite');
