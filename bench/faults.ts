@@ -21,10 +21,12 @@ const rows: MatrixRow[] = [];
 for (const scenario of chosen) {
   const t0 = performance.now();
   try {
-    const { row, output } = await runMatrixScenario(scenario);
+    const { row, output, seconds } = await runMatrixScenario(scenario);
     rows.push(row);
     if (verbose) console.error(output);
-    console.error(`${scenario.name}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    console.error(
+      `${scenario.name}: ${((performance.now() - t0) / 1000).toFixed(0)} s ${JSON.stringify(seconds)}`,
+    );
   } catch (e) {
     console.error(`${scenario.name}: failed: ${(e as Error).message.slice(0, 4000)}`);
     rows.push({

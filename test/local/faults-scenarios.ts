@@ -17,7 +17,7 @@ import {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-const REQUESTS = 60;
+const REQUESTS = 40;
 const SPANS = 50;
 /** A short client timeout so a stalled server is given up on (and resent to) within the test. */
 const CLIENT_TIMEOUT_MS = 2_000;

@@ -342,6 +342,8 @@ export interface ScenarioResult {
   readonly tiers: StoredTiers;
   /** The output of every process of the scenario, for a failing test's message. */
   readonly output: string;
+  /** Seconds spent per phase (start, load with the fault, graceful stop, read). */
+  readonly seconds: Readonly<Record<string, number>>;
 }
 
 const STOP_WITHIN_MS = 60_000;
@@ -394,7 +396,15 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
     LOG_LEVEL: 'ERROR',
   };
   const outputs: string[] = [];
+  const seconds: Record<string, number> = {};
+  let mark = performance.now();
+  const phase = (name: string) => {
+    const now = performance.now();
+    seconds[name] = Math.round((now - mark) / 100) / 10;
+    mark = now;
+  };
   let app = await startApp({ ...settings, ...options.faultEnv });
+  phase('start');
   let pid = await appPid(app);
   const requests = makeRequests(options.requests, options.spansPerRequest);
   const load = startLoad(app.url, requests, options.load);
@@ -422,11 +432,19 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   try {
     await options.fault(ctx);
     const outcomes = await load.done;
+    phase('load');
     const exit = await terminate(app, pid, STOP_WITHIN_MS);
     outputs.push(app.output());
     if (exit.code !== 0) throw new Error(`graceful stop ended with ${exit.code ?? exit.signal}`);
+    phase('stop');
     const tiers = await readTiers(dataDir);
-    return { row: tally(options.name, requests, outcomes, tiers), tiers, output: outputs.join('\n----\n') };
+    phase('read');
+    return {
+      row: tally(options.name, requests, outcomes, tiers),
+      tiers,
+      output: outputs.join('\n----\n'),
+      seconds,
+    };
   } catch (e) {
     throw new Error(
       `${options.name}: ${(e as Error).message}\noutput:\n${[...outputs, app.output()].join('\n----\n')}`,
