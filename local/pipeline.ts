@@ -183,7 +183,9 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
       ports: {
         tenants,
         rateLimiter: new TokenBucketRateLimiter({}),
-        stream: new KinesisStreamSink(kinesis, { streamName: LOCAL_STREAM }),
+        stream: new KinesisStreamSink(localKinesisClient(emulators.kinesisEndpoint, { maxAttempts: 1 }), {
+          streamName: LOCAL_STREAM,
+        }),
         flatten: { limits: resolveRowLimits({ hotRetentionDays: config.HOT_RETENTION_DAYS }) },
       },
     });

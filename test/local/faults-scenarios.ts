@@ -107,8 +107,8 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'data disk full, then freed',
     requests: REQUESTS,
     spansPerRequest: SPANS,
-    // Spread over ~8 s or more, so requests arrive before, while and after the disk is full.
-    load: { gapMs: 500 },
+    // Spread over ~10 s or more, so requests arrive before, while and after the disk is full.
+    load: { gapMs: 1_000 },
     dataDir: () => smallTmpfs(TMPFS_SIZE),
     fault: async (ctx) => {
       await ctx.load.whenAcknowledged(8);
