@@ -53,7 +53,7 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'kill -9 between a hot insert and its ledger row',
     requests: REQUESTS,
     spansPerRequest: SPANS,
-    faultEnv: { LOCAL_FAULT: 'hot-insert:3' },
+    faultEnv: { LOCAL_FAULT: 'hot-insert:1' },
     fault: async (ctx) => {
       await ctx.exited();
       await ctx.restart();
