@@ -104,15 +104,10 @@ export async function exportWithRetry(
   onAnswer: (answer: number | string) => void = () => undefined,
 ): Promise<ExportOutcome> {
   const started = Date.now();
-  const answers = {
-    list: [] as (number | string)[],
-    push(a: number | string) {
-      this.list.push(a);
-      onAnswer(a);
-    },
-    get length() {
-      return this.list.length;
-    },
+  const answers: (number | string)[] = [];
+  const note = (a: number | string) => {
+    answers.push(a);
+    onAnswer(a);
   };
   let delay = policy.initialDelayMs;
   for (;;) {
@@ -125,19 +120,18 @@ export async function exportWithRetry(
         signal: AbortSignal.timeout(policy.timeoutMs),
       });
       await res.arrayBuffer();
-      answers.push(res.status);
+      note(res.status);
       if (res.status >= 200 && res.status < 300)
-        return { acknowledged: true, attempts: answers.length, answers: answers.list };
-      if (!RETRYABLE.has(res.status))
-        return { acknowledged: false, attempts: answers.length, answers: answers.list };
+        return { acknowledged: true, attempts: answers.length, answers };
+      if (!RETRYABLE.has(res.status)) return { acknowledged: false, attempts: answers.length, answers };
       const after = Number(res.headers.get('retry-after'));
       if (Number.isFinite(after) && after >= 0) retryAfterMs = after * 1000;
     } catch (e) {
-      answers.push((e as Error).name === 'TimeoutError' ? 'timeout' : 'error');
+      note((e as Error).name === 'TimeoutError' ? 'timeout' : 'error');
     }
     const wait = Math.min(retryAfterMs ?? delay * (0.5 + Math.random() / 2), policy.maxDelayMs);
     if (Date.now() + wait - started > policy.maxElapsedMs) {
-      return { acknowledged: false, attempts: answers.length, answers: answers.list };
+      return { acknowledged: false, attempts: answers.length, answers };
     }
     await sleep(wait);
     delay = Math.min(delay * 2, policy.maxDelayMs);
