@@ -1,7 +1,12 @@
 /**
  * `npm start`: the whole pipeline on this machine (see local/pipeline.ts), with a banner that says
- * how to send data and query it. SIGINT/SIGTERM stop accepting, let the consumers finish and
- * checkpoint, and exit; a restart resumes from the checkpoints with the data still there.
+ * how to send data and query it. SIGINT/SIGTERM stop accepting, answer the requests in flight,
+ * let the consumers write what is on the stream and checkpoint, and exit (each step bounded by
+ * STOP_TIMEOUT_MS); a restart resumes from the checkpoints with the data still there.
+ *
+ * Under tsx (`npm start`), tsx relays SIGINT/SIGTERM to this process and SIGKILLs it when it does
+ * not confirm within ~60 ms, which a writer busy in chdb can miss: for a stop that is sure to be
+ * graceful, signal the node process itself (`kill <pid>`) or run `node --import tsx bin/local.ts`.
  */
 import { relative } from 'node:path';
 import { LocalConfigError, loadLocalConfig } from '../local/config.js';
@@ -39,14 +44,19 @@ async function main(): Promise<void> {
   const pipeline = await startLocalPipeline(config);
   console.log(banner(pipeline, performance.now() - t0));
 
-  let signals = 0;
+  let firstSignalMs: number | undefined;
   const shutdown = (signal: string) => {
-    signals++;
-    if (signals > 1) {
+    if (firstSignalMs !== undefined) {
+      // A wrapper (tsx, npm) relays the signal the terminal already sent to the whole group: a
+      // copy within a second is that echo, not a user asking to hurry.
+      if (performance.now() - firstSignalMs < 1_000) return;
       console.error('second signal: exiting without waiting');
       process.exit(130);
     }
-    console.log(`\n${signal}: stopping (flushing consumers, writing checkpoints)…`);
+    firstSignalMs = performance.now();
+    console.log(
+      `\n${signal}: stopping (answering requests in flight, flushing consumers, writing checkpoints; again to exit at once)…`,
+    );
     pipeline.stop().then(
       () => {
         console.log('stopped cleanly');

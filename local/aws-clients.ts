@@ -9,9 +9,16 @@ const LOCAL = {
   credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
 } as const;
 
-/** kinesalite speaks HTTP/1.1 only; the SDK's Kinesis client defaults to HTTP/2. */
-export function localKinesisClient(endpoint: string): KinesisClient {
-  return new KinesisClient({ ...LOCAL, endpoint, requestHandler: new NodeHttpHandler() });
+/**
+ * kinesalite speaks HTTP/1.1 only; the SDK's Kinesis client defaults to HTTP/2. Ingest's client
+ * takes `maxAttempts: 1`, as in Lambda: its stream sink retries within the request's deadline
+ * itself, and the SDK's retries on top kept a client waiting past its timeout on a full disk.
+ */
+export function localKinesisClient(
+  endpoint: string,
+  options: { readonly maxAttempts?: number } = {},
+): KinesisClient {
+  return new KinesisClient({ ...LOCAL, endpoint, requestHandler: new NodeHttpHandler(), ...options });
 }
 
 export function localDynamoClient(endpoint: string): DynamoDBClient {

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { commaList } from '../functions/shared/config/environment.js';
 import { CORS_ORIGIN, CORS_ORIGIN_MESSAGE } from '../functions/shared/http/cors.js';
+import { FAULT_PLAN_PATTERN } from './fault-hooks.js';
 
 /**
  * Local mode's settings, from the environment, validated once. Every setting has a default, so
@@ -39,6 +40,14 @@ export const localConfigSchema = z.object({
   DEFAULT_ITEMS_PER_SECOND: z.coerce.number().positive().optional(),
   DEFAULT_BURST: z.coerce.number().positive().optional(),
   DEFAULT_BYTES_PER_DAY: z.coerce.number().positive().optional(),
+  /**
+   * How long a stop (SIGTERM, Ctrl-C) waits, first for requests in flight to be answered, then for
+   * the consumers to write what is on the stream; past it they stop where they are (a restart
+   * resumes from the checkpoints).
+   */
+  STOP_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
+  /** Tests only: an aimed SIGKILL inside a writer (local/fault-hooks.ts), e.g. `hot-insert:3`. */
+  LOCAL_FAULT: z.string().regex(FAULT_PLAN_PATTERN, 'hot-insert|lake-put|lake-object-created:<n>').optional(),
   /** Comma-separated origins whose pages may export from a browser (functions/shared/http/cors.ts). */
   CORS_ALLOWED_ORIGINS: commaList(z.string().regex(CORS_ORIGIN, CORS_ORIGIN_MESSAGE)).default([]),
 });

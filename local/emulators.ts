@@ -1,10 +1,11 @@
-import { mkdir } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import dynalite from 'dynalite';
 import kinesalite from 'kinesalite';
-import S3rver from 's3rver';
-import { makePutsAtomic, type S3rverFilesystemStore } from './atomic-s3rver-puts.js';
+import S3rver, { type S3rverStore } from 's3rver';
 
 /**
  * The local stand-ins for AWS: kinesalite (Kinesis), dynalite (DynamoDB) and s3rver (S3), each a
@@ -15,6 +16,8 @@ export interface Emulators {
   readonly kinesisEndpoint: string;
   readonly dynamoEndpoint: string;
   readonly s3Endpoint: string;
+  /** The file that holds an object's bytes under s3rver's directory. */
+  s3ObjectFile(bucket: string, key: string): string;
   close(): Promise<void>;
 }
 
@@ -43,12 +46,93 @@ async function listen(server: Listener, port: number, host: string): Promise<str
   return `http://${host}:${addr.port}`;
 }
 
+async function readAll(content: Buffer | NodeJS.ReadableStream): Promise<Buffer> {
+  if (Buffer.isBuffer(content)) return content;
+  const parts: Buffer[] = [];
+  for await (const chunk of content) parts.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  return Buffer.concat(parts);
+}
+
+/**
+ * s3rver writes an object straight into its final file and answers before the bytes are flushed,
+ * with no listener for a write error: a crash mid-write leaves a torn (often 0-byte) object that
+ * was acknowledged, and a full disk throws an uncaught ENOSPC. S3 stores a PUT whole or not at
+ * all, so here the bytes go to a temporary file that is fsynced and renamed into place before the
+ * PUT is answered, and a write error fails that PUT (a 500 the SDK retries) instead of the process.
+ */
+function makeObjectPutsAtomic(store: S3rverStore, tmpDir: string): void {
+  store.putObject = async (object) => {
+    const objectPath = store.getResourcePath(object.bucket, object.key, 'object');
+    const content = await readAll(object.content);
+    const md5 = createHash('md5').update(content).digest('hex');
+    const tmp = join(tmpDir, `${randomUUID()}.tmp`);
+    try {
+      await mkdir(dirname(objectPath), { recursive: true });
+      const handle = await open(tmp, 'w');
+      try {
+        await handle.writeFile(content);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(tmp, objectPath);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+    await store.putMetadata(object.bucket, object.key, object.metadata, md5);
+    return { size: content.length, md5 };
+  };
+}
+
+type LevelCallback = (
+  err?: (Error & { statusCode?: number; body?: unknown }) | null,
+  ...rest: unknown[]
+) => void;
+type LevelMethod = (this: unknown, ...args: unknown[]) => unknown;
+let storeErrorsAnswered = false;
+
+/**
+ * kinesalite answers an error of its store (leveldown under DATA_DIR) by throwing it from a
+ * callback (`if (err) throw err` in its request handler): an ENOSPC from a full disk ended the
+ * whole process. Its handler answers any error that carries `statusCode` and `body`, so writes of
+ * the levelup it uses (dynalite shares it) are given those here: the client gets a 500
+ * InternalFailure, which the SDK retries and ingest turns into 503 with Retry-After.
+ */
+function answerStoreWriteErrors(): void {
+  if (storeErrorsAnswered) return;
+  storeErrorsAnswered = true;
+  const fromKinesalite = createRequire(createRequire(import.meta.url).resolve('kinesalite'));
+  const proto = (fromKinesalite('levelup') as { prototype: Record<string, LevelMethod> }).prototype;
+  for (const name of ['put', 'del', 'batch']) {
+    const original = proto[name];
+    if (typeof original !== 'function') continue;
+    proto[name] = function (this: unknown, ...args: unknown[]) {
+      let at = args.length - 1;
+      while (at >= 0 && typeof args[at] !== 'function') at--;
+      if (at >= 0) {
+        const callback = args[at] as LevelCallback;
+        args[at] = ((err, ...rest) => {
+          if (err && err.statusCode === undefined) {
+            err.statusCode = 500;
+            err.body = { __type: 'InternalFailure', message: `emulator store write failed: ${err.message}` };
+          }
+          callback(err, ...rest);
+        }) satisfies LevelCallback;
+      }
+      return original.apply(this, args);
+    };
+  }
+}
+
 export async function startEmulators(options: EmulatorOptions): Promise<Emulators> {
   const host = options.host ?? '127.0.0.1';
-  const dirs = ['kinesis', 'dynamodb', 's3'].map((d) => join(options.dataDir, d));
+  // s3-tmp sits beside s3/, not in it: s3rver would list a folder in its root as a bucket.
+  const dirs = ['kinesis', 'dynamodb', 's3', 's3-tmp'].map((d) => join(options.dataDir, d));
   await Promise.all(dirs.map((d) => mkdir(d, { recursive: true })));
-  const [kDir, dDir, sDir] = dirs as [string, string, string];
+  const [kDir, dDir, sDir, sTmp] = dirs as [string, string, string, string];
 
+  answerStoreWriteErrors();
   const kinesis = kinesalite({
     path: kDir,
     createStreamMs: 0,
@@ -60,8 +144,7 @@ export async function startEmulators(options: EmulatorOptions): Promise<Emulator
   const dynamo = dynalite({ path: dDir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   const dynamoEndpoint = await listen(dynamo as Listener, options.dynamoPort ?? 0, host);
   const s3 = new S3rver({ port: options.s3Port ?? 0, address: host, directory: sDir, silent: true });
-  // S3 puts are atomic; s3rver's are not until this (a killed process left 0-byte objects).
-  makePutsAtomic(s3.store as S3rverFilesystemStore);
+  makeObjectPutsAtomic(s3.store, sTmp);
   const s3Addr = await s3.run();
   const s3Endpoint = `http://${host}:${s3Addr.port}`;
 
@@ -69,6 +152,7 @@ export async function startEmulators(options: EmulatorOptions): Promise<Emulator
     kinesisEndpoint,
     dynamoEndpoint,
     s3Endpoint,
+    s3ObjectFile: (bucket, key) => s3.store.getResourcePath(bucket, key, 'object'),
     async close() {
       await Promise.all([
         new Promise<void>((r) => (kinesis as Listener).close(() => r())),

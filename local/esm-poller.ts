@@ -92,6 +92,11 @@ export interface EsmPollerOptions {
   readonly onFailure?: FailureDestination;
   /** Wait between empty reads of a shard, and before retrying a failed batch. @default 1000 (Lambda's base rate) */
   readonly pollIntervalMs?: number;
+  /**
+   * Longest wait between retries of a failed batch: the wait starts at `pollIntervalMs` and doubles
+   * per failed attempt up to this. @default pollIntervalMs (no backoff)
+   */
+  readonly maximumRetryBackoffMs?: number;
   /** How often ListShards looks for new shards. @default 10000 */
   readonly shardDiscoveryIntervalMs?: number;
   /** Builds the Lambda context for each invocation. @default createLocalLambdaContext */
@@ -135,6 +140,7 @@ interface Resolved {
   readonly startingPosition: StartingPosition;
   readonly pollMs: number;
   readonly discoveryMs: number;
+  readonly maxBackoffMs: number;
   readonly functionName: string;
 }
 
@@ -157,6 +163,7 @@ export function resolveEsmPollerOptions(o: EsmPollerOptions): Resolved {
     startingPosition: o.startingPosition ?? 'TRIM_HORIZON',
     pollMs: o.pollIntervalMs ?? 1000,
     discoveryMs: o.shardDiscoveryIntervalMs ?? 10_000,
+    maxBackoffMs: o.maximumRetryBackoffMs ?? o.pollIntervalMs ?? 1000,
     functionName: o.functionName ?? 'local-consumer',
   };
   checkInt('batchSize', r.batchSize, (n) => n >= 1 && n <= 10_000, '1..10000');
@@ -169,6 +176,7 @@ export function resolveEsmPollerOptions(o: EsmPollerOptions): Resolved {
     '-1 or 60..604800',
   );
   checkInt('pollIntervalMs', r.pollMs, (n) => n >= 1 && n <= 60_000, '1..60000');
+  checkInt('maximumRetryBackoffMs', r.maxBackoffMs, (n) => n >= 1 && n <= 300_000, '1..300000');
   checkInt('shardDiscoveryIntervalMs', r.discoveryMs, (n) => n >= 1, 'a positive integer');
   if (r.startingPosition !== 'TRIM_HORIZON' && r.startingPosition !== 'LATEST') {
     throw new EsmPollerConfigError(
@@ -305,6 +313,8 @@ export class EsmPoller {
   #ticket = 0;
   #started = false;
   #stopping = false;
+  /** Stopping gracefully: batching windows are skipped so what is buffered goes out now. */
+  #draining = false;
   #discovery: Promise<void> | undefined;
   #discovering: Promise<void> | undefined;
   #checkpoints: ReadonlyMap<string, ShardCheckpoint> = new Map();
@@ -340,8 +350,30 @@ export class EsmPoller {
     this.#discovery = this.#discoveryLoop();
   }
 
-  /** Finishes each shard's batch in flight, writes its checkpoint, and resolves; starts nothing new. */
-  async stop(): Promise<void> {
+  /**
+   * Finishes each shard's batch in flight, writes its checkpoint, and resolves; starts nothing new.
+   * With `drainWithinMs`, first hands the handler everything on the stream, without waiting out
+   * batching windows, until every shard is caught up or that time has passed (a graceful stop: the
+   * data acknowledged so far is written before the process ends).
+   */
+  async stop(options: { readonly drainWithinMs?: number } = {}): Promise<void> {
+    const drainMs = options.drainWithinMs ?? 0;
+    if (drainMs > 0 && this.#started && !this.#stopping) {
+      this.#draining = true;
+      let timer: NodeJS.Timeout | undefined;
+      const drained = await Promise.race([
+        this.whenIdle().then(() => true),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), drainMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!drained) {
+        this.#log.warn(
+          `esm-poller: ${this.#r.functionName} not caught up within ${drainMs} ms; a restart resumes from the checkpoints`,
+        );
+      }
+    }
     this.#stopping = true;
     this.#abort.abort();
     await this.#discovery;
@@ -516,7 +548,7 @@ export class EsmPoller {
         }
         windowStart ??= Date.now();
         // A retry goes again at once with what is buffered (plus one top-up read), not after a new window.
-        const left = windowStart + (failures > 0 ? 0 : this.#r.windowMs) - Date.now();
+        const left = windowStart + (failures > 0 || this.#draining ? 0 : this.#r.windowMs) - Date.now();
         if (left <= 0 || this.#full(s.buffer)) break;
         if (got.read === 0) await this.#sleep(Math.min(this.#r.pollMs, left));
       }
@@ -593,7 +625,10 @@ export class EsmPoller {
         failures = 0;
         continue;
       }
-      await this.#sleep(this.#r.pollMs);
+      // An outage (full disk, engine down) is retried with a growing wait, not hammered.
+      await this.#sleep(
+        Math.min(this.#r.pollMs * 2 ** (failures - 1), Math.max(this.#r.pollMs, this.#r.maxBackoffMs)),
+      );
     }
   }
 

@@ -58,7 +58,13 @@ export interface HttpGatewayOptions {
 export interface HttpGateway {
   readonly url: string;
   readonly port: number;
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections, answers requests that arrive on open ones with 503 and
+   * Retry-After, and waits up to `graceMs` (default 0) for the requests in flight to be answered
+   * before it resets what is left. A request whose records reached the stream is then answered,
+   * so the client does not resend it.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 export class HttpGatewayError extends Error {
@@ -365,7 +371,24 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
     writeResult(res, result);
   };
 
+  // Requests being handled (headers read, not yet answered): a graceful close waits for them.
+  const active = new Set<ServerResponse>();
+  let closing = false;
+  let onDrained: (() => void) | undefined;
   const server: Server = createServer((req, res) => {
+    if (closing) {
+      // Arrived on a kept-alive connection after the close began: not taken, the client retries.
+      req.resume();
+      sendMessage(res, 503, 'Service Unavailable: stopping', { 'retry-after': '1', connection: 'close' });
+      return;
+    }
+    active.add(res);
+    res.once('close', () => {
+      active.delete(res);
+      if (!closing) return;
+      server.closeIdleConnections();
+      if (active.size === 0) onDrained?.();
+    });
     handle(req, res).catch(() => {
       if (!res.headersSent) sendMessage(res, 500, 'Internal Server Error');
       else res.destroy();
@@ -400,10 +423,23 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
   return {
     url: `http://${urlHost}:${actualPort}`,
     port: actualPort,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    async close(graceMs = 0) {
+      closing = true;
+      for (const res of active) if (!res.headersSent) res.setHeader('connection', 'close');
+      const closed = new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+      });
+      server.closeIdleConnections();
+      if (active.size > 0 && graceMs > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          onDrained = resolve;
+          timer = setTimeout(resolve, graceMs);
+        });
+        clearTimeout(timer);
+      }
+      server.closeAllConnections();
+      await closed;
+    },
   };
 }

@@ -41,6 +41,7 @@ import type { LocalConfig } from './config.js';
 import { startEmulators } from './emulators.js';
 import { deadLetterDestination, type EsmPoller, startEsmPoller } from './esm-poller.js';
 import { type LocalAlerting, startLocalAlerting } from './event-bus.js';
+import { parseFaultPlan, withHotInsertFault, withLakePutFault } from './fault-hooks.js';
 import { type GatewayRoute, startHttpGateway } from './http-gateway.js';
 import { ensureBucket, ensureStream } from './provision.js';
 
@@ -69,7 +70,10 @@ export interface LocalPipeline {
   compact(): Promise<void>;
   /** Alerting: the evaluator on its timer and the in-process event bus. */
   readonly alerting: LocalAlerting;
-  /** Stop accepting, let the consumers finish and checkpoint, then close everything. */
+  /**
+   * Stop accepting, answer the requests in flight, let the consumers write what is on the stream
+   * and checkpoint (each phase bounded by STOP_TIMEOUT_MS), then close everything.
+   */
   stop(): Promise<void>;
 }
 
@@ -191,7 +195,11 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
           onError: (err) =>
             console.warn(`rate-limit table unavailable; fallback limits apply: ${String(err)}`),
         }),
-        stream: new KinesisStreamSink(kinesis, { streamName: LOCAL_STREAM }),
+        // One attempt per PutRecords, as in Lambda: the SDK's own retries on top kept clients waiting
+        // past their timeout, and they resent.
+        stream: new KinesisStreamSink(localKinesisClient(emulators.kinesisEndpoint, { maxAttempts: 1 }), {
+          streamName: LOCAL_STREAM,
+        }),
         flatten: { limits: resolveRowLimits({ hotRetentionDays: config.HOT_RETENTION_DAYS }) },
       },
     });
@@ -231,20 +239,23 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
       corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS,
     });
     let gatewayClosed: Promise<void> | undefined;
-    const closeGateway = () => {
-      gatewayClosed ??= gateway.close();
+    const closeGateway = (graceMs = 0) => {
+      gatewayClosed ??= gateway.close(graceMs);
       return gatewayClosed;
     };
-    closers.push(closeGateway);
+    closers.push(() => closeGateway());
 
     const checkpoints = join(config.dataDir, 'checkpoints');
     await mkdir(checkpoints, { recursive: true });
+    const fault = parseFaultPlan(config.LOCAL_FAULT);
+    const hotClient = withHotInsertFault(clickhouse, fault);
     const hotWriter = createHotWriterHandler({
-      clickhouse: async () => clickhouse,
+      clickhouse: async () => hotClient,
       deadLetters,
       writer: { hotRetentionDays: config.HOT_RETENTION_DAYS },
     });
-    const lakeWriter = createLakeWriterHandler({ ports: { store, deadLetters } });
+    const lakeStore = withLakePutFault(store, fault, (key) => emulators.s3ObjectFile(LOCAL_LAKE_BUCKET, key));
+    const lakeWriter = createLakeWriterHandler({ ports: { store: lakeStore, deadLetters } });
     const pollers: EsmPoller[] = [];
     for (const [name, handler, batchSize, windowMs] of [
       ['hot-writer', hotWriter, config.HOT_BATCH_SIZE, config.HOT_BATCH_WINDOW_MS],
@@ -260,7 +271,10 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
         maximumBatchingWindowMs: windowMs,
         bisectBatchOnFunctionError: true,
         reportBatchItemFailures: true,
-        maximumRetryAttempts: 10,
+        // The writers dead-letter bad data themselves, so a failed batch is an outage (full disk,
+        // engine down): retried until it passes, never discarded; Lambda's default is the same.
+        maximumRetryAttempts: -1,
+        maximumRetryBackoffMs: 5_000,
         startingPosition: 'TRIM_HORIZON',
         onFailure: deadLetterDestination(deadLetters, `${name}-esm`),
         pollIntervalMs: 200,
@@ -329,8 +343,13 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
       compact,
       alerting,
       stop() {
-        // Stop accepting first, so nothing is acknowledged that the consumers will not see.
-        stopping ??= closeGateway().then(closeAll);
+        // Stop accepting first and answer what is in flight (a reset request whose records are on
+        // the stream would be resent), then write what the stream holds, then close.
+        stopping ??= (async () => {
+          await closeGateway(config.STOP_TIMEOUT_MS);
+          await Promise.all(pollers.map((p) => p.stop({ drainWithinMs: config.STOP_TIMEOUT_MS })));
+          await closeAll();
+        })();
         return stopping;
       },
     };

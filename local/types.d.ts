@@ -13,10 +13,21 @@ declare module 'dynalite' {
 }
 declare module 's3rver' {
   import type { AddressInfo } from 'node:net';
+  /** s3rver's FilesystemStore (lib/stores/filesystem.js). */
+  export interface S3rverObject {
+    readonly bucket: string;
+    readonly key: string;
+    readonly metadata: Record<string, string>;
+    readonly content: Buffer | NodeJS.ReadableStream;
+  }
+  export interface S3rverStore {
+    getResourcePath(bucket: string, key: string | undefined, resource: string): string;
+    putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
+    putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5?: string): Promise<void>;
+  }
   export default class S3rver {
     constructor(options: Record<string, unknown>);
-    /** The filesystem store (see atomic-s3rver-puts.ts for the parts we touch). */
-    readonly store: unknown;
+    readonly store: S3rverStore;
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LocalConfigError, loadLocalConfig } from '../../local/config.js';
+import { parseFaultPlan } from '../../local/fault-hooks.js';
 
 describe('local-mode settings', () => {
   it('needs none: loopback on the OTLP/HTTP port, embedded ClickHouse, no cross-origin access', () => {
@@ -17,5 +18,22 @@ describe('local-mode settings', () => {
     expect(() => loadLocalConfig({ CORS_ALLOWED_ORIGINS: 'localhost:3000' })).toThrow(
       /CORS_ALLOWED_ORIGINS\.0: an origin such as/,
     );
+  });
+
+  it('bounds a graceful stop by STOP_TIMEOUT_MS (30 s unless set)', () => {
+    expect(loadLocalConfig({}).STOP_TIMEOUT_MS).toBe(30_000);
+    expect(loadLocalConfig({ STOP_TIMEOUT_MS: '500' }).STOP_TIMEOUT_MS).toBe(500);
+    expect(() => loadLocalConfig({ STOP_TIMEOUT_MS: '-1' })).toThrow(/STOP_TIMEOUT_MS/);
+  });
+
+  it('arms no fault hook unless LOCAL_FAULT names a point and an occurrence', () => {
+    expect(parseFaultPlan(loadLocalConfig({}).LOCAL_FAULT)).toBeUndefined();
+    expect(parseFaultPlan(loadLocalConfig({ LOCAL_FAULT: 'hot-insert:3' }).LOCAL_FAULT)).toEqual({
+      point: 'hot-insert',
+      nth: 3,
+    });
+    expect(() => loadLocalConfig({ LOCAL_FAULT: 'hot-insert' })).toThrow(/LOCAL_FAULT/);
+    expect(() => loadLocalConfig({ LOCAL_FAULT: 'disk:1' })).toThrow(/LOCAL_FAULT/);
+    expect(() => loadLocalConfig({ LOCAL_FAULT: 'lake-put:0' })).toThrow(/LOCAL_FAULT/);
   });
 });

@@ -575,6 +575,84 @@ describe('EsmPoller against kinesalite', () => {
     expect((await store.load()).get('shardId-000000000000')?.sequenceNumber).toBe(seqOf(puts, 'r1'));
   });
 
+  it('stop() with drainWithinMs hands over everything on the stream without waiting out the window', async () => {
+    // Prepare: a window far longer than the drain bound, so only a drain can deliver in time.
+    const stream = await newStream();
+    const puts = await put(stream, range(5));
+    const store: CheckpointStore = new InMemoryCheckpointStore();
+    const rec = recorder();
+    const esm = await poller(stream, rec.handler, {
+      batchSize: 100,
+      maximumBatchingWindowMs: 60_000,
+      checkpointStore: store,
+    });
+    await new Promise((r) => setTimeout(r, 100));
+
+    // Act
+    const t0 = performance.now();
+    await esm.stop({ drainWithinMs: 10_000 });
+
+    // Assess
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    expect(rec.calls.flat()).toEqual(range(5));
+    expect((await store.load()).get('shardId-000000000000')?.sequenceNumber).toBe(seqOf(puts, 'r4'));
+  });
+
+  it('a drain gives up after drainWithinMs when the function keeps failing, and checkpoints nothing failed', async () => {
+    // Prepare
+    const stream = await newStream();
+    await put(stream, range(3));
+    const store: CheckpointStore = new InMemoryCheckpointStore();
+    const rec = recorder(() => {
+      throw new Error('ClickHouse: No space left on device');
+    });
+    const { destination, failed } = capture();
+    const esm = await poller(stream, rec.handler, {
+      checkpointStore: store,
+      maximumRetryAttempts: -1,
+      maximumRetryBackoffMs: 100,
+      onFailure: destination,
+    });
+    await vi.waitFor(() => expect(rec.calls.length).toBeGreaterThan(0), { timeout: 10_000, interval: 10 });
+
+    // Act
+    const t0 = performance.now();
+    await esm.stop({ drainWithinMs: 500 });
+
+    // Assess: an outage is retried, not discarded; a restart resumes from the start.
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(450);
+    expect(failed).toEqual([]);
+    expect((await store.load()).get('shardId-000000000000')?.sequenceNumber).toBeUndefined();
+  });
+
+  it('backs off between retries of a failing batch up to maximumRetryBackoffMs', async () => {
+    // Prepare
+    const stream = await newStream();
+    await put(stream, range(1));
+    const at: number[] = [];
+    const rec = recorder(() => {
+      at.push(performance.now());
+      throw new Error('outage');
+    });
+    const esm = await poller(stream, rec.handler, {
+      pollIntervalMs: 20,
+      maximumRetryAttempts: -1,
+      maximumRetryBackoffMs: 160,
+    });
+
+    // Act
+    await vi.waitFor(() => expect(at.length).toBeGreaterThanOrEqual(7), { timeout: 10_000, interval: 10 });
+    await esm.stop();
+
+    // Assess: waits of about 20, 40, 80, 160, 160… ms (timers only run late, never early).
+    const gaps = at.slice(1).map((t, i) => t - at[i]!);
+    expect(gaps[0]).toBeGreaterThanOrEqual(18);
+    expect(gaps[2]).toBeGreaterThanOrEqual(75);
+    expect(gaps[4]).toBeGreaterThanOrEqual(155);
+    expect(gaps[5]).toBeGreaterThanOrEqual(155);
+    expect(gaps[5]).toBeLessThan(1_000);
+  });
+
   it('starts at LATEST only on the first start, and resumes after a restart', async () => {
     const stream = await newStream();
     await put(stream, ['old']);

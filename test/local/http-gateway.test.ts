@@ -283,6 +283,69 @@ describe('local HTTP gateway', () => {
     }
   });
 
+  it('a graceful close refuses new connections but answers the request in flight', async () => {
+    let entered!: () => void;
+    const inHandler = new Promise<void>((r) => {
+      entered = r;
+    });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const gw = await startHttpGateway({
+      port: 0,
+      routes: [
+        {
+          method: 'POST',
+          path: '/v1/traces',
+          handler: async () => {
+            entered();
+            await gate;
+            return { statusCode: 200, body: '{}' };
+          },
+        },
+      ],
+    });
+    const inFlight = fetch(`${gw.url}/v1/traces`, { method: 'POST', body: '{}' });
+    await inHandler;
+    const closed = gw.close(10_000);
+    // Not listening any more: a new connection is refused while the first request still runs.
+    await expect(fetch(`${gw.url}/v1/traces`, { method: 'POST', body: '{}' })).rejects.toThrow();
+    release();
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(res.headers.get('connection')).toBe('close');
+    await closed;
+  });
+
+  it('a graceful close waits no longer than its grace for a request that does not end', async () => {
+    let entered!: () => void;
+    const inHandler = new Promise<void>((r) => {
+      entered = r;
+    });
+    const gw = await startHttpGateway({
+      port: 0,
+      routes: [
+        {
+          method: 'POST',
+          path: '/v1/traces',
+          handler: async () => {
+            entered();
+            return new Promise<never>(() => undefined);
+          },
+        },
+      ],
+    });
+    const stuck = fetch(`${gw.url}/v1/traces`, { method: 'POST', body: '{}' });
+    await inHandler;
+    const t0 = performance.now();
+    await gw.close(300);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(250);
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    // Reset: the client retries it (OTLP treats a connection error as retryable).
+    await expect(stuck).rejects.toThrow();
+  });
+
   it('says clearly when the port is taken', async () => {
     const attempt = startHttpGateway({ port: gateway.port, routes: [] });
     await expect(attempt).rejects.toBeInstanceOf(HttpGatewayError);
