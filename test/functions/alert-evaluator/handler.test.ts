@@ -144,6 +144,7 @@ describe('alert evaluator handler', () => {
     const verified = verifyWebhookSignature({
       body: request!.body,
       timestamp: request!.headers['x-timestamp'] as string,
+      alertId: request!.headers['x-alert-id'] as string,
       signature: request!.headers['x-signature-256'] as string,
       key: HMAC_KEY,
     });
@@ -152,6 +153,7 @@ describe('alert evaluator handler', () => {
       verifyWebhookSignature({
         body: request!.body.replace('Checkout', 'Forged'),
         timestamp: request!.headers['x-timestamp'] as string,
+        alertId: request!.headers['x-alert-id'] as string,
         signature: request!.headers['x-signature-256'] as string,
         key: HMAC_KEY,
       }),
