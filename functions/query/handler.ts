@@ -104,8 +104,9 @@ export function createQueryHandler(deps: QueryHandlerDeps) {
 /** Production ports from the environment, built on the first request, once per instance. */
 export function depsFromConfig(): QueryHandlerDeps {
   const tracer = new Tracer();
+  const logger = new Logger();
   return {
-    logger: new Logger(),
+    logger,
     metrics: new Metrics(),
     tracer,
     api: async (): Promise<QueryApiDeps> => {
@@ -121,7 +122,6 @@ export function depsFromConfig(): QueryHandlerDeps {
       if (typeof secret !== 'string') throw new Error('the cursor secret is not a string');
       const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
       const defaultLimits = { itemsPerSecond: config.QUERY_REQUESTS_PER_SECOND, burst: config.QUERY_BURST };
-      const logger = new Logger();
       return {
         tenants: new CachedTenantDirectory(new DynamoTenantDirectory(dynamo, config.TENANTS_TABLE)),
         hot: new ClickHouseTelemetryReader(clickhouse, {
