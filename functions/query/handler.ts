@@ -132,6 +132,7 @@ export function depsFromConfig(): QueryHandlerDeps {
           maxExecutionSeconds: config.CLICKHOUSE_MAX_EXECUTION_SECONDS,
           maxRowsToRead: config.CLICKHOUSE_MAX_ROWS_TO_READ,
           maxBytesToRead: config.CLICKHOUSE_MAX_BYTES_TO_READ,
+          maxPageBytes: config.MAX_RESPONSE_BYTES,
         }),
         // One window count per tenant across instances; without the table, one bucket per instance.
         rateLimiter: config.RATE_LIMIT_TABLE

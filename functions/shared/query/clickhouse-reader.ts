@@ -14,6 +14,7 @@ import {
   traceSpansSql,
 } from './clickhouse-sql.js';
 import { QueryEngineError, QueryTimeoutError, QueryTooLargeError } from './errors.js';
+import { DEFAULT_MAX_RESPONSE_BYTES } from './limits.js';
 import {
   type LogRecordRow,
   type LogSearchQuery,
@@ -66,6 +67,11 @@ export interface ClickHouseReaderOptions {
   readonly maxRowsToRead?: number;
   /** ClickHouse `max_bytes_to_read` per statement (uncompressed). @default DEFAULT_MAX_BYTES_TO_READ */
   readonly maxBytesToRead?: number;
+  /**
+   * Most bytes of log records one search fetches (cut in ClickHouse, see logSearchSql); the API's
+   * response cap. @default DEFAULT_MAX_RESPONSE_BYTES
+   */
+  readonly maxPageBytes?: number;
   /** Most services returned. @default 1000 */
   readonly servicesLimit?: number;
   /** @default Date.now */
@@ -229,6 +235,7 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
   private readonly maxExecutionSeconds: number;
   private readonly maxRowsToRead: number;
   private readonly maxBytesToRead: number;
+  private readonly maxPageBytes: number;
   private readonly servicesLimit: number;
   private readonly now: () => number;
 
@@ -243,6 +250,7 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
     this.maxExecutionSeconds = options.maxExecutionSeconds ?? 10;
     this.maxRowsToRead = options.maxRowsToRead ?? DEFAULT_MAX_ROWS_TO_READ;
     this.maxBytesToRead = options.maxBytesToRead ?? DEFAULT_MAX_BYTES_TO_READ;
+    this.maxPageBytes = options.maxPageBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.servicesLimit = options.servicesLimit ?? 1000;
     this.now = options.now ?? Date.now;
   }
@@ -279,7 +287,9 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
     const stats = new StatsCollector(this, this.now);
     const source = await this.sources.resolve('otel_logs', q.tenant, q.range);
     if (!source) return stats.done([]);
-    return stats.done((await this.run(logSearchSql(q, source), budget, stats)).map(toLog));
+    const rows = await this.run(logSearchSql(q, source, this.maxPageBytes), budget, stats);
+    const cut = rows.length > 0 && num(rows[0]!.Total) > rows.length;
+    return { ...stats.done(rows.map(toLog)), ...(cut && { cut: true }) };
   }
 
   async metricBuckets(q: MetricQuery, budget: QueryBudget): Promise<TierResult<MetricBucket>> {

@@ -17,6 +17,7 @@ import {
   QueryTooLargeError,
   ResponseTooLargeError,
 } from './errors.js';
+import { DEFAULT_MAX_RESPONSE_BYTES } from './limits.js';
 import { mergeLogs, mergeMetricBuckets, mergeServices, mergeSpans, mergeTraceSummaries } from './merge.js';
 import type {
   LogRecordRow,
@@ -80,8 +81,8 @@ export interface QueryLimits {
   readonly maxResponseBytes: number;
 }
 
-/** Lambda answers at most 6 MB; the rest is headroom for the headers and the invocation envelope. */
-export const DEFAULT_MAX_RESPONSE_BYTES = 5 * 1024 * 1024;
+export { DEFAULT_MAX_RESPONSE_BYTES };
+
 /** Kept back from `maxResponseBytes` for `meta` (tiers, cursor) and the envelope of a page. */
 const PAGE_OVERHEAD_BYTES = 16 * 1024;
 
@@ -382,8 +383,9 @@ export function createQueryApi(deps: QueryApiDeps) {
     };
     const hot = p.hot ? await deps.hot.searchLogs({ ...q, range: p.hot, limit: fetch }, budget) : undefined;
     const got = hot?.rows.length ?? 0;
+    // A hot page cut for size has more hot rows after it: the lake's (older) rows wait.
     const cold =
-      p.cold && got < fetch
+      p.cold && got < fetch && !hot?.cut
         ? await deps.cold!.searchLogs({ ...q, range: p.cold, limit: fetch - got }, budget)
         : undefined;
     const merged = mergeLogs(hot?.rows ?? [], cold?.rows ?? []);
@@ -395,7 +397,7 @@ export function createQueryApi(deps: QueryApiDeps) {
     const page = rest.slice(0, fit);
     const last = page[page.length - 1];
     let next: string | null = null;
-    if (rest.length > page.length && last) {
+    if ((rest.length > page.length || hot?.cut || cold?.cut) && last) {
       let same = 0;
       for (const r of page) if (r.timeUnixNano === last.timeUnixNano) same++;
       const total = last.timeUnixNano === atNs ? same + skip : same;

@@ -96,6 +96,7 @@ function queryApi(
   overrides: Partial<QueryApiDeps> & { maxRowsToRead?: number; maxBytesToRead?: number } = {},
 ) {
   const { maxRowsToRead, maxBytesToRead, ...rest } = overrides;
+  const maxPageBytes = rest.limits?.maxResponseBytes;
   const deps: QueryApiDeps = {
     tenants: new CachedTenantDirectory(new DynamoTenantDirectory(dynamo, 'tenants')),
     hot: new ClickHouseTelemetryReader(clickhouse, {
@@ -105,6 +106,7 @@ function queryApi(
       rollups: hotRollups(),
       ...(maxRowsToRead !== undefined && { maxRowsToRead }),
       ...(maxBytesToRead !== undefined && { maxBytesToRead }),
+      ...(maxPageBytes !== undefined && { maxPageBytes }),
     }),
     cursors: new CursorCodec('test-cursor-secret-0123456789'),
     hotRetentionDays: 7,
