@@ -27,7 +27,7 @@ export { parseContentEncoding } from './content-encoding.js';
 /**
  * The OTLP/HTTP receiver as a pure use-case: headers and body in, status, headers and body out.
  * Order of checks: content type and encoding (415; they also fix the response format), API key
- * (401; 403 for a key without the ingest scope), size as received (413), bounded decompression (413), decode (400), rate limit (429),
+ * (401), size as received (413), bounded decompression (413), decode (400), rate limit (429),
  * flatten and pack, stream (429/503). Only a `durable` stream outcome is answered with 200, so
  * nothing is acknowledged that is not in the stream.
  */
