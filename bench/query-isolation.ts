@@ -65,7 +65,12 @@ const api = (caps: 'none' | 'defaults'): QueryApi =>
       engine: 'clickhouse',
       sources: new HotTableSources(),
       rollups: hotRollups(),
-      ...(caps === 'none' && { maxRowsToRead: 1e15, maxBytesToRead: 1e15, maxExecutionSeconds: 60 }),
+      ...(caps === 'none' && {
+        maxRowsToRead: 1e15,
+        maxBytesToRead: 1e15,
+        maxExecutionSeconds: 60,
+        maxPageBytes: Number.POSITIVE_INFINITY,
+      }),
     }),
     cursors: new CursorCodec('bench-cursor-secret-0123'),
     hotRetentionDays: 7,

@@ -69,7 +69,7 @@ export interface ClickHouseReaderOptions {
   readonly maxBytesToRead?: number;
   /**
    * Most bytes of log records one search fetches (cut in ClickHouse, see logSearchSql); the API's
-   * response cap. @default DEFAULT_MAX_RESPONSE_BYTES
+   * response cap; `Infinity` turns the cut off. @default DEFAULT_MAX_RESPONSE_BYTES
    */
   readonly maxPageBytes?: number;
   /** Most services returned. @default 1000 */
@@ -287,7 +287,8 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
     const stats = new StatsCollector(this, this.now);
     const source = await this.sources.resolve('otel_logs', q.tenant, q.range);
     if (!source) return stats.done([]);
-    const rows = await this.run(logSearchSql(q, source, this.maxPageBytes), budget, stats);
+    const maxBytes = Number.isFinite(this.maxPageBytes) ? this.maxPageBytes : undefined;
+    const rows = await this.run(logSearchSql(q, source, maxBytes), budget, stats);
     const cut = rows.length > 0 && num(rows[0]!.Total) > rows.length;
     return { ...stats.done(rows.map(toLog)), ...(cut && { cut: true }) };
   }
