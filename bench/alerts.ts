@@ -52,6 +52,7 @@ const server = createServer((req, res) => {
     const ok = verifyWebhookSignature({
       body,
       timestamp: req.headers['x-timestamp'] as string,
+      alertId: req.headers['x-alert-id'] as string,
       signature: req.headers['x-signature-256'] as string,
       key: KEY,
     }).ok;

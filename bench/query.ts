@@ -154,8 +154,9 @@ for (const [label, path, query] of cases) {
     const ms = performance.now() - t;
     if (res.status !== 200) throw new Error(`${label}: ${res.status} ${JSON.stringify(res.body)}`);
     if (i > 0) times.push(ms); // the first run warms caches
-    const body = res.body as { data: unknown; meta: { tiers: { rowsRead?: number }[] } };
-    rowsRead = body.meta.tiers.reduce((n, t) => n + (t.rowsRead ?? 0), 0);
+    // Rows read are an engine-wide figure: the operator's log has them, the client's meta not.
+    rowsRead = (res.log.tiers ?? []).reduce((n, t) => n + (t.rowsRead ?? 0), 0);
+    const body = res.body as { data: unknown };
     const d = body.data as { spans?: unknown[]; series?: { points: unknown[] }[] } | unknown[];
     rowsOut = Array.isArray(d)
       ? d.length

@@ -10,14 +10,22 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import { z } from 'zod';
 import { createRemoteClickHouse } from '../functions/shared/clickhouse/connect.js';
 import { tenantAccessStatements } from '../functions/shared/clickhouse/tenant-access.js';
-import type { TenantLimits } from '../functions/shared/tenants/directory.js';
+import {
+  formatScopes,
+  type KeyScope,
+  parseScopes,
+  type TenantLimits,
+  type TenantQueryLimits,
+} from '../functions/shared/tenants/directory.js';
 import {
   createKey,
   ensureTenantsTable,
   type KeyRecord,
   listKeys,
   revokeKey,
+  setKeyScopes,
   setTenantLimits,
+  setTenantQueryLimits,
 } from '../functions/shared/tenants/dynamo-tenant-directory.js';
 import { TenantError } from '../functions/shared/tenants/keys.js';
 
@@ -26,9 +34,13 @@ const LOCAL_STATE_FILE = '.data/local.json';
 const HELP = `Usage: npm run tenants -- <command> [options]
 
 Commands:
-  create --tenant <id> [--label <text>]      create an API key; it is printed once and cannot be shown again
+  create --tenant <id> [--label <text>] [--scope <scope>]
+                                             create an API key; it is printed once and cannot be shown again.
+                                             --scope: ingest (send telemetry only: the one for browsers),
+                                             query (read only) or ingest+query (the default)
+  set-scope --key-id <id> --scope <scope>    change what a key may do (takes effect within 60 s)
   revoke --key-id <id>                       revoke a key (running ingest instances may accept it for up to 60 s)
-  list [--tenant <id>]                       list keys (ids, tenants, labels, status, limits; never the keys)
+  list [--tenant <id>]                       list keys (ids, tenants, labels, scopes, status, limits; never the keys)
   set-limit --tenant <id> [--items-per-second <n>] [--burst <n>] [--bytes-per-day <n>]
                                              set a tenant's ingest limits (items = spans, log records, data
                                              points; bytes = decompressed request bytes per UTC day); a limit
@@ -42,6 +54,9 @@ Commands:
                                              Runs on CLICKHOUSE_URL as CLICKHOUSE_USER/CLICKHOUSE_PASSWORD
                                              (an admin), in CLICKHOUSE_DATABASE (default: default);
                                              --print prints the SQL instead, to run in a SQL console
+  set-query-limit --tenant <id> --requests-per-second <n> [--burst <n>]
+                                             a tenant's query API rate (default 5/s, burst 20)
+  set-query-limit --tenant <id> --default    back to the deployment's default query rate
 
 Options:
   --table <name>     the tenants DynamoDB table (default: env TENANTS_TABLE)
@@ -69,10 +84,12 @@ const OPTIONS = {
   label: { type: 'string' },
   'key-id': { type: 'string' },
   'items-per-second': { type: 'string' },
+  'requests-per-second': { type: 'string' },
+  scope: { type: 'string' },
+  default: { type: 'boolean' },
   burst: { type: 'string' },
   'bytes-per-day': { type: 'string' },
   unlimited: { type: 'boolean' },
-  default: { type: 'boolean' },
   table: { type: 'string' },
   region: { type: 'string' },
   endpoint: { type: 'string' },
@@ -84,7 +101,11 @@ const OPTIONS = {
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
-function required(values: Values, name: 'tenant' | 'key-id' | 'items-per-second', command: string): string {
+function required(
+  values: Values,
+  name: 'tenant' | 'key-id' | 'items-per-second' | 'requests-per-second' | 'scope',
+  command: string,
+): string {
   const value = values[name];
   if (value === undefined || value === '') throw new UsageError(`${command} needs --${name}`);
   return value;
@@ -159,16 +180,31 @@ function limitText(limits: TenantLimits | undefined): string {
   return parts.length === 0 ? 'default' : parts.join(' ');
 }
 
+function queryLimitText(limits: TenantQueryLimits | undefined): string {
+  if (limits?.requestsPerSecond === undefined) return 'default';
+  return `${limits.requestsPerSecond}/s${limits.burst === undefined ? '' : ` burst ${limits.burst}`}`;
+}
+
+function scopeOption(text: string): KeyScope[] {
+  const scopes = parseScopes(text);
+  if (scopes === undefined) {
+    throw new UsageError(`--scope must be ingest, query or ingest+query, got: ${JSON.stringify(text)}`);
+  }
+  return scopes;
+}
+
 function printTable(keys: readonly KeyRecord[]): void {
   const rows = [
-    ['KEY ID', 'TENANT', 'LABEL', 'CREATED', 'STATUS', 'LIMIT'],
+    ['KEY ID', 'TENANT', 'LABEL', 'SCOPE', 'CREATED', 'STATUS', 'LIMIT', 'QUERY LIMIT'],
     ...keys.map((k) => [
       k.keyId,
       k.tenantId,
       k.label,
+      formatScopes(k.scopes),
       k.createdAt,
       k.revokedAt === undefined ? 'active' : `revoked ${k.revokedAt}`,
       limitText(k.limits),
+      queryLimitText(k.queryLimits),
     ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
@@ -196,13 +232,46 @@ async function run(argv: string[]): Promise<void> {
     return;
   }
   if (extra.length > 0) throw new UsageError(`unexpected argument: ${extra[0]}`);
-  const commands = ['create', 'revoke', 'list', 'set-limit', 'clickhouse-user'];
+  const commands = [
+    'create',
+    'revoke',
+    'list',
+    'set-limit',
+    'set-scope',
+    'set-query-limit',
+    'clickhouse-user',
+  ];
   if (!commands.includes(command))
     throw new UsageError(`unknown command: ${command} (one of ${commands.join(', ')})`);
 
   // Validate the command's own options before touching DynamoDB.
   let limits: TenantLimits | undefined;
-  if (command === 'create') required(values, 'tenant', command);
+  let queryLimits: TenantQueryLimits | undefined;
+  let scopes: KeyScope[] | undefined;
+  if (command === 'create') {
+    required(values, 'tenant', command);
+    if (values.scope !== undefined) scopes = scopeOption(values.scope);
+  }
+  if (command === 'set-scope') {
+    required(values, 'key-id', command);
+    scopes = scopeOption(required(values, 'scope', command));
+  }
+  if (command === 'set-query-limit') {
+    required(values, 'tenant', command);
+    if (values.default) {
+      if (values['requests-per-second'] !== undefined || values.burst !== undefined) {
+        throw new UsageError('--default excludes --requests-per-second and --burst');
+      }
+    } else {
+      queryLimits = {
+        requestsPerSecond: positiveNumber(
+          required(values, 'requests-per-second', command),
+          'requests-per-second',
+        ),
+        ...(values.burst !== undefined && { burst: positiveNumber(values.burst, 'burst') }),
+      };
+    }
+  }
   if (command === 'revoke') required(values, 'key-id', command);
   if (command === 'set-limit') {
     required(values, 'tenant', command);
@@ -239,6 +308,7 @@ async function run(argv: string[]): Promise<void> {
         const created = await createKey(client, table, {
           tenantId: values.tenant!,
           ...(values.label !== undefined && { label: values.label }),
+          ...(scopes !== undefined && { scopes }),
         });
         const warning =
           'This key is shown only once and cannot be shown again: only its SHA-256 hash is stored.';
@@ -246,7 +316,9 @@ async function run(argv: string[]): Promise<void> {
           console.log(JSON.stringify(created));
           console.error(warning);
         } else {
-          console.log(`Created an API key for tenant ${created.tenantId} (key id ${created.keyId}):\n`);
+          console.log(
+            `Created an API key for tenant ${created.tenantId} (key id ${created.keyId}, scope ${formatScopes(created.scopes)}):\n`,
+          );
           console.log(`    ${created.key}\n`);
           console.log(warning);
           console.log('Send it as "Authorization: Bearer <key>" or "x-api-key: <key>".');
@@ -266,6 +338,22 @@ async function run(argv: string[]): Promise<void> {
         if (values.json) console.log(JSON.stringify(keys));
         else if (keys.length === 0) console.log('No keys.');
         else printTable(keys);
+        break;
+      }
+      case 'set-scope': {
+        const changed = await setKeyScopes(client, table, values['key-id']!, scopes!);
+        console.log(
+          `Key ${changed.keyId} of tenant ${changed.tenantId}: scope ${formatScopes(changed.scopes)}; ` +
+            'takes effect within 60 s (the key cache).',
+        );
+        break;
+      }
+      case 'set-query-limit': {
+        const count = await setTenantQueryLimits(client, table, values.tenant!, queryLimits);
+        console.log(
+          `Tenant ${values.tenant}: query limit ${queryLimitText(queryLimits)} on ${count} key(s); ` +
+            'takes effect within 60 s (the key cache).',
+        );
         break;
       }
       case 'set-limit': {

@@ -36,6 +36,11 @@ export interface GatewayRoute {
   readonly functionName?: string;
   /** The Lambda timeout behind `context.getRemainingTimeInMillis()`. @default the gateway's timeoutMs */
   readonly timeoutMs?: number;
+  /**
+   * Browsers may call this route from the gateway's CORS origins. Only the OTLP ingest routes set
+   * it: a key that can read data must not sit in a web page. @default false
+   */
+  readonly cors?: boolean;
 }
 
 export interface HttpGatewayOptions {
@@ -49,8 +54,8 @@ export interface HttpGatewayOptions {
   /** API Gateway's payload limit. @default 10 MiB */
   readonly maxBodyBytes?: number;
   /**
-   * Origins whose pages may call the routes from a browser, as API Gateway's CORS configuration
-   * takes them (functions/shared/http/cors.ts). @default [] - no CORS: preflights get 405
+   * Origins whose pages may call the routes marked `cors` from a browser, as API Gateway's CORS
+   * configuration takes them (functions/shared/http/cors.ts). @default [] - no CORS: preflights get 405
    */
   readonly corsAllowedOrigins?: readonly string[];
 }
@@ -313,8 +318,13 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://gateway.local');
     const method = (req.method ?? 'GET').toUpperCase();
-    if (corsOrigins.length > 0) {
-      // As API Gateway with CORS configured: the headers on every answer, preflights answered here.
+    const segments = splitPath(url.pathname);
+    const matches = routes
+      .map((r) => ({ r, params: matchPath(r, segments) }))
+      .filter((m): m is { r: CompiledRoute; params: Record<string, string> } => m.params !== undefined);
+    if (corsOrigins.length > 0 && matches.some((m) => m.r.route.cors === true)) {
+      // As API Gateway with CORS configured (the ingest API): the headers on every answer of a CORS
+      // route, preflights answered here. Other routes (the query API) get neither.
       const origin = allowedOrigin(corsOrigins, req.headers.origin);
       if (origin !== undefined) {
         res.setHeader('access-control-allow-origin', origin);
@@ -332,10 +342,6 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
         return;
       }
     }
-    const segments = splitPath(url.pathname);
-    const matches = routes
-      .map((r) => ({ r, params: matchPath(r, segments) }))
-      .filter((m): m is { r: CompiledRoute; params: Record<string, string> } => m.params !== undefined);
     if (matches.length === 0) {
       req.resume();
       sendMessage(res, 404, 'Not Found');

@@ -21,6 +21,7 @@ import {
   hotRollups,
 } from '../functions/shared/query/clickhouse-reader.js';
 import { CursorCodec } from '../functions/shared/query/cursor.js';
+import { DEFAULT_QUERY_RATE } from '../functions/shared/query/query-api.js';
 import { resolveRowLimits } from '../functions/shared/rows/limits.js';
 import { KinesisStreamSink } from '../functions/shared/stream/kinesis-stream-sink.js';
 import { CachedTenantDirectory } from '../functions/shared/tenants/directory.js';
@@ -33,6 +34,7 @@ import {
   ensureTenantsTable,
   registerKey,
 } from '../functions/shared/tenants/dynamo-tenant-directory.js';
+import { TokenBucketRateLimiter } from '../functions/shared/tenants/rate-limiter.js';
 import { localDynamoClient, localKinesisClient, localS3Client } from './aws-clients.js';
 import { FileCheckpointStore } from './checkpoint-store.js';
 import { createEmbeddedClickHouse } from './clickhouse-embedded.js';
@@ -219,6 +221,13 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
           bucket: LOCAL_LAKE_BUCKET,
         }),
         cursors: new CursorCodec(await localCursorSecret(config.dataDir)),
+        // The Lambda's default rate (query/config.ts), one bucket per tenant as in one instance.
+        rateLimiter: new TokenBucketRateLimiter({
+          defaultLimits: {
+            itemsPerSecond: DEFAULT_QUERY_RATE.requestsPerSecond,
+            burst: DEFAULT_QUERY_RATE.burst,
+          },
+        }),
         hotRetentionDays: config.HOT_RETENTION_DAYS,
       },
     });
@@ -228,6 +237,7 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
         path: `/v1/${signal}`,
         handler: ingest,
         functionName: 'ingest',
+        cors: true,
       })),
       ...queryRoutes.map((r) => ({ method: r.method, path: r.path, handler: query, functionName: 'query' })),
     ];

@@ -7,7 +7,12 @@ import { encodeExportResponse, encodeStatus } from '../shared/otlp/responses.js'
 import { type FlattenOptions, flatten } from '../shared/rows/flatten.js';
 import type { Signal } from '../shared/schema/columns.js';
 import type { StreamRecord, StreamSink } from '../shared/stream/stream-sink.js';
-import { type TenantDirectory, TenantDirectoryError } from '../shared/tenants/directory.js';
+import {
+  formatScopes,
+  hasScope,
+  type TenantDirectory,
+  TenantDirectoryError,
+} from '../shared/tenants/directory.js';
 import { apiKeyFromHeaders } from '../shared/tenants/keys.js';
 import type { RateDecision, RateLimiter } from '../shared/tenants/rate-limiter.js';
 import {
@@ -41,6 +46,7 @@ const RPC = {
   INVALID_ARGUMENT: 3,
   RESOURCE_EXHAUSTED: 8,
   UNAUTHENTICATED: 16,
+  PERMISSION_DENIED: 7,
   UNAVAILABLE: 14,
   INTERNAL: 13,
 } as const;
@@ -90,6 +96,7 @@ export interface IngestStats {
     | 'partial'
     | 'unsupported'
     | 'unauthenticated'
+    | 'forbidden'
     | 'too-large'
     | 'malformed'
     | 'rate-limited'
@@ -238,6 +245,14 @@ export function createIngest(ports: IngestPorts): Ingest {
       );
     }
     const tenant = tenantInfo.tenantId;
+    if (!hasScope(tenantInfo, 'ingest')) {
+      return status(
+        403,
+        RPC.PERMISSION_DENIED,
+        `this API key may not send telemetry (scopes: ${formatScopes(tenantInfo.scopes)}); use a key with the ingest scope`,
+        { outcome: 'forbidden', tenant },
+      );
+    }
 
     if (requestBytes > maxBody) {
       return status(413, RPC.RESOURCE_EXHAUSTED, `request body is over ${maxBody} bytes`, {

@@ -19,7 +19,9 @@ import { CursorCodec } from '../shared/query/cursor.js';
 import { createQueryApi, type QueryApi, type QueryApiDeps } from '../shared/query/query-api.js';
 import { QUERY_ROUTES } from '../shared/query/routes.js';
 import { CachedTenantDirectory } from '../shared/tenants/directory.js';
+import { DynamoWindowRateLimiter } from '../shared/tenants/dynamo-rate-limiter.js';
 import { DynamoTenantDirectory } from '../shared/tenants/dynamo-tenant-directory.js';
+import { TokenBucketRateLimiter } from '../shared/tenants/rate-limiter.js';
 import { queryConfig } from './config.js';
 
 /**
@@ -80,7 +82,7 @@ export function createQueryHandler(deps: QueryHandlerDeps) {
       const fields = { operation, tenant, status: res.status, tiers };
       if (res.status >= 500) logger.warn('query failed', { ...fields, body: res.body });
       else logger.info('query', fields);
-      return { statusCode: res.status, headers: res.headers, body: JSON.stringify(res.body) };
+      return { statusCode: res.status, headers: res.headers, body: res.bodyText ?? JSON.stringify(res.body) };
     } catch (err) {
       if (err instanceof Error) logger.error('query failed unexpectedly', err);
       else logger.error('query failed unexpectedly', { error: String(err) });
@@ -102,8 +104,9 @@ export function createQueryHandler(deps: QueryHandlerDeps) {
 /** Production ports from the environment, built on the first request, once per instance. */
 export function depsFromConfig(): QueryHandlerDeps {
   const tracer = new Tracer();
+  const logger = new Logger();
   return {
-    logger: new Logger(),
+    logger,
     metrics: new Metrics(),
     tracer,
     api: async (): Promise<QueryApiDeps> => {
@@ -118,6 +121,7 @@ export function depsFromConfig(): QueryHandlerDeps {
         : config.CURSOR_SECRET;
       if (typeof secret !== 'string') throw new Error('the cursor secret is not a string');
       const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
+      const defaultLimits = { itemsPerSecond: config.QUERY_REQUESTS_PER_SECOND, burst: config.QUERY_BURST };
       return {
         tenants: new CachedTenantDirectory(new DynamoTenantDirectory(dynamo, config.TENANTS_TABLE)),
         hot: new ClickHouseTelemetryReader(clickhouse, {
@@ -126,7 +130,20 @@ export function depsFromConfig(): QueryHandlerDeps {
           sources: new HotTableSources(database),
           rollups: hotRollups(database),
           maxExecutionSeconds: config.CLICKHOUSE_MAX_EXECUTION_SECONDS,
+          maxRowsToRead: config.CLICKHOUSE_MAX_ROWS_TO_READ,
+          maxBytesToRead: config.CLICKHOUSE_MAX_BYTES_TO_READ,
+          maxPageBytes: config.MAX_RESPONSE_BYTES,
         }),
+        // One window count per tenant across instances; without the table, one bucket per instance.
+        rateLimiter: config.RATE_LIMIT_TABLE
+          ? new DynamoWindowRateLimiter({
+              client: dynamo,
+              tableName: config.RATE_LIMIT_TABLE,
+              defaultLimits,
+              onError: (err) =>
+                logger.warn('query rate limiter unavailable; request allowed', { error: String(err) }),
+            })
+          : new TokenBucketRateLimiter({ defaultLimits }),
         ...(config.ATHENA_WORKGROUP &&
           config.GLUE_DATABASE && {
             cold: new AthenaTelemetryReader(tracer.captureAWSv3Client(new AthenaClient({})), {
@@ -140,6 +157,7 @@ export function depsFromConfig(): QueryHandlerDeps {
           timeoutMs: config.QUERY_TIMEOUT_MS,
           maxRangeMs: config.MAX_RANGE_DAYS * 86_400_000,
           defaultLookbackMs: config.DEFAULT_LOOKBACK_MINUTES * 60_000,
+          maxResponseBytes: config.MAX_RESPONSE_BYTES,
         },
       };
     },

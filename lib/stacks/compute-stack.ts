@@ -86,7 +86,10 @@ export interface ComputeStackProps extends StackProps {
  * It can be destroyed and redeployed without losing data.
  */
 export class ComputeStack extends Stack {
+  /** The OTLP/HTTP ingest API (POST /v1/traces|logs|metrics); CORS, when configured, is here only. */
   public readonly api: apigwv2.HttpApi;
+  /** The query API (GET /v1/query/...): its own HTTP API, so browser CORS never reaches it. */
+  public readonly queryApi: apigwv2.HttpApi;
   public readonly ingest: PipelineFunction;
   public readonly hotWriter: PipelineFunction;
   public readonly lakeWriter: PipelineFunction;
@@ -137,6 +140,13 @@ export class ComputeStack extends Stack {
     props.tenantsTable.grantReadData(this.ingest.function);
     props.rateLimitTable.grantReadWriteData(this.ingest.function);
     this.api = this.createApi(s);
+    this.queryApi = this.createHttpApi(
+      s,
+      'QueryApi',
+      'Query API (read with a query-scoped tenant key)',
+      false,
+    );
+    tagComponent(this.queryApi, 'query');
 
     // --- Hot tier: stream -> hot-writer -> ClickHouse
     this.hotWriter = new PipelineFunction(this, 'HotWriter', {
@@ -277,7 +287,7 @@ export class ComputeStack extends Stack {
       description: 'OTLP/HTTP endpoint: set OTEL_EXPORTER_OTLP_ENDPOINT to this',
     });
     new CfnOutput(this, 'QueryApiUrl', {
-      value: `${this.api.apiEndpoint}/v1/query`,
+      value: `${this.queryApi.apiEndpoint}/v1/query`,
       description:
         'Query API: GET <this>/traces, /logs, /metrics, /services with Authorization: Bearer <tenant key>',
     });
@@ -291,23 +301,31 @@ export class ComputeStack extends Stack {
     });
   }
 
-  private createApi(s: Settings): apigwv2.HttpApi {
-    const api = new apigwv2.HttpApi(this, 'Api', {
-      description: 'OTLP/HTTP ingest and query API',
+  /**
+   * An HTTP API with its throttled `$default` stage and JSON access logs. Ingest and query are two
+   * APIs because HTTP API CORS applies to a whole API: browsers may export telemetry (ingest) but
+   * must not get answers from the query API (keys in web pages are public).
+   */
+  private createHttpApi(s: Settings, id: string, description: string, cors: boolean): apigwv2.HttpApi {
+    const api = new apigwv2.HttpApi(this, id, {
+      description,
       createDefaultStage: false,
       // API Gateway answers preflights itself and puts these headers on every answer.
-      ...(s.corsAllowedOrigins.length > 0 && {
-        corsPreflight: {
-          allowOrigins: s.corsAllowedOrigins,
-          allowMethods: CORS_ALLOW_METHODS.map((m) => apigwv2.CorsHttpMethod[m]),
-          allowHeaders: [...CORS_ALLOW_HEADERS],
-          exposeHeaders: [...CORS_EXPOSE_HEADERS],
-          maxAge: Duration.seconds(CORS_MAX_AGE_SECONDS),
-        },
-      }),
+      ...(cors &&
+        s.corsAllowedOrigins.length > 0 && {
+          corsPreflight: {
+            allowOrigins: s.corsAllowedOrigins,
+            allowMethods: CORS_ALLOW_METHODS.map((m) => apigwv2.CorsHttpMethod[m]),
+            allowHeaders: [...CORS_ALLOW_HEADERS],
+            exposeHeaders: [...CORS_EXPOSE_HEADERS],
+            maxAge: Duration.seconds(CORS_MAX_AGE_SECONDS),
+          },
+        }),
     });
-    const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
-    const stage = new apigwv2.HttpStage(this, 'ApiStage', {
+    const accessLogs = new logs.LogGroup(this, `${id}AccessLogs`, {
+      retention: logs.RetentionDays.ONE_MONTH,
+    });
+    const stage = new apigwv2.HttpStage(this, `${id}Stage`, {
       httpApi: api,
       stageName: '$default',
       autoDeploy: true,
@@ -331,6 +349,13 @@ export class ComputeStack extends Stack {
         ),
       },
     });
+    tagComponent(stage, cors ? 'ingest' : 'query');
+    tagComponent(accessLogs, cors ? 'ingest' : 'query');
+    return api;
+  }
+
+  private createApi(s: Settings): apigwv2.HttpApi {
+    const api = this.createHttpApi(s, 'Api', 'OTLP/HTTP ingest API', true);
     const integration = new HttpLambdaIntegration('IngestIntegration', this.ingest.function);
     for (const path of INGEST_PATHS) {
       const [route] = api.addRoutes({ path, methods: [apigwv2.HttpMethod.POST], integration });
@@ -342,8 +367,6 @@ export class ComputeStack extends Stack {
       );
     }
     tagComponent(api, 'ingest');
-    tagComponent(stage, 'ingest');
-    tagComponent(accessLogs, 'ingest');
     return api;
   }
 
@@ -367,10 +390,13 @@ export class ComputeStack extends Stack {
         CLICKHOUSE_SECRET_ARN: props.clickhouseSecret.secretArn,
         HOT_RETENTION_DAYS: String(s.hotRetentionDays),
         QUERY_TIMEOUT_MS: String(s.queryTimeoutMs),
+        // Per-tenant query rate, counted across instances (keys `query:<tenant>#<window>`).
+        RATE_LIMIT_TABLE: props.rateLimitTable.tableName,
       },
     });
     const grantee = fn.function;
     props.tenantsTable.grantReadData(grantee);
+    props.rateLimitTable.grantReadWriteData(grantee);
     props.clickhouseSecret.grantRead(grantee);
     props.queryCursorSecret.grantRead(grantee);
 
@@ -442,7 +468,7 @@ export class ComputeStack extends Stack {
 
     const integration = new HttpLambdaIntegration('QueryIntegration', grantee);
     for (const r of QUERY_ROUTES) {
-      const [route] = this.api.addRoutes({
+      const [route] = this.queryApi.addRoutes({
         path: r.path,
         methods: [apigwv2.HttpMethod[r.method]],
         integration,
@@ -477,7 +503,7 @@ export class ComputeStack extends Stack {
         ALERT_RULES_DIR: BUNDLED_ALERT_RULES_DIR,
         ALERT_STATE_TABLE: props.alertStateTable.tableName,
         ALERT_BUS_NAME: this.alertBus.eventBusName,
-        QUERY_API_URL: this.api.apiEndpoint,
+        QUERY_API_URL: this.queryApi.apiEndpoint,
         CLICKHOUSE_SECRET_ARN: props.clickhouseSecret.secretArn,
         ALERT_CONCURRENCY: String(s.alertConcurrency),
       },

@@ -77,11 +77,13 @@ describe('npm run tenants (subprocess against dynalite)', () => {
     const directory = new CachedTenantDirectory(new DynamoTenantDirectory(client, 'tenants'), {
       positiveTtlMs: 0,
     });
-    expect(await directory.resolve(key!)).toEqual({ tenantId: 'acme', keyId });
+    expect(await directory.resolve(key!)).toEqual({ tenantId: 'acme', keyId, scopes: ['ingest', 'query'] });
 
     const listed = await cli(['list', ...target]);
     expect(listed.code).toBe(0);
-    expect(listed.stdout).toMatch(new RegExp(`${keyId}\\s+acme\\s+ci runner\\s+\\S+\\s+active\\s+default`));
+    expect(listed.stdout).toMatch(
+      new RegExp(`${keyId}\\s+acme\\s+ci runner\\s+ingest\\+query\\s+\\S+\\s+active\\s+default\\s+default`),
+    );
     expect(listed.stdout).not.toContain(key!);
 
     const revoked = await cli(['revoke', '--key-id', keyId, ...target]);
@@ -141,6 +143,66 @@ describe('npm run tenants (subprocess against dynalite)', () => {
       },
     );
     expect(both).toMatchObject({ code: 2, stderr: expect.stringMatching(/exclude/) });
+  });
+
+  it('creates keys with a scope, changes it, and sets a query limit the directory then reports', async () => {
+    await ensureTenantsTable(client, 'scopes');
+    const target = ['--endpoint', endpoint, '--table', 'scopes'];
+    const made = async (scope?: string) => {
+      const run = await cli([
+        'create',
+        '--tenant',
+        'gamma',
+        '--json',
+        ...(scope ? ['--scope', scope] : []),
+        ...target,
+      ]);
+      expect(run.code).toBe(0);
+      return JSON.parse(run.stdout) as { key: string; keyId: string; scopes: string[] };
+    };
+    const browser = await made('ingest');
+    const reader = await made('query');
+    const both = await made();
+    const directory = new DynamoTenantDirectory(client, 'scopes');
+    expect(browser.scopes).toEqual(['ingest']);
+    expect((await directory.resolve(browser.key))?.scopes).toEqual(['ingest']);
+    expect((await directory.resolve(reader.key))?.scopes).toEqual(['query']);
+    expect((await directory.resolve(both.key))?.scopes).toEqual(['ingest', 'query']);
+
+    const changed = await cli(['set-scope', '--key-id', browser.keyId, '--scope', 'ingest+query', ...target]);
+    expect(changed).toMatchObject({ code: 0, stdout: expect.stringMatching(/scope ingest\+query/) });
+    expect((await directory.resolve(browser.key))?.scopes).toEqual(['ingest', 'query']);
+
+    const limited = await cli([
+      'set-query-limit',
+      '--tenant',
+      'gamma',
+      '--requests-per-second',
+      '2',
+      '--burst',
+      '4',
+      ...target,
+    ]);
+    expect(limited.code).toBe(0);
+    expect(await directory.resolve(reader.key)).toMatchObject({
+      queryLimits: { requestsPerSecond: 2, burst: 4 },
+    });
+    const list = await cli(['list', '--tenant', 'gamma', ...target]);
+    expect(list.stdout).toMatch(/SCOPE/);
+    expect(list.stdout).toMatch(/ query .* 2\/s burst 4/);
+    const reset = await cli(['set-query-limit', '--tenant', 'gamma', '--default', ...target]);
+    expect(reset.code).toBe(0);
+    expect((await directory.resolve(reader.key))?.queryLimits).toBeUndefined();
+
+    const [badScope, noScope] = await Promise.all([
+      cli(['create', '--tenant', 'gamma', '--scope', 'admin', ...target]),
+      cli(['set-scope', '--key-id', reader.keyId, ...target]),
+    ]);
+    expect(badScope).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--scope must be ingest, query or ingest\+query/),
+    });
+    expect(noScope).toMatchObject({ code: 2, stderr: expect.stringMatching(/set-scope needs --scope/) });
   });
 
   it('finds local mode through .data/local.json with --local', async () => {

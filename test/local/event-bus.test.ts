@@ -174,6 +174,7 @@ describe('local alerting: evaluator on a timer, bus, notifiers posting over HTTP
       verifyWebhookSignature({
         body: good[0]!.body,
         timestamp: good[0]!.headers['x-timestamp'] as string,
+        alertId: good[0]!.headers['x-alert-id'] as string,
         signature: good[0]!.headers['x-signature-256'] as string,
         key: 'local-hmac-key-123456',
       }),

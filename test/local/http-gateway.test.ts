@@ -208,7 +208,10 @@ describe('local HTTP gateway', () => {
 
   it('answers browser preflights and marks answers for allowed origins only when CORS origins are configured', async () => {
     const ok: GatewayHandler = async () => ({ statusCode: 200, body: '{}' });
-    const routes = [{ method: 'POST', path: '/v1/traces', handler: ok }];
+    const routes = [
+      { method: 'POST', path: '/v1/traces', handler: ok, cors: true },
+      { method: 'GET', path: '/v1/query/logs', handler: ok },
+    ];
     const preflight = (url: string, origin: string) =>
       fetch(`${url}/v1/traces`, {
         method: 'OPTIONS',
@@ -244,6 +247,19 @@ describe('local HTTP gateway', () => {
         body: '{}',
       });
       expect(otherPost.headers.get('access-control-allow-origin')).toBeNull();
+
+      // A route not marked for CORS (the query API) gets no preflight answer and no CORS headers.
+      const queryPreflight = await fetch(`${gw.url}/v1/query/logs`, {
+        method: 'OPTIONS',
+        headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'GET' },
+      });
+      expect(queryPreflight.status).toBe(405);
+      expect(queryPreflight.headers.get('access-control-allow-origin')).toBeNull();
+      const queryGet = await fetch(`${gw.url}/v1/query/logs`, {
+        headers: { origin: 'http://localhost:3000' },
+      });
+      expect(queryGet.status).toBe(200);
+      expect(queryGet.headers.get('access-control-allow-origin')).toBeNull();
     } finally {
       await gw.close();
     }

@@ -3,6 +3,7 @@ import { type AlertEvent, buildAlertEvent, type EventPublisher } from './events.
 import { type Observation, planRule, type ResultRow, seriesKey } from './queries.js';
 import type { RuleSource } from './rule-source.js';
 import type { AlertRule, RuleFile } from './rules.js';
+import { capSeries, describeCut, isOverflowSeries } from './series-cap.js';
 import { nextState } from './state.js';
 import type { AlertStateStore, StoredAlertState } from './state-store.js';
 
@@ -118,14 +119,19 @@ export function createAlertEvaluator(ports: AlertEvaluatorPorts): AlertEvaluator
     };
     let observations: Observation[];
     let stored: StoredAlertState[];
+    let cutKeys: ReadonlySet<string> = new Set();
+    let cutText = '';
     try {
       const plan = planRule(rule, tenant, now, { database: ports.database });
       const [results, states] = await Promise.all([
         Promise.all(plan.queries.map((q) => runQuery(ports.clickhouse, q.query, q.params))),
         ports.state.load(tenant, rule.id),
       ]);
-      observations = plan.interpret(results);
       stored = states;
+      const capped = capSeries(plan.interpret(results), stored, rule.maxSeries);
+      observations = [...capped.kept, capped.overflow];
+      cutKeys = capped.cutKeys;
+      cutText = describeCut(capped.cut);
     } catch (cause) {
       // No answer is not "no breach": states stay as they are until the rule can be evaluated.
       return {
@@ -144,6 +150,8 @@ export function createAlertEvaluator(ports: AlertEvaluatorPorts): AlertEvaluator
     let republished = 0;
 
     for (const key of keys) {
+      // A cut series is neither evaluated nor resolved: its stored state waits for a later round.
+      if (cutKeys.has(key)) continue;
       const prev = byKey.get(key);
       const obs = observed.get(key);
       if (prev && prev.evaluatedAt >= now) continue; // evaluated at this time or later already
@@ -175,6 +183,7 @@ export function createAlertEvaluator(ports: AlertEvaluatorPorts): AlertEvaluator
               startsAt: step.state.activeSince ?? now,
               now,
               queryBaseUrl: ports.queryBaseUrl,
+              ...(isOverflowSeries(series) && step.transition === 'firing' && { note: `cut: ${cutText}` }),
             })
           : undefined;
       const next: StoredAlertState = {

@@ -4,6 +4,7 @@ import { formatDuration } from './duration.js';
 import type { Observation, SeriesLabels } from './queries.js';
 import { seriesKey } from './queries.js';
 import { type AlertRule, CHANNEL_TYPES, type Channel, OPERATORS, SEVERITIES } from './rules.js';
+import { isOverflowSeries } from './series-cap.js';
 import type { Transition } from './state.js';
 
 /**
@@ -185,6 +186,8 @@ export interface BuildEventInput {
   readonly startsAt: number;
   readonly now: number;
   readonly queryBaseUrl: string;
+  /** Appended to the summary (the overflow event names the series it cut). */
+  readonly note?: string;
 }
 
 export function buildAlertEvent(input: BuildEventInput): AlertEvent {
@@ -194,9 +197,13 @@ export function buildAlertEvent(input: BuildEventInput): AlertEvent {
     .map(([k, v]) => `${k}=${v}`)
     .join(', ');
   const window = formatDuration(o.windowMs);
-  const summary =
-    `[${transition === 'firing' ? 'FIRING' : 'RESOLVED'}] ${rule.name}${seriesText ? ` (${seriesText})` : ''}: ` +
-    `${formatValue(rule.kind, o.value)} ${transition === 'firing' ? o.op : 'vs'} ${formatThreshold(rule.kind, o.threshold)} over ${window}`;
+  const head = `[${transition === 'firing' ? 'FIRING' : 'RESOLVED'}] ${rule.name}`;
+  const summary = isOverflowSeries(o.series)
+    ? transition === 'firing'
+      ? `${head}: ${o.value} series, over the rule's cap of ${o.threshold}; ${o.value - o.threshold} not evaluated${input.note ? ` (${input.note})` : ''}`
+      : `${head}: series back within the rule's cap of ${o.threshold}`
+    : `${head}${seriesText ? ` (${seriesText})` : ''}: ` +
+      `${formatValue(rule.kind, o.value)} ${transition === 'firing' ? o.op : 'vs'} ${formatThreshold(rule.kind, o.threshold)} over ${window}`;
   const detail: AlertEventDetail = {
     schemaVersion: 1,
     transitionId: hash(key, transition, String(input.startsAt)),

@@ -3,7 +3,7 @@ import type { AlertEvent, RoutedChannel } from './events.js';
 import { emailMessage, PAGERDUTY_EVENTS_URL, pagerDutyEvent, publicPayload, slackMessage } from './format.js';
 import type { ChannelType } from './rules.js';
 import type { SecretSource } from './secrets.js';
-import { ALERT_ID_HEADER, signWebhook } from './signing.js';
+import { signWebhook } from './signing.js';
 
 /**
  * Delivers an alert event to the channels of one type it is routed to, retrying each with
@@ -168,10 +168,7 @@ export function createNotifier(ports: NotifierPorts): Notifier {
       case 'webhook': {
         const { url, hmacKey } = parseSecret(WebhookSecret, await secret(), channel.name);
         const body = JSON.stringify(publicPayload(event));
-        return post(url, body, {
-          ...signWebhook(hmacKey, body, clock()),
-          [ALERT_ID_HEADER]: event.detail.transitionId,
-        });
+        return post(url, body, signWebhook(hmacKey, event.detail.transitionId, body, clock()));
       }
       case 'pagerduty': {
         const { routingKey, url } = parseSecret(PagerDutySecret, await secret(), channel.name);

@@ -3,6 +3,7 @@ import * as z from 'zod';
 import { LOG_SEVERITIES, type LogSeverity } from '../otlp/severity.js';
 import { TENANT_ID_PATTERN } from '../tenants/keys.js';
 import { duration } from './duration.js';
+import { DEFAULT_MAX_SERIES } from './series-cap.js';
 
 /**
  * Alert rules as files (YAML or JSON), one file per tenant: the tenant, its notification channels
@@ -74,6 +75,11 @@ const common = {
   keepFiringFor: duration('keepFiringFor', { max: DAY }).default(0),
   channels: z.array(z.string().regex(ID)).default([]),
   runbook: z.url(),
+  /**
+   * Most series (groupBy values) one evaluation tracks; the rest are cut and one overflow alert
+   * says so (series-cap.ts).
+   */
+  maxSeries: z.number().int().min(1).max(10_000).default(DEFAULT_MAX_SERIES),
 };
 
 /** Grouping of trace-based kinds: one alert per service, or per service and operation. */

@@ -1,9 +1,10 @@
 /**
- * Cross-origin access to the OTLP/HTTP API, for browser instrumentation (the OpenTelemetry web SDK
- * exports from the page's origin). Off unless origins are listed: API Gateway answers preflights
- * itself from these values in AWS (lib/stacks/compute-stack.ts), the local gateway from the same
- * ones (local/http-gateway.ts). The Collector's OTLP receiver is configured the same way
- * (`cors.allowed_origins`).
+ * Cross-origin access to the OTLP/HTTP ingest routes, for browser instrumentation (the OpenTelemetry
+ * web SDK exports from the page's origin). Off unless origins are listed: API Gateway answers
+ * preflights itself from these values in AWS (the ingest API in lib/stacks/compute-stack.ts), the
+ * local gateway from the same ones for the routes marked `cors` (local/http-gateway.ts). The query
+ * API never gets CORS: a key in a web page is readable by anyone, so browsers get ingest-only keys
+ * (see README), and a page has no business reading the tenant's data with one.
  */
 
 /** What a browser exporter sends besides CORS-safelisted headers. */
@@ -13,7 +14,7 @@ export const CORS_ALLOW_HEADERS: readonly string[] = [
   'content-type',
   'x-api-key',
 ];
-export const CORS_ALLOW_METHODS: readonly ('GET' | 'POST')[] = ['GET', 'POST'];
+export const CORS_ALLOW_METHODS: readonly 'POST'[] = ['POST'];
 /** The exporter's retry logic reads Retry-After on 429 and 503. */
 export const CORS_EXPOSE_HEADERS: readonly string[] = ['retry-after'];
 /** How long a browser may cache a preflight answer. */

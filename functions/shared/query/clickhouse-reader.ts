@@ -13,7 +13,8 @@ import {
   traceSearchSql,
   traceSpansSql,
 } from './clickhouse-sql.js';
-import { QueryEngineError, QueryTimeoutError } from './errors.js';
+import { QueryEngineError, QueryTimeoutError, QueryTooLargeError } from './errors.js';
+import { DEFAULT_MAX_RESPONSE_BYTES } from './limits.js';
 import {
   type LogRecordRow,
   type LogSearchQuery,
@@ -62,6 +63,15 @@ export interface ClickHouseReaderOptions {
   readonly rollups?: HotRollups;
   /** Upper bound of ClickHouse's `max_execution_time` per statement (seconds). @default 10 */
   readonly maxExecutionSeconds?: number;
+  /** ClickHouse `max_rows_to_read` per statement. @default DEFAULT_MAX_ROWS_TO_READ */
+  readonly maxRowsToRead?: number;
+  /** ClickHouse `max_bytes_to_read` per statement (uncompressed). @default DEFAULT_MAX_BYTES_TO_READ */
+  readonly maxBytesToRead?: number;
+  /**
+   * Most bytes of log records one search fetches (cut in ClickHouse, see logSearchSql); the API's
+   * response cap; `Infinity` turns the cut off. @default DEFAULT_MAX_RESPONSE_BYTES
+   */
+  readonly maxPageBytes?: number;
   /** Most services returned. @default 1000 */
   readonly servicesLimit?: number;
   /** @default Date.now */
@@ -176,8 +186,20 @@ function toServiceStats(r: Row): ServiceStats {
   };
 }
 
+/**
+ * Per-statement read caps: what one query may take from the engine all tenants share. ClickHouse
+ * checks them against its estimate after index analysis, so an over-wide query fails before it
+ * reads, and again while reading. 100 M rows / 10 GiB is a few seconds of a ClickHouse Cloud
+ * replica; a tenant's own rows in a 31-day range at a few thousand items/s stay under it only
+ * with filters, which is the point.
+ */
+export const DEFAULT_MAX_ROWS_TO_READ = 100_000_000;
+export const DEFAULT_MAX_BYTES_TO_READ = 10 * 1024 ** 3;
+
 /** ClickHouse's TIMEOUT_EXCEEDED and TOO_SLOW (estimated to exceed max_execution_time). */
 const TIMEOUT_CODES = new Set(['159', '160']);
+/** TOO_MANY_ROWS, TOO_MANY_BYTES: a read cap (max_rows_to_read, max_bytes_to_read) was hit. */
+const READ_CAP_CODES = new Set(['158', '307']);
 
 class StatsCollector {
   queries = 0;
@@ -211,6 +233,9 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
   private readonly sources: ClickHouseTableSources;
   private readonly rollups?: HotRollups;
   private readonly maxExecutionSeconds: number;
+  private readonly maxRowsToRead: number;
+  private readonly maxBytesToRead: number;
+  private readonly maxPageBytes: number;
   private readonly servicesLimit: number;
   private readonly now: () => number;
 
@@ -223,6 +248,9 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
     this.sources = options.sources;
     this.rollups = options.rollups;
     this.maxExecutionSeconds = options.maxExecutionSeconds ?? 10;
+    this.maxRowsToRead = options.maxRowsToRead ?? DEFAULT_MAX_ROWS_TO_READ;
+    this.maxBytesToRead = options.maxBytesToRead ?? DEFAULT_MAX_BYTES_TO_READ;
+    this.maxPageBytes = options.maxPageBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.servicesLimit = options.servicesLimit ?? 1000;
     this.now = options.now ?? Date.now;
   }
@@ -259,7 +287,10 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
     const stats = new StatsCollector(this, this.now);
     const source = await this.sources.resolve('otel_logs', q.tenant, q.range);
     if (!source) return stats.done([]);
-    return stats.done((await this.run(logSearchSql(q, source), budget, stats)).map(toLog));
+    const maxBytes = Number.isFinite(this.maxPageBytes) ? this.maxPageBytes : undefined;
+    const rows = await this.run(logSearchSql(q, source, maxBytes), budget, stats);
+    const cut = rows.length > 0 && num(rows[0]!.Total) > rows.length;
+    return { ...stats.done(rows.map(toLog)), ...(cut && { cut: true }) };
   }
 
   async metricBuckets(q: MetricQuery, budget: QueryBudget): Promise<TierResult<MetricBucket>> {
@@ -294,7 +325,13 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
         query: stmt.sql,
         query_params: stmt.params,
         format: 'JSON',
-        clickhouse_settings: { max_execution_time: seconds, timeout_overflow_mode: 'throw' },
+        clickhouse_settings: {
+          max_execution_time: seconds,
+          timeout_overflow_mode: 'throw',
+          max_rows_to_read: String(this.maxRowsToRead),
+          max_bytes_to_read: String(this.maxBytesToRead),
+          read_overflow_mode: 'throw',
+        },
       });
       const body = await rs.json<Row>();
       stats.queries++;
@@ -307,6 +344,13 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
         throw new QueryTimeoutError(this.tier, `the ${this.tier} tier query exceeded ${seconds} s`, {
           cause: err,
         });
+      }
+      if (typeof code === 'string' && READ_CAP_CODES.has(code)) {
+        throw new QueryTooLargeError(
+          this.tier,
+          `the query would read more than the ${this.tier} tier allows one query (${this.maxRowsToRead} rows or ${this.maxBytesToRead} bytes)`,
+          { cause: err },
+        );
       }
       throw new QueryEngineError(this.tier, `the ${this.tier} tier query failed`, { cause: err });
     }

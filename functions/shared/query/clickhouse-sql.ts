@@ -135,7 +135,13 @@ LIMIT {limit:UInt32}`,
 /** Log order: newest first, ties broken by fields so every page sees the same order. */
 export const LOG_ORDER = 'Timestamp DESC, ServiceName, TraceId, SpanId, Body';
 
-export function logSearchSql(q: LogSearchQuery, source: TableSource): ClickHouseStatement {
+/**
+ * Log search. With `maxBytes`, ClickHouse also cuts the page by size: it returns the rows whose
+ * running total of (estimated) bytes starts within `maxBytes`, so a page of wide records is not
+ * shipped and parsed whole only for the API to cut it to the response cap, and `Total` (rows before
+ * the cut) tells the reader whether it cut.
+ */
+export function logSearchSql(q: LogSearchQuery, source: TableSource, maxBytes?: number): ClickHouseStatement {
   const s = scope(q.tenant, q.range, 'Timestamp');
   const where = [...s.where];
   const params: Record<string, unknown> = { ...source.params, ...s.params, limit: q.limit };
@@ -159,14 +165,28 @@ export function logSearchSql(q: LogSearchQuery, source: TableSource): ClickHouse
     where.push('Timestamp <= fromUnixTimestamp64Nano({before_ns:Int64})');
     params.before_ns = q.atOrBeforeNs.toString();
   }
-  return {
-    sql: `SELECT ${ns('Timestamp')} AS TimeNs, ServiceName, SeverityText, SeverityNumber, Body, TraceId, SpanId,
-  LogAttributes, ResourceAttributes
+  const page = `SELECT Timestamp, ${ns('Timestamp')} AS TimeNs, ServiceName, SeverityText, SeverityNumber, Body,
+  TraceId, SpanId, LogAttributes, ResourceAttributes
 FROM ${source.expr}
 WHERE ${where.join(' AND ')}
 ORDER BY ${LOG_ORDER}
-LIMIT {limit:UInt32}`,
-    params,
+LIMIT {limit:UInt32}`;
+  if (maxBytes === undefined) return { sql: page, params };
+  return {
+    sql: `SELECT TimeNs, ServiceName, SeverityText, SeverityNumber, Body, TraceId, SpanId,
+  LogAttributes, ResourceAttributes, Total
+FROM (
+  SELECT *, sum(RowBytes) OVER (ORDER BY ${LOG_ORDER} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS CumBytes,
+    count() OVER () AS Total
+  FROM (
+    SELECT *, 64 + length(Body) + length(ServiceName) + length(TraceId) + length(SpanId)
+      + length(toString(LogAttributes)) + length(toString(ResourceAttributes)) AS RowBytes
+    FROM (${page})
+  )
+)
+WHERE CumBytes - RowBytes <= {max_bytes:UInt64}
+ORDER BY ${LOG_ORDER}`,
+    params: { ...params, max_bytes: maxBytes },
   };
 }
 

@@ -38,3 +38,24 @@ export class QueryEngineError extends Error {
     super(message, options);
   }
 }
+
+/**
+ * A query would read more than the per-query caps allow (ClickHouse `max_rows_to_read` /
+ * `max_bytes_to_read`): 422 asking to narrow the range. The caps bound what one request can take
+ * from the engine that every tenant shares.
+ */
+export class QueryTooLargeError extends Error {
+  override readonly name = 'QueryTooLargeError';
+  constructor(
+    readonly tier: 'hot' | 'cold',
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** The answer would not fit one response (Lambda returns at most 6 MB) and cannot be paged: 422. */
+export class ResponseTooLargeError extends Error {
+  override readonly name = 'ResponseTooLargeError';
+}

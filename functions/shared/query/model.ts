@@ -154,6 +154,8 @@ export interface TierStats {
 export interface TierResult<T> {
   readonly rows: T[];
   readonly stats: TierStats;
+  /** The tier stopped short of `limit` for size (more rows follow those returned). */
+  readonly cut?: boolean;
 }
 
 /** A deadline for the whole request: readers stop (and report a timeout) when it passes. */

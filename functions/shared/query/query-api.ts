@@ -1,8 +1,23 @@
 import type * as z from 'zod';
-import { type TenantDirectory, TenantDirectoryError } from '../tenants/directory.js';
+import {
+  formatScopes,
+  hasScope,
+  type TenantDirectory,
+  TenantDirectoryError,
+  type TenantInfo,
+  type TenantQueryLimits,
+} from '../tenants/directory.js';
 import { apiKeyFromHeaders } from '../tenants/keys.js';
+import type { RateLimiter } from '../tenants/rate-limiter.js';
 import type { CursorCodec, CursorContext, CursorPosition } from './cursor.js';
-import { QueryEngineError, QueryParameterError, QueryTimeoutError } from './errors.js';
+import {
+  QueryEngineError,
+  QueryParameterError,
+  QueryTimeoutError,
+  QueryTooLargeError,
+  ResponseTooLargeError,
+} from './errors.js';
+import { DEFAULT_MAX_RESPONSE_BYTES } from './limits.js';
 import { mergeLogs, mergeMetricBuckets, mergeServices, mergeSpans, mergeTraceSummaries } from './merge.js';
 import {
   apiSpanKind,
@@ -60,7 +75,18 @@ export interface QueryLimits {
   readonly maxTraceSpans: number;
   /** Most points per metric series. @default 1500 */
   readonly maxPoints: number;
+  /**
+   * Largest JSON body answered. Pages of searches are cut to fit (with a cursor to the rest);
+   * other answers over it are a 422. @default DEFAULT_MAX_RESPONSE_BYTES (5 MiB: Lambda's
+   * synchronous response limit is 6 MB)
+   */
+  readonly maxResponseBytes: number;
 }
+
+export { DEFAULT_MAX_RESPONSE_BYTES };
+
+/** Kept back from `maxResponseBytes` for `meta` (tiers, cursor) and the envelope of a page. */
+const PAGE_OVERHEAD_BYTES = 16 * 1024;
 
 export const DEFAULT_QUERY_LIMITS: QueryLimits = {
   defaultLookbackMs: 3_600_000,
@@ -68,7 +94,14 @@ export const DEFAULT_QUERY_LIMITS: QueryLimits = {
   timeoutMs: 25_000,
   maxTraceSpans: 10_000,
   maxPoints: 1_500,
+  maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES,
 };
+
+/** The query API's default rate per tenant; a tenant's `queryLimits` (tenants CLI) overrides it. */
+export const DEFAULT_QUERY_RATE: Required<TenantQueryLimits> = { requestsPerSecond: 5, burst: 20 };
+
+/** The limiter's bucket of a tenant's queries: apart from its ingest bucket (tenant ids hold no ':'). */
+export const queryRateKey = (tenant: string): string => `query:${tenant}`;
 
 export interface QueryApiDeps {
   readonly tenants: TenantDirectory;
@@ -76,6 +109,11 @@ export interface QueryApiDeps {
   /** The lake; absent (tests, a hot-only deployment) the hot tier answers every range. */
   readonly cold?: TelemetryReader;
   readonly cursors: CursorCodec;
+  /**
+   * Per-tenant request rate, built with the deployment's default query limits (DEFAULT_QUERY_RATE);
+   * a tenant's `queryLimits` are passed on each call. @default none (no limit; tests only)
+   */
+  readonly rateLimiter?: RateLimiter;
   readonly hotRetentionDays: number;
   readonly limits?: Partial<QueryLimits>;
   /** @default Date.now */
@@ -97,13 +135,21 @@ export interface QueryApiResponse {
   readonly status: number;
   readonly headers: Record<string, string>;
   readonly body: unknown;
+  /** `body` as JSON when it was serialised already (to measure it). */
+  readonly bodyText?: string;
   /** What to log: tenant, operation, tiers. */
   readonly log: {
     readonly operation?: QueryOperation;
     readonly tenant?: string;
-    readonly tiers?: TierStatsOut[];
+    readonly tiers?: TierLog[];
   };
 }
+
+/**
+ * A tier's figures for the operator's log. `rowsRead` and `bytesRead` count whole granules, which
+ * hold other tenants' rows too: they never reach the client (that would leak others' volume).
+ */
+export type TierLog = TierStatsOut & { readonly rowsRead?: number; readonly bytesRead?: number };
 
 type Query = Readonly<Record<string, string | undefined>>;
 
@@ -126,7 +172,7 @@ function boundParams(query: Query): Record<string, string | undefined> {
   return rest;
 }
 
-function tierStats<T>(result: TierResult<T> | undefined, range: TimeRange | undefined): TierStatsOut[] {
+function tierStats<T>(result: TierResult<T> | undefined, range: TimeRange | undefined): TierLog[] {
   if (!result || !range) return [];
   const s = result.stats;
   return [
@@ -200,12 +246,34 @@ export function createQueryApi(deps: QueryApiDeps) {
   const plan = (range: TimeRange): TierPlan =>
     planTiers(range, hotBoundaryNs(now(), deps.hotRetentionDays), deps.cold !== undefined);
 
-  const meta = (range: TimeRange, tiers: TierStatsOut[], nextCursor: string | null): Meta => ({
+  // Only the tenant's own figures: engine-wide counters (rows and bytes read) stay in the log.
+  const meta = (range: TimeRange, tiers: TierLog[], nextCursor: string | null): Meta => ({
     from: isoOf(range.fromNs),
     to: isoOf(range.toNs),
-    tiers,
+    tiers: tiers.map(({ rowsRead: _r, bytesRead: _b, ...own }) => own),
     nextCursor,
   });
+
+  /**
+   * How many of `rows` (already in their JSON shape) fit in one response; a search page is cut there
+   * and its cursor points after the last row kept. Not one row fitting is a 422.
+   */
+  function rowsThatFit(rows: readonly unknown[]): number {
+    const budget = limits.maxResponseBytes - PAGE_OVERHEAD_BYTES;
+    let used = 0;
+    for (let i = 0; i < rows.length; i++) {
+      used += Buffer.byteLength(JSON.stringify(rows[i])) + 1;
+      if (used > budget) {
+        if (i === 0) {
+          throw new ResponseTooLargeError(
+            `one row is larger than the ${limits.maxResponseBytes}-byte response limit`,
+          );
+        }
+        return i;
+      }
+    }
+    return rows.length;
+  }
 
   /** The range of the request, or of the first page when a cursor continues a search. */
   function pageState(
@@ -283,14 +351,17 @@ export function createQueryApi(deps: QueryApiDeps) {
         ? await deps.cold!.searchTraces({ ...q, range: p.cold }, budget)
         : undefined;
     const merged = mergeTraceSummaries(hot?.rows ?? [], cold?.rows ?? []);
-    const page = merged.slice(0, params.limit);
+    const wanted = merged.slice(0, params.limit);
+    const out = wanted.map(traceSummaryOut);
+    const fit = rowsThatFit(out);
+    const page = wanted.slice(0, fit);
     const last = page[page.length - 1];
     const next =
-      merged.length > params.limit && last
+      merged.length > page.length && last
         ? deps.cursors.encode(ctx, { ...range, key: [last.startTimeUnixNano, last.traceId] })
         : null;
     const tiers = [...tierStats(hot, p.hot), ...tierStats(cold, cold ? p.cold : undefined)];
-    return { status: 200, body: { data: page.map(traceSummaryOut), meta: meta(range, tiers, next) }, tiers };
+    return { status: 200, body: { data: out.slice(0, fit), meta: meta(range, tiers, next) }, tiers };
   }
 
   async function searchLogs(tenant: string, query: Query, budget: QueryBudget) {
@@ -314,25 +385,28 @@ export function createQueryApi(deps: QueryApiDeps) {
     };
     const hot = p.hot ? await deps.hot.searchLogs({ ...q, range: p.hot, limit: fetch }, budget) : undefined;
     const got = hot?.rows.length ?? 0;
+    // A hot page cut for size has more hot rows after it: the lake's (older) rows wait.
     const cold =
-      p.cold && got < fetch
+      p.cold && got < fetch && !hot?.cut
         ? await deps.cold!.searchLogs({ ...q, range: p.cold, limit: fetch - got }, budget)
         : undefined;
     const merged = mergeLogs(hot?.rows ?? [], cold?.rows ?? []);
     let dropped = 0;
     while (dropped < skip && merged[dropped]?.timeUnixNano === atNs) dropped++;
     const rest = merged.slice(dropped);
-    const page = rest.slice(0, params.limit);
+    const out = rest.slice(0, params.limit).map(logOut);
+    const fit = rowsThatFit(out);
+    const page = rest.slice(0, fit);
     const last = page[page.length - 1];
     let next: string | null = null;
-    if (rest.length > params.limit && last) {
+    if ((rest.length > page.length || hot?.cut || cold?.cut) && last) {
       let same = 0;
       for (const r of page) if (r.timeUnixNano === last.timeUnixNano) same++;
       const total = last.timeUnixNano === atNs ? same + skip : same;
       next = deps.cursors.encode(ctx, { ...range, key: [last.timeUnixNano, String(total)] });
     }
     const tiers = [...tierStats(hot, p.hot), ...tierStats(cold, cold ? p.cold : undefined)];
-    return { status: 200, body: { data: page.map(logOut), meta: meta(range, tiers, next) }, tiers };
+    return { status: 200, body: { data: out.slice(0, fit), meta: meta(range, tiers, next) }, tiers };
   }
 
   async function queryMetrics(tenant: string, query: Query, budget: QueryBudget) {
@@ -459,9 +533,9 @@ export function createQueryApi(deps: QueryApiDeps) {
       return { status: 200, headers: JSON_HEADERS, body: openApiDocument(), log: { operation } };
     }
     const key = apiKeyFromHeaders(req.headers);
-    let tenant: string | undefined;
+    let info: TenantInfo | undefined;
     try {
-      tenant = key === undefined ? undefined : (await deps.tenants.resolve(key))?.tenantId;
+      info = key === undefined ? undefined : await deps.tenants.resolve(key);
     } catch (err) {
       if (err instanceof TenantDirectoryError) {
         return {
@@ -471,7 +545,7 @@ export function createQueryApi(deps: QueryApiDeps) {
       }
       throw err;
     }
-    if (tenant === undefined) {
+    if (info === undefined) {
       return {
         ...error(
           401,
@@ -481,6 +555,38 @@ export function createQueryApi(deps: QueryApiDeps) {
         headers: { ...JSON_HEADERS, 'www-authenticate': 'Bearer' },
         log: { operation },
       };
+    }
+    const tenant = info.tenantId;
+    if (!hasScope(info, 'query')) {
+      return {
+        ...error(
+          403,
+          'forbidden',
+          `this API key may not read data (scopes: ${formatScopes(info.scopes)}); use a key with the query scope`,
+        ),
+        log: { operation, tenant },
+      };
+    }
+    if (deps.rateLimiter) {
+      const q = info.queryLimits;
+      const decision = await deps.rateLimiter.take(
+        queryRateKey(tenant),
+        { items: 1, bytes: 0 },
+        q?.requestsPerSecond === undefined
+          ? undefined
+          : { itemsPerSecond: q.requestsPerSecond, ...(q.burst !== undefined && { burst: q.burst }) },
+      );
+      if (!decision.allowed) {
+        return {
+          ...error(
+            429,
+            'rate_limited',
+            `query rate limit of tenant ${tenant} reached; retry after ${decision.retryAfterSeconds} s`,
+          ),
+          headers: { ...JSON_HEADERS, 'retry-after': String(decision.retryAfterSeconds) },
+          log: { operation, tenant },
+        };
+      }
     }
     const timeout = Math.min(
       limits.timeoutMs,
@@ -499,14 +605,31 @@ export function createQueryApi(deps: QueryApiDeps) {
               : operation === 'queryMetrics'
                 ? await queryMetrics(tenant, req.query, budget)
                 : await listServices(tenant, req.query, budget);
+      const bodyText = JSON.stringify(r.body);
+      const bytes = Buffer.byteLength(bodyText);
+      if (bytes > limits.maxResponseBytes) {
+        throw new ResponseTooLargeError(
+          `the answer is ${bytes} bytes, over the ${limits.maxResponseBytes}-byte response limit`,
+        );
+      }
       return {
         status: r.status,
         headers: JSON_HEADERS,
         body: r.body,
+        bodyText,
         log: { operation, tenant, tiers: r.tiers },
       };
     } catch (err) {
       const log = { operation, tenant };
+      if (err instanceof QueryTooLargeError) {
+        return { ...error(422, 'query_too_large', `${err.message}; narrow the range or add filters`), log };
+      }
+      if (err instanceof ResponseTooLargeError) {
+        return {
+          ...error(422, 'response_too_large', `${err.message}; narrow the range or add filters`),
+          log,
+        };
+      }
       if (err instanceof QueryParameterError) {
         return { ...error(400, 'bad_request', err.message, { parameter: err.parameter }), log };
       }

@@ -120,8 +120,6 @@ export const TierStatsSchema = z.object({
   from: z.string().describe('The part of the range this tier answered (RFC 3339).'),
   to: z.string(),
   queries: z.number().int(),
-  rowsRead: z.number().optional().describe('Rows the engine read (ClickHouse statistics).'),
-  bytesRead: z.number().optional(),
   bytesScanned: z.number().optional().describe('Athena: bytes scanned (what Athena bills).'),
   elapsedMs: z.number(),
 });
@@ -228,7 +226,11 @@ export const ServiceSchema = z.object({
 export const ServicesResponseSchema = z.object({ data: z.array(ServiceSchema), meta: MetaSchema });
 
 export const ErrorResponseSchema = z.object({
-  error: z.string().describe('bad_request, unauthorized, not_found, timeout, unavailable, internal'),
+  error: z
+    .string()
+    .describe(
+      'bad_request, unauthorized, forbidden (key without the query scope), not_found, rate_limited (429, see Retry-After), query_too_large and response_too_large (422: narrow the range), timeout, unavailable, internal',
+    ),
   message: z.string(),
   parameter: z.string().optional().describe('The offending parameter (400 only).'),
 });

@@ -19,6 +19,45 @@ export interface TenantInfo {
   readonly tenantId: string;
   readonly keyId: string;
   readonly limits?: TenantLimits;
+  /** What the key may do; absent on keys made before scopes existed, which may do both. */
+  readonly scopes?: readonly KeyScope[];
+  /** Per-tenant query API rate; absent: the deployment's default (see query/config.ts). */
+  readonly queryLimits?: TenantQueryLimits;
+}
+
+/**
+ * What a key may be used for: `ingest` (POST /v1/traces|logs|metrics) or `query` (GET /v1/query/...).
+ * A key in a web page (browser telemetry) can be read by anyone who loads the page: give it `ingest`
+ * only, so it cannot read the tenant's data back.
+ */
+export const KEY_SCOPES = ['ingest', 'query'] as const;
+export type KeyScope = (typeof KEY_SCOPES)[number];
+/** The scopes of a key created without `--scope`, and of keys stored before scopes existed. */
+export const DEFAULT_KEY_SCOPES: readonly KeyScope[] = KEY_SCOPES;
+
+/** Whether the key may be used for `scope` (a key without stored scopes may do everything). */
+export function hasScope(info: TenantInfo, scope: KeyScope): boolean {
+  return (info.scopes ?? DEFAULT_KEY_SCOPES).includes(scope);
+}
+
+/** `ingest`, `query` or `ingest+query` (either order) into scopes; undefined when not one of those. */
+export function parseScopes(text: string): KeyScope[] | undefined {
+  const parts = text.split('+').map((p) => p.trim());
+  if (parts.length === 0 || parts.length > KEY_SCOPES.length) return undefined;
+  const scopes = KEY_SCOPES.filter((s) => parts.includes(s));
+  return scopes.length === parts.length ? scopes : undefined;
+}
+
+export function formatScopes(scopes: readonly KeyScope[] | undefined): string {
+  return (scopes ?? DEFAULT_KEY_SCOPES).join('+');
+}
+
+/** Per-tenant query API limits (requests, whatever their size: the read caps bound each one). */
+export interface TenantQueryLimits {
+  /** Sustained query requests per second. */
+  readonly requestsPerSecond?: number;
+  /** Requests a tenant may make at once after being idle. @default requestsPerSecond × 10 */
+  readonly burst?: number;
 }
 
 /** Who owns an API key. Resolves `undefined` for an unknown or revoked key. */

@@ -11,10 +11,14 @@ import {
 import * as z from 'zod/mini';
 import { ensureTable } from '../dynamo/ensure-table.js';
 import {
+  DEFAULT_KEY_SCOPES,
+  KEY_SCOPES,
+  type KeyScope,
   type TenantDirectory,
   TenantDirectoryError,
   type TenantInfo,
   type TenantLimits,
+  type TenantQueryLimits,
 } from './directory.js';
 import {
   assertTenantId,
@@ -27,9 +31,10 @@ import {
 
 /**
  * The tenants table: partition key `keyHash` (S, hex SHA-256 of the key), one item per key:
- * `{ keyHash, tenantId, keyId, label, createdAt, revokedAt?, limits? }` (dates ISO 8601).
- * Limits are per tenant but copied onto each of its keys, so the ingest path needs one GetItem;
- * `setTenantLimits` updates them all and a new key inherits them. Admin operations scan, which is
+ * `{ keyHash, tenantId, keyId, label, createdAt, revokedAt?, limits?, queryLimits?, scopes? }`
+ * (dates ISO 8601). Limits are per tenant but copied onto each of its keys, so the request path
+ * needs one GetItem; `setTenantLimits` / `setTenantQueryLimits` update them all and a new key
+ * inherits them. `scopes` is per key; an item without it (made before scopes existed) may do both. Admin operations scan, which is
  * fine for a table of API keys (hundreds of items) and spares a GSI.
  */
 export const TENANTS_TABLE_KEY = 'keyHash';
@@ -41,6 +46,11 @@ const LimitsSchema = z.object({
   unlimited: z.optional(z.boolean()),
 });
 
+const QueryLimitsSchema = z.object({
+  requestsPerSecond: z.optional(z.number()),
+  burst: z.optional(z.number()),
+});
+
 const KeyItemSchema = z.object({
   keyHash: z.string(),
   tenantId: z.string(),
@@ -49,6 +59,9 @@ const KeyItemSchema = z.object({
   createdAt: z.string(),
   revokedAt: z.optional(z.string()),
   limits: z.optional(LimitsSchema),
+  queryLimits: z.optional(QueryLimitsSchema),
+  // An unknown scope makes the item malformed: it then authorises nothing.
+  scopes: z.optional(z.array(z.enum(KEY_SCOPES))),
 });
 type KeyItem = z.infer<typeof KeyItemSchema>;
 
@@ -60,6 +73,9 @@ export interface KeyRecord {
   readonly createdAt: string;
   readonly revokedAt?: string;
   readonly limits?: TenantLimits;
+  readonly queryLimits?: TenantQueryLimits;
+  /** What the key may do (`ingest`, `query`); keys stored without scopes show both. */
+  readonly scopes: readonly KeyScope[];
 }
 
 /** A key just made: the plaintext is here and nowhere else, ever. */
@@ -75,6 +91,8 @@ function toRecord(item: KeyItem): KeyRecord {
     createdAt: item.createdAt,
     ...(item.revokedAt !== undefined && { revokedAt: item.revokedAt }),
     ...(item.limits !== undefined && { limits: item.limits }),
+    ...(item.queryLimits !== undefined && { queryLimits: item.queryLimits }),
+    scopes: item.scopes ?? DEFAULT_KEY_SCOPES,
   };
 }
 
@@ -107,8 +125,14 @@ export class DynamoTenantDirectory implements TenantDirectory {
     const item = KeyItemSchema.safeParse(raw);
     // A malformed item authorises nothing.
     if (!item.success || item.data.revokedAt !== undefined) return undefined;
-    const { tenantId, keyId, limits } = item.data;
-    return limits === undefined ? { tenantId, keyId } : { tenantId, keyId, limits };
+    const { tenantId, keyId, limits, queryLimits, scopes } = item.data;
+    return {
+      tenantId,
+      keyId,
+      ...(limits !== undefined && { limits }),
+      ...(queryLimits !== undefined && { queryLimits }),
+      ...(scopes !== undefined && { scopes }),
+    };
   }
 }
 
@@ -122,6 +146,8 @@ export interface CreateKeyInput {
   readonly label?: string;
   /** @default the limits the tenant's other keys carry, else none */
   readonly limits?: TenantLimits;
+  /** @default DEFAULT_KEY_SCOPES (ingest and query) */
+  readonly scopes?: readonly KeyScope[];
   /** @default () => new Date() */
   readonly now?: () => Date;
 }
@@ -155,6 +181,8 @@ export interface RegisterKeyInput {
   readonly key: string;
   readonly label?: string;
   readonly limits?: TenantLimits;
+  /** @default DEFAULT_KEY_SCOPES (ingest and query) */
+  readonly scopes?: readonly KeyScope[];
   readonly now?: () => Date;
 }
 
@@ -273,6 +301,95 @@ export async function setTenantLimits(
   return keys.length;
 }
 
+/**
+ * Sets what one key may do. Returns the updated record. Lambda instances that cached the key keep
+ * its old scopes for up to the cache's positive TTL (60 s).
+ */
+export async function setKeyScopes(
+  client: DynamoDBClient,
+  tableName: string,
+  keyId: string,
+  scopes: readonly KeyScope[],
+): Promise<KeyRecord> {
+  validateScopes(scopes);
+  const doc = documentClient(client);
+  const matches = await scanKeys(doc, tableName, { keyId });
+  const [match, ...others] = matches;
+  if (match === undefined) throw new TenantError(`no key with id ${JSON.stringify(keyId)}`, 'not-found');
+  if (others.length > 0) {
+    throw new TenantError(
+      `${matches.length} keys share id ${JSON.stringify(keyId)}; none changed`,
+      'conflict',
+    );
+  }
+  const out = await doc.send(
+    new UpdateCommand({
+      TableName: tableName,
+      Key: { [TENANTS_TABLE_KEY]: match.keyHash },
+      UpdateExpression: 'SET scopes = :scopes',
+      ConditionExpression: `attribute_exists(${TENANTS_TABLE_KEY})`,
+      ExpressionAttributeValues: { ':scopes': [...scopes] },
+      ReturnValues: 'ALL_NEW',
+    }),
+  );
+  return toRecord(KeyItemSchema.parse(out.Attributes));
+}
+
+/**
+ * Sets (or, with `undefined`, removes: the deployment default applies) a tenant's query API rate on
+ * all its keys. Returns how many keys were updated.
+ */
+export async function setTenantQueryLimits(
+  client: DynamoDBClient,
+  tableName: string,
+  tenantId: string,
+  limits: TenantQueryLimits | undefined,
+): Promise<number> {
+  assertTenantId(tenantId);
+  if (limits !== undefined) validateQueryLimits(limits);
+  const doc = documentClient(client);
+  const keys = await scanKeys(doc, tableName, { tenantId });
+  if (keys.length === 0) throw new TenantError(`tenant ${tenantId} has no keys`, 'not-found');
+  for (const key of keys) {
+    await doc.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { [TENANTS_TABLE_KEY]: key.keyHash },
+        ConditionExpression: `attribute_exists(${TENANTS_TABLE_KEY})`,
+        ...(limits === undefined
+          ? { UpdateExpression: 'REMOVE queryLimits' }
+          : {
+              UpdateExpression: 'SET queryLimits = :limits',
+              ExpressionAttributeValues: { ':limits': limits },
+            }),
+      }),
+    );
+  }
+  return keys.length;
+}
+
+export function validateScopes(scopes: readonly KeyScope[]): void {
+  if (scopes.length === 0 || scopes.some((s) => !KEY_SCOPES.includes(s))) {
+    throw new TenantError(
+      `scopes must be ingest, query or ingest+query, got: ${scopes.join('+')}`,
+      'invalid',
+    );
+  }
+}
+
+export function validateQueryLimits(limits: TenantQueryLimits): void {
+  const { requestsPerSecond, burst } = limits;
+  if (requestsPerSecond !== undefined && !(Number.isFinite(requestsPerSecond) && requestsPerSecond > 0)) {
+    throw new TenantError(
+      `requestsPerSecond must be a positive number, got: ${requestsPerSecond}`,
+      'invalid',
+    );
+  }
+  if (burst !== undefined && !(Number.isFinite(burst) && burst >= 1)) {
+    throw new TenantError(`burst must be a number ≥ 1, got: ${burst}`, 'invalid');
+  }
+}
+
 export function validateLimits(limits: TenantLimits): void {
   const { itemsPerSecond, burst } = limits;
   if (itemsPerSecond !== undefined && !(Number.isFinite(itemsPerSecond) && itemsPerSecond > 0)) {
@@ -292,11 +409,15 @@ async function newItem(
   tableName: string,
   tenantId: string,
   key: string,
-  input: { label?: string; limits?: TenantLimits; now?: () => Date },
+  input: { label?: string; limits?: TenantLimits; scopes?: readonly KeyScope[]; now?: () => Date },
 ): Promise<KeyItem> {
   if (input.limits !== undefined) validateLimits(input.limits);
+  const scopes = [...(input.scopes ?? DEFAULT_KEY_SCOPES)];
+  validateScopes(scopes);
   // A new key must not be a way around the tenant's limits.
-  const limits = input.limits ?? (await scanKeys(doc, tableName, { tenantId })).find((k) => k.limits)?.limits;
+  const siblings = await scanKeys(doc, tableName, { tenantId });
+  const limits = input.limits ?? siblings.find((k) => k.limits)?.limits;
+  const queryLimits = siblings.find((k) => k.queryLimits)?.queryLimits;
   return {
     keyHash: hashApiKey(key),
     tenantId,
@@ -305,6 +426,8 @@ async function newItem(
     ...(input.label !== undefined && input.label !== '' && { label: input.label }),
     createdAt: (input.now ?? (() => new Date()))().toISOString(),
     ...(limits !== undefined && { limits }),
+    ...(queryLimits !== undefined && { queryLimits }),
+    scopes,
   };
 }
 

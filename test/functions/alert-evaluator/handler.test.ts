@@ -68,7 +68,7 @@ afterAll(async () => {
   await emulators?.close();
 });
 
-function ruleFile(tenant: string) {
+function ruleFile(tenant: string, overrides: Record<string, unknown> = {}) {
   return RuleFileSchema.parse({
     tenant,
     channels: { hook: { type: 'webhook', secret: HOOK_ARN } },
@@ -82,6 +82,7 @@ function ruleFile(tenant: string) {
         kind: 'error_ratio',
         window: '5m',
         threshold: 0.1,
+        ...overrides,
       },
     ],
   });
@@ -90,7 +91,11 @@ function ruleFile(tenant: string) {
 /** The local stack: evaluator handler -> in-process bus -> webhook notifier -> the receiver. */
 function stack(
   tenant: string,
-  opts: { publisher?: (bus: InProcessEventBus) => EventPublisher; client?: ClickHouseClient } = {},
+  opts: {
+    publisher?: (bus: InProcessEventBus) => EventPublisher;
+    client?: ClickHouseClient;
+    rule?: Record<string, unknown>;
+  } = {},
 ) {
   const bus = new InProcessEventBus({ deadLetters: new MemoryDeadLetters(), retry: { baseDelayMs: 1 } });
   const notifier = createNotifier({
@@ -109,7 +114,7 @@ function stack(
   let now = T0;
   const handler = createAlertEvaluatorHandler({
     ports: () => ({
-      rules: new StaticRuleSource([ruleFile(tenant)]),
+      rules: new StaticRuleSource([ruleFile(tenant, opts.rule)]),
       state,
       publisher: opts.publisher ? opts.publisher(bus) : bus,
       queryBaseUrl: 'https://api.example.com',
@@ -144,6 +149,7 @@ describe('alert evaluator handler', () => {
     const verified = verifyWebhookSignature({
       body: request!.body,
       timestamp: request!.headers['x-timestamp'] as string,
+      alertId: request!.headers['x-alert-id'] as string,
       signature: request!.headers['x-signature-256'] as string,
       key: HMAC_KEY,
     });
@@ -152,6 +158,7 @@ describe('alert evaluator handler', () => {
       verifyWebhookSignature({
         body: request!.body.replace('Checkout', 'Forged'),
         timestamp: request!.headers['x-timestamp'] as string,
+        alertId: request!.headers['x-alert-id'] as string,
         signature: request!.headers['x-signature-256'] as string,
         key: HMAC_KEY,
       }),
@@ -226,5 +233,60 @@ describe('alert evaluator handler', () => {
     expect(up.received()).toHaveLength(1);
     const [stored] = await state.load('down', 'checkout-errors');
     expect(stored?.status).toBe('firing');
+  });
+});
+
+describe('series cap', () => {
+  const flood = async (tenant: string, services: number) => {
+    const rows = Array.from({ length: services }, (_, i) =>
+      spans(1, { atMs: T0 - MIN, service: `svc-${String(i).padStart(3, '0')}`, error: true }),
+    ).flat();
+    await writeRows(clickhouse, tenant, 'otel_traces', rows);
+  };
+  const summaries = (events: readonly AlertEvent[]) => events.map((e) => e.detail.summary);
+
+  it('fires at most 100 series of a grouped rule and one overflow alert naming what was cut', async () => {
+    await flood('flood', 300);
+    const s = stack('flood');
+    const report = await s.invoke();
+    await s.bus.drain();
+
+    const overflow = report.published.filter((e) => e.detail.series.overflow === 'series_cap');
+    const series = report.published.filter((e) => e.detail.series.overflow === undefined);
+    expect(series).toHaveLength(100);
+    expect(overflow).toHaveLength(1);
+    expect(overflow[0]!.detail.details).toEqual({
+      seriesObserved: 300,
+      seriesKept: 100,
+      seriesCut: 200,
+      breachingCut: 200,
+    });
+    expect(overflow[0]!.detail.summary).toBe(
+      "[FIRING] Checkout errors: 300 series, over the rule's cap of 100; 200 not evaluated " +
+        '(cut: service=svc-100, service=svc-101, service=svc-102, service=svc-103, service=svc-104 and 195 more)',
+    );
+    // The kept series are the first 100 by key (all breach equally): stable from one round to the next.
+    expect(series.map((e) => e.detail.series.service).sort()).toEqual(
+      Array.from({ length: 100 }, (_, i) => `svc-${String(i).padStart(3, '0')}`),
+    );
+    expect(s.received()).toHaveLength(101);
+
+    // The next round sees the same: nothing new is sent (the overflow is firing already).
+    s.setNow(T0 + MIN);
+    const again = await s.invoke();
+    expect(summaries(again.published)).toEqual([]);
+  });
+
+  it('takes a per-rule maxSeries', async () => {
+    await flood('flood-small', 12);
+    const s = stack('flood-small', { rule: { maxSeries: 5 } });
+    const report = await s.invoke();
+    await s.bus.drain();
+    expect(report.published).toHaveLength(6);
+    expect(summaries(report.published)).toContain(
+      "[FIRING] Checkout errors: 12 series, over the rule's cap of 5; 7 not evaluated " +
+        '(cut: service=svc-005, service=svc-006, service=svc-007, service=svc-008, service=svc-009 and 2 more)',
+    );
+    expect(() => ruleFile('x', { maxSeries: 0 })).toThrow();
   });
 });

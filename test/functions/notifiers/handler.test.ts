@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, EventBridgeEvent } from 'aws-lambda';
@@ -180,22 +181,40 @@ describe('notifiers post to real HTTP endpoints', () => {
     expect(trigger!.dedup_key).toMatch(/^acme\/checkout-errors\/[0-9a-f]{32}$/);
   });
 
-  it('generic webhook: the receiver verifies the HMAC-SHA256 signature over timestamp and body', async () => {
+  it('generic webhook: the receiver verifies the HMAC-SHA256 signature over timestamp, X-Alert-Id and body', async () => {
     await handlerFor('webhook', 'hook')(envelope(alert('resolved')));
     const [req] = at('hook');
-    const check = (body: string, key = HMAC_KEY) =>
+    const timestamp = req!.headers['x-timestamp'] as string;
+    const alertId = req!.headers['x-alert-id'] as string;
+    const check = (body: string, key = HMAC_KEY, headers = { timestamp, alertId }) =>
       verifyWebhookSignature({
         body,
-        timestamp: req!.headers['x-timestamp'] as string,
+        ...headers,
         signature: req!.headers['x-signature-256'] as string,
         key,
       });
+    expect(alertId).toBe(alert('resolved').detail.transitionId);
     expect(check(req!.body)).toEqual({ ok: true });
     expect(check(req!.body, 'another-key-of-some-length')).toEqual({ ok: false, reason: 'mismatch' });
+    // A replay under another id (to slip past the receiver's deduplication) or time fails.
+    const otherId = `${alertId.slice(0, -1)}${alertId.endsWith('0') ? '1' : '0'}`;
+    expect(check(req!.body, HMAC_KEY, { timestamp, alertId: otherId })).toEqual({
+      ok: false,
+      reason: 'mismatch',
+    });
+    expect(check(req!.body, HMAC_KEY, { timestamp: String(Number(timestamp) - 1), alertId })).toEqual({
+      ok: false,
+      reason: 'mismatch',
+    });
+    expect(check(req!.body, HMAC_KEY, { timestamp, alertId: '' })).toEqual({ ok: false, reason: 'missing' });
+    expect(req!.headers['x-signature-256']).toBe(
+      `sha256=${createHmac('sha256', HMAC_KEY).update(`${timestamp}.${alertId}.${req!.body}`).digest('hex')}`,
+    );
     expect(
       verifyWebhookSignature({
         body: req!.body,
         timestamp: req!.headers['x-timestamp'] as string,
+        alertId: req!.headers['x-alert-id'] as string,
         signature: req!.headers['x-signature-256'] as string,
         key: HMAC_KEY,
         nowMs: Date.now() + 3_600_000,

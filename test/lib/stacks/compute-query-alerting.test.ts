@@ -55,13 +55,21 @@ const renderedEnv = (fn: PipelineFunction) =>
   Object.fromEntries(Object.entries(envOf(fn)).map(([k, v]) => [k, render(v)]));
 
 describe('compute stack: query API', () => {
-  it('routes every query route of the handler to the query function on the existing HTTP API', () => {
+  it('routes every query route of the handler to the query function on its own HTTP API', () => {
     const routeKeys = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey);
     expect(queryRoutes.length).toBeGreaterThanOrEqual(5);
     for (const r of queryRoutes) expect(routeKeys).toContain(`${r.method} ${r.path}`);
     expect(routeKeys).toContain('GET /v1/query/traces/{traceId}');
-    // One API: the query routes share it with ingest.
-    template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+    // Two APIs: browser CORS (a whole-API setting) may open ingest, never the query routes.
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 2);
+    const queryRouteApis = new Set(
+      ofType('AWS::ApiGatewayV2::Route')
+        .filter(([, r]) => String(r.Properties.RouteKey).startsWith('GET /v1/query/'))
+        .map(([, r]) => JSON.stringify(r.Properties.ApiId)),
+    );
+    expect([...queryRouteApis]).toEqual([
+      JSON.stringify({ Ref: stack.getLogicalId(stack.queryApi.node.defaultChild as never) }),
+    ]);
     const queryIntegration = ofType('AWS::ApiGatewayV2::Integration').find(([, i]) =>
       JSON.stringify(i.Properties.IntegrationUri).includes(logicalId(stack.query)),
     );

@@ -192,16 +192,25 @@ describe('compute stack', () => {
     template.hasOutput('ApiEndpoint', {});
   });
 
-  it('leaves cross-origin access off unless origins are listed, then lets API Gateway answer browser preflights', () => {
-    const api = () => ofType('AWS::ApiGatewayV2::Api')[0]?.[1].Properties ?? {};
-    expect(api().CorsConfiguration).toBeUndefined();
+  it('leaves cross-origin access off unless origins are listed, then lets API Gateway answer browser preflights on the ingest API only', () => {
+    for (const [, api] of ofType('AWS::ApiGatewayV2::Api'))
+      expect(api.Properties.CorsConfiguration).toBeUndefined();
     const withCors = Template.fromStack(
       testApp({ corsAllowedOrigins: 'https://app.example.com,http://localhost:3000' }).compute,
     );
+    const apis = Object.values(withCors.findResources('AWS::ApiGatewayV2::Api')) as {
+      Properties: { Description: string; CorsConfiguration?: unknown };
+    }[];
+    expect(
+      apis.map((a) => [a.Properties.Description, a.Properties.CorsConfiguration !== undefined]).sort(),
+    ).toEqual([
+      ['OTLP/HTTP ingest API', true],
+      ['Query API (read with a query-scoped tenant key)', false],
+    ]);
     withCors.hasResourceProperties('AWS::ApiGatewayV2::Api', {
       CorsConfiguration: {
         AllowOrigins: ['https://app.example.com', 'http://localhost:3000'],
-        AllowMethods: ['GET', 'POST'],
+        AllowMethods: ['POST'],
         AllowHeaders: Match.arrayWith(['authorization', 'content-encoding', 'content-type', 'x-api-key']),
         ExposeHeaders: ['retry-after'],
         MaxAge: 3600,

@@ -1,10 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CachedTenantDirectory,
+  hasScope,
+  parseScopes,
   type TenantDirectory,
   TenantDirectoryError,
   type TenantInfo,
@@ -16,7 +18,9 @@ import {
   listKeys,
   registerKey,
   revokeKey,
+  setKeyScopes,
   setTenantLimits,
+  setTenantQueryLimits,
 } from '../../../../functions/shared/tenants/dynamo-tenant-directory.js';
 import { hashApiKey, TenantError } from '../../../../functions/shared/tenants/keys.js';
 import { localDynamoClient } from '../../../../local/aws-clients.js';
@@ -71,7 +75,11 @@ describe('keys in DynamoDB (dynalite)', () => {
 
     const created = await createKey(client, table, { tenantId: 'acme', label: 'ci' });
     expect(created.key).toMatch(/^otlp_[0-9A-Za-z]{32}$/);
-    expect(await directory.resolve(created.key)).toEqual({ tenantId: 'acme', keyId: created.keyId });
+    expect(await directory.resolve(created.key)).toEqual({
+      tenantId: 'acme',
+      keyId: created.keyId,
+      scopes: ['ingest', 'query'],
+    });
 
     const revoked = await revokeKey(client, table, created.keyId);
     expect(revoked.revokedAt).toBeDefined();
@@ -112,6 +120,7 @@ describe('keys in DynamoDB (dynalite)', () => {
     expect(await new DynamoTenantDirectory(client, table).resolve('local-dev-key')).toEqual({
       tenantId: 'local',
       keyId: first.keyId,
+      scopes: ['ingest', 'query'],
     });
     await expect(
       registerKey(client, table, { tenantId: 'other', key: 'local-dev-key' }),
@@ -174,6 +183,61 @@ describe('keys in DynamoDB (dynalite)', () => {
     await expect(setTenantLimits(client, table, 'acme', { itemsPerSecond: -1 })).rejects.toMatchObject({
       kind: 'invalid',
     });
+  });
+
+  it('keeps scopes per key: stored keys without scopes may do both, an unknown scope authorises nothing', async () => {
+    const table = await freshTable();
+    const directory = new DynamoTenantDirectory(client, table);
+    const put = (key: string, extra: Record<string, { S: string } | { L: { S: string }[] }>) =>
+      client.send(
+        new PutItemCommand({
+          TableName: table,
+          Item: {
+            keyHash: { S: hashApiKey(key) },
+            tenantId: { S: 'acme' },
+            keyId: { S: key.slice(0, 8) },
+            createdAt: { S: '2026-01-01T00:00:00Z' },
+            ...extra,
+          },
+        }),
+      );
+    await put('legacy-key-0123', {});
+    const legacy = await directory.resolve('legacy-key-0123');
+    expect(legacy?.scopes).toBeUndefined();
+    expect([hasScope(legacy!, 'ingest'), hasScope(legacy!, 'query')]).toEqual([true, true]);
+    await put('admin-key-0123', { scopes: { L: [{ S: 'admin' }] } });
+    expect(await directory.resolve('admin-key-0123')).toBeUndefined();
+
+    const browser = await createKey(client, table, { tenantId: 'acme', scopes: ['ingest'] });
+    const info = await directory.resolve(browser.key);
+    expect([hasScope(info!, 'ingest'), hasScope(info!, 'query')]).toEqual([true, false]);
+    expect((await setKeyScopes(client, table, browser.keyId, ['query'])).scopes).toEqual(['query']);
+    expect((await directory.resolve(browser.key))?.scopes).toEqual(['query']);
+    await expect(setKeyScopes(client, table, browser.keyId, [])).rejects.toMatchObject({ kind: 'invalid' });
+    await expect(createKey(client, table, { tenantId: 'acme', scopes: [] })).rejects.toMatchObject({
+      kind: 'invalid',
+    });
+    expect([
+      parseScopes('query+ingest'),
+      parseScopes('ingest'),
+      parseScopes('admin'),
+      parseScopes('ingest+ingest'),
+    ]).toEqual([['ingest', 'query'], ['ingest'], undefined, undefined]);
+  });
+
+  it('sets query limits on all of a tenant’s keys and new keys inherit them', async () => {
+    const table = await freshTable();
+    const k1 = await createKey(client, table, { tenantId: 'acme' });
+    const directory = new DynamoTenantDirectory(client, table);
+    expect(await setTenantQueryLimits(client, table, 'acme', { requestsPerSecond: 2, burst: 4 })).toBe(1);
+    const k2 = await createKey(client, table, { tenantId: 'acme', scopes: ['query'] });
+    expect((await directory.resolve(k1.key))?.queryLimits).toEqual({ requestsPerSecond: 2, burst: 4 });
+    expect((await directory.resolve(k2.key))?.queryLimits).toEqual({ requestsPerSecond: 2, burst: 4 });
+    expect(await setTenantQueryLimits(client, table, 'acme', undefined)).toBe(2);
+    expect((await directory.resolve(k2.key))?.queryLimits).toBeUndefined();
+    await expect(setTenantQueryLimits(client, table, 'acme', { requestsPerSecond: 0 })).rejects.toMatchObject(
+      { kind: 'invalid' },
+    );
   });
 
   it('reports an unreachable DynamoDB as a TenantDirectoryError (a 503, not a 401)', async () => {
