@@ -123,6 +123,12 @@ const NOT_SETTINGS = new Set([
   'cancel_http_readonly_queries_on_client_close',
 ]);
 
+/**
+ * Server defaults that chdb changes: a server quotes 64-bit integers in JSON output (JavaScript
+ * cannot hold them as numbers), chdb does not. Applied to every session, restored after a request.
+ */
+const SERVER_DEFAULTS: Readonly<Record<string, string>> = { output_format_json_quote_64bit_integers: '1' };
+
 const SETTING_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const READ_ONLY = /^\s*(\(\s*)*(SELECT|WITH|SHOW|DESC|DESCRIBE|EXISTS|EXPLAIN)\b/i;
 const SESSION_STATEMENT = /^\s*(SET|USE)\s/i;
@@ -372,13 +378,15 @@ class SessionPool {
     }
   }
 
-  private acquire(): Promise<Session> {
+  private async acquire(): Promise<Session> {
     const free = this.idle.pop();
-    if (free) return Promise.resolve(free);
+    if (free) return free;
     if (this.all.length < this.size) {
       const s = new Session(this.path);
       this.all.push(s);
-      return Promise.resolve(s);
+      const defaults = Object.entries(SERVER_DEFAULTS).map(([k, v]) => `SET ${k} = ${literal(v)}`);
+      await s.queryAsync(defaults.join('; '));
+      return s;
     }
     return new Promise((resolve) => this.waiting.push(resolve));
   }
@@ -533,7 +541,9 @@ export async function startClickHouseHttp(options: ClickHouseHttpOptions): Promi
           for (const [k, v] of toSet) state.push(`SET ${k} = ${literal(v)}`);
           const reset = [
             ...(state.length > 0 && database && database !== 'default' ? ['USE default'] : []),
-            ...toSet.map(([k]) => `SET ${k} = DEFAULT`),
+            ...toSet.map(
+              ([k]) => `SET ${k} = ${k in SERVER_DEFAULTS ? literal(SERVER_DEFAULTS[k]!) : 'DEFAULT'}`,
+            ),
           ];
           try {
             if (state.length > 0) await session.queryAsync(state.join('; '));

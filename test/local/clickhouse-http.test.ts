@@ -248,6 +248,22 @@ describe('ClickHouse over HTTP on embedded chdb', () => {
     expect(rs.response_headers['x-clickhouse-query-id']).toBe('from-client');
   });
 
+  it('quotes 64-bit integers in JSON as a server does by default (chdb does not), unless told otherwise', async () => {
+    const quoted = await http.query({
+      query: 'SELECT toUInt64(18446744073709551615) AS n',
+      format: 'JSONEachRow',
+    });
+    expect(await quoted.json()).toEqual([{ n: '18446744073709551615' }]);
+    const bare = await http.query({
+      query: 'SELECT toUInt64(5) AS n',
+      format: 'JSONEachRow',
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+    });
+    expect(await bare.json()).toEqual([{ n: 5 }]);
+    const again = await http.query({ query: 'SELECT toUInt64(5) AS n', format: 'JSONEachRow' });
+    expect(await again.json()).toEqual([{ n: '5' }]);
+  });
+
   it('sees what the in-process embedded client writes (one data directory)', async () => {
     await embedded.insert({ table: 't', values: [{ id: 77, s: 'embedded' }], format: 'JSONEachRow' });
     const rs = await http.query({ query: 'SELECT s FROM t WHERE id = 77', format: 'JSONEachRow' });
