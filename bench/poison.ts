@@ -201,7 +201,7 @@ async function main(): Promise<void> {
     console.log(summary('baseline (no poison)', before));
     console.log(summary('during the poison burst', during));
     console.log(
-      `dead-letter objects: ${letters.KeyCount ?? 0} (hot and lake writers); poison rows in ClickHouse: ${
+      `dead-letter objects: ${letters.KeyCount ?? 0}; poison rows in ClickHouse: ${
         (await stored.json<{ n: string | number }>())[0]?.n
       }`,
     );
