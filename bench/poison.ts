@@ -219,4 +219,11 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// Like bench/local.ts: exit once done (the stopped pipeline's emulators can keep the loop alive).
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

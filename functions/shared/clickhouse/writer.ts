@@ -26,6 +26,8 @@ import { type ClickHouseFailure, classifyClickHouseError } from './errors.js';
  *    same token before giving up.
  * 4. After a table's insert, its ledger rows are written. What remains: an insert committed, then the
  *    invocation died before the ledger write, and the records come back in a different composition.
+ * 5. Only outages are retried (errors.ts tells them apart). When ClickHouse refuses the data itself,
+ *    the table's insert is bisected by envelope to reject just the refused envelopes (`isolating`).
  */
 
 export interface StreamPosition {
