@@ -476,6 +476,17 @@ export async function startClickHouseHttp(options: ClickHouseHttpOptions): Promi
       return;
     }
 
+    // ClickHouse's own LZ4 framing (JDBC and clickhouse-go can ask for it): refuse it plainly rather
+    // than send what the client would misread.
+    for (const p of ['compress', 'decompress'] as const) {
+      if (params.get(p) === '1') {
+        throw new ClickHouseHttpException(
+          48,
+          'NOT_IMPLEMENTED',
+          `${p}=1 (ClickHouse native compression) is not served locally: turn it off in the client (e.g. the driver property compress=false); gzip is served`,
+        );
+      }
+    }
     let body = await decodeBody(await readBody(req), req.headers['content-encoding']);
     const queryParams = new Map<string, string>();
     for (const [k, v] of params) if (k.startsWith('param_')) queryParams.set(k.slice(6), v);

@@ -228,6 +228,30 @@ describe('ClickHouse over HTTP on embedded chdb', () => {
     expect(err).toMatchObject({ code: '27', type: 'CANNOT_PARSE_INPUT_ASSERTION_FAILED' });
   });
 
+  it('returns binary formats byte for byte (Native, RowBinaryWithNamesAndTypes, as Grafana and JDBC read)', async () => {
+    const native = await post('', 'SELECT toUInt32(258) AS n FORMAT Native');
+    const bytes = Buffer.from(await native.arrayBuffer());
+    // Native: 1 column, 1 row, "n", "UInt32", then 258 little-endian.
+    expect(bytes.subarray(-4)).toEqual(Buffer.from([2, 1, 0, 0]));
+    expect(bytes.includes(Buffer.from('UInt32'))).toBe(true);
+    const rb = await post('', 'SELECT toUInt16(513) AS x FORMAT RowBinaryWithNamesAndTypes');
+    expect(Buffer.from(await rb.arrayBuffer())).toEqual(
+      Buffer.concat([
+        Buffer.from([1, 1]),
+        Buffer.from('x'),
+        Buffer.from([6]),
+        Buffer.from('UInt16'),
+        Buffer.from([1, 2]),
+      ]),
+    );
+  });
+
+  it('refuses ClickHouse native compression (compress=1) with a clear error instead of misframed bytes', async () => {
+    const res = await post('compress=1', 'SELECT 1');
+    expect(res.status).toBe(501);
+    expect(await res.text()).toMatch(/compress=1 .* not served locally/);
+  });
+
   it('treats GET as read-only (code 164), as the server does', async () => {
     const res = await fetch(`${server.url}/?query=${encodeURIComponent('INSERT INTO t (id) VALUES (1)')}`, {
       headers: auth,
