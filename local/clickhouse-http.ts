@@ -70,30 +70,38 @@ export class ClickHouseHttpException extends Error {
 }
 
 /**
- * The HTTP status ClickHouse sends for an exception code (its HTTP handler's mapping, by code
- * name): client mistakes are 4xx, everything else 500.
+ * The HTTP status ClickHouse sends for an exception code: authentication 401/403, malformed input
+ * 400, unknown names 404, a few server conditions 408/411/413/415/501/503, everything else 500.
+ * (Codes from the engine's errorCodeToName; the server answers 500 for READONLY too.)
  */
 export function httpStatusOf(code: number): number {
-  if (code === 194) return 401; // REQUIRED_PASSWORD
-  if (code === 192 || code === 193 || code === 516 || code === 497 || code === 164) return 403;
-  if (code === 159) return 408; // TIMEOUT_EXCEEDED
-  if (code === 202 || code === 209 || code === 210 || code === 439) return 503; // too many queries, network
-  if (code === 48) return 501; // NOT_IMPLEMENTED
-  if (code === 381) return 411; // HTTP_LENGTH_REQUIRED
-  if (code === 168 || code === 167 || code === 306) return 400; // AST too big / too deep
-  if (BAD_REQUEST.has(code)) return 400;
-  if (NOT_FOUND.has(code)) return 404;
-  return 500;
+  return HTTP_STATUS.get(code) ?? 500;
 }
 
-// CANNOT_PARSE_* (6, 25, 26, 27, 38, 41, 72, 298?, 299?), SYNTAX_ERROR 62, TYPE_MISMATCH 53,
-// INCORRECT_DATA 117, VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE 321, UNKNOWN_ELEMENT_IN_AST 1001-ish,
-// BAD_QUERY_PARAMETER 457, UNKNOWN_QUERY_PARAMETER 456.
-const BAD_REQUEST = new Set([6, 25, 26, 27, 38, 41, 53, 62, 72, 117, 321, 456, 457]);
-// UNKNOWN_TABLE 60, UNKNOWN_FUNCTION 46, UNKNOWN_IDENTIFIER 47, UNKNOWN_TYPE 50, UNKNOWN_STORAGE 56,
-// UNKNOWN_DATABASE 81, UNKNOWN_SETTING 115, UNKNOWN_AGGREGATE_FUNCTION 63, UNKNOWN_FORMAT 73,
-// UNKNOWN_DATABASE_ENGINE 336, UNKNOWN_TYPE_OF_QUERY 57? (no: TABLE_ALREADY_EXISTS is 57).
-const NOT_FOUND = new Set([46, 47, 50, 56, 60, 63, 73, 81, 115, 336]);
+const HTTP_STATUS = new Map<number, number>([
+  [194, 401], // REQUIRED_PASSWORD
+  // UNKNOWN_USER, WRONG_PASSWORD, AUTHENTICATION_FAILED, SET_NON_GRANTED_ROLE, ACCESS_DENIED
+  ...[192, 193, 516, 512, 497].map((c) => [c, 403] as const),
+  // BAD_ARGUMENTS, CANNOT_COMPILE_REGEXP, CANNOT_PARSE_* (text, escape, quoted, date, datetime, number,
+  // domain value, IPv4, IPv6, input assertion, UUID), DUPLICATE_COLUMN, ILLEGAL_COLUMN,
+  // UNKNOWN_ELEMENT_IN_AST, UNKNOWN_TYPE_OF_AST_NODE, THERE_IS_NO_COLUMN, TOO_DEEP_AST, TOO_BIG_AST,
+  // UNEXPECTED_AST_STRUCTURE, SYNTAX_ERROR, INCORRECT_DATA, TYPE_MISMATCH, VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+  ...[
+    36, 427, 6, 25, 26, 38, 41, 72, 441, 675, 676, 27, 376, 15, 44, 37, 123, 8, 167, 168, 223, 62, 117, 53,
+    321,
+  ].map((c) => [c, 400] as const),
+  // UNKNOWN_TABLE, _FUNCTION, _IDENTIFIER, _TYPE, _STORAGE, _DATABASE, _SETTING, _DIRECTION_OF_SORTING,
+  // _AGGREGATE_FUNCTION, _FORMAT, _DATABASE_ENGINE, _TYPE_OF_QUERY, _ROLE
+  ...[60, 46, 47, 50, 56, 81, 115, 152, 63, 73, 336, 78, 511].map((c) => [c, 404] as const),
+  [229, 413], // QUERY_IS_TOO_LARGE
+  [48, 501], // NOT_IMPLEMENTED
+  [209, 503], // SOCKET_TIMEOUT
+  [76, 503], // CANNOT_OPEN_FILE
+  [381, 411], // HTTP_LENGTH_REQUIRED
+  [159, 408], // TIMEOUT_EXCEEDED
+  [439, 503], // CANNOT_SCHEDULE_TASK
+  [779, 415], // UNSUPPORTED_MEDIA_TYPE
+]);
 
 /** URL parameters that are not settings. */
 const NOT_SETTINGS = new Set([

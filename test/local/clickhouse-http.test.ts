@@ -252,11 +252,11 @@ describe('ClickHouse over HTTP on embedded chdb', () => {
     expect(await res.text()).toMatch(/compress=1 .* not served locally/);
   });
 
-  it('treats GET as read-only (code 164), as the server does', async () => {
+  it('treats GET as read-only (code 164, status 500), as the server does', async () => {
     const res = await fetch(`${server.url}/?query=${encodeURIComponent('INSERT INTO t (id) VALUES (1)')}`, {
       headers: auth,
     });
-    expect(res.status).toBe(403);
+    expect(res.status).toBe(500);
     expect(res.headers.get('x-clickhouse-exception-code')).toBe('164');
   });
 
