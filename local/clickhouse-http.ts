@@ -375,14 +375,26 @@ class SessionPool {
     private readonly size: number,
   ) {}
 
-  async use<T>(run: (s: Session) => Promise<T>): Promise<T> {
+  /** Runs on a free session; `discard()` (say, when its settings could not be reset) closes it instead. */
+  async use<T>(run: (s: Session, discard: () => void) => Promise<T>): Promise<T> {
     const session = await this.acquire();
+    let discarded = false;
     try {
-      return await run(session);
+      return await run(session, () => {
+        discarded = true;
+      });
     } finally {
-      const next = this.waiting.shift();
-      if (next) next(session);
-      else this.idle.push(session);
+      if (discarded) {
+        this.all.splice(this.all.indexOf(session), 1);
+        session.close();
+        // A waiter gets a fresh session.
+        const next = this.waiting.shift();
+        if (next) this.acquire().then(next, () => this.waiting.unshift(next));
+      } else {
+        const next = this.waiting.shift();
+        if (next) next(session);
+        else this.idle.push(session);
+      }
     }
   }
 
@@ -554,7 +566,7 @@ export async function startClickHouseHttp(options: ClickHouseHttpOptions): Promi
     const started = performance.now();
     const result = SESSION_STATEMENT.test(sql)
       ? undefined
-      : await pool.use(async (session) => {
+      : await pool.use(async (session, discard) => {
           const state: string[] = [];
           if (database && database !== 'default') state.push(`USE ${database.replace(/[^A-Za-z0-9_]/g, '')}`);
           for (const [k, v] of toSet) state.push(`SET ${k} = ${literal(v)}`);
@@ -570,7 +582,8 @@ export async function startClickHouseHttp(options: ClickHouseHttpOptions): Promi
               ? await session.queryBindAsync(sql, bound, { format })
               : await session.queryAsync(sql, { format });
           } finally {
-            if (reset.length > 0) await session.queryAsync(reset.join('; '));
+            // A session whose settings could not be reset must not serve another request.
+            if (reset.length > 0) await session.queryAsync(reset.join('; ')).catch(discard);
           }
         });
     const out = result ? Buffer.from(result.bytes()) : Buffer.alloc(0);

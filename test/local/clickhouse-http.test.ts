@@ -154,6 +154,16 @@ describe('ClickHouse over HTTP on embedded chdb', () => {
     }
   });
 
+  it('answers an unknown setting with 404 UNKNOWN_SETTING and keeps serving', async () => {
+    const res = await post('no_such_setting=1', 'SELECT 1');
+    expect(res.status).toBe(404);
+    expect(res.headers.get('x-clickhouse-exception-code')).toBe('115');
+    for (let i = 0; i < 6; i++) {
+      const ok = await http.query({ query: "SELECT getSetting('max_threads') AS v", format: 'JSONEachRow' });
+      expect(await ok.json()).toHaveLength(1);
+    }
+  });
+
   it('dedups by insert_deduplication_token, scoped to that insert (statement SETTINGS, not a session SET)', async () => {
     const insert = (id: number, token?: string) =>
       http.insert({
