@@ -559,7 +559,8 @@ export async function startClickHouseHttp(options: ClickHouseHttpOptions): Promi
         toSet.push(...settings);
       }
     }
-    const types = placeholderTypes(sql);
+    // Placeholders live in the statement, never in an insert's rows: skip scanning those.
+    const types = placeholderTypes(insertHead ? insertHead[0] : sql);
     const bound: Record<string, unknown> = {};
     for (const [k, v] of queryParams) bound[k] = toChdbParam(v, types.get(k));
 
