@@ -140,6 +140,9 @@ export function createHotWriterHandler(deps: HotWriterDeps) {
     const fields = {
       records: outcome.records,
       deadLettered: outcome.deadLettered,
+      ...(outcome.deadLettered > 0 && {
+        deadLetteredByReason: Object.fromEntries(outcome.deadLetteredByReason),
+      }),
       retried: failures,
       ...outcome.write?.stats,
     };
