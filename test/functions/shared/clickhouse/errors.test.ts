@@ -3,6 +3,7 @@ import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { Session } from 'chdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyClickHouseError, DATA_ERROR_CODES } from '../../../../functions/shared/clickhouse/errors.js';
 import { ClickHouseWriteError } from '../../../../functions/shared/clickhouse/writer.js';
@@ -16,8 +17,10 @@ const quiet = { level: 127 as never };
 let server: ClickHouseHttpServer;
 const clients: Record<'embedded' | 'http', ClickHouseClient> = {} as never;
 
+let path: string;
+
 beforeAll(async () => {
-  const path = mkdtempSync(join(tmpdir(), 'ch-errors-'));
+  path = mkdtempSync(join(tmpdir(), 'ch-errors-'));
   clients.embedded = createEmbeddedClickHouse({ path });
   server = await startClickHouseHttp({ path, port: 0 });
   clients.http = createClient({
@@ -110,6 +113,21 @@ describe.each(['embedded', 'http'] as const)('classifyClickHouseError over %s', 
   ])('%s is an outage (retried, never dead-lettered)', async (_name, code, sql) => {
     const err = await clients[via].command({ query: sql }).catch((e: unknown) => e);
     expect(classifyClickHouseError(err)).toMatchObject({ kind: 'outage', code });
+  });
+});
+
+describe("classifyClickHouseError on chdb's own session errors", () => {
+  it('reads the numeric clickhouseCode of a ChdbQueryError (the raw engine, no client in between)', async () => {
+    const session = new Session(path);
+    try {
+      const err = await session.queryAsync(PROVOKE[41]!).catch((e: unknown) => e);
+      expect(err).toMatchObject({ clickhouseCode: 41 });
+      expect(classifyClickHouseError(err)).toMatchObject({ kind: 'data', code: 41 });
+      const missing = await session.queryAsync('SELECT * FROM no_such_table').catch((e: unknown) => e);
+      expect(classifyClickHouseError(missing)).toMatchObject({ kind: 'outage', code: 60 });
+    } finally {
+      session.close();
+    }
   });
 });
 
