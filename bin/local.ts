@@ -16,6 +16,11 @@ import { type LocalPipeline, LocalStartError, startLocalPipeline } from '../loca
 function banner(p: LocalPipeline, startedMs: number): string {
   const dataDir = relative(process.cwd(), p.dataDir) || '.';
   const header = `authorization=Bearer ${p.apiKey}`;
+  const ch = p.clickhouseHttp;
+  const clickhouse =
+    'url' in ch
+      ? `${ch.url}  (user ${ch.user}; Grafana, HyperDX, DBeaver, curl)`
+      : `not served: ${ch.notServed}`;
   return [
     '',
     `otlp-pipeline is running locally (ready in ${(startedMs / 1000).toFixed(1)} s)`,
@@ -23,6 +28,7 @@ function banner(p: LocalPipeline, startedMs: number): string {
     `  OTLP/HTTP      ${p.url}/v1/traces  /v1/logs  /v1/metrics`,
     `  Query API      ${p.url}/v1/query/...`,
     `  Tenant / key   ${p.tenant} / ${p.apiKey}`,
+    `  ClickHouse     ${clickhouse}`,
     `  Data           ${dataDir}/  (ClickHouse: ${p.clickhouseMode === 'embedded' ? 'embedded' : 'CLICKHOUSE_URL'})`,
     '',
     '  Send data from any OpenTelemetry SDK or Collector:',

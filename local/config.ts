@@ -25,6 +25,14 @@ export const localConfigSchema = z.object({
   CLICKHOUSE_USER: z.string().default('default'),
   CLICKHOUSE_PASSWORD: z.string().default(''),
   CLICKHOUSE_DATABASE: z.string().default('default'),
+  /**
+   * The ClickHouse HTTP interface over the embedded engine, on 127.0.0.1 (local/clickhouse-http.ts):
+   * a port (0 picks a free one) or `off`. Not started with CLICKHOUSE_URL.
+   */
+  CLICKHOUSE_HTTP_PORT: z.union([z.literal('off'), port]).default(8123),
+  /** The one user it accepts (basic auth, X-ClickHouse-User/Key, or user/password parameters). */
+  CLICKHOUSE_HTTP_USER: z.string().min(1).default('default'),
+  CLICKHOUSE_HTTP_PASSWORD: z.string().default(''),
   HOT_RETENTION_DAYS: positiveInt.max(3650).default(7),
   STREAM_SHARDS: positiveInt.max(50).default(2),
   HOT_BATCH_SIZE: positiveInt.max(10_000).default(1000),

@@ -38,6 +38,7 @@ import { TokenBucketRateLimiter } from '../functions/shared/tenants/rate-limiter
 import { localDynamoClient, localKinesisClient, localS3Client } from './aws-clients.js';
 import { FileCheckpointStore } from './checkpoint-store.js';
 import { createEmbeddedClickHouse } from './clickhouse-embedded.js';
+import { startClickHouseHttp } from './clickhouse-http.js';
 import { createLocalColdTier } from './cold-tier.js';
 import type { LocalConfig } from './config.js';
 import { startEmulators } from './emulators.js';
@@ -65,6 +66,8 @@ export interface LocalPipeline {
   readonly dataDir: string;
   readonly clickhouse: ClickHouseClient;
   readonly clickhouseMode: 'embedded' | 'remote';
+  /** The ClickHouse HTTP interface over the embedded engine, or why it is not served. */
+  readonly clickhouseHttp: { readonly url: string; readonly user: string } | { readonly notServed: string };
   readonly endpoints: LocalEndpoints;
   /** Resolves when both consumers have caught up with the stream. */
   whenIdle(): Promise<void>;
@@ -87,6 +90,8 @@ export interface LocalEndpoints {
   readonly streamName: string;
   readonly lakeBucket: string;
   readonly tenantsTable: string;
+  /** The local ClickHouse HTTP interface, when served. */
+  readonly clickhouseHttpUrl?: string;
 }
 
 export class LocalStartError extends Error {
@@ -144,6 +149,33 @@ async function ensurePortFree(host: string, port: number): Promise<void> {
   });
 }
 
+/**
+ * The ClickHouse HTTP interface over the embedded engine. A secondary door: when its port is
+ * taken (say, by a real ClickHouse), local mode still starts and the banner says so.
+ */
+async function startLocalClickHouseHttp(
+  config: LocalConfig,
+  mode: 'embedded' | 'remote',
+): Promise<{ url: string; close: () => Promise<void> } | { notServed: string }> {
+  if (mode === 'remote') return { notServed: 'CLICKHOUSE_URL is set: use that server' };
+  if (config.CLICKHOUSE_HTTP_PORT === 'off') return { notServed: 'CLICKHOUSE_HTTP_PORT=off' };
+  try {
+    const server = await startClickHouseHttp({
+      path: join(config.dataDir, 'clickhouse'),
+      host: '127.0.0.1',
+      port: config.CLICKHOUSE_HTTP_PORT,
+      user: config.CLICKHOUSE_HTTP_USER,
+      password: config.CLICKHOUSE_HTTP_PASSWORD,
+    });
+    return { url: server.url, close: () => server.close() };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    return {
+      notServed: `port ${config.CLICKHOUSE_HTTP_PORT} is in use (set CLICKHOUSE_HTTP_PORT to another port, or off)`,
+    };
+  }
+}
+
 export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipeline> {
   powertoolsDefaults(config);
   await ensureWritableDir(config.dataDir);
@@ -181,6 +213,8 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
       : createEmbeddedClickHouse({ path: join(config.dataDir, 'clickhouse') });
     closers.push(() => clickhouse.close());
     await applyMigrations(clickhouse, { hotRetentionDays: config.HOT_RETENTION_DAYS });
+    const clickhouseHttp = await startLocalClickHouseHttp(config, clickhouseMode);
+    if ('url' in clickhouseHttp) closers.push(clickhouseHttp.close);
 
     const deadLetters = new S3DeadLetterSink(s3, LOCAL_LAKE_BUCKET);
     const store = new S3ObjectStore(s3, LOCAL_LAKE_BUCKET);
@@ -334,6 +368,7 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
       streamName: LOCAL_STREAM,
       lakeBucket: LOCAL_LAKE_BUCKET,
       tenantsTable: LOCAL_TENANTS_TABLE,
+      ...('url' in clickhouseHttp && { clickhouseHttpUrl: clickhouseHttp.url }),
     };
     // The tenants CLI (`npm run tenants -- --local`) and other tools find the running emulators here.
     await writeFile(join(config.dataDir, 'local.json'), `${JSON.stringify(endpoints, null, 2)}\n`);
@@ -346,6 +381,10 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
       dataDir: config.dataDir,
       clickhouse,
       clickhouseMode,
+      clickhouseHttp:
+        'url' in clickhouseHttp
+          ? { url: clickhouseHttp.url, user: config.CLICKHOUSE_HTTP_USER }
+          : { notServed: clickhouseHttp.notServed },
       endpoints,
       async whenIdle() {
         await Promise.all(pollers.map((p) => p.whenIdle()));

@@ -2,6 +2,7 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { KinesisStreamBatchResponse, KinesisStreamRecord } from 'aws-lambda';
 import type {
   PositionedEnvelope,
+  RejectionClass,
   StreamPosition,
   TelemetryWriter,
   WriteResult,
@@ -25,6 +26,9 @@ import { EnvelopeError, unpackEnvelope } from '../shared/envelope/envelope.js';
 
 export const DEAD_LETTER_SOURCE = 'hot-writer';
 
+/** Why records were dead-lettered, as a metric dimension: a few fixed values. */
+export type DeadLetterReasonClass = 'undecodable' | RejectionClass;
+
 export interface HotWriterPorts {
   readonly writer: TelemetryWriter;
   readonly deadLetters: DeadLetterSink;
@@ -34,6 +38,8 @@ export interface HotWriterOutcome {
   readonly response: KinesisStreamBatchResponse;
   readonly records: number;
   readonly deadLettered: number;
+  /** `deadLettered` by reason class. */
+  readonly deadLetteredByReason: ReadonlyMap<DeadLetterReasonClass, number>;
   /** Undefined when the write phase was not reached (nothing decodable). */
   readonly write?: WriteResult;
   /** Why some records were reported as failures. */
@@ -56,6 +62,11 @@ export async function consumeKinesisRecords(
   const raw = new Map<string, Uint8Array>();
   const errors: Error[] = [];
   let deadLettered = 0;
+  const deadLetteredByReason = new Map<DeadLetterReasonClass, number>();
+  const count = (reason: DeadLetterReasonClass) => {
+    deadLettered++;
+    deadLetteredByReason.set(reason, (deadLetteredByReason.get(reason) ?? 0) + 1);
+  };
 
   const decodeRecord = async (record: KinesisStreamRecord): Promise<void> => {
     const position = recordPosition(record);
@@ -68,7 +79,7 @@ export async function consumeKinesisRecords(
       if (!(err instanceof EnvelopeError)) throw err;
       // A throw here (sink down) makes this record a batch item failure: retried, not lost.
       await ports.deadLetters.put([letter(position, `undecodable envelope: ${err.message}`, data)]);
-      deadLettered++;
+      count('undecodable');
     }
   };
 
@@ -91,7 +102,7 @@ export async function consumeKinesisRecords(
         await ports.deadLetters.put(
           write.rejected.map((r) => letter(r.position, r.reason, raw.get(r.position.sequenceNumber)!)),
         );
-        deadLettered += write.rejected.length;
+        for (const r of write.rejected) count(r.reasonClass);
       } catch (err) {
         for (const r of write.rejected) failed.add(r.position.sequenceNumber);
         errors.push(err instanceof Error ? err : new Error(String(err)));
@@ -104,7 +115,14 @@ export async function consumeKinesisRecords(
       .filter((r) => failed.has(r.kinesis.sequenceNumber))
       .map((r) => ({ itemIdentifier: r.kinesis.sequenceNumber })),
   };
-  return { response, records: records.length, deadLettered, ...(write && { write }), errors };
+  return {
+    response,
+    records: records.length,
+    deadLettered,
+    deadLetteredByReason,
+    ...(write && { write }),
+    errors,
+  };
 }
 
 function letter(position: StreamPosition, reason: string, data: Uint8Array): DeadLetter {

@@ -123,7 +123,13 @@ export function createHotWriterHandler(deps: HotWriterDeps) {
 
     const failures = outcome.response.batchItemFailures.length;
     metrics.addMetric('Records', MetricUnit.Count, outcome.records);
-    metrics.addMetric('RecordsDeadLettered', MetricUnit.Count, outcome.deadLettered);
+    // The consumer's dead-letter alarm watches this one (lib/constructs/stream-consumer.ts).
+    metrics.addMetric(PIPELINE_METRICS.deadLetters, MetricUnit.Count, outcome.deadLettered);
+    for (const [reason, n] of outcome.deadLetteredByReason) {
+      const single = metrics.singleMetric();
+      single.addDimension('reason', reason);
+      single.addMetric(PIPELINE_METRICS.deadLettersByReason, MetricUnit.Count, n);
+    }
     metrics.addMetric('RecordsRetried', MetricUnit.Count, failures);
     if (outcome.write) {
       const { stats } = outcome.write;
@@ -134,6 +140,9 @@ export function createHotWriterHandler(deps: HotWriterDeps) {
     const fields = {
       records: outcome.records,
       deadLettered: outcome.deadLettered,
+      ...(outcome.deadLettered > 0 && {
+        deadLetteredByReason: Object.fromEntries(outcome.deadLetteredByReason),
+      }),
       retried: failures,
       ...outcome.write?.stats,
     };

@@ -111,7 +111,11 @@ export function createLakeWriterHandler(deps: LakeWriterHandlerDeps) {
 
     if (letters.length > 0) {
       await deadLetters.put(letters);
-      metrics.addMetric('DeadLetters', MetricUnit.Count, letters.length);
+      // The consumer's dead-letter alarm watches this one (lib/constructs/stream-consumer.ts).
+      metrics.addMetric(PIPELINE_METRICS.deadLetters, MetricUnit.Count, letters.length);
+      const byReason = metrics.singleMetric();
+      byReason.addDimension('reason', 'undecodable');
+      byReason.addMetric(PIPELINE_METRICS.deadLettersByReason, MetricUnit.Count, letters.length);
       logger.warn('envelopes dead-lettered', { count: letters.length, first: letters[0]?.reason });
     }
 

@@ -112,14 +112,7 @@ export class PipelineDashboard extends Construct {
                 label: `${c.fn.name} failed batches`,
               }),
             ),
-            [
-              search(
-                ns,
-                [PIPELINE_METRICS.deadLetters, PIPELINE_METRICS.recordsDeadLettered],
-                'Sum',
-                'poison records',
-              ),
-            ],
+            [search(ns, [PIPELINE_METRICS.deadLetters], 'Sum', 'poison records')],
           ),
         ],
         [

@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Duration, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -83,6 +84,8 @@ export class PipelineFunction extends Construct {
   public readonly function: NodejsFunction;
   public readonly logGroup: logs.LogGroup;
   public readonly name: string;
+  /** Where the function's Powertools metrics go. */
+  public readonly metricsNamespace: string;
 
   constructor(scope: Construct, id: string, props: PipelineFunctionProps) {
     super(scope, id);
@@ -114,6 +117,7 @@ export class PipelineFunction extends Construct {
     });
 
     this.name = props.serviceName ?? props.name;
+    this.metricsNamespace = props.metricsNamespace;
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
     });
@@ -226,5 +230,18 @@ export class PipelineFunction extends Construct {
   public addEnvironment(key: string, value: string): this {
     this.function.addEnvironment(key, value);
     return this;
+  }
+
+  /**
+   * One of the function's own Powertools metrics (PIPELINE_METRICS), with the `service` dimension
+   * Powertools adds: e.g. `metric('DeadLetters', { statistic: 'Sum' })`.
+   */
+  metric(metricName: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: this.metricsNamespace,
+      metricName,
+      dimensionsMap: { service: this.name },
+      ...props,
+    });
   }
 }

@@ -7,6 +7,7 @@ import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { PIPELINE_METRICS } from '../../functions/shared/costs/pipeline-metrics.js';
 import type { PipelineFunction } from './pipeline-function.js';
 
 export interface StreamConsumerProps {
@@ -50,6 +51,8 @@ export class StreamConsumer extends Construct {
   public readonly eventSource: KinesisEventSource;
   public readonly iteratorAgeAlarm: cloudwatch.Alarm;
   public readonly deadLetterAlarm: cloudwatch.Alarm;
+  /** Records the consumer itself dead-lettered (poison: undecodable, or refused by the sink). */
+  public readonly deadLettersAlarm: cloudwatch.Alarm;
   public readonly errorsAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: StreamConsumerProps) {
@@ -101,6 +104,17 @@ export class StreamConsumer extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    this.deadLettersAlarm = new cloudwatch.Alarm(this, 'DeadLettersAlarm', {
+      alarmDescription: `${props.consumer.name} dead-lettered records it can never write (see the dead-letter/ prefix of the lake bucket and the DeadLettersByReason metric); the rest of their batches were written.`,
+      metric: props.consumer.metric(PIPELINE_METRICS.deadLetters, {
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+      }),
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
     this.errorsAlarm = new cloudwatch.Alarm(this, 'ErrorsAlarm', {
       alarmDescription: `${props.consumer.name} fails invocations repeatedly (the batch is being retried).`,
       metric: fn.metricErrors({ statistic: 'Sum', period: Duration.minutes(5) }),
@@ -110,7 +124,12 @@ export class StreamConsumer extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    for (const alarm of [this.iteratorAgeAlarm, this.deadLetterAlarm, this.errorsAlarm]) {
+    for (const alarm of [
+      this.iteratorAgeAlarm,
+      this.deadLetterAlarm,
+      this.deadLettersAlarm,
+      this.errorsAlarm,
+    ]) {
       alarm.addAlarmAction(topicAction);
       alarm.addOkAction(topicAction);
     }

@@ -36,4 +36,16 @@ describe('local-mode settings', () => {
     expect(() => loadLocalConfig({ LOCAL_FAULT: 'disk:1' })).toThrow(/LOCAL_FAULT/);
     expect(() => loadLocalConfig({ LOCAL_FAULT: 'lake-put:0' })).toThrow(/LOCAL_FAULT/);
   });
+
+  it('serves ClickHouse over HTTP on 8123 by default; CLICKHOUSE_HTTP_PORT takes a port, 0 or off', () => {
+    expect(loadLocalConfig({})).toMatchObject({
+      CLICKHOUSE_HTTP_PORT: 8123,
+      CLICKHOUSE_HTTP_USER: 'default',
+    });
+    expect(loadLocalConfig({ CLICKHOUSE_HTTP_PORT: '9000' }).CLICKHOUSE_HTTP_PORT).toBe(9000);
+    expect(loadLocalConfig({ CLICKHOUSE_HTTP_PORT: '0' }).CLICKHOUSE_HTTP_PORT).toBe(0);
+    expect(loadLocalConfig({ CLICKHOUSE_HTTP_PORT: 'off' }).CLICKHOUSE_HTTP_PORT).toBe('off');
+    expect(() => loadLocalConfig({ CLICKHOUSE_HTTP_PORT: 'on' })).toThrow(/CLICKHOUSE_HTTP_PORT/);
+    expect(() => loadLocalConfig({ CLICKHOUSE_HTTP_PORT: '70000' })).toThrow(/CLICKHOUSE_HTTP_PORT/);
+  });
 });

@@ -60,6 +60,8 @@ function childEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, ...settings };
   // A developer's own shell settings must not point the test at a real server.
   if (!('CLICKHOUSE_URL' in settings)) delete env.CLICKHOUSE_URL;
+  // Tests run side by side: the ClickHouse HTTP interface takes a free port unless asked for one.
+  if (!('CLICKHOUSE_HTTP_PORT' in settings)) env.CLICKHOUSE_HTTP_PORT = '0';
   return env;
 }
 

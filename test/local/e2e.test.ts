@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRemoteClickHouse } from '../../functions/shared/clickhouse/connect.js';
 import {
   LogSearchResponseSchema,
   MetricResponseSchema,
@@ -64,6 +65,8 @@ describe('local mode end to end, started as `npm start` starts it', () => {
       HOT_BATCH_WINDOW_MS: '200',
       LAKE_BATCH_WINDOW_MS: '500',
       LOG_LEVEL: 'WARN',
+      CLICKHOUSE_HTTP_PORT: String(await freePort()),
+      CLICKHOUSE_HTTP_PASSWORD: 'e2e-secret',
     };
     app = await startApp(settings);
     api = new QueryApi(app.url);
@@ -203,6 +206,31 @@ describe('local mode end to end, started as `npm start` starts it', () => {
   it('holds exactly one copy of everything sent', async () => {
     viewA = await viewRun(api, runA);
     expect(viewA).toEqual(EXPECTED_VIEW);
+  });
+
+  it('serves ClickHouse over HTTP on the port asked for: the production client reads the same spans', async () => {
+    const url = `http://127.0.0.1:${settings.CLICKHOUSE_HTTP_PORT}`;
+    expect(app?.output()).toContain(`ClickHouse     ${url}  (user default;`);
+    const clickhouse = createRemoteClickHouse({
+      url,
+      username: 'default',
+      password: 'e2e-secret',
+      database: 'default',
+    });
+    try {
+      const rs = await clickhouse.query({
+        query: `SELECT TraceId, count() AS spans FROM otel_traces
+                WHERE TenantId = {tenant:String} AND TraceId IN {ids:Array(String)} GROUP BY TraceId ORDER BY spans`,
+        query_params: { tenant: 'local', ids: [runA.checkoutTraceId, runA.paymentTraceId] },
+        format: 'JSONEachRow',
+      });
+      expect(await rs.json()).toEqual([
+        { TraceId: runA.paymentTraceId, spans: String(EXPECTED_VIEW.paymentSpans) },
+        { TraceId: runA.checkoutTraceId, spans: String(EXPECTED_VIEW.checkoutSpans) },
+      ]);
+    } finally {
+      await clickhouse.close();
+    }
   });
 
   it('refuses a second instance on the same port with a "port in use" message and a non-zero exit', async () => {

@@ -10,6 +10,7 @@ import {
   type TableName,
 } from '../schema/columns.js';
 import { DEFAULT_HOT_RETENTION_DAYS, ident, qualified, WRITE_LEDGER_TABLE } from './ddl.js';
+import { type ClickHouseFailure, classifyClickHouseError } from './errors.js';
 
 /**
  * Writes a stream consumer's batch to ClickHouse: one insert per table per batch, exactly once per
@@ -26,6 +27,8 @@ import { DEFAULT_HOT_RETENTION_DAYS, ident, qualified, WRITE_LEDGER_TABLE } from
  *    same token before giving up.
  * 4. After a table's insert, its ledger rows are written. What remains: an insert committed, then the
  *    invocation died before the ledger write, and the records come back in a different composition.
+ * 5. Only outages are retried (errors.ts tells them apart). When ClickHouse refuses the data itself,
+ *    the table's insert is bisected by envelope to reject just the refused envelopes (`isolating`).
  */
 
 export interface StreamPosition {
@@ -45,7 +48,11 @@ export interface PositionedEnvelope {
 export interface RejectedEnvelope {
   readonly position: StreamPosition;
   readonly reason: string;
+  /** For metrics: rows that do not fit the column model, or rows ClickHouse refused. */
+  readonly reasonClass: RejectionClass;
 }
+
+export type RejectionClass = 'invalid-rows' | 'clickhouse-refused';
 
 export interface WriteStats {
   readonly rowsInserted: number;
@@ -53,7 +60,7 @@ export interface WriteStats {
   readonly rowsAlreadyWritten: number;
   /** Rows older than the hot retention: TTL would drop them; the lake keeps them. */
   readonly rowsExpired: number;
-  /** Data inserts issued (at most one per table). */
+  /** Data inserts issued: one per table, plus the halves tried when ClickHouse refused data. */
   readonly inserts: number;
 }
 
@@ -75,13 +82,25 @@ export interface TelemetryWriter {
 }
 
 export class ClickHouseWriteError extends Error {
-  override readonly name = 'ClickHouseWriteError';
+  override readonly name: string = 'ClickHouseWriteError';
   constructor(
     message: string,
     readonly table: string,
     options?: ErrorOptions,
   ) {
     super(message, options);
+  }
+}
+
+/** ClickHouse refused the rows themselves (a parse, type or range error): retrying cannot help. */
+export class ClickHouseDataError extends ClickHouseWriteError {
+  override readonly name = 'ClickHouseDataError';
+  constructor(
+    table: string,
+    readonly failure: ClickHouseFailure,
+    options?: ErrorOptions,
+  ) {
+    super(`${table}: ClickHouse refused the data (${failure.reasonClass})`, table, options);
   }
 }
 
@@ -447,12 +466,15 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
         rejected.push({
           position: item.position,
           reason: `rows do not fit the column model: ${err.message}`,
+          reasonClass: 'invalid-rows',
         });
       }
     }
 
     // (table, position) pairs done: from the ledger, then from this run's inserts.
     const done = new Set<string>();
+    // Envelopes whose rows ClickHouse refused: rejected whole, left out of later tables' inserts.
+    const refused = new Set<Prepared>();
     let rowsInserted = 0;
     let rowsAlreadyWritten = 0;
     let inserts = 0;
@@ -465,19 +487,29 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
         const included: Prepared[] = [];
         for (const p of prepared) {
           const rows = p.rows.get(table);
-          if (!rows) continue;
+          if (!rows || refused.has(p)) continue;
           if (done.has(`${table}\u0000${positionKey(p.item.position)}`)) rowsAlreadyWritten += rows.length;
           else included.push(p);
         }
         if (included.length === 0) continue;
-        const positions = included.map((p) => p.item.position);
-        const token = deduplicationToken(table, positions);
-        const rows = included.flatMap((p) => p.rows.get(table)!);
-        await this.retrying(table, () => this.insertRows(table, rows, token));
-        inserts++;
-        rowsInserted += rows.length;
-        await this.retrying(WRITE_LEDGER_TABLE, () => this.writeLedger(table, positions, token));
-        for (const p of positions) done.add(`${table}\u0000${positionKey(p)}`);
+        const insertGroup = async (group: readonly Prepared[]) => {
+          const positions = group.map((p) => p.item.position);
+          const token = deduplicationToken(table, positions);
+          const rows = group.flatMap((p) => p.rows.get(table)!);
+          inserts++;
+          await this.retrying(table, () => this.insertRows(table, rows, token));
+          rowsInserted += rows.length;
+          await this.retrying(WRITE_LEDGER_TABLE, () => this.writeLedger(table, positions, token));
+          for (const p of positions) done.add(`${table}\u0000${positionKey(p)}`);
+        };
+        for (const [p, failure] of await this.isolating(table, included, insertGroup)) {
+          refused.add(p);
+          rejected.push({
+            position: p.item.position,
+            reason: `ClickHouse refused its ${table} rows (code ${failure.code} ${failure.reasonClass}): ${failure.message.slice(0, 2000)}`,
+            reasonClass: 'clickhouse-refused',
+          });
+        }
       }
     } catch (err) {
       error =
@@ -489,6 +521,7 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
     const written: StreamPosition[] = [];
     const pending: StreamPosition[] = [];
     for (const p of prepared) {
+      if (refused.has(p)) continue;
       const complete = [...p.rows.keys()].every((t) => done.has(`${t}\u0000${positionKey(p.item.position)}`));
       (complete ? written : pending).push(p.item.position);
     }
@@ -501,6 +534,37 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
     };
   }
 
+  /**
+   * Runs `insert` on all of `group`; when ClickHouse refuses the data, halves the group and tries
+   * each half (its own dedup token), down to single envelopes: k refused envelopes among n cost
+   * O(k log n) inserts, and every other envelope is written in this invocation. Returns the refused
+   * envelopes with why. An outage (or a refused ledger insert) propagates: the caller reports pending.
+   */
+  private async isolating(
+    table: string,
+    group: readonly Prepared[],
+    insert: (group: readonly Prepared[]) => Promise<void>,
+  ): Promise<Map<Prepared, ClickHouseFailure>> {
+    const refused = new Map<Prepared, ClickHouseFailure>();
+    const attempt = async (part: readonly Prepared[]): Promise<void> => {
+      try {
+        await insert(part);
+      } catch (err) {
+        if (!(err instanceof ClickHouseDataError) || err.table !== table) throw err;
+        if (part.length === 1) {
+          refused.set(part[0]!, err.failure);
+          return;
+        }
+        const half = Math.ceil(part.length / 2);
+        await attempt(part.slice(0, half));
+        await attempt(part.slice(half));
+      }
+    };
+    await attempt(group);
+    return refused;
+  }
+
+  /** Retries outages with backoff (same token each time); a data error is thrown at once. */
   private async retrying<T>(table: string, run: () => Promise<T>): Promise<T> {
     let last: unknown;
     for (let attempt = 0; attempt < this.attempts; attempt++) {
@@ -508,6 +572,8 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
       try {
         return await run();
       } catch (err) {
+        const failure = classifyClickHouseError(err);
+        if (failure.kind === 'data') throw new ClickHouseDataError(table, failure, { cause: err });
         last = err;
       }
     }

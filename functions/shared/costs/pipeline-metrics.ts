@@ -14,10 +14,10 @@ export const PIPELINE_METRICS = {
   itemsAccepted: 'ItemsAccepted',
   /** Items rejected (partial success) by ingest; dimensions service, signal. */
   itemsRejected: 'ItemsRejected',
-  /** Poison records the lake writer dead-lettered. */
+  /** Records dead-lettered (hot-writer, lake-writer; dimension service): each consumer alarms on it. */
   deadLetters: 'DeadLetters',
-  /** Poison records the hot writer dead-lettered. */
-  recordsDeadLettered: 'RecordsDeadLettered',
+  /** The same records by reason class: dimensions service and reason (a Powertools single metric). */
+  deadLettersByReason: 'DeadLettersByReason',
   /** Rows inserted into ClickHouse (hot-writer). */
   rowsInserted: 'RowsInserted',
   /** Rows written to Parquet (lake-writer). */

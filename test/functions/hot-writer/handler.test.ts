@@ -6,7 +6,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamRecord } from 'aws-lambda';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createHotWriterHandler, type HotWriterDeps } from '../../../functions/hot-writer/handler.js';
 import { createRemoteClickHouse } from '../../../functions/shared/clickhouse/connect.js';
 import {
@@ -18,7 +18,7 @@ import {
 import { applyMigrations } from '../../../functions/shared/clickhouse/migrations.js';
 import type { DeadLetter, DeadLetterSink } from '../../../functions/shared/dead-letter/dead-letter.js';
 import { TABLE_NAMES } from '../../../functions/shared/schema/columns.js';
-import { createEmbeddedClickHouse } from '../../../local/clickhouse-embedded.js';
+import { openClickHouse, type TestClickHouse } from '../../support/clickhouse.js';
 import {
   batchOf,
   count,
@@ -49,6 +49,7 @@ const context = {
 } as unknown as Context;
 
 let client: ClickHouseClient;
+let connection: TestClickHouse;
 let deadLetters: MemoryDeadLetters;
 
 function handlerWith(clickhouse: () => Promise<ClickHouseClient>) {
@@ -102,11 +103,16 @@ async function deadPort(): Promise<number> {
 }
 
 beforeAll(async () => {
-  client = createEmbeddedClickHouse({ path: mkdtempSync(join(tmpdir(), 'ch-hot-writer-')) });
+  // Embedded, or over HTTP when run from handler.over-http.test.ts.
+  connection = await openClickHouse(mkdtempSync(join(tmpdir(), 'ch-hot-writer-')));
+  client = connection.client;
   await applyMigrations(client, { hotRetentionDays: 7 });
 });
 afterAll(async () => {
-  await client.close();
+  await connection.close();
+});
+afterEach(() => {
+  vi.restoreAllMocks();
 });
 beforeEach(async () => {
   deadLetters = new MemoryDeadLetters();
@@ -232,5 +238,43 @@ describe('hot-writer handler', () => {
       })
     ).json<{ n: number | string }>();
     expect(Number(red?.n)).toBe(12);
+  });
+
+  it('dead-letters envelopes ClickHouse refuses, with its reason, and writes the rest in the same invocation', async () => {
+    // 2^64-1 ns fits the column model's uint64 but not DateTime64(9): ClickHouse answers code 41.
+    const poison = (n: number) =>
+      kinesisRecord(
+        envelopeData('acme', 'traces', [
+          batchOf('otel_traces', [span(n * 10, { Timestamp: '18446744073709551615' })]),
+        ]),
+        n,
+      );
+    const batch = [...records(), poison(20), poison(21)];
+    const emitted: [string, number, Record<string, string>][] = [];
+    const dims = new WeakMap<object, Record<string, string>>();
+    vi.spyOn(Metrics.prototype, 'addDimension').mockImplementation(function (this: Metrics, name, value) {
+      dims.set(this, { ...dims.get(this), [name]: value });
+      return this;
+    });
+    vi.spyOn(Metrics.prototype, 'addMetric').mockImplementation(function (this: Metrics, name, _unit, value) {
+      emitted.push([name, value, dims.get(this) ?? {}]);
+      return this;
+    });
+    // retryDelayMs 0, attempts 2 (handlerWith): the refusal is not retried as an outage anyway.
+
+    const res = await handlerWith(async () => client)(kinesisEvent(batch), context);
+
+    expect(res.batchItemFailures).toEqual([]);
+    expect(deadLetters.letters.map((l) => [l.sequenceNumber, l.reason])).toEqual([
+      [
+        seq(20),
+        expect.stringMatching(/ClickHouse refused its otel_traces rows \(code 41 CANNOT_PARSE_DATETIME\)/),
+      ],
+      [seq(21), expect.stringMatching(/code 41/)],
+    ]);
+    expect(await count(client, 'otel_traces')).toBe(12);
+    expect(await count(client, 'otel_logs')).toBe(8);
+    expect(emitted).toContainEqual(['DeadLetters', 2, {}]);
+    expect(emitted).toContainEqual(['DeadLettersByReason', 2, { reason: 'clickhouse-refused' }]);
   });
 });

@@ -22,10 +22,10 @@ import {
   ensureTenantsTable,
   registerKey,
 } from '../../../functions/shared/tenants/dynamo-tenant-directory.js';
-import { createEmbeddedClickHouse } from '../../../local/clickhouse-embedded.js';
 import { createLocalColdTier } from '../../../local/cold-tier.js';
 import { type Emulators, startEmulators } from '../../../local/emulators.js';
 import { type HttpGateway, startHttpGateway } from '../../../local/http-gateway.js';
+import { openClickHouse, type TestClickHouse } from '../../support/clickhouse.js';
 import { batchOf, DAY, log, MINUTE, metric, span, writeHot, writeLake } from './support.js';
 
 /**
@@ -46,6 +46,7 @@ const GLOBEX_TRACE = 'ffeeddccbbaa99887766554433221100';
 let dir: string;
 let emulators: Emulators;
 let clickhouse: ClickHouseClient;
+let connection: TestClickHouse | undefined;
 let gateway: HttpGateway;
 let s3: S3Client;
 let dynamo: DynamoDBClient;
@@ -96,7 +97,9 @@ beforeAll(async () => {
   await registerKey(dynamo, 'tenants', { tenantId: 'acme', key: ACME_KEY });
   await registerKey(dynamo, 'tenants', { tenantId: 'globex', key: GLOBEX_KEY });
 
-  clickhouse = createEmbeddedClickHouse({ path: join(dir, 'chdb') });
+  // Embedded, or over HTTP (the production client) when run from handler.over-http.test.ts.
+  connection = await openClickHouse(join(dir, 'chdb'));
+  clickhouse = connection.client;
   await applyMigrations(clickhouse, { hotRetentionDays: 7 });
 
   // --- hot tier (last hour), through the hot writer
@@ -278,7 +281,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await gateway?.close();
-  await clickhouse?.close();
+  await connection?.close();
   s3?.destroy();
   dynamo?.destroy();
   await emulators?.close();

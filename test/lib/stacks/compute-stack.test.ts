@@ -141,6 +141,21 @@ describe('compute stack', () => {
       expect(JSON.stringify(a.AlarmActions)).toContain('Operations');
     }
     expect(alarms.some((a) => a.MetricName === '5xx')).toBe(true);
+    // Poison records the consumers dead-letter themselves (their Powertools DeadLetters metric).
+    const poison = alarms.filter((a) => a.MetricName === 'DeadLetters');
+    expect(
+      poison.map((a) => a.Dimensions).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    ).toEqual([[{ Name: 'service', Value: 'hot-writer' }], [{ Name: 'service', Value: 'lake-writer' }]]);
+    for (const a of poison) {
+      expect(a).toMatchObject({
+        Namespace: 'OtlpPipeline/prod',
+        Statistic: 'Sum',
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+      expect(JSON.stringify(a.AlarmActions)).toContain('Operations');
+    }
     expect(alarms.some((a) => a.MetricName === 'WriteProvisionedThroughputExceeded')).toBe(true);
   });
 

@@ -20,10 +20,11 @@ import {
 import { unpackEnvelope } from '../../../../functions/shared/envelope/envelope.js';
 import type { ColumnBatch } from '../../../../functions/shared/rows/batch.js';
 import { TABLE_NAMES } from '../../../../functions/shared/schema/columns.js';
-import { createEmbeddedClickHouse } from '../../../../local/clickhouse-embedded.js';
+import { openClickHouse, type TestClickHouse } from '../../../support/clickhouse.js';
 import { batchOf, count, envelopeData, faultyInserts, logRow, nsAgo, position, span } from './support.js';
 
 let client: ClickHouseClient;
+let connection: TestClickHouse;
 
 async function rows<T>(query: string): Promise<T[]> {
   // 64-bit integers as strings, as a remote server sends them by default (chdb does not).
@@ -79,11 +80,13 @@ function delivery(): PositionedEnvelope[] {
 }
 
 beforeAll(async () => {
-  client = createEmbeddedClickHouse({ path: mkdtempSync(join(tmpdir(), 'ch-writer-')) });
+  // Embedded, or over HTTP when run from writer.over-http.test.ts.
+  connection = await openClickHouse(mkdtempSync(join(tmpdir(), 'ch-writer-')));
+  client = connection.client;
   await applyMigrations(client, { hotRetentionDays: 7 });
 });
 afterAll(async () => {
-  await client.close();
+  await connection.close();
 });
 beforeEach(async () => {
   for (const t of [
@@ -270,6 +273,7 @@ describe('tenancy, validation and expiry', () => {
       {
         position: position(1),
         reason: expect.stringMatching(/otel_traces\.Duration row 0: expected uint64/),
+        reasonClass: 'invalid-rows',
       },
     ]);
     expect(result.written).toEqual([position(2)]);

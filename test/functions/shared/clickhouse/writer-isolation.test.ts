@@ -1,0 +1,184 @@
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createRemoteClickHouse } from '../../../../functions/shared/clickhouse/connect.js';
+import {
+  LOG_COUNTS_TABLE,
+  SERVICE_RED_TABLE,
+  TRACE_LOOKUP_TABLE,
+  WRITE_LEDGER_TABLE,
+} from '../../../../functions/shared/clickhouse/ddl.js';
+import { classifyClickHouseError } from '../../../../functions/shared/clickhouse/errors.js';
+import { applyMigrations } from '../../../../functions/shared/clickhouse/migrations.js';
+import {
+  ClickHouseTelemetryWriter,
+  type PositionedEnvelope,
+} from '../../../../functions/shared/clickhouse/writer.js';
+import { unpackEnvelope } from '../../../../functions/shared/envelope/envelope.js';
+import { TABLE_NAMES } from '../../../../functions/shared/schema/columns.js';
+import { openClickHouse, type TestClickHouse } from '../../../support/clickhouse.js';
+import { batchOf, count, envelopeData, logRow, position, span } from './support.js';
+
+// A data error isolates the refused envelopes at once; only an outage is retried.
+// Runs on embedded chdb, and over HTTP from writer-isolation.over-http.test.ts.
+
+/** 2^64-1 ns: passes the column model (a uint64 of digits) but ClickHouse refuses it (code 41). */
+const POISON_TS = '18446744073709551615';
+
+let connection: TestClickHouse;
+let client: ClickHouseClient;
+
+function traces(n: number, tenant: string, poison = false): PositionedEnvelope {
+  const rows = [0, 1].map((i) => span(n * 10 + i, poison && i === 1 ? { Timestamp: POISON_TS } : {}));
+  const { header, batches } = unpackEnvelope(envelopeData(tenant, 'traces', [batchOf('otel_traces', rows)]));
+  return { position: position(n), tenant: header.tenant, batches };
+}
+
+function logs(n: number): PositionedEnvelope {
+  const { header, batches } = unpackEnvelope(
+    envelopeData('acme', 'logs', [batchOf('otel_logs', [logRow(n * 10)])]),
+  );
+  return { position: position(n), tenant: header.tenant, batches };
+}
+
+interface InsertCall {
+  readonly table: string;
+  readonly token: string;
+}
+
+/** The real client, with every data insert recorded (table and dedup token). */
+function recording(target: ClickHouseClient, calls: InsertCall[]): ClickHouseClient {
+  return new Proxy(target, {
+    get(t, prop, receiver) {
+      if (prop === 'insert') {
+        return (params: Parameters<ClickHouseClient['insert']>[0]) => {
+          const token = String(params.clickhouse_settings?.insert_deduplication_token ?? '');
+          if (!params.table.includes(WRITE_LEDGER_TABLE)) calls.push({ table: params.table, token });
+          return t.insert(params);
+        };
+      }
+      const value = Reflect.get(t, prop, receiver);
+      return typeof value === 'function' ? value.bind(t) : value;
+    },
+  });
+}
+
+beforeAll(async () => {
+  connection = await openClickHouse(mkdtempSync(join(tmpdir(), 'ch-isolation-')));
+  client = connection.client;
+  await applyMigrations(client, { hotRetentionDays: 7 });
+});
+afterAll(async () => {
+  await connection.close();
+});
+beforeEach(async () => {
+  for (const t of [
+    ...TABLE_NAMES,
+    TRACE_LOOKUP_TABLE,
+    SERVICE_RED_TABLE,
+    LOG_COUNTS_TABLE,
+    WRITE_LEDGER_TABLE,
+  ])
+    await client.command({ query: `TRUNCATE TABLE ${t}` });
+});
+
+describe(`data errors are isolated, outages retried (${process.env.TEST_CLICKHOUSE_VIA ?? 'embedded'})`, () => {
+  it('writes every good envelope in one call and rejects only the refused ones, with the reason', async () => {
+    const poisoned = new Set([3, 11]);
+    const batch = Array.from({ length: 16 }, (_, n) =>
+      traces(n, n % 2 ? 'bystander' : 'acme', poisoned.has(n)),
+    );
+    const calls: InsertCall[] = [];
+    // A data error retried would sleep 60 s here (and time the test out): it must not be retried.
+    const writer = new ClickHouseTelemetryWriter(recording(client, calls), {
+      attempts: 3,
+      retryDelayMs: 60_000,
+    });
+
+    const result = await writer.write(batch);
+
+    expect(result.error).toBeUndefined();
+    expect(result.pending).toEqual([]);
+    expect(result.rejected).toEqual(
+      [3, 11].map((n) => ({
+        position: position(n),
+        reason: expect.stringMatching(
+          /ClickHouse refused its otel_traces rows \(code 41 CANNOT_PARSE_DATETIME\)/,
+        ),
+        reasonClass: 'clickhouse-refused',
+      })),
+    );
+    expect(result.written).toEqual([...Array(16).keys()].filter((n) => !poisoned.has(n)).map(position));
+    // Both rows of each good envelope, none of a refused one (its good row included: rejected whole).
+    expect(await count(client, 'otel_traces')).toBe(28);
+    expect(await count(client, 'otel_traces', "SpanId IN ('span-30', 'span-110')")).toBe(0);
+    expect(await count(client, 'otel_traces', "TenantId = 'bystander'")).toBe(12);
+    // Bisection: no insert repeated (no retry of a data error), O(k log n) of them.
+    expect(new Set(calls.map((c) => c.token)).size).toBe(calls.length);
+    expect(calls.length).toBeLessThanOrEqual(1 + 2 * 2 * Math.log2(16));
+    expect(result.stats.rowsInserted).toBe(28);
+  });
+
+  it('leaves a refused envelope out of its later tables and still writes the other signals', async () => {
+    const batch = [traces(0, 'acme', true), logs(1), traces(2, 'acme')];
+    const result = await new ClickHouseTelemetryWriter(client).write(batch);
+
+    expect(result.rejected.map((r) => r.position)).toEqual([position(0)]);
+    expect(result.written).toEqual([position(1), position(2)]);
+    expect(await count(client, 'otel_logs')).toBe(1);
+    expect(await count(client, 'otel_traces')).toBe(2);
+  });
+
+  it('writes the same batch again without duplicates (the halves carry their own dedup tokens)', async () => {
+    const batch = Array.from({ length: 8 }, (_, n) => traces(n, 'acme', n === 5));
+    const writer = new ClickHouseTelemetryWriter(client);
+
+    const first = await writer.write(batch);
+    const again = await writer.write(batch);
+
+    expect(first.rejected.map((r) => r.position)).toEqual([position(5)]);
+    expect(again.rejected.map((r) => r.position)).toEqual([position(5)]);
+    expect(again.written).toEqual(first.written);
+    expect(await count(client, 'otel_traces')).toBe(14);
+  });
+
+  it('retries an outage (endpoint down) and reports every envelope pending, none rejected', async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as { port: number };
+    await new Promise((resolve) => probe.close(resolve));
+    const down = createRemoteClickHouse(
+      { url: `http://127.0.0.1:${port}`, username: 'default', password: '', database: 'default' },
+      { requestTimeoutMs: 2_000 },
+    );
+    let attempts = 0;
+    const counting = new Proxy(down, {
+      get(t, prop, receiver) {
+        const value = Reflect.get(t, prop, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          attempts++;
+          return value.apply(t, args);
+        };
+      },
+    });
+    const batch = [traces(0, 'acme', true), traces(1, 'acme')];
+
+    const result = await new ClickHouseTelemetryWriter(counting, { attempts: 3, retryDelayMs: 1 }).write(
+      batch,
+    );
+    await down.close();
+
+    expect(result.rejected).toEqual([]);
+    expect(result.written).toEqual([]);
+    expect(result.pending).toEqual([position(0), position(1)]);
+    expect(classifyClickHouseError(result.error)).toMatchObject({
+      kind: 'outage',
+      reasonClass: 'ECONNREFUSED',
+    });
+    expect(attempts).toBe(3);
+  });
+});

@@ -1,0 +1,47 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import { createRemoteClickHouse } from '../../functions/shared/clickhouse/connect.js';
+import { createEmbeddedClickHouse } from '../../local/clickhouse-embedded.js';
+import { startClickHouseHttp } from '../../local/clickhouse-http.js';
+
+/**
+ * The ClickHouse connection a test file runs on: embedded chdb in-process, or the production HTTP
+ * client (`createRemoteClickHouse`: gzip, multipart parameters, keep-alive) against the local
+ * HTTP interface over the same engine. A `*.over-http.test.ts` file sets the variable and imports
+ * the embedded test file, so one set of tests proves both paths.
+ */
+export const CLICKHOUSE_VIA_ENV = 'TEST_CLICKHOUSE_VIA';
+
+export type ClickHouseVia = 'embedded' | 'http';
+
+export function clickHouseVia(): ClickHouseVia {
+  return process.env[CLICKHOUSE_VIA_ENV] === 'http' ? 'http' : 'embedded';
+}
+
+export interface TestClickHouse {
+  readonly client: ClickHouseClient;
+  readonly via: ClickHouseVia;
+  close(): Promise<void>;
+}
+
+/** A client over chdb at `path` (one data directory per test file), the way clickHouseVia() says. */
+export async function openClickHouse(path: string, via = clickHouseVia()): Promise<TestClickHouse> {
+  const embedded = createEmbeddedClickHouse({ path });
+  if (via === 'embedded') return { client: embedded, via, close: () => embedded.close() };
+  const password = 'test-password';
+  const server = await startClickHouseHttp({ path, port: 0, password });
+  const client = createRemoteClickHouse({
+    url: server.url,
+    username: 'default',
+    password,
+    database: 'default',
+  });
+  return {
+    client,
+    via,
+    async close() {
+      await client.close();
+      await server.close();
+      await embedded.close();
+    },
+  };
+}
