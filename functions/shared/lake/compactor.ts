@@ -1,8 +1,12 @@
 import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { decodeParquet } from '../parquet/parquet-reader.js';
 import { encodeParquet } from '../parquet/parquet-writer.js';
-import { isTableName, type TableName } from '../schema/columns.js';
+import type { ColumnBatch } from '../rows/batch.js';
+import { ENVELOPE_ID_COLUMN, isTableName, type TableName } from '../schema/columns.js';
 import {
+  envelopeIdsKey,
+  envelopeIdsPartitionPrefix,
   MANIFEST_PREFIX,
   manifestKey,
   manifestPartitionPrefix,
@@ -27,6 +31,14 @@ import type { ObjectInfo, ObjectStore } from './object-store.js';
  * keys, so redoing the same set overwrites the same part. Readers therefore see each row exactly
  * once from the moment its part is put. Two compactors must not run at once (reserved concurrency
  * 1), or two different groupings of the same files could both be published.
+ *
+ * Each (table, partition, envelope id) is published once: a client's resend of a request carries
+ * the same envelope ids under new stream positions, so its rows reach staging again. Before a part
+ * is put, the ids it holds are put beside it (`_envelope-ids/…/<hash>.txt.gz`, counted only while
+ * part-<hash> exists); rows whose id an existing part or an earlier file of this run holds are left
+ * out (dedupStep). A resend lands in the partitions of its original (partitions are by event time),
+ * so this is exact per partition; rows that had no time of their own carry the receive time and
+ * may land elsewhere (ADR 0005).
  */
 
 export interface CompactPartitionOptions {
@@ -48,6 +60,8 @@ export interface PartitionCompaction {
   /** Staging files consumed (published now or by a crashed earlier run). */
   readonly consumed: number;
   readonly rows: number;
+  /** Rows left out: their envelope id was published already, or taken from an earlier file. */
+  readonly duplicates: number;
 }
 
 export interface CompactLakeOptions {
@@ -62,6 +76,7 @@ export interface LakeCompaction {
   readonly published: readonly string[];
   readonly consumed: number;
   readonly rows: number;
+  readonly duplicates: number;
 }
 
 export class CompactionError extends Error {
@@ -107,6 +122,57 @@ function groupBySize(files: readonly ObjectInfo[], targetBytes: number): ObjectI
   return out;
 }
 
+/** Envelope ids of the partition's published parts (those whose part exists). */
+async function publishedIds(
+  store: ObjectStore,
+  table: TableName,
+  partition: PartitionPath,
+  partKeys: ReadonlySet<string>,
+): Promise<Set<string>> {
+  const ids = new Set<string>();
+  const prefix = envelopeIdsPartitionPrefix(table, partition);
+  for (const o of await store.list(prefix)) {
+    const hash = o.key.slice(prefix.length).replace(/\.txt\.gz$/, '');
+    // Written before its part: without the part, a crash came between, and the ids are not published.
+    if (!partKeys.has(publishedKey(table, partition, hash))) continue;
+    const body = await store.get(o.key);
+    if (!body) continue;
+    for (const id of gunzipSync(body).toString('utf8').split('\n')) if (id) ids.add(id);
+  }
+  return ids;
+}
+
+/**
+ * The dedup step: leaves out rows whose envelope id is in `seen` (published, or taken from an
+ * earlier file of this run), then adds this file's ids to `seen`. Rows without an id (files from
+ * before EnvelopeId) are always kept.
+ */
+export function dedupStep(
+  batch: ColumnBatch,
+  seen: Set<string>,
+): { batch: ColumnBatch; dropped: number; added: string[] } {
+  const ids = batch.columns[ENVELOPE_ID_COLUMN];
+  if (!ids) return { batch, dropped: 0, added: [] };
+  const keep: number[] = [];
+  const mine = new Set<string>();
+  for (let i = 0; i < batch.rowCount; i++) {
+    const id = ids[i];
+    if (typeof id === 'string' && id !== '' && seen.has(id)) continue;
+    keep.push(i);
+    if (typeof id === 'string' && id !== '') mine.add(id);
+  }
+  for (const id of mine) seen.add(id);
+  const added = [...mine];
+  if (keep.length === batch.rowCount) return { batch, dropped: 0, added };
+  const columns: Record<string, unknown[]> = {};
+  for (const [name, values] of Object.entries(batch.columns)) columns[name] = keep.map((i) => values[i]);
+  return {
+    batch: { table: batch.table, rowCount: keep.length, columns },
+    dropped: batch.rowCount - keep.length,
+    added,
+  };
+}
+
 export async function compactPartition(
   store: ObjectStore,
   options: CompactPartitionOptions,
@@ -139,15 +205,28 @@ export async function compactPartition(
     .sort((a, b) => (a.key < b.key ? -1 : 1));
   const published: string[] = [];
   let rows = 0;
+  let duplicates = 0;
+  const seen =
+    eligible.length > 0 ? await publishedIds(store, table, partition, partKeys) : new Set<string>();
   for (const set of groupBySize(eligible, options.targetBytes)) {
     const inputs = set.map((f) => f.key);
     const hash = setHash(inputs);
     const part = publishedKey(table, partition, hash);
-    const batches = [];
+    const batches: ColumnBatch[] = [];
+    const partIds = new Set<string>();
     for (const key of inputs) {
       const body = await store.get(key);
       if (!body) throw new CompactionError(`staging file ${key} vanished during compaction`);
-      batches.push(decodeParquet(table, body));
+      const { batch, dropped, added } = dedupStep(decodeParquet(table, body), seen);
+      duplicates += dropped;
+      for (const id of added) partIds.add(id);
+      if (batch.rowCount > 0) batches.push(batch);
+    }
+    if (batches.length === 0) {
+      // Every row was published already: nothing to put, only the staging files to retire.
+      await store.delete(inputs);
+      consumed += inputs.length;
+      continue;
     }
     const mKey = manifestKey(table, partition, hash);
     await store.put(
@@ -156,6 +235,11 @@ export async function compactPartition(
       'application/json',
     );
     step('manifest');
+    await store.put(
+      envelopeIdsKey(table, partition, hash),
+      gzipSync(Buffer.from([...partIds].join('\n'))),
+      'application/gzip',
+    );
     await store.put(part, encodeParquet(table, batches), 'application/vnd.apache.parquet');
     step('published');
     await store.delete(inputs);
@@ -165,7 +249,7 @@ export async function compactPartition(
     consumed += inputs.length;
     rows += batches.reduce((n, b) => n + b.rowCount, 0);
   }
-  return { published, consumed, rows };
+  return { published, consumed, rows, duplicates };
 }
 
 /**
@@ -192,6 +276,7 @@ export async function compactLake(store: ObjectStore, options: CompactLakeOption
   const published: string[] = [];
   let consumed = 0;
   let rows = 0;
+  let duplicates = 0;
   for (const { table, partition } of [...partitions.values()].sort((a, b) =>
     `${a.table}/${a.partition}` < `${b.table}/${b.partition}` ? -1 : 1,
   )) {
@@ -204,6 +289,7 @@ export async function compactLake(store: ObjectStore, options: CompactLakeOption
     published.push(...r.published);
     consumed += r.consumed;
     rows += r.rows;
+    duplicates += r.duplicates;
   }
-  return { partitions: partitions.size, published, consumed, rows };
+  return { partitions: partitions.size, published, consumed, rows, duplicates };
 }

@@ -1,7 +1,7 @@
-import type { UnpackedEnvelope } from '../envelope/envelope.js';
+import { positionEnvelopeId, type UnpackedEnvelope } from '../envelope/envelope.js';
 import { encodeParquet } from '../parquet/parquet-writer.js';
 import type { ColumnBatch } from '../rows/batch.js';
-import { TABLES, type TableName } from '../schema/columns.js';
+import { ENVELOPE_ID_COLUMN, TABLES, type TableName } from '../schema/columns.js';
 import {
   nanosToMillis,
   type PartitionPath,
@@ -27,6 +27,10 @@ import type { ObjectStore } from './object-store.js';
  * restarted retry writes only what no earlier attempt did. Files are written atomically (one put).
  * The compactor removes staging files only once they are older than a grace longer than the
  * ESM's maximum record age, i.e. once no retry of their records can happen any more.
+ *
+ * Across client resends (the same request sent again: same content, new sequence numbers) the key
+ * is the envelope's content id, written into every row's EnvelopeId: a batch holding an envelope
+ * id twice writes it once, and the compactor publishes each (table, partition, id) once.
  */
 
 export interface DecodedRecord {
@@ -56,6 +60,7 @@ export class LakeWriteError extends Error {
 
 interface Contribution {
   readonly seq: bigint;
+  readonly envelopeId: string;
   readonly batch: ColumnBatch;
 }
 
@@ -98,18 +103,28 @@ function splitByPartition(
   return out;
 }
 
+/** The batch with every row's EnvelopeId set (the payload does not carry it: one id per envelope). */
+function withEnvelopeId(batch: ColumnBatch, id: string): ColumnBatch {
+  return {
+    ...batch,
+    columns: { ...batch.columns, [ENVELOPE_ID_COLUMN]: new Array<string>(batch.rowCount).fill(id) },
+  };
+}
+
 function group(records: readonly DecodedRecord[]): Group[] {
   const groups = new Map<string, Group>();
   for (const r of records) {
     const seq = BigInt(r.sequenceNumber);
-    for (const batch of r.envelope.batches) {
-      if (batch.rowCount === 0) continue;
+    const envelopeId = r.envelope.header.id ?? positionEnvelopeId(r.shardId, r.sequenceNumber);
+    for (const raw of r.envelope.batches) {
+      if (raw.rowCount === 0) continue;
+      const batch = withEnvelopeId(raw, envelopeId);
       const parts = splitByPartition(r.envelope.header.tenant, batch, r.arrivalMs ?? Date.now());
       for (const [partition, rows] of parts) {
         const id = `${batch.table}/${partition}/${r.shardId}`;
         const g = groups.get(id) ?? { table: batch.table, partition, shardId: r.shardId, contributions: [] };
         groups.set(id, g);
-        g.contributions.push({ seq, batch: rows });
+        g.contributions.push({ seq, envelopeId, batch: rows });
       }
     }
   }
@@ -132,10 +147,17 @@ async function writeGroup(
 ): Promise<{ key?: string; written: number; skipped: number }> {
   const ranges = await existingRanges(store, g);
   const fresh: Contribution[] = [];
+  // An envelope's rows of one table and partition are one contribution: a second one with the same
+  // id is a resend in the same batch (the compactor would drop it anyway).
+  const ids = new Set<string>();
   let skipped = 0;
   for (const c of g.contributions) {
-    if (ranges.some(([a, b]) => c.seq >= a && c.seq <= b)) skipped += c.batch.rowCount;
-    else fresh.push(c);
+    if (ranges.some(([a, b]) => c.seq >= a && c.seq <= b) || ids.has(c.envelopeId))
+      skipped += c.batch.rowCount;
+    else {
+      fresh.push(c);
+      ids.add(c.envelopeId);
+    }
   }
   if (fresh.length === 0) return { written: 0, skipped };
   let first = fresh[0]!.seq;

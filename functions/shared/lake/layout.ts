@@ -10,10 +10,14 @@ import type { TableName } from '../schema/columns.js';
  *       published by the compactor: what Glue (partition projection) and Athena read.
  *   _published/<table>/tenant=<t>/dt=YYYY-MM-DD/hour=HH/<hash>.json
  *       the compactor's manifest of the staging keys a part consumed, written before the part.
+ *   _envelope-ids/<table>/tenant=<t>/dt=YYYY-MM-DD/hour=HH/<hash>.txt.gz
+ *       the envelope ids in part-<hash> (one per line), written before the part: the compactor
+ *       publishes each (table, partition, envelope id) once.
  */
 
 export const STAGING_PREFIX = 'staging/';
 export const MANIFEST_PREFIX = '_published/';
+export const ENVELOPE_IDS_PREFIX = '_envelope-ids/';
 
 const HOUR_MS = 3_600_000;
 
@@ -96,4 +100,12 @@ export function manifestPartitionPrefix(table: TableName, partition: PartitionPa
 
 export function manifestKey(table: TableName, partition: PartitionPath, hash: string): string {
   return `${manifestPartitionPrefix(table, partition)}${hash}.json`;
+}
+
+export function envelopeIdsPartitionPrefix(table: TableName, partition: PartitionPath): string {
+  return `${ENVELOPE_IDS_PREFIX}${table}/${partition}/`;
+}
+
+export function envelopeIdsKey(table: TableName, partition: PartitionPath, hash: string): string {
+  return `${envelopeIdsPartitionPrefix(table, partition)}${hash}.txt.gz`;
 }
