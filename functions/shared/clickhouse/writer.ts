@@ -438,6 +438,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 interface Prepared {
   readonly item: PositionedEnvelope;
   readonly id: string;
+  /** tenant + id: ids are per tenant (the tenant is hashed into them; this keeps it so regardless). */
+  readonly key: string;
   readonly rows: EnvelopeRows;
   readonly tables: Map<TableName, TableRowsInfo>;
 }
@@ -512,7 +514,7 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
           id,
           item.receivedAtNs,
         );
-        prepared.push({ item, id, rows, tables });
+        prepared.push({ item, id, key: `${item.tenant}\u0000${id}`, rows, tables });
         rowsExpired += expired;
       } catch (err) {
         if (!(err instanceof RowValidationError)) throw err;
@@ -543,7 +545,7 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
         for (const p of prepared) {
           const mine = p.rows.get(table);
           if (!mine) continue;
-          const id = p.id;
+          const id = p.key;
           if (taken.has(id) || done.has(`${table}\u0000${id}`)) {
             // The same envelope earlier in this batch (an original and its resend): once is enough.
             rowsAlreadyWritten += mine.length;
@@ -590,7 +592,7 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
     const written: StreamPosition[] = [];
     const pending: StreamPosition[] = [];
     for (const p of prepared) {
-      const complete = [...p.rows.keys()].every((t) => done.has(`${t}\u0000${p.id}`));
+      const complete = [...p.rows.keys()].every((t) => done.has(`${t}\u0000${p.key}`));
       (complete ? written : pending).push(p.item.position);
     }
     return {
@@ -688,12 +690,12 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
     [...specs.values()].forEach((spec, i) => {
       const time = ident(LAYOUTS.get(spec.table)!.columns[LAYOUTS.get(spec.table)!.timeColumn]!.name);
       selects.push(
-        `SELECT {t${i}:String} AS t, EnvelopeId AS id, intDiv(toUnixTimestamp(${time}), ${CELL_SECONDS}) AS cell, count() AS n
+        `SELECT {t${i}:String} AS t, TenantId AS tenant, EnvelopeId AS id, intDiv(toUnixTimestamp(${time}), ${CELL_SECONDS}) AS cell, count() AS n
          FROM ${qualified(spec.table, this.database)}
          WHERE TenantId IN {tenants${i}:Array(String)}
            AND ${time} >= fromUnixTimestamp64Nano({lo${i}:Int64}) AND ${time} <= fromUnixTimestamp64Nano({hi${i}:Int64})
            AND EnvelopeId IN {ids${i}:Array(String)}
-         GROUP BY id, cell`,
+         GROUP BY tenant, id, cell`,
       );
       params[`t${i}`] = spec.table;
       params[`tenants${i}`] = [...spec.tenants];
@@ -710,8 +712,9 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
       use_multipart_params_auto: true,
       format: 'JSONEachRow',
     });
-    for (const r of await rs.json<{ t: string; id: string; cell: number | string; n: number | string }>()) {
-      const key = `${r.t}\u0000${r.id}`;
+    type Row = { t: string; tenant: string; id: string; cell: number | string; n: number | string };
+    for (const r of await rs.json<Row>()) {
+      const key = `${r.t}\u0000${r.tenant}\u0000${r.id}`;
       const cells = out.get(key) ?? new Map<number, number>();
       out.set(key, cells);
       cells.set(Number(r.cell), (cells.get(Number(r.cell)) ?? 0) + Number(r.n));
