@@ -427,8 +427,8 @@ export function positionEnvelopeId(shardId: string, sequenceNumber: string): str
 }
 
 /**
- * Room kept under `maxBytes` when a split is decided on the stand-in encoding (below): the real
- * envelope differs from it only in the digits of one time value.
+ * Room kept under `maxBytes` (at most a sixteenth of it) when a split is decided on the stand-in
+ * encoding (below): the real envelope differs from it only in the digits of one time value.
  */
 const SIZING_SLACK_BYTES = 4096;
 
@@ -439,7 +439,7 @@ const SIZING_SLACK_BYTES = 4096;
  */
 function sizingBatches(batches: readonly ColumnBatch[], receivedAtNs: string): ColumnBatch[] | undefined {
   let any = false;
-  const standIn = '0'.repeat(receivedAtNs.length);
+  const standIn = '0'.repeat(receivedAtNs.length); // the same length: the JSON is as long
   const out = batches.map((b) => {
     const name = TABLES[b.table].timeColumn;
     const times = b.columns[name];
@@ -472,6 +472,8 @@ export function packEnvelopes(
   const out: PackedEnvelope[] = [];
   const real = batches.filter((b) => b.rowCount > 0);
   const sizing = identity && sizingBatches(real, identity.receivedAtNs);
+  const standIn = identity && '0'.repeat(identity.receivedAtNs.length);
+  const sizingLimit = maxBytes - Math.min(SIZING_SLACK_BYTES, maxBytes >> 4);
   // Real and stand-in groups are halved alike, so they stay parallel.
   const pending: [ColumnBatch[], ColumnBatch[] | undefined][] = [[real, sizing]];
   while (pending.length > 0) {
@@ -481,7 +483,7 @@ export function packEnvelopes(
     const filled = sizingGroup !== undefined && hasFilledTime(group, identity!.receivedAtNs);
     const env = encodeOne(tenant, signal, group, codec, id, filled ? identity!.receivedAtNs : undefined);
     const fits = filled
-      ? encodeOne(tenant, signal, sizingGroup, codec, id).data.length <= maxBytes - SIZING_SLACK_BYTES &&
+      ? encodeOne(tenant, signal, sizingGroup, codec, id, standIn).data.length <= sizingLimit &&
         env.data.length <= maxBytes
       : env.data.length <= maxBytes;
     if (fits) {
