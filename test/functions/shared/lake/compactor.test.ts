@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packEnvelopes, unpackEnvelope } from '../../../../functions/shared/envelope/envelope.js';
 import { compactLake, compactPartition } from '../../../../functions/shared/lake/compactor.js';
-import { writeToLake } from '../../../../functions/shared/lake/lake-writer.js';
+import { type DecodedRecord, writeToLake } from '../../../../functions/shared/lake/lake-writer.js';
+import type { ObjectStore } from '../../../../functions/shared/lake/object-store.js';
 import { sampleTraces } from '../parquet/sample-rows.js';
 import { decoded, type LakeHarness, queryObjects, records, startLake } from './support.js';
 
@@ -171,5 +173,99 @@ describe('compactor', () => {
     expect(visibleAfterCrash).toEqual([]);
     expect(recovered.published).toHaveLength(1);
     expect(await rowsUnder('otel_traces/tenant=c4/')).toEqual(staged);
+  });
+
+  describe('each (table, partition, envelope id) once', () => {
+    /** Envelope k of a request: content ids as ingest gives them, so a resend carries the same ones. */
+    const envelope = (tenant: string, k: number) => {
+      const [env] = packEnvelopes(
+        tenant,
+        'traces',
+        [sampleTraces(10, { seed: 500 + k, tenant, spreadNs: HOUR_NS })],
+        {},
+        { request: 'feedc0de'.repeat(4), firstOrdinal: k, receivedAtNs: '1' },
+      );
+      return env!.data;
+    };
+    /** One lake-writer batch: these envelopes at consecutive sequence numbers from `firstSeq`. */
+    const batch = (tenant: string, ks: number[], firstSeq: bigint): DecodedRecord[] =>
+      ks.map((k, i) => ({
+        shardId: 'shardId-000000000000',
+        sequenceNumber: (firstSeq + BigInt(i)).toString(),
+        envelope: unpackEnvelope(envelope(tenant, k)),
+      }));
+    const partition = (tenant: string) => `tenant=${tenant}/dt=2026-11-23/hour=10`;
+    const run = (store: ObjectStore = lake.store) =>
+      compactLake(store, { now: LATER, graceMs: GRACE_MS, targetBytes: 128 * 1024 * 1024 });
+    const spanIds = async (tenant: string) => {
+      const got = await queryObjects(
+        lake.store,
+        lake.dir,
+        `otel_traces/tenant=${tenant}/`,
+        `SELECT SpanId, EnvelopeId FROM {files} ORDER BY SpanId`,
+      );
+      return got;
+    };
+
+    it('publishes once an envelope that two staging files hold (a resend in a later batch)', async () => {
+      await writeToLake(lake.store, batch('d1', [0, 1], 10_000n));
+      // The client resent the request: envelope 1 again under new sequence numbers, with 2.
+      await writeToLake(lake.store, batch('d1', [1, 2], 20_000n));
+      expect(await lake.store.list(`staging/otel_traces/${partition('d1')}/`)).toHaveLength(2);
+
+      const result = await run();
+
+      expect(result.duplicates).toBe(10);
+      expect(result.rows).toBe(30);
+      const rows = await spanIds('d1');
+      expect(rows).toHaveLength(30);
+      expect(new Set(rows.map((r) => r.SpanId)).size).toBe(30);
+      expect(new Set(rows.map((r) => r.EnvelopeId))).toEqual(
+        new Set([0, 1, 2].map((k) => `${'feedc0de'.repeat(4)}-${k}`)),
+      );
+    });
+
+    it("drops a resend that arrives after its original's partition was published", async () => {
+      await writeToLake(lake.store, batch('d2', [0, 1], 10_000n));
+      await run();
+      await writeToLake(lake.store, batch('d2', [0, 1, 2], 30_000n));
+
+      const second = await run();
+
+      expect(second.duplicates).toBe(20);
+      expect(second.rows).toBe(10);
+      expect((await spanIds('d2')).length).toBe(30);
+      expect(new Set((await spanIds('d2')).map((r) => r.SpanId)).size).toBe(30);
+      expect(await lake.store.list(`staging/otel_traces/tenant=d2/`)).toEqual([]);
+    });
+
+    it('loses nothing when it crashed after putting the id index and before the part', async () => {
+      await writeToLake(lake.store, batch('d3', [0, 1], 10_000n));
+      let failPart = true;
+      const crashing: ObjectStore = {
+        put: async (key, body, type) => {
+          if (failPart && key.startsWith('otel_traces/')) {
+            failPart = false;
+            throw new Error('crash before the part');
+          }
+          return lake.store.put(key, body, type);
+        },
+        get: (key) => lake.store.get(key),
+        list: (prefix) => lake.store.list(prefix),
+        delete: (keys) => lake.store.delete(keys),
+      };
+      await expect(run(crashing)).rejects.toThrow('crash before the part');
+      // The index of the part that never came is there, and must not count.
+      expect(await lake.store.list(`_envelope-ids/otel_traces/${partition('d3')}/`)).toHaveLength(1);
+
+      const rerun = await run();
+
+      expect(rerun.duplicates).toBe(0);
+      expect((await spanIds('d3')).length).toBe(20);
+      // And a resend after that is still recognised.
+      await writeToLake(lake.store, batch('d3', [1], 40_000n));
+      expect((await run()).duplicates).toBe(10);
+      expect((await spanIds('d3')).length).toBe(20);
+    });
   });
 });
