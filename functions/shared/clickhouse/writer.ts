@@ -533,10 +533,11 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
     let roundTrips = 0;
     let error: ClickHouseWriteError | undefined;
     try {
-      const found = prepared.some((p) => p.rows.size > 0)
-        ? await this.retrying('lookup', () => this.lookup(prepared))
-        : new Map<string, Found>();
-      if (prepared.some((p) => p.rows.size > 0)) roundTrips++;
+      let found = new Map<string, Found>();
+      if (prepared.some((p) => p.rows.size > 0)) {
+        found = await this.retrying('lookup', () => this.lookup(prepared));
+        roundTrips++;
+      }
       for (const table of TABLE_NAMES) {
         const parts: string[] = [];
         const rows: unknown[][] = [];
