@@ -443,7 +443,7 @@ function sizingBatches(batches: readonly ColumnBatch[], receivedAtNs: string): C
   const out = batches.map((b) => {
     const name = TABLES[b.table].timeColumn;
     const times = b.columns[name];
-    if (!times || !times.includes(receivedAtNs)) return b;
+    if (!times?.includes(receivedAtNs)) return b;
     any = true;
     return { ...b, columns: { ...b.columns, [name]: times.map((t) => (t === receivedAtNs ? standIn : t)) } };
   });
