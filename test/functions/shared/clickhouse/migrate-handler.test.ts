@@ -68,7 +68,7 @@ describe('migrate custom resource', () => {
 
     expect(res).toEqual({
       PhysicalResourceId: PHYSICAL_RESOURCE_ID,
-      Data: { Version: '1', Applied: '1', RetentionChanged: '' },
+      Data: { Version: '2', Applied: '1,2', RetentionChanged: '' },
     });
     expect(await tables()).toContain('otel_traces');
   });
