@@ -59,6 +59,7 @@ export function createCompactorHandler(deps: CompactorHandlerDeps) {
       parts: result.published.length,
       consumed: result.consumed,
       rows: result.rows,
+      duplicates: result.duplicates,
       quarantined: result.quarantined.length,
       failed: result.failed.length,
     });

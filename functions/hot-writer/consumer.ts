@@ -73,7 +73,14 @@ export async function consumeKinesisRecords(
     const data = Buffer.from(record.kinesis.data, 'base64');
     try {
       const { header, batches } = unpackEnvelope(data);
-      decoded.set(position.sequenceNumber, { position, tenant: header.tenant, batches });
+      decoded.set(position.sequenceNumber, {
+        position,
+        tenant: header.tenant,
+        // An envelope from before content ids: the writer falls back to its stream position.
+        ...(header.id !== undefined && { id: header.id }),
+        ...(header.receivedAtNs !== undefined && { receivedAtNs: header.receivedAtNs }),
+        batches,
+      });
       raw.set(position.sequenceNumber, data);
     } catch (err) {
       if (!(err instanceof EnvelopeError)) throw err;

@@ -66,7 +66,7 @@ function rowsByTenant(params: InsertParams<unknown, unknown>): Map<string, numbe
 }
 
 /**
- * The client with its data inserts observed (the writer's ledger inserts are bookkeeping, left out).
+ * The client with its data inserts observed (inserts into the old write ledger, if any, left out).
  * Observing the client rather than the writer's result gives the real figures: rows already written
  * by an earlier attempt or past the hot retention are never inserted, so never counted.
  */

@@ -1,4 +1,9 @@
-import { EnvelopeError, type PackOptions, packEnvelopes } from '../shared/envelope/envelope.js';
+import {
+  EnvelopeError,
+  type PackOptions,
+  packEnvelopes,
+  requestContentId,
+} from '../shared/envelope/envelope.js';
 import { decodeOtlp } from '../shared/otlp/decode.js';
 import { OtlpDecodeError, OtlpLimitError } from '../shared/otlp/decode-error.js';
 import type { OtlpRequest } from '../shared/otlp/model.js';
@@ -362,16 +367,21 @@ export function createIngest(ports: IngestPorts): Ingest {
       );
     }
 
-    const flat = flatten({ tenant, otlp, receivedAtNs: nowNs() }, ports.flatten);
+    const receivedAtNs = nowNs();
+    const flat = flatten({ tenant, otlp, receivedAtNs }, ports.flatten);
     // Let the decoded request go before packing: on a 16 MiB body it is most of the heap, and
     // packing allocates the envelope JSON.
     otlp = undefined;
     const records: StreamRecord[] = [];
     let envelopeBytes = 0;
+    // Content ids: a byte-identical resend (its response was lost) yields the same envelope ids,
+    // which both writers store once (ADR 0004, 0005).
+    const requestId = requestContentId(tenant, request.signal, format, encoding, request.body);
     try {
       for (const [service, batches] of groupByService(flat.batches)) {
         const key = partitionKey(tenant, service);
-        for (const env of packEnvelopes(tenant, request.signal, batches, ports.envelope)) {
+        const identity = { request: requestId, firstOrdinal: records.length, receivedAtNs };
+        for (const env of packEnvelopes(tenant, request.signal, batches, ports.envelope, identity)) {
           records.push({ data: env.data, partitionKey: key });
           envelopeBytes += env.data.byteLength;
         }

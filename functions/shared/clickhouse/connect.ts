@@ -36,7 +36,7 @@ export function createRemoteClickHouse(
     request_timeout: options.requestTimeoutMs ?? 30_000,
     // Gzip the insert bodies: JSON rows compress ~10x and Lambda egress is the slow part.
     compression: { request: true, response: true },
-    // Long query parameters (the writer's ledger lookup) go in the body, not an over-long URL.
+    // Long query parameters (the writer's envelope-id lookup) go in the body, not an over-long URL.
     use_multipart_params_auto: true,
     // A Lambda container may freeze for minutes between invocations; a stale socket then fails.
     keep_alive: { enabled: true, idle_socket_ttl: 2_500 },

@@ -1,5 +1,6 @@
 import {
   type Column,
+  ENVELOPE_ID_COLUMN,
   type PhysicalColumn,
   type ScalarType,
   TABLE_NAMES,
@@ -39,7 +40,11 @@ export const RED_QUANTILES = [0.5, 0.95, 0.99] as const;
 /** Hourly log counts per (tenant, service, severity); read with `sum(Count)`. */
 export const LOG_COUNTS_TABLE = 'otel_logs_counts_1h';
 export const LOG_COUNTS_MV = 'otel_logs_counts_1h_mv';
-/** Which (table, stream position) pairs the hot writer has written: see writer.ts and ADR 0004. */
+/**
+ * Which (table, stream position) pairs the hot writer had written, before dedup moved to the
+ * rows' EnvelopeId (ADR 0004). No longer written; kept so no migration has to drop it (its TTL
+ * empties it).
+ */
 export const WRITE_LEDGER_TABLE = 'otel_write_ledger';
 /**
  * Every table holding tenant rows (a `TenantId` column): what a tenant's read-only user may read,
@@ -130,7 +135,8 @@ export function physicalClickHouseType(col: PhysicalColumn): string {
   return col.nestedIn ? `Array(${t})` : t;
 }
 
-function columnDefinition(col: Column): string {
+/** A column's line in CREATE TABLE (and in ALTER TABLE … ADD COLUMN). */
+export function columnDefinition(col: Column): string {
   if (col.type === 'nested') {
     const fields = col.fields.map((f) => `${ident(f.name)} ${clickHouseType(f.type)}`).join(', ');
     return `${ident(col.name)} Nested(${fields}) CODEC(ZSTD(1))`;
@@ -140,12 +146,20 @@ function columnDefinition(col: Column): string {
   return `${ident(col.name)} ${clickHouseType(col.type)} ${codec}`;
 }
 
+/**
+ * The hot writer's dedup lookup (`EnvelopeId IN (...)`, see writer.ts) skips granules by it. One
+ * envelope's rows are spread over a part by the sort key, so granules hold many ids: 0.01 keeps
+ * the filter small.
+ */
+export const ENVELOPE_ID_INDEX = `INDEX idx_envelope_id ${ENVELOPE_ID_COLUMN} TYPE bloom_filter(0.01) GRANULARITY 1`;
+
 function skipIndexes(columns: readonly Column[]): string[] {
   const out: string[] = [];
   for (const col of columns) {
     if (col.type === 'nested') continue;
     if (col.name === 'TraceId') out.push(`INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1`);
     if (col.name === 'Duration') out.push(`INDEX idx_duration Duration TYPE minmax GRANULARITY 1`);
+    if (col.name === ENVELOPE_ID_COLUMN) out.push(ENVELOPE_ID_INDEX);
     if (col.type === 'map') {
       const base = col.name.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
       out.push(`INDEX idx_${base}_key mapKeys(${ident(col.name)}) TYPE bloom_filter(0.01) GRANULARITY 1`);

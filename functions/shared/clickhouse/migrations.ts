@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { ENVELOPE_ID_COLUMN, TABLE_NAMES, TABLES } from '../schema/columns.js';
 import {
+  columnDefinition,
   type DdlOptions,
   DEFAULT_HOT_RETENTION_DAYS,
+  ENVELOPE_ID_INDEX,
   exporterSpellingStatements,
   ident,
   MIGRATIONS_TABLE,
@@ -33,6 +36,18 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 2,
     name: "exporter spellings: SpanKind 'Server', StatusCode 'Error'; otel_logs.TimestampTime",
     statements: exporterSpellingStatements,
+  },
+  {
+    // Tables created by version 1 before the column existed; a no-op on tables created with it.
+    // Older rows get '' (never an envelope's id), so they are never taken for a resend.
+    version: 3,
+    name: 'EnvelopeId column and bloom filter (dedup by content)',
+    statements: ({ database }) =>
+      TABLE_NAMES.map((t) => {
+        const col = TABLES[t].columns.find((c) => c.name === ENVELOPE_ID_COLUMN)!;
+        const index = ENVELOPE_ID_INDEX.replace(/^INDEX /, 'INDEX IF NOT EXISTS ');
+        return `ALTER TABLE ${qualified(t, database)} ADD COLUMN IF NOT EXISTS ${columnDefinition(col)}, ADD ${index}`;
+      }),
   },
 ];
 

@@ -1,32 +1,36 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
+import { positionEnvelopeId } from '../envelope/envelope.js';
 import type { ColumnBatch } from '../rows/batch.js';
 import {
+  ENVELOPE_ID_COLUMN,
   type PhysicalColumn,
   physicalColumns,
   type ScalarType,
   TABLE_NAMES,
   type TableName,
 } from '../schema/columns.js';
-import { DEFAULT_HOT_RETENTION_DAYS, ident, qualified, WRITE_LEDGER_TABLE } from './ddl.js';
+import { DEFAULT_HOT_RETENTION_DAYS, ident, qualified } from './ddl.js';
 import { type ClickHouseFailure, classifyClickHouseError } from './errors.js';
 
 /**
- * Writes a stream consumer's batch to ClickHouse: one insert per table per batch, exactly once per
- * (table, stream record) as far as ClickHouse allows. See docs/decisions/0004 for the reasoning:
+ * Writes a stream consumer's batch to ClickHouse: one insert per table per batch, each envelope's
+ * rows stored once per table whatever the delivery (a byte-identical client resend, a bisected or
+ * checkpointed redelivery, a crash after an insert). See docs/decisions/0004 for the reasoning:
  *
  * 1. Rows are validated against the column model first; an envelope whose rows do not fit is
  *    rejected whole (dead-letter it) rather than failing every retry of its batch.
- * 2. The ledger (`otel_write_ledger`: which (table, stream, shard, sequence) are written) is read for
- *    the batch; envelopes already written to a table are left out of that table's insert. This
- *    catches redeliveries with a different composition (bisected batches, checkpointed retries).
- * 3. Each table's insert carries `insert_deduplication_token` = table + shard + sequence range + a
- *    hash of exactly which records it holds, so an identical retry (same batch again, or a crash
- *    after the insert) is dropped by ClickHouse. Transient failures are retried in-process with the
- *    same token before giving up.
- * 4. After a table's insert, its ledger rows are written. What remains: an insert committed, then the
- *    invocation died before the ledger write, and the records come back in a different composition.
+ * 2. Dedup is keyed by content: every row carries its envelope's id (`EnvelopeId`, the same for a
+ *    resend of the same request). One query (UNION ALL over the tables) asks which of the batch's
+ *    ids each table already holds, in which 15-minute cells of event time and how many rows; the rows
+ *    already there are left out. The bookkeeping is the rows themselves, written by the same insert,
+ *    so no window remains between an insert and a record of it. Cells matter because an insert that
+ *    failed may have committed some partitions (one part per partition, each atomic) and not others.
+ * 3. Each table's insert carries `insert_deduplication_token` = a hash of exactly which envelopes
+ *    (and which of their cells) it holds, so an identical retry whose response was lost is dropped by
+ *    ClickHouse. Transient failures are retried in-process with the same token before giving up.
+ * 4. The same envelope id twice in one batch (an original and its resend) is inserted once.
  * 5. Only outages are retried (errors.ts tells them apart). When ClickHouse refuses the data itself,
  *    the table's insert is bisected by envelope to reject just the refused envelopes (`isolating`).
  */
@@ -42,6 +46,13 @@ export interface PositionedEnvelope {
   readonly position: StreamPosition;
   /** The tenant from the envelope header: authoritative for every row's TenantId. */
   readonly tenant: string;
+  /**
+   * The envelope's content id (header `id`): every row's EnvelopeId. Absent (an envelope written
+   * before ids existed), an id from the stream position is used (positionEnvelopeId).
+   */
+  readonly id?: string;
+  /** Header `receivedAtNs`: rows with exactly this time had none and carry the receive time. */
+  readonly receivedAtNs?: string;
   readonly batches: readonly ColumnBatch[];
 }
 
@@ -56,12 +67,14 @@ export type RejectionClass = 'invalid-rows' | 'clickhouse-refused';
 
 export interface WriteStats {
   readonly rowsInserted: number;
-  /** Rows left out because the ledger says an earlier attempt wrote them. */
+  /** Rows left out because the table already holds them (an earlier attempt, a resend, a duplicate in the batch). */
   readonly rowsAlreadyWritten: number;
   /** Rows older than the hot retention: TTL would drop them; the lake keeps them. */
   readonly rowsExpired: number;
   /** Data inserts issued: one per table, plus the halves tried when ClickHouse refused data. */
   readonly inserts: number;
+  /** Round trips to ClickHouse: the one lookup (when any row is to be written) plus the inserts. */
+  readonly roundTrips: number;
 }
 
 export interface WriteResult {
@@ -250,6 +263,7 @@ interface TableLayout {
   readonly index: ReadonlyMap<string, number>;
   readonly timeColumn: number;
   readonly tenantColumn: number;
+  readonly envelopeIdColumn: number;
 }
 
 const LAYOUTS = new Map<TableName, TableLayout>(
@@ -257,7 +271,16 @@ const LAYOUTS = new Map<TableName, TableLayout>(
     const columns = physicalColumns(t);
     const index = new Map(columns.map((c, i) => [c.name, i]));
     const time = t === 'otel_traces' || t === 'otel_logs' ? 'Timestamp' : 'TimeUnix';
-    return [t, { columns, index, timeColumn: index.get(time)!, tenantColumn: index.get('TenantId')! }];
+    return [
+      t,
+      {
+        columns,
+        index,
+        timeColumn: index.get(time)!,
+        tenantColumn: index.get('TenantId')!,
+        envelopeIdColumn: index.get(ENVELOPE_ID_COLUMN)!,
+      },
+    ];
   }),
 );
 
@@ -285,16 +308,47 @@ function convertItems(
   return out ?? (items as unknown[]);
 }
 
+/** Rows per 15-minute cell of event time: fine enough that a cell never straddles two partitions. */
+export const CELL_SECONDS = 900;
+
+/** Where an envelope's rows of one table fall in time: what the existence lookup needs. */
+export interface TableRowsInfo {
+  /** Per kept row (same order as the converted rows): its cell, or -1 for a row carrying the receive time. */
+  readonly cells: number[];
+  /** Every row of the envelope in this table, expired ones included, receive-time rows excluded: count per cell. */
+  readonly cellRows: Map<number, number>;
+  /** Rows carrying the envelope's receive time, expired ones included. */
+  filledRows: number;
+  /** Earliest and latest event time of the rows (nanoseconds, decimal without leading zeros). */
+  min: string;
+  max: string;
+}
+
+/** Orders two decimal strings without leading zeros numerically. */
+function compareNs(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function cellOf(ns: string): number {
+  return ns.length > 9 ? Math.floor(Number(ns.slice(0, -9)) / CELL_SECONDS) : 0;
+}
+
 /**
  * Validates and converts an envelope's batches into insertable rows, dropping rows older than
- * `cutoffNs`. Throws RowValidationError when a row does not fit the column model.
+ * `cutoffNs`; every row gets `envelopeId` as its EnvelopeId. Throws RowValidationError when a row
+ * does not fit the column model. `tables` says where the rows fall in time (see TableRowsInfo).
  */
 export function convertEnvelope(
   tenant: string,
   batches: readonly ColumnBatch[],
   cutoffNs: string,
-): { rows: EnvelopeRows; expired: number } {
+  envelopeId = '',
+  receivedAtNs?: string,
+): { rows: EnvelopeRows; expired: number; tables: Map<TableName, TableRowsInfo> } {
   const out: EnvelopeRows = new Map();
+  const tables = new Map<TableName, TableRowsInfo>();
+  const filledAt = receivedAtNs === undefined ? undefined : trimZeros(receivedAtNs);
   let expired = 0;
   for (const batch of batches) {
     const table = batch.table;
@@ -343,20 +397,32 @@ export function convertEnvelope(
       }
     }
     const timeSource = batch.columns[layout.columns[layout.timeColumn]!.name];
-    let old = 0;
+    let info = tables.get(table);
+    const kept: unknown[][] = [];
     for (let r = 0; r < n; r++) {
-      rows[r]![layout.tenantColumn] = tenant;
+      const row = rows[r]!;
+      row[layout.tenantColumn] = tenant;
+      // The header's id is authoritative, as the tenant is (a payload value would be overwritten).
+      row[layout.envelopeIdColumn] = envelopeId;
       const ts = timeSource?.[r];
-      if (typeof ts === 'string' && isOlder(ts, cutoffNs)) old++;
-    }
-    expired += old;
-    let kept = rows;
-    if (old > 0) {
-      kept = [];
-      for (let r = 0; r < n; r++) {
-        const ts = timeSource?.[r];
-        if (typeof ts !== 'string' || !isOlder(ts, cutoffNs)) kept.push(rows[r]!);
+      const ns = trimZeros(typeof ts === 'string' ? ts : typeof ts === 'number' ? String(ts) : '0');
+      if (!info) {
+        info = { cells: [], cellRows: new Map(), filledRows: 0, min: ns, max: ns };
+        tables.set(table, info);
+      } else {
+        if (compareNs(ns, info.min) < 0) info.min = ns;
+        if (compareNs(ns, info.max) > 0) info.max = ns;
       }
+      const filled = ns === filledAt;
+      const cell = filled ? -1 : cellOf(ns);
+      if (filled) info.filledRows++;
+      else info.cellRows.set(cell, (info.cellRows.get(cell) ?? 0) + 1);
+      if (typeof ts === 'string' && isOlder(ns, cutoffNs)) {
+        expired++;
+        continue;
+      }
+      kept.push(row);
+      info.cells.push(cell);
     }
     if (kept.length > 0) {
       const list = out.get(table);
@@ -364,20 +430,28 @@ export function convertEnvelope(
       else out.set(table, kept);
     }
   }
-  return { rows: out, expired };
+  return { rows: out, expired, tables };
 }
 
-const positionKey = (p: StreamPosition) => `${p.stream}\u0000${p.shardId}\u0000${p.sequenceNumber}`;
-
-/** The dedup token of one table insert: readable prefix, and a hash of exactly which records. */
-export function deduplicationToken(table: string, positions: readonly StreamPosition[]): string {
+/**
+ * The dedup token of one table insert: a hash of exactly which envelopes it holds and which of
+ * their cells it leaves out (`parts`, one string per envelope), so equal tokens mean equal rows.
+ */
+export function deduplicationToken(table: string, parts: readonly string[]): string {
   const hash = createHash('sha256').update(table);
-  for (const p of positions) hash.update(`\u0001${positionKey(p)}`);
-  const first = positions[0];
-  const last = positions[positions.length - 1];
-  const range = first && last ? `${first.shardId}:${first.sequenceNumber}-${last.sequenceNumber}` : 'empty';
-  return `${table}:${range}:${positions.length}:${hash.digest('hex').slice(0, 32)}`;
+  for (const part of parts) hash.update(`\u0001${part}`);
+  return `${table}:${parts.length}:${hash.digest('hex').slice(0, 32)}`;
 }
+
+/**
+ * How far from a receive-time row's own time its envelope's earlier copy is looked for: a resend
+ * was received at another time (the client's retries, the stream's redelivery). A resend later than
+ * this after its original would store those rows again (ADR 0004).
+ */
+export const RESEND_LOOKBACK_MS = 86_400_000;
+const RESEND_LOOKBACK_NS = BigInt(RESEND_LOOKBACK_MS) * NS_PER_MS;
+/** DateTime64(9)'s range as Int64 nanoseconds (fromUnixTimestamp64Nano's argument). */
+const MAX_INT64 = 9_223_372_036_854_775_807n;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -425,7 +499,50 @@ export function splitBySize(rows: unknown[][], maxBytes: number): unknown[][][] 
 
 interface Prepared {
   readonly item: PositionedEnvelope;
+  readonly id: string;
+  /** tenant + id: ids are per tenant (the tenant is hashed into them; this keeps it so regardless). */
+  readonly key: string;
   readonly rows: EnvelopeRows;
+  readonly tables: Map<TableName, TableRowsInfo>;
+}
+
+/** One envelope's rows still to insert into one table, and its part of the dedup token. */
+interface TableEntry {
+  readonly prepared: Prepared;
+  readonly part: string;
+  readonly rows: unknown[][];
+}
+
+/** What a table already holds of one envelope: rows per cell of event time. */
+type Found = Map<number, number>;
+
+/** A table's candidates for the lookup: envelope ids, tenants and the time range to search. */
+interface LookupSpec {
+  readonly table: TableName;
+  readonly ids: Set<string>;
+  readonly tenants: Set<string>;
+  lo: bigint;
+  hi: bigint;
+}
+
+/**
+ * Which rows of `info`'s envelope the table holds already, given what the lookup found. A partition
+ * is written whole or not at all, so a found cell holds all the envelope's rows of that cell; rows
+ * carrying the receive time sit elsewhere in an earlier copy, and are there when the found rows
+ * outnumber those the cells account for.
+ */
+function alreadyThere(
+  info: TableRowsInfo,
+  found: Found | undefined,
+): { cells: Set<number>; filled: boolean } {
+  if (!found || found.size === 0) return { cells: new Set(), filled: false };
+  let total = 0;
+  let inCells = 0;
+  for (const [cell, count] of found) {
+    total += count;
+    inCells += info.cellRows.get(cell) ?? 0;
+  }
+  return { cells: new Set(found.keys()), filled: info.filledRows > 0 && total - inCells >= info.filledRows };
 }
 
 export class ClickHouseTelemetryWriter implements TelemetryWriter {
@@ -458,8 +575,15 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
     let rowsExpired = 0;
     for (const item of envelopes) {
       try {
-        const { rows, expired } = convertEnvelope(item.tenant, item.batches, cutoffNs);
-        prepared.push({ item, rows });
+        const id = item.id ?? positionEnvelopeId(item.position.shardId, item.position.sequenceNumber);
+        const { rows, expired, tables } = convertEnvelope(
+          item.tenant,
+          item.batches,
+          cutoffNs,
+          id,
+          item.receivedAtNs,
+        );
+        prepared.push({ item, id, key: `${item.tenant}\u0000${id}`, rows, tables });
         rowsExpired += expired;
       } catch (err) {
         if (!(err instanceof RowValidationError)) throw err;
@@ -471,43 +595,71 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
       }
     }
 
-    // (table, position) pairs done: from the ledger, then from this run's inserts.
+    // (table, envelope id) pairs whose rows are all in the table: found there, or inserted now.
     const done = new Set<string>();
-    // Envelopes whose rows ClickHouse refused: rejected whole, left out of later tables' inserts.
-    const refused = new Set<Prepared>();
+    // Envelopes (by key) whose rows ClickHouse refused: rejected whole, with every copy of them in
+    // the batch, and left out of later tables' inserts.
+    const refused = new Map<string, { readonly reason: string }>();
     let rowsInserted = 0;
     let rowsAlreadyWritten = 0;
     let inserts = 0;
+    let roundTrips = 0;
     let error: ClickHouseWriteError | undefined;
     try {
-      const positions = prepared.map((p) => p.item.position);
-      for (const key of await this.retrying(WRITE_LEDGER_TABLE, () => this.readLedger(positions)))
-        done.add(key);
+      let found = new Map<string, Found>();
+      if (prepared.some((p) => p.rows.size > 0)) {
+        found = await this.retrying('lookup', () => this.lookup(prepared));
+        roundTrips++;
+      }
       for (const table of TABLE_NAMES) {
-        const included: Prepared[] = [];
+        const entries: TableEntry[] = [];
+        const taken = new Set<string>();
         for (const p of prepared) {
-          const rows = p.rows.get(table);
-          if (!rows || refused.has(p)) continue;
-          if (done.has(`${table}\u0000${positionKey(p.item.position)}`)) rowsAlreadyWritten += rows.length;
-          else included.push(p);
+          const mine = p.rows.get(table);
+          if (!mine || refused.has(p.key)) continue;
+          const id = p.key;
+          if (taken.has(id) || done.has(`${table}\u0000${id}`)) {
+            // The same envelope earlier in this batch (an original and its resend): once is enough.
+            rowsAlreadyWritten += mine.length;
+            continue;
+          }
+          taken.add(id);
+          const info = p.tables.get(table)!;
+          const there = alreadyThere(info, found.get(`${table}\u0000${id}`));
+          let fresh = mine;
+          if (there.cells.size > 0) {
+            fresh = mine.filter((_, r) => {
+              const cell = info.cells[r]!;
+              return cell < 0 ? !there.filled : !there.cells.has(cell);
+            });
+          }
+          rowsAlreadyWritten += mine.length - fresh.length;
+          if (fresh.length === 0) {
+            done.add(`${table}\u0000${id}`);
+            continue;
+          }
+          const part =
+            there.cells.size === 0
+              ? id
+              : `${id}\u0002${[...there.cells].sort().join(',')}\u0002${there.filled}`;
+          entries.push({ prepared: p, part, rows: fresh });
         }
-        if (included.length === 0) continue;
-        const insertGroup = async (group: readonly Prepared[]) => {
-          const positions = group.map((p) => p.item.position);
-          const token = deduplicationToken(table, positions);
-          const rows = group.flatMap((p) => p.rows.get(table)!);
+        if (entries.length === 0) continue;
+        const insertGroup = async (group: readonly TableEntry[]) => {
+          const token = deduplicationToken(
+            table,
+            group.map((e) => e.part),
+          );
+          const rows = group.length === 1 ? group[0]!.rows : group.flatMap((e) => e.rows);
           inserts++;
+          roundTrips++;
           await this.retrying(table, () => this.insertRows(table, rows, token));
           rowsInserted += rows.length;
-          await this.retrying(WRITE_LEDGER_TABLE, () => this.writeLedger(table, positions, token));
-          for (const p of positions) done.add(`${table}\u0000${positionKey(p)}`);
+          for (const e of group) done.add(`${table}\u0000${e.prepared.key}`);
         };
-        for (const [p, failure] of await this.isolating(table, included, insertGroup)) {
-          refused.add(p);
-          rejected.push({
-            position: p.item.position,
+        for (const [entry, failure] of await this.isolating(table, entries, insertGroup)) {
+          refused.set(entry.prepared.key, {
             reason: `ClickHouse refused its ${table} rows (code ${failure.code} ${failure.reasonClass}): ${failure.message.slice(0, 2000)}`,
-            reasonClass: 'clickhouse-refused',
           });
         }
       }
@@ -515,14 +667,22 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
       error =
         err instanceof ClickHouseWriteError
           ? err
-          : new ClickHouseWriteError('ClickHouse write failed', WRITE_LEDGER_TABLE, { cause: err });
+          : new ClickHouseWriteError('ClickHouse write failed', 'lookup', { cause: err });
     }
 
     const written: StreamPosition[] = [];
     const pending: StreamPosition[] = [];
     for (const p of prepared) {
-      if (refused.has(p)) continue;
-      const complete = [...p.rows.keys()].every((t) => done.has(`${t}\u0000${positionKey(p.item.position)}`));
+      const refusal = refused.get(p.key);
+      if (refusal) {
+        rejected.push({
+          position: p.item.position,
+          reason: refusal.reason,
+          reasonClass: 'clickhouse-refused',
+        });
+        continue;
+      }
+      const complete = [...p.rows.keys()].every((t) => done.has(`${t}\u0000${p.key}`));
       (complete ? written : pending).push(p.item.position);
     }
     return {
@@ -530,7 +690,7 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
       rejected,
       pending,
       ...(error ? { error } : {}),
-      stats: { rowsInserted, rowsAlreadyWritten, rowsExpired, inserts },
+      stats: { rowsInserted, rowsAlreadyWritten, rowsExpired, inserts, roundTrips },
     };
   }
 
@@ -538,15 +698,15 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
    * Runs `insert` on all of `group`; when ClickHouse refuses the data, halves the group and tries
    * each half (its own dedup token), down to single envelopes: k refused envelopes among n cost
    * O(k log n) inserts, and every other envelope is written in this invocation. Returns the refused
-   * envelopes with why. An outage (or a refused ledger insert) propagates: the caller reports pending.
+   * envelopes with why. An outage propagates: the caller reports pending.
    */
-  private async isolating(
+  private async isolating<T>(
     table: string,
-    group: readonly Prepared[],
-    insert: (group: readonly Prepared[]) => Promise<void>,
-  ): Promise<Map<Prepared, ClickHouseFailure>> {
-    const refused = new Map<Prepared, ClickHouseFailure>();
-    const attempt = async (part: readonly Prepared[]): Promise<void> => {
+    group: readonly T[],
+    insert: (group: readonly T[]) => Promise<void>,
+  ): Promise<Map<T, ClickHouseFailure>> {
+    const refused = new Map<T, ClickHouseFailure>();
+    const attempt = async (part: readonly T[]): Promise<void> => {
       try {
         await insert(part);
       } catch (err) {
@@ -640,50 +800,68 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
     await this.client.insert({ ...common, values: stream(objects()), format: 'JSONEachRow' });
   }
 
-  private async readLedger(positions: readonly StreamPosition[]): Promise<string[]> {
-    const byShard = new Map<string, StreamPosition[]>();
-    for (const p of positions) {
-      const k = `${p.stream}\u0000${p.shardId}`;
-      const list = byShard.get(k);
-      if (list) list.push(p);
-      else byShard.set(k, [p]);
-    }
-    const keys: string[] = [];
-    for (const list of byShard.values()) {
-      const { stream, shardId } = list[0]!;
-      const rs = await this.client.query({
-        query: `SELECT DISTINCT TableName, SequenceNumber FROM ${qualified(WRITE_LEDGER_TABLE, this.database)}
-                WHERE Stream = {stream:String} AND ShardId = {shard:String}
-                  AND SequenceNumber IN {seqs:Array(String)}`,
-        query_params: { stream, shard: shardId, seqs: list.map((p) => p.sequenceNumber) },
-        // 10,000 sequence numbers do not fit a URL: send them in the body when long.
-        use_multipart_params_auto: true,
-        format: 'JSONEachRow',
-      });
-      for (const r of await rs.json<{ TableName: string; SequenceNumber: string }>()) {
-        keys.push(
-          `${r.TableName}\u0000${positionKey({ stream, shardId, sequenceNumber: r.SequenceNumber })}`,
-        );
+  /**
+   * One round trip for every table: which of the batch's envelope ids each table holds, with rows
+   * per cell. Filtered by tenant and the rows' time range (partition pruning; the primary key leads
+   * with TenantId), then by the EnvelopeId bloom filter. Rows carrying the receive time widen the
+   * range by RESEND_LOOKBACK_MS both ways: an earlier copy carries its own receive time.
+   */
+  private async lookup(prepared: readonly Prepared[]): Promise<Map<string, Found>> {
+    const specs = new Map<TableName, LookupSpec>();
+    for (const p of prepared) {
+      for (const table of p.rows.keys()) {
+        const info = p.tables.get(table)!;
+        let lo = BigInt(info.min);
+        let hi = BigInt(info.max);
+        if (info.filledRows > 0) {
+          lo -= RESEND_LOOKBACK_NS;
+          hi += RESEND_LOOKBACK_NS;
+        }
+        const spec = specs.get(table);
+        if (!spec) {
+          specs.set(table, { table, ids: new Set([p.id]), tenants: new Set([p.item.tenant]), lo, hi });
+          continue;
+        }
+        spec.ids.add(p.id);
+        spec.tenants.add(p.item.tenant);
+        if (lo < spec.lo) spec.lo = lo;
+        if (hi > spec.hi) spec.hi = hi;
       }
     }
-    return keys;
-  }
-
-  private async writeLedger(
-    table: TableName,
-    positions: readonly StreamPosition[],
-    token: string,
-  ): Promise<void> {
-    await this.client.insert({
-      table: qualified(WRITE_LEDGER_TABLE, this.database),
-      values: positions.map((p) => ({
-        Stream: p.stream,
-        ShardId: p.shardId,
-        SequenceNumber: p.sequenceNumber,
-        TableName: table,
-      })),
-      format: 'JSONEachRow',
-      clickhouse_settings: { ...this.insertSettings(`ledger:${token}`) },
+    const selects: string[] = [];
+    const params: Record<string, unknown> = {};
+    [...specs.values()].forEach((spec, i) => {
+      const time = ident(LAYOUTS.get(spec.table)!.columns[LAYOUTS.get(spec.table)!.timeColumn]!.name);
+      selects.push(
+        `SELECT {t${i}:String} AS t, TenantId AS tenant, EnvelopeId AS id, intDiv(toUnixTimestamp(${time}), ${CELL_SECONDS}) AS cell, count() AS n
+         FROM ${qualified(spec.table, this.database)}
+         WHERE TenantId IN {tenants${i}:Array(String)}
+           AND ${time} >= fromUnixTimestamp64Nano({lo${i}:Int64}) AND ${time} <= fromUnixTimestamp64Nano({hi${i}:Int64})
+           AND EnvelopeId IN {ids${i}:Array(String)}
+         GROUP BY tenant, id, cell`,
+      );
+      params[`t${i}`] = spec.table;
+      params[`tenants${i}`] = [...spec.tenants];
+      params[`lo${i}`] = (spec.lo < 0n ? 0n : spec.lo).toString();
+      params[`hi${i}`] = (spec.hi > MAX_INT64 ? MAX_INT64 : spec.hi).toString();
+      params[`ids${i}`] = [...spec.ids];
     });
+    const out = new Map<string, Found>();
+    if (selects.length === 0) return out;
+    const rs = await this.client.query({
+      query: selects.join('\nUNION ALL\n'),
+      query_params: params,
+      // 10,000 envelope ids do not fit a URL: send them in the body when long.
+      use_multipart_params_auto: true,
+      format: 'JSONEachRow',
+    });
+    type Row = { t: string; tenant: string; id: string; cell: number | string; n: number | string };
+    for (const r of await rs.json<Row>()) {
+      const key = `${r.t}\u0000${r.tenant}\u0000${r.id}`;
+      const cells = out.get(key) ?? new Map<number, number>();
+      out.set(key, cells);
+      cells.set(Number(r.cell), (cells.get(Number(r.cell)) ?? 0) + Number(r.n));
+    }
+    return out;
   }
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzipSync } from 'node:zlib';
 import { zstd, zstdMissing } from '../compression/zstd.js';
 import type { ColumnBatch } from '../rows/batch.js';
-import { isTableName, type Signal, type TableName } from '../schema/columns.js';
+import { isTableName, type Signal, TABLES, type TableName } from '../schema/columns.js';
 
 /**
  * The unit on the stream: rows of one tenant and one signal, compressed, at most one Kinesis record.
@@ -54,6 +54,18 @@ export interface EnvelopeHeader {
   readonly counts: Partial<Record<TableName, number>>;
   /** Hex SHA-256 of the compressed payload. */
   readonly sha256: string;
+  /**
+   * Content id (`<request content id>-<ordinal>`, see requestContentId): the same for a
+   * byte-identical resend of the request, so the writers store each id once. Absent in envelopes
+   * written before it existed: readers use positionEnvelopeId instead.
+   */
+  readonly id?: string;
+  /**
+   * Set when some rows had no time of their own and carry this receive time (nanoseconds), which a
+   * resend does not share: the hot writer tells those rows apart when it looks for this envelope's
+   * earlier copy (ADR 0004).
+   */
+  readonly receivedAtNs?: string;
 }
 
 export interface PackedEnvelope {
@@ -122,6 +134,8 @@ function encodeOne(
   signal: Signal,
   batches: ColumnBatch[],
   codec: EnvelopeCodec,
+  id?: string,
+  receivedAtNs?: string,
 ): PackedEnvelope {
   const payload = compress(codec, encodePayload(batches));
   const counts: Partial<Record<TableName, number>> = {};
@@ -136,6 +150,8 @@ function encodeOne(
     signal,
     counts,
     sha256: createHash('sha256').update(payload).digest('hex'),
+    ...(id !== undefined && { id }),
+    ...(receivedAtNs !== undefined && { receivedAtNs }),
   };
   const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
   const data = Buffer.allocUnsafe(8 + headerBytes.length + payload.length);
@@ -376,35 +392,116 @@ function halve(batches: ColumnBatch[]): [ColumnBatch[], ColumnBatch[]] {
   return [a, z];
 }
 
+/** How packEnvelopes names its envelopes (see requestContentId). */
+export interface EnvelopeIdentity {
+  /** The request's content id. */
+  readonly request: string;
+  /** Ordinal of the first envelope of this call (a request is packed per service, in order). */
+  readonly firstOrdinal: number;
+  /** The receive time that filled absent item times (flatten's `receivedAtNs`). */
+  readonly receivedAtNs: string;
+}
+
+/**
+ * A request's content id: sha256 of what identifies it as sent (tenant, signal, wire format,
+ * content encoding and the body as received, compressed or not), truncated to 128 bits, hex.
+ * A byte-identical resend (the client's response was lost) gets the same id, so do its envelopes.
+ */
+export function requestContentId(
+  tenant: string,
+  signal: Signal,
+  contentType: string,
+  contentEncoding: string,
+  body: Uint8Array,
+): string {
+  return createHash('sha256')
+    .update(`${tenant}\u0000${signal}\u0000${contentType}\u0000${contentEncoding}\u0000`)
+    .update(body)
+    .digest('hex')
+    .slice(0, 32);
+}
+
+/** The id of an envelope without one in its header (written before ids existed): its stream position. */
+export function positionEnvelopeId(shardId: string, sequenceNumber: string): string {
+  return `pos:${shardId}:${sequenceNumber}`;
+}
+
+/**
+ * Room kept under `maxBytes` (at most a sixteenth of it) when a split is decided on the stand-in
+ * encoding (below): the real envelope differs from it only in the digits of one time value.
+ */
+const SIZING_SLACK_BYTES = 4096;
+
+/**
+ * Rows whose time is the receive time get a stand-in of the same length, for sizing only: a
+ * resend is received at another time, and its split must not differ (the ordinals would name
+ * other rows). Returns undefined when no row of the batches carries the receive time.
+ */
+function sizingBatches(batches: readonly ColumnBatch[], receivedAtNs: string): ColumnBatch[] | undefined {
+  let any = false;
+  const standIn = '0'.repeat(receivedAtNs.length); // the same length: the JSON is as long
+  const out = batches.map((b) => {
+    const name = TABLES[b.table].timeColumn;
+    const times = b.columns[name];
+    if (!times?.includes(receivedAtNs)) return b;
+    any = true;
+    return { ...b, columns: { ...b.columns, [name]: times.map((t) => (t === receivedAtNs ? standIn : t)) } };
+  });
+  return any ? out : undefined;
+}
+
+function hasFilledTime(batches: readonly ColumnBatch[], receivedAtNs: string): boolean {
+  return batches.some((b) => b.columns[TABLES[b.table].timeColumn]?.includes(receivedAtNs));
+}
+
 /**
  * Packs rows into as few envelopes as fit `maxBytes` each: encode, and halve what does not fit.
- * Empty batches are dropped; no rows means no envelopes.
+ * Empty batches are dropped; no rows means no envelopes. With `identity`, envelope k of this call
+ * gets the id `<request>-<firstOrdinal + k>`; the split depends only on the rows, never on the
+ * receive time (rows carrying it are sized with a stand-in), so identical requests split alike.
  */
 export function packEnvelopes(
   tenant: string,
   signal: Signal,
   batches: readonly ColumnBatch[],
   options: PackOptions = {},
+  identity?: EnvelopeIdentity,
 ): PackedEnvelope[] {
   const maxBytes = options.maxBytes ?? MAX_ENVELOPE_BYTES;
   const codec = options.codec ?? DEFAULT_CODEC;
   const out: PackedEnvelope[] = [];
-  const pending: ColumnBatch[][] = [batches.filter((b) => b.rowCount > 0)];
+  const real = batches.filter((b) => b.rowCount > 0);
+  const sizing = identity && sizingBatches(real, identity.receivedAtNs);
+  const standIn = identity && '0'.repeat(identity.receivedAtNs.length);
+  const sizingLimit = maxBytes - Math.min(SIZING_SLACK_BYTES, maxBytes >> 4);
+  // Real and stand-in groups are halved alike, so they stay parallel.
+  const pending: [ColumnBatch[], ColumnBatch[] | undefined][] = [[real, sizing]];
   while (pending.length > 0) {
-    const group = pending.pop()!;
+    const [group, sizingGroup] = pending.pop()!;
     if (group.length === 0) continue;
-    const env = encodeOne(tenant, signal, group, codec);
-    if (env.data.length <= maxBytes) {
+    const id = identity && `${identity.request}-${identity.firstOrdinal + out.length}`;
+    const filled = sizingGroup !== undefined && hasFilledTime(group, identity!.receivedAtNs);
+    const env = encodeOne(tenant, signal, group, codec, id, filled ? identity!.receivedAtNs : undefined);
+    const fits = filled
+      ? encodeOne(tenant, signal, sizingGroup, codec, id, standIn).data.length <= sizingLimit &&
+        env.data.length <= maxBytes
+      : env.data.length <= maxBytes;
+    if (fits) {
       out.push(env);
       continue;
     }
     if (env.rowCount <= 1) {
+      if (env.data.length <= maxBytes) {
+        out.push(env);
+        continue;
+      }
       throw new EnvelopeError(
         `one row encodes to ${env.data.length} bytes, over the ${maxBytes}-byte envelope limit`,
       );
     }
     const [a, z] = halve(group);
-    pending.push(z, a);
+    const [sa, sz] = sizingGroup ? halve(sizingGroup) : [undefined, undefined];
+    pending.push([z, sz], [a, sa]);
   }
   return out;
 }
@@ -430,7 +527,10 @@ export function readEnvelopeHeader(data: Uint8Array): EnvelopeHeader {
     typeof h.tenant !== 'string' ||
     (h.signal !== 'traces' && h.signal !== 'logs' && h.signal !== 'metrics') ||
     typeof h.sha256 !== 'string' ||
-    typeof h.counts !== 'object'
+    typeof h.counts !== 'object' ||
+    (h.id !== undefined && typeof h.id !== 'string') ||
+    (h.receivedAtNs !== undefined &&
+      (typeof h.receivedAtNs !== 'string' || !/^\d{1,20}$/.test(h.receivedAtNs)))
   ) {
     throw new EnvelopeError('envelope header lacks tenant, signal, counts or sha256');
   }

@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { decodeParquet, ParquetReadError } from '../parquet/parquet-reader.js';
 import { encodeParquet } from '../parquet/parquet-writer.js';
 import type { ColumnBatch } from '../rows/batch.js';
-import { isTableName, type TableName } from '../schema/columns.js';
+import { ENVELOPE_ID_COLUMN, isTableName, type TableName } from '../schema/columns.js';
 import {
+  envelopeIdsKey,
+  envelopeIdsPartitionPrefix,
   MANIFEST_PREFIX,
   manifestKey,
   manifestPartitionPrefix,
@@ -36,6 +39,15 @@ import { checkParquetBytes, quarantine } from './quarantine.js';
  * fails for another reason (storage errors) is reported and the run goes on with the others.
  * Files written before a column was added to the model are read with that column's default (see
  * parquet-reader.ts), so a deploy that adds one never makes older staging files unreadable.
+ *
+ * Each (table, partition, envelope id) is published once: a client's resend of a request carries
+ * the same envelope ids under new stream positions, so its rows reach staging again. Before a part
+ * is put, the ids it holds are put beside it (`_envelope-ids/…/<hash>.txt.gz`, counted only while
+ * part-<hash> exists); rows whose id an existing part or an earlier file of this run holds are left
+ * out (dedupStep). A resend lands in the partitions of its original (partitions are by event time),
+ * so this is exact per partition; rows that had no time of their own carry the receive time and
+ * may land elsewhere (ADR 0005). Files from before EnvelopeId read it as '' (the default above),
+ * which is no id: such rows are always kept.
  */
 
 export interface CompactPartitionOptions {
@@ -62,6 +74,8 @@ export interface PartitionCompaction {
   /** Staging files consumed (published now or by a crashed earlier run). */
   readonly consumed: number;
   readonly rows: number;
+  /** Rows left out: their envelope id was published already, or taken from an earlier file. */
+  readonly duplicates: number;
   /** Staging files moved under `_quarantine/` because they could not be read. */
   readonly quarantined: readonly QuarantinedFile[];
 }
@@ -84,6 +98,7 @@ export interface LakeCompaction {
   readonly published: readonly string[];
   readonly consumed: number;
   readonly rows: number;
+  readonly duplicates: number;
   readonly quarantined: readonly QuarantinedFile[];
   /** Partitions left for the next run, with the error that stopped each. */
   readonly failed: readonly FailedPartition[];
@@ -152,6 +167,59 @@ function groupBySize(files: readonly ObjectInfo[], targetBytes: number): ObjectI
   return out;
 }
 
+/** Envelope ids of the partition's published parts (those whose part exists). */
+async function publishedIds(
+  store: ObjectStore,
+  table: TableName,
+  partition: PartitionPath,
+  partKeys: ReadonlySet<string>,
+): Promise<Set<string>> {
+  const ids = new Set<string>();
+  const prefix = envelopeIdsPartitionPrefix(table, partition);
+  for (const o of await store.list(prefix)) {
+    const hash = o.key.slice(prefix.length).replace(/\.txt\.gz$/, '');
+    // Written before its part: without the part, a crash came between, and the ids are not published.
+    if (!partKeys.has(publishedKey(table, partition, hash))) continue;
+    const body = await store.get(o.key);
+    if (!body) continue;
+    for (const id of gunzipSync(body).toString('utf8').split('\n')) if (id) ids.add(id);
+  }
+  return ids;
+}
+
+/**
+ * The dedup step: leaves out rows whose envelope id is in `seen` (published, or taken from an
+ * earlier file of this run), then adds this file's ids to `seen`. Rows without an id are always
+ * kept: files from before EnvelopeId read it as '' (its default), which is no id, so such rows
+ * are never dropped as duplicates of each other.
+ */
+export function dedupStep(
+  batch: ColumnBatch,
+  seen: Set<string>,
+): { batch: ColumnBatch; dropped: number; added: string[] } {
+  const ids = batch.columns[ENVELOPE_ID_COLUMN];
+  if (!ids) return { batch, dropped: 0, added: [] };
+  const keep: number[] = [];
+  const mine = new Set<string>();
+  for (let i = 0; i < batch.rowCount; i++) {
+    const raw = ids[i];
+    const id = typeof raw === 'string' && raw !== '' ? raw : undefined;
+    if (id !== undefined && seen.has(id)) continue;
+    keep.push(i);
+    if (id !== undefined) mine.add(id);
+  }
+  for (const id of mine) seen.add(id);
+  const added = [...mine];
+  if (keep.length === batch.rowCount) return { batch, dropped: 0, added };
+  const columns: Record<string, unknown[]> = {};
+  for (const [name, values] of Object.entries(batch.columns)) columns[name] = keep.map((i) => values[i]);
+  return {
+    batch: { table: batch.table, rowCount: keep.length, columns },
+    dropped: batch.rowCount - keep.length,
+    added,
+  };
+}
+
 export async function compactPartition(
   store: ObjectStore,
   options: CompactPartitionOptions,
@@ -185,9 +253,14 @@ export async function compactPartition(
   const published: string[] = [];
   const quarantined: QuarantinedFile[] = [];
   let rows = 0;
+  let duplicates = 0;
+  const seen =
+    eligible.length > 0 ? await publishedIds(store, table, partition, partKeys) : new Set<string>();
   for (const set of groupBySize(eligible, options.targetBytes)) {
+    // The readable files of the set, and their rows not published yet.
     const inputs: string[] = [];
-    const batches = [];
+    const batches: ColumnBatch[] = [];
+    const partIds = new Set<string>();
     for (const f of set) {
       const body = await store.get(f.key);
       if (!body) throw new CompactionError(`staging file ${f.key} vanished during compaction`);
@@ -198,9 +271,18 @@ export async function compactPartition(
         continue;
       }
       inputs.push(f.key);
-      batches.push(read.batch);
+      const { batch, dropped, added } = dedupStep(read.batch, seen);
+      duplicates += dropped;
+      for (const id of added) partIds.add(id);
+      if (batch.rowCount > 0) batches.push(batch);
     }
     if (inputs.length === 0) continue;
+    if (batches.length === 0) {
+      // Every row was published already: nothing to put, only the staging files to retire.
+      await store.delete(inputs);
+      consumed += inputs.length;
+      continue;
+    }
     // The set is named by the files actually published, so a rerun after a crash (the bad files
     // already moved aside) finds the same hash.
     const hash = setHash(inputs);
@@ -212,6 +294,11 @@ export async function compactPartition(
       'application/json',
     );
     step('manifest');
+    await store.put(
+      envelopeIdsKey(table, partition, hash),
+      gzipSync(Buffer.from([...partIds].join('\n'))),
+      'application/gzip',
+    );
     await store.put(part, encodeParquet(table, batches), 'application/vnd.apache.parquet');
     step('published');
     await store.delete(inputs);
@@ -221,7 +308,7 @@ export async function compactPartition(
     consumed += inputs.length;
     rows += batches.reduce((n, b) => n + b.rowCount, 0);
   }
-  return { published, consumed, rows, quarantined };
+  return { published, consumed, rows, duplicates, quarantined };
 }
 
 /**
@@ -250,6 +337,7 @@ export async function compactLake(store: ObjectStore, options: CompactLakeOption
   const failed: FailedPartition[] = [];
   let consumed = 0;
   let rows = 0;
+  let duplicates = 0;
   for (const { table, partition } of [...partitions.values()].sort((a, b) =>
     `${a.table}/${a.partition}` < `${b.table}/${b.partition}` ? -1 : 1,
   )) {
@@ -264,10 +352,11 @@ export async function compactLake(store: ObjectStore, options: CompactLakeOption
       quarantined.push(...r.quarantined);
       consumed += r.consumed;
       rows += r.rows;
+      duplicates += r.duplicates;
     } catch (e) {
       // Every step is idempotent: the next run resumes this partition; the others go on now.
       failed.push({ table, partition, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
     }
   }
-  return { partitions: partitions.size, published, consumed, rows, quarantined, failed };
+  return { partitions: partitions.size, published, consumed, rows, duplicates, quarantined, failed };
 }

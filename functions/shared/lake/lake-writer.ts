@@ -1,7 +1,7 @@
-import type { UnpackedEnvelope } from '../envelope/envelope.js';
+import { positionEnvelopeId, type UnpackedEnvelope } from '../envelope/envelope.js';
 import { encodeParquet } from '../parquet/parquet-writer.js';
 import type { ColumnBatch } from '../rows/batch.js';
-import { TABLES, type TableName } from '../schema/columns.js';
+import { ENVELOPE_ID_COLUMN, TABLES, type TableName } from '../schema/columns.js';
 import {
   nanosToMillis,
   type PartitionPath,
@@ -32,6 +32,10 @@ import { checkStoredParquet, quarantine } from './quarantine.js';
  * are rewritten and the file is moved under `_quarantine/` with its reason and the rewrite's key.
  * The compactor removes staging files only once they are older than a grace longer than the
  * ESM's maximum record age, i.e. once no retry of their records can happen any more.
+ *
+ * Across client resends (the same request sent again: same content, new sequence numbers) the key
+ * is the envelope's content id, written into every row's EnvelopeId: a batch holding an envelope
+ * id twice writes it once, and the compactor publishes each (table, partition, id) once.
  */
 
 export interface DecodedRecord {
@@ -66,6 +70,7 @@ export class LakeWriteError extends Error {
 
 interface Contribution {
   readonly seq: bigint;
+  readonly envelopeId: string;
   readonly batch: ColumnBatch;
 }
 
@@ -108,18 +113,28 @@ function splitByPartition(
   return out;
 }
 
+/** The batch with every row's EnvelopeId set (the payload does not carry it: one id per envelope). */
+function withEnvelopeId(batch: ColumnBatch, id: string): ColumnBatch {
+  return {
+    ...batch,
+    columns: { ...batch.columns, [ENVELOPE_ID_COLUMN]: new Array<string>(batch.rowCount).fill(id) },
+  };
+}
+
 function group(records: readonly DecodedRecord[]): Group[] {
   const groups = new Map<string, Group>();
   for (const r of records) {
     const seq = BigInt(r.sequenceNumber);
-    for (const batch of r.envelope.batches) {
-      if (batch.rowCount === 0) continue;
+    const envelopeId = r.envelope.header.id ?? positionEnvelopeId(r.shardId, r.sequenceNumber);
+    for (const raw of r.envelope.batches) {
+      if (raw.rowCount === 0) continue;
+      const batch = withEnvelopeId(raw, envelopeId);
       const parts = splitByPartition(r.envelope.header.tenant, batch, r.arrivalMs ?? Date.now());
       for (const [partition, rows] of parts) {
         const id = `${batch.table}/${partition}/${r.shardId}`;
         const g = groups.get(id) ?? { table: batch.table, partition, shardId: r.shardId, contributions: [] };
         groups.set(id, g);
-        g.contributions.push({ seq, batch: rows });
+        g.contributions.push({ seq, envelopeId, batch: rows });
       }
     }
   }
@@ -165,10 +180,17 @@ async function writeGroup(store: ObjectStore, g: Group): Promise<GroupWrite> {
     else broken.push({ file: f, reason: check.reason });
   });
   const fresh: Contribution[] = [];
+  // An envelope's rows of one table and partition are one contribution: a second one with the same
+  // id is a resend in the same batch (the compactor would drop it anyway).
+  const ids = new Set<string>();
   let skipped = 0;
   for (const c of g.contributions) {
-    if (covering.some((f) => c.seq >= f.firstSeq && c.seq <= f.lastSeq)) skipped += c.batch.rowCount;
-    else fresh.push(c);
+    if (covering.some((f) => c.seq >= f.firstSeq && c.seq <= f.lastSeq) || ids.has(c.envelopeId))
+      skipped += c.batch.rowCount;
+    else {
+      fresh.push(c);
+      ids.add(c.envelopeId);
+    }
   }
   if (fresh.length === 0) return { written: 0, skipped, replaced: [] };
   let first = fresh[0]!.seq;

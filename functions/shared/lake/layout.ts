@@ -10,6 +10,9 @@ import type { TableName } from '../schema/columns.js';
  *       published by the compactor: what Glue (partition projection) and Athena read.
  *   _published/<table>/tenant=<t>/dt=YYYY-MM-DD/hour=HH/<hash>.json
  *       the compactor's manifest of the staging keys a part consumed, written before the part.
+ *   _envelope-ids/<table>/tenant=<t>/dt=YYYY-MM-DD/hour=HH/<hash>.txt.gz
+ *       the envelope ids in part-<hash> (one per line), written before the part: the compactor
+ *       publishes each (table, partition, envelope id) once.
  *   _quarantine/<original key>  and  _quarantine/<original key>.json
  *       a staging file that is not a complete, readable Parquet file, moved aside (never read by
  *       Glue, the writer or the compactor) with the reason in the sidecar.
@@ -17,6 +20,7 @@ import type { TableName } from '../schema/columns.js';
 
 export const STAGING_PREFIX = 'staging/';
 export const MANIFEST_PREFIX = '_published/';
+export const ENVELOPE_IDS_PREFIX = '_envelope-ids/';
 export const QUARANTINE_PREFIX = '_quarantine/';
 
 const HOUR_MS = 3_600_000;
@@ -100,6 +104,14 @@ export function manifestPartitionPrefix(table: TableName, partition: PartitionPa
 
 export function manifestKey(table: TableName, partition: PartitionPath, hash: string): string {
   return `${manifestPartitionPrefix(table, partition)}${hash}.json`;
+}
+
+export function envelopeIdsPartitionPrefix(table: TableName, partition: PartitionPath): string {
+  return `${ENVELOPE_IDS_PREFIX}${table}/${partition}/`;
+}
+
+export function envelopeIdsKey(table: TableName, partition: PartitionPath, hash: string): string {
+  return `${envelopeIdsPartitionPrefix(table, partition)}${hash}.txt.gz`;
 }
 
 /** Where a staging file is moved when it cannot be read; its reason sits beside it as `.json`. */

@@ -7,7 +7,7 @@ import type {
   OtlpRequest,
   TracesRequest,
 } from '../otlp/model.js';
-import { physicalColumns, SIGNAL_TABLES, type Signal, type TableName } from '../schema/columns.js';
+import { payloadColumns, SIGNAL_TABLES, type Signal, type TableName } from '../schema/columns.js';
 import type { ColumnBatch } from './batch.js';
 import { DEFAULT_ROW_LIMITS, type RowLimits } from './limits.js';
 import { compileRedaction, type Redactor } from './redact.js';
@@ -137,7 +137,7 @@ class Batches {
     let batch = this.byTable.get(table);
     if (!batch) {
       const columns: Record<string, unknown[]> = {};
-      for (const col of physicalColumns(table)) columns[col.name] = [];
+      for (const col of payloadColumns(table)) columns[col.name] = [];
       batch = { table, rowCount: 0, columns };
       this.byTable.set(table, batch);
     }

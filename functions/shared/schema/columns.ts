@@ -77,6 +77,15 @@ const nested = (name: string, fields: ScalarColumn[]): NestedColumn => ({ name, 
 
 const TENANT = c('TenantId', 'lowcard');
 
+/**
+ * The content id of the envelope a row came in (ingest hashes the request as received, so a
+ * byte-identical resend carries the same ids): the writers' dedup key in both tiers (ADR 0004,
+ * 0005). Last in every table, after the Collector's columns. Not carried in the envelope payload:
+ * the writers fill it from the envelope header, so flatten never creates it.
+ */
+export const ENVELOPE_ID_COLUMN = 'EnvelopeId';
+const ENVELOPE_ID = c(ENVELOPE_ID_COLUMN, 'string');
+
 const EXEMPLARS = nested('Exemplars', [
   c('FilteredAttributes', 'map'),
   c('TimeUnix', 'timestamp_ns'),
@@ -133,6 +142,7 @@ export const TABLES: Readonly<Record<TableName, TableDef>> = {
         c('TraceState', 'string'),
         c('Attributes', 'map'),
       ]),
+      ENVELOPE_ID,
     ],
   },
   otel_logs: {
@@ -157,13 +167,14 @@ export const TABLES: Readonly<Record<TableName, TableDef>> = {
       c('ScopeAttributes', 'map'),
       c('LogAttributes', 'map'),
       c('EventName', 'string'),
+      ENVELOPE_ID,
     ],
   },
   otel_metrics_gauge: {
     name: 'otel_metrics_gauge',
     signal: 'metrics',
     timeColumn: 'TimeUnix',
-    columns: [...METRIC_COMMON, c('Value', 'float64'), c('Flags', 'uint32'), EXEMPLARS],
+    columns: [...METRIC_COMMON, c('Value', 'float64'), c('Flags', 'uint32'), EXEMPLARS, ENVELOPE_ID],
   },
   otel_metrics_sum: {
     name: 'otel_metrics_sum',
@@ -176,6 +187,7 @@ export const TABLES: Readonly<Record<TableName, TableDef>> = {
       EXEMPLARS,
       c('AggregationTemporality', 'int32'),
       c('IsMonotonic', 'bool'),
+      ENVELOPE_ID,
     ],
   },
   otel_metrics_histogram: {
@@ -193,6 +205,7 @@ export const TABLES: Readonly<Record<TableName, TableDef>> = {
       c('Min', 'float64'),
       c('Max', 'float64'),
       c('AggregationTemporality', 'int32'),
+      ENVELOPE_ID,
     ],
   },
   otel_metrics_exponential_histogram: {
@@ -214,6 +227,7 @@ export const TABLES: Readonly<Record<TableName, TableDef>> = {
       c('Min', 'float64'),
       c('Max', 'float64'),
       c('AggregationTemporality', 'int32'),
+      ENVELOPE_ID,
     ],
   },
   otel_metrics_summary: {
@@ -226,6 +240,7 @@ export const TABLES: Readonly<Record<TableName, TableDef>> = {
       c('Sum', 'float64'),
       nested('ValueAtQuantiles', [c('Quantile', 'float64'), c('Value', 'float64')]),
       c('Flags', 'uint32'),
+      ENVELOPE_ID,
     ],
   },
 };
@@ -261,6 +276,11 @@ export function physicalColumns(table: TableName): readonly PhysicalColumn[] {
     }
   }
   return out;
+}
+
+/** The physical columns an envelope payload carries: all but those the writers fill from the header. */
+export function payloadColumns(table: TableName): readonly PhysicalColumn[] {
+  return physicalColumns(table).filter((col) => col.name !== ENVELOPE_ID_COLUMN);
 }
 
 export function isTableName(name: string): name is TableName {

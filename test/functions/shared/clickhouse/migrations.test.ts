@@ -8,6 +8,7 @@ import {
   MIGRATIONS_TABLE,
   physicalClickHouseType,
   SERVICE_RED_TABLE,
+  schemaStatements,
   TRACE_LOOKUP_TABLE,
   WRITE_LEDGER_TABLE,
 } from '../../../../functions/shared/clickhouse/ddl.js';
@@ -115,6 +116,52 @@ describe('applyMigrations', () => {
       `SELECT name FROM system.tables WHERE database = 'otel' ORDER BY name`,
     );
     expect(tables.map((t) => t.name)).toEqual(expect.arrayContaining([...TABLE_NAMES, TRACE_LOOKUP_TABLE]));
+  });
+
+  it('adds EnvelopeId and its bloom filter to tables created before it, keeping their rows', async () => {
+    // Version 1 as it was applied before the column existed: every table without EnvelopeId.
+    const db = 'before_envelope_id';
+    await client.command({ query: `CREATE DATABASE ${db}` });
+    for (const statement of schemaStatements({ database: db })) {
+      await client.command({
+        query: statement
+          .replace(/,\n\s*`EnvelopeId` String CODEC\(ZSTD\(1\)\)/, '')
+          .replace(/,\n\s*INDEX idx_envelope_id [^\n]*/, ''),
+      });
+    }
+    await client.command({
+      query: `CREATE TABLE ${db}.${MIGRATIONS_TABLE} (version UInt32, name String, checksum String, applied_at DateTime64(3) DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version`,
+    });
+    await client.insert({
+      table: `${db}.${MIGRATIONS_TABLE}`,
+      values: [{ version: 1, name: 'v1', checksum: '' }],
+      format: 'JSONEachRow',
+    });
+    await client.command({
+      query: `INSERT INTO ${db}.otel_logs (TenantId, Timestamp, Body) VALUES ('acme', now64(9), 'old row')`,
+    });
+    const columnsBefore = await rows<{ n: string }>(
+      `SELECT count() AS n FROM system.columns WHERE database = '${db}' AND name = 'EnvelopeId'`,
+    );
+    expect(Number(columnsBefore[0]?.n)).toBe(0);
+
+    const result = await applyMigrations(client, { database: db, hotRetentionDays: 7 });
+
+    expect(result.applied).toEqual([2]);
+    const columns = await rows<{ table: string; type: string }>(
+      `SELECT table, type FROM system.columns WHERE database = '${db}' AND name = 'EnvelopeId' ORDER BY table`,
+    );
+    expect(columns.map((c) => c.table)).toEqual([...TABLE_NAMES].sort());
+    expect(new Set(columns.map((c) => c.type))).toEqual(new Set(['String']));
+    const indexes = await rows<{ table: string; type: string }>(
+      `SELECT table, type FROM system.data_skipping_indices WHERE database = '${db}' AND name = 'idx_envelope_id' ORDER BY table`,
+    );
+    expect(indexes.map((i) => i.table)).toEqual([...TABLE_NAMES].sort());
+    expect(await rows(`SELECT Body, EnvelopeId FROM ${db}.otel_logs`)).toEqual([
+      { Body: 'old row', EnvelopeId: '' },
+    ]);
+    // A second run changes nothing.
+    expect((await applyMigrations(client, { database: db, hotRetentionDays: 7 })).applied).toEqual([]);
   });
 
   it('refuses a retention below one day', async () => {

@@ -145,6 +145,68 @@ export function faultyInserts(
   });
 }
 
+/**
+ * The client with inserts into matching tables committed and then failing, as when the answer is
+ * lost (a dropped connection, a timeout after the server finished).
+ */
+export function committedThenThrows(
+  client: ClickHouseClient,
+  failing: (table: string) => boolean,
+): ClickHouseClient {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop === 'insert') {
+        return async (params: Parameters<ClickHouseClient['insert']>[0]) => {
+          const result = await target.insert(params);
+          if (failing(params.table)) {
+            throw Object.assign(new Error('read ECONNRESET after commit (injected)'), { code: 'ECONNRESET' });
+          }
+          return result;
+        };
+      }
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/**
+ * The client with every insert committing only the rows whose event time (epoch seconds) passes
+ * `commits`, then failing: a multi-partition insert whose other parts hit a full disk. ClickHouse
+ * writes one part per partition, each atomically, so an insert can fail with some partitions in.
+ */
+export function partialInserts(
+  client: ClickHouseClient,
+  commits: (epochSeconds: number) => boolean,
+): ClickHouseClient {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop === 'insert') {
+        return async (params: Parameters<ClickHouseClient['insert']>[0]) => {
+          const columns = (params.columns as string[] | undefined)?.map((c) => c.replace(/`/g, '')) ?? [];
+          const at = columns.findIndex((c) => c === 'Timestamp' || c === 'TimeUnix');
+          const values = (params.values as unknown[][]).filter((row) =>
+            commits(Number(String(row[at]).split('.')[0])),
+          );
+          const settings = params.clickhouse_settings ?? {};
+          // Its own token: the committed part is a separate block here, not one of the whole insert's.
+          await target.insert({
+            ...params,
+            values,
+            clickhouse_settings: {
+              ...settings,
+              insert_deduplication_token: `${String(settings.insert_deduplication_token)}:partial`,
+            },
+          });
+          throw new Error('Cannot reserve 1.00 MiB, not enough space (injected)');
+        };
+      }
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 export async function count(client: ClickHouseClient, table: string, where = '1'): Promise<number> {
   const rs = await client.query({
     query: `SELECT count() AS n FROM ${table} WHERE ${where}`,

@@ -21,7 +21,18 @@ import { unpackEnvelope } from '../../../../functions/shared/envelope/envelope.j
 import type { ColumnBatch } from '../../../../functions/shared/rows/batch.js';
 import { TABLE_NAMES } from '../../../../functions/shared/schema/columns.js';
 import { openClickHouse, type TestClickHouse } from '../../../support/clickhouse.js';
-import { batchOf, count, envelopeData, faultyInserts, logRow, nsAgo, position, span } from './support.js';
+import {
+  batchOf,
+  committedThenThrows,
+  count,
+  envelopeData,
+  faultyInserts,
+  logRow,
+  nsAgo,
+  partialInserts,
+  position,
+  span,
+} from './support.js';
 
 let client: ClickHouseClient;
 let connection: TestClickHouse;
@@ -56,8 +67,17 @@ async function counts() {
   };
 }
 
-/** A mixed delivery: 4 trace envelopes (3 spans each) interleaved with 4 log envelopes (2 lines each). */
+/**
+ * A mixed delivery: 4 trace envelopes (3 spans each) interleaved with 4 log envelopes (2 lines
+ * each). Built once per test: a redelivery carries the same rows, times included.
+ */
+let deliveryOfTest: PositionedEnvelope[] | undefined;
 function delivery(): PositionedEnvelope[] {
+  deliveryOfTest ??= buildDelivery();
+  return deliveryOfTest;
+}
+
+function buildDelivery(): PositionedEnvelope[] {
   const out: PositionedEnvelope[] = [];
   for (let n = 0; n < 8; n++) {
     out.push(
@@ -89,6 +109,7 @@ afterAll(async () => {
   await connection.close();
 });
 beforeEach(async () => {
+  deliveryOfTest = undefined;
   for (const t of [
     ...TABLE_NAMES,
     TRACE_LOOKUP_TABLE,
@@ -357,20 +378,150 @@ describe('exactly once per (table, record)', () => {
     expect(await counts()).toEqual({ traces: 12, logs: 8, red: 12, logCounts: 8 });
   });
 
-  it('leaves no duplicates when the insert landed but its ledger write did not (same batch again)', async () => {
-    const noLedger = new ClickHouseTelemetryWriter(
-      faultyInserts(client, (t) => t.includes(WRITE_LEDGER_TABLE)),
+  it('stores once an insert that committed and then threw, after the in-process retry', async () => {
+    // The traces insert lands, then the connection drops before the answer (once).
+    let failures = 1;
+    const lossy = new ClickHouseTelemetryWriter(
+      committedThenThrows(client, (t) => t.includes('otel_traces') && failures-- > 0),
       { retryDelayMs: 0 },
     );
-    const first = await noLedger.write(delivery());
-    // Traces landed; their ledger rows did not, so nothing counts as written and logs were not tried.
+
+    const result = await lossy.write(delivery());
+
+    expect(result.pending).toEqual([]);
+    expect(await counts()).toEqual({ traces: 12, logs: 8, red: 12, logCounts: 8 });
+  });
+
+  it('stores once an insert that committed but whose every attempt threw, redelivered bisected', async () => {
+    const lossy = new ClickHouseTelemetryWriter(
+      committedThenThrows(client, (t) => t.includes('otel_traces')),
+      { retryDelayMs: 0 },
+    );
+    const first = await lossy.write(delivery());
+    // The traces are in (three times committed, the token dropped two), but the writer could not know.
     expect(first.pending).toHaveLength(8);
     expect(await counts()).toMatchObject({ traces: 12, logs: 0 });
 
-    const retry = await new ClickHouseTelemetryWriter(client).write(delivery());
+    const writer = new ClickHouseTelemetryWriter(client);
+    const all = delivery();
+    const a = await writer.write(all.slice(0, 3));
+    const b = await writer.write(all.slice(3));
+
+    expect([...a.pending, ...b.pending]).toEqual([]);
+    expect(a.stats.rowsAlreadyWritten + b.stats.rowsAlreadyWritten).toBe(12);
+    expect(await counts()).toEqual({ traces: 12, logs: 8, red: 12, logCounts: 8 });
+  });
+
+  it('stores once after a crash between the insert and anything after it, redelivered in another composition', async () => {
+    // The invocation dies right after the traces insert committed: nothing else happens, no result.
+    const dying = new ClickHouseTelemetryWriter(
+      faultyInserts(client, (t) => t.includes('otel_logs')),
+      { attempts: 1 },
+    );
+    await dying.write(delivery());
+    expect(await counts()).toMatchObject({ traces: 12, logs: 0 });
+
+    // Redelivered from a checkpoint, with more records behind, and bisected on the way.
+    const writer = new ClickHouseTelemetryWriter(client);
+    const all = delivery();
+    const results = [
+      await writer.write(all.slice(1, 5)),
+      await writer.write(all.slice(0, 2)),
+      await writer.write(all),
+    ];
+
+    expect(results.flatMap((r) => r.pending)).toEqual([]);
+    expect(await counts()).toEqual({ traces: 12, logs: 8, red: 12, logCounts: 8 });
+  });
+
+  it('stores once the same envelope id twice in one batch (an original and its resend)', async () => {
+    const original = delivery();
+    // The resend: same envelopes (same ids), new stream positions.
+    const resend = original.map((e, i) => ({ ...e, id: `env-${i}`, position: position(100 + i) }));
+    const batch = [...original.map((e, i) => ({ ...e, id: `env-${i}` })), ...resend];
+    const writer = new ClickHouseTelemetryWriter(client);
+
+    const result = await writer.write(batch);
+
+    expect(result.written).toHaveLength(16);
+    expect(result.stats).toMatchObject({
+      rowsInserted: 20,
+      rowsAlreadyWritten: 20,
+      inserts: 2,
+      roundTrips: 3,
+    });
+    expect(await counts()).toEqual({ traces: 12, logs: 8, red: 12, logCounts: 8 });
+    const ids = await rows<{ EnvelopeId: string; n: string }>(
+      `SELECT EnvelopeId, count() AS n FROM otel_traces GROUP BY EnvelopeId ORDER BY EnvelopeId`,
+    );
+    expect(ids).toEqual(['env-0', 'env-2', 'env-4', 'env-6'].map((id) => ({ EnvelopeId: id, n: '3' })));
+  });
+
+  it('inserts the missing partition only, when a failed insert had committed the other', async () => {
+    // One envelope with spans on two days: two partitions, two parts. The insert commits one day's
+    // part, then fails on the other (a full disk), on every attempt.
+    const day = 86_400_000;
+    const spans = [
+      span(1, { Timestamp: nsAgo(2 * day) }),
+      span(2, { Timestamp: nsAgo(2 * day, 5) }),
+      span(3),
+    ];
+    const env = { ...positioned(1, 'acme', 'traces', [batchOf('otel_traces', spans)]), id: 'two-days' };
+    const oldDay = (Date.now() - 1.5 * day) / 1000;
+    const halfDisk = new ClickHouseTelemetryWriter(
+      partialInserts(client, (seconds) => seconds < oldDay),
+      { retryDelayMs: 0 },
+    );
+    const first = await halfDisk.write([env]);
+    expect(first.pending).toEqual([position(1)]);
+    expect(await count(client, 'otel_traces')).toBe(2);
+
+    // Redelivered later with another record: a new token, so only the lookup keeps it exact.
+    const other = { ...positioned(2, 'acme', 'traces', [batchOf('otel_traces', [span(9)])]), id: 'other' };
+    const retry = await new ClickHouseTelemetryWriter(client).write([env, other]);
 
     expect(retry.pending).toEqual([]);
-    expect(await counts()).toEqual({ traces: 12, logs: 8, red: 12, logCounts: 8 });
+    expect(retry.stats).toMatchObject({ rowsInserted: 2, rowsAlreadyWritten: 2 });
+    expect(await rows(`SELECT SpanId FROM otel_traces ORDER BY SpanId`)).toEqual(
+      ['span-1', 'span-2', 'span-3', 'span-9'].map((SpanId) => ({ SpanId })),
+    );
+  });
+
+  it('finds the earlier copy of rows that carry the receive time, which differs in a resend', async () => {
+    const receivedA = nsAgo(120_000);
+    const receivedB = nsAgo(10_000);
+    const copy = (received: string, n: number): PositionedEnvelope => ({
+      ...positioned(n, 'acme', 'logs', [
+        batchOf('otel_logs', [
+          logRow(1),
+          logRow(2, { Timestamp: received }),
+          logRow(3, { Timestamp: received }),
+        ]),
+      ]),
+      id: 'no-times',
+      receivedAtNs: received,
+    });
+    const writer = new ClickHouseTelemetryWriter(client);
+
+    await writer.write([copy(receivedA, 1)]);
+    const resend = await writer.write([copy(receivedB, 2)]);
+
+    expect(resend.stats).toMatchObject({ rowsInserted: 0, rowsAlreadyWritten: 3 });
+    expect(await counts()).toMatchObject({ logs: 3, logCounts: 3 });
+  });
+
+  it('does not take rows of another tenant or another id for an earlier copy', async () => {
+    const writer = new ClickHouseTelemetryWriter(client);
+    const rowsOf = (tenant: string, id: string, n: number): PositionedEnvelope => ({
+      ...positioned(n, tenant, 'logs', [batchOf('otel_logs', [logRow(1)])]),
+      id,
+    });
+
+    await writer.write([rowsOf('acme', 'a', 1)]);
+    const r = await writer.write([rowsOf('globex', 'a', 2), rowsOf('acme', 'b', 3)]);
+
+    expect(r.stats).toMatchObject({ rowsInserted: 2, rowsAlreadyWritten: 0 });
+    expect(await count(client, 'otel_logs')).toBe(3);
   });
 });
 

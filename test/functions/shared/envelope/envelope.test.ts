@@ -7,7 +7,9 @@ import {
   EnvelopeError,
   MAX_ENVELOPE_BYTES,
   packEnvelopes,
+  positionEnvelopeId,
   readEnvelopeHeader,
+  requestContentId,
   unpackEnvelope,
 } from '../../../../functions/shared/envelope/envelope.js';
 import type { ColumnBatch } from '../../../../functions/shared/rows/batch.js';
@@ -124,5 +126,112 @@ describe('envelope', () => {
       }),
       { numRuns: 300, seed: 42 },
     );
+  });
+});
+
+describe('envelope content ids', () => {
+  /** Logs where `filled` rows carry the receive time (they had none), as flatten writes them. */
+  function withReceiveTime(n: number, receivedAtNs: string, filled: (i: number) => boolean): ColumnBatch {
+    const b = logsBatch(n, (i) => `line ${i} ${createHash('sha256').update(String(i)).digest('hex')}`);
+    const times = b.columns.Timestamp!.map((t, i) => (filled(i) ? receivedAtNs : t));
+    return { ...b, columns: { ...b.columns, Timestamp: times } };
+  }
+  const identity = (receivedAtNs: string) => ({ request: 'ab'.repeat(16), firstOrdinal: 3, receivedAtNs });
+  const shape = (envs: ReturnType<typeof packEnvelopes>) =>
+    envs.map((e) => ({ id: e.header.id, rows: e.rowCount }));
+
+  it('names envelope k of a call <request>-<firstOrdinal + k>, and carries the receive time only when used', () => {
+    const envs = packEnvelopes(
+      'acme',
+      'logs',
+      [withReceiveTime(400, '1800000000000000000', (i) => i === 7)],
+      {
+        maxBytes: 8 * 1024,
+      },
+      identity('1800000000000000000'),
+    );
+
+    expect(envs.length).toBeGreaterThan(2);
+    expect(envs.map((e) => e.header.id)).toEqual(envs.map((_, k) => `${'ab'.repeat(16)}-${3 + k}`));
+    const headers = envs.map((e) => readEnvelopeHeader(e.data));
+    expect(headers.filter((h) => h.receivedAtNs === '1800000000000000000')).toHaveLength(1);
+    expect(headers.filter((h) => h.receivedAtNs === undefined)).toHaveLength(envs.length - 1);
+  });
+
+  it('splits a request alike whatever its receive time (rows without a time carry it)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 20, max: 600 }),
+        fc.integer({ min: 2 * 1024, max: 32 * 1024 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.bigInt({ min: 1_600_000_000_000_000_000n, max: 1_999_999_999_999_999_999n }),
+        fc.bigInt({ min: 1_600_000_000_000_000_000n, max: 1_999_999_999_999_999_999n }),
+        (n, maxBytes, every, a, b) => {
+          const filled = (i: number) => i % every === 0;
+          const packA = packEnvelopes(
+            'acme',
+            'logs',
+            [withReceiveTime(n, String(a), filled)],
+            { maxBytes },
+            identity(String(a)),
+          );
+          const packB = packEnvelopes(
+            'acme',
+            'logs',
+            [withReceiveTime(n, String(b), filled)],
+            { maxBytes },
+            identity(String(b)),
+          );
+          expect(shape(packB)).toEqual(shape(packA));
+          for (const e of [...packA, ...packB]) expect(e.data.length).toBeLessThanOrEqual(maxBytes);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('splits alike at the exact size limit, where the receive time digits change the compressed size', () => {
+    const batchAt = (t: string) => [withReceiveTime(300, t, (i) => i % 3 === 0)];
+    const a = '1765000000123456789';
+    const [whole] = packEnvelopes('acme', 'logs', batchAt(a), {}, identity(a));
+    const others = Array.from({ length: 30 }, (_, k) =>
+      String(1_765_000_000_000_000_000n + BigInt(k) * 987_654_321_123n),
+    );
+    // The boundary is real: some other receive time compresses to another size.
+    const sizes = others.map(
+      (t) => packEnvelopes('acme', 'logs', batchAt(t), {}, identity(t))[0]!.data.length,
+    );
+    expect(sizes.some((n) => n !== whole!.data.length)).toBe(true);
+
+    for (const maxBytes of [whole!.data.length - 1, whole!.data.length, whole!.data.length + 1]) {
+      const expected = shape(packEnvelopes('acme', 'logs', batchAt(a), { maxBytes }, identity(a)));
+      for (const t of others) {
+        expect(shape(packEnvelopes('acme', 'logs', batchAt(t), { maxBytes }, identity(t)))).toEqual(expected);
+      }
+    }
+  });
+
+  it('hashes everything that identifies a request as sent, and nothing else', () => {
+    const body = new TextEncoder().encode('{"resourceSpans":[]}');
+    const id = requestContentId('acme', 'traces', 'json', 'none', body);
+
+    expect(id).toMatch(/^[0-9a-f]{32}$/);
+    expect(requestContentId('acme', 'traces', 'json', 'none', body.slice())).toBe(id);
+    for (const other of [
+      requestContentId('globex', 'traces', 'json', 'none', body),
+      requestContentId('acme', 'logs', 'json', 'none', body),
+      requestContentId('acme', 'traces', 'protobuf', 'none', body),
+      requestContentId('acme', 'traces', 'json', 'gzip', body),
+      requestContentId('acme', 'traces', 'json', 'none', new TextEncoder().encode('{"resourceSpans": []}')),
+    ]) {
+      expect(other).not.toBe(id);
+    }
+  });
+
+  it('falls back to the stream position for envelopes written before ids', () => {
+    const [env] = packEnvelopes('acme', 'logs', [logsBatch(2)]);
+
+    expect(readEnvelopeHeader(env!.data).id).toBeUndefined();
+    expect(positionEnvelopeId('shardId-000000000001', '4959')).toBe('pos:shardId-000000000001:4959');
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packEnvelopes, unpackEnvelope } from '../../../../functions/shared/envelope/envelope.js';
 import { compactLake, compactPartition } from '../../../../functions/shared/lake/compactor.js';
-import { writeToLake } from '../../../../functions/shared/lake/lake-writer.js';
+import { type DecodedRecord, writeToLake } from '../../../../functions/shared/lake/lake-writer.js';
 import type { ObjectStore } from '../../../../functions/shared/lake/object-store.js';
 import { sampleTraces } from '../parquet/sample-rows.js';
 import { decoded, type LakeHarness, queryObjects, records, rewriteWithDuckDB, startLake } from './support.js';
@@ -233,6 +234,10 @@ describe('compactor', () => {
     ]);
     expect(await rowsUnder('otel_traces/tenant=c7/')).toEqual(staged);
     expect(await lake.store.list('staging/otel_traces/tenant=c6/')).toHaveLength(12);
+    // Once reads work again, the next run resumes the partition.
+    const next = await compactLake(lake.store, { now: LATER, graceMs: GRACE_MS, targetBytes: 1 << 30 });
+    expect(next).toMatchObject({ failed: [], consumed: 12, rows: 720 });
+    expect(await lake.store.list('staging/otel_traces/tenant=c6/')).toEqual([]);
   });
 
   it('compacts staging files written before a column was added, reading the column as its default', async () => {
@@ -275,5 +280,161 @@ describe('compactor', () => {
     // Rows of files with every column keep their values.
     expect(fromNew.some((r) => Number(r.d) > 0 && Number(r.a) > 0 && Number(r.l) > 0)).toBe(true);
     expect(fromOld.some((r) => Number(r.e) > 0)).toBe(true);
+  });
+
+  describe('each (table, partition, envelope id) once', () => {
+    /** Envelope k of a request: content ids as ingest gives them, so a resend carries the same ones. */
+    const envelope = (tenant: string, k: number) => {
+      const [env] = packEnvelopes(
+        tenant,
+        'traces',
+        [sampleTraces(10, { seed: 500 + k, tenant, spreadNs: HOUR_NS })],
+        {},
+        { request: 'feedc0de'.repeat(4), firstOrdinal: k, receivedAtNs: '1' },
+      );
+      return env!.data;
+    };
+    /** One lake-writer batch: these envelopes at consecutive sequence numbers from `firstSeq`. */
+    const batch = (tenant: string, ks: number[], firstSeq: bigint): DecodedRecord[] =>
+      ks.map((k, i) => ({
+        shardId: 'shardId-000000000000',
+        sequenceNumber: (firstSeq + BigInt(i)).toString(),
+        envelope: unpackEnvelope(envelope(tenant, k)),
+      }));
+    const partition = (tenant: string) => `tenant=${tenant}/dt=2026-11-23/hour=10`;
+    const run = (store: ObjectStore = lake.store) =>
+      compactLake(store, { now: LATER, graceMs: GRACE_MS, targetBytes: 128 * 1024 * 1024 });
+    const spanIds = async (tenant: string) => {
+      const got = await queryObjects(
+        lake.store,
+        lake.dir,
+        `otel_traces/tenant=${tenant}/`,
+        `SELECT SpanId, EnvelopeId FROM {files} ORDER BY SpanId`,
+      );
+      return got;
+    };
+
+    it('publishes once an envelope that two staging files hold (a resend in a later batch)', async () => {
+      await writeToLake(lake.store, batch('d1', [0, 1], 10_000n));
+      // The client resent the request: envelope 1 again under new sequence numbers, with 2.
+      await writeToLake(lake.store, batch('d1', [1, 2], 20_000n));
+      expect(await lake.store.list(`staging/otel_traces/${partition('d1')}/`)).toHaveLength(2);
+
+      const result = await run();
+
+      expect(result.duplicates).toBe(10);
+      expect(result.rows).toBe(30);
+      const rows = await spanIds('d1');
+      expect(rows).toHaveLength(30);
+      expect(new Set(rows.map((r) => r.SpanId)).size).toBe(30);
+      expect(new Set(rows.map((r) => r.EnvelopeId))).toEqual(
+        new Set([0, 1, 2].map((k) => `${'feedc0de'.repeat(4)}-${k}`)),
+      );
+    });
+
+    it("drops a resend that arrives after its original's partition was published", async () => {
+      await writeToLake(lake.store, batch('d2', [0, 1], 10_000n));
+      await run();
+      await writeToLake(lake.store, batch('d2', [0, 1, 2], 30_000n));
+
+      const second = await run();
+
+      expect(second.duplicates).toBe(20);
+      expect(second.rows).toBe(10);
+      expect((await spanIds('d2')).length).toBe(30);
+      expect(new Set((await spanIds('d2')).map((r) => r.SpanId)).size).toBe(30);
+      expect(await lake.store.list(`staging/otel_traces/tenant=d2/`)).toEqual([]);
+    });
+
+    it('loses nothing when it crashed after putting the id index and before the part', async () => {
+      await writeToLake(lake.store, batch('d3', [0, 1], 10_000n));
+      let failPart = true;
+      const crashing: ObjectStore = {
+        put: async (key, body, type) => {
+          if (failPart && key.startsWith('otel_traces/')) {
+            failPart = false;
+            throw new Error('crash before the part');
+          }
+          return lake.store.put(key, body, type);
+        },
+        get: (key) => lake.store.get(key),
+        getRange: (key, from, to) => lake.store.getRange(key, from, to),
+        copy: (from, to) => lake.store.copy(from, to),
+        list: (prefix) => lake.store.list(prefix),
+        delete: (keys) => lake.store.delete(keys),
+      };
+      // The run reports the partition and goes on (the next run resumes it).
+      expect((await run(crashing)).failed).toEqual([
+        expect.objectContaining({
+          partition: partition('d3'),
+          error: expect.stringContaining('crash before the part'),
+        }),
+      ]);
+      // The index of the part that never came is there, and must not count.
+      expect(await lake.store.list(`_envelope-ids/otel_traces/${partition('d3')}/`)).toHaveLength(1);
+
+      const rerun = await run();
+
+      expect(rerun.duplicates).toBe(0);
+      expect((await spanIds('d3')).length).toBe(20);
+      // And a resend after that is still recognised.
+      await writeToLake(lake.store, batch('d3', [1], 40_000n));
+      expect((await run()).duplicates).toBe(10);
+      expect((await spanIds('d3')).length).toBe(20);
+    });
+
+    it("keeps every row of staging files from before EnvelopeId: '' is no id, not one shared by all", async () => {
+      await writeToLake(lake.store, batch('d4', [0, 1], 10_000n));
+      await writeToLake(lake.store, batch('d4', [2, 3], 20_000n));
+      // Both files as they were before the column existed (rewritten by DuckDB without it).
+      for (const { key } of await lake.store.list(`staging/otel_traces/${partition('d4')}/`)) {
+        await lake.store.put(
+          key,
+          await rewriteWithDuckDB(lake.dir, (await lake.store.get(key))!, '* EXCLUDE (EnvelopeId)'),
+        );
+      }
+      // Then files with ids: envelope 4 and a resend of it.
+      await writeToLake(lake.store, batch('d4', [4], 30_000n));
+      await writeToLake(lake.store, batch('d4', [4], 40_000n));
+
+      const result = await run();
+
+      expect(result).toMatchObject({ duplicates: 10, rows: 50, quarantined: [], failed: [] });
+      const rows = await spanIds('d4');
+      expect(rows).toHaveLength(50);
+      expect(new Set(rows.map((r) => r.SpanId)).size).toBe(50);
+      expect(rows.filter((r) => r.EnvelopeId === '')).toHaveLength(40);
+    });
+
+    it('dedups and quarantines in one pass over a set: a bad file is moved aside, a resent envelope dropped', async () => {
+      await writeToLake(lake.store, batch('d5', [0, 1], 10_000n));
+      await writeToLake(lake.store, batch('d5', [1, 2], 20_000n));
+      await writeToLake(lake.store, batch('d5', [3], 30_000n));
+      const [, , cut] = (await lake.store.list(`staging/otel_traces/${partition('d5')}/`)).map((f) => f.key);
+      const whole = (await lake.store.get(cut!))!;
+      await lake.store.put(cut!, whole.subarray(0, whole.length - 50));
+
+      const first = await run();
+
+      expect(first).toMatchObject({ duplicates: 10, rows: 30, consumed: 2, failed: [] });
+      expect(first.quarantined.map((q) => q.key)).toEqual([cut]);
+      expect(new Set((await spanIds('d5')).map((r) => r.SpanId)).size).toBe(30);
+
+      // A later set whose readable rows were all published, beside another bad file: the resend is
+      // retired without a part, the bad file quarantined.
+      await writeToLake(lake.store, batch('d5', [0, 2], 50_000n));
+      await writeToLake(lake.store, batch('d5', [5], 60_000n));
+      const [, bad] = (await lake.store.list(`staging/otel_traces/${partition('d5')}/`)).map((f) => f.key);
+      await lake.store.put(bad!, new Uint8Array());
+      const parts = await lake.store.list(`otel_traces/${partition('d5')}/`);
+
+      const second = await run();
+
+      expect(second).toMatchObject({ published: [], duplicates: 20, rows: 0, consumed: 1, failed: [] });
+      expect(second.quarantined).toEqual([{ key: bad, reason: 'empty object (0 bytes)' }]);
+      expect(await lake.store.list(`otel_traces/${partition('d5')}/`)).toEqual(parts);
+      expect(await lake.store.list(`staging/otel_traces/${partition('d5')}/`)).toEqual([]);
+      expect((await spanIds('d5')).length).toBe(30);
+    });
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packEnvelopes, unpackEnvelope } from '../../../../functions/shared/envelope/envelope.js';
 import { compactLake } from '../../../../functions/shared/lake/compactor.js';
-import { writeToLake } from '../../../../functions/shared/lake/lake-writer.js';
+import { type DecodedRecord, writeToLake } from '../../../../functions/shared/lake/lake-writer.js';
 import type { ColumnBatch } from '../../../../functions/shared/rows/batch.js';
 import { nsString, sampleRows, sampleTraces } from '../parquet/sample-rows.js';
 import { decoded, type LakeHarness, queryObjects, records, startLake } from './support.js';
@@ -174,5 +175,39 @@ describe('writeToLake', () => {
     expect(f11).toContain('/hour=11/');
     expect(compacted.quarantined).toEqual([]);
     expect(published).toEqual({ rows: 200, distinct: 200 });
+  });
+
+  it("writes every row's EnvelopeId from the header, and an id seen twice in one batch once", async () => {
+    const ids = { request: '0123456789abcdef'.repeat(2), firstOrdinal: 0, receivedAtNs: '1' };
+    const datas = eightEnvelopes('t9', 900)
+      .slice(0, 3)
+      .map((batches, k) => packEnvelopes('t9', 'traces', batches, {}, { ...ids, firstOrdinal: k })[0]!.data);
+    // The third envelope is an old one without an id: its stream position stands in.
+    const legacy = packEnvelopes('t9', 'traces', eightEnvelopes('t9', 950)[0]!)[0]!.data;
+    const at = (data: Uint8Array, seq: number): DecodedRecord => ({
+      shardId: 'shardId-000000000007',
+      sequenceNumber: String(seq),
+      envelope: unpackEnvelope(data),
+    });
+    // Envelope 1 twice: its original and a client's resend, in one batch.
+    const result = await writeToLake(lake.store, [
+      at(datas[0]!, 100),
+      at(datas[1]!, 101),
+      at(legacy, 102),
+      at(datas[1]!, 103),
+    ]);
+
+    expect(result.rowsSkipped).toBe(25);
+    const got = await queryObjects(
+      lake.store,
+      lake.dir,
+      'staging/otel_traces/tenant=t9/',
+      'SELECT EnvelopeId AS id, count(*)::INTEGER AS n FROM {files} GROUP BY id ORDER BY id',
+    );
+    expect(got).toEqual([
+      { id: `${ids.request}-0`, n: 25 },
+      { id: `${ids.request}-1`, n: 25 },
+      { id: 'pos:shardId-000000000007:102', n: 25 },
+    ]);
   });
 });

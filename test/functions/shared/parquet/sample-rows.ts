@@ -67,6 +67,8 @@ export function sampleTraces(n: number, options: SampleOptions = {}): ColumnBatc
     const t = start + BigInt(Math.floor(r() * spread));
     const status = r() < 0.05 ? 500 : 200;
     set('TenantId', i, options.tenant ?? 'acme');
+    // Filled by the writers from the envelope header; here as in a decoded lake file.
+    set('EnvelopeId', i, `sample-${options.seed ?? 1}-${Math.floor(i / 25)}`);
     set('Timestamp', i, nsString(t));
     set('TraceId', i, hex(r, 16));
     set('SpanId', i, hex(r, 8));

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { AnyValue, KeyValue, Metric, OtlpRequest } from '../../../../functions/shared/otlp/model.js';
 import { flatten } from '../../../../functions/shared/rows/flatten.js';
 import { resolveRowLimits } from '../../../../functions/shared/rows/limits.js';
-import { physicalColumns, SIGNAL_TABLES } from '../../../../functions/shared/schema/columns.js';
+import { payloadColumns, SIGNAL_TABLES } from '../../../../functions/shared/schema/columns.js';
 import {
   at,
   DAY_MS,
@@ -177,7 +177,7 @@ describe('flatten over random models', () => {
         let rows = 0;
         for (const batch of result.batches) {
           expect(SIGNAL_TABLES[otlp.signal]).toContain(batch.table);
-          expect(Object.keys(batch.columns)).toEqual(physicalColumns(batch.table).map((c) => c.name));
+          expect(Object.keys(batch.columns)).toEqual(payloadColumns(batch.table).map((c) => c.name));
           for (const values of Object.values(batch.columns)) expect(values).toHaveLength(batch.rowCount);
           expect(new Set(batch.columns.TenantId)).toEqual(new Set([tenant]));
           for (const attrs of batch.columns[
