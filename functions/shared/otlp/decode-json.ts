@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import type { Signal } from '../schema/columns.js';
 import { OtlpDecodeError } from './decode-error.js';
-import { jsonInt64, jsonUint64 } from './int64.js';
+import { jsonInt64, jsonUint64, uint64OfDecimal } from './int64.js';
 import type {
   AnyValue,
   Exemplar,
@@ -27,6 +27,7 @@ import type {
   SpanEvent,
   SpanLink,
   SummaryDataPoint,
+  Uint64,
 } from './model.js';
 import { LOG_SEVERITY_NUMBERS } from './severity.js';
 
@@ -70,10 +71,12 @@ export function decodeJson(signal: Signal, body: Uint8Array, maxDepth: number): 
   }
   let root: unknown;
   try {
-    root = JSON.parse(text);
+    // Lone surrogates can only come from \u escapes (the text is valid UTF-8): only then revive.
+    root = SURROGATE_ESCAPE.test(text) ? JSON.parse(text, wellFormedStrings) : JSON.parse(text);
   } catch (cause) {
     throw new OtlpDecodeError(`malformed JSON: ${(cause as Error).message}`, { cause });
   }
+  checkMembers(text, root);
   const o = obj(root, 'the request body');
   if (o === undefined) throw new OtlpDecodeError('the request body must be a JSON object');
   const w: Walk = { maxDepth, problem: undefined };
@@ -104,6 +107,106 @@ export function decodeJson(signal: Signal, body: Uint8Array, maxDepth: number): 
         },
       };
   }
+}
+
+// ---- what JSON.parse does not say ----
+
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * A JS SDK that cuts a string mid-emoji sends half a surrogate pair (`"\ud83d"`), which no UTF-8
+ * store can hold. It becomes U+FFFD, as in Go's encoding/json (the Collector) and TextEncoder.
+ */
+function wellFormedStrings(_key: string, v: unknown): unknown {
+  return typeof v === 'string' ? v.replace(LONE_SURROGATE, '\ufffd') : v;
+}
+
+/**
+ * JSON.parse keeps the last of duplicated keys, and this decoder reads a field from its
+ * lowerCamelCase or its snake_case name: either way one of two values would be dropped without a
+ * word. Both are refused (400, naming the key). A duplicate is found by counting members: every
+ * colon outside a string in the text separates one, so fewer keys in the tree than colons in the
+ * text means a key came twice; only then is the text scanned again to name it.
+ */
+function checkMembers(text: string, root: unknown): void {
+  const inTree = treeMembers(root);
+  if (inTree === textMembers(text)) return;
+  const dup = duplicateKey(text);
+  throw new OtlpDecodeError(`duplicate key ${JSON.stringify(dup ?? '?')} in one JSON object`);
+}
+
+/** Members in the parsed tree; throws on an object holding both spellings of a field. */
+function treeMembers(v: unknown): number {
+  if (typeof v !== 'object' || v === null) return 0;
+  let n = 0;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) n += treeMembers(v[i]);
+    return n;
+  }
+  const o = v as Json;
+  for (const k in o) {
+    n += 1 + treeMembers(o[k]);
+    if (k.includes('_')) {
+      const camel = k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+      if (camel !== k && Object.hasOwn(o, camel))
+        throw new OtlpDecodeError(`both "${camel}" and "${k}" in one JSON object`);
+    }
+  }
+  return n;
+}
+
+/** Colons outside strings in JSON text: its object members. Jumps from quote to quote. */
+function textMembers(t: string): number {
+  let n = 0;
+  let i = t.indexOf('"');
+  while (i !== -1) {
+    let j = t.indexOf('"', i + 1);
+    // A quote after an odd run of backslashes is escaped: look further.
+    while (j !== -1 && t.charCodeAt(j - 1) === 92) {
+      let k = j - 1;
+      while (t.charCodeAt(k - 1) === 92) k--;
+      if ((j - k) % 2 === 0) break;
+      j = t.indexOf('"', j + 1);
+    }
+    if (j === -1) return n;
+    let k = j + 1;
+    let c = t.charCodeAt(k);
+    while (c === 32 || c === 10 || c === 13 || c === 9) c = t.charCodeAt(++k);
+    if (c === 58) {
+      n++;
+      // Skip the colon and any blanks so the next quote search starts at the value.
+      k++;
+    }
+    i = t.indexOf('"', k);
+  }
+  return n;
+}
+
+/** The first key that repeats within one object of (valid) JSON text: the slow path, for the message. */
+function duplicateKey(t: string): string | undefined {
+  const stack: Set<string>[] = [];
+  let i = 0;
+  while (i < t.length) {
+    const c = t.charCodeAt(i);
+    if (c === 123) stack.push(new Set());
+    else if (c === 125) stack.pop();
+    else if (c === 34) {
+      let j = i + 1;
+      while (t.charCodeAt(j) !== 34) j += t.charCodeAt(j) === 92 ? 2 : 1;
+      let k = j + 1;
+      while (/\s/.test(t.charAt(k))) k++;
+      if (t.charCodeAt(k) === 58) {
+        const key = JSON.parse(t.slice(i, j + 1)) as string;
+        const seen = stack[stack.length - 1];
+        if (seen?.has(key)) return key;
+        seen?.add(key);
+      }
+      i = j;
+    }
+    i++;
+  }
+  return undefined;
 }
 
 // ---- JSON types ----
@@ -182,11 +285,12 @@ function time(w: Walk, v: unknown, what: string): string {
   return '0';
 }
 
-function count(w: Walk, v: unknown, what: string): number {
-  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
+/** A uint64 count as a Uint64 (model.ts); a JSON number past 2^53 is taken as the double it became. */
+function count(w: Walk, v: unknown, what: string): Uint64 {
+  if (typeof v === 'number' && v >= 0 && v <= Number.MAX_SAFE_INTEGER && Number.isInteger(v)) return v;
   if (v === undefined || v === null) return 0;
   const s = jsonUint64(v);
-  if (s !== undefined) return Number(s);
+  if (s !== undefined) return uint64OfDecimal(s);
   w.problem ??= `${what} must be an unsigned 64-bit integer`;
   return 0;
 }
@@ -228,9 +332,14 @@ function bool(w: Walk, v: unknown, what: string): boolean {
   return false;
 }
 
-function numbers(w: Walk, v: unknown, what: string, convert: typeof count): number[] {
+function numbers<T>(
+  w: Walk,
+  v: unknown,
+  what: string,
+  convert: (w: Walk, v: unknown, what: string) => T,
+): T[] {
   const a = arr(v, what);
-  const out = new Array<number>(a.length);
+  const out = new Array<T>(a.length);
   for (let i = 0; i < a.length; i++) out[i] = convert(w, a[i], what);
   return out;
 }
@@ -635,7 +744,13 @@ function metric(w: Walk, v: unknown): Metric {
   );
 }
 
+const DATA_FIELDS = ['gauge', 'sum', 'histogram', 'exponentialHistogram', 'exponential_histogram', 'summary'];
+
 function metricData(w: Walk, o: Json): MetricData | undefined {
+  // A oneof: two of them would leave one's points unread.
+  let fields = 0;
+  for (const f of DATA_FIELDS) if (o[f] !== undefined && o[f] !== null) fields++;
+  if (fields > 1) throw new OtlpDecodeError(`metric ${JSON.stringify(o.name)} has more than one data field`);
   const gauge = obj(o.gauge, 'gauge');
   if (gauge !== undefined) {
     return { type: 'gauge', dataPoints: points(w, gauge, numberDataPoint) };

@@ -26,6 +26,7 @@ import type {
   SpanLink,
   SummaryDataPoint,
   TracesRequest,
+  Uint64,
 } from './model.js';
 import { ProtoReader } from './protobuf-reader.js';
 
@@ -756,10 +757,10 @@ function numberDataPoint(r: ProtoReader, end: number): NumberDataPoint {
   });
 }
 
-function packedFixed64(r: ProtoReader, out: number[], message: string): void {
+function packedFixed64(r: ProtoReader, out: Uint64[], message: string): void {
   const end = r.lenEnd();
   if ((end - r.pos) % 8 !== 0) throw new OtlpDecodeError(`malformed protobuf: packed fixed64 in ${message}`);
-  while (r.pos < end) out.push(r.fixed64Number());
+  while (r.pos < end) out.push(r.fixed64Uint());
 }
 
 function packedDouble(r: ProtoReader, out: number[], message: string): void {
@@ -777,9 +778,9 @@ function histogramDataPoint(r: ProtoReader, end: number): HistogramDataPoint {
   let timeUnixNano = '0';
   let flags = 0;
   const exemplars: Exemplar[] = [];
-  let count = 0;
+  let count: Uint64 = 0;
   let sumValue: number | undefined;
-  const bucketCounts: number[] = [];
+  const bucketCounts: Uint64[] = [];
   const explicitBounds: number[] = [];
   let min: number | undefined;
   let max: number | undefined;
@@ -796,7 +797,7 @@ function histogramDataPoint(r: ProtoReader, end: number): HistogramDataPoint {
         timeUnixNano = r.fixed64Decimal();
         break;
       case 33: // 4: count
-        count = r.fixed64Number();
+        count = r.fixed64Uint();
         break;
       case 41: // 5: sum
         sumValue = r.double();
@@ -805,7 +806,7 @@ function histogramDataPoint(r: ProtoReader, end: number): HistogramDataPoint {
         packedFixed64(r, bucketCounts, 'HistogramDataPoint');
         break;
       case 49: // 6: bucket_counts, one element
-        bucketCounts.push(r.fixed64Number());
+        bucketCounts.push(r.fixed64Uint());
         break;
       case 58: // 7: explicit_bounds, packed
         packedDouble(r, explicitBounds, 'HistogramDataPoint');
@@ -854,10 +855,10 @@ function exponentialHistogramDataPoint(r: ProtoReader, end: number): Exponential
   let timeUnixNano = '0';
   let flags = 0;
   const exemplars: Exemplar[] = [];
-  let count = 0;
+  let count: Uint64 = 0;
   let sumValue: number | undefined;
   let scale = 0;
-  let zeroCount = 0;
+  let zeroCount: Uint64 = 0;
   let positive = NO_BUCKETS;
   let negative = NO_BUCKETS;
   let min: number | undefined;
@@ -876,7 +877,7 @@ function exponentialHistogramDataPoint(r: ProtoReader, end: number): Exponential
         timeUnixNano = r.fixed64Decimal();
         break;
       case 33: // 4: count
-        count = r.fixed64Number();
+        count = r.fixed64Uint();
         break;
       case 41: // 5: sum
         sumValue = r.double();
@@ -885,7 +886,7 @@ function exponentialHistogramDataPoint(r: ProtoReader, end: number): Exponential
         scale = r.sint32();
         break;
       case 57: // 7: zero_count
-        zeroCount = r.fixed64Number();
+        zeroCount = r.fixed64Uint();
         break;
       case 66: // 8: positive
         positive = buckets(r, r.lenEnd());
@@ -934,7 +935,7 @@ function exponentialHistogramDataPoint(r: ProtoReader, end: number): Exponential
 const BUCKETS_KNOWN = bits(1, 2);
 function buckets(r: ProtoReader, end: number): ExponentialBuckets {
   let offset = 0;
-  const bucketCounts: number[] = [];
+  const bucketCounts: Uint64[] = [];
   while (r.pos < end) {
     const tag = r.varint();
     switch (tag) {
@@ -944,12 +945,12 @@ function buckets(r: ProtoReader, end: number): ExponentialBuckets {
       case 18: {
         // 2: bucket_counts, packed varints
         const e = r.lenEnd();
-        while (r.pos < e) bucketCounts.push(r.uint64Number());
+        while (r.pos < e) bucketCounts.push(r.uint64());
         r.finish(e, 'Buckets.bucket_counts');
         break;
       }
       case 16: // 2: bucket_counts, one element
-        bucketCounts.push(r.uint64Number());
+        bucketCounts.push(r.uint64());
         break;
       default:
         r.skip(tag, BUCKETS_KNOWN, 'Buckets');
@@ -966,7 +967,7 @@ function summaryDataPoint(r: ProtoReader, end: number): SummaryDataPoint {
   const attributes: KeyValue[] = [];
   let startTimeUnixNano = '0';
   let timeUnixNano = '0';
-  let count = 0;
+  let count: Uint64 = 0;
   let sumValue = 0;
   const quantileValues: { quantile: number; value: number }[] = [];
   let flags = 0;
@@ -983,7 +984,7 @@ function summaryDataPoint(r: ProtoReader, end: number): SummaryDataPoint {
         timeUnixNano = r.fixed64Decimal();
         break;
       case 33: // 4: count
-        count = r.fixed64Number();
+        count = r.fixed64Uint();
         break;
       case 41: // 5: sum
         sumValue = r.double();

@@ -12,6 +12,7 @@ import type { ColumnBatch } from './batch.js';
 import { DEFAULT_ROW_LIMITS, type RowLimits } from './limits.js';
 import { compileRedaction, type Redactor } from './redact.js';
 import {
+  beyondStoredRange,
   durationNs,
   FlattenError,
   normalizeNs,
@@ -300,7 +301,7 @@ function flattenTraces(req: TracesRequest, tenant: string, s: Sanitizer, out: Ba
         for (let i = 0; i < nEvents; i++) {
           const ev = events[i]!;
           const t = normalizeNs(ev.timeUnixNano);
-          evTimes[i] = t === undefined || t === '0' ? start : t;
+          evTimes[i] = t === undefined || t === '0' || beyondStoredRange(t) ? start : t;
           evNames[i] = s.name(ev.name);
           evAttrs[i] = s.attributes(ev.attributes);
         }
@@ -432,6 +433,8 @@ interface PointBase {
   readonly timeUnixNano: string;
 }
 
+const START_BEYOND_RANGE = 'start time after 2255-06-05, beyond what storage holds';
+
 function flattenMetrics(req: MetricsRequest, tenant: string, s: Sanitizer, out: Batches): number {
   let accepted = 0;
   for (const rm of req.resourceMetrics) {
@@ -487,6 +490,12 @@ function flattenMetric(metric: Metric, ctx: MetricContext, s: Sanitizer, out: Ba
       s.reject(why);
       return undefined;
     }
+    // Absent (0) is stored as 0, the epoch, as the Collector's exporter stores it.
+    const start = normalizeNs(p.startTimeUnixNano);
+    if (start === undefined || beyondStoredRange(start)) {
+      s.reject(start === undefined ? 'start time is not a number' : START_BEYOND_RANGE);
+      return undefined;
+    }
     const cols = out.columns(table);
     column(cols, 'TenantId').push(ctx.tenant);
     column(cols, 'ResourceAttributes').push(ctx.resourceAttrs);
@@ -501,7 +510,7 @@ function flattenMetric(metric: Metric, ctx: MetricContext, s: Sanitizer, out: Ba
     column(cols, 'MetricDescription').push(ctx.description);
     column(cols, 'MetricUnit').push(ctx.unit);
     column(cols, 'Attributes').push(s.attributes(p.attributes));
-    column(cols, 'StartTimeUnix').push(normalizeNs(p.startTimeUnixNano) ?? '0');
+    column(cols, 'StartTimeUnix').push(start);
     column(cols, 'TimeUnix').push(time);
     accepted++;
     return { cols, time };
@@ -517,7 +526,7 @@ function flattenMetric(metric: Metric, ctx: MetricContext, s: Sanitizer, out: Ba
       const e = list[i]!;
       attrs[i] = s.attributes(e.filteredAttributes);
       const t = normalizeNs(e.timeUnixNano);
-      times[i] = t === undefined || t === '0' ? pointTime : t;
+      times[i] = t === undefined || t === '0' || beyondStoredRange(t) ? pointTime : t;
       values[i] = f64(e.value);
       spanIds[i] = e.spanId;
       traceIds[i] = e.traceId;
@@ -554,7 +563,7 @@ function flattenMetric(metric: Metric, ctx: MetricContext, s: Sanitizer, out: Ba
         column(c, 'Count').push(p.count);
         column(c, 'Sum').push(f64(p.sum));
         column(c, 'BucketCounts').push(p.bucketCounts.slice());
-        column(c, 'ExplicitBounds').push(p.explicitBounds.slice());
+        column(c, 'ExplicitBounds').push(p.explicitBounds.map(f64));
         exemplars(c, p.exemplars, row.time);
         column(c, 'Flags').push(p.flags);
         column(c, 'Min').push(f64(p.min));
