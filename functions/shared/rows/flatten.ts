@@ -245,6 +245,9 @@ function serviceNameOf(attrs: Record<string, string>): string {
  */
 const NO_ITEMS: never[] = Object.freeze([]) as unknown as never[];
 
+const START_BEYOND_RANGE = 'start time after 2255-06-05, beyond what storage holds';
+const END_BEYOND_RANGE = 'end time after 2255-06-05, beyond what storage holds';
+
 const SPAN_KINDS = [
   'SPAN_KIND_UNSPECIFIED',
   'SPAN_KIND_INTERNAL',
@@ -290,6 +293,11 @@ function flattenTraces(req: TracesRequest, tenant: string, s: Sanitizer, out: Ba
           continue;
         }
         const end = normalizeNs(span.endTimeUnixNano) ?? '0';
+        // The hot tier works out the end (Timestamp + Duration) in DateTime64(9): it must exist.
+        if (beyondStoredRange(end)) {
+          s.reject(END_BEYOND_RANGE);
+          continue;
+        }
 
         const events = span.events;
         const nEvents = Math.min(events.length, limits.maxSpanEvents);
@@ -432,8 +440,6 @@ interface PointBase {
   readonly startTimeUnixNano: string;
   readonly timeUnixNano: string;
 }
-
-const START_BEYOND_RANGE = 'start time after 2255-06-05, beyond what storage holds';
 
 function flattenMetrics(req: MetricsRequest, tenant: string, s: Sanitizer, out: Batches): number {
   let accepted = 0;
