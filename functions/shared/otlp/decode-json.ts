@@ -76,9 +76,9 @@ export function decodeJson(signal: Signal, body: Uint8Array, maxDepth: number): 
   } catch (cause) {
     throw new OtlpDecodeError(`malformed JSON: ${(cause as Error).message}`, { cause });
   }
-  checkMembers(text, root);
   const o = obj(root, 'the request body');
   if (o === undefined) throw new OtlpDecodeError('the request body must be a JSON object');
+  checkMembers(text, o);
   const w: Walk = { maxDepth, problem: undefined };
   switch (signal) {
     case 'traces':
@@ -136,21 +136,33 @@ function checkMembers(text: string, root: unknown): void {
   throw new OtlpDecodeError(`duplicate key ${JSON.stringify(dup ?? '?')} in one JSON object`);
 }
 
-/** Members in the parsed tree; throws on an object holding both spellings of a field. */
-function treeMembers(v: unknown): number {
-  if (typeof v !== 'object' || v === null) return 0;
+/**
+ * Members in the parsed tree; throws on an object holding both spellings of a field. A loop over
+ * a stack, not recursion: the nesting depth is only bounded later, by the walk.
+ */
+function treeMembers(root: unknown): number {
   let n = 0;
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) n += treeMembers(v[i]);
-    return n;
-  }
-  const o = v as Json;
-  for (const k in o) {
-    n += 1 + treeMembers(o[k]);
-    if (k.includes('_')) {
-      const camel = k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
-      if (camel !== k && Object.hasOwn(o, camel))
-        throw new OtlpDecodeError(`both "${camel}" and "${k}" in one JSON object`);
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v !== 'object' || v === null) continue;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i];
+        if (typeof x === 'object' && x !== null) stack.push(x);
+      }
+      continue;
+    }
+    const o = v as Json;
+    for (const k in o) {
+      n++;
+      const x = o[k];
+      if (typeof x === 'object' && x !== null) stack.push(x);
+      if (k.includes('_')) {
+        const camel = k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+        if (camel !== k && Object.hasOwn(o, camel))
+          throw new OtlpDecodeError(`both "${camel}" and "${k}" in one JSON object`);
+      }
     }
   }
   return n;
