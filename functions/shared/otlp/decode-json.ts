@@ -47,6 +47,8 @@ interface Walk {
   readonly maxDepth: number;
   /** The first problem in the item being decoded (see decode-protobuf.ts). */
   problem: string | undefined;
+  /** Lists read, by LIST_KEYS name: checked against the text (checkLists). */
+  readonly lists: Map<string, number>;
 }
 
 const EMPTY: readonly unknown[] = [];
@@ -78,15 +80,26 @@ export function decodeJson(signal: Signal, body: Uint8Array, maxDepth: number): 
   }
   const o = obj(root, 'the request body');
   if (o === undefined) throw new OtlpDecodeError('the request body must be a JSON object');
-  checkMembers(text, o);
-  const w: Walk = { maxDepth, problem: undefined };
+  const w: Walk = { maxDepth, problem: undefined, lists: new Map() };
+  listsRead = w.lists;
+  const decoded = walkRequest(signal, o, w);
+  checkLists(text, w.lists);
+  return decoded;
+}
+
+/** The Walk.lists of the decode under way (decoding is synchronous), counted by `list`. */
+let listsRead: Map<string, number> | undefined;
+
+function walkRequest(signal: Signal, o: Json, w: Walk): OtlpRequest {
   switch (signal) {
     case 'traces':
       return {
         signal,
         request: {
-          resourceSpans: list(o.resourceSpans ?? o.resource_spans, 'resourceSpans', (v) =>
-            resourceSpans(w, v),
+          resourceSpans: list(
+            one(o.resourceSpans, o.resource_spans, 'resourceSpans', 'resource_spans'),
+            'resourceSpans',
+            (v) => resourceSpans(w, v),
           ),
         },
       };
@@ -94,15 +107,21 @@ export function decodeJson(signal: Signal, body: Uint8Array, maxDepth: number): 
       return {
         signal,
         request: {
-          resourceLogs: list(o.resourceLogs ?? o.resource_logs, 'resourceLogs', (v) => resourceLogs(w, v)),
+          resourceLogs: list(
+            one(o.resourceLogs, o.resource_logs, 'resourceLogs', 'resource_logs'),
+            'resourceLogs',
+            (v) => resourceLogs(w, v),
+          ),
         },
       };
     case 'metrics':
       return {
         signal,
         request: {
-          resourceMetrics: list(o.resourceMetrics ?? o.resource_metrics, 'resourceMetrics', (v) =>
-            resourceMetrics(w, v),
+          resourceMetrics: list(
+            one(o.resourceMetrics, o.resource_metrics, 'resourceMetrics', 'resource_metrics'),
+            'resourceMetrics',
+            (v) => resourceMetrics(w, v),
           ),
         },
       };
@@ -122,103 +141,61 @@ function wellFormedStrings(_key: string, v: unknown): unknown {
   return typeof v === 'string' ? v.replace(LONE_SURROGATE, '\ufffd') : v;
 }
 
-/**
- * JSON.parse keeps the last of duplicated keys, and this decoder reads a field from its
- * lowerCamelCase or its snake_case name: either way one of two values would be dropped without a
- * word. Both are refused (400, naming the key). A duplicate is found by counting members: every
- * colon outside a string in the text separates one, so fewer keys in the tree than colons in the
- * text means a key came twice; only then is the text scanned again to name it.
- */
-function checkMembers(text: string, root: unknown): void {
-  const inTree = treeMembers(root);
-  if (inTree === textMembers(text)) return;
-  const dup = duplicateKey(text);
-  throw new OtlpDecodeError(`duplicate key ${JSON.stringify(dup ?? '?')} in one JSON object`);
-}
+/** Lists of items (and of events, links, exemplars), by each spelling: a duplicated key would drop a list. */
+const LIST_KEYS: ReadonlyMap<string, string> = new Map(
+  [
+    ['resourceSpans', 'resource_spans'],
+    ['scopeSpans', 'scope_spans'],
+    ['spans', 'spans'],
+    ['events', 'events'],
+    ['links', 'links'],
+    ['resourceLogs', 'resource_logs'],
+    ['scopeLogs', 'scope_logs'],
+    ['logRecords', 'log_records'],
+    ['resourceMetrics', 'resource_metrics'],
+    ['scopeMetrics', 'scope_metrics'],
+    ['metrics', 'metrics'],
+    ['dataPoints', 'data_points'],
+    ['exemplars', 'exemplars'],
+  ].flatMap(([camel, snake]) => [
+    [camel as string, camel as string],
+    [snake as string, camel as string],
+  ]),
+);
 
 /**
- * Members in the parsed tree; throws on an object holding both spellings of a field. A loop over
- * a stack, not recursion: the nesting depth is only bounded later, by the walk.
+ * JSON.parse keeps the last of duplicated keys: `"spans"` twice in one object would drop the first
+ * list without a word (the Collector's decoder appends both). The walk counts the lists it read
+ * (`Walk.lists`, by `list`); the text is searched once for keys ending in `s":`, which every list
+ * key does. More in the text than read means a key came twice: 400, naming it. Only list keys are
+ * checked: a check of every key (colons outside strings against the keys of the parsed tree)
+ * measured ~40 % of the JSON decode; a duplicated scalar field is last-wins, as in JSON.parse and
+ * Go's encoding/json. Keys with blanks before their colon are not counted (no encoder writes them).
  */
-function treeMembers(root: unknown): number {
-  let n = 0;
-  const stack: unknown[] = [root];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (typeof v !== 'object' || v === null) continue;
-    if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) {
-        const x = v[i];
-        if (typeof x === 'object' && x !== null) stack.push(x);
-      }
-      continue;
-    }
-    const o = v as Json;
-    for (const k in o) {
-      n++;
-      const x = o[k];
-      if (typeof x === 'object' && x !== null) stack.push(x);
-      if (k.includes('_')) {
-        const camel = k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
-        if (camel !== k && Object.hasOwn(o, camel))
-          throw new OtlpDecodeError(`both "${camel}" and "${k}" in one JSON object`);
-      }
-    }
+function checkLists(text: string, lists: Map<string, number>): void {
+  const inText = new Map<string, number>();
+  for (let i = text.indexOf('s":'); i !== -1; i = text.indexOf('s":', i + 3)) {
+    const open = text.lastIndexOf('"', i);
+    // A list key is short; an escaped quote before it means the match is inside a string.
+    if (i - open > 16 || text.charCodeAt(open - 1) === 92) continue;
+    const camel = LIST_KEYS.get(text.slice(open + 1, i + 1));
+    if (camel !== undefined) inText.set(camel, (inText.get(camel) ?? 0) + 1);
   }
-  return n;
+  for (const [camel, n] of inText) {
+    if (n > (lists.get(camel) ?? 0))
+      throw new OtlpDecodeError(`duplicate key ${JSON.stringify(camel)} in one JSON object`);
+  }
 }
 
-/** Colons outside strings in JSON text: its object members. Jumps from quote to quote. */
-function textMembers(t: string): number {
-  let n = 0;
-  let i = t.indexOf('"');
-  while (i !== -1) {
-    let j = t.indexOf('"', i + 1);
-    // A quote after an odd run of backslashes is escaped: look further.
-    while (j !== -1 && t.charCodeAt(j - 1) === 92) {
-      let k = j - 1;
-      while (t.charCodeAt(k - 1) === 92) k--;
-      if ((j - k) % 2 === 0) break;
-      j = t.indexOf('"', j + 1);
-    }
-    if (j === -1) return n;
-    let k = j + 1;
-    let c = t.charCodeAt(k);
-    while (c === 32 || c === 10 || c === 13 || c === 9) c = t.charCodeAt(++k);
-    if (c === 58) {
-      n++;
-      // Skip the colon and any blanks so the next quote search starts at the value.
-      k++;
-    }
-    i = t.indexOf('"', k);
-  }
-  return n;
-}
-
-/** The first key that repeats within one object of (valid) JSON text: the slow path, for the message. */
-function duplicateKey(t: string): string | undefined {
-  const stack: Set<string>[] = [];
-  let i = 0;
-  while (i < t.length) {
-    const c = t.charCodeAt(i);
-    if (c === 123) stack.push(new Set());
-    else if (c === 125) stack.pop();
-    else if (c === 34) {
-      let j = i + 1;
-      while (t.charCodeAt(j) !== 34) j += t.charCodeAt(j) === 92 ? 2 : 1;
-      let k = j + 1;
-      while (/\s/.test(t.charAt(k))) k++;
-      if (t.charCodeAt(k) === 58) {
-        const key = JSON.parse(t.slice(i, j + 1)) as string;
-        const seen = stack[stack.length - 1];
-        if (seen?.has(key)) return key;
-        seen?.add(key);
-      }
-      i = j;
-    }
-    i++;
-  }
-  return undefined;
+/**
+ * A field given by its lowerCamelCase (`a`) or snake_case (`b`) name; both at once is refused (one
+ * would be lost). The callers read both by name, so each load stays a monomorphic property load.
+ */
+function one(a: unknown, b: unknown, camel: string, snake: string): unknown {
+  if (a === undefined || a === null) return b;
+  if (b !== undefined && b !== null)
+    throw new OtlpDecodeError(`both "${camel}" and "${snake}" in one JSON object`);
+  return a;
 }
 
 // ---- JSON types ----
@@ -236,6 +213,8 @@ function arr(v: unknown, what: string): readonly unknown[] {
 }
 
 function list<T>(v: unknown, what: string, item: (v: unknown) => T): T[] {
+  if (v !== undefined && v !== null && listsRead !== undefined)
+    listsRead.set(what, (listsRead.get(what) ?? 0) + 1);
   const a = arr(v, what);
   const out = new Array<T>(a.length);
   for (let i = 0; i < a.length; i++) out[i] = item(a[i]);
@@ -481,7 +460,12 @@ function resource(w: Walk, v: unknown): Resource {
     attributes: keyValues(w, o.attributes, 'resource.attributes', 0),
     droppedAttributesCount: uint32(
       w,
-      o.droppedAttributesCount ?? o.dropped_attributes_count,
+      one(
+        o.droppedAttributesCount,
+        o.dropped_attributes_count,
+        'droppedAttributesCount',
+        'dropped_attributes_count',
+      ),
       'resource.droppedAttributesCount',
     ),
   };
@@ -496,7 +480,12 @@ function scope(w: Walk, v: unknown): InstrumentationScope {
     attributes: keyValues(w, o.attributes, 'scope.attributes', 0),
     droppedAttributesCount: uint32(
       w,
-      o.droppedAttributesCount ?? o.dropped_attributes_count,
+      one(
+        o.droppedAttributesCount,
+        o.dropped_attributes_count,
+        'droppedAttributesCount',
+        'dropped_attributes_count',
+      ),
       'scope.droppedAttributesCount',
     ),
   };
@@ -537,8 +526,10 @@ function resourceSpans(w: Walk, v: unknown): ResourceSpans {
     w,
     (): ResourceSpans => ({
       resource: resource(w, o.resource),
-      schemaUrl: str(w, o.schemaUrl ?? o.schema_url, 'schemaUrl'),
-      scopeSpans: list(o.scopeSpans ?? o.scope_spans, 'scopeSpans', (x) => scopeSpans(w, x)),
+      schemaUrl: str(w, one(o.schemaUrl, o.schema_url, 'schemaUrl', 'schema_url'), 'schemaUrl'),
+      scopeSpans: list(one(o.scopeSpans, o.scope_spans, 'scopeSpans', 'scope_spans'), 'scopeSpans', (x) =>
+        scopeSpans(w, x),
+      ),
     }),
     (r) => r.scopeSpans.map((s) => s.spans),
   );
@@ -550,7 +541,7 @@ function scopeSpans(w: Walk, v: unknown): ScopeSpans {
     w,
     (): ScopeSpans => ({
       scope: scope(w, o.scope),
-      schemaUrl: str(w, o.schemaUrl ?? o.schema_url, 'schemaUrl'),
+      schemaUrl: str(w, one(o.schemaUrl, o.schema_url, 'schemaUrl', 'schema_url'), 'schemaUrl'),
       spans: list(o.spans, 'spans', (x) => span(w, x)),
     }),
     (s) => [s.spans],
@@ -577,25 +568,51 @@ function span(w: Walk, v: unknown): Span {
   return item(
     w,
     (): Mutable<Span> => ({
-      traceId: id(w, o.traceId ?? o.trace_id, 16, 'traceId'),
-      spanId: id(w, o.spanId ?? o.span_id, 8, 'spanId'),
-      traceState: str(w, o.traceState ?? o.trace_state, 'traceState'),
-      parentSpanId: id(w, o.parentSpanId ?? o.parent_span_id, 8, 'parentSpanId'),
+      traceId: id(w, one(o.traceId, o.trace_id, 'traceId', 'trace_id'), 16, 'traceId'),
+      spanId: id(w, one(o.spanId, o.span_id, 'spanId', 'span_id'), 8, 'spanId'),
+      traceState: str(w, one(o.traceState, o.trace_state, 'traceState', 'trace_state'), 'traceState'),
+      parentSpanId: id(
+        w,
+        one(o.parentSpanId, o.parent_span_id, 'parentSpanId', 'parent_span_id'),
+        8,
+        'parentSpanId',
+      ),
       flags: uint32(w, o.flags, 'flags'),
       name: str(w, o.name, 'name'),
       kind: enumValue(w, o.kind, SPAN_KINDS, 'span kind'),
-      startTimeUnixNano: time(w, o.startTimeUnixNano ?? o.start_time_unix_nano, 'startTimeUnixNano'),
-      endTimeUnixNano: time(w, o.endTimeUnixNano ?? o.end_time_unix_nano, 'endTimeUnixNano'),
+      startTimeUnixNano: time(
+        w,
+        one(o.startTimeUnixNano, o.start_time_unix_nano, 'startTimeUnixNano', 'start_time_unix_nano'),
+        'startTimeUnixNano',
+      ),
+      endTimeUnixNano: time(
+        w,
+        one(o.endTimeUnixNano, o.end_time_unix_nano, 'endTimeUnixNano', 'end_time_unix_nano'),
+        'endTimeUnixNano',
+      ),
       attributes: keyValues(w, o.attributes, 'attributes', 0),
       droppedAttributesCount: uint32(
         w,
-        o.droppedAttributesCount ?? o.dropped_attributes_count,
+        one(
+          o.droppedAttributesCount,
+          o.dropped_attributes_count,
+          'droppedAttributesCount',
+          'dropped_attributes_count',
+        ),
         'droppedAttributesCount',
       ),
       events: list(o.events, 'events', (x) => spanEvent(w, x)),
-      droppedEventsCount: uint32(w, o.droppedEventsCount ?? o.dropped_events_count, 'droppedEventsCount'),
+      droppedEventsCount: uint32(
+        w,
+        one(o.droppedEventsCount, o.dropped_events_count, 'droppedEventsCount', 'dropped_events_count'),
+        'droppedEventsCount',
+      ),
       links: list(o.links, 'links', (x) => spanLink(w, x)),
-      droppedLinksCount: uint32(w, o.droppedLinksCount ?? o.dropped_links_count, 'droppedLinksCount'),
+      droppedLinksCount: uint32(
+        w,
+        one(o.droppedLinksCount, o.dropped_links_count, 'droppedLinksCount', 'dropped_links_count'),
+        'droppedLinksCount',
+      ),
       status: spanStatus(w, o.status),
     }),
   );
@@ -604,12 +621,21 @@ function span(w: Walk, v: unknown): Span {
 function spanEvent(w: Walk, v: unknown): SpanEvent {
   const o = obj(v, 'an element of events') ?? {};
   return {
-    timeUnixNano: time(w, o.timeUnixNano ?? o.time_unix_nano, 'events.timeUnixNano'),
+    timeUnixNano: time(
+      w,
+      one(o.timeUnixNano, o.time_unix_nano, 'timeUnixNano', 'time_unix_nano'),
+      'events.timeUnixNano',
+    ),
     name: str(w, o.name, 'events.name'),
     attributes: keyValues(w, o.attributes, 'events.attributes', 0),
     droppedAttributesCount: uint32(
       w,
-      o.droppedAttributesCount ?? o.dropped_attributes_count,
+      one(
+        o.droppedAttributesCount,
+        o.dropped_attributes_count,
+        'droppedAttributesCount',
+        'dropped_attributes_count',
+      ),
       'events.droppedAttributesCount',
     ),
   };
@@ -618,13 +644,18 @@ function spanEvent(w: Walk, v: unknown): SpanEvent {
 function spanLink(w: Walk, v: unknown): SpanLink {
   const o = obj(v, 'an element of links') ?? {};
   return {
-    traceId: id(w, o.traceId ?? o.trace_id, 16, 'links.traceId'),
-    spanId: id(w, o.spanId ?? o.span_id, 8, 'links.spanId'),
-    traceState: str(w, o.traceState ?? o.trace_state, 'links.traceState'),
+    traceId: id(w, one(o.traceId, o.trace_id, 'traceId', 'trace_id'), 16, 'links.traceId'),
+    spanId: id(w, one(o.spanId, o.span_id, 'spanId', 'span_id'), 8, 'links.spanId'),
+    traceState: str(w, one(o.traceState, o.trace_state, 'traceState', 'trace_state'), 'links.traceState'),
     attributes: keyValues(w, o.attributes, 'links.attributes', 0),
     droppedAttributesCount: uint32(
       w,
-      o.droppedAttributesCount ?? o.dropped_attributes_count,
+      one(
+        o.droppedAttributesCount,
+        o.dropped_attributes_count,
+        'droppedAttributesCount',
+        'dropped_attributes_count',
+      ),
       'links.droppedAttributesCount',
     ),
     flags: uint32(w, o.flags, 'links.flags'),
@@ -648,8 +679,10 @@ function resourceLogs(w: Walk, v: unknown): ResourceLogs {
     w,
     (): ResourceLogs => ({
       resource: resource(w, o.resource),
-      schemaUrl: str(w, o.schemaUrl ?? o.schema_url, 'schemaUrl'),
-      scopeLogs: list(o.scopeLogs ?? o.scope_logs, 'scopeLogs', (x) => scopeLogs(w, x)),
+      schemaUrl: str(w, one(o.schemaUrl, o.schema_url, 'schemaUrl', 'schema_url'), 'schemaUrl'),
+      scopeLogs: list(one(o.scopeLogs, o.scope_logs, 'scopeLogs', 'scope_logs'), 'scopeLogs', (x) =>
+        scopeLogs(w, x),
+      ),
     }),
     (r) => r.scopeLogs.map((s) => s.logRecords),
   );
@@ -661,8 +694,10 @@ function scopeLogs(w: Walk, v: unknown): ScopeLogs {
     w,
     (): ScopeLogs => ({
       scope: scope(w, o.scope),
-      schemaUrl: str(w, o.schemaUrl ?? o.schema_url, 'schemaUrl'),
-      logRecords: list(o.logRecords ?? o.log_records, 'logRecords', (x) => logRecord(w, x)),
+      schemaUrl: str(w, one(o.schemaUrl, o.schema_url, 'schemaUrl', 'schema_url'), 'schemaUrl'),
+      logRecords: list(one(o.logRecords, o.log_records, 'logRecords', 'log_records'), 'logRecords', (x) =>
+        logRecord(w, x),
+      ),
     }),
     (s) => [s.logRecords],
   );
@@ -679,25 +714,48 @@ function logRecord(w: Walk, v: unknown): LogRecord {
   return item(
     w,
     (): Mutable<LogRecord> => ({
-      timeUnixNano: time(w, o.timeUnixNano ?? o.time_unix_nano, 'timeUnixNano'),
+      timeUnixNano: time(
+        w,
+        one(o.timeUnixNano, o.time_unix_nano, 'timeUnixNano', 'time_unix_nano'),
+        'timeUnixNano',
+      ),
       observedTimeUnixNano: time(
         w,
-        o.observedTimeUnixNano ?? o.observed_time_unix_nano,
+        one(
+          o.observedTimeUnixNano,
+          o.observed_time_unix_nano,
+          'observedTimeUnixNano',
+          'observed_time_unix_nano',
+        ),
         'observedTimeUnixNano',
       ),
-      severityNumber: enumValue(w, o.severityNumber ?? o.severity_number, SEVERITIES, 'severity number'),
-      severityText: str(w, o.severityText ?? o.severity_text, 'severityText'),
+      severityNumber: enumValue(
+        w,
+        one(o.severityNumber, o.severity_number, 'severityNumber', 'severity_number'),
+        SEVERITIES,
+        'severity number',
+      ),
+      severityText: str(
+        w,
+        one(o.severityText, o.severity_text, 'severityText', 'severity_text'),
+        'severityText',
+      ),
       body: anyValue(w, o.body, 0),
       attributes: keyValues(w, o.attributes, 'attributes', 0),
       droppedAttributesCount: uint32(
         w,
-        o.droppedAttributesCount ?? o.dropped_attributes_count,
+        one(
+          o.droppedAttributesCount,
+          o.dropped_attributes_count,
+          'droppedAttributesCount',
+          'dropped_attributes_count',
+        ),
         'droppedAttributesCount',
       ),
       flags: uint32(w, o.flags, 'flags'),
-      traceId: id(w, o.traceId ?? o.trace_id, 16, 'traceId'),
-      spanId: id(w, o.spanId ?? o.span_id, 8, 'spanId'),
-      eventName: str(w, o.eventName ?? o.event_name, 'eventName'),
+      traceId: id(w, one(o.traceId, o.trace_id, 'traceId', 'trace_id'), 16, 'traceId'),
+      spanId: id(w, one(o.spanId, o.span_id, 'spanId', 'span_id'), 8, 'spanId'),
+      eventName: str(w, one(o.eventName, o.event_name, 'eventName', 'event_name'), 'eventName'),
     }),
   );
 }
@@ -710,8 +768,12 @@ function resourceMetrics(w: Walk, v: unknown): ResourceMetrics {
     w,
     (): ResourceMetrics => ({
       resource: resource(w, o.resource),
-      schemaUrl: str(w, o.schemaUrl ?? o.schema_url, 'schemaUrl'),
-      scopeMetrics: list(o.scopeMetrics ?? o.scope_metrics, 'scopeMetrics', (x) => scopeMetrics(w, x)),
+      schemaUrl: str(w, one(o.schemaUrl, o.schema_url, 'schemaUrl', 'schema_url'), 'schemaUrl'),
+      scopeMetrics: list(
+        one(o.scopeMetrics, o.scope_metrics, 'scopeMetrics', 'scope_metrics'),
+        'scopeMetrics',
+        (x) => scopeMetrics(w, x),
+      ),
     }),
     (r) => r.scopeMetrics.flatMap((s) => s.metrics.map(pointsOf)),
   );
@@ -723,7 +785,7 @@ function scopeMetrics(w: Walk, v: unknown): ScopeMetrics {
     w,
     (): ScopeMetrics => ({
       scope: scope(w, o.scope),
-      schemaUrl: str(w, o.schemaUrl ?? o.schema_url, 'schemaUrl'),
+      schemaUrl: str(w, one(o.schemaUrl, o.schema_url, 'schemaUrl', 'schema_url'), 'schemaUrl'),
       metrics: list(o.metrics, 'metrics', (x) => metric(w, x)),
     }),
     (s) => s.metrics.map(pointsOf),
@@ -773,7 +835,11 @@ function metricData(w: Walk, o: Json): MetricData | undefined {
       type: 'sum',
       dataPoints: points(w, sum, numberDataPoint),
       aggregationTemporality: temporality(w, sum),
-      isMonotonic: bool(w, sum.isMonotonic ?? sum.is_monotonic, 'isMonotonic'),
+      isMonotonic: bool(
+        w,
+        one(sum.isMonotonic, sum.is_monotonic, 'isMonotonic', 'is_monotonic'),
+        'isMonotonic',
+      ),
     };
   }
   const histogram = obj(o.histogram, 'histogram');
@@ -784,7 +850,10 @@ function metricData(w: Walk, o: Json): MetricData | undefined {
       aggregationTemporality: temporality(w, histogram),
     };
   }
-  const expo = obj(o.exponentialHistogram ?? o.exponential_histogram, 'exponentialHistogram');
+  const expo = obj(
+    one(o.exponentialHistogram, o.exponential_histogram, 'exponentialHistogram', 'exponential_histogram'),
+    'exponentialHistogram',
+  );
   if (expo !== undefined) {
     return {
       type: 'exponential_histogram',
@@ -802,25 +871,40 @@ function metricData(w: Walk, o: Json): MetricData | undefined {
 function temporality(w: Walk, o: Json): number {
   return enumValue(
     w,
-    o.aggregationTemporality ?? o.aggregation_temporality,
+    one(
+      o.aggregationTemporality,
+      o.aggregation_temporality,
+      'aggregationTemporality',
+      'aggregation_temporality',
+    ),
     TEMPORALITIES,
     'aggregation temporality',
   );
 }
 
 function points<T extends MaybeInvalid>(w: Walk, o: Json, point: (w: Walk, p: Json) => T): T[] {
-  return list(o.dataPoints ?? o.data_points, 'dataPoints', (x) =>
+  return list(one(o.dataPoints, o.data_points, 'dataPoints', 'data_points'), 'dataPoints', (x) =>
     item(w, () => point(w, obj(x, 'an element of dataPoints') ?? {})),
   );
 }
 
 function numberDataPoint(w: Walk, o: Json): NumberDataPoint {
-  const asInt = o.asInt ?? o.as_int;
-  const asDouble = o.asDouble ?? o.as_double;
+  const asInt = one(o.asInt, o.as_int, 'asInt', 'as_int');
+  const asDouble = one(o.asDouble, o.as_double, 'asDouble', 'as_double');
+  // The value is a oneof: with both, one would be dropped unsaid.
+  if (asInt != null && asDouble != null) w.problem ??= 'both asInt and asDouble are set';
   return {
     attributes: keyValues(w, o.attributes, 'attributes', 0),
-    startTimeUnixNano: time(w, o.startTimeUnixNano ?? o.start_time_unix_nano, 'startTimeUnixNano'),
-    timeUnixNano: time(w, o.timeUnixNano ?? o.time_unix_nano, 'timeUnixNano'),
+    startTimeUnixNano: time(
+      w,
+      one(o.startTimeUnixNano, o.start_time_unix_nano, 'startTimeUnixNano', 'start_time_unix_nano'),
+      'startTimeUnixNano',
+    ),
+    timeUnixNano: time(
+      w,
+      one(o.timeUnixNano, o.time_unix_nano, 'timeUnixNano', 'time_unix_nano'),
+      'timeUnixNano',
+    ),
     flags: uint32(w, o.flags, 'flags'),
     exemplars: list(o.exemplars, 'exemplars', (x) => exemplar(w, x)),
     value:
@@ -835,14 +919,32 @@ function numberDataPoint(w: Walk, o: Json): NumberDataPoint {
 function histogramDataPoint(w: Walk, o: Json): HistogramDataPoint {
   return {
     attributes: keyValues(w, o.attributes, 'attributes', 0),
-    startTimeUnixNano: time(w, o.startTimeUnixNano ?? o.start_time_unix_nano, 'startTimeUnixNano'),
-    timeUnixNano: time(w, o.timeUnixNano ?? o.time_unix_nano, 'timeUnixNano'),
+    startTimeUnixNano: time(
+      w,
+      one(o.startTimeUnixNano, o.start_time_unix_nano, 'startTimeUnixNano', 'start_time_unix_nano'),
+      'startTimeUnixNano',
+    ),
+    timeUnixNano: time(
+      w,
+      one(o.timeUnixNano, o.time_unix_nano, 'timeUnixNano', 'time_unix_nano'),
+      'timeUnixNano',
+    ),
     flags: uint32(w, o.flags, 'flags'),
     exemplars: list(o.exemplars, 'exemplars', (x) => exemplar(w, x)),
     count: count(w, o.count, 'count'),
     sum: optDouble(w, o.sum, 'sum'),
-    bucketCounts: numbers(w, o.bucketCounts ?? o.bucket_counts, 'bucketCounts', count),
-    explicitBounds: numbers(w, o.explicitBounds ?? o.explicit_bounds, 'explicitBounds', double),
+    bucketCounts: numbers(
+      w,
+      one(o.bucketCounts, o.bucket_counts, 'bucketCounts', 'bucket_counts'),
+      'bucketCounts',
+      count,
+    ),
+    explicitBounds: numbers(
+      w,
+      one(o.explicitBounds, o.explicit_bounds, 'explicitBounds', 'explicit_bounds'),
+      'explicitBounds',
+      double,
+    ),
     min: optDouble(w, o.min, 'min'),
     max: optDouble(w, o.max, 'max'),
   };
@@ -851,19 +953,31 @@ function histogramDataPoint(w: Walk, o: Json): HistogramDataPoint {
 function exponentialHistogramDataPoint(w: Walk, o: Json): ExponentialHistogramDataPoint {
   return {
     attributes: keyValues(w, o.attributes, 'attributes', 0),
-    startTimeUnixNano: time(w, o.startTimeUnixNano ?? o.start_time_unix_nano, 'startTimeUnixNano'),
-    timeUnixNano: time(w, o.timeUnixNano ?? o.time_unix_nano, 'timeUnixNano'),
+    startTimeUnixNano: time(
+      w,
+      one(o.startTimeUnixNano, o.start_time_unix_nano, 'startTimeUnixNano', 'start_time_unix_nano'),
+      'startTimeUnixNano',
+    ),
+    timeUnixNano: time(
+      w,
+      one(o.timeUnixNano, o.time_unix_nano, 'timeUnixNano', 'time_unix_nano'),
+      'timeUnixNano',
+    ),
     flags: uint32(w, o.flags, 'flags'),
     exemplars: list(o.exemplars, 'exemplars', (x) => exemplar(w, x)),
     count: count(w, o.count, 'count'),
     sum: optDouble(w, o.sum, 'sum'),
     scale: sint32(w, o.scale, 'scale'),
-    zeroCount: count(w, o.zeroCount ?? o.zero_count, 'zeroCount'),
+    zeroCount: count(w, one(o.zeroCount, o.zero_count, 'zeroCount', 'zero_count'), 'zeroCount'),
     positive: buckets(w, o.positive, 'positive'),
     negative: buckets(w, o.negative, 'negative'),
     min: optDouble(w, o.min, 'min'),
     max: optDouble(w, o.max, 'max'),
-    zeroThreshold: double(w, o.zeroThreshold ?? o.zero_threshold, 'zeroThreshold'),
+    zeroThreshold: double(
+      w,
+      one(o.zeroThreshold, o.zero_threshold, 'zeroThreshold', 'zero_threshold'),
+      'zeroThreshold',
+    ),
   };
 }
 
@@ -872,39 +986,67 @@ function buckets(w: Walk, v: unknown, what: string): ExponentialBuckets {
   if (o === undefined) return NO_BUCKETS;
   return {
     offset: sint32(w, o.offset, `${what}.offset`),
-    bucketCounts: numbers(w, o.bucketCounts ?? o.bucket_counts, `${what}.bucketCounts`, count),
+    bucketCounts: numbers(
+      w,
+      one(o.bucketCounts, o.bucket_counts, 'bucketCounts', 'bucket_counts'),
+      `${what}.bucketCounts`,
+      count,
+    ),
   };
 }
 
 function summaryDataPoint(w: Walk, o: Json): SummaryDataPoint {
   return {
     attributes: keyValues(w, o.attributes, 'attributes', 0),
-    startTimeUnixNano: time(w, o.startTimeUnixNano ?? o.start_time_unix_nano, 'startTimeUnixNano'),
-    timeUnixNano: time(w, o.timeUnixNano ?? o.time_unix_nano, 'timeUnixNano'),
+    startTimeUnixNano: time(
+      w,
+      one(o.startTimeUnixNano, o.start_time_unix_nano, 'startTimeUnixNano', 'start_time_unix_nano'),
+      'startTimeUnixNano',
+    ),
+    timeUnixNano: time(
+      w,
+      one(o.timeUnixNano, o.time_unix_nano, 'timeUnixNano', 'time_unix_nano'),
+      'timeUnixNano',
+    ),
     count: count(w, o.count, 'count'),
     sum: double(w, o.sum, 'sum'),
-    quantileValues: list(o.quantileValues ?? o.quantile_values, 'quantileValues', (x) => {
-      const q = obj(x, 'an element of quantileValues') ?? {};
-      return { quantile: double(w, q.quantile, 'quantile'), value: double(w, q.value, 'value') };
-    }),
+    quantileValues: list(
+      one(o.quantileValues, o.quantile_values, 'quantileValues', 'quantile_values'),
+      'quantileValues',
+      (x) => {
+        const q = obj(x, 'an element of quantileValues') ?? {};
+        return { quantile: double(w, q.quantile, 'quantile'), value: double(w, q.value, 'value') };
+      },
+    ),
     flags: uint32(w, o.flags, 'flags'),
   };
 }
 
 function exemplar(w: Walk, v: unknown): Exemplar {
   const o = obj(v, 'an element of exemplars') ?? {};
-  const asInt = o.asInt ?? o.as_int;
-  const asDouble = o.asDouble ?? o.as_double;
+  const asInt = one(o.asInt, o.as_int, 'asInt', 'as_int');
+  const asDouble = one(o.asDouble, o.as_double, 'asDouble', 'as_double');
+  // The value is a oneof: with both, one would be dropped unsaid.
+  if (asInt != null && asDouble != null) w.problem ??= 'both asInt and asDouble are set';
   return {
-    filteredAttributes: keyValues(w, o.filteredAttributes ?? o.filtered_attributes, 'filteredAttributes', 0),
-    timeUnixNano: time(w, o.timeUnixNano ?? o.time_unix_nano, 'exemplars.timeUnixNano'),
+    filteredAttributes: keyValues(
+      w,
+      one(o.filteredAttributes, o.filtered_attributes, 'filteredAttributes', 'filtered_attributes'),
+      'filteredAttributes',
+      0,
+    ),
+    timeUnixNano: time(
+      w,
+      one(o.timeUnixNano, o.time_unix_nano, 'timeUnixNano', 'time_unix_nano'),
+      'exemplars.timeUnixNano',
+    ),
     value:
       asDouble !== undefined && asDouble !== null
         ? double(w, asDouble, 'exemplars.asDouble')
         : asInt !== undefined && asInt !== null
           ? int64Number(w, asInt, 'exemplars.asInt')
           : 0,
-    spanId: id(w, o.spanId ?? o.span_id, 8, 'exemplars.spanId'),
-    traceId: id(w, o.traceId ?? o.trace_id, 16, 'exemplars.traceId'),
+    spanId: id(w, one(o.spanId, o.span_id, 'spanId', 'span_id'), 8, 'exemplars.spanId'),
+    traceId: id(w, one(o.traceId, o.trace_id, 'traceId', 'trace_id'), 16, 'exemplars.traceId'),
   };
 }

@@ -323,10 +323,22 @@ describe('OTLP/JSON that JSON.parse would silently shorten', () => {
 
   it.each([
     [
-      'a duplicated span field',
+      'spans twice in one scope',
       () =>
-        `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"a","name":"b"}]}]}]}`,
-      'duplicate key "name" in one JSON object',
+        `{"resourceSpans":[{"scopeSpans":[{"spans":[${span('eee19b7ec3c1b174')}],"spans":[${span('eee19b7ec3c1b175')}]}]}]}`,
+      'duplicate key "spans" in one JSON object',
+    ],
+    [
+      'events twice in one span',
+      () =>
+        `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","events":[{"name":"a"}],"name":"n","events":[{"name":"b"}]}]}]}]}`,
+      'duplicate key "events" in one JSON object',
+    ],
+    [
+      'scopeSpans and scope_spans in one resource',
+      () =>
+        `{"resourceSpans":[{"scopeSpans":[{"spans":[${span('eee19b7ec3c1b174')}]}],"scope_spans":[{"spans":[${span('eee19b7ec3c1b175')}]}]}]}`,
+      'both "scopeSpans" and "scope_spans" in one JSON object',
     ],
     [
       'resourceSpans twice',
@@ -361,9 +373,31 @@ describe('OTLP/JSON that JSON.parse would silently shorten', () => {
     expect(out.records).toEqual([]);
   });
 
-  it('escaped quotes, colons and backslashes inside strings do not count as keys', async () => {
+  it('a point with both asInt and asDouble (a oneof) is rejected with a reason; its sibling is stored', async () => {
     const tenant = domain.newTenant();
-    const json = `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"a\\\\\\":\\"b: c\\\\","startTimeUnixNano":"${domain.receivedNs}"}]}]}]}`;
+    const t0 = domain.receivedNs.toString();
+    const json = `{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"name":"m","gauge":{"dataPoints":[{"timeUnixNano":"${t0}","asInt":"1","asDouble":2},{"timeUnixNano":"${t0}","asDouble":3}]}}]}]}]}`;
+    const out = await domain.ingest(tenant, 'metrics', 'json', body(json));
+    expect(out.response.status).toBe(200);
+    expect(out.response.stats).toMatchObject({
+      accepted: 1,
+      rejected: 1,
+      reason: '1 data point rejected: 1 both asInt and asDouble are set',
+    });
+  });
+
+  it('a duplicated scalar field takes the last value (as JSON.parse and Go do): the item is stored once', async () => {
+    const tenant = domain.newTenant();
+    const t0 = domain.receivedNs.toString();
+    const json = `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"a","name":"b","startTimeUnixNano":"${t0}"}]}]}]}`;
+    const out = await domain.ingest(tenant, 'traces', 'json', body(json));
+    expect(out.response.status).toBe(200);
+    expect(out.response.stats).toMatchObject({ accepted: 1, rejected: 0 });
+  });
+
+  it('list keys inside strings ("spans": as text) do not count as keys', async () => {
+    const tenant = domain.newTenant();
+    const json = `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"a\\\\\\"spans\\":[] \\"events\\": c\\\\","startTimeUnixNano":"${domain.receivedNs}"}]}]}]}`;
     const out = await domain.ingest(tenant, 'traces', 'json', body(json));
     expect(out.response.status).toBe(200);
     expect(out.response.stats.accepted).toBe(1);
