@@ -163,6 +163,8 @@ const LIST_KEYS: ReadonlyMap<string, string> = new Map(
   ]),
 );
 
+const LIST_FIRST_CHARS: ReadonlySet<number> = new Set([...LIST_KEYS.keys()].map((k) => k.charCodeAt(0)));
+
 /**
  * JSON.parse keeps the last of duplicated keys: `"spans"` twice in one object would drop the first
  * list without a word (the Collector's decoder appends both). The walk counts the lists it read
@@ -176,8 +178,10 @@ function checkLists(text: string, lists: Map<string, number>): void {
   const inText = new Map<string, number>();
   for (let i = text.indexOf('s":'); i !== -1; i = text.indexOf('s":', i + 3)) {
     const open = text.lastIndexOf('"', i);
-    // A list key is short; an escaped quote before it means the match is inside a string.
-    if (i - open > 16 || text.charCodeAt(open - 1) === 92) continue;
+    // A list key is short and starts with one of a few letters (`attributes`, the most frequent
+    // match, does not); an escaped quote before it means the match is inside a string.
+    if (i - open > 16 || !LIST_FIRST_CHARS.has(text.charCodeAt(open + 1)) || text.charCodeAt(open - 1) === 92)
+      continue;
     const camel = LIST_KEYS.get(text.slice(open + 1, i + 1));
     if (camel !== undefined) inText.set(camel, (inText.get(camel) ?? 0) + 1);
   }
