@@ -227,12 +227,6 @@ export class ProtoReader {
     return (v >>> 1) ^ -(v & 1);
   }
 
-  /** uint64 varint as a number (exact up to 2^53). */
-  uint64Number(): number {
-    const lo = this.varint();
-    return this.hi * 4294967296 + lo;
-  }
-
   /** uint64 varint as a Uint64 (model.ts): a number below 2^53, else an exact decimal string. */
   uint64(): number | string {
     const lo = this.varint();
@@ -263,14 +257,6 @@ export class ProtoReader {
     this.pos = pos + 8;
     // One BigInt read and toString: faster here than two-uint32 arithmetic (see bench/decode.ts).
     return this.view.getBigUint64(pos, true).toString();
-  }
-
-  /** fixed64 as a number (counts; exact up to 2^53). */
-  fixed64Number(): number {
-    const pos = this.pos;
-    if (pos + 8 > this.len) throw truncated();
-    this.pos = pos + 8;
-    return this.view.getUint32(pos + 4, true) * 4294967296 + this.view.getUint32(pos, true);
   }
 
   /** fixed64 as a Uint64 (model.ts): counts, exact to 2^64-1 and a plain number below 2^53. */

@@ -36,7 +36,7 @@ afterAll(async () => {
   await domain?.close();
 });
 
-const RUNS = 8;
+const RUNS = 5;
 
 function arbitraries(received: bigint, format: Format) {
   const P63 = 1n << 63n;
@@ -130,7 +130,7 @@ function arbitraries(received: bigint, format: Format) {
     }),
   );
   const numbered = <T>(a: fc.Arbitrary<T>) =>
-    fc.array(a, { minLength: 1, maxLength: 8 }).map((list) => list.map((x, item) => ({ ...x, item })));
+    fc.array(a, { minLength: 1, maxLength: 12 }).map((list) => list.map((x, item) => ({ ...x, item })));
   return {
     traces: numbered(span).map((items): Items => ({ signal: 'traces', items: items as SpanSpec[] })),
     logs: numbered(log).map((items): Items => ({ signal: 'logs', items: items as LogSpec[] })),
