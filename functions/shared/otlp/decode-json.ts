@@ -822,12 +822,17 @@ function metric(w: Walk, v: unknown): Metric {
   );
 }
 
-const DATA_FIELDS = ['gauge', 'sum', 'histogram', 'exponentialHistogram', 'exponential_histogram', 'summary'];
+const present = (v: unknown): number => (v === undefined || v === null ? 0 : 1);
 
 function metricData(w: Walk, o: Json): MetricData | undefined {
-  // A oneof: two of them would leave one's points unread.
-  let fields = 0;
-  for (const f of DATA_FIELDS) if (o[f] !== undefined && o[f] !== null) fields++;
+  // A oneof: two of them would leave one's points unread. Named loads: each stays monomorphic.
+  const fields =
+    present(o.gauge) +
+    present(o.sum) +
+    present(o.histogram) +
+    present(o.exponentialHistogram) +
+    present(o.exponential_histogram) +
+    present(o.summary);
   if (fields > 1) throw new OtlpDecodeError(`metric ${JSON.stringify(o.name)} has more than one data field`);
   const gauge = obj(o.gauge, 'gauge');
   if (gauge !== undefined) {
