@@ -74,7 +74,11 @@ export function decodeJson(signal: Signal, body: Uint8Array, maxDepth: number): 
   let root: unknown;
   try {
     // Lone surrogates can only come from \u escapes (the text is valid UTF-8): only then revive.
-    root = SURROGATE_ESCAPE.test(text) ? JSON.parse(text, wellFormedStrings) : JSON.parse(text);
+    // (`includes` first: a plain search costs ~1/30 of the regex over a body without escapes.)
+    root =
+      text.includes('\\u') && SURROGATE_ESCAPE.test(text)
+        ? JSON.parse(text, wellFormedStrings)
+        : JSON.parse(text);
   } catch (cause) {
     throw new OtlpDecodeError(`malformed JSON: ${(cause as Error).message}`, { cause });
   }
@@ -163,6 +167,10 @@ const LIST_KEYS: ReadonlyMap<string, string> = new Map(
   ]),
 );
 
+/** 1 at the char codes that come before the final s of a list key (spaNs, evenTs, linKs, loGs…). */
+const LIST_PENULTIMATE = new Uint8Array(128);
+for (const k of LIST_KEYS.keys()) LIST_PENULTIMATE[k.charCodeAt(k.length - 2)] = 1;
+
 const LIST_FIRST_CHARS: ReadonlySet<number> = new Set([...LIST_KEYS.keys()].map((k) => k.charCodeAt(0)));
 
 /**
@@ -177,6 +185,8 @@ const LIST_FIRST_CHARS: ReadonlySet<number> = new Set([...LIST_KEYS.keys()].map(
 function checkLists(text: string, lists: Map<string, number>): void {
   const inText = new Map<string, number>();
   for (let i = text.indexOf('s":'); i !== -1; i = text.indexOf('s":', i + 3)) {
+    // Most matches are `attributes":`: one look at the letter before the s turns them away.
+    if (LIST_PENULTIMATE[text.charCodeAt(i - 1)] !== 1) continue;
     const open = text.lastIndexOf('"', i);
     // A list key is short and starts with one of a few letters (`attributes`, the most frequent
     // match, does not); an escaped quote before it means the match is inside a string.
