@@ -188,8 +188,8 @@ function checkLists(text: string, lists: Map<string, number>): void {
     // Most matches are `attributes":`: one look at the letter before the s turns them away.
     if (LIST_PENULTIMATE[text.charCodeAt(i - 1)] !== 1) continue;
     const open = text.lastIndexOf('"', i);
-    // A list key is short and starts with one of a few letters (`attributes`, the most frequent
-    // match, does not); an escaped quote before it means the match is inside a string.
+    // A list key is short and starts with one of a few letters; an escaped quote before it means
+    // the match is inside a string.
     if (i - open > 16 || !LIST_FIRST_CHARS.has(text.charCodeAt(open + 1)) || text.charCodeAt(open - 1) === 92)
       continue;
     const camel = LIST_KEYS.get(text.slice(open + 1, i + 1));
@@ -206,7 +206,8 @@ function checkLists(text: string, lists: Map<string, number>): void {
  * would be lost). The callers read both by name, so each load stays a monomorphic property load.
  */
 function one(a: unknown, b: unknown, camel: string, snake: string): unknown {
-  if (a === undefined || a === null) return b;
+  // A null stays null (not undefined): `list` counts a list key that is present, even as null.
+  if (a === undefined || a === null) return b === undefined ? a : b;
   if (b !== undefined && b !== null)
     throw new OtlpDecodeError(`both "${camel}" and "${snake}" in one JSON object`);
   return a;
@@ -227,8 +228,7 @@ function arr(v: unknown, what: string): readonly unknown[] {
 }
 
 function list<T>(v: unknown, what: string, item: (v: unknown) => T): T[] {
-  if (v !== undefined && v !== null && listsRead !== undefined)
-    listsRead.set(what, (listsRead.get(what) ?? 0) + 1);
+  if (v !== undefined && listsRead !== undefined) listsRead.set(what, (listsRead.get(what) ?? 0) + 1);
   const a = arr(v, what);
   const out = new Array<T>(a.length);
   for (let i = 0; i < a.length; i++) out[i] = item(a[i]);

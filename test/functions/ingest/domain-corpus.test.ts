@@ -395,6 +395,14 @@ describe('OTLP/JSON that JSON.parse would silently shorten', () => {
     expect(out.response.stats).toMatchObject({ accepted: 1, rejected: 0 });
   });
 
+  it('a list key given as null is an empty list, not a duplicate', async () => {
+    const tenant = domain.newTenant();
+    const json = `{"resourceSpans":[{"scopeSpans":null},{"scope_spans":[{"spans":null}]},{"scopeSpans":[{"spans":[${span('eee19b7ec3c1b174')}]}]}]}`;
+    const out = await domain.ingest(tenant, 'traces', 'json', body(json));
+    expect(out.response.status).toBe(200);
+    expect(out.response.stats).toMatchObject({ accepted: 1, rejected: 0 });
+  });
+
   it('list keys inside strings ("spans": as text) do not count as keys', async () => {
     const tenant = domain.newTenant();
     const json = `{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"a\\\\\\"spans\\":[] \\"events\\": c\\\\","startTimeUnixNano":"${domain.receivedNs}"}]}]}]}`;
