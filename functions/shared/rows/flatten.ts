@@ -233,6 +233,12 @@ function f64(v: number | undefined): number | string {
   return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
 }
 
+/** f64 of each element; a plain copy when all are finite (nearly always). */
+function f64s(a: readonly number[]): (number | string)[] {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return a.map((x) => f64(x));
+  return a.slice();
+}
+
 function serviceNameOf(attrs: Record<string, string>): string {
   return Object.hasOwn(attrs, 'service.name') ? (attrs['service.name'] as string) : '';
 }
@@ -569,7 +575,7 @@ function flattenMetric(metric: Metric, ctx: MetricContext, s: Sanitizer, out: Ba
         column(c, 'Count').push(p.count);
         column(c, 'Sum').push(f64(p.sum));
         column(c, 'BucketCounts').push(p.bucketCounts.slice());
-        column(c, 'ExplicitBounds').push(p.explicitBounds.map(f64));
+        column(c, 'ExplicitBounds').push(f64s(p.explicitBounds));
         exemplars(c, p.exemplars, row.time);
         column(c, 'Flags').push(p.flags);
         column(c, 'Min').push(f64(p.min));

@@ -72,7 +72,10 @@ export const MAX_STORED_NS = '9007199254740991999';
 
 /** Whether canonical `ns` is later than MAX_STORED_NS. */
 export function beyondStoredRange(ns: string): boolean {
-  return ns.length >= 19 && compareNs(ns, MAX_STORED_NS) > 0;
+  // Today's times have 19 digits and start with 1: one length and one char look settle them.
+  const n = ns.length;
+  if (n !== 19) return n > 19;
+  return ns.charCodeAt(0) === 57 && ns > MAX_STORED_NS;
 }
 
 /**
