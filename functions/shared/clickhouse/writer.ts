@@ -148,11 +148,25 @@ function trimZeros(ns: string): string {
   return ns.length > 1 && ns.charCodeAt(0) === 48 ? ns.replace(/^0+(?=\d)/, '') : ns;
 }
 
-/** Nanosecond decimal string -> `seconds.nanoseconds`, which DateTime64(9) parses exactly. */
+/**
+ * Nanosecond decimal string -> `seconds.nanoseconds`, which DateTime64(9) parses exactly. The
+ * seconds are padded to 10 digits: ClickHouse reads a shorter integer part as a date
+ * (`0.000000000` fails with "Cannot read DateTime", so an absent start time, 0, was unwritable).
+ */
 export function toDateTime64(ns: string): string {
   const t = trimZeros(ns);
-  if (t.length <= 9) return `0.${t.padStart(9, '0')}`;
-  return `${t.slice(0, -9)}.${t.slice(-9)}`;
+  if (t.length >= 19) return `${t.slice(0, -9)}.${t.slice(-9)}`;
+  return `${t.slice(0, -9).padStart(10, '0')}.${t.slice(-9).padStart(9, '0')}`;
+}
+
+/** DateTime64(9) is an Int64 of nanoseconds: 2262-04-11T23:47:16.854775807Z at most. */
+const DATETIME64_MAX_NS = '9223372036854775807';
+const UINT64_MAX = '18446744073709551615';
+
+/** Whether a string of 1-20 digits is at most `max` (a canonical decimal of the same width class). */
+function fitsDecimal(digits: string, max: string): boolean {
+  const t = trimZeros(digits);
+  return t.length < max.length || (t.length === max.length && t <= max);
 }
 
 function isOlder(ns: string, cutoff: string): boolean {
@@ -185,10 +199,13 @@ function intConverter(type: 'uint8' | 'uint32' | 'int32' | 'uint64'): Converter 
   const [lo, hi] = INT_RANGES[type]!;
   return (v, table, column, row) => {
     if (typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi) return v;
-    if (type === 'uint64' && typeof v === 'string' && DIGITS.test(v)) return v;
+    // uint64 past 2^53 travels as a decimal string (model.ts `Uint64`); ClickHouse parses it exactly.
+    if (type === 'uint64' && typeof v === 'string' && DIGITS.test(v) && fitsDecimal(v, UINT64_MAX)) return v;
     return fail(table, column, row, `expected ${type}, got ${JSON.stringify(v)}`);
   };
 }
+
+const toUint64 = intConverter('uint64');
 
 const toText: Converter = (v, table, column, row) => {
   if (typeof v === 'string') return v;
@@ -196,28 +213,37 @@ const toText: Converter = (v, table, column, row) => {
   return fail(table, column, row, `expected a string, got ${typeof v}`);
 };
 
-const toNumbers: Converter = (v, table, column, row) => {
-  if (!Array.isArray(v)) return fail(table, column, row, 'expected an array of numbers');
-  for (const x of v) if (typeof x !== 'number') fail(table, column, row, 'array element is not a number');
-  return v;
+const toFloat64: Converter = (v, table, column, row) => {
+  if (typeof v === 'number' || (typeof v === 'string' && FLOAT_WORDS.has(v))) return v;
+  return fail(table, column, row, `expected a number, got ${JSON.stringify(v)}`);
 };
+
+/** An array of `element` values, checked in place (the elements need no conversion). */
+function arrayOf(element: Converter): Converter {
+  return (v, table, column, row) => {
+    if (!Array.isArray(v)) return fail(table, column, row, 'expected an array of numbers');
+    for (const x of v) element(x, table, column, row);
+    return v;
+  };
+}
 
 const CONVERTERS: Record<ScalarType, Converter> = {
   string: toText,
   lowcard: toText,
   timestamp_ns: (v, table, column, row) => {
-    if (typeof v === 'string' && DIGITS.test(v)) return toDateTime64(v);
+    if (typeof v === 'string' && DIGITS.test(v)) {
+      if (v.length >= 19 && !fitsDecimal(v, DATETIME64_MAX_NS))
+        return fail(table, column, row, `nanoseconds ${v} are past DateTime64(9)'s 2262-04-11`);
+      return toDateTime64(v);
+    }
     if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return toDateTime64(String(v));
     return fail(table, column, row, `expected nanoseconds as a decimal string, got ${JSON.stringify(v)}`);
   },
   uint8: intConverter('uint8'),
   uint32: intConverter('uint32'),
   int32: intConverter('int32'),
-  uint64: intConverter('uint64'),
-  float64: (v, table, column, row) => {
-    if (typeof v === 'number' || (typeof v === 'string' && FLOAT_WORDS.has(v))) return v;
-    return fail(table, column, row, `expected a number, got ${JSON.stringify(v)}`);
-  },
+  uint64: toUint64,
+  float64: toFloat64,
   bool: (v, table, column, row) => {
     if (typeof v === 'boolean') return v;
     return fail(table, column, row, `expected a boolean, got ${JSON.stringify(v)}`);
@@ -231,8 +257,8 @@ const CONVERTERS: Record<ScalarType, Converter> = {
     }
     return v;
   },
-  array_float64: toNumbers,
-  array_uint64: toNumbers,
+  array_float64: arrayOf(toFloat64),
+  array_uint64: arrayOf(toUint64),
 };
 
 function defaultValue(type: ScalarType): unknown {
@@ -241,7 +267,7 @@ function defaultValue(type: ScalarType): unknown {
     case 'lowcard':
       return '';
     case 'timestamp_ns':
-      return '0.000000000';
+      return '0000000000.000000000';
     case 'float64':
     case 'uint8':
     case 'uint32':

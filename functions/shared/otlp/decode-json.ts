@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import type { Signal } from '../schema/columns.js';
 import { type DecodeCaps, OtlpDecodeError, tooManyAttributes, tooManyItems } from './decode-error.js';
-import { jsonInt64, jsonUint64 } from './int64.js';
+import { jsonInt64, jsonUint64, uint64OfDecimal } from './int64.js';
 import type {
   AnyValue,
   Exemplar,
@@ -27,6 +27,7 @@ import type {
   SpanEvent,
   SpanLink,
   SummaryDataPoint,
+  Uint64,
 } from './model.js';
 import { LOG_SEVERITY_NUMBERS } from './severity.js';
 
@@ -46,6 +47,8 @@ interface Walk {
   readonly maxDepth: number;
   /** The first problem in the item being decoded (see decode-protobuf.ts). */
   problem: string | undefined;
+  /** Lists read, by LIST_KEYS name: checked against the text (checkLists). */
+  readonly lists: Map<string, number>;
   /** Items and attributes (nested entries) so far, against the caps (see DecodeCaps). */
   items: number;
   attributes: number;
@@ -89,7 +92,12 @@ export function decodeJson(
   }
   let root: unknown;
   try {
-    root = JSON.parse(text);
+    // Lone surrogates can only come from \u escapes (the text is valid UTF-8): only then revive.
+    // (`includes` first: a plain search costs ~1/30 of the regex over a body without escapes.)
+    root =
+      text.includes('\\u') && SURROGATE_ESCAPE.test(text)
+        ? JSON.parse(text, wellFormedStrings)
+        : JSON.parse(text);
   } catch (cause) {
     throw new OtlpDecodeError(`malformed JSON: ${(cause as Error).message}`, { cause });
   }
@@ -102,14 +110,27 @@ export function decodeJson(
     attributes: 0,
     maxItems: caps?.maxItems ?? Number.POSITIVE_INFINITY,
     maxAttributes: caps?.maxAttributes ?? Number.POSITIVE_INFINITY,
+    lists: new Map(),
   };
+  listsRead = w.lists;
+  const decoded = walkRequest(signal, o, w);
+  checkLists(text, w.lists);
+  return decoded;
+}
+
+/** The Walk.lists of the decode under way (decoding is synchronous), counted by `list`. */
+let listsRead: Map<string, number> | undefined;
+
+function walkRequest(signal: Signal, o: Json, w: Walk): OtlpRequest {
   switch (signal) {
     case 'traces':
       return {
         signal,
         request: {
-          resourceSpans: list(o.resourceSpans ?? o.resource_spans, 'resourceSpans', (v) =>
-            resourceSpans(w, v),
+          resourceSpans: list(
+            one(o.resourceSpans, o.resource_spans, 'resourceSpans', 'resource_spans'),
+            'resourceSpans',
+            (v) => resourceSpans(w, v),
           ),
         },
       };
@@ -117,19 +138,106 @@ export function decodeJson(
       return {
         signal,
         request: {
-          resourceLogs: list(o.resourceLogs ?? o.resource_logs, 'resourceLogs', (v) => resourceLogs(w, v)),
+          resourceLogs: list(
+            one(o.resourceLogs, o.resource_logs, 'resourceLogs', 'resource_logs'),
+            'resourceLogs',
+            (v) => resourceLogs(w, v),
+          ),
         },
       };
     case 'metrics':
       return {
         signal,
         request: {
-          resourceMetrics: list(o.resourceMetrics ?? o.resource_metrics, 'resourceMetrics', (v) =>
-            resourceMetrics(w, v),
+          resourceMetrics: list(
+            one(o.resourceMetrics, o.resource_metrics, 'resourceMetrics', 'resource_metrics'),
+            'resourceMetrics',
+            (v) => resourceMetrics(w, v),
           ),
         },
       };
   }
+}
+
+// ---- what JSON.parse does not say ----
+
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * A JS SDK that cuts a string mid-emoji sends half a surrogate pair (`"\ud83d"`), which no UTF-8
+ * store can hold. It becomes U+FFFD, as in Go's encoding/json (the Collector) and TextEncoder.
+ */
+function wellFormedStrings(_key: string, v: unknown): unknown {
+  return typeof v === 'string' ? v.replace(LONE_SURROGATE, '\ufffd') : v;
+}
+
+/** Lists of items (and of events, links, exemplars), by each spelling: a duplicated key would drop a list. */
+const LIST_KEYS: ReadonlyMap<string, string> = new Map(
+  [
+    ['resourceSpans', 'resource_spans'],
+    ['scopeSpans', 'scope_spans'],
+    ['spans', 'spans'],
+    ['events', 'events'],
+    ['links', 'links'],
+    ['resourceLogs', 'resource_logs'],
+    ['scopeLogs', 'scope_logs'],
+    ['logRecords', 'log_records'],
+    ['resourceMetrics', 'resource_metrics'],
+    ['scopeMetrics', 'scope_metrics'],
+    ['metrics', 'metrics'],
+    ['dataPoints', 'data_points'],
+    ['exemplars', 'exemplars'],
+  ].flatMap(([camel, snake]) => [
+    [camel as string, camel as string],
+    [snake as string, camel as string],
+  ]),
+);
+
+/** 1 at the char codes that come before the final s of a list key (spaNs, evenTs, linKs, loGs…). */
+const LIST_PENULTIMATE = new Uint8Array(128);
+for (const k of LIST_KEYS.keys()) LIST_PENULTIMATE[k.charCodeAt(k.length - 2)] = 1;
+
+const LIST_FIRST_CHARS: ReadonlySet<number> = new Set([...LIST_KEYS.keys()].map((k) => k.charCodeAt(0)));
+
+/**
+ * JSON.parse keeps the last of duplicated keys: `"spans"` twice in one object would drop the first
+ * list without a word (the Collector's decoder appends both). The walk counts the lists it read
+ * (`Walk.lists`, by `list`); the text is searched once for keys ending in `s":`, which every list
+ * key does. More in the text than read means a key came twice: 400, naming it. Only list keys are
+ * checked: a check of every key (colons outside strings against the keys of the parsed tree)
+ * measured ~40 % of the JSON decode; a duplicated scalar field is last-wins, as in JSON.parse and
+ * Go's encoding/json. Keys with blanks before their colon are not counted (no encoder writes them).
+ */
+function checkLists(text: string, lists: Map<string, number>): void {
+  const inText = new Map<string, number>();
+  for (let i = text.indexOf('s":'); i !== -1; i = text.indexOf('s":', i + 3)) {
+    // Most matches are `attributes":`: one look at the letter before the s turns them away.
+    if (LIST_PENULTIMATE[text.charCodeAt(i - 1)] !== 1) continue;
+    const open = text.lastIndexOf('"', i);
+    // A list key is short and starts with one of a few letters; an escaped quote before it means
+    // the match is inside a string.
+    if (i - open > 16 || !LIST_FIRST_CHARS.has(text.charCodeAt(open + 1)) || text.charCodeAt(open - 1) === 92)
+      continue;
+    const camel = LIST_KEYS.get(text.slice(open + 1, i + 1));
+    if (camel !== undefined) inText.set(camel, (inText.get(camel) ?? 0) + 1);
+  }
+  for (const [camel, n] of inText) {
+    if (n > (lists.get(camel) ?? 0))
+      throw new OtlpDecodeError(`duplicate key ${JSON.stringify(camel)} in one JSON object`);
+  }
+}
+
+/**
+ * A field given by its lowerCamelCase (`a`) or snake_case (`b`) name; both at once is refused (one
+ * would be lost). The callers read both by name, so each load stays a monomorphic property load.
+ */
+function one(a: unknown, b: unknown, camel: string, snake: string): unknown {
+  // A null stays null (not undefined): `list` counts a list key that is present, even as null.
+  if (a === undefined || a === null) return b === undefined ? a : b;
+  if (b !== undefined && b !== null)
+    throw new OtlpDecodeError(`both "${camel}" and "${snake}" in one JSON object`);
+  return a;
 }
 
 // ---- JSON types ----
@@ -147,6 +255,7 @@ function arr(v: unknown, what: string): readonly unknown[] {
 }
 
 function list<T>(v: unknown, what: string, item: (v: unknown) => T): T[] {
+  if (v !== undefined && listsRead !== undefined) listsRead.set(what, (listsRead.get(what) ?? 0) + 1);
   const a = arr(v, what);
   const out = new Array<T>(a.length);
   for (let i = 0; i < a.length; i++) out[i] = item(a[i]);
@@ -208,11 +317,12 @@ function time(w: Walk, v: unknown, what: string): string {
   return '0';
 }
 
-function count(w: Walk, v: unknown, what: string): number {
-  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
+/** A uint64 count as a Uint64 (model.ts); a JSON number past 2^53 is taken as the double it became. */
+function count(w: Walk, v: unknown, what: string): Uint64 {
+  if (typeof v === 'number' && v >= 0 && v <= Number.MAX_SAFE_INTEGER && Number.isInteger(v)) return v;
   if (v === undefined || v === null) return 0;
   const s = jsonUint64(v);
-  if (s !== undefined) return Number(s);
+  if (s !== undefined) return uint64OfDecimal(s);
   w.problem ??= `${what} must be an unsigned 64-bit integer`;
   return 0;
 }
@@ -254,9 +364,14 @@ function bool(w: Walk, v: unknown, what: string): boolean {
   return false;
 }
 
-function numbers(w: Walk, v: unknown, what: string, convert: typeof count): number[] {
+function numbers<T>(
+  w: Walk,
+  v: unknown,
+  what: string,
+  convert: (w: Walk, v: unknown, what: string) => T,
+): T[] {
   const a = arr(v, what);
-  const out = new Array<number>(a.length);
+  const out = new Array<T>(a.length);
   for (let i = 0; i < a.length; i++) out[i] = convert(w, a[i], what);
   return out;
 }
@@ -388,7 +503,12 @@ function resource(w: Walk, v: unknown): Resource {
     attributes: keyValues(w, o.attributes, 'resource.attributes', 0),
     droppedAttributesCount: uint32(
       w,
-      o.droppedAttributesCount ?? o.dropped_attributes_count,
+      one(
+        o.droppedAttributesCount,
+        o.dropped_attributes_count,
+        'droppedAttributesCount',
+        'dropped_attributes_count',
+      ),
       'resource.droppedAttributesCount',
     ),
   };
@@ -403,7 +523,12 @@ function scope(w: Walk, v: unknown): InstrumentationScope {
     attributes: keyValues(w, o.attributes, 'scope.attributes', 0),
     droppedAttributesCount: uint32(
       w,
-      o.droppedAttributesCount ?? o.dropped_attributes_count,
+      one(
+        o.droppedAttributesCount,
+        o.dropped_attributes_count,
+        'droppedAttributesCount',
+        'dropped_attributes_count',
+      ),
       'scope.droppedAttributesCount',
     ),
   };
@@ -446,8 +571,10 @@ function resourceSpans(w: Walk, v: unknown): ResourceSpans {
     w,
     (): ResourceSpans => ({
       resource: resource(w, o.resource),
-      schemaUrl: str(w, o.schemaUrl ?? o.schema_url, 'schemaUrl'),
-      scopeSpans: list(o.scopeSpans ?? o.scope_spans, 'scopeSpans', (x) => scopeSpans(w, x)),
+      schemaUrl: str(w, one(o.schemaUrl, o.schema_url, 'schemaUrl', 'schema_url'), 'schemaUrl'),
+      scopeSpans: list(one(o.scopeSpans, o.scope_spans, 'scopeSpans', 'scope_spans'), 'scopeSpans', (x) =>
+        scopeSpans(w, x),
+      ),
     }),
     (r) => r.scopeSpans.map((s) => s.spans),
   );
@@ -459,7 +586,7 @@ function scopeSpans(w: Walk, v: unknown): ScopeSpans {
     w,
     (): ScopeSpans => ({
       scope: scope(w, o.scope),
-      schemaUrl: str(w, o.schemaUrl ?? o.schema_url, 'schemaUrl'),
+      schemaUrl: str(w, one(o.schemaUrl, o.schema_url, 'schemaUrl', 'schema_url'), 'schemaUrl'),
       spans: list(o.spans, 'spans', (x) => span(w, x)),
     }),
     (s) => [s.spans],
@@ -486,25 +613,51 @@ function span(w: Walk, v: unknown): Span {
   return item(
     w,
     (): Mutable<Span> => ({
-      traceId: id(w, o.traceId ?? o.trace_id, 16, 'traceId'),
-      spanId: id(w, o.spanId ?? o.span_id, 8, 'spanId'),
-      traceState: str(w, o.traceState ?? o.trace_state, 'traceState'),
-      parentSpanId: id(w, o.parentSpanId ?? o.parent_span_id, 8, 'parentSpanId'),
+      traceId: id(w, one(o.traceId, o.trace_id, 'traceId', 'trace_id'), 16, 'traceId'),
+      spanId: id(w, one(o.spanId, o.span_id, 'spanId', 'span_id'), 8, 'spanId'),
+      traceState: str(w, one(o.traceState, o.trace_state, 'traceState', 'trace_state'), 'traceState'),
+      parentSpanId: id(
+        w,
+        one(o.parentSpanId, o.parent_span_id, 'parentSpanId', 'parent_span_id'),
+        8,
+        'parentSpanId',
+      ),
       flags: uint32(w, o.flags, 'flags'),
       name: str(w, o.name, 'name'),
       kind: enumValue(w, o.kind, SPAN_KINDS, 'span kind'),
-      startTimeUnixNano: time(w, o.startTimeUnixNano ?? o.start_time_unix_nano, 'startTimeUnixNano'),
-      endTimeUnixNano: time(w, o.endTimeUnixNano ?? o.end_time_unix_nano, 'endTimeUnixNano'),
+      startTimeUnixNano: time(
+        w,
+        one(o.startTimeUnixNano, o.start_time_unix_nano, 'startTimeUnixNano', 'start_time_unix_nano'),
+        'startTimeUnixNano',
+      ),
+      endTimeUnixNano: time(
+        w,
+        one(o.endTimeUnixNano, o.end_time_unix_nano, 'endTimeUnixNano', 'end_time_unix_nano'),
+        'endTimeUnixNano',
+      ),
       attributes: keyValues(w, o.attributes, 'attributes', 0),
       droppedAttributesCount: uint32(
         w,
-        o.droppedAttributesCount ?? o.dropped_attributes_count,
+        one(
+          o.droppedAttributesCount,
+          o.dropped_attributes_count,
+          'droppedAttributesCount',
+          'dropped_attributes_count',
+        ),
         'droppedAttributesCount',
       ),
       events: list(o.events, 'events', (x) => spanEvent(w, x)),
-      droppedEventsCount: uint32(w, o.droppedEventsCount ?? o.dropped_events_count, 'droppedEventsCount'),
+      droppedEventsCount: uint32(
+        w,
+        one(o.droppedEventsCount, o.dropped_events_count, 'droppedEventsCount', 'dropped_events_count'),
+        'droppedEventsCount',
+      ),
       links: list(o.links, 'links', (x) => spanLink(w, x)),
-      droppedLinksCount: uint32(w, o.droppedLinksCount ?? o.dropped_links_count, 'droppedLinksCount'),
+      droppedLinksCount: uint32(
+        w,
+        one(o.droppedLinksCount, o.dropped_links_count, 'droppedLinksCount', 'dropped_links_count'),
+        'droppedLinksCount',
+      ),
       status: spanStatus(w, o.status),
     }),
   );
@@ -514,12 +667,21 @@ function spanEvent(w: Walk, v: unknown): SpanEvent {
   countAttributes(w, 1);
   const o = obj(v, 'an element of events') ?? {};
   return {
-    timeUnixNano: time(w, o.timeUnixNano ?? o.time_unix_nano, 'events.timeUnixNano'),
+    timeUnixNano: time(
+      w,
+      one(o.timeUnixNano, o.time_unix_nano, 'timeUnixNano', 'time_unix_nano'),
+      'events.timeUnixNano',
+    ),
     name: str(w, o.name, 'events.name'),
     attributes: keyValues(w, o.attributes, 'events.attributes', 0),
     droppedAttributesCount: uint32(
       w,
-      o.droppedAttributesCount ?? o.dropped_attributes_count,
+      one(
+        o.droppedAttributesCount,
+        o.dropped_attributes_count,
+        'droppedAttributesCount',
+        'dropped_attributes_count',
+      ),
       'events.droppedAttributesCount',
     ),
   };
@@ -529,13 +691,18 @@ function spanLink(w: Walk, v: unknown): SpanLink {
   countAttributes(w, 1);
   const o = obj(v, 'an element of links') ?? {};
   return {
-    traceId: id(w, o.traceId ?? o.trace_id, 16, 'links.traceId'),
-    spanId: id(w, o.spanId ?? o.span_id, 8, 'links.spanId'),
-    traceState: str(w, o.traceState ?? o.trace_state, 'links.traceState'),
+    traceId: id(w, one(o.traceId, o.trace_id, 'traceId', 'trace_id'), 16, 'links.traceId'),
+    spanId: id(w, one(o.spanId, o.span_id, 'spanId', 'span_id'), 8, 'links.spanId'),
+    traceState: str(w, one(o.traceState, o.trace_state, 'traceState', 'trace_state'), 'links.traceState'),
     attributes: keyValues(w, o.attributes, 'links.attributes', 0),
     droppedAttributesCount: uint32(
       w,
-      o.droppedAttributesCount ?? o.dropped_attributes_count,
+      one(
+        o.droppedAttributesCount,
+        o.dropped_attributes_count,
+        'droppedAttributesCount',
+        'dropped_attributes_count',
+      ),
       'links.droppedAttributesCount',
     ),
     flags: uint32(w, o.flags, 'links.flags'),
@@ -559,8 +726,10 @@ function resourceLogs(w: Walk, v: unknown): ResourceLogs {
     w,
     (): ResourceLogs => ({
       resource: resource(w, o.resource),
-      schemaUrl: str(w, o.schemaUrl ?? o.schema_url, 'schemaUrl'),
-      scopeLogs: list(o.scopeLogs ?? o.scope_logs, 'scopeLogs', (x) => scopeLogs(w, x)),
+      schemaUrl: str(w, one(o.schemaUrl, o.schema_url, 'schemaUrl', 'schema_url'), 'schemaUrl'),
+      scopeLogs: list(one(o.scopeLogs, o.scope_logs, 'scopeLogs', 'scope_logs'), 'scopeLogs', (x) =>
+        scopeLogs(w, x),
+      ),
     }),
     (r) => r.scopeLogs.map((s) => s.logRecords),
   );
@@ -572,8 +741,10 @@ function scopeLogs(w: Walk, v: unknown): ScopeLogs {
     w,
     (): ScopeLogs => ({
       scope: scope(w, o.scope),
-      schemaUrl: str(w, o.schemaUrl ?? o.schema_url, 'schemaUrl'),
-      logRecords: list(o.logRecords ?? o.log_records, 'logRecords', (x) => logRecord(w, x)),
+      schemaUrl: str(w, one(o.schemaUrl, o.schema_url, 'schemaUrl', 'schema_url'), 'schemaUrl'),
+      logRecords: list(one(o.logRecords, o.log_records, 'logRecords', 'log_records'), 'logRecords', (x) =>
+        logRecord(w, x),
+      ),
     }),
     (s) => [s.logRecords],
   );
@@ -590,25 +761,48 @@ function logRecord(w: Walk, v: unknown): LogRecord {
   return item(
     w,
     (): Mutable<LogRecord> => ({
-      timeUnixNano: time(w, o.timeUnixNano ?? o.time_unix_nano, 'timeUnixNano'),
+      timeUnixNano: time(
+        w,
+        one(o.timeUnixNano, o.time_unix_nano, 'timeUnixNano', 'time_unix_nano'),
+        'timeUnixNano',
+      ),
       observedTimeUnixNano: time(
         w,
-        o.observedTimeUnixNano ?? o.observed_time_unix_nano,
+        one(
+          o.observedTimeUnixNano,
+          o.observed_time_unix_nano,
+          'observedTimeUnixNano',
+          'observed_time_unix_nano',
+        ),
         'observedTimeUnixNano',
       ),
-      severityNumber: enumValue(w, o.severityNumber ?? o.severity_number, SEVERITIES, 'severity number'),
-      severityText: str(w, o.severityText ?? o.severity_text, 'severityText'),
+      severityNumber: enumValue(
+        w,
+        one(o.severityNumber, o.severity_number, 'severityNumber', 'severity_number'),
+        SEVERITIES,
+        'severity number',
+      ),
+      severityText: str(
+        w,
+        one(o.severityText, o.severity_text, 'severityText', 'severity_text'),
+        'severityText',
+      ),
       body: anyValue(w, o.body, 0),
       attributes: keyValues(w, o.attributes, 'attributes', 0),
       droppedAttributesCount: uint32(
         w,
-        o.droppedAttributesCount ?? o.dropped_attributes_count,
+        one(
+          o.droppedAttributesCount,
+          o.dropped_attributes_count,
+          'droppedAttributesCount',
+          'dropped_attributes_count',
+        ),
         'droppedAttributesCount',
       ),
       flags: uint32(w, o.flags, 'flags'),
-      traceId: id(w, o.traceId ?? o.trace_id, 16, 'traceId'),
-      spanId: id(w, o.spanId ?? o.span_id, 8, 'spanId'),
-      eventName: str(w, o.eventName ?? o.event_name, 'eventName'),
+      traceId: id(w, one(o.traceId, o.trace_id, 'traceId', 'trace_id'), 16, 'traceId'),
+      spanId: id(w, one(o.spanId, o.span_id, 'spanId', 'span_id'), 8, 'spanId'),
+      eventName: str(w, one(o.eventName, o.event_name, 'eventName', 'event_name'), 'eventName'),
     }),
   );
 }
@@ -621,8 +815,12 @@ function resourceMetrics(w: Walk, v: unknown): ResourceMetrics {
     w,
     (): ResourceMetrics => ({
       resource: resource(w, o.resource),
-      schemaUrl: str(w, o.schemaUrl ?? o.schema_url, 'schemaUrl'),
-      scopeMetrics: list(o.scopeMetrics ?? o.scope_metrics, 'scopeMetrics', (x) => scopeMetrics(w, x)),
+      schemaUrl: str(w, one(o.schemaUrl, o.schema_url, 'schemaUrl', 'schema_url'), 'schemaUrl'),
+      scopeMetrics: list(
+        one(o.scopeMetrics, o.scope_metrics, 'scopeMetrics', 'scope_metrics'),
+        'scopeMetrics',
+        (x) => scopeMetrics(w, x),
+      ),
     }),
     (r) => r.scopeMetrics.flatMap((s) => s.metrics.map(pointsOf)),
   );
@@ -634,7 +832,7 @@ function scopeMetrics(w: Walk, v: unknown): ScopeMetrics {
     w,
     (): ScopeMetrics => ({
       scope: scope(w, o.scope),
-      schemaUrl: str(w, o.schemaUrl ?? o.schema_url, 'schemaUrl'),
+      schemaUrl: str(w, one(o.schemaUrl, o.schema_url, 'schemaUrl', 'schema_url'), 'schemaUrl'),
       metrics: list(o.metrics, 'metrics', (x) => metric(w, x)),
     }),
     (s) => s.metrics.map(pointsOf),
@@ -667,7 +865,18 @@ function metric(w: Walk, v: unknown): Metric {
   );
 }
 
+const present = (v: unknown): number => (v === undefined || v === null ? 0 : 1);
+
 function metricData(w: Walk, o: Json): MetricData | undefined {
+  // A oneof: two of them would leave one's points unread. Named loads: each stays monomorphic.
+  const fields =
+    present(o.gauge) +
+    present(o.sum) +
+    present(o.histogram) +
+    present(o.exponentialHistogram) +
+    present(o.exponential_histogram) +
+    present(o.summary);
+  if (fields > 1) throw new OtlpDecodeError(`metric ${JSON.stringify(o.name)} has more than one data field`);
   const gauge = obj(o.gauge, 'gauge');
   if (gauge !== undefined) {
     return { type: 'gauge', dataPoints: points(w, gauge, numberDataPoint) };
@@ -678,7 +887,11 @@ function metricData(w: Walk, o: Json): MetricData | undefined {
       type: 'sum',
       dataPoints: points(w, sum, numberDataPoint),
       aggregationTemporality: temporality(w, sum),
-      isMonotonic: bool(w, sum.isMonotonic ?? sum.is_monotonic, 'isMonotonic'),
+      isMonotonic: bool(
+        w,
+        one(sum.isMonotonic, sum.is_monotonic, 'isMonotonic', 'is_monotonic'),
+        'isMonotonic',
+      ),
     };
   }
   const histogram = obj(o.histogram, 'histogram');
@@ -689,7 +902,10 @@ function metricData(w: Walk, o: Json): MetricData | undefined {
       aggregationTemporality: temporality(w, histogram),
     };
   }
-  const expo = obj(o.exponentialHistogram ?? o.exponential_histogram, 'exponentialHistogram');
+  const expo = obj(
+    one(o.exponentialHistogram, o.exponential_histogram, 'exponentialHistogram', 'exponential_histogram'),
+    'exponentialHistogram',
+  );
   if (expo !== undefined) {
     return {
       type: 'exponential_histogram',
@@ -707,25 +923,40 @@ function metricData(w: Walk, o: Json): MetricData | undefined {
 function temporality(w: Walk, o: Json): number {
   return enumValue(
     w,
-    o.aggregationTemporality ?? o.aggregation_temporality,
+    one(
+      o.aggregationTemporality,
+      o.aggregation_temporality,
+      'aggregationTemporality',
+      'aggregation_temporality',
+    ),
     TEMPORALITIES,
     'aggregation temporality',
   );
 }
 
 function points<T extends MaybeInvalid>(w: Walk, o: Json, point: (w: Walk, p: Json) => T): T[] {
-  return list(o.dataPoints ?? o.data_points, 'dataPoints', (x) =>
+  return list(one(o.dataPoints, o.data_points, 'dataPoints', 'data_points'), 'dataPoints', (x) =>
     item(w, () => point(w, obj(x, 'an element of dataPoints') ?? {})),
   );
 }
 
 function numberDataPoint(w: Walk, o: Json): NumberDataPoint {
-  const asInt = o.asInt ?? o.as_int;
-  const asDouble = o.asDouble ?? o.as_double;
+  const asInt = one(o.asInt, o.as_int, 'asInt', 'as_int');
+  const asDouble = one(o.asDouble, o.as_double, 'asDouble', 'as_double');
+  // The value is a oneof: with both, one would be dropped unsaid.
+  if (asInt != null && asDouble != null) w.problem ??= 'both asInt and asDouble are set';
   return {
     attributes: keyValues(w, o.attributes, 'attributes', 0),
-    startTimeUnixNano: time(w, o.startTimeUnixNano ?? o.start_time_unix_nano, 'startTimeUnixNano'),
-    timeUnixNano: time(w, o.timeUnixNano ?? o.time_unix_nano, 'timeUnixNano'),
+    startTimeUnixNano: time(
+      w,
+      one(o.startTimeUnixNano, o.start_time_unix_nano, 'startTimeUnixNano', 'start_time_unix_nano'),
+      'startTimeUnixNano',
+    ),
+    timeUnixNano: time(
+      w,
+      one(o.timeUnixNano, o.time_unix_nano, 'timeUnixNano', 'time_unix_nano'),
+      'timeUnixNano',
+    ),
     flags: uint32(w, o.flags, 'flags'),
     exemplars: list(o.exemplars, 'exemplars', (x) => exemplar(w, x)),
     value:
@@ -740,14 +971,32 @@ function numberDataPoint(w: Walk, o: Json): NumberDataPoint {
 function histogramDataPoint(w: Walk, o: Json): HistogramDataPoint {
   return {
     attributes: keyValues(w, o.attributes, 'attributes', 0),
-    startTimeUnixNano: time(w, o.startTimeUnixNano ?? o.start_time_unix_nano, 'startTimeUnixNano'),
-    timeUnixNano: time(w, o.timeUnixNano ?? o.time_unix_nano, 'timeUnixNano'),
+    startTimeUnixNano: time(
+      w,
+      one(o.startTimeUnixNano, o.start_time_unix_nano, 'startTimeUnixNano', 'start_time_unix_nano'),
+      'startTimeUnixNano',
+    ),
+    timeUnixNano: time(
+      w,
+      one(o.timeUnixNano, o.time_unix_nano, 'timeUnixNano', 'time_unix_nano'),
+      'timeUnixNano',
+    ),
     flags: uint32(w, o.flags, 'flags'),
     exemplars: list(o.exemplars, 'exemplars', (x) => exemplar(w, x)),
     count: count(w, o.count, 'count'),
     sum: optDouble(w, o.sum, 'sum'),
-    bucketCounts: numbers(w, o.bucketCounts ?? o.bucket_counts, 'bucketCounts', count),
-    explicitBounds: numbers(w, o.explicitBounds ?? o.explicit_bounds, 'explicitBounds', double),
+    bucketCounts: numbers(
+      w,
+      one(o.bucketCounts, o.bucket_counts, 'bucketCounts', 'bucket_counts'),
+      'bucketCounts',
+      count,
+    ),
+    explicitBounds: numbers(
+      w,
+      one(o.explicitBounds, o.explicit_bounds, 'explicitBounds', 'explicit_bounds'),
+      'explicitBounds',
+      double,
+    ),
     min: optDouble(w, o.min, 'min'),
     max: optDouble(w, o.max, 'max'),
   };
@@ -756,19 +1005,31 @@ function histogramDataPoint(w: Walk, o: Json): HistogramDataPoint {
 function exponentialHistogramDataPoint(w: Walk, o: Json): ExponentialHistogramDataPoint {
   return {
     attributes: keyValues(w, o.attributes, 'attributes', 0),
-    startTimeUnixNano: time(w, o.startTimeUnixNano ?? o.start_time_unix_nano, 'startTimeUnixNano'),
-    timeUnixNano: time(w, o.timeUnixNano ?? o.time_unix_nano, 'timeUnixNano'),
+    startTimeUnixNano: time(
+      w,
+      one(o.startTimeUnixNano, o.start_time_unix_nano, 'startTimeUnixNano', 'start_time_unix_nano'),
+      'startTimeUnixNano',
+    ),
+    timeUnixNano: time(
+      w,
+      one(o.timeUnixNano, o.time_unix_nano, 'timeUnixNano', 'time_unix_nano'),
+      'timeUnixNano',
+    ),
     flags: uint32(w, o.flags, 'flags'),
     exemplars: list(o.exemplars, 'exemplars', (x) => exemplar(w, x)),
     count: count(w, o.count, 'count'),
     sum: optDouble(w, o.sum, 'sum'),
     scale: sint32(w, o.scale, 'scale'),
-    zeroCount: count(w, o.zeroCount ?? o.zero_count, 'zeroCount'),
+    zeroCount: count(w, one(o.zeroCount, o.zero_count, 'zeroCount', 'zero_count'), 'zeroCount'),
     positive: buckets(w, o.positive, 'positive'),
     negative: buckets(w, o.negative, 'negative'),
     min: optDouble(w, o.min, 'min'),
     max: optDouble(w, o.max, 'max'),
-    zeroThreshold: double(w, o.zeroThreshold ?? o.zero_threshold, 'zeroThreshold'),
+    zeroThreshold: double(
+      w,
+      one(o.zeroThreshold, o.zero_threshold, 'zeroThreshold', 'zero_threshold'),
+      'zeroThreshold',
+    ),
   };
 }
 
@@ -777,22 +1038,39 @@ function buckets(w: Walk, v: unknown, what: string): ExponentialBuckets {
   if (o === undefined) return NO_BUCKETS;
   return {
     offset: sint32(w, o.offset, `${what}.offset`),
-    bucketCounts: numbers(w, o.bucketCounts ?? o.bucket_counts, `${what}.bucketCounts`, count),
+    bucketCounts: numbers(
+      w,
+      one(o.bucketCounts, o.bucket_counts, 'bucketCounts', 'bucket_counts'),
+      `${what}.bucketCounts`,
+      count,
+    ),
   };
 }
 
 function summaryDataPoint(w: Walk, o: Json): SummaryDataPoint {
   return {
     attributes: keyValues(w, o.attributes, 'attributes', 0),
-    startTimeUnixNano: time(w, o.startTimeUnixNano ?? o.start_time_unix_nano, 'startTimeUnixNano'),
-    timeUnixNano: time(w, o.timeUnixNano ?? o.time_unix_nano, 'timeUnixNano'),
+    startTimeUnixNano: time(
+      w,
+      one(o.startTimeUnixNano, o.start_time_unix_nano, 'startTimeUnixNano', 'start_time_unix_nano'),
+      'startTimeUnixNano',
+    ),
+    timeUnixNano: time(
+      w,
+      one(o.timeUnixNano, o.time_unix_nano, 'timeUnixNano', 'time_unix_nano'),
+      'timeUnixNano',
+    ),
     count: count(w, o.count, 'count'),
     sum: double(w, o.sum, 'sum'),
-    quantileValues: list(o.quantileValues ?? o.quantile_values, 'quantileValues', (x) => {
-      countAttributes(w, 1);
-      const q = obj(x, 'an element of quantileValues') ?? {};
-      return { quantile: double(w, q.quantile, 'quantile'), value: double(w, q.value, 'value') };
-    }),
+    quantileValues: list(
+      one(o.quantileValues, o.quantile_values, 'quantileValues', 'quantile_values'),
+      'quantileValues',
+      (x) => {
+        countAttributes(w, 1);
+        const q = obj(x, 'an element of quantileValues') ?? {};
+        return { quantile: double(w, q.quantile, 'quantile'), value: double(w, q.value, 'value') };
+      },
+    ),
     flags: uint32(w, o.flags, 'flags'),
   };
 }
@@ -800,18 +1078,29 @@ function summaryDataPoint(w: Walk, o: Json): SummaryDataPoint {
 function exemplar(w: Walk, v: unknown): Exemplar {
   countAttributes(w, 1);
   const o = obj(v, 'an element of exemplars') ?? {};
-  const asInt = o.asInt ?? o.as_int;
-  const asDouble = o.asDouble ?? o.as_double;
+  const asInt = one(o.asInt, o.as_int, 'asInt', 'as_int');
+  const asDouble = one(o.asDouble, o.as_double, 'asDouble', 'as_double');
+  // The value is a oneof: with both, one would be dropped unsaid.
+  if (asInt != null && asDouble != null) w.problem ??= 'both asInt and asDouble are set';
   return {
-    filteredAttributes: keyValues(w, o.filteredAttributes ?? o.filtered_attributes, 'filteredAttributes', 0),
-    timeUnixNano: time(w, o.timeUnixNano ?? o.time_unix_nano, 'exemplars.timeUnixNano'),
+    filteredAttributes: keyValues(
+      w,
+      one(o.filteredAttributes, o.filtered_attributes, 'filteredAttributes', 'filtered_attributes'),
+      'filteredAttributes',
+      0,
+    ),
+    timeUnixNano: time(
+      w,
+      one(o.timeUnixNano, o.time_unix_nano, 'timeUnixNano', 'time_unix_nano'),
+      'exemplars.timeUnixNano',
+    ),
     value:
       asDouble !== undefined && asDouble !== null
         ? double(w, asDouble, 'exemplars.asDouble')
         : asInt !== undefined && asInt !== null
           ? int64Number(w, asInt, 'exemplars.asInt')
           : 0,
-    spanId: id(w, o.spanId ?? o.span_id, 8, 'exemplars.spanId'),
-    traceId: id(w, o.traceId ?? o.trace_id, 16, 'exemplars.traceId'),
+    spanId: id(w, one(o.spanId, o.span_id, 'spanId', 'span_id'), 8, 'exemplars.spanId'),
+    traceId: id(w, one(o.traceId, o.trace_id, 'traceId', 'trace_id'), 16, 'exemplars.traceId'),
   };
 }

@@ -26,6 +26,7 @@ import type {
   SpanLink,
   SummaryDataPoint,
   TracesRequest,
+  Uint64,
 } from './model.js';
 import { ProtoReader } from './protobuf-reader.js';
 
@@ -765,10 +766,10 @@ function numberDataPoint(r: ProtoReader, end: number): NumberDataPoint {
   });
 }
 
-function packedFixed64(r: ProtoReader, out: number[], message: string): void {
+function packedFixed64(r: ProtoReader, out: Uint64[], message: string): void {
   const end = r.lenEnd();
   if ((end - r.pos) % 8 !== 0) throw new OtlpDecodeError(`malformed protobuf: packed fixed64 in ${message}`);
-  while (r.pos < end) out.push(r.fixed64Number());
+  while (r.pos < end) out.push(r.fixed64Uint());
 }
 
 function packedDouble(r: ProtoReader, out: number[], message: string): void {
@@ -787,9 +788,9 @@ function histogramDataPoint(r: ProtoReader, end: number): HistogramDataPoint {
   let timeUnixNano = '0';
   let flags = 0;
   const exemplars: Exemplar[] = [];
-  let count = 0;
+  let count: Uint64 = 0;
   let sumValue: number | undefined;
-  const bucketCounts: number[] = [];
+  const bucketCounts: Uint64[] = [];
   const explicitBounds: number[] = [];
   let min: number | undefined;
   let max: number | undefined;
@@ -806,7 +807,7 @@ function histogramDataPoint(r: ProtoReader, end: number): HistogramDataPoint {
         timeUnixNano = r.fixed64Decimal();
         break;
       case 33: // 4: count
-        count = r.fixed64Number();
+        count = r.fixed64Uint();
         break;
       case 41: // 5: sum
         sumValue = r.double();
@@ -815,7 +816,7 @@ function histogramDataPoint(r: ProtoReader, end: number): HistogramDataPoint {
         packedFixed64(r, bucketCounts, 'HistogramDataPoint');
         break;
       case 49: // 6: bucket_counts, one element
-        bucketCounts.push(r.fixed64Number());
+        bucketCounts.push(r.fixed64Uint());
         break;
       case 58: // 7: explicit_bounds, packed
         packedDouble(r, explicitBounds, 'HistogramDataPoint');
@@ -865,10 +866,10 @@ function exponentialHistogramDataPoint(r: ProtoReader, end: number): Exponential
   let timeUnixNano = '0';
   let flags = 0;
   const exemplars: Exemplar[] = [];
-  let count = 0;
+  let count: Uint64 = 0;
   let sumValue: number | undefined;
   let scale = 0;
-  let zeroCount = 0;
+  let zeroCount: Uint64 = 0;
   let positive = NO_BUCKETS;
   let negative = NO_BUCKETS;
   let min: number | undefined;
@@ -887,7 +888,7 @@ function exponentialHistogramDataPoint(r: ProtoReader, end: number): Exponential
         timeUnixNano = r.fixed64Decimal();
         break;
       case 33: // 4: count
-        count = r.fixed64Number();
+        count = r.fixed64Uint();
         break;
       case 41: // 5: sum
         sumValue = r.double();
@@ -896,7 +897,7 @@ function exponentialHistogramDataPoint(r: ProtoReader, end: number): Exponential
         scale = r.sint32();
         break;
       case 57: // 7: zero_count
-        zeroCount = r.fixed64Number();
+        zeroCount = r.fixed64Uint();
         break;
       case 66: // 8: positive
         positive = buckets(r, r.lenEnd());
@@ -945,7 +946,7 @@ function exponentialHistogramDataPoint(r: ProtoReader, end: number): Exponential
 const BUCKETS_KNOWN = bits(1, 2);
 function buckets(r: ProtoReader, end: number): ExponentialBuckets {
   let offset = 0;
-  const bucketCounts: number[] = [];
+  const bucketCounts: Uint64[] = [];
   while (r.pos < end) {
     const tag = r.varint();
     switch (tag) {
@@ -957,12 +958,12 @@ function buckets(r: ProtoReader, end: number): ExponentialBuckets {
         // A count is one byte on the wire and eight in memory: every 8 count as one attribute
         // against the request's cap (a legitimate point has at most a few hundred).
         const e = r.lenEnd();
-        while (r.pos < e) if ((bucketCounts.push(r.uint64Number()) & 7) === 0) r.attribute();
+        while (r.pos < e) if ((bucketCounts.push(r.uint64()) & 7) === 0) r.attribute();
         r.finish(e, 'Buckets.bucket_counts');
         break;
       }
       case 16: // 2: bucket_counts, one element
-        if ((bucketCounts.push(r.uint64Number()) & 7) === 0) r.attribute();
+        if ((bucketCounts.push(r.uint64()) & 7) === 0) r.attribute();
         break;
       default:
         r.skip(tag, BUCKETS_KNOWN, 'Buckets');
@@ -980,7 +981,7 @@ function summaryDataPoint(r: ProtoReader, end: number): SummaryDataPoint {
   const attributes: KeyValue[] = [];
   let startTimeUnixNano = '0';
   let timeUnixNano = '0';
-  let count = 0;
+  let count: Uint64 = 0;
   let sumValue = 0;
   const quantileValues: { quantile: number; value: number }[] = [];
   let flags = 0;
@@ -997,7 +998,7 @@ function summaryDataPoint(r: ProtoReader, end: number): SummaryDataPoint {
         timeUnixNano = r.fixed64Decimal();
         break;
       case 33: // 4: count
-        count = r.fixed64Number();
+        count = r.fixed64Uint();
         break;
       case 41: // 5: sum
         sumValue = r.double();

@@ -83,3 +83,17 @@ export function jsonUint64(v: unknown): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * The canonical Uint64 of `hi * 2^32 + lo` (model.ts): a number below 2^53, else a decimal string.
+ */
+export function uint64Of(lo: number, hi: number): number | string {
+  return hi <= 0x1fffff ? hi * 4294967296 + lo : uint64ToDecimal(lo, hi);
+}
+
+/** The canonical Uint64 of a canonical decimal string (no sign, no leading zeros). */
+export function uint64OfDecimal(s: string): number | string {
+  // 15 digits are always below 2^53; 16 are below it up to 9007199254740991.
+  if (s.length < 16 || (s.length === 16 && s <= '9007199254740991')) return Number(s);
+  return s;
+}

@@ -4,12 +4,22 @@
  * opentelemetry-proto's messages with three normalisations:
  * - trace and span ids are lowercase hex strings ('' when absent);
  * - times are decimal strings of nanoseconds since the epoch ('0' when absent);
- * - enums are numbers (names such as "SPAN_KIND_SERVER" are mapped by the JSON decoder).
+ * - enums are numbers (names such as "SPAN_KIND_SERVER" are mapped by the JSON decoder);
+ * - uint64 counts are `Uint64`: a number while exact (below 2^53, nearly always), else a decimal
+ *   string, so a count of 2^64-1 reaches both writers exact;
+ * - strings are well-formed Unicode: the JSON decoder replaces lone UTF-16 surrogates with U+FFFD.
  *
  * A decoder that meets an item it cannot take (an id of the wrong length, invalid UTF-8, an
  * unknown enum name) does not fail the request: it sets `invalid` on that item with a reason,
  * and flatten counts the item as rejected in `partial_success`.
  */
+
+/**
+ * A uint64 value: a JS number when at most Number.MAX_SAFE_INTEGER (exact), otherwise its canonical
+ * decimal string. Never a number above 2^53 (inexact) and never a string at or below it, so equal
+ * values have one representation. See `uint64Of` in int64.ts.
+ */
+export type Uint64 = number | string;
 
 export type AnyValue =
   | { readonly t: 'string'; readonly v: string }
@@ -157,9 +167,9 @@ export interface NumberDataPoint extends DataPointBase {
 }
 
 export interface HistogramDataPoint extends DataPointBase {
-  readonly count: number;
+  readonly count: Uint64;
   readonly sum: number | undefined;
-  readonly bucketCounts: readonly number[];
+  readonly bucketCounts: readonly Uint64[];
   readonly explicitBounds: readonly number[];
   readonly min: number | undefined;
   readonly max: number | undefined;
@@ -167,14 +177,14 @@ export interface HistogramDataPoint extends DataPointBase {
 
 export interface ExponentialBuckets {
   readonly offset: number;
-  readonly bucketCounts: readonly number[];
+  readonly bucketCounts: readonly Uint64[];
 }
 
 export interface ExponentialHistogramDataPoint extends DataPointBase {
-  readonly count: number;
+  readonly count: Uint64;
   readonly sum: number | undefined;
   readonly scale: number;
-  readonly zeroCount: number;
+  readonly zeroCount: Uint64;
   readonly positive: ExponentialBuckets;
   readonly negative: ExponentialBuckets;
   readonly min: number | undefined;
@@ -186,7 +196,7 @@ export interface SummaryDataPoint extends MaybeInvalid {
   readonly attributes: readonly KeyValue[];
   readonly startTimeUnixNano: string;
   readonly timeUnixNano: string;
-  readonly count: number;
+  readonly count: Uint64;
   readonly sum: number;
   readonly quantileValues: readonly { readonly quantile: number; readonly value: number }[];
   readonly flags: number;

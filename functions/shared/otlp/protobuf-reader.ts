@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { type DecodeCaps, OtlpDecodeError, tooManyAttributes, tooManyItems } from './decode-error.js';
-import { int64ToDecimal } from './int64.js';
+import { int64ToDecimal, uint64Of } from './int64.js';
 
 /**
  * A cursor over protobuf wire bytes (https://protobuf.dev/programming-guides/encoding/), written
@@ -245,10 +245,10 @@ export class ProtoReader {
     return (v >>> 1) ^ -(v & 1);
   }
 
-  /** uint64 varint as a number (exact up to 2^53). */
-  uint64Number(): number {
+  /** uint64 varint as a Uint64 (model.ts): a number below 2^53, else an exact decimal string. */
+  uint64(): number | string {
     const lo = this.varint();
-    return this.hi * 4294967296 + lo;
+    return uint64Of(lo, this.hi);
   }
 
   /** int64 varint as an exact decimal string. */
@@ -277,12 +277,12 @@ export class ProtoReader {
     return this.view.getBigUint64(pos, true).toString();
   }
 
-  /** fixed64 as a number (counts; exact up to 2^53). */
-  fixed64Number(): number {
+  /** fixed64 as a Uint64 (model.ts): counts, exact to 2^64-1 and a plain number below 2^53. */
+  fixed64Uint(): number | string {
     const pos = this.pos;
     if (pos + 8 > this.len) throw truncated();
     this.pos = pos + 8;
-    return this.view.getUint32(pos + 4, true) * 4294967296 + this.view.getUint32(pos, true);
+    return uint64Of(this.view.getUint32(pos, true), this.view.getUint32(pos + 4, true));
   }
 
   /** sfixed64 as a double. */

@@ -7,6 +7,7 @@ import {
   writePlainDouble,
   writePlainInt32,
   writePlainInt64,
+  writePlainUint64,
 } from './encodings.js';
 import { dictionaryWins, type Leaf, NumberLeaf, type StringLeaf } from './leaves.js';
 import { Physical } from './parquet-schema.js';
@@ -66,6 +67,10 @@ function estimate(leaf: Leaf, dict: boolean, la: number, lb: number, va: number,
 
 function writeValues(leaf: Leaf, dict: boolean, va: number, vb: number): void {
   if (leaf instanceof NumberLeaf) {
+    if (leaf.spec.kind === 'uint64') {
+      writePlainUint64(body, leaf.values, va, vb, leaf.wide);
+      return;
+    }
     const write =
       leaf.spec.physical === Physical.INT64
         ? writePlainInt64
@@ -133,7 +138,31 @@ function stringStatistics(leaf: StringLeaf): Statistics | undefined {
   };
 }
 
+/** Min and max of a uint64 leaf holding values past 2^53, in unsigned order, as PLAIN INT64 bytes. */
+function wideStatistics(leaf: NumberLeaf): Statistics | undefined {
+  if (leaf.n === 0) return undefined;
+  const v = leaf.values;
+  const at = (i: number): bigint => {
+    const x = v[i]!;
+    return x >= 0 ? BigInt(x) : leaf.wide[-x - 1]!;
+  };
+  let min = at(0);
+  let max = min;
+  for (let i = 1; i < leaf.n; i++) {
+    const x = at(i);
+    if (x < min) min = x;
+    if (x > max) max = x;
+  }
+  const enc = (x: bigint): Uint8Array => {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, x, true);
+    return b;
+  };
+  return { min: enc(min), max: enc(max) };
+}
+
 function numberStatistics(leaf: NumberLeaf): Statistics | undefined {
+  if (leaf.wide.length > 0) return wideStatistics(leaf);
   const v = leaf.values;
   let min = Number.POSITIVE_INFINITY;
   let max = Number.NEGATIVE_INFINITY;

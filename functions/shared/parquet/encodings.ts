@@ -152,6 +152,46 @@ export function writePlainInt64(out: ByteBuffer, values: Float64Array, from: num
   out.pos = p;
 }
 
+/** PLAIN INT64 of a uint64 leaf: a negative value -(i + 1) stands for `wide[i]` (leaves.ts). */
+export function writePlainUint64(
+  out: ByteBuffer,
+  values: Float64Array,
+  from: number,
+  to: number,
+  wide: readonly bigint[],
+): void {
+  if (wide.length === 0) {
+    writePlainInt64(out, values, from, to);
+    return;
+  }
+  out.ensure((to - from) * 8);
+  const b = out.bytes;
+  let p = out.pos;
+  for (let i = from; i < to; i++) {
+    const v = values[i]!;
+    let lo: number;
+    let hi: number;
+    if (v >= 0) {
+      hi = Math.floor(v / TWO_32);
+      lo = v - hi * TWO_32;
+    } else {
+      const w = wide[-v - 1]!;
+      lo = Number(w & 0xffffffffn);
+      hi = Number(w >> 32n);
+    }
+    b[p] = lo;
+    b[p + 1] = lo >>> 8;
+    b[p + 2] = lo >>> 16;
+    b[p + 3] = lo >>> 24;
+    b[p + 4] = hi;
+    b[p + 5] = hi >>> 8;
+    b[p + 6] = hi >>> 16;
+    b[p + 7] = hi >>> 24;
+    p += 8;
+  }
+  out.pos = p;
+}
+
 /** PLAIN INT32 (values truncated to 32-bit signed, as Int32Array stores them). */
 export function writePlainInt32(out: ByteBuffer, values: Float64Array, from: number, to: number): void {
   out.ensure((to - from) * 4);

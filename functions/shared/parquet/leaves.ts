@@ -408,9 +408,17 @@ export class StringLeaf extends LeafBase {
   }
 }
 
-/** A fixed-width leaf (INT32, INT64, DOUBLE, BOOLEAN): values as float64 until written. */
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * A fixed-width leaf (INT32, INT64, DOUBLE, BOOLEAN): values as float64 until written. A uint64
+ * leaf keeps values past 2^53 (never negative otherwise) exactly in `wide`, its slot in `values`
+ * holding -(index + 1): the values move between slots as doubles, and small negative integers
+ * move exactly, so the common small case costs nothing extra.
+ */
 export class NumberLeaf extends LeafBase {
   values: Float64Array;
+  readonly wide: bigint[] = [];
 
   constructor(spec: LeafSpec, levels: Levels | null, capacity: number, mem: Allocator) {
     super(spec, levels, mem);
@@ -420,6 +428,26 @@ export class NumberLeaf extends LeafBase {
   push(v: number): void {
     if (this.n === this.values.length) this.values = moreFloat64(this.mem, this.values, this.n + 1);
     this.values[this.n++] = v;
+  }
+
+  /** A model uint64 (schema/columns.ts: a number below 2^53, else a decimal string). */
+  pushUint64(v: unknown): void {
+    if (typeof v === 'number' && v >= 0 && v <= Number.MAX_SAFE_INTEGER && Number.isInteger(v)) {
+      this.push(v);
+      return;
+    }
+    let b: bigint;
+    try {
+      b = BigInt(typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' ? v : 0);
+    } catch {
+      throw new RangeError(`not a uint64: ${JSON.stringify(v)}`);
+    }
+    if (b < 0n || b > 0xffffffffffffffffn) throw new RangeError(`not a uint64: ${String(v)}`);
+    if (b <= MAX_SAFE) this.push(Number(b));
+    else {
+      this.wide.push(b);
+      this.push(-this.wide.length);
+    }
   }
 
   protected gather(slot: Uint32Array): void {

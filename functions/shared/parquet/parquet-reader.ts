@@ -16,6 +16,8 @@ import { absentValue } from '../schema/defaults.js';
  * longer has are ignored.
  */
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 export class ParquetReadError extends Error {
   override readonly name = 'ParquetReadError';
 }
@@ -58,10 +60,18 @@ function scalarSlice(type: ScalarType, data: Data, from: number, to: number): un
       for (let i = from; i < to; i++) out.push(`${v[data.offset + i]}000`);
       return out;
     }
-    case 'uint32':
-    case 'uint64': {
+    case 'uint32': {
       const v = data.values as BigInt64Array;
       for (let i = from; i < to; i++) out.push(Number(v[data.offset + i]));
+      return out;
+    }
+    case 'uint64': {
+      // Unsigned whatever the array's signedness; past 2^53 as a decimal string (model `Uint64`).
+      const v = data.values as BigInt64Array | BigUint64Array;
+      for (let i = from; i < to; i++) {
+        const x = BigInt.asUintN(64, v[data.offset + i]!);
+        out.push(x <= MAX_SAFE ? Number(x) : x.toString());
+      }
       return out;
     }
     case 'uint8':

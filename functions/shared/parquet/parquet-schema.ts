@@ -8,7 +8,9 @@ import { type CompactWriter, TType } from './thrift-compact.js';
  * - every field REQUIRED (the model holds no nulls: '' and 0 stand for absent);
  * - strings BYTE_ARRAY UTF8/STRING; timestamps INT64 TIMESTAMP(MICROS, UTC) with the legacy
  *   TIMESTAMP_MICROS converted type (see ADR 0005 for why not NANOS); uint8/int32 INT32;
- *   uint32/uint64 INT64 (Hive has no unsigned types); float64 DOUBLE; bool BOOLEAN;
+ *   uint32 INT64 (Hive has no unsigned types); uint64 INT64 annotated INTEGER(64, unsigned) /
+ *   UINT_64, so 2^63 and above read back as themselves (DuckDB: UBIGINT), not negative; float64
+ *   DOUBLE; bool BOOLEAN;
  * - maps `required group (MAP) { repeated group entries { required key; required value } }`;
  * - arrays and nested columns the 3-level LIST: `required group (LIST) { repeated group list {
  *   required element } }`, a nested column's element a group of its fields.
@@ -19,9 +21,9 @@ export const Physical = { BOOLEAN: 0, INT32: 1, INT64: 2, DOUBLE: 5, BYTE_ARRAY:
 export type Physical = (typeof Physical)[keyof typeof Physical];
 
 const Repetition = { REQUIRED: 0, REPEATED: 2 } as const;
-const Converted = { UTF8: 0, MAP: 1, LIST: 3, TIMESTAMP_MICROS: 10 } as const;
+const Converted = { UTF8: 0, MAP: 1, LIST: 3, TIMESTAMP_MICROS: 10, UINT_64: 14 } as const;
 
-type Logical = 'string' | 'map' | 'list' | 'timestamp';
+type Logical = 'string' | 'map' | 'list' | 'timestamp' | 'uint64';
 
 interface SchemaNode {
   readonly name: string;
@@ -33,7 +35,7 @@ interface SchemaNode {
 }
 
 /** The kind of value a leaf column holds, which picks its encoder. */
-export type LeafKind = 'string' | 'timestamp' | 'int32' | 'int64' | 'double' | 'bool';
+export type LeafKind = 'string' | 'timestamp' | 'int32' | 'int64' | 'uint64' | 'double' | 'bool';
 
 /** One leaf (physical) column of the file, in schema order. */
 export interface LeafSpec {
@@ -64,8 +66,9 @@ function leafNode(name: string, type: ScalarType): SchemaNode {
     case 'int32':
       return { ...required, physical: Physical.INT32 };
     case 'uint32':
-    case 'uint64':
       return { ...required, physical: Physical.INT64 };
+    case 'uint64':
+      return { ...required, physical: Physical.INT64, converted: Converted.UINT_64, logical: 'uint64' };
     case 'float64':
       return { ...required, physical: Physical.DOUBLE };
     case 'bool':
@@ -113,7 +116,7 @@ function kindOf(node: SchemaNode): LeafKind {
     case Physical.BYTE_ARRAY:
       return 'string';
     case Physical.INT64:
-      return node.logical === 'timestamp' ? 'timestamp' : 'int64';
+      return node.logical === 'timestamp' ? 'timestamp' : node.logical === 'uint64' ? 'uint64' : 'int64';
     case Physical.INT32:
       return 'int32';
     case Physical.DOUBLE:
@@ -173,6 +176,10 @@ function writeLogical(w: CompactWriter, logical: Logical): void {
     case 'timestamp':
       // TimestampType { 1: isAdjustedToUTC, 2: unit: TimeUnit { 2: MICROS } }
       w.struct(8).bool(1, true).struct(2).struct(2).end().end().end();
+      break;
+    case 'uint64':
+      // IntType { 1: bitWidth 64, 2: isSigned false }
+      w.struct(10).i8(1, 64).bool(2, false).end();
       break;
   }
   w.end();

@@ -182,6 +182,7 @@ function shredFlat(
   const n = rows.length;
   if (leaf instanceof NumberLeaf) {
     if (micros) for (let k = 0; k < n; k++) leaf.push(micros[rows[k]!]!);
+    else if (leaf.spec.kind === 'uint64') for (let k = 0; k < n; k++) leaf.pushUint64(values[rows[k]!]);
     else {
       const conv = numberOf(leaf.spec.kind);
       for (let k = 0; k < n; k++) leaf.push(conv(values[rows[k]!]));
@@ -227,10 +228,12 @@ function shredArray(spec: LeafSpec, values: readonly unknown[], range: RowRange,
   const levels = new Levels(mem, n);
   const leaf = new NumberLeaf(spec, levels, n * 4, mem);
   const conv = numberOf(spec.kind);
+  const wide = spec.kind === 'uint64';
   for (let k = 0; k < n; k++) {
     const arr = values[rows[k]!];
     const len = Array.isArray(arr) ? arr.length : 0;
-    for (let t = 0; t < len; t++) leaf.push(conv((arr as unknown[])[t]));
+    if (wide) for (let t = 0; t < len; t++) leaf.pushUint64((arr as unknown[])[t]);
+    else for (let t = 0; t < len; t++) leaf.push(conv((arr as unknown[])[t]));
     levels.endGroup(len);
   }
   levels.permute(slot);
@@ -290,6 +293,8 @@ function shredNested(
         for (let t = 0; t < k; t++) f.maps.add(items[t]);
       } else if (f.leaf instanceof StringLeaf) {
         for (let t = 0; t < k; t++) f.leaf.push(asString(items[t]));
+      } else if (f.leaf.spec.kind === 'uint64') {
+        for (let t = 0; t < k; t++) f.leaf.pushUint64(items[t]);
       } else {
         for (let t = 0; t < k; t++) f.leaf.push(f.conv(items[t]));
       }

@@ -41,6 +41,13 @@ export class CompactWriter {
     this.last = id;
   }
 
+  /** A thrift `byte` (i8): one raw byte in the compact protocol. */
+  i8(id: number, v: number): this {
+    this.header(id, TType.Byte);
+    this.out.byte(v & 0xff);
+    return this;
+  }
+
   i32(id: number, v: number): this {
     this.header(id, TType.I32);
     this.out.zigzag(v);

@@ -12,6 +12,7 @@ import type { ColumnBatch } from './batch.js';
 import { DEFAULT_ROW_LIMITS, type RowLimits } from './limits.js';
 import { compileRedaction, type Redactor } from './redact.js';
 import {
+  beyondStoredRange,
   durationNs,
   FlattenError,
   normalizeNs,
@@ -232,6 +233,12 @@ function f64(v: number | undefined): number | string {
   return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
 }
 
+/** f64 of each element; a plain copy when all are finite (nearly always). */
+function f64s(a: readonly number[]): (number | string)[] {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return a.map((x) => f64(x));
+  return a.slice();
+}
+
 function serviceNameOf(attrs: Record<string, string>): string {
   return Object.hasOwn(attrs, 'service.name') ? (attrs['service.name'] as string) : '';
 }
@@ -243,6 +250,9 @@ function serviceNameOf(attrs: Record<string, string>): string {
  * empty array instead of seven new ones per span, which a 30k-span request feels in its peak memory.
  */
 const NO_ITEMS: never[] = Object.freeze([]) as unknown as never[];
+
+const START_BEYOND_RANGE = 'start time after 2255-06-05, beyond what storage holds';
+const END_BEYOND_RANGE = 'end time after 2255-06-05, beyond what storage holds';
 
 /**
  * SpanKind / StatusCode as the Collector's ClickHouse exporter writes them (its current values), by
@@ -287,6 +297,11 @@ function flattenTraces(req: TracesRequest, tenant: string, s: Sanitizer, out: Ba
           continue;
         }
         const end = normalizeNs(span.endTimeUnixNano) ?? '0';
+        // The hot tier works out the end (Timestamp + Duration) in DateTime64(9): it must exist.
+        if (beyondStoredRange(end)) {
+          s.reject(END_BEYOND_RANGE);
+          continue;
+        }
 
         const events = span.events;
         const nEvents = Math.min(events.length, limits.maxSpanEvents);
@@ -298,7 +313,7 @@ function flattenTraces(req: TracesRequest, tenant: string, s: Sanitizer, out: Ba
         for (let i = 0; i < nEvents; i++) {
           const ev = events[i]!;
           const t = normalizeNs(ev.timeUnixNano);
-          evTimes[i] = t === undefined || t === '0' ? start : t;
+          evTimes[i] = t === undefined || t === '0' || beyondStoredRange(t) ? start : t;
           evNames[i] = s.name(ev.name);
           evAttrs[i] = s.attributes(ev.attributes);
         }
@@ -485,6 +500,12 @@ function flattenMetric(metric: Metric, ctx: MetricContext, s: Sanitizer, out: Ba
       s.reject(why);
       return undefined;
     }
+    // Absent (0) is stored as 0, the epoch, as the Collector's exporter stores it.
+    const start = normalizeNs(p.startTimeUnixNano);
+    if (start === undefined || beyondStoredRange(start)) {
+      s.reject(start === undefined ? 'start time is not a number' : START_BEYOND_RANGE);
+      return undefined;
+    }
     const cols = out.columns(table);
     column(cols, 'TenantId').push(ctx.tenant);
     column(cols, 'ResourceAttributes').push(ctx.resourceAttrs);
@@ -499,7 +520,7 @@ function flattenMetric(metric: Metric, ctx: MetricContext, s: Sanitizer, out: Ba
     column(cols, 'MetricDescription').push(ctx.description);
     column(cols, 'MetricUnit').push(ctx.unit);
     column(cols, 'Attributes').push(s.attributes(p.attributes));
-    column(cols, 'StartTimeUnix').push(normalizeNs(p.startTimeUnixNano) ?? '0');
+    column(cols, 'StartTimeUnix').push(start);
     column(cols, 'TimeUnix').push(time);
     accepted++;
     return { cols, time };
@@ -515,7 +536,7 @@ function flattenMetric(metric: Metric, ctx: MetricContext, s: Sanitizer, out: Ba
       const e = list[i]!;
       attrs[i] = s.attributes(e.filteredAttributes);
       const t = normalizeNs(e.timeUnixNano);
-      times[i] = t === undefined || t === '0' ? pointTime : t;
+      times[i] = t === undefined || t === '0' || beyondStoredRange(t) ? pointTime : t;
       values[i] = f64(e.value);
       spanIds[i] = e.spanId;
       traceIds[i] = e.traceId;
@@ -552,7 +573,7 @@ function flattenMetric(metric: Metric, ctx: MetricContext, s: Sanitizer, out: Ba
         column(c, 'Count').push(p.count);
         column(c, 'Sum').push(f64(p.sum));
         column(c, 'BucketCounts').push(p.bucketCounts.slice());
-        column(c, 'ExplicitBounds').push(p.explicitBounds.slice());
+        column(c, 'ExplicitBounds').push(f64s(p.explicitBounds));
         exemplars(c, p.exemplars, row.time);
         column(c, 'Flags').push(p.flags);
         column(c, 'Min').push(f64(p.min));

@@ -64,17 +64,39 @@ export function compareNs(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** end - start in nanoseconds as a number (0 when end <= start); both canonical. */
-export function durationNs(end: string, start: string): number {
+/**
+ * The latest time both tiers store exactly: the lake keeps microseconds in a double (exact to
+ * 2^53 µs, 2255-06-05T23:47:34.740991999Z); ClickHouse's DateTime64(9) reaches 2262-04-11.
+ */
+export const MAX_STORED_NS = '9007199254740991999';
+
+/** Whether canonical `ns` is later than MAX_STORED_NS. */
+export function beyondStoredRange(ns: string): boolean {
+  // Today's times have 19 digits and start with 1: one length and one char look settle them.
+  const n = ns.length;
+  if (n !== 19) return n > 19;
+  return ns.charCodeAt(0) === 57 && ns > MAX_STORED_NS;
+}
+
+/**
+ * end - start in nanoseconds as a Uint64 (model.ts: a number below 2^53, else a decimal string;
+ * 0 when end <= start); both canonical.
+ */
+export function durationNs(end: string, start: string): number | string {
   if (compareNs(end, start) <= 0) return 0;
   // Seconds and the 9-digit nanosecond remainder apart: each half is exact as a double. Read digit
   // by digit: four slices and four Number() calls cost more than the whole span's other times.
   const endSplit = end.length - 9;
   const startSplit = start.length - 9;
-  return (
-    (digitsValue(end, 0, endSplit) - digitsValue(start, 0, startSplit)) * 1e9 +
-    (digitsValue(end, endSplit, end.length) - digitsValue(start, startSplit, start.length))
-  );
+  const seconds = digitsValue(end, 0, endSplit) - digitsValue(start, 0, startSplit);
+  // Below 2^53 - 1e9 the sum is exact; a span of 104 days or more is worked out in BigInt.
+  if (seconds < 9_007_198) {
+    return (
+      seconds * 1e9 + (digitsValue(end, endSplit, end.length) - digitsValue(start, startSplit, start.length))
+    );
+  }
+  const d = BigInt(end) - BigInt(start);
+  return d <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(d) : d.toString();
 }
 
 /** The decimal digits of `s` from `from` (clamped at 0) to `to` as a number. */

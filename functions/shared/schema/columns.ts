@@ -11,13 +11,14 @@
  * - `string`, `lowcard`: JS string ('' when absent, never null)
  * - `timestamp_ns`: decimal string of nanoseconds since the Unix epoch ('1700000000123456789');
  *   JS numbers cannot hold nanosecond epochs exactly
- * - `uint8`, `uint32`, `int32`, `uint64`: JS number (uint64 exact up to 2^53; counts and
- *   durations beyond that are not expected)
+ * - `uint8`, `uint32`, `int32`: JS number
+ * - `uint64`: JS number up to 2^53-1, else the exact decimal string ('18446744073709551615'):
+ *   OTLP counts reach 2^64-1 (`Uint64` in otlp/model.ts)
  * - `float64`: JS number, or one of the strings 'NaN' | 'Infinity' | '-Infinity' (JSON has no
  *   non-finite numbers; consumers convert)
  * - `bool`: JS boolean
  * - `map`: Record<string, string> (attribute values stringified, see rows/attributes.ts)
- * - `array_float64`, `array_uint64`: number[]
+ * - `array_float64`: elements as `float64`; `array_uint64`: elements as `uint64`
  * - a nested column `Events` with fields `Timestamp`, `Name` is carried as one physical column per
  *   field, named `Events.Timestamp`, `Events.Name` (ClickHouse's flattened Nested naming), each
  *   value an array with one element per nested item.

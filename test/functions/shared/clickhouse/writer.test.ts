@@ -124,8 +124,8 @@ beforeEach(async () => {
 describe('toDateTime64', () => {
   it('keeps every nanosecond digit', () => {
     expect(toDateTime64('1700000000123456789')).toBe('1700000000.123456789');
-    expect(toDateTime64('5')).toBe('0.000000005');
-    expect(toDateTime64('0')).toBe('0.000000000');
+    expect(toDateTime64('5')).toBe('0000000000.000000005');
+    expect(toDateTime64('0')).toBe('0000000000.000000000');
   });
 });
 

@@ -25,6 +25,8 @@ function hiveOf(duck: string): string {
     'TIMESTAMP WITH TIME ZONE': 'timestamp',
     INTEGER: 'int',
     BIGINT: 'bigint',
+    // uint64 columns (INT64 annotated unsigned): Glue has no unsigned type and declares bigint.
+    UBIGINT: 'bigint',
     DOUBLE: 'double',
     BOOLEAN: 'boolean',
   };

@@ -4,6 +4,8 @@ import {
   int64ToDecimal,
   jsonInt64,
   jsonUint64,
+  uint64Of,
+  uint64OfDecimal,
   uint64ToDecimal,
   uint64ToDecimalBigInt,
 } from '../../../../functions/shared/otlp/int64.js';
@@ -55,5 +57,24 @@ describe('64-bit integers to exact decimal strings', () => {
     expect(jsonUint64('18446744073709551616')).toBeUndefined();
     expect(jsonUint64(-1)).toBeUndefined();
     expect(jsonUint64(1.7639e18)).toBe('1763900000000000000');
+  });
+});
+
+describe('Uint64: a number while exact, else the decimal string', () => {
+  it('gives one representation per value, exact over the whole uint64 range', () => {
+    const canonical = (v: bigint) => (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString());
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+          fc.bigInt({ min: 2n ** 53n - 3n, max: 2n ** 53n + 3n }),
+          fc.constantFrom(0n, 2n ** 63n, 2n ** 64n - 1n),
+        ),
+        (v) => {
+          expect(uint64Of(...halves(v))).toBe(canonical(v));
+          expect(uint64OfDecimal(v.toString())).toBe(canonical(v));
+        },
+      ),
+    );
   });
 });

@@ -214,7 +214,9 @@ describe('SDK data through the official serializers', () => {
       dataPoints: [{ count: 4, sum: 938, min: 1, max: 900 }],
     });
     const h = byName.get('latency');
-    expect(h?.type === 'histogram' && h.dataPoints[0]?.bucketCounts.reduce((a, b) => a + b, 0)).toBe(4);
+    expect(
+      h?.type === 'histogram' && h.dataPoints[0]?.bucketCounts.reduce((a: number, b) => a + Number(b), 0),
+    ).toBe(4);
     expect(byName.get('latency.exp')).toMatchObject({
       type: 'exponential_histogram',
       dataPoints: [{ count: 5, sum: 1006.5, zeroCount: 1, min: 0, max: 1000 }],

@@ -124,6 +124,43 @@ describe('encodeParquet', () => {
     ]);
   });
 
+  it('keeps uint64 values past 2^53 and 2^63 exact (UBIGINT), with unsigned statistics, and reads them back', async () => {
+    const hist = sampleRows('otel_metrics_histogram', 4);
+    hist.columns.Count = ['18446744073709551615', 5, '9223372036854775808', 9007199254740991];
+    hist.columns.BucketCounts = [['18446744073709551615', 0], [], ['9007199254740993'], [1]];
+    const bytes = encodeParquet('otel_metrics_histogram', [hist]);
+    const path = await file('wide.parquet', bytes);
+
+    const read = await queryFiles(
+      [path],
+      `SELECT typeof(Count) AS t, Count::VARCHAR AS c, list_transform(BucketCounts, x -> x::VARCHAR) AS b
+       FROM {files} ORDER BY Count`,
+    );
+    const stats = await queryFiles(
+      [path],
+      `SELECT stats_min_value AS lo, stats_max_value AS hi FROM parquet_metadata('${path}')
+       WHERE path_in_schema = 'Count'`,
+    );
+    // The statistics must be unsigned, or a reader skipping by them would drop this row.
+    const top = await queryFiles(
+      [path],
+      'SELECT count(*)::INTEGER AS n FROM {files} WHERE Count > 9223372036854775807',
+    );
+
+    expect(read).toEqual([
+      { t: 'UBIGINT', c: '5', b: [] },
+      { t: 'UBIGINT', c: '9007199254740991', b: ['1'] },
+      { t: 'UBIGINT', c: '9223372036854775808', b: ['9007199254740993'] },
+      { t: 'UBIGINT', c: '18446744073709551615', b: ['18446744073709551615', '0'] },
+    ]);
+    expect(stats).toEqual([{ lo: '5', hi: '18446744073709551615' }]);
+    expect(top).toEqual([{ n: 2 }]);
+    const back = decodeParquet('otel_metrics_histogram', bytes);
+    expect([...back.columns.Count!].sort()).toEqual(
+      [5, 9007199254740991, '18446744073709551615', '9223372036854775808'].sort(),
+    );
+  });
+
   it('sorts rows by ServiceName then time, in row groups whose statistics let readers skip', async () => {
     const batch = sampleRows('otel_traces', 3000, { seed: 3 });
     const path = await file(

@@ -2,8 +2,40 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { resolveRowLimits } from '../../../../functions/shared/rows/limits.js';
 import { compileRedaction } from '../../../../functions/shared/rows/redact.js';
-import { durationNs, Sanitizer } from '../../../../functions/shared/rows/sanitize.js';
+import {
+  beyondStoredRange,
+  durationNs,
+  MAX_STORED_NS,
+  Sanitizer,
+} from '../../../../functions/shared/rows/sanitize.js';
 import { kv, RECV } from './model-builders.js';
+
+describe('durationNs and the stored range, over the whole uint64 domain', () => {
+  const u64 = fc.oneof(
+    fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+    fc.bigInt({ min: BigInt(MAX_STORED_NS) - 2n, max: BigInt(MAX_STORED_NS) + 2n }),
+    fc.constantFrom(0n, 2n ** 63n - 1n, 2n ** 63n, 2n ** 64n - 1n, 10n ** 18n, 10n ** 19n),
+  );
+
+  it('durationNs is end - start exactly (a decimal string past 2^53), 0 when end <= start', () => {
+    fc.assert(
+      fc.property(u64, u64, (start, end) => {
+        const d = end > start ? end - start : 0n;
+        expect(durationNs(end.toString(), start.toString())).toBe(
+          d <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(d) : d.toString(),
+        );
+      }),
+    );
+  });
+
+  it('beyondStoredRange is exactly "later than 2^53 µs"', () => {
+    fc.assert(
+      fc.property(u64, (t) => {
+        expect(beyondStoredRange(t.toString())).toBe(t > BigInt(MAX_STORED_NS));
+      }),
+    );
+  });
+});
 
 describe('durationNs', () => {
   it('is end - start exactly whenever the difference fits a double exactly', () => {
