@@ -55,7 +55,7 @@ Commands:
                                              (an admin), in CLICKHOUSE_DATABASE (default: default);
                                              --print prints the SQL instead, to run in a SQL console
   set-query-limit --tenant <id> --requests-per-second <n> [--burst <n>]
-                                             a tenant's query API rate (default 5/s, burst 20)
+                                             a tenant's query API rate (default 20/s, burst 100)
   set-query-limit --tenant <id> --default    back to the deployment's default query rate
 
 Options:

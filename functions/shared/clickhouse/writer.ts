@@ -489,10 +489,14 @@ export const MAX_INSERT_BYTES = 16 * 1024 * 1024;
 
 /**
  * Rows in consecutive runs whose estimated JSON size stays within `maxBytes` (a row alone may be
- * more). The estimate counts string lengths and numbers; an object or array shared by many rows (a
+ * more), cut only where `mayCutBefore` allows (a run that must stay whole may pass `maxBytes`). The estimate counts string lengths and numbers; an object or array shared by many rows (a
  * resource's attribute map) is measured once and counted at every row, as the text repeats it.
  */
-export function splitBySize(rows: unknown[][], maxBytes: number): unknown[][][] {
+export function splitBySize(
+  rows: unknown[][],
+  maxBytes: number,
+  mayCutBefore: (row: number) => boolean = () => true,
+): unknown[][][] {
   const sizes = new WeakMap<object, number>();
   const size = (v: unknown): number => {
     if (typeof v === 'string') return v.length + 2;
@@ -508,10 +512,10 @@ export function splitBySize(rows: unknown[][], maxBytes: number): unknown[][][] 
   const parts: unknown[][][] = [];
   let current: unknown[][] = [];
   let bytes = 0;
-  for (const row of rows) {
+  for (const [i, row] of rows.entries()) {
     let n = 0;
     for (const cell of row) n += size(cell) + 1;
-    if (current.length > 0 && bytes + n > maxBytes) {
+    if (current.length > 0 && bytes + n > maxBytes && mayCutBefore(i)) {
       parts.push(current);
       current = [];
       bytes = 0;
@@ -536,7 +540,10 @@ interface Prepared {
 interface TableEntry {
   readonly prepared: Prepared;
   readonly part: string;
+  /** Its fresh rows, cell by cell. */
   readonly rows: unknown[][];
+  /** Rows per cell run in `rows`: an insert may be cut between runs only. */
+  readonly runs: readonly number[];
 }
 
 /** What a table already holds of one envelope: rows per cell of event time. */
@@ -652,15 +659,21 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
           taken.add(id);
           const info = p.tables.get(table)!;
           const there = alreadyThere(info, found.get(`${table}\u0000${id}`));
-          let fresh = mine;
-          if (there.cells.size > 0) {
-            fresh = mine.filter((_, r) => {
-              const cell = info.cells[r]!;
-              return cell < 0 ? !there.filled : !there.cells.has(cell);
-            });
+          // Fresh rows grouped by cell: an insert split by size is cut only between cells, so each
+          // cell of an envelope is in one insert, written whole or not at all (what the lookup's
+          // per-cell answer relies on).
+          const byCell = new Map<number, unknown[][]>();
+          for (const [r, row] of mine.entries()) {
+            const cell = info.cells[r]!;
+            if (there.cells.size > 0 && (cell < 0 ? there.filled : there.cells.has(cell))) continue;
+            const list = byCell.get(cell);
+            if (list) list.push(row);
+            else byCell.set(cell, [row]);
           }
+          const runs = [...byCell.values()];
+          const fresh = runs.length === 1 ? runs[0]! : runs.flat();
           rowsAlreadyWritten += mine.length - fresh.length;
-          if (fresh.length === 0) {
+          if (runs.length === 0) {
             done.add(`${table}\u0000${id}`);
             continue;
           }
@@ -668,7 +681,7 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
             there.cells.size === 0
               ? id
               : `${id}\u0002${[...there.cells].sort().join(',')}\u0002${there.filled}`;
-          entries.push({ prepared: p, part, rows: fresh });
+          entries.push({ prepared: p, part, rows: fresh, runs: runs.map((r) => r.length) });
         }
         if (entries.length === 0) continue;
         const insertGroup = async (group: readonly TableEntry[]) => {
@@ -677,9 +690,12 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
             group.map((e) => e.part),
           );
           const rows = group.length === 1 ? group[0]!.rows : group.flatMap((e) => e.rows);
+          const cuts = new Set<number>();
+          let at = 0;
+          for (const e of group) for (const n of e.runs) cuts.add((at += n) - n);
           inserts++;
           roundTrips++;
-          await this.retrying(table, () => this.insertRows(table, rows, token));
+          await this.retrying(table, () => this.insertRows(table, rows, token, (i) => cuts.has(i)));
           rowsInserted += rows.length;
           for (const e of group) done.add(`${table}\u0000${e.prepared.key}`);
         };
@@ -791,8 +807,13 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
    * the rows, so a retry of the batch splits the same way and every part deduplicates. The
    * embedded engine's connection materializes each insert's body, so this bounds local memory too.
    */
-  private async insertRows(table: TableName, rows: unknown[][], token: string): Promise<void> {
-    const parts = splitBySize(rows, MAX_INSERT_BYTES);
+  private async insertRows(
+    table: TableName,
+    rows: unknown[][],
+    token: string,
+    mayCutBefore?: (row: number) => boolean,
+  ): Promise<void> {
+    const parts = splitBySize(rows, MAX_INSERT_BYTES, mayCutBefore);
     if (parts.length === 1) return this.insertPart(table, rows, token);
     for (const [i, part] of parts.entries()) await this.insertPart(table, part, `${token}/${i}`);
   }

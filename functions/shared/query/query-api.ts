@@ -98,7 +98,7 @@ export const DEFAULT_QUERY_LIMITS: QueryLimits = {
 };
 
 /** The query API's default rate per tenant; a tenant's `queryLimits` (tenants CLI) overrides it. */
-export const DEFAULT_QUERY_RATE: Required<TenantQueryLimits> = { requestsPerSecond: 5, burst: 20 };
+export const DEFAULT_QUERY_RATE: Required<TenantQueryLimits> = { requestsPerSecond: 20, burst: 100 };
 
 /** The limiter's bucket of a tenant's queries: apart from its ingest bucket (tenant ids hold no ':'). */
 export const queryRateKey = (tenant: string): string => `query:${tenant}`;

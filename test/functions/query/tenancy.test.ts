@@ -17,7 +17,7 @@ import {
   hotRollups,
 } from '../../../functions/shared/query/clickhouse-reader.js';
 import { CursorCodec } from '../../../functions/shared/query/cursor.js';
-import type { QueryApiDeps } from '../../../functions/shared/query/query-api.js';
+import { DEFAULT_QUERY_RATE, type QueryApiDeps } from '../../../functions/shared/query/query-api.js';
 import { KinesisStreamSink } from '../../../functions/shared/stream/kinesis-stream-sink.js';
 import { CachedTenantDirectory } from '../../../functions/shared/tenants/directory.js';
 import {
@@ -178,7 +178,7 @@ beforeAll(async () => {
   const rateLimiter = new DynamoWindowRateLimiter({
     client: dynamo,
     tableName: 'rate-limits',
-    defaultLimits: { itemsPerSecond: 5, burst: 20 },
+    defaultLimits: { itemsPerSecond: DEFAULT_QUERY_RATE.requestsPerSecond, burst: DEFAULT_QUERY_RATE.burst },
     now: () => LIMITER_NOW,
   });
   const query = queryApi({ rateLimiter });
@@ -291,7 +291,8 @@ describe('query rate limit (DynamoDB window limiter on dynalite)', () => {
     expect((await get(gateway.url, '/v1/query/services', GLOBEX_KEY)).status).toBe(200);
   });
 
-  it('applies the default (5/s over a 10 s window: 50 requests) to a tenant without its own limit', async () => {
+  it('applies the default (DEFAULT_QUERY_RATE over a 10 s window) to a tenant without its own limit', async () => {
+    const window = DEFAULT_QUERY_RATE.requestsPerSecond * 10;
     const statuses: number[] = [];
     for (let i = 0; i < 51; i++)
       statuses.push((await get(gateway.url, '/v1/query/openapi.json', GLOBEX_KEY)).status);
@@ -299,9 +300,9 @@ describe('query rate limit (DynamoDB window limiter on dynalite)', () => {
     expect(new Set(statuses)).toEqual(new Set([200]));
     const counted: number[] = [];
     // globex used 1 request of its window in the test above.
-    for (let i = 0; i < 50; i++)
+    for (let i = 0; i < window; i++)
       counted.push((await get(gateway.url, '/v1/query/services', GLOBEX_KEY)).status);
-    expect(counted.filter((s) => s === 200)).toHaveLength(49);
+    expect(counted.filter((s) => s === 200)).toHaveLength(window - 1);
     expect(counted.at(-1)).toBe(429);
   });
 });
