@@ -48,6 +48,8 @@ export const DATA_ERROR_CODES: ReadonlyMap<number, string> = new Map([
   [467, 'CANNOT_PARSE_BOOL'],
   [675, 'CANNOT_PARSE_IPV4'],
   [691, 'UNKNOWN_ELEMENT_OF_ENUM'],
+  // A CHECK constraint on the table refused the row (checked before anything is written).
+  [469, 'VIOLATED_CONSTRAINT'],
 ]);
 
 /**

@@ -540,10 +540,22 @@ interface Prepared {
 interface TableEntry {
   readonly prepared: Prepared;
   readonly part: string;
-  /** Its fresh rows, cell by cell. */
-  readonly rows: unknown[][];
-  /** Rows per cell run in `rows`: an insert may be cut between runs only. */
-  readonly runs: readonly number[];
+  /** Its fresh rows, cell by cell (cell -1: rows carrying the receive time). */
+  readonly runs: readonly { readonly cell: number; readonly rows: unknown[][] }[];
+}
+
+/** The runs of `entry` that `found` does not hold yet (all of them without a lookup answer). */
+function stillMissing(
+  table: TableName,
+  entry: TableEntry,
+  found: ReadonlyMap<string, Found>,
+): TableEntry['runs'] {
+  const there = alreadyThere(
+    entry.prepared.tables.get(table)!,
+    found.get(`${table}\u0000${entry.prepared.key}`),
+  );
+  if (there.cells.size === 0) return entry.runs;
+  return entry.runs.filter((r) => (r.cell < 0 ? !there.filled : !there.cells.has(r.cell)));
 }
 
 /** What a table already holds of one envelope: rows per cell of event time. */
@@ -670,9 +682,10 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
             if (list) list.push(row);
             else byCell.set(cell, [row]);
           }
-          const runs = [...byCell.values()];
-          const fresh = runs.length === 1 ? runs[0]! : runs.flat();
-          rowsAlreadyWritten += mine.length - fresh.length;
+          const runs = [...byCell].map(([cell, rows]) => ({ cell, rows }));
+          let freshRows = 0;
+          for (const r of runs) freshRows += r.rows.length;
+          rowsAlreadyWritten += mine.length - freshRows;
           if (runs.length === 0) {
             done.add(`${table}\u0000${id}`);
             continue;
@@ -681,18 +694,43 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
             there.cells.size === 0
               ? id
               : `${id}\u0002${[...there.cells].sort().join(',')}\u0002${there.filled}`;
-          entries.push({ prepared: p, part, rows: fresh, runs: runs.map((r) => r.length) });
+          entries.push({ prepared: p, part, runs });
         }
         if (entries.length === 0) continue;
-        const insertGroup = async (group: readonly TableEntry[]) => {
+        const insertGroup = async (candidates: readonly TableEntry[], afterRefusal: boolean) => {
+          let group: readonly TableEntry[] = candidates;
+          if (afterRefusal) {
+            // A refused insert may still have committed rows: a materialized view can refuse them
+            // after the table's part was written. Ask again, so a half never writes them twice.
+            const found = await this.retrying('lookup', () =>
+              this.lookup(
+                candidates.map((e) => e.prepared),
+                table,
+              ),
+            );
+            roundTrips++;
+            const missing: TableEntry[] = [];
+            for (const e of candidates) {
+              const runs = stillMissing(table, e, found);
+              if (runs.length === 0) done.add(`${table}\u0000${e.prepared.key}`);
+              else if (runs.length === e.runs.length) missing.push(e);
+              else missing.push({ ...e, part: `${e.part}\u0003${runs.map((r) => r.cell).join(',')}`, runs });
+            }
+            if (missing.length === 0) return;
+            group = missing;
+          }
           const token = deduplicationToken(
             table,
             group.map((e) => e.part),
           );
-          const rows = group.length === 1 ? group[0]!.rows : group.flatMap((e) => e.rows);
+          const rows: unknown[][] = [];
           const cuts = new Set<number>();
-          let at = 0;
-          for (const e of group) for (const n of e.runs) cuts.add((at += n) - n);
+          for (const e of group) {
+            for (const run of e.runs) {
+              cuts.add(rows.length);
+              for (const row of run.rows) rows.push(row);
+            }
+          }
           inserts++;
           roundTrips++;
           await this.retrying(table, () => this.insertRows(table, rows, token, (i) => cuts.has(i)));
@@ -745,12 +783,12 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
   private async isolating<T>(
     table: string,
     group: readonly T[],
-    insert: (group: readonly T[]) => Promise<void>,
+    insert: (group: readonly T[], afterRefusal: boolean) => Promise<void>,
   ): Promise<Map<T, ClickHouseFailure>> {
     const refused = new Map<T, ClickHouseFailure>();
-    const attempt = async (part: readonly T[]): Promise<void> => {
+    const attempt = async (part: readonly T[], afterRefusal: boolean): Promise<void> => {
       try {
-        await insert(part);
+        await insert(part, afterRefusal);
       } catch (err) {
         if (!(err instanceof ClickHouseDataError) || err.table !== table) throw err;
         if (part.length === 1) {
@@ -758,11 +796,11 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
           return;
         }
         const half = Math.ceil(part.length / 2);
-        await attempt(part.slice(0, half));
-        await attempt(part.slice(half));
+        await attempt(part.slice(0, half), true);
+        await attempt(part.slice(half), true);
       }
     };
-    await attempt(group);
+    await attempt(group, false);
     return refused;
   }
 
@@ -853,10 +891,11 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
    * with TenantId), then by the EnvelopeId bloom filter. Rows carrying the receive time widen the
    * range by RESEND_LOOKBACK_MS both ways: an earlier copy carries its own receive time.
    */
-  private async lookup(prepared: readonly Prepared[]): Promise<Map<string, Found>> {
+  private async lookup(prepared: readonly Prepared[], only?: TableName): Promise<Map<string, Found>> {
     const specs = new Map<TableName, LookupSpec>();
     for (const p of prepared) {
       for (const table of p.rows.keys()) {
+        if (only !== undefined && table !== only) continue;
         const info = p.tables.get(table)!;
         let lo = BigInt(info.min);
         let hi = BigInt(info.max);

@@ -34,6 +34,10 @@ beforeAll(async () => {
               n Nested(a String, b UInt8), e Enum8('a' = 1), ip IPv4, uu UUID)
             ENGINE = MergeTree ORDER BY u8`,
   });
+  await clients.embedded.command({
+    query:
+      'CREATE TABLE IF NOT EXISTS probe_checked (x UInt8, CONSTRAINT small CHECK x < 10) ENGINE = MergeTree ORDER BY x',
+  });
 });
 afterAll(async () => {
   await clients.http.close();
@@ -66,6 +70,7 @@ const PROVOKE: Record<number, string> = {
   467: "SELECT CAST('x' AS Bool)",
   675: insert('ip', '["1.2.3"]'),
   691: insert('e', '["zz"]'),
+  469: 'INSERT INTO probe_checked FORMAT JSONCompactEachRow\n[11]\n',
 };
 
 describe.each(['embedded', 'http'] as const)('classifyClickHouseError over %s', (via) => {

@@ -25,14 +25,29 @@ import { batchOf, count, envelopeData, logRow, position, span } from './support.
 // A data error isolates the refused envelopes at once; only an outage is retried.
 // Runs on embedded chdb, and over HTTP from writer-isolation.over-http.test.ts.
 
-/** 2^64-1 ns: passes the column model (a uint64 of digits) but ClickHouse refuses it (code 41). */
-const POISON_TS = '18446744073709551615';
+/**
+ * Rows the engine refuses although they fit the column model: the test adds a CHECK constraint
+ * (as an operator might) that a span named 'poison' violates; ClickHouse checks it before writing
+ * anything (VIOLATED_CONSTRAINT, 469).
+ */
+const POISON = { SpanName: 'poison' };
+/**
+ * A span starting in 2255 and lasting 2^63 ns: each value fits the column model, but the trace-id
+ * view's Timestamp + Duration overflows DateTime64(9). The view refuses it after otel_traces' part
+ * is written (ingest rejects such spans; the writer must still cope with envelopes from elsewhere).
+ */
+const VIEW_POISON = { Timestamp: '9000000000000000000', Duration: '9223372036854775808' };
 
 let connection: TestClickHouse;
 let client: ClickHouseClient;
 
-function traces(n: number, tenant: string, poison = false): PositionedEnvelope {
-  const rows = [0, 1].map((i) => span(n * 10 + i, poison && i === 1 ? { Timestamp: POISON_TS } : {}));
+function traces(
+  n: number,
+  tenant: string,
+  poison = false,
+  bad: Record<string, unknown> = POISON,
+): PositionedEnvelope {
+  const rows = [0, 1].map((i) => span(n * 10 + i, poison && i === 1 ? bad : {}));
   const { header, batches } = unpackEnvelope(envelopeData(tenant, 'traces', [batchOf('otel_traces', rows)]));
   return { position: position(n), tenant: header.tenant, batches };
 }
@@ -70,6 +85,9 @@ beforeAll(async () => {
   connection = await openClickHouse(mkdtempSync(join(tmpdir(), 'ch-isolation-')));
   client = connection.client;
   await applyMigrations(client, { hotRetentionDays: 7 });
+  await client.command({
+    query: `ALTER TABLE otel_traces ADD CONSTRAINT poison_free CHECK SpanName != 'poison'`,
+  });
 });
 afterAll(async () => {
   await connection.close();
@@ -105,9 +123,7 @@ describe(`data errors are isolated, outages retried (${process.env.TEST_CLICKHOU
     expect(result.rejected).toEqual(
       [3, 11].map((n) => ({
         position: position(n),
-        reason: expect.stringMatching(
-          /ClickHouse refused its otel_traces rows \(code 41 CANNOT_PARSE_DATETIME\)/,
-        ),
+        reason: expect.stringMatching(/ClickHouse refused its otel_traces rows \(code \d+ [A-Z_]+\)/),
         reasonClass: 'clickhouse-refused',
       })),
     );
@@ -120,6 +136,24 @@ describe(`data errors are isolated, outages retried (${process.env.TEST_CLICKHOU
     expect(new Set(calls.map((c) => c.token)).size).toBe(calls.length);
     expect(calls.length).toBeLessThanOrEqual(1 + 2 * 2 * Math.log2(16));
     expect(result.stats.rowsInserted).toBe(28);
+  });
+
+  it('writes nothing twice when a view refuses rows after the table took them', async () => {
+    const batch = Array.from({ length: 8 }, (_, n) => traces(n, 'acme', n === 5, VIEW_POISON));
+    const result = await new ClickHouseTelemetryWriter(client).write(batch);
+
+    // The first insert's otel_traces parts were written before the view refused the block: the
+    // halves ask again and insert only what is missing, so nothing is written twice. The poison
+    // envelope is refused (dead-lettered); its other span stays in otel_traces, as ClickHouse does
+    // not undo the table's parts.
+    expect(result.pending).toEqual([]);
+    expect(result.rejected.map((r) => r.position)).toEqual([position(5)]);
+    expect(result.rejected[0]!.reason).toMatch(/code 407 DECIMAL_OVERFLOW/);
+    expect(result.written).toEqual([0, 1, 2, 3, 4, 6, 7].map(position));
+    expect(await count(client, 'otel_traces', "SpanId != 'span-51'")).toBe(15);
+    expect(await count(client, '(SELECT SpanId FROM otel_traces GROUP BY SpanId HAVING count() > 1)')).toBe(
+      0,
+    );
   });
 
   it('leaves a refused envelope out of its later tables and still writes the other signals', async () => {
