@@ -11,6 +11,7 @@ import {
   TABLE_NAMES,
   type TableName,
 } from '../schema/columns.js';
+import { absentValue } from '../schema/defaults.js';
 import { DEFAULT_HOT_RETENTION_DAYS, ident, qualified } from './ddl.js';
 import { type ClickHouseFailure, classifyClickHouseError } from './errors.js';
 
@@ -261,27 +262,9 @@ const CONVERTERS: Record<ScalarType, Converter> = {
   array_uint64: arrayOf(toUint64),
 };
 
+/** The insert value of a column a row lacks: the model's absent value, as the converter sends it. */
 function defaultValue(type: ScalarType): unknown {
-  switch (type) {
-    case 'string':
-    case 'lowcard':
-      return '';
-    case 'timestamp_ns':
-      return '0000000000.000000000';
-    case 'float64':
-    case 'uint8':
-    case 'uint32':
-    case 'int32':
-    case 'uint64':
-      return 0;
-    case 'bool':
-      return false;
-    case 'map':
-      return {};
-    case 'array_float64':
-    case 'array_uint64':
-      return [];
-  }
+  return type === 'timestamp_ns' ? toDateTime64('0') : absentValue(type);
 }
 
 interface TableLayout {
