@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { API_KEY, type Exit, freePort, REPO_ROOT, type RunningApp, startApp } from './e2e-support.js';
+import type { Tiers } from './faults-read.js';
 
 /**
  * The fault matrix harness (test/local/faults.test.ts, bench/faults.ts): local mode started as a
@@ -204,13 +205,8 @@ export function startLoad(url: string, requests: readonly OtlpRequest[], options
 
 // ---- reading both tiers back
 
-export interface StoredTiers {
-  readonly hot: Readonly<Record<string, number>>;
-  readonly lake: Readonly<Record<string, number>>;
-  readonly lakeObjects: number;
-  readonly unreadableObjects: readonly string[];
-  readonly deadLetters: number;
-}
+/** What test/local/faults-read.ts prints: see there. */
+export type StoredTiers = Readonly<Tiers>;
 
 /** Both tiers of a stopped local mode, per span id (a process of its own: chdb binds one dir). */
 export async function readTiers(dataDir: string): Promise<StoredTiers> {
@@ -236,7 +232,9 @@ export interface MatrixRow {
   /** Extra copies: items stored n > 1 times count n - 1. */
   readonly duplicatedHot: number;
   readonly duplicatedLake: number;
-  /** Lake objects DuckDB could not read (torn writes), dead letters, client attempts. */
+  /** Traces staging files quarantined (their rows must have been rewritten, or they count as lost). */
+  readonly quarantined: number;
+  /** Client attempts, rows the compactor left out as duplicates, unreadable parts, dead letters. */
   readonly notes: string;
 }
 
@@ -271,7 +269,11 @@ export function tally(
   const attempts = outcomes.reduce((a, o) => a + (o?.attempts ?? 0), 0);
   const notes = [
     `${requests.length} requests, ${attempts} attempts`,
-    tiers.unreadableObjects.length > 0 ? `${tiers.unreadableObjects.length} unreadable lake objects` : '',
+    `compaction: ${tiers.compaction.rows} rows published, ${tiers.compaction.duplicates} duplicate rows left out`,
+    tiers.quarantined.length > 0 ? `quarantined: ${tiers.quarantined.map((q) => q.reason).join(', ')}` : '',
+    tiers.stagingLeft.length > 0 ? `${tiers.stagingLeft.length} staging files not compacted` : '',
+    tiers.compaction.failed.length > 0 ? `${tiers.compaction.failed.length} partitions failed` : '',
+    tiers.unreadableObjects.length > 0 ? `${tiers.unreadableObjects.length} unreadable lake parts` : '',
     tiers.deadLetters > 0 ? `${tiers.deadLetters} dead letters` : '',
   ]
     .filter((s) => s !== '')
@@ -286,17 +288,18 @@ export function tally(
     lostLake: lake.lost,
     duplicatedHot: hot.duplicated,
     duplicatedLake: lake.duplicated,
+    quarantined: tiers.quarantined.length,
     notes,
   };
 }
 
 export function formatMatrix(rows: readonly MatrixRow[]): string {
   const head =
-    '| scenario | sent | acknowledged | stored hot | stored lake | lost (hot/lake) | duplicated (hot/lake) | notes |';
-  const sep = '|---|---:|---:|---:|---:|---:|---:|---|';
+    '| scenario | sent | acknowledged | stored hot | stored lake | lost (hot/lake) | duplicated (hot/lake) | quarantined | notes |';
+  const sep = '|---|---:|---:|---:|---:|---:|---:|---:|---|';
   const lines = rows.map(
     (r) =>
-      `| ${r.scenario} | ${r.sent} | ${r.acknowledged} | ${r.storedHot} | ${r.storedLake} | ${r.lostHot}/${r.lostLake} | ${r.duplicatedHot}/${r.duplicatedLake} | ${r.notes} |`,
+      `| ${r.scenario} | ${r.sent} | ${r.acknowledged} | ${r.storedHot} | ${r.storedLake} | ${r.lostHot}/${r.lostLake} | ${r.duplicatedHot}/${r.duplicatedLake} | ${r.quarantined} | ${r.notes} |`,
   );
   return [head, sep, ...lines].join('\n');
 }
