@@ -312,10 +312,16 @@ export interface FaultContext {
   readonly load: Load;
   /** The running process (replaced by restart()). */
   app(): RunningApp;
-  /** Resolves when the current process has ended (e.g. killed by its own LOCAL_FAULT hook). */
+  /**
+   * Resolves when the current process has ended (e.g. killed by its own LOCAL_FAULT hook); rejects
+   * if it is still running once the load is done and 20 s more have passed (the hook never fired).
+   */
   exited(): Promise<void>;
-  /** Starts local mode again on the same port and data directory, without the fault hook. */
-  restart(): Promise<void>;
+  /**
+   * Starts local mode again on the same port and data directory, without the fault hook, with
+   * `env` over the scenario's settings (e.g. another batch size, so redelivery regroups).
+   */
+  restart(env?: Record<string, string>): Promise<void>;
   /** Sends a signal to the app process itself (tsx's node child), e.g. SIGSTOP/SIGCONT. */
   signalApp(signal: NodeJS.Signals): void;
   /** SIGTERM to the app process, as `kill <pid>` does; resolves with the exit. */
@@ -406,19 +412,29 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   const requests = makeRequests(options.requests, options.spansPerRequest);
   const load = startLoad(app.url, requests, options.load);
   const exitedOf = (a: RunningApp) =>
-    new Promise<void>((resolve) => {
-      if (a.child.exitCode !== null || a.child.signalCode !== null) resolve();
-      else a.child.once('exit', () => resolve());
+    new Promise<void>((resolve, reject) => {
+      if (a.child.exitCode !== null || a.child.signalCode !== null) return resolve();
+      let timer: NodeJS.Timeout | undefined;
+      let ended = false;
+      a.child.once('exit', () => {
+        ended = true;
+        clearTimeout(timer);
+        resolve();
+      });
+      void load.done.then(() => {
+        if (ended) return;
+        timer = setTimeout(() => reject(new Error('the process did not end: the fault never fired')), 20_000);
+      });
     });
   const ctx: FaultContext = {
     dataDir,
     load,
     app: () => app,
     exited: () => exitedOf(app),
-    async restart() {
+    async restart(env = {}) {
       outputs.push(app.output());
       await app.stop('SIGKILL', STOP_WITHIN_MS).catch(() => undefined);
-      app = await startApp(settings);
+      app = await startApp({ ...settings, ...env });
       pid = await appPid(app);
     },
     signalApp(signal) {

@@ -33,6 +33,8 @@ describe('local mode under faults: acknowledged => stored exactly once in both t
       expect(tiers.unreadableObjects).toEqual([]);
       expect(tiers.compaction.failed).toEqual([]);
       expect(tiers.stagingLeft).toEqual([]);
+      // A torn file is quarantined, and its records were rewritten (else they count as lost below).
+      expect(row.quarantined).toBe(scenario.quarantines ?? 0);
       expect({ lostHot: row.lostHot, lostLake: row.lostLake }).toEqual({ lostHot: 0, lostLake: 0 });
       expect({ duplicatedHot: row.duplicatedHot, duplicatedLake: row.duplicatedLake }).toEqual({
         duplicatedHot: 0,
