@@ -65,7 +65,7 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'kill -9 right after a lake object is stored',
     requests: REQUESTS,
     spansPerRequest: SPANS,
-    faultEnv: { LOCAL_FAULT: 'lake-put:2' },
+    faultEnv: { LOCAL_FAULT: 'lake-put:1' },
     fault: async (ctx) => {
       await ctx.exited();
       await ctx.restart();
@@ -75,7 +75,7 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'kill -9 while a lake object is created',
     requests: REQUESTS,
     spansPerRequest: SPANS,
-    faultEnv: { LOCAL_FAULT: 'lake-object-created:2' },
+    faultEnv: { LOCAL_FAULT: 'lake-object-created:1' },
     fault: async (ctx) => {
       await ctx.exited();
       await ctx.restart();
