@@ -39,6 +39,7 @@ for (const scenario of chosen) {
       lostLake: 0,
       duplicatedHot: 0,
       duplicatedLake: 0,
+      quarantined: 0,
       notes: `scenario failed: ${(e as Error).message.split('\n')[0]}`,
     });
   }

@@ -10,8 +10,8 @@ import type { ObjectStore } from '../functions/shared/lake/object-store.js';
  * them. Unset (the default), nothing is wrapped.
  *
  * `LOCAL_FAULT=<point>:<n>` kills at the n-th (1-based) occurrence of the point:
- * - `hot-insert`: a data insert into ClickHouse has returned, before the writer's next statement
- *   (its ledger row): the insert is committed, its bookkeeping is not.
+ * - `hot-insert`: a data insert into ClickHouse has returned, before the writer answers (and so
+ *   before the batch is checkpointed): the rows are committed, the stream position is not.
  * - `lake-put`: a lake object has been stored, before the writer returns (nothing checkpointed).
  * - `lake-object-created`: the lake object's file has just appeared under the S3 emulator's
  *   directory, while its bytes are being written.
@@ -34,9 +34,12 @@ export function parseFaultPlan(value: string | undefined): FaultPlan | undefined
   return { point: m[1] as FaultPoint, nth: Number(m[2]) };
 }
 
-/** The crash itself: no handler, no flush, no exit hooks run, as with `kill -9`. */
-function die(point: FaultPoint): never {
-  process.stderr.write(`LOCAL_FAULT: SIGKILL at ${point}\n`);
+/**
+ * The crash itself: no handler, no flush, no exit hooks run, as with `kill -9`. A lake point names
+ * the object's file, so a test can tear it as a non-atomic store would have left it.
+ */
+function die(point: FaultPoint, file?: string): never {
+  process.stderr.write(`LOCAL_FAULT: SIGKILL at ${point}${file ? ` (file ${file})` : ''}\n`);
   process.kill(process.pid, 'SIGKILL');
   // SIGKILL is delivered before this line runs in practice; never return into the writer.
   throw new Error('unreachable');
@@ -87,14 +90,14 @@ export function withLakePutFault(
     copy: (from, to) => store.copy(from, to),
     async put(key, body, contentType) {
       if (!hit()) return store.put(key, body, contentType);
+      const file = objectFile(key);
       if (plan.point === 'lake-put') {
         await store.put(key, body, contentType);
-        die('lake-put');
+        die('lake-put', file);
       }
-      const file = objectFile(key);
       let done = false;
       const watch = () => {
-        if (existsSync(file)) die('lake-object-created');
+        if (existsSync(file)) die('lake-object-created', file);
         if (!done) setImmediate(watch);
       };
       watch();
@@ -104,7 +107,7 @@ export function withLakePutFault(
         done = true;
       }
       // The put was faster than the watch: the object is there, so this is the moment after it.
-      die('lake-object-created');
+      die('lake-object-created', file);
     },
   };
 }

@@ -58,6 +58,8 @@ export const LOCAL_STREAM = 'otlp-stream';
 export const LOCAL_LAKE_BUCKET = 'otlp-lake';
 export const LOCAL_TENANTS_TABLE = 'tenants';
 export const LOCAL_RATE_LIMIT_TABLE = 'rate-limits';
+/** The compactor's settings in local mode (the fault matrix's reader compacts with the same). */
+export const LOCAL_COMPACTION = { COMPACTION_TARGET_BYTES: 128 * 1024 * 1024, COMPACTION_GRACE_MINUTES: 70 };
 
 export interface LocalPipeline {
   readonly url: string;
@@ -331,7 +333,7 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
 
     const compactor = createCompactorHandler({
       store,
-      config: { COMPACTION_TARGET_BYTES: 128 * 1024 * 1024, COMPACTION_GRACE_MINUTES: 70 },
+      config: LOCAL_COMPACTION,
     });
     const compact = async () => {
       await compactor(

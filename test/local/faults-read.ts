@@ -1,8 +1,17 @@
-import { readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { compactLake, type LakeCompaction } from '../../functions/shared/lake/compactor.js';
+import {
+  publishedPartitionPrefix,
+  QUARANTINE_PREFIX,
+  stagingPartitionPrefix,
+} from '../../functions/shared/lake/layout.js';
+import { S3ObjectStore } from '../../functions/shared/lake/s3-object-store.js';
+import { localS3Client } from '../../local/aws-clients.js';
 import { createEmbeddedClickHouse } from '../../local/clickhouse-embedded.js';
-import { LOCAL_LAKE_BUCKET } from '../../local/pipeline.js';
+import { startEmulators } from '../../local/emulators.js';
+import { LOCAL_COMPACTION, LOCAL_LAKE_BUCKET } from '../../local/pipeline.js';
 
 /**
  * `tsx test/local/faults-read.ts <DATA_DIR>`: what a stopped local mode holds, counted per span id
@@ -10,43 +19,46 @@ import { LOCAL_LAKE_BUCKET } from '../../local/pipeline.js';
  * directory per process and every fault scenario has its own.
  * - hot: embedded ClickHouse on <DATA_DIR>/clickhouse, every row of otel_traces (FINAL when the
  *   engine collapses duplicates, so the count is what a query sees);
- * - lake: DuckDB over every traces Parquet object in s3rver's directory (staging and published
- *   parts); an object DuckDB cannot read is listed, not skipped silently.
+ * - lake: as Athena sees it. The emulators are started on <DATA_DIR>/aws and the real compactor
+ *   (compactLake, local mode's settings) runs once over the whole lake with a clock far enough
+ *   ahead that every hour is closed and every staging file is past its grace; then DuckDB reads
+ *   the published parts only (`otel_traces/…`, the prefix Glue covers; never staging). Staging
+ *   files left over, quarantined files (with their reasons), parts DuckDB cannot read and
+ *   partitions the compactor failed are all reported, never skipped silently.
  */
 
-interface Tiers {
+const TABLE = 'otel_traces';
+/** Far enough ahead that every partition of the scenario (event times around now) is closed. */
+const AHEAD_MS = 24 * 3_600_000;
+
+export interface Tiers {
   hot: Record<string, number>;
   lake: Record<string, number>;
+  /** Published traces parts read. */
   lakeObjects: number;
   unreadableObjects: string[];
+  /** Traces staging files still there after the compaction (should be none). */
+  stagingLeft: string[];
+  /** Traces staging files the compactor (or, earlier, the lake writer) moved under `_quarantine/`. */
+  quarantined: { key: string; reason: string }[];
+  /** What the compaction did, over every table. */
+  compaction: Pick<LakeCompaction, 'partitions' | 'consumed' | 'rows' | 'duplicates' | 'failed'> & {
+    parts: number;
+  };
   deadLetters: number;
-}
-
-async function* walk(dir: string): AsyncGenerator<string> {
-  let entries: import('node:fs').Dirent[];
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch {
-    return;
-  }
-  for (const e of entries) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) yield* walk(p);
-    else yield p;
-  }
 }
 
 async function readHot(dataDir: string): Promise<Record<string, number>> {
   const client = createEmbeddedClickHouse({ path: join(dataDir, 'clickhouse') });
   try {
     const engine = await client.query({
-      query: "SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = 'otel_traces'",
+      query: `SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = '${TABLE}'`,
       format: 'JSONEachRow',
     });
     const [row] = await engine.json<{ engine: string }>();
     const final = row && /Replacing|Collapsing/.test(row.engine) ? 'FINAL' : '';
     const rs = await client.query({
-      query: `SELECT SpanId AS id, count() AS n FROM otel_traces ${final} GROUP BY SpanId`,
+      query: `SELECT SpanId AS id, count() AS n FROM ${TABLE} ${final} GROUP BY SpanId`,
       format: 'JSONEachRow',
     });
     const out: Record<string, number> = {};
@@ -58,21 +70,36 @@ async function readHot(dataDir: string): Promise<Record<string, number>> {
 }
 
 async function readLake(dataDir: string): Promise<Omit<Tiers, 'hot'>> {
-  const bucket = join(dataDir, 'aws', 's3', LOCAL_LAKE_BUCKET);
-  const objects: string[] = [];
-  let deadLetters = 0;
-  for await (const file of walk(bucket)) {
-    if (!file.endsWith('._S3rver_object')) continue;
-    const rel = file.slice(bucket.length + 1);
-    if (rel.startsWith('dead-letter/')) deadLetters++;
-    else if (/(^|\/)otel_traces\//.test(rel) && rel.includes('.parquet._S3rver_object')) objects.push(file);
-  }
-  const lake: Record<string, number> = {};
-  const unreadable: string[] = [];
+  const emulators = await startEmulators({ dataDir: join(dataDir, 'aws') });
   const db = await DuckDBInstance.create(':memory:');
   const conn = await db.connect();
   try {
-    for (const file of objects) {
+    const store = new S3ObjectStore(localS3Client(emulators.s3Endpoint), LOCAL_LAKE_BUCKET);
+    const result = await compactLake(store, {
+      now: new Date(Date.now() + AHEAD_MS),
+      graceMs: LOCAL_COMPACTION.COMPACTION_GRACE_MINUTES * 60_000,
+      targetBytes: LOCAL_COMPACTION.COMPACTION_TARGET_BYTES,
+    });
+    // `otel_traces/` is every published traces part (publishedPartitionPrefix without a partition).
+    const publishedPrefix = publishedPartitionPrefix(TABLE, '').replace(/\/+$/, '/');
+    const stagingPrefix = stagingPartitionPrefix(TABLE, '').replace(/\/+$/, '/');
+    const parts = (await store.list(publishedPrefix)).filter((o) => o.key.endsWith('.parquet'));
+    const stagingLeft = (await store.list(stagingPrefix)).map((o) => o.key);
+    const quarantined: Tiers['quarantined'] = [];
+    for (const o of await store.list(`${QUARANTINE_PREFIX}${stagingPrefix}`)) {
+      if (!o.key.endsWith('.json')) continue;
+      const body = await store.get(o.key);
+      const record = body
+        ? (JSON.parse(Buffer.from(body).toString('utf8')) as { key?: string; reason?: string })
+        : {};
+      quarantined.push({ key: record.key ?? o.key, reason: record.reason ?? 'no reason recorded' });
+    }
+    const deadLetters = (await store.list('dead-letter/')).length;
+
+    const lake: Record<string, number> = {};
+    const unreadable: string[] = [];
+    for (const part of parts) {
+      const file = emulators.s3ObjectFile(LOCAL_LAKE_BUCKET, part.key);
       try {
         if ((await stat(file)).size === 0) throw new Error('0 bytes');
         const reader = await conn.runAndReadAll(
@@ -82,13 +109,29 @@ async function readLake(dataDir: string): Promise<Omit<Tiers, 'hot'>> {
           lake[r.id] = (lake[r.id] ?? 0) + Number(r.n);
         }
       } catch (e) {
-        unreadable.push(`${file.slice(bucket.length + 1)}: ${(e as Error).message.split('\n')[0]}`);
+        unreadable.push(`${part.key}: ${(e as Error).message.split('\n')[0]}`);
       }
     }
+    return {
+      lake,
+      lakeObjects: parts.length,
+      unreadableObjects: unreadable,
+      stagingLeft,
+      quarantined,
+      compaction: {
+        partitions: result.partitions,
+        parts: result.published.length,
+        consumed: result.consumed,
+        rows: result.rows,
+        duplicates: result.duplicates,
+        failed: result.failed,
+      },
+      deadLetters,
+    };
   } finally {
     conn.closeSync();
+    await emulators.close();
   }
-  return { lake, lakeObjects: objects.length, unreadableObjects: unreadable, deadLetters };
 }
 
 const dataDir = process.argv[2];

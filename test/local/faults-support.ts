@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { API_KEY, type Exit, freePort, REPO_ROOT, type RunningApp, startApp } from './e2e-support.js';
+import type { Tiers } from './faults-read.js';
 
 /**
  * The fault matrix harness (test/local/faults.test.ts, bench/faults.ts): local mode started as a
@@ -204,13 +205,8 @@ export function startLoad(url: string, requests: readonly OtlpRequest[], options
 
 // ---- reading both tiers back
 
-export interface StoredTiers {
-  readonly hot: Readonly<Record<string, number>>;
-  readonly lake: Readonly<Record<string, number>>;
-  readonly lakeObjects: number;
-  readonly unreadableObjects: readonly string[];
-  readonly deadLetters: number;
-}
+/** What test/local/faults-read.ts prints: see there. */
+export type StoredTiers = Readonly<Tiers>;
 
 /** Both tiers of a stopped local mode, per span id (a process of its own: chdb binds one dir). */
 export async function readTiers(dataDir: string): Promise<StoredTiers> {
@@ -236,7 +232,9 @@ export interface MatrixRow {
   /** Extra copies: items stored n > 1 times count n - 1. */
   readonly duplicatedHot: number;
   readonly duplicatedLake: number;
-  /** Lake objects DuckDB could not read (torn writes), dead letters, client attempts. */
+  /** Traces staging files quarantined (their rows must have been rewritten, or they count as lost). */
+  readonly quarantined: number;
+  /** Client attempts, rows the compactor left out as duplicates, unreadable parts, dead letters. */
   readonly notes: string;
 }
 
@@ -271,7 +269,11 @@ export function tally(
   const attempts = outcomes.reduce((a, o) => a + (o?.attempts ?? 0), 0);
   const notes = [
     `${requests.length} requests, ${attempts} attempts`,
-    tiers.unreadableObjects.length > 0 ? `${tiers.unreadableObjects.length} unreadable lake objects` : '',
+    `compaction: ${tiers.compaction.rows} rows published, ${tiers.compaction.duplicates} duplicate rows left out`,
+    tiers.quarantined.length > 0 ? `quarantined: ${tiers.quarantined.map((q) => q.reason).join(', ')}` : '',
+    tiers.stagingLeft.length > 0 ? `${tiers.stagingLeft.length} staging files not compacted` : '',
+    tiers.compaction.failed.length > 0 ? `${tiers.compaction.failed.length} partitions failed` : '',
+    tiers.unreadableObjects.length > 0 ? `${tiers.unreadableObjects.length} unreadable lake parts` : '',
     tiers.deadLetters > 0 ? `${tiers.deadLetters} dead letters` : '',
   ]
     .filter((s) => s !== '')
@@ -286,17 +288,18 @@ export function tally(
     lostLake: lake.lost,
     duplicatedHot: hot.duplicated,
     duplicatedLake: lake.duplicated,
+    quarantined: tiers.quarantined.length,
     notes,
   };
 }
 
 export function formatMatrix(rows: readonly MatrixRow[]): string {
   const head =
-    '| scenario | sent | acknowledged | stored hot | stored lake | lost (hot/lake) | duplicated (hot/lake) | notes |';
-  const sep = '|---|---:|---:|---:|---:|---:|---:|---|';
+    '| scenario | sent | acknowledged | stored hot | stored lake | lost (hot/lake) | duplicated (hot/lake) | quarantined | notes |';
+  const sep = '|---|---:|---:|---:|---:|---:|---:|---:|---|';
   const lines = rows.map(
     (r) =>
-      `| ${r.scenario} | ${r.sent} | ${r.acknowledged} | ${r.storedHot} | ${r.storedLake} | ${r.lostHot}/${r.lostLake} | ${r.duplicatedHot}/${r.duplicatedLake} | ${r.notes} |`,
+      `| ${r.scenario} | ${r.sent} | ${r.acknowledged} | ${r.storedHot} | ${r.storedLake} | ${r.lostHot}/${r.lostLake} | ${r.duplicatedHot}/${r.duplicatedLake} | ${r.quarantined} | ${r.notes} |`,
   );
   return [head, sep, ...lines].join('\n');
 }
@@ -309,10 +312,16 @@ export interface FaultContext {
   readonly load: Load;
   /** The running process (replaced by restart()). */
   app(): RunningApp;
-  /** Resolves when the current process has ended (e.g. killed by its own LOCAL_FAULT hook). */
+  /**
+   * Resolves when the current process has ended (e.g. killed by its own LOCAL_FAULT hook); rejects
+   * if it is still running once the load is done and 20 s more have passed (the hook never fired).
+   */
   exited(): Promise<void>;
-  /** Starts local mode again on the same port and data directory, without the fault hook. */
-  restart(): Promise<void>;
+  /**
+   * Starts local mode again on the same port and data directory, without the fault hook, with
+   * `env` over the scenario's settings (e.g. another batch size, so redelivery regroups).
+   */
+  restart(env?: Record<string, string>): Promise<void>;
   /** Sends a signal to the app process itself (tsx's node child), e.g. SIGSTOP/SIGCONT. */
   signalApp(signal: NodeJS.Signals): void;
   /** SIGTERM to the app process, as `kill <pid>` does; resolves with the exit. */
@@ -403,19 +412,29 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioRes
   const requests = makeRequests(options.requests, options.spansPerRequest);
   const load = startLoad(app.url, requests, options.load);
   const exitedOf = (a: RunningApp) =>
-    new Promise<void>((resolve) => {
-      if (a.child.exitCode !== null || a.child.signalCode !== null) resolve();
-      else a.child.once('exit', () => resolve());
+    new Promise<void>((resolve, reject) => {
+      if (a.child.exitCode !== null || a.child.signalCode !== null) return resolve();
+      let timer: NodeJS.Timeout | undefined;
+      let ended = false;
+      a.child.once('exit', () => {
+        ended = true;
+        clearTimeout(timer);
+        resolve();
+      });
+      void load.done.then(() => {
+        if (ended) return;
+        timer = setTimeout(() => reject(new Error('the process did not end: the fault never fired')), 20_000);
+      });
     });
   const ctx: FaultContext = {
     dataDir,
     load,
     app: () => app,
     exited: () => exitedOf(app),
-    async restart() {
+    async restart(env = {}) {
       outputs.push(app.output());
       await app.stop('SIGKILL', STOP_WITHIN_MS).catch(() => undefined);
-      app = await startApp(settings);
+      app = await startApp({ ...settings, ...env });
       pid = await appPid(app);
     },
     signalApp(signal) {
