@@ -283,22 +283,7 @@ export async function setTenantLimits(
 ): Promise<number> {
   assertTenantId(tenantId);
   if (limits !== undefined) validateLimits(limits);
-  const doc = documentClient(client);
-  const keys = await scanKeys(doc, tableName, { tenantId });
-  if (keys.length === 0) throw new TenantError(`tenant ${tenantId} has no keys`, 'not-found');
-  for (const key of keys) {
-    await doc.send(
-      new UpdateCommand({
-        TableName: tableName,
-        Key: { [TENANTS_TABLE_KEY]: key.keyHash },
-        ConditionExpression: `attribute_exists(${TENANTS_TABLE_KEY})`,
-        ...(limits === undefined
-          ? { UpdateExpression: 'REMOVE limits' }
-          : { UpdateExpression: 'SET limits = :limits', ExpressionAttributeValues: { ':limits': limits } }),
-      }),
-    );
-  }
-  return keys.length;
+  return setOnTenantKeys(client, tableName, tenantId, 'limits', limits);
 }
 
 /**
@@ -347,6 +332,20 @@ export async function setTenantQueryLimits(
 ): Promise<number> {
   assertTenantId(tenantId);
   if (limits !== undefined) validateQueryLimits(limits);
+  return setOnTenantKeys(client, tableName, tenantId, 'queryLimits', limits);
+}
+
+/**
+ * Sets (or, with `undefined`, removes) a per-tenant attribute on every key of the tenant: such
+ * settings live on keys. Returns how many keys were updated; a tenant without keys is an error.
+ */
+async function setOnTenantKeys(
+  client: DynamoDBClient,
+  tableName: string,
+  tenantId: string,
+  attribute: 'limits' | 'queryLimits',
+  value: object | undefined,
+): Promise<number> {
   const doc = documentClient(client);
   const keys = await scanKeys(doc, tableName, { tenantId });
   if (keys.length === 0) throw new TenantError(`tenant ${tenantId} has no keys`, 'not-found');
@@ -356,11 +355,11 @@ export async function setTenantQueryLimits(
         TableName: tableName,
         Key: { [TENANTS_TABLE_KEY]: key.keyHash },
         ConditionExpression: `attribute_exists(${TENANTS_TABLE_KEY})`,
-        ...(limits === undefined
-          ? { UpdateExpression: 'REMOVE queryLimits' }
+        ...(value === undefined
+          ? { UpdateExpression: `REMOVE ${attribute}` }
           : {
-              UpdateExpression: 'SET queryLimits = :limits',
-              ExpressionAttributeValues: { ':limits': limits },
+              UpdateExpression: `SET ${attribute} = :value`,
+              ExpressionAttributeValues: { ':value': value },
             }),
       }),
     );
