@@ -1,0 +1,129 @@
+/**
+ * Ingest A/B in one process: `npx tsx bench/ingest-ab.ts <other checkout> [--rounds N]` loads
+ * `createIngest` from another checkout of this repository (e.g. `git worktree add /tmp/base <rev>`,
+ * with its node_modules) beside this one's, and times both on the same requests, round after
+ * round in turn, so this VM's drifting CPU speed lands on both alike. Prints the median CPU µs per
+ * item of each and their ratio: the figure for "must not regress by more than 5%".
+ */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { createIngest as createIngestB, type IngestPorts } from '../functions/ingest/ingest.js';
+import { decodeOtlp } from '../functions/shared/otlp/decode.js';
+import type { Signal } from '../functions/shared/schema/columns.js';
+import type { StreamSink } from '../functions/shared/stream/stream-sink.js';
+import { logsRequest, metricsRequest, type Payload, receivedAfter, traceRequest } from './workload.js';
+
+const args = process.argv.slice(2);
+const other = args.find((a) => !a.startsWith('--'));
+if (!other) {
+  console.error('usage: npx tsx bench/ingest-ab.ts <other checkout> [--rounds N]');
+  process.exit(2);
+}
+const roundsAt = args.indexOf('--rounds');
+const ROUNDS = roundsAt >= 0 ? Number(args[roundsAt + 1]) : 15;
+/** CPU per timed round of one case and side. */
+const MIN_CPU_US = 100_000;
+
+type CreateIngest = typeof createIngestB;
+const { createIngest: createIngestA } = (await import(
+  pathToFileURL(resolve(other, 'functions/ingest/ingest.ts')).href
+)) as { createIngest: CreateIngest };
+
+const sink: StreamSink = {
+  put: (records) =>
+    Promise.resolve({
+      kind: 'durable',
+      records: records.length,
+      bytes: records.reduce((n, r) => n + r.data.byteLength, 0),
+      attempts: 1,
+    }),
+};
+
+function cpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+interface Case {
+  readonly name: string;
+  readonly signal: Signal;
+  readonly payload: Payload;
+  readonly format: 'protobuf' | 'json';
+  readonly gzip?: boolean;
+}
+
+const traces = traceRequest();
+const logs = logsRequest();
+const metrics = await metricsRequest();
+const cases: Case[] = [
+  { name: 'traces protobuf', signal: 'traces', payload: traces, format: 'protobuf' },
+  { name: 'traces protobuf gzip', signal: 'traces', payload: traces, format: 'protobuf', gzip: true },
+  { name: 'traces JSON', signal: 'traces', payload: traces, format: 'json' },
+  { name: 'logs protobuf', signal: 'logs', payload: logs, format: 'protobuf' },
+  { name: 'logs JSON', signal: 'logs', payload: logs, format: 'json' },
+  { name: 'metrics protobuf', signal: 'metrics', payload: metrics, format: 'protobuf' },
+];
+
+function runner(create: CreateIngest, c: Case): () => Promise<unknown> {
+  const raw = c.format === 'protobuf' ? c.payload.protobuf : c.payload.json;
+  const body = c.gzip ? gzipSync(raw) : raw;
+  const receivedAtNs = receivedAfter(decodeOtlp(c.signal, c.payload.protobuf, 'protobuf'));
+  const ports: IngestPorts = {
+    tenants: { resolve: () => Promise.resolve({ tenantId: 'bench', keyId: 'k' }) },
+    stream: sink,
+    nowNs: () => receivedAtNs,
+  };
+  const ingest = create(ports);
+  const headers = {
+    'content-type': c.format === 'protobuf' ? 'application/x-protobuf' : 'application/json',
+    authorization: 'Bearer bench-key',
+    ...(c.gzip ? { 'content-encoding': 'gzip' } : {}),
+  };
+  return async () => {
+    const res = await ingest({ signal: c.signal, headers, body, remainingMs: 30_000 });
+    if (res.status !== 200 || res.stats.rejected > 0) throw new Error(`${c.name}: ${res.status}`);
+  };
+}
+
+async function repsFor(once: () => Promise<unknown>): Promise<number> {
+  for (let reps = 1; ; reps *= 2) {
+    const t = cpuMicros();
+    for (let i = 0; i < reps; i++) await once();
+    if (cpuMicros() - t >= MIN_CPU_US) return reps;
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const sides = cases.map((c) => ({ c, a: runner(createIngestA, c), b: runner(createIngestB, c) }));
+const reps = await Promise.all(sides.map(async (s) => [await repsFor(s.a), await repsFor(s.b)] as const));
+const perItem = sides.map(() => ({ a: [] as number[], b: [] as number[] }));
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [k, s] of sides.entries()) {
+    // Alternate which side goes first, so neither always runs on a warmer heap.
+    const order = round % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const);
+    for (const side of order) {
+      const n = side === 'a' ? reps[k]![0] : reps[k]![1];
+      const t = cpuMicros();
+      for (let i = 0; i < n; i++) await s[side]();
+      perItem[k]![side].push((cpuMicros() - t) / n / s.c.payload.items);
+    }
+  }
+}
+
+console.log(
+  `A = ${resolve(other)}, B = this checkout; median of ${ROUNDS} interleaved rounds, CPU µs per item`,
+);
+console.table(
+  sides.map((s, k) => {
+    const a = median(perItem[k]!.a);
+    const b = median(perItem[k]!.b);
+    return {
+      case: s.c.name,
+      'A µs/item': a.toFixed(2),
+      'B µs/item': b.toFixed(2),
+      'B / A': (b / a).toFixed(3),
+    };
+  }),
+);
