@@ -247,24 +247,38 @@ export async function revokeKey(
   keyId: string,
   options: { now?: () => Date } = {},
 ): Promise<KeyRecord> {
+  const now = (options.now ?? (() => new Date()))();
+  return updateKey(client, tableName, keyId, 'revoked', 'SET revokedAt = if_not_exists(revokedAt, :v)', {
+    ':v': now.toISOString(),
+  });
+}
+
+/** Applies `update` to the one key with `keyId` (its id must be unique) and returns the new record. */
+async function updateKey(
+  client: DynamoDBClient,
+  tableName: string,
+  keyId: string,
+  verb: string,
+  update: string,
+  values: Record<string, unknown>,
+): Promise<KeyRecord> {
   const doc = documentClient(client);
   const matches = await scanKeys(doc, tableName, { keyId });
   const [match, ...others] = matches;
   if (match === undefined) throw new TenantError(`no key with id ${JSON.stringify(keyId)}`, 'not-found');
   if (others.length > 0) {
     throw new TenantError(
-      `${matches.length} keys share id ${JSON.stringify(keyId)}; none revoked`,
+      `${matches.length} keys share id ${JSON.stringify(keyId)}; none ${verb}`,
       'conflict',
     );
   }
-  const now = (options.now ?? (() => new Date()))();
   const out = await doc.send(
     new UpdateCommand({
       TableName: tableName,
       Key: { [TENANTS_TABLE_KEY]: match.keyHash },
-      UpdateExpression: 'SET revokedAt = if_not_exists(revokedAt, :now)',
+      UpdateExpression: update,
       ConditionExpression: `attribute_exists(${TENANTS_TABLE_KEY})`,
-      ExpressionAttributeValues: { ':now': now.toISOString() },
+      ExpressionAttributeValues: values,
       ReturnValues: 'ALL_NEW',
     }),
   );
@@ -297,27 +311,7 @@ export async function setKeyScopes(
   scopes: readonly KeyScope[],
 ): Promise<KeyRecord> {
   validateScopes(scopes);
-  const doc = documentClient(client);
-  const matches = await scanKeys(doc, tableName, { keyId });
-  const [match, ...others] = matches;
-  if (match === undefined) throw new TenantError(`no key with id ${JSON.stringify(keyId)}`, 'not-found');
-  if (others.length > 0) {
-    throw new TenantError(
-      `${matches.length} keys share id ${JSON.stringify(keyId)}; none changed`,
-      'conflict',
-    );
-  }
-  const out = await doc.send(
-    new UpdateCommand({
-      TableName: tableName,
-      Key: { [TENANTS_TABLE_KEY]: match.keyHash },
-      UpdateExpression: 'SET scopes = :scopes',
-      ConditionExpression: `attribute_exists(${TENANTS_TABLE_KEY})`,
-      ExpressionAttributeValues: { ':scopes': [...scopes] },
-      ReturnValues: 'ALL_NEW',
-    }),
-  );
-  return toRecord(KeyItemSchema.parse(out.Attributes));
+  return updateKey(client, tableName, keyId, 'changed', 'SET scopes = :v', { ':v': [...scopes] });
 }
 
 /**
