@@ -130,6 +130,17 @@ export function queryUrl(
       if (service) params.set('service', service);
       params.set('agg', rule.aggregate === 'last' ? 'avg' : rule.aggregate);
       break;
+    case 'anomaly':
+      if (rule.signal === 'metric') {
+        path = 'metrics';
+        params.set('name', rule.metric ?? '');
+        params.set('agg', rule.aggregate);
+      } else {
+        path = 'traces';
+        if (rule.signal === 'error_ratio') params.set('status', 'error');
+      }
+      if (service) params.set('service', service);
+      break;
     case 'absence':
       if (rule.signal === 'metrics' && rule.metric) {
         path = 'metrics';

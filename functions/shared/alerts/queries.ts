@@ -1,6 +1,14 @@
-import { ENTRY_SPAN_KINDS, ERROR_STATUS_CODES, qualified, SERVICE_RED_TABLE } from '../clickhouse/ddl.js';
+import {
+  ENTRY_SPAN_KINDS,
+  ERROR_STATUS_CODES,
+  qualified,
+  RED_QUANTILES,
+  ROLLUP_RETENTION_DAYS,
+  SERVICE_RED_TABLE,
+} from '../clickhouse/ddl.js';
 import { LOG_SEVERITY_NUMBERS } from '../otlp/severity.js';
 import { SIGNAL_TABLES, TABLES, type TableName } from '../schema/columns.js';
+import { DAY_MS, detectAnomaly, type HourlyPoint, PERIOD_MS, SENSITIVITY_Z } from './anomaly.js';
 import { formatDuration } from './duration.js';
 import type { AlertRule, Operator, RuleOf } from './rules.js';
 
@@ -399,6 +407,194 @@ function sloBurnRate(rule: RuleOf<'slo_burn_rate'>, tenant: string, nowMs: numbe
 
 const round = (x: number) => Math.round(x * 10_000) / 10_000;
 
+/**
+ * The current window from the raw table, the history as hourly values of complete hours: the RED
+ * rollup for trace signals (kept ROLLUP_RETENTION_DAYS, so weekly seasonality has its weeks), the
+ * metric table grouped by hour for metrics (as far back as the hot retention keeps points).
+ */
+function anomaly(rule: RuleOf<'anomaly'>, tenant: string, nowMs: number, o: PlanOptions): RulePlan {
+  const periodMs = PERIOD_MS[rule.seasonality];
+  const minHistoryMs = rule.minHistory ?? 2 * periodMs;
+  // Enough periods for the profile's references and the recent residuals.
+  const lookbackMs = Math.min(
+    ROLLUP_RETENTION_DAYS * DAY_MS,
+    rule.seasonality === 'weekly' ? 35 * DAY_MS : 9 * DAY_MS,
+  );
+  const windowS = rule.window / 1000;
+  const cur = scope(
+    tenant,
+    rule.signal === 'metric' ? 'TimeUnix' : 'Timestamp',
+    nowMs - rule.window,
+    nowMs,
+    rule,
+  );
+  let current: string;
+  let history: string;
+  const hist = scope(tenant, 'Hour', nowMs - lookbackMs, nowMs, rule);
+  if (rule.signal === 'metric') {
+    const table = qualified(`otel_metrics_${rule.metricType}`, o.database);
+    cur.where.push('MetricName = {metric:String}');
+    cur.params.metric = rule.metric;
+    const agg = { avg: 'avg', min: 'min', max: 'max', sum: 'sum' }[rule.aggregate];
+    current = sql(
+      [
+        ...cur.select,
+        `toFloat64(${agg}(Value)) AS value`,
+        'count() AS points',
+        // The standard error of an average; other aggregates carry no noise estimate.
+        `${rule.aggregate === 'avg' ? 'stddevPop(Value) / sqrt(count())' : '0'} AS noise`,
+      ],
+      table,
+      cur.where,
+      cur.groupBy,
+    );
+    const hourExpr = 'toStartOfHour(TimeUnix)';
+    hist.where[1] = `TimeUnix > ${ms('from')}`;
+    hist.where[2] = `TimeUnix < toStartOfHour(${ms('now')})`;
+    hist.where.push('MetricName = {metric:String}');
+    hist.params.metric = rule.metric;
+    history = sql(
+      [...hist.select, `toUnixTimestamp(${hourExpr}) * 1000 AS t`, `toFloat64(${agg}(Value)) AS value`],
+      table,
+      hist.where,
+      [...hist.groupBy, 't'],
+    );
+  } else {
+    cur.where.push(ENTRY_SPAN);
+    cur.params.p = rule.percentile;
+    current = sql(
+      [
+        ...cur.select,
+        'count() AS requests',
+        `countIf(${IS_ERROR}) AS errors`,
+        'quantileTDigest({p:Float64})(Duration) / 1e6 AS latency',
+      ],
+      qualified('otel_traces', o.database),
+      cur.where,
+      cur.groupBy,
+    );
+    // Complete hours only: the current hour's rollup row is still filling.
+    hist.where[1] = `Hour >= toStartOfHour(${ms('from')})`;
+    hist.where[2] = `Hour < toStartOfHour(${ms('now')})`;
+    const q = RED_QUANTILES.indexOf(rule.percentile) + 1;
+    history = sql(
+      [
+        ...hist.select,
+        'toUnixTimestamp(Hour) * 1000 AS t',
+        'sum(Requests) AS requests',
+        'sum(Errors) AS errors',
+        `quantilesTDigestMerge(${RED_QUANTILES.join(', ')})(DurationQuantiles)[${q}] / 1e6 AS latency`,
+      ],
+      qualified(SERVICE_RED_TABLE, o.database),
+      hist.where,
+      [...hist.groupBy, 'Hour'],
+    );
+  }
+
+  const hourly = (row: ResultRow): number | undefined => {
+    switch (rule.signal) {
+      case 'requests':
+        return num(row.requests) / 3600;
+      case 'error_ratio':
+        return num(row.requests) > 0 ? num(row.errors) / num(row.requests) : undefined;
+      case 'latency':
+        return num(row.requests) > 0 ? num(row.latency) : undefined;
+      case 'metric':
+        return num(row.value);
+    }
+  };
+  const now = (row: ResultRow): { value: number; noise: number; gate: boolean } | undefined => {
+    const requests = num(row.requests);
+    switch (rule.signal) {
+      case 'requests':
+        return { value: requests / windowS, noise: Math.sqrt(requests) / windowS, gate: true };
+      case 'error_ratio': {
+        if (requests === 0) return undefined;
+        const p = Math.min(1, Math.max(num(row.errors), 0.5) / requests);
+        return {
+          value: num(row.errors) / requests,
+          noise: Math.sqrt((p * (1 - p)) / requests),
+          gate: requests >= rule.minRequests,
+        };
+      }
+      case 'latency':
+        return requests === 0
+          ? undefined
+          : { value: num(row.latency), noise: 0, gate: requests >= rule.minRequests };
+      case 'metric':
+        return num(row.points) === 0
+          ? undefined
+          : { value: num(row.value), noise: num(row.noise) || 0, gate: true };
+    }
+  };
+
+  return {
+    queries: [
+      { query: current, params: cur.params },
+      { query: history, params: hist.params },
+    ],
+    interpret: ([rows = [], historyRows = []]) => {
+      const bySeries = new Map<string, HourlyPoint[]>();
+      for (const row of historyRows) {
+        const v = hourly(row);
+        if (v === undefined || !Number.isFinite(v)) continue;
+        const key = seriesKey(seriesOf(row, hist.labels));
+        const list = bySeries.get(key) ?? [];
+        list.push({ t: num(row.t), value: v });
+        bySeries.set(key, list);
+      }
+      // A series with history but no data now is a request rate of 0 (a drop), not "no value".
+      const seen = new Set<string>();
+      const currentRows = rows.map((row) => {
+        seen.add(seriesKey(seriesOf(row, cur.labels)));
+        return row;
+      });
+      if (rule.signal === 'requests') {
+        for (const key of bySeries.keys()) {
+          if (seen.has(key)) continue;
+          const labels = Object.fromEntries(JSON.parse(key) as [string, string][]);
+          currentRows.push({ ...labels, requests: 0, errors: 0, latency: 0 });
+        }
+      }
+      return currentRows.flatMap((row) => {
+        const series = seriesOf(row, cur.labels);
+        const c = now(row);
+        if (c === undefined || !Number.isFinite(c.value)) return [];
+        const v = detectAnomaly({
+          history: bySeries.get(seriesKey(series)) ?? [],
+          nowMs,
+          windowMs: rule.window,
+          current: c.value,
+          noise: c.noise,
+          direction: rule.direction,
+          z: SENSITIVITY_Z[rule.sensitivity],
+          minHistoryMs,
+          seasonality: rule.seasonality,
+        });
+        const above = c.value >= (Number.isFinite(v.baseline) ? v.baseline : c.value);
+        const bound = above ? v.upper : v.lower;
+        return [
+          {
+            series,
+            value: round(c.value),
+            threshold: Number.isFinite(bound) ? round(bound) : 0,
+            op: above ? ('>' as const) : ('<' as const),
+            breached: c.gate && v.breached,
+            windowMs: rule.window,
+            details: {
+              ready: v.ready ? 1 : 0,
+              baseline: Number.isFinite(v.baseline) ? round(v.baseline) : 0,
+              score: round(v.score),
+              historyHours: Math.round(v.historyMs / 3_600_000),
+              minHistoryHours: Math.round(minHistoryMs / 3_600_000),
+            },
+          },
+        ];
+      });
+    },
+  };
+}
+
 /** The queries of `rule` evaluated at `nowMs` for `tenant`, and how to read their rows. */
 export function planRule(
   rule: AlertRule,
@@ -419,5 +615,7 @@ export function planRule(
       return absence(rule, tenant, nowMs, options);
     case 'slo_burn_rate':
       return sloBurnRate(rule, tenant, nowMs, options);
+    case 'anomaly':
+      return anomaly(rule, tenant, nowMs, options);
   }
 }

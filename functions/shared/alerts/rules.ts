@@ -202,6 +202,36 @@ export const SloBurnRateSchema = z.strictObject({
   minRequests: z.number().int().min(1).default(1),
 });
 
+/**
+ * A value unusual for this time of the week (or day), where no fixed threshold fits: see anomaly.ts.
+ * `requests` is entry spans per second, `latency` a percentile in ms (one the RED rollup keeps),
+ * `metric` a gauge or sum aggregated over the window.
+ */
+export const AnomalySchema = z
+  .strictObject({
+    ...common,
+    kind: z.literal('anomaly'),
+    signal: z.enum(['requests', 'error_ratio', 'latency', 'metric']),
+    service: name.optional(),
+    groupBy: z.array(z.enum(['service'])).default([]),
+    metric: name.optional(),
+    metricType: z.enum(['gauge', 'sum']).default('gauge'),
+    aggregate: z.enum(['avg', 'min', 'max', 'sum']).default('avg'),
+    percentile: z.union([z.literal(0.5), z.literal(0.95), z.literal(0.99)]).default(0.95),
+    /** The current value's window, compared with the same time on previous weeks (or days). */
+    window: duration('window', { min: 5 * MINUTE, max: HOUR }).default(10 * MINUTE),
+    sensitivity: z.enum(['low', 'medium', 'high']).default('medium'),
+    direction: z.enum(['up', 'down', 'both']).default('both'),
+    seasonality: z.enum(['weekly', 'daily']).default('weekly'),
+    /** History needed before it can fire. @default two periods (14d weekly, 2d daily) */
+    minHistory: duration('minHistory', { min: DAY, max: 35 * DAY }).optional(),
+    /** Trace signals: fewer entry spans than this in the window never breach. */
+    minRequests: z.number().int().min(1).default(1),
+  })
+  .refine((r) => (r.signal === 'metric') === (r.metric !== undefined), {
+    message: 'metric is needed with signal: metric, and only then',
+  });
+
 export const AlertRuleSchema = z.discriminatedUnion('kind', [
   MetricThresholdSchema,
   ErrorRatioSchema,
@@ -209,6 +239,7 @@ export const AlertRuleSchema = z.discriminatedUnion('kind', [
   LogCountSchema,
   AbsenceSchema,
   SloBurnRateSchema,
+  AnomalySchema,
 ]);
 
 export type AlertRule = z.infer<typeof AlertRuleSchema>;

@@ -37,6 +37,11 @@ export const SERVICE_RED_TABLE = 'otel_traces_service_red_1h';
 export const SERVICE_RED_MV = 'otel_traces_service_red_1h_mv';
 /** The quantiles held by SERVICE_RED_TABLE.DurationQuantiles, in this order. */
 export const RED_QUANTILES = [0.5, 0.95, 0.99] as const;
+/**
+ * The hourly rollups are kept at least this long, whatever the hot retention: they are small (a row
+ * per service, operation and hour) and the anomaly rules learn weekly seasonality from them.
+ */
+export const ROLLUP_RETENTION_DAYS = 35;
 /** Hourly log counts per (tenant, service, severity); read with `sum(Count)`. */
 export const LOG_COUNTS_TABLE = 'otel_logs_counts_1h';
 export const LOG_COUNTS_MV = 'otel_logs_counts_1h_mv';
@@ -229,6 +234,7 @@ export function rollupStatements(options: DdlOptions = {}): string[] {
   const logs = qualified('otel_logs', db);
   const list = (xs: readonly string[]) => xs.map((x) => `'${x}'`).join(', ');
   const q = RED_QUANTILES.join(', ');
+  const rollupDays = Math.max(days, ROLLUP_RETENTION_DAYS);
   return [
     // One row per (trace, insert block, day); merges collapse them. End is the latest span end.
     `CREATE TABLE IF NOT EXISTS ${qualified(TRACE_LOOKUP_TABLE, db)} (
@@ -257,7 +263,7 @@ GROUP BY TenantId, TraceId`,
 ) ENGINE = AggregatingMergeTree
 PARTITION BY toDate(Hour)
 ORDER BY (TenantId, ServiceName, SpanName, Hour)
-TTL ${ttlExpression('Hour', days)}
+TTL ${ttlExpression('Hour', rollupDays)}
 SETTINGS ${TABLE_SETTINGS}`,
     `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(SERVICE_RED_MV, db)} TO ${qualified(SERVICE_RED_TABLE, db)} AS
 SELECT
@@ -278,7 +284,7 @@ GROUP BY TenantId, ServiceName, SpanName, Hour`,
 ) ENGINE = SummingMergeTree(Count)
 PARTITION BY toDate(Hour)
 ORDER BY (TenantId, ServiceName, Hour, SeverityNumber, SeverityText)
-TTL ${ttlExpression('Hour', days)}
+TTL ${ttlExpression('Hour', rollupDays)}
 SETTINGS ${TABLE_SETTINGS}`,
     `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(LOG_COUNTS_MV, db)} TO ${qualified(LOG_COUNTS_TABLE, db)} AS
 SELECT TenantId, ServiceName, SeverityText, SeverityNumber, toStartOfHour(Timestamp) AS Hour, count() AS Count
@@ -343,10 +349,17 @@ export function schemaStatements(options: DdlOptions = {}): string[] {
   ];
 }
 
-/** Tables whose TTL follows the hot retention, with their TTL time expression. */
-export const RETENTION_TABLES: ReadonlyArray<{ readonly table: string; readonly timeExpr: string }> = [
+/**
+ * Tables whose TTL follows the hot retention, with their TTL time expression (and, for the hourly
+ * rollups, the least they keep).
+ */
+export const RETENTION_TABLES: ReadonlyArray<{
+  readonly table: string;
+  readonly timeExpr: string;
+  readonly minDays?: number;
+}> = [
   ...TABLE_NAMES.map((t) => ({ table: t as string, timeExpr: TABLES[t].timeColumn as string })),
   { table: TRACE_LOOKUP_TABLE, timeExpr: 'Start' },
-  { table: SERVICE_RED_TABLE, timeExpr: 'Hour' },
-  { table: LOG_COUNTS_TABLE, timeExpr: 'Hour' },
+  { table: SERVICE_RED_TABLE, timeExpr: 'Hour', minDays: ROLLUP_RETENTION_DAYS },
+  { table: LOG_COUNTS_TABLE, timeExpr: 'Hour', minDays: ROLLUP_RETENTION_DAYS },
 ];

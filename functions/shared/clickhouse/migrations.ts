@@ -97,7 +97,7 @@ async function reconcileRetention(
   days: number,
 ): Promise<string[]> {
   const wanted = [
-    ...RETENTION_TABLES.map((t) => ({ ...t, days })),
+    ...RETENTION_TABLES.map((t) => ({ ...t, days: Math.max(days, t.minDays ?? 0) })),
     { table: WRITE_LEDGER_TABLE, timeExpr: 'WrittenAt', days: days + 1 },
   ];
   const rs = await client.query({

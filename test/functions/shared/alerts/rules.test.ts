@@ -21,6 +21,7 @@ describe('shipped rule files', () => {
     }
     expect([...kinds].sort()).toEqual([
       'absence',
+      'anomaly',
       'error_ratio',
       'latency_percentile',
       'log_count',
