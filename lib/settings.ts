@@ -59,7 +59,10 @@ export const settingsSchema = z
      * `{"url","username","password","database"}`. @default - the stack creates an empty secret to fill in
      */
     clickhouseSecretArn: z.string().regex(SECRET_ARN, SECRET_ARN_MESSAGE).optional(),
-    /** Apply the ClickHouse migrations on every deploy (needs the secret filled in). @default true */
+    /**
+     * Apply the ClickHouse migrations on deploy, again when the migrate function's code or the hot
+     * retention changes (needs the secret filled in). @default true
+     */
     migrateOnDeploy: bool.default(true),
     /** Largest OTLP body accepted as received (API Gateway hands Lambda base64: 6 MB / 4 * 3). @default 4 MiB */
     maxBodyBytes: int(1024, 4_500_000).default(4 * 1024 * 1024),

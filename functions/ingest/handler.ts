@@ -40,6 +40,9 @@ export interface IngestHandlerDeps {
   readonly tracer?: Tracer;
 }
 
+/** Seconds a client is asked to wait after an unexpected failure. */
+const UNEXPECTED_FAILURE_RETRY_AFTER_S = 5;
+
 const SIGNAL_PATHS: Record<string, Signal> = {
   '/v1/traces': 'traces',
   '/v1/logs': 'logs',
@@ -109,15 +112,20 @@ export function createIngestHandler(deps: IngestHandlerDeps) {
         remainingMs: context.getRemainingTimeInMillis(),
       });
     } catch (err) {
-      // A bug or an unexpected failure: the client may retry, nothing was acknowledged.
+      // A bug or an unexpected failure; nothing was acknowledged. OTLP/HTTP clients retry only 429,
+      // 502, 503 and 504 (a 500 drops the batch), so answer 503: a transient cause costs a retry,
+      // not the data; a lasting one ends with the client's own retry limit.
       if (err instanceof Error) logger.error('ingest failed', err);
       else logger.error('ingest failed', { error: String(err) });
       metrics.addMetric('IngestErrors', MetricUnit.Count, 1);
       const format = formatForContentType(event.headers?.['content-type']) ?? 'json';
       return toResult({
-        status: 500,
-        headers: { 'content-type': format === 'json' ? 'application/json' : 'application/x-protobuf' },
-        body: encodeStatus(format, 13, 'internal error'),
+        status: 503,
+        headers: {
+          'content-type': format === 'json' ? 'application/json' : 'application/x-protobuf',
+          'retry-after': String(UNEXPECTED_FAILURE_RETRY_AFTER_S),
+        },
+        body: encodeStatus(format, 14, 'internal error, retry later'),
       });
     }
 

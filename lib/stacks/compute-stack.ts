@@ -235,6 +235,8 @@ export class ComputeStack extends Stack {
       description: 'Hourly: merge the small Parquet files of closed hours',
       memorySize: 4096,
       timeout: Duration.minutes(15),
+      // One run at a time (ADR 0005): two runs could group the same staging files differently.
+      reservedConcurrentExecutions: 1,
       environment: lakeEnvironment(props),
       // It reads the small files with parquet-wasm.
       bundledPaths: [PARQUET_WASM_FILE],
@@ -255,7 +257,8 @@ export class ComputeStack extends Stack {
     tagComponent(compaction, 'lake');
     this.createLakeAlarms(props, namespace);
 
-    // --- ClickHouse migrations on every deploy (forward-only and idempotent)
+    // --- ClickHouse migrations on deploy: re-run when the migrate function's code or the retention
+    // changes (a custom resource runs only when its properties change; forward-only and idempotent)
     if (s.migrateOnDeploy) this.createMigrations(props, hotRetention);
 
     // --- Query: HTTP API GET /v1/query/... -> query -> ClickHouse (hot) and Athena (older data)

@@ -12,9 +12,9 @@ import { zstdCompress } from './zstd.js';
 /**
  * The lake's Parquet writer: a Parquet encoder written for the column model, from the columnar
  * batches straight to pages (no Arrow in between). Rows sorted by ServiceName then time; row
- * groups of DEFAULT_ROW_GROUP_ROWS; data pages v1 of ~1 MB; ZSTD; dictionary encoding for every
+ * groups of DEFAULT_ROW_GROUP_ROWS; data pages v1 of ~PAGE_BYTES (192 KB); ZSTD; dictionary encoding for every
  * string but random ids and free text (map keys and values included), PLAIN otherwise; min/max
- * statistics on the top-level columns readers filter by. See ADR 0005 for the measurements.
+ * statistics per column chunk (no page index) on the top-level columns readers filter by. See ADR 0005 for the measurements.
  */
 
 export interface ParquetWriteOptions {
