@@ -58,7 +58,11 @@ async function main(): Promise<void> {
       stream: new KinesisStreamSink(kinesis, { streamName: STREAM }),
       nowNs: () => latest.toString(),
     });
-    const headers = { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip', authorization: 'Bearer s' };
+    const headers = {
+      'content-type': 'application/x-protobuf',
+      'content-encoding': 'gzip',
+      authorization: 'Bearer s',
+    };
     let spans = 0;
     const fillStart = performance.now();
     for (const p of payloads) {
@@ -97,7 +101,10 @@ async function main(): Promise<void> {
     await poller.stop({ drainWithinMs: 600_000 });
     const wallS = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
-    const rs = await clickhouse.query({ query: 'SELECT count() AS n FROM otel_traces', format: 'JSONEachRow' });
+    const rs = await clickhouse.query({
+      query: 'SELECT count() AS n FROM otel_traces',
+      format: 'JSONEachRow',
+    });
     const stored = Number((await rs.json<{ n: string }>())[0]?.n);
     if (stored !== spans) throw new Error(`stored ${stored} of ${spans} spans`);
     const cores = (cpu.user + cpu.system) / 1e6 / wallS;
