@@ -7,7 +7,11 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Context, KinesisStreamRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHotWriterHandler } from '../../../../functions/hot-writer/handler.js';
-import { SERVICE_RED_TABLE } from '../../../../functions/shared/clickhouse/ddl.js';
+import {
+  MIGRATIONS_TABLE,
+  SERVICE_RED_TABLE,
+  schemaStatements,
+} from '../../../../functions/shared/clickhouse/ddl.js';
 import { applyMigrations } from '../../../../functions/shared/clickhouse/migrations.js';
 import {
   deferredDatabase,
@@ -301,5 +305,60 @@ describe('hot-writer sampling at 10% with errors and slow traces kept (embedded 
     expect(
       Number((await rows<{ n: string }>(`SELECT count() AS n FROM sampled.${SAMPLING_RULES_TABLE}`))[0]?.n),
     ).toBe(1);
+  });
+});
+
+describe('migration 6 on a hot tier created before it', () => {
+  it('gives old spans weight 1, re-creates the RED view weighted, and adds the sampling tables', async () => {
+    const db = 'before_sampling';
+    await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
+    // Version 1-3's tables and views as they were: no SampleRate, the RED view counting rows.
+    for (const statement of schemaStatements({ database: db })) {
+      await client.command({
+        query: statement
+          .replace(/,\n\s*`SampleRate` UInt32 DEFAULT 1 CODEC\(ZSTD\(1\)\)/, '')
+          .replace('sum(SampleRate) AS Requests', 'count() AS Requests')
+          .replace('sumIf(SampleRate, StatusCode IN', 'countIf(StatusCode IN')
+          .replace(' AND SampleRate > 0', ''),
+      });
+    }
+    await client.command({
+      query: `CREATE TABLE ${db}.${MIGRATIONS_TABLE} (version UInt32, name String, checksum String, applied_at DateTime64(3) DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version`,
+    });
+    await client.insert({
+      table: `${db}.${MIGRATIONS_TABLE}`,
+      values: [1, 2, 3].map((version) => ({ version, name: `v${version}`, checksum: '' })),
+      format: 'JSONEachRow',
+    });
+    const cols = await rows<{ n: string }>(
+      `SELECT count() AS n FROM system.columns WHERE database = '${db}' AND table = 'otel_traces' AND name = 'SampleRate'`,
+    );
+    expect(Number(cols[0]?.n)).toBe(0);
+    await client.command({
+      query: `INSERT INTO ${db}.otel_traces (TenantId, Timestamp, TraceId, SpanId, SpanKind, ServiceName) VALUES ('acme', now64(9), 't-old', 's-old', 'Server', 'cart')`,
+    });
+
+    const result = await applyMigrations(client, { database: db, hotRetentionDays: 7 });
+
+    expect(result.applied).toEqual([6]);
+    expect(await rows(`SELECT SpanId, SampleRate FROM ${db}.otel_traces`)).toEqual([
+      { SpanId: 's-old', SampleRate: 1 },
+    ]);
+    // A sampled span after the migration: the rollup counts it 10 times; a weight-0 one not at all.
+    await client.command({
+      query: `INSERT INTO ${db}.otel_traces (TenantId, Timestamp, TraceId, SpanId, SpanKind, ServiceName, SampleRate) VALUES
+        ('acme', now64(9), 't-new', 's-new', 'Server', 'cart', 10), ('acme', now64(9), 't-err', 's-err', 'Server', 'cart', 0)`,
+    });
+    const [red] = await rows<{ n: string }>(`SELECT sum(Requests) AS n FROM ${db}.${SERVICE_RED_TABLE}`);
+    expect(Number(red?.n)).toBe(1 + 10);
+    for (const table of [SAMPLING_RULES_TABLE, 'otel_sampling_keep']) {
+      expect(Number((await rows<{ n: string }>(`SELECT count() AS n FROM ${db}.${table}`))[0]?.n)).toBe(0);
+    }
+    expect(
+      Number(
+        (await rows<{ n: string }>(`SELECT count() AS n FROM ${deferredDatabase(db)}.otel_traces`))[0]?.n,
+      ),
+    ).toBe(0);
+    expect((await applyMigrations(client, { database: db, hotRetentionDays: 7 })).applied).toEqual([]);
   });
 });
