@@ -9,6 +9,8 @@
  * - lake writer: CPU µs per item of `writeToLake` into memory, Parquet bytes per item.
  *
  *   npx tsx bench/per-item.ts [--quick] [--no-write]
+ *
+ * A --quick run (npm run bench -- --quick) prints its figures without replacing the committed file.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -184,7 +186,7 @@ async function main(): Promise<void> {
       signals,
     };
     console.table(signals);
-    if (!process.argv.includes('--no-write')) {
+    if (!quick && !process.argv.includes('--no-write')) {
       mkdirSync(join(here, 'results'), { recursive: true });
       const file = join(here, 'results', 'per-item.json');
       writeFileSync(file, `${JSON.stringify(figures, null, 2)}\n`);
