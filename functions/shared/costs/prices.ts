@@ -1,8 +1,9 @@
 /**
  * The price table the cost model (cost-model.ts) multiplies by: list prices in USD, us-east-1,
  * on-demand, no free tier, no discounts. Every figure names its source page. Prices change: the
- * date says when the table was written; `npm run estimate -- --prices <file.json>` takes a
- * corrected copy (same shape) without a code change.
+ * date says when the table was written (from the pages' published list prices, not fetched live by
+ * the build); `npm run estimate -- --prices <file.json>` takes a corrected copy (same shape)
+ * without a code change.
  */
 
 export interface PriceTable {
