@@ -10,6 +10,8 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import { z } from 'zod';
 import { createRemoteClickHouse } from '../functions/shared/clickhouse/connect.js';
 import { tenantAccessStatements } from '../functions/shared/clickhouse/tenant-access.js';
+import { setSamplingStatement } from '../functions/shared/sampling/clickhouse-trace-sampler.js';
+import { oneInFromRate, type SamplingRule, validateRule } from '../functions/shared/sampling/sampling.js';
 import {
   formatScopes,
   type KeyScope,
@@ -57,6 +59,13 @@ Commands:
   set-query-limit --tenant <id> --requests-per-second <n> [--burst <n>]
                                              a tenant's query API rate (default 20/s, burst 100)
   set-query-limit --tenant <id> --default    back to the deployment's default query rate
+  set-sampling --tenant <id> --rate <0..1> [--keep-errors] [--slow-ms <n>] [--print]
+                                             hot-tier sampling (ADR 0009): ClickHouse keeps whole traces
+                                             at this rate (as 1 in round(1/rate)), and every trace with an
+                                             error span (--keep-errors) or a span of at least --slow-ms;
+                                             the lake keeps every span. --rate 1 turns it off. Runs on
+                                             CLICKHOUSE_URL like clickhouse-user (locally
+                                             http://127.0.0.1:8123); writers pick it up within a minute
 
 Options:
   --table <name>     the tenants DynamoDB table (default: env TENANTS_TABLE)
@@ -96,6 +105,9 @@ const OPTIONS = {
   local: { type: 'boolean' },
   json: { type: 'boolean' },
   print: { type: 'boolean' },
+  rate: { type: 'string' },
+  'keep-errors': { type: 'boolean' },
+  'slow-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -240,6 +252,7 @@ async function run(argv: string[]): Promise<void> {
     'set-scope',
     'set-query-limit',
     'clickhouse-user',
+    'set-sampling',
   ];
   if (!commands.includes(command))
     throw new UsageError(`unknown command: ${command} (one of ${commands.join(', ')})`);
@@ -299,6 +312,7 @@ async function run(argv: string[]): Promise<void> {
   }
 
   if (command === 'clickhouse-user') return clickHouseUser(required(values, 'tenant', command), values);
+  if (command === 'set-sampling') return setSampling(required(values, 'tenant', command), values);
 
   const { client, table, local } = await target(values);
   try {
@@ -410,6 +424,54 @@ async function clickHouseUser(tenant: string, values: Values): Promise<void> {
     console.log(`    user:     ${login.user}\n    password: ${password}\n    database: ${database}\n`);
     console.log(once);
   }
+}
+
+/** `set-sampling`: a tenant's hot-tier sampling rule, a row in otel_sampling_rules (functions/shared/sampling). */
+async function setSampling(tenant: string, values: Values): Promise<void> {
+  if (values.rate === undefined) throw new UsageError('set-sampling needs --rate (1 turns sampling off)');
+  let rule: SamplingRule;
+  try {
+    rule = validateRule({
+      oneIn: oneInFromRate(Number(values.rate)),
+      keepErrors: values['keep-errors'] === true,
+      slowMs: values['slow-ms'] === undefined ? 0 : Number(values['slow-ms']),
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const database = process.env.CLICKHOUSE_DATABASE || 'default';
+  const params = { tenant, oneIn: rule.oneIn, keepErrors: rule.keepErrors, slowMs: rule.slowMs };
+  const what =
+    rule.oneIn === 1
+      ? `tenant ${tenant}: no hot-tier sampling (every span kept)`
+      : `tenant ${tenant}: hot tier keeps 1 trace in ${rule.oneIn}${rule.keepErrors ? ', every trace with an error' : ''}${rule.slowMs > 0 ? `, every trace with a span of ${rule.slowMs} ms or more` : ''}; the lake keeps every span`;
+  if (values.print) {
+    const sql = setSamplingStatement(database)
+      .replace('{tenant:String}', `'${tenant.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`)
+      .replace('{oneIn:UInt32}', String(rule.oneIn))
+      .replace('{keepErrors:Bool}', String(rule.keepErrors))
+      .replace('{slowMs:UInt64}', String(rule.slowMs));
+    console.log(`${sql};`);
+    console.error(what);
+    return;
+  }
+  const url = process.env.CLICKHOUSE_URL;
+  if (!url)
+    throw new UsageError('set-sampling needs CLICKHOUSE_URL (an admin login), or --print for the SQL');
+  const ch = createRemoteClickHouse({
+    url,
+    username: process.env.CLICKHOUSE_USER || 'default',
+    password: process.env.CLICKHOUSE_PASSWORD ?? '',
+    database,
+  });
+  try {
+    await ch.command({ query: setSamplingStatement(database), query_params: params });
+  } catch (err) {
+    throw new ClickHouseCliError(err);
+  } finally {
+    await ch.close();
+  }
+  console.log(what);
 }
 
 class ClickHouseCliError extends Error {

@@ -36,12 +36,29 @@ export const settingsSchema = z
     project: tagValue.default('otlp-pipeline'),
     /** Optional `cost-center` tag on every taggable resource. */
     costCenter: tagValue.optional(),
-    /** Kinesis capacity mode. @default 'on-demand' */
-    streamMode: z.enum(['on-demand', 'provisioned']).default('on-demand'),
-    /** Shards when `streamMode` is 'provisioned' (1 MiB/s or 1000 records/s in per shard). @default 1 */
+    /**
+     * Kinesis capacity mode. Provisioned is what `npm run estimate` recommends at every volume: an
+     * on-demand stream's hours alone ($0.04/h) cost as much as 2.7 shards ($0.015/h), and one shard
+     * carries about 8e9 spans a month at 4x the average rate (docs/scaling.md). On-demand buys
+     * scaling without resharding. @default 'provisioned'
+     */
+    streamMode: z.enum(['on-demand', 'provisioned']).default('provisioned'),
+    /**
+     * Shards when `streamMode` is 'provisioned' (1 MiB/s or 1000 records/s in, 2 MiB/s out per shard):
+     * `npm run estimate -- --spans-per-month N` prints what your volume needs. @default 1
+     */
     shardCount: int(1, 10_000).default(1),
     /** Stream retention: how long a failed batch can still be replayed from the stream. @default 24 */
     streamRetentionHours: int(24, 8760).default(24),
+    /**
+     * X-Ray on the data path (ingest, hot writer, lake writer): 'active' lets Lambda sample 1
+     * invocation a second plus 5% of the rest (Lambda's fixed rate), which at 1e9 spans a month is
+     * nearly every invocation, about $0.012-0.020 per million spans; 'pass-through' records only
+     * invocations whose caller sent a sampled trace header (none of these three has such a caller),
+     * so their latency is read from the dashboard's metrics instead. The low-volume functions (query,
+     * alerting, compactor, migrations) always trace. @default 'pass-through'
+     */
+    dataPathTracing: z.enum(['active', 'pass-through']).default('pass-through'),
     /** ClickHouse TTL of the hot tier. @default 7 */
     hotRetentionDays: int(1, 3650).default(7),
     /** Lake objects move from S3 Standard to Glacier Instant Retrieval after this many days. @default 30 */

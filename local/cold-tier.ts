@@ -30,7 +30,9 @@ import { TABLES, type TableName } from '../functions/shared/schema/columns.js';
 export function lakeStructure(table: TableName): string {
   return TABLES[table].columns
     .map((col) => {
-      if (col.type !== 'nested') return `${ident(col.name)} ${clickHouseType(col.type)}`;
+      // A column with its own absent value (SampleRate: 1) says so, for parts written before it.
+      if (col.type !== 'nested')
+        return `${ident(col.name)} ${clickHouseType(col.type)}${col.absent !== undefined ? ` DEFAULT ${col.absent}` : ''}`;
       const fields = col.fields.map((f) => `${ident(f.name)} ${clickHouseType(f.type)}`).join(', ');
       return `${ident(col.name)} Array(Tuple(${fields}))`;
     })

@@ -9,6 +9,7 @@ import type {
 } from '../shared/clickhouse/writer.js';
 import type { DeadLetter, DeadLetterSink } from '../shared/dead-letter/dead-letter.js';
 import { EnvelopeError, unpackEnvelope } from '../shared/envelope/envelope.js';
+import type { SamplingPlan, TraceSampler } from '../shared/sampling/clickhouse-trace-sampler.js';
 
 /**
  * The hot writer's use-case: a Kinesis batch in, rows in ClickHouse, a partial-batch response out.
@@ -32,6 +33,8 @@ export type DeadLetterReasonClass = 'undecodable' | RejectionClass;
 export interface HotWriterPorts {
   readonly writer: TelemetryWriter;
   readonly deadLetters: DeadLetterSink;
+  /** Hot-tier sampling (ADR 0009); without it every span is written at weight 1. */
+  readonly sampler?: TraceSampler;
 }
 
 export interface HotWriterOutcome {
@@ -98,10 +101,32 @@ export async function consumeKinesisRecords(
   for (const [, err] of processor.errors.entries()) errors.push(err);
 
   let write: WriteResult | undefined;
-  if (decoded.size > 0) {
-    write = await ports.writer.write(
-      records.map((r) => decoded.get(r.kinesis.sequenceNumber)).filter((e) => e !== undefined),
-    );
+  const envelopes = records.map((r) => decoded.get(r.kinesis.sequenceNumber)).filter((e) => e !== undefined);
+  // Sampling: decided before the write, its deferred rows, keep list and promotion committed after
+  // it (whatever the write's outcome: a record acknowledged ahead of a pending one needs its
+  // deferred rows too). A failure there redelivers every decoded record; both writes are idempotent.
+  let plan: SamplingPlan | undefined;
+  let samplingFailed = false;
+  if (ports.sampler && envelopes.length > 0) {
+    try {
+      plan = await ports.sampler.plan(envelopes);
+    } catch (err) {
+      samplingFailed = true;
+      errors.push(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+  if (samplingFailed) {
+    for (const e of envelopes) failed.add(e.position.sequenceNumber);
+  } else if (decoded.size > 0) {
+    write = await ports.writer.write(plan?.envelopes ?? envelopes);
+    if (plan) {
+      try {
+        await plan.commit();
+      } catch (err) {
+        for (const e of envelopes) failed.add(e.position.sequenceNumber);
+        errors.push(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
     for (const p of write.pending) failed.add(p.sequenceNumber);
     if (write.error) errors.push(write.error);
     if (write.rejected.length > 0) {

@@ -17,6 +17,7 @@ import { ClickHouseTelemetryWriter, type ClickHouseWriterOptions } from '../shar
 import { PIPELINE_METRICS } from '../shared/costs/pipeline-metrics.js';
 import type { DeadLetterSink } from '../shared/dead-letter/dead-letter.js';
 import { S3DeadLetterSink } from '../shared/dead-letter/s3-dead-letter-sink.js';
+import { ClickHouseTraceSampler } from '../shared/sampling/clickhouse-trace-sampler.js';
 import { hotWriterConfig } from './config.js';
 import { consumeKinesisRecords } from './consumer.js';
 
@@ -30,6 +31,8 @@ export interface HotWriterDeps {
   readonly clickhouse: () => Promise<ClickHouseClient>;
   readonly deadLetters: DeadLetterSink | (() => DeadLetterSink);
   readonly writer?: ClickHouseWriterOptions;
+  /** Per-tenant hot-tier sampling (ADR 0009): rules read from ClickHouse. @default true */
+  readonly sampling?: boolean;
   readonly logger?: Logger;
   readonly metrics?: Metrics;
   readonly tracer?: Tracer;
@@ -97,6 +100,7 @@ export function createHotWriterHandler(deps: HotWriterDeps) {
   const metrics = deps.metrics ?? new Metrics();
   const tracer = deps.tracer ?? new Tracer();
   let deadLetters: DeadLetterSink | undefined;
+  let sampler: { client: ClickHouseClient; sampler: ClickHouseTraceSampler } | undefined;
 
   const lambdaHandler = async (
     event: KinesisStreamEvent,
@@ -104,9 +108,27 @@ export function createHotWriterHandler(deps: HotWriterDeps) {
   ): Promise<KinesisStreamBatchResponse> => {
     deadLetters ??= typeof deps.deadLetters === 'function' ? deps.deadLetters() : deps.deadLetters;
     const inserts: InsertObservation[] = [];
-    const client = observeInserts(await deps.clickhouse(), (o) => inserts.push(o));
+    const raw = await deps.clickhouse();
+    const client = observeInserts(raw, (o) => inserts.push(o));
     const writer = new ClickHouseTelemetryWriter(client, deps.writer);
-    const outcome = await consumeKinesisRecords(event.Records, { writer, deadLetters });
+    // On the unobserved client: deferred spans are not rows written to the hot tier. One sampler per
+    // container, so its rule cache outlives the invocation.
+    if (deps.sampling !== false && sampler?.client !== raw) {
+      sampler = {
+        client: raw,
+        sampler: new ClickHouseTraceSampler(raw, {
+          ...(deps.writer?.database !== undefined && { database: deps.writer.database }),
+          ...(deps.writer?.hotRetentionDays !== undefined && {
+            hotRetentionDays: deps.writer.hotRetentionDays,
+          }),
+        }),
+      };
+    }
+    const outcome = await consumeKinesisRecords(event.Records, {
+      writer,
+      deadLetters,
+      ...(sampler && { sampler: sampler.sampler }),
+    });
 
     // The dashboard's contract (functions/shared/costs/pipeline-metrics.ts).
     const tenants = new Map<string, number>();

@@ -65,6 +65,12 @@ export interface PipelineFunctionProps {
    * @default - none
    */
   readonly bundledPaths?: readonly { readonly from: string; readonly to: string }[];
+  /**
+   * X-Ray mode: the data-path functions take the `dataPathTracing` setting (pass-through by
+   * default: on every invocation X-Ray would cost more than the function).
+   * @default lambda.Tracing.ACTIVE
+   */
+  readonly tracing?: lambda.Tracing;
 }
 
 /**
@@ -131,7 +137,7 @@ export class PipelineFunction extends Construct {
       memorySize: props.memorySize,
       timeout: props.timeout,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
-      tracing: lambda.Tracing.ACTIVE,
+      tracing: props.tracing ?? lambda.Tracing.ACTIVE,
       logGroup: this.logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       environment: {

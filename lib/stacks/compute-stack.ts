@@ -8,6 +8,7 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -106,10 +107,13 @@ export class ComputeStack extends Stack {
     const s = props.settings;
     const hotRetention = String(s.hotRetentionDays);
     const namespace = metricsNamespace(s.environment);
+    const dataPathTracing =
+      s.dataPathTracing === 'active' ? lambda.Tracing.ACTIVE : lambda.Tracing.PASS_THROUGH;
 
     // --- Ingest: HTTP API -> ingest -> stream
     this.ingest = new PipelineFunction(this, 'Ingest', {
       name: 'ingest',
+      tracing: dataPathTracing,
       invocation: 'synchronous',
       metricsNamespace: namespace,
       component: 'ingest',
@@ -151,6 +155,7 @@ export class ComputeStack extends Stack {
     // --- Hot tier: stream -> hot-writer -> ClickHouse
     this.hotWriter = new PipelineFunction(this, 'HotWriter', {
       name: 'hot-writer',
+      tracing: dataPathTracing,
       invocation: 'synchronous',
       metricsNamespace: namespace,
       component: 'hot-tier',
@@ -184,6 +189,7 @@ export class ComputeStack extends Stack {
     // --- Lake: stream -> lake-writer -> Parquet on S3, compacted hourly
     this.lakeWriter = new PipelineFunction(this, 'LakeWriter', {
       name: 'lake-writer',
+      tracing: dataPathTracing,
       invocation: 'synchronous',
       metricsNamespace: namespace,
       component: 'lake',
@@ -226,6 +232,16 @@ export class ComputeStack extends Stack {
       iteratorAgeAlarmThreshold: Duration.minutes(15),
     });
     tagComponent(lakeSource, 'lake');
+
+    if (s.dataPathTracing === 'pass-through') {
+      for (const fn of [this.ingest, this.hotWriter, this.lakeWriter]) {
+        acknowledge(
+          fn.function,
+          'Serverless-LambdaTracing',
+          'X-Ray is off on the data path by default (-c dataPathTracing=active turns it on): Lambda would trace ~every invocation at its fixed 1/s + 5% rate, costing as much as the function (docs/decisions/0006-infrastructure.md); the dashboard metrics give its latency.',
+        );
+      }
+    }
 
     this.compactor = new PipelineFunction(this, 'Compactor', {
       name: 'compactor',

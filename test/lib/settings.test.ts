@@ -8,9 +8,10 @@ describe('deploy settings', () => {
     expect(from({})).toEqual({
       environment: 'dev',
       project: 'otlp-pipeline',
-      streamMode: 'on-demand',
+      streamMode: 'provisioned',
       shardCount: 1,
       streamRetentionHours: 24,
+      dataPathTracing: 'pass-through',
       hotRetentionDays: 7,
       glacierAfterDays: 30,
       lakeRetentionDays: 365,

@@ -223,7 +223,8 @@ function errorRatio(rule: RuleOf<'error_ratio'>, tenant: string, nowMs: number, 
   const s = scope(tenant, 'Timestamp', nowMs - rule.window, nowMs, rule);
   s.where.push(ENTRY_SPAN);
   const query = sql(
-    [...s.select, 'count() AS requests', `countIf(${IS_ERROR}) AS errors`],
+    // Re-weighted by SampleRate (ADR 0009): 1 for unsampled tenants, so exact counts there.
+    [...s.select, 'sum(SampleRate) AS requests', `sumIf(SampleRate, ${IS_ERROR}) AS errors`],
     qualified('otel_traces', o.database),
     s.where,
     s.groupBy,
@@ -259,7 +260,12 @@ function latencyPercentile(
   s.params.p = rule.percentile;
   const query = sql(
     // t-digest, as the rollup uses: bounded memory whatever the request count.
-    [...s.select, 'quantileTDigest({p:Float64})(Duration) / 1e6 AS value', 'count() AS requests'],
+    // Over the sample only: rows kept just for an error or slow span (weight 0) would skew it slow.
+    [
+      ...s.select,
+      'quantileTDigestIf({p:Float64})(Duration, SampleRate > 0) / 1e6 AS value',
+      'sum(SampleRate) AS requests',
+    ],
     qualified('otel_traces', o.database),
     s.where,
     s.groupBy,
@@ -355,7 +361,10 @@ function sloBurnRate(rule: RuleOf<'slo_burn_rate'>, tenant: string, nowMs: numbe
   const counts = durations.flatMap((d, i) => {
     s.params[`w${i}`] = nowMs - d;
     const inWindow = `Timestamp > ${ms(`w${i}`)}`;
-    return [`countIf(${inWindow}) AS r${i}`, `countIf(${inWindow} AND ${IS_ERROR}) AS e${i}`];
+    return [
+      `sumIf(SampleRate, ${inWindow}) AS r${i}`,
+      `sumIf(SampleRate, ${inWindow} AND ${IS_ERROR}) AS e${i}`,
+    ];
   });
   const burnQuery = sql([...s.select, ...counts], qualified('otel_traces', o.database), s.where, s.groupBy);
 

@@ -29,7 +29,9 @@ export const DEDUP_WINDOW_BLOCKS = 10_000;
 export const TRACE_LOOKUP_TABLE = 'otel_traces_trace_id_ts';
 export const TRACE_LOOKUP_MV = 'otel_traces_trace_id_ts_mv';
 /**
- * Hourly RED per (tenant, service, span name) over entry spans (server/consumer kind, or roots).
+ * Hourly RED per (tenant, service, span name) over entry spans (server/consumer kind, or roots),
+ * re-weighted by SampleRate (ADR 0009): rows kept only for an error or slow span (weight 0) are
+ * left out, so the quantiles are those of the sample, not skewed to the slow traces always kept.
  * Read with `sum(Requests)`, `sum(Errors)`,
  * `quantilesTDigestMerge(0.5, 0.95, 0.99)(DurationQuantiles)` (nanoseconds), grouped by the key.
  */
@@ -148,7 +150,8 @@ export function columnDefinition(col: Column): string {
   }
   // Times are near-monotonic within a part: Delta turns them into small numbers ZSTD packs well.
   const codec = col.type === 'timestamp_ns' ? 'CODEC(Delta, ZSTD(1))' : 'CODEC(ZSTD(1))';
-  return `${ident(col.name)} ${clickHouseType(col.type)} ${codec}`;
+  const dflt = col.absent !== undefined ? ` DEFAULT ${col.absent}` : '';
+  return `${ident(col.name)} ${clickHouseType(col.type)}${dflt} ${codec}`;
 }
 
 /**
@@ -268,11 +271,11 @@ SETTINGS ${TABLE_SETTINGS}`,
     `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(SERVICE_RED_MV, db)} TO ${qualified(SERVICE_RED_TABLE, db)} AS
 SELECT
   TenantId, ServiceName, SpanName, toStartOfHour(Timestamp) AS Hour,
-  count() AS Requests,
-  countIf(StatusCode IN (${list(ERROR_STATUS_CODES)})) AS Errors,
+  sum(SampleRate) AS Requests,
+  sumIf(SampleRate, StatusCode IN (${list(ERROR_STATUS_CODES)})) AS Errors,
   quantilesTDigestState(${q})(Duration) AS DurationQuantiles
 FROM ${traces}
-WHERE SpanKind IN (${list(ENTRY_SPAN_KINDS)}) OR ParentSpanId = ''
+WHERE (SpanKind IN (${list(ENTRY_SPAN_KINDS)}) OR ParentSpanId = '') AND SampleRate > 0
 GROUP BY TenantId, ServiceName, SpanName, Hour`,
     `CREATE TABLE IF NOT EXISTS ${qualified(LOG_COUNTS_TABLE, db)} (
   TenantId LowCardinality(String),

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { ENVELOPE_ID_COLUMN, TABLE_NAMES, TABLES } from '../schema/columns.js';
+import { samplingStatements } from '../sampling/clickhouse-trace-sampler.js';
+import { ENVELOPE_ID_COLUMN, SAMPLE_RATE_COLUMN, TABLE_NAMES, TABLES } from '../schema/columns.js';
 import {
   columnDefinition,
   type DdlOptions,
@@ -11,6 +12,8 @@ import {
   MIGRATIONS_TABLE,
   qualified,
   RETENTION_TABLES,
+  rollupStatements,
+  SERVICE_RED_MV,
   schemaStatements,
   ttlExpression,
   WRITE_LEDGER_TABLE,
@@ -48,6 +51,23 @@ export const MIGRATIONS: readonly Migration[] = [
         const index = ENVELOPE_ID_INDEX.replace(/^INDEX /, 'INDEX IF NOT EXISTS ');
         return `ALTER TABLE ${qualified(t, database)} ADD COLUMN IF NOT EXISTS ${columnDefinition(col)}, ADD ${index}`;
       }),
+  },
+  {
+    // Versions 4 and 5 are taken by other branches (console, metering); the runner applies any gap in order.
+    // Older rows get SampleRate 1 (the column's DEFAULT). The RED view is re-created weighted: rows
+    // inserted between its DROP and CREATE (a deploy's few milliseconds) miss the rollup.
+    version: 6,
+    name: 'hot-tier sampling: SampleRate, weighted RED rollup, rules, keep list, deferred spans',
+    statements: (options) => {
+      const col = TABLES.otel_traces.columns.find((c) => c.name === SAMPLE_RATE_COLUMN)!;
+      const redView = rollupStatements(options).find((st) => st.includes(SERVICE_RED_MV))!;
+      return [
+        `ALTER TABLE ${qualified('otel_traces', options.database)} ADD COLUMN IF NOT EXISTS ${columnDefinition(col)}`,
+        `DROP VIEW IF EXISTS ${qualified(SERVICE_RED_MV, options.database)}`,
+        redView,
+        ...samplingStatements(options.database),
+      ];
+    },
   },
 ];
 

@@ -11,7 +11,7 @@ import {
   TABLE_NAMES,
   type TableName,
 } from '../schema/columns.js';
-import { absentValue } from '../schema/defaults.js';
+import { absentValueOf } from '../schema/defaults.js';
 import { DEFAULT_HOT_RETENTION_DAYS, ident, qualified } from './ddl.js';
 import { type ClickHouseFailure, classifyClickHouseError } from './errors.js';
 
@@ -263,8 +263,8 @@ const CONVERTERS: Record<ScalarType, Converter> = {
 };
 
 /** The insert value of a column a row lacks: the model's absent value, as the converter sends it. */
-function defaultValue(type: ScalarType): unknown {
-  return type === 'timestamp_ns' ? toDateTime64('0') : absentValue(type);
+function defaultValue(col: PhysicalColumn): unknown {
+  return col.type === 'timestamp_ns' ? toDateTime64('0') : absentValueOf(col);
 }
 
 interface TableLayout {
@@ -401,8 +401,8 @@ export function convertEnvelope(
       const lengths = col.nestedIn ? nestedLengths.get(col.nestedIn) : undefined;
       for (let r = 0; r < n; r++) {
         rows[r]![ci] = col.nestedIn
-          ? Array.from({ length: lengths?.[r] ?? 0 }, () => defaultValue(col.type))
-          : defaultValue(col.type);
+          ? Array.from({ length: lengths?.[r] ?? 0 }, () => defaultValue(col))
+          : defaultValue(col);
       }
     }
     const timeSource = batch.columns[layout.columns[layout.timeColumn]!.name];

@@ -1,7 +1,7 @@
 import { positionEnvelopeId, type UnpackedEnvelope } from '../envelope/envelope.js';
 import { encodeParquet } from '../parquet/parquet-writer.js';
 import type { ColumnBatch } from '../rows/batch.js';
-import { ENVELOPE_ID_COLUMN, TABLES, type TableName } from '../schema/columns.js';
+import { ENVELOPE_ID_COLUMN, SAMPLE_RATE_COLUMN, TABLES, type TableName } from '../schema/columns.js';
 import {
   nanosToMillis,
   type PartitionPath,
@@ -113,11 +113,20 @@ function splitByPartition(
   return out;
 }
 
-/** The batch with every row's EnvelopeId set (the payload does not carry it: one id per envelope). */
+/**
+ * The batch with every row's EnvelopeId set (the payload does not carry it: one id per envelope),
+ * and for spans SampleRate 1: the lake keeps every span (ADR 0009).
+ */
 function withEnvelopeId(batch: ColumnBatch, id: string): ColumnBatch {
   return {
     ...batch,
-    columns: { ...batch.columns, [ENVELOPE_ID_COLUMN]: new Array<string>(batch.rowCount).fill(id) },
+    columns: {
+      ...batch.columns,
+      [ENVELOPE_ID_COLUMN]: new Array<string>(batch.rowCount).fill(id),
+      ...(batch.table === 'otel_traces' && {
+        [SAMPLE_RATE_COLUMN]: new Array<number>(batch.rowCount).fill(1),
+      }),
+    },
   };
 }
 

@@ -3,7 +3,7 @@ import { type Data, tableFromIPC } from 'apache-arrow';
 import { readParquet } from 'parquet-wasm';
 import type { ColumnBatch } from '../rows/batch.js';
 import { physicalColumns, type ScalarType, TABLES, type TableName } from '../schema/columns.js';
-import { absentValue } from '../schema/defaults.js';
+import { absentValue, absentValueOf } from '../schema/defaults.js';
 
 /**
  * Reads a lake Parquet file back into a ColumnBatch (values per schema/columns.ts), so the
@@ -150,7 +150,8 @@ export function decodeParquet(table: TableName, bytes: Uint8Array): ColumnBatch 
     const vector = arrow.getChild(col.name);
     if (col.type !== 'nested') {
       if (!vector) {
-        columns[col.name] = absentColumn(col.type, n);
+        columns[col.name] =
+          col.absent !== undefined ? new Array(n).fill(absentValueOf(col)) : absentColumn(col.type, n);
         continue;
       }
       const out: unknown[] = [];

@@ -41,6 +41,8 @@ export type ScalarType =
 export interface ScalarColumn {
   readonly name: string;
   readonly type: ScalarType;
+  /** The value of a row that does not carry the column, when not the type's (schema/defaults.ts). */
+  readonly absent?: number;
 }
 
 export interface NestedColumn {
@@ -86,6 +88,15 @@ const TENANT = c('TenantId', 'lowcard');
  */
 export const ENVELOPE_ID_COLUMN = 'EnvelopeId';
 const ENVELOPE_ID = c(ENVELOPE_ID_COLUMN, 'string');
+
+/**
+ * How many spans a hot-tier row stands for (ADR 0009): 1 unsampled, N for a trace the tenant's
+ * 1-in-N head sample kept, 0 for a trace kept only for an error or a slow span (counted through the
+ * sample instead, which keeps `sum(SampleRate)` unbiased). A row without it counts as 1, and every
+ * lake row is 1 (the lake keeps every span). Filled by the writers, not carried in the payload.
+ */
+export const SAMPLE_RATE_COLUMN = 'SampleRate';
+const SAMPLE_RATE: ScalarColumn = { name: SAMPLE_RATE_COLUMN, type: 'uint32', absent: 1 };
 
 const EXEMPLARS = nested('Exemplars', [
   c('FilteredAttributes', 'map'),
@@ -144,6 +155,7 @@ export const TABLES: Readonly<Record<TableName, TableDef>> = {
         c('Attributes', 'map'),
       ]),
       ENVELOPE_ID,
+      SAMPLE_RATE,
     ],
   },
   otel_logs: {
@@ -264,6 +276,8 @@ export interface PhysicalColumn {
   readonly type: ScalarType;
   /** Set for the fields of a nested column: each value is an array of `type`. */
   readonly nestedIn?: string;
+  /** See ScalarColumn.absent. */
+  readonly absent?: number;
 }
 
 export function physicalColumns(table: TableName): readonly PhysicalColumn[] {
@@ -273,7 +287,7 @@ export function physicalColumns(table: TableName): readonly PhysicalColumn[] {
       for (const f of col.fields)
         out.push({ name: `${col.name}.${f.name}`, type: f.type, nestedIn: col.name });
     } else {
-      out.push({ name: col.name, type: col.type });
+      out.push({ name: col.name, type: col.type, ...(col.absent !== undefined && { absent: col.absent }) });
     }
   }
   return out;
@@ -281,7 +295,9 @@ export function physicalColumns(table: TableName): readonly PhysicalColumn[] {
 
 /** The physical columns an envelope payload carries: all but those the writers fill from the header. */
 export function payloadColumns(table: TableName): readonly PhysicalColumn[] {
-  return physicalColumns(table).filter((col) => col.name !== ENVELOPE_ID_COLUMN);
+  return physicalColumns(table).filter(
+    (col) => col.name !== ENVELOPE_ID_COLUMN && col.name !== SAMPLE_RATE_COLUMN,
+  );
 }
 
 export function isTableName(name: string): name is TableName {

@@ -1,5 +1,10 @@
 import type { ScalarType } from './columns.js';
 
+/** A column's absent value: its own (`absent` in the model, e.g. SampleRate's 1), else its type's. */
+export function absentValueOf(col: { readonly type: ScalarType; readonly absent?: number }): unknown {
+  return col.absent ?? absentValue(col.type);
+}
+
 /**
  * The value of a column a row does not carry, in the model's representation (schema/columns.ts):
  * what ClickHouse stores for a column absent from an insert ('' , 0, the epoch, false, an empty

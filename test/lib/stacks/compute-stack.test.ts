@@ -48,12 +48,16 @@ describe('compute stack', () => {
       'notifier-webhook',
       'query',
     ]);
+    const dataPath = ['ingest', 'hot-writer', 'lake-writer'];
     for (const [id, fn] of pipelineFns) {
+      const service = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables
+        .POWERTOOLS_SERVICE_NAME!;
       expect(fn.Properties, id).toMatchObject({
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
         Handler: 'index.handler',
-        TracingConfig: { Mode: 'Active' },
+        // The data path's X-Ray is off by default (dataPathTracing); the low-volume functions trace.
+        TracingConfig: { Mode: dataPath.includes(service) ? 'PassThrough' : 'Active' },
         LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: expect.any(String) } },
         MemorySize: expect.any(Number),
         Timeout: expect.any(Number),
@@ -63,6 +67,16 @@ describe('compute stack', () => {
       });
     }
     expect(fnProps('ingest')).toMatchObject({ MemorySize: 1024, Timeout: 29 });
+  });
+
+  it('traces the data path (ingest, hot writer, lake writer) only with -c dataPathTracing=active', () => {
+    const active = testApp({ environment: 'prod', dataPathTracing: 'active' }).compute;
+    const t = Template.fromStack(active).toJSON().Resources as Record<string, Resource>;
+    for (const name of ['ingest', 'hotWriter', 'lakeWriter'] as const) {
+      const id = active.getLogicalId(active[name].function.node.defaultChild as never);
+      expect(t[id]?.Properties.TracingConfig, name).toEqual({ Mode: 'Active' });
+      expect(fnProps(name).TracingConfig, name).toEqual({ Mode: 'PassThrough' });
+    }
   });
 
   it('keeps every log group for a month', () => {

@@ -141,16 +141,21 @@ describe('stateful stack', () => {
     });
   });
 
-  it('runs the stream on demand and encrypted by default, provisioned with a shard count as an option', () => {
+  it('runs the stream provisioned with one shard (what npm run estimate recommends) and encrypted by default, on demand as an option', () => {
     template.hasResourceProperties('AWS::Kinesis::Stream', {
-      StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+      StreamModeDetails: { StreamMode: 'PROVISIONED' },
       StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
-      ShardCount: Match.absent(),
+      ShardCount: 1,
     });
     const provisioned = Template.fromStack(testApp({ streamMode: 'provisioned', shardCount: '4' }).stateful);
     provisioned.hasResourceProperties('AWS::Kinesis::Stream', {
       StreamModeDetails: { StreamMode: 'PROVISIONED' },
       ShardCount: 4,
+    });
+    const onDemand = Template.fromStack(testApp({ streamMode: 'on-demand' }).stateful);
+    onDemand.hasResourceProperties('AWS::Kinesis::Stream', {
+      StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+      ShardCount: Match.absent(),
     });
   });
 

@@ -41,7 +41,9 @@ function defaultOf(type: ScalarType, nested: boolean): unknown {
 export function batchOf(table: TableName, rows: readonly Record<string, unknown>[]): ColumnBatch {
   const columns: Record<string, unknown[]> = {};
   for (const col of physicalColumns(table)) {
-    columns[col.name] = rows.map((r) => (col.name in r ? r[col.name] : defaultOf(col.type, !!col.nestedIn)));
+    // A column with its own absent value (SampleRate: 1) gets it, as a row without it would.
+    const absent = () => col.absent ?? defaultOf(col.type, !!col.nestedIn);
+    columns[col.name] = rows.map((r) => (col.name in r ? r[col.name] : absent()));
   }
   return { table, rowCount: rows.length, columns };
 }

@@ -69,6 +69,8 @@ export function sampleTraces(n: number, options: SampleOptions = {}): ColumnBatc
     set('TenantId', i, options.tenant ?? 'acme');
     // Filled by the writers from the envelope header; here as in a decoded lake file.
     set('EnvelopeId', i, `sample-${options.seed ?? 1}-${Math.floor(i / 25)}`);
+    // Also filled by the writers: 1 in the lake; hot-tier weights (N, 0) round-trip all the same.
+    set('SampleRate', i, i % 7 === 0 ? 10 : i % 11 === 0 ? 0 : 1);
     set('Timestamp', i, nsString(t));
     set('TraceId', i, hex(r, 16));
     set('SpanId', i, hex(r, 8));
