@@ -474,9 +474,10 @@ function anomaly(rule: RuleOf<'anomaly'>, tenant: string, nowMs: number, o: Plan
     current = sql(
       [
         ...cur.select,
-        'count() AS requests',
-        `countIf(${IS_ERROR}) AS errors`,
-        'quantileTDigest({p:Float64})(Duration) / 1e6 AS latency',
+        // Re-weighted by SampleRate as the other trace kinds (ADR 0009); latency over the sample.
+        'sum(SampleRate) AS requests',
+        `sumIf(SampleRate, ${IS_ERROR}) AS errors`,
+        'quantileTDigestIf({p:Float64})(Duration, SampleRate > 0) / 1e6 AS latency',
       ],
       qualified('otel_traces', o.database),
       cur.where,
