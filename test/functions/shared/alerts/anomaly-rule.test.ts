@@ -18,8 +18,10 @@ import { embeddedClickHouse, gauges, MemoryDeadLetters, spans, writeRows } from 
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
-const T0 = Math.floor(Date.now() / MIN) * MIN;
-const HOUR0 = Math.floor(T0 / HOUR) * HOUR;
+const HOUR0 = Math.floor(Date.now() / HOUR) * HOUR;
+// Evaluated half-way through the current hour, so the 10-minute window never reaches into the
+// last complete hour (the history) whatever the time the test runs at.
+const T0 = HOUR0 + 30 * MIN;
 
 let clickhouse: ClickHouseClient;
 let emulators: Emulators;
