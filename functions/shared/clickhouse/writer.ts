@@ -133,7 +133,11 @@ export interface ClickHouseWriterOptions {
   readonly attempts?: number;
   /** Delay before the 2nd attempt, doubled after. @default 200 */
   readonly retryDelayMs?: number;
-  /** @default 'JSONCompactEachRow' (the faster one: see bench/clickhouse.ts) */
+  /**
+   * 'JSONCompactEachRow': rows encoded by the writer (RowText), a shared value once per run, sent
+   * as a byte stream; 'JSONEachRow': row objects encoded by the client (the slower reference).
+   * @default 'JSONCompactEachRow'
+   */
   readonly format?: InsertFormat;
   /** @default Date.now */
   readonly now?: () => number;
@@ -465,49 +469,120 @@ const MAX_INT64 = 9_223_372_036_854_775_807n;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Most text one insert carries (estimated): bounds what an insert costs the writer however much
- * resource attributes repeat across rows; batches of ordinary rows stay one insert.
+ * Most row text one insert carries (a part may pass it by one row, or by a cell that must stay
+ * whole): bounds what an insert costs the writer however much resource attributes repeat across
+ * rows; batches of ordinary rows stay one insert.
  */
 export const MAX_INSERT_BYTES = 16 * 1024 * 1024;
 
+/** Text handed to the client per stream chunk: large, so request compression runs on few big writes. */
+const CHUNK_CHARS = 512 * 1024;
+
 /**
- * Rows in consecutive runs whose estimated JSON size stays within `maxBytes` (a row alone may be
- * more), cut only where `mayCutBefore` allows (a run that must stay whole may pass `maxBytes`). The estimate counts string lengths and numbers; an object or array shared by many rows (a
- * resource's attribute map) is measured once and counted at every row, as the text repeats it.
+ * The insert body's format. The rows are JSONCompactEachRow text that the writer encodes itself,
+ * sent as CustomSeparated with the JSON escaping rule and JSONCompactEachRow's delimiters (the same
+ * per-value JSON parser on the server): the client takes a raw format as a byte stream, where a
+ * JSON format would make it stringify each row object again.
  */
-export function splitBySize(
-  rows: unknown[][],
+const JSON_ROWS_FORMAT = 'CustomSeparated';
+const JSON_ROWS_SETTINGS: ClickHouseSettings = {
+  format_custom_escaping_rule: 'JSON',
+  format_custom_field_delimiter: ',',
+  format_custom_row_before_delimiter: '[',
+  format_custom_row_after_delimiter: ']\n',
+  format_custom_row_between_delimiter: '',
+  format_custom_result_before_delimiter: '',
+  format_custom_result_after_delimiter: '',
+};
+
+/**
+ * One row's JSONCompactEachRow line. A value equal to the one above it in its column is not
+ * encoded again: rows of one resource share its attribute map object (and service name, scope…),
+ * so 1,000 rows under 250 KB of resource attributes stringify them once, not 1,000 times.
+ */
+export class RowText {
+  private readonly last: unknown[];
+  private readonly lastText: string[];
+
+  constructor(width: number) {
+    this.last = new Array<unknown>(width).fill(RowText);
+    this.lastText = new Array<string>(width).fill('');
+  }
+
+  line(row: readonly unknown[]): string {
+    let s = '[';
+    for (let i = 0; i < row.length; i++) {
+      const v = row[i];
+      if (i > 0) s += ',';
+      if (v === this.last[i]) {
+        s += this.lastText[i];
+        continue;
+      }
+      // JSON.stringify of each value: what the client's JSON formats send (NaN as null, an
+      // absent value as null), so both encodings store the same.
+      const text =
+        typeof v === 'number'
+          ? Number.isFinite(v)
+            ? String(v)
+            : 'null'
+          : v === undefined
+            ? 'null'
+            : (JSON.stringify(v) ?? 'null');
+      this.last[i] = v;
+      this.lastText[i] = text;
+      s += text;
+    }
+    return `${s}]\n`;
+  }
+}
+
+/** One insert: rows [start, end) as JSONCompactEachRow text in chunks. */
+export interface InsertPart {
+  readonly start: number;
+  readonly end: number;
+  readonly chunks: readonly Buffer[];
+  readonly bytes: number;
+}
+
+/**
+ * `rows` as consecutive inserts of about `maxBytes` of text each, encoded one part at a time (the
+ * caller holds one part, never the whole batch's text). A part is cut only where `mayCutBefore`
+ * allows, once it holds `maxBytes`. The cuts depend only on the rows, so a retry of the same rows
+ * is cut the same way and each part's dedup token matches.
+ */
+export function* encodeParts(
+  rows: readonly (readonly unknown[])[],
   maxBytes: number,
   mayCutBefore: (row: number) => boolean = () => true,
-): unknown[][][] {
-  const sizes = new WeakMap<object, number>();
-  const size = (v: unknown): number => {
-    if (typeof v === 'string') return v.length + 2;
-    if (v === null || typeof v !== 'object') return 8;
-    const known = sizes.get(v);
-    if (known !== undefined) return known;
-    let n = 2;
-    if (Array.isArray(v)) for (const x of v) n += size(x) + 1;
-    else for (const [k, x] of Object.entries(v)) n += k.length + 4 + size(x);
-    sizes.set(v, n);
-    return n;
-  };
-  const parts: unknown[][][] = [];
-  let current: unknown[][] = [];
-  let bytes = 0;
-  for (const [i, row] of rows.entries()) {
-    let n = 0;
-    for (const cell of row) n += size(cell) + 1;
-    if (current.length > 0 && bytes + n > maxBytes && mayCutBefore(i)) {
-      parts.push(current);
-      current = [];
-      bytes = 0;
+): Generator<InsertPart> {
+  const text = new RowText(rows[0]?.length ?? 0);
+  let start = 0;
+  do {
+    const chunks: Buffer[] = [];
+    let pending = '';
+    let chars = 0;
+    let bytes = 0;
+    let end = start;
+    for (; end < rows.length; end++) {
+      if (end > start && chars >= maxBytes && mayCutBefore(end)) break;
+      const line = text.line(rows[end]!);
+      chars += line.length;
+      pending += line;
+      if (pending.length >= CHUNK_CHARS) {
+        const chunk = Buffer.from(pending);
+        bytes += chunk.byteLength;
+        chunks.push(chunk);
+        pending = '';
+      }
     }
-    current.push(row);
-    bytes += n;
-  }
-  if (current.length > 0 || parts.length === 0) parts.push(current);
-  return parts;
+    if (pending.length > 0) {
+      const chunk = Buffer.from(pending);
+      bytes += chunk.byteLength;
+      chunks.push(chunk);
+    }
+    yield { start, end, chunks, bytes };
+    start = end;
+  } while (start < rows.length);
 }
 
 interface Prepared {
@@ -819,14 +894,11 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
   }
 
   /**
-   * Inserts `rows`, streamed: the client serializes a row at a time into the request body instead
-   * of joining every row into one string first. Rows of one resource share its attribute map
-   * object, but each row's text repeats it: 1,000 rows under 250 KB of resource attributes were
-   * 250 MB of row strings plus their 250 MB join before the first byte left. A batch whose text
-   * would pass MAX_INSERT_BYTES goes as several inserts of at most that (by an estimate from the
-   * rows, no serializing twice), each deduplicated by `<token>/<part>`: the split depends only on
-   * the rows, so a retry of the batch splits the same way and every part deduplicates. The
-   * embedded engine's connection materializes each insert's body, so this bounds local memory too.
+   * Inserts `rows` as one insert, or as several of about MAX_INSERT_BYTES of text each (cut only
+   * where `mayCutBefore` allows), each deduplicated by `<token>/<part>`. Text is encoded a part at a
+   * time and streamed in large chunks: rows of one resource share its attribute map, but each row's
+   * text repeats it (1,000 rows under 250 KB of resource attributes are 250 MB of text), so the
+   * writer never holds more than one part's text.
    */
   private async insertRows(
     table: TableName,
@@ -834,30 +906,36 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
     token: string,
     mayCutBefore?: (row: number) => boolean,
   ): Promise<void> {
-    const parts = splitBySize(rows, MAX_INSERT_BYTES, mayCutBefore);
-    if (parts.length === 1) return this.insertPart(table, rows, token);
-    for (const [i, part] of parts.entries()) await this.insertPart(table, part, `${token}/${i}`);
+    let n = 0;
+    for (const part of encodeParts(rows, MAX_INSERT_BYTES, mayCutBefore)) {
+      const whole = n === 0 && part.end === rows.length;
+      await this.insertPart(table, rows, part, whole ? token : `${token}/${n}`);
+      n++;
+    }
   }
 
-  private async insertPart(table: TableName, rows: unknown[][], token: string): Promise<void> {
+  private async insertPart(
+    table: TableName,
+    rows: unknown[][],
+    part: InsertPart,
+    token: string,
+  ): Promise<void> {
     const layout = LAYOUTS.get(table)!;
-    const common = {
-      table: qualified(table, this.database),
-      clickhouse_settings: this.insertSettings(token),
-    };
-    // A fresh stream per attempt (retries call this again); a small buffer keeps few rows in flight.
-    const stream = <T>(source: Iterable<T>) => Readable.from(source, { objectMode: true, highWaterMark: 16 });
     if (this.format === 'JSONCompactEachRow') {
       await this.client.insert({
-        ...common,
-        values: stream(rows),
-        format: 'JSONCompactEachRow',
+        table: qualified(table, this.database),
         columns: layout.columns.map((c) => ident(c.name)) as [string, ...string[]],
+        // A fresh stream per attempt (retries call this again).
+        values: Readable.from(part.chunks, { objectMode: false }),
+        format: JSON_ROWS_FORMAT,
+        clickhouse_settings: { ...this.insertSettings(token), ...JSON_ROWS_SETTINGS },
       });
       return;
     }
+    // The client's own JSON encoding, row objects: the reference the tests hold ours to.
     function* objects(): Generator<Record<string, unknown>> {
-      for (const row of rows) {
+      for (let r = part.start; r < part.end; r++) {
+        const row = rows[r]!;
         const o: Record<string, unknown> = {};
         layout.columns.forEach((c, i) => {
           o[c.name] = row[i];
@@ -865,7 +943,12 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
         yield o;
       }
     }
-    await this.client.insert({ ...common, values: stream(objects()), format: 'JSONEachRow' });
+    await this.client.insert({
+      table: qualified(table, this.database),
+      values: Readable.from(objects(), { objectMode: true, highWaterMark: 16 }),
+      format: 'JSONEachRow',
+      clickhouse_settings: this.insertSettings(token),
+    });
   }
 
   /**
