@@ -1,5 +1,5 @@
 /**
- * Hot-writer A/B in one process: `npx tsx bench/hot-writer-ab.ts <other checkout> [--rounds N]`
+ * Hot-writer A/B in one process: `npx tsx bench/hot-writer-ab.ts <other checkout> [--rounds N] [--compression]`
  * loads `ClickHouseTelemetryWriter` and `createRemoteClickHouse` from another checkout of this
  * repository (e.g. `git worktree add /tmp/base main`, with its node_modules) beside this one's, and
  * writes the same batches with both, in turn, round after round, each into its own database of one
@@ -16,7 +16,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { createRemoteClickHouse as createRemoteB } from '../functions/shared/clickhouse/connect.js';
+import {
+  createRemoteClickHouse as createRemoteB,
+  type RequestCompressionOption,
+} from '../functions/shared/clickhouse/connect.js';
 import {
   type PositionedEnvelope,
   ClickHouseTelemetryWriter as WriterB,
@@ -88,7 +91,7 @@ const dir = mkdtempSync(join(tmpdir(), 'bench-hot-writer-ab-'));
 const server = await spawnClickHouseHttp({
   path: dir,
   hotRetentionDays: RETENTION_DAYS,
-  databases: ['ab_a', 'ab_b'],
+  databases: ['ab_a', 'ab_b', 'ab_none', 'ab_gzip6'],
 });
 const credentials = { url: server.url, username: 'default', password: '', database: 'default' };
 const clientA = createRemoteA(credentials);
@@ -105,6 +108,22 @@ const sides: Side[] = [
     writer: new WriterB(clientB, { database: 'ab_b', hotRetentionDays: RETENTION_DAYS }),
   },
 ];
+// --compression: this checkout's writer again with other insert compressions (own databases).
+if (args.includes('--compression')) {
+  const variants: [string, RequestCompressionOption][] = [
+    ['none', false],
+    ['gzip 6', { codec: 'gzip', level: 6 }],
+  ];
+  for (const [label, requestCompression] of variants) {
+    const database = `ab_${label.replace(/\W/g, '')}`;
+    const client = createRemoteB(credentials, { requestCompression });
+    sides.push({
+      name: `B, ${label}`,
+      client,
+      writer: new WriterB(client, { database, hotRetentionDays: RETENTION_DAYS }),
+    });
+  }
+}
 
 try {
   const table: Record<string, unknown>[] = [];
@@ -150,8 +169,7 @@ try {
   );
   console.table(table);
 } finally {
-  await clientA.close();
-  await clientB.close();
+  for (const side of sides) await side.client.close();
   await server.close();
   rmSync(dir, { recursive: true, force: true });
 }

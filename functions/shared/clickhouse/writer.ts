@@ -496,47 +496,87 @@ const JSON_ROWS_SETTINGS: ClickHouseSettings = {
 };
 
 /**
- * One row's JSONCompactEachRow line. A value equal to the one above it in its column is not
+ * A value's text at least this long is kept as one Buffer and sent by reference at every row that
+ * repeats it: a resource's attribute map costs its bytes once in memory, however many rows carry it.
+ */
+const SHARED_TEXT_CHARS = 16 * 1024;
+
+/** One insert's body as it is built: small text joined into large chunks, large shared values as is. */
+class BodyWriter {
+  readonly chunks: Buffer[] = [];
+  /** Characters of row text written (the measure of a part's size). */
+  chars = 0;
+  bytes = 0;
+  private pending = '';
+
+  text(s: string): void {
+    this.pending += s;
+    this.chars += s.length;
+    if (this.pending.length >= CHUNK_CHARS) this.flush();
+  }
+
+  shared(b: Buffer, chars: number): void {
+    this.flush();
+    this.chunks.push(b);
+    this.bytes += b.byteLength;
+    this.chars += chars;
+  }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const chunk = Buffer.from(this.pending);
+    this.chunks.push(chunk);
+    this.bytes += chunk.byteLength;
+    this.pending = '';
+  }
+}
+
+/**
+ * Writes rows as JSONCompactEachRow lines. A value equal to the one above it in its column is not
  * encoded again: rows of one resource share its attribute map object (and service name, scope…),
- * so 1,000 rows under 250 KB of resource attributes stringify them once, not 1,000 times.
+ * so 1,000 rows under 250 KB of resource attributes stringify them once, not 1,000 times, and a
+ * large one is held once (SHARED_TEXT_CHARS).
  */
 export class RowText {
   private readonly last: unknown[];
   private readonly lastText: string[];
+  private readonly lastBuffer: (Buffer | undefined)[];
 
   constructor(width: number) {
     this.last = new Array<unknown>(width).fill(RowText);
     this.lastText = new Array<string>(width).fill('');
+    this.lastBuffer = new Array<Buffer | undefined>(width).fill(undefined);
   }
 
-  line(row: readonly unknown[]): string {
-    let s = '[';
+  write(row: readonly unknown[], out: BodyWriter): void {
+    out.text('[');
     for (let i = 0; i < row.length; i++) {
       const v = row[i];
-      if (i > 0) s += ',';
-      if (v === this.last[i]) {
-        s += this.lastText[i];
-        continue;
+      if (i > 0) out.text(',');
+      if (v !== this.last[i]) {
+        // JSON.stringify of each value: what the client's JSON formats send (NaN as null, an
+        // absent value as null), so both encodings store the same.
+        const text =
+          typeof v === 'number'
+            ? Number.isFinite(v)
+              ? String(v)
+              : 'null'
+            : v === undefined
+              ? 'null'
+              : (JSON.stringify(v) ?? 'null');
+        this.last[i] = v;
+        this.lastText[i] = text;
+        this.lastBuffer[i] = text.length >= SHARED_TEXT_CHARS ? Buffer.from(text) : undefined;
       }
-      // JSON.stringify of each value: what the client's JSON formats send (NaN as null, an
-      // absent value as null), so both encodings store the same.
-      const text =
-        typeof v === 'number'
-          ? Number.isFinite(v)
-            ? String(v)
-            : 'null'
-          : v === undefined
-            ? 'null'
-            : (JSON.stringify(v) ?? 'null');
-      this.last[i] = v;
-      this.lastText[i] = text;
-      s += text;
+      const shared = this.lastBuffer[i];
+      if (shared) out.shared(shared, this.lastText[i]!.length);
+      else out.text(this.lastText[i]!);
     }
-    return `${s}]\n`;
+    out.text(']\n');
   }
 }
 
-/** One insert: rows [start, end) as JSONCompactEachRow text in chunks. */
+/** One insert: rows [start, end) as JSONCompactEachRow text in chunks (a shared chunk may repeat). */
 export interface InsertPart {
   readonly start: number;
   readonly end: number;
@@ -558,29 +598,14 @@ export function* encodeParts(
   const text = new RowText(rows[0]?.length ?? 0);
   let start = 0;
   do {
-    const chunks: Buffer[] = [];
-    let pending = '';
-    let chars = 0;
-    let bytes = 0;
+    const out = new BodyWriter();
     let end = start;
     for (; end < rows.length; end++) {
-      if (end > start && chars >= maxBytes && mayCutBefore(end)) break;
-      const line = text.line(rows[end]!);
-      chars += line.length;
-      pending += line;
-      if (pending.length >= CHUNK_CHARS) {
-        const chunk = Buffer.from(pending);
-        bytes += chunk.byteLength;
-        chunks.push(chunk);
-        pending = '';
-      }
+      if (end > start && out.chars >= maxBytes && mayCutBefore(end)) break;
+      text.write(rows[end]!, out);
     }
-    if (pending.length > 0) {
-      const chunk = Buffer.from(pending);
-      bytes += chunk.byteLength;
-      chunks.push(chunk);
-    }
-    yield { start, end, chunks, bytes };
+    out.flush();
+    yield { start, end, chunks: out.chunks, bytes: out.bytes };
     start = end;
   } while (start < rows.length);
 }
