@@ -501,6 +501,21 @@ const JSON_ROWS_SETTINGS: ClickHouseSettings = {
  */
 const SHARED_TEXT_CHARS = 16 * 1024;
 
+/** Characters a JSON string must escape (a lone surrogate included, as JSON.stringify does). */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * A value as JSON.stringify writes it: what the client's JSON formats send (NaN as null, an absent
+ * value as null), so both encodings store the same. The common cases skip the call.
+ */
+function jsonText(v: unknown): string {
+  if (typeof v === 'string') return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
+  if (v === undefined) return 'null';
+  if (Array.isArray(v) && v.length === 0) return '[]';
+  return JSON.stringify(v) ?? 'null';
+}
+
 /** One insert's body as it is built: small text joined into large chunks, large shared values as is. */
 class BodyWriter {
   readonly chunks: Buffer[] = [];
@@ -549,30 +564,25 @@ export class RowText {
   }
 
   write(row: readonly unknown[], out: BodyWriter): void {
-    out.text('[');
+    // The line is built here and handed over once (or around a shared value): one call per row.
+    let s = '[';
     for (let i = 0; i < row.length; i++) {
       const v = row[i];
-      if (i > 0) out.text(',');
+      if (i > 0) s += ',';
       if (v !== this.last[i]) {
-        // JSON.stringify of each value: what the client's JSON formats send (NaN as null, an
-        // absent value as null), so both encodings store the same.
-        const text =
-          typeof v === 'number'
-            ? Number.isFinite(v)
-              ? String(v)
-              : 'null'
-            : v === undefined
-              ? 'null'
-              : (JSON.stringify(v) ?? 'null');
+        const text = jsonText(v);
         this.last[i] = v;
         this.lastText[i] = text;
         this.lastBuffer[i] = text.length >= SHARED_TEXT_CHARS ? Buffer.from(text) : undefined;
       }
       const shared = this.lastBuffer[i];
-      if (shared) out.shared(shared, this.lastText[i]!.length);
-      else out.text(this.lastText[i]!);
+      if (shared) {
+        out.text(s);
+        out.shared(shared, this.lastText[i]!.length);
+        s = '';
+      } else s += this.lastText[i]!;
     }
-    out.text(']\n');
+    out.text(`${s}]\n`);
   }
 }
 
