@@ -68,6 +68,8 @@ export type RejectionClass = 'invalid-rows' | 'clickhouse-refused';
 
 export interface WriteStats {
   readonly rowsInserted: number;
+  /** `rowsInserted` by tenant (the per-tenant rows metric). */
+  readonly rowsInsertedByTenant: ReadonlyMap<string, number>;
   /** Rows left out because the table already holds them (an earlier attempt, a resend, a duplicate in the batch). */
   readonly rowsAlreadyWritten: number;
   /** Rows older than the hot retention: TTL would drop them; the lake keeps them. */
@@ -739,6 +741,7 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
     // the batch, and left out of later tables' inserts.
     const refused = new Map<string, { readonly reason: string }>();
     let rowsInserted = 0;
+    const rowsInsertedByTenant = new Map<string, number>();
     let rowsAlreadyWritten = 0;
     let inserts = 0;
     let roundTrips = 0;
@@ -828,7 +831,13 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
           roundTrips++;
           await this.retrying(table, () => this.insertRows(table, rows, token, (i) => cuts.has(i)));
           rowsInserted += rows.length;
-          for (const e of group) done.add(`${table}\u0000${e.prepared.key}`);
+          for (const e of group) {
+            done.add(`${table}\u0000${e.prepared.key}`);
+            const tenant = e.prepared.item.tenant;
+            let n = rowsInsertedByTenant.get(tenant) ?? 0;
+            for (const run of e.runs) n += run.rows.length;
+            rowsInsertedByTenant.set(tenant, n);
+          }
         };
         for (const [entry, failure] of await this.isolating(table, entries, insertGroup)) {
           refused.set(entry.prepared.key, {
@@ -863,7 +872,7 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
       rejected,
       pending,
       ...(error ? { error } : {}),
-      stats: { rowsInserted, rowsAlreadyWritten, rowsExpired, inserts, roundTrips },
+      stats: { rowsInserted, rowsInsertedByTenant, rowsAlreadyWritten, rowsExpired, inserts, roundTrips },
     };
   }
 
