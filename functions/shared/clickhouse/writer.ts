@@ -504,6 +504,7 @@ const JSON_ROWS_SETTINGS: ClickHouseSettings = {
 const SHARED_TEXT_CHARS = 16 * 1024;
 
 /** Characters a JSON string must escape (a lone surrogate included, as JSON.stringify does). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what JSON must escape
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 /**

@@ -65,7 +65,18 @@ describe('encodeParts', () => {
       ['s', 1, map, [1, 2], true, Number.NaN, undefined, null, '18446744073709551615', -0],
       ['s', 1, map, [1, 2], true, Number.POSITIVE_INFINITY, undefined, null, 't', 0.5],
       ['u', 2, { ...map }, [], false, 1e300, 'x', {}, '', -1.5],
-      ['lone \ud800 pair \ud83d\ude00', 3, { '\u001f': '\\' }, [[]], false, -1e-300, '\u007f\u2028', [{}], 'é', 1],
+      [
+        'lone \ud800 pair \ud83d\ude00',
+        3,
+        { '\u001f': '\\' },
+        [[]],
+        false,
+        -1e-300,
+        '\u007f\u2028',
+        [{}],
+        'é',
+        1,
+      ],
     ];
     const text = [...encodeParts(rows, MAX_INSERT_BYTES)].flatMap((p) => p.chunks);
     expect(Buffer.concat(text).toString('utf8')).toBe(rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
