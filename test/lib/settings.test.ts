@@ -12,6 +12,7 @@ describe('deploy settings', () => {
       shardCount: 1,
       streamRetentionHours: 24,
       hotRetentionDays: 7,
+      hotBatchingWindowSeconds: 5,
       glacierAfterDays: 30,
       lakeRetentionDays: 365,
       deadLetterRetentionDays: 90,
