@@ -4,7 +4,8 @@
  * `createIngest` with the default caps and limiter, a counting stream sink and a static tenant;
  * the bodies are built here in the parent and handed over as files, so building them does not
  * count. The hot writer cases turn the request into envelopes first (caps lifted, as before they
- * existed), then measure one `ClickHouseTelemetryWriter.write` on embedded ClickHouse (chdb).
+ * existed), then measure one `ClickHouseTelemetryWriter.write` over HTTP to ClickHouse served by
+ * another process (local/clickhouse-http-process.ts), as a Lambda writes to ClickHouse Cloud.
  *
  *   npx tsx bench/adversarial.ts [--quick] [--only <case>]
  *
@@ -354,14 +355,21 @@ async function child(index: number, file: string, mode: 'ingest' | 'writer'): Pr
     return;
   }
   // The writer: the request's envelopes as the consumer decodes them (caps lifted to get them).
-  const { applyMigrations } = await import('../functions/shared/clickhouse/migrations.js');
+  // ClickHouse in another process, reached over HTTP with the production client: in Lambda the
+  // engine is ClickHouse Cloud, not in the writer's memory.
+  const { createRemoteClickHouse } = await import('../functions/shared/clickhouse/connect.js');
   const { ClickHouseTelemetryWriter } = await import('../functions/shared/clickhouse/writer.js');
   const { unpackEnvelope } = await import('../functions/shared/envelope/envelope.js');
-  const { createEmbeddedClickHouse } = await import('../local/clickhouse-embedded.js');
+  const { spawnClickHouseHttp } = await import('../local/clickhouse-http-process.js');
   const dir = mkdtempSync(join(tmpdir(), 'bench-adversarial-'));
-  const client = createEmbeddedClickHouse({ path: dir });
+  const server = await spawnClickHouseHttp({ path: dir, hotRetentionDays: 7 });
+  const client = createRemoteClickHouse({
+    url: server.url,
+    username: 'default',
+    password: '',
+    database: 'default',
+  });
   try {
-    await applyMigrations(client, { hotRetentionDays: 7 });
     const writer = new ClickHouseTelemetryWriter(client, { hotRetentionDays: 7 });
     const sink = new CapturingSink(true);
     const r = await ingestOnce(c, body, sink, true);
@@ -400,6 +408,7 @@ async function child(index: number, file: string, mode: 'ingest' | 'writer'): Pr
     );
   } finally {
     await client.close();
+    await server.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

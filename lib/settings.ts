@@ -61,6 +61,12 @@ export const settingsSchema = z
     dataPathTracing: z.enum(['active', 'pass-through']).default('pass-through'),
     /** ClickHouse TTL of the hot tier. @default 7 */
     hotRetentionDays: int(1, 3650).default(7),
+    /**
+     * The hot writer's event-source batching window (s): longer means larger, fewer invocations
+     * (~96 spans/s per shard at 1B spans a month on 4 shards: 5 s ≈ 480 spans per invocation) and
+     * later hot data and alerts (the scheduled alerts' 70 s worst case assumes 5 s). @default 5
+     */
+    hotBatchingWindowSeconds: int(0, 300).default(5),
     /** Lake objects move from S3 Standard to Glacier Instant Retrieval after this many days. @default 30 */
     glacierAfterDays: int(1, 3650).default(30),
     /** Lake objects expire after this many days. @default 365 */

@@ -5,7 +5,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
-import type { ClickHouseClient, InsertParams } from '@clickhouse/client';
+import type { ClickHouseClient } from '@clickhouse/client';
 import middy from '@middy/core';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { WRITE_LEDGER_TABLE } from '../shared/clickhouse/ddl.js';
@@ -38,35 +38,14 @@ export interface HotWriterDeps {
   readonly tracer?: Tracer;
 }
 
-/** One data insert that ClickHouse accepted: its table, how long it took, its rows per tenant. */
+/** One data insert that ClickHouse accepted: its table and how long it took. */
 export interface InsertObservation {
   readonly table: string;
   readonly ms: number;
-  readonly rowsByTenant: ReadonlyMap<string, number>;
 }
-
-/** The row model's tenant column, leading every table's sort key. */
-const TENANT_COLUMN = 'TenantId';
 
 /** `\`db\`.\`otel_traces\`` or `otel_traces` -> `otel_traces`. */
 const tableName = (quoted: string) => (quoted.split('.').pop() ?? quoted).replace(/`/g, '');
-
-function rowsByTenant(params: InsertParams<unknown, unknown>): Map<string, number> {
-  const counts = new Map<string, number>();
-  if (!Array.isArray(params.values)) return counts;
-  const columns = Array.isArray(params.columns) ? params.columns.map((c) => c.replace(/`/g, '')) : [];
-  const at = columns.indexOf(TENANT_COLUMN);
-  for (const row of params.values as unknown[]) {
-    const tenant = Array.isArray(row)
-      ? row[at]
-      : row !== null && typeof row === 'object'
-        ? (row as Record<string, unknown>)[TENANT_COLUMN]
-        : undefined;
-    const key = typeof tenant === 'string' ? tenant : 'unknown';
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
-  return counts;
-}
 
 /**
  * The client with its data inserts observed (inserts into the old write ledger, if any, left out).
@@ -82,7 +61,7 @@ export function observeInserts(
     const result = await client.insert(params);
     const table = tableName(params.table);
     if (table !== WRITE_LEDGER_TABLE) {
-      onInsert({ table, ms: performance.now() - started, rowsByTenant: rowsByTenant(params) });
+      onInsert({ table, ms: performance.now() - started });
     }
     return result;
   };
@@ -131,12 +110,11 @@ export function createHotWriterHandler(deps: HotWriterDeps) {
     });
 
     // The dashboard's contract (functions/shared/costs/pipeline-metrics.ts).
-    const tenants = new Map<string, number>();
     for (const o of inserts) {
       metrics.addMetric(PIPELINE_METRICS.clickhouseInsertLatency, MetricUnit.Milliseconds, Math.round(o.ms));
-      for (const [tenant, rows] of o.rowsByTenant) tenants.set(tenant, (tenants.get(tenant) ?? 0) + rows);
     }
-    for (const [tenant, rows] of tenants) {
+    // From the writer: insert bodies are byte streams now, which the client observer cannot count.
+    for (const [tenant, rows] of outcome.write?.stats.rowsInsertedByTenant ?? []) {
       // Its own EMF line: a tenant dimension on the batch's other metrics would split them per tenant.
       const single = metrics.singleMetric();
       single.addDimension('tenant', tenant);
@@ -166,7 +144,10 @@ export function createHotWriterHandler(deps: HotWriterDeps) {
         deadLetteredByReason: Object.fromEntries(outcome.deadLetteredByReason),
       }),
       retried: failures,
-      ...outcome.write?.stats,
+      ...(outcome.write && {
+        ...outcome.write.stats,
+        rowsInsertedByTenant: Object.fromEntries(outcome.write.stats.rowsInsertedByTenant),
+      }),
     };
     if (failures > 0) {
       logger.error('records not written; reported for redelivery', {

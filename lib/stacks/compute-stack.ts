@@ -181,7 +181,7 @@ export class ComputeStack extends Stack {
       deadLetterQueue: props.hotWriterDeadLetterQueue,
       alarmTopic: props.alarmTopic,
       batchSize: 10_000,
-      maxBatchingWindow: Duration.seconds(5),
+      maxBatchingWindow: Duration.seconds(s.hotBatchingWindowSeconds),
       maxRecordAge: HOT_WRITER_MAX_RECORD_AGE,
     });
     tagComponent(hotSource, 'hot-tier');

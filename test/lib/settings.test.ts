@@ -13,6 +13,7 @@ describe('deploy settings', () => {
       streamRetentionHours: 24,
       dataPathTracing: 'pass-through',
       hotRetentionDays: 7,
+      hotBatchingWindowSeconds: 5,
       glacierAfterDays: 30,
       lakeRetentionDays: 365,
       deadLetterRetentionDays: 90,

@@ -21,12 +21,24 @@ export interface RemoteClientOptions {
   readonly requestTimeoutMs?: number;
   /** @default 'otlp-pipeline' */
   readonly application?: string;
+  /** Insert body compression. @default DEFAULT_REQUEST_COMPRESSION */
+  readonly requestCompression?: RequestCompressionOption;
 }
+
+/** What insert bodies are compressed with: none, or gzip at a zlib level (1 fastest … 9). */
+export type RequestCompressionOption = false | { readonly codec: 'gzip'; readonly level: number };
+
+/**
+ * gzip level 1 (bench/hot-writer-ab.ts, docs/decisions/0004): nearly the bytes of the default level 6
+ * for a fraction of its CPU; zstd needs Node 22.15 (the local runtime is older) and Brotli cost more.
+ */
+export const DEFAULT_REQUEST_COMPRESSION: RequestCompressionOption = { codec: 'gzip', level: 1 };
 
 export function createRemoteClickHouse(
   credentials: ClickHouseCredentials,
   options: RemoteClientOptions = {},
 ): ClickHouseClient {
+  const request = options.requestCompression ?? DEFAULT_REQUEST_COMPRESSION;
   return createClient({
     url: credentials.url,
     username: credentials.username,
@@ -34,8 +46,11 @@ export function createRemoteClickHouse(
     database: credentials.database,
     application: options.application ?? 'otlp-pipeline',
     request_timeout: options.requestTimeoutMs ?? 30_000,
-    // Gzip the insert bodies: JSON rows compress ~10x and Lambda egress is the slow part.
-    compression: { request: true, response: true },
+    // Compress the insert bodies: JSON rows compress several-fold, and egress is billed and slow.
+    compression: {
+      request: request && { codec: request.codec, level: request.level },
+      response: true,
+    },
     // Long query parameters (the writer's envelope-id lookup) go in the body, not an over-long URL.
     use_multipart_params_auto: true,
     // A Lambda container may freeze for minutes between invocations; a stale socket then fails.

@@ -68,6 +68,8 @@ export type RejectionClass = 'invalid-rows' | 'clickhouse-refused';
 
 export interface WriteStats {
   readonly rowsInserted: number;
+  /** `rowsInserted` by tenant (the per-tenant rows metric). */
+  readonly rowsInsertedByTenant: ReadonlyMap<string, number>;
   /** Rows left out because the table already holds them (an earlier attempt, a resend, a duplicate in the batch). */
   readonly rowsAlreadyWritten: number;
   /** Rows older than the hot retention: TTL would drop them; the lake keeps them. */
@@ -133,7 +135,11 @@ export interface ClickHouseWriterOptions {
   readonly attempts?: number;
   /** Delay before the 2nd attempt, doubled after. @default 200 */
   readonly retryDelayMs?: number;
-  /** @default 'JSONCompactEachRow' (the faster one: see bench/clickhouse.ts) */
+  /**
+   * 'JSONCompactEachRow': rows encoded by the writer (RowText), a shared value once per run, sent
+   * as a byte stream; 'JSONEachRow': row objects encoded by the client (the slower reference).
+   * @default 'JSONCompactEachRow'
+   */
   readonly format?: InsertFormat;
   /** @default Date.now */
   readonly now?: () => number;
@@ -465,49 +471,156 @@ const MAX_INT64 = 9_223_372_036_854_775_807n;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Most text one insert carries (estimated): bounds what an insert costs the writer however much
- * resource attributes repeat across rows; batches of ordinary rows stay one insert.
+ * Most row text one insert carries (a part may pass it by one row, or by a cell that must stay
+ * whole): bounds what an insert costs the writer however much resource attributes repeat across
+ * rows; batches of ordinary rows stay one insert.
  */
 export const MAX_INSERT_BYTES = 16 * 1024 * 1024;
 
+/** Text handed to the client per stream chunk: large, so request compression runs on few big writes. */
+const CHUNK_CHARS = 512 * 1024;
+
 /**
- * Rows in consecutive runs whose estimated JSON size stays within `maxBytes` (a row alone may be
- * more), cut only where `mayCutBefore` allows (a run that must stay whole may pass `maxBytes`). The estimate counts string lengths and numbers; an object or array shared by many rows (a
- * resource's attribute map) is measured once and counted at every row, as the text repeats it.
+ * The insert body's format. The rows are JSONCompactEachRow text that the writer encodes itself,
+ * sent as CustomSeparated with the JSON escaping rule and JSONCompactEachRow's delimiters (the same
+ * per-value JSON parser on the server): the client takes a raw format as a byte stream, where a
+ * JSON format would make it stringify each row object again.
  */
-export function splitBySize(
-  rows: unknown[][],
+const JSON_ROWS_FORMAT = 'CustomSeparated';
+const JSON_ROWS_SETTINGS: ClickHouseSettings = {
+  format_custom_escaping_rule: 'JSON',
+  format_custom_field_delimiter: ',',
+  format_custom_row_before_delimiter: '[',
+  format_custom_row_after_delimiter: ']\n',
+  format_custom_row_between_delimiter: '',
+  format_custom_result_before_delimiter: '',
+  format_custom_result_after_delimiter: '',
+};
+
+/**
+ * A value's text at least this long is kept as one Buffer and sent by reference at every row that
+ * repeats it: a resource's attribute map costs its bytes once in memory, however many rows carry it.
+ */
+const SHARED_TEXT_CHARS = 16 * 1024;
+
+/** Characters a JSON string must escape (a lone surrogate included, as JSON.stringify does). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what JSON must escape
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * A value as JSON.stringify writes it: what the client's JSON formats send (NaN as null, an absent
+ * value as null), so both encodings store the same. The common cases skip the call.
+ */
+function jsonText(v: unknown): string {
+  if (typeof v === 'string') return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
+  if (v === undefined) return 'null';
+  if (Array.isArray(v) && v.length === 0) return '[]';
+  return JSON.stringify(v) ?? 'null';
+}
+
+/** One insert's body as it is built: small text joined into large chunks, large shared values as is. */
+class BodyWriter {
+  readonly chunks: Buffer[] = [];
+  /** Characters of row text written (the measure of a part's size). */
+  chars = 0;
+  bytes = 0;
+  private pending = '';
+
+  text(s: string): void {
+    this.pending += s;
+    this.chars += s.length;
+    if (this.pending.length >= CHUNK_CHARS) this.flush();
+  }
+
+  shared(b: Buffer, chars: number): void {
+    this.flush();
+    this.chunks.push(b);
+    this.bytes += b.byteLength;
+    this.chars += chars;
+  }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const chunk = Buffer.from(this.pending);
+    this.chunks.push(chunk);
+    this.bytes += chunk.byteLength;
+    this.pending = '';
+  }
+}
+
+/**
+ * Writes rows as JSONCompactEachRow lines. A value equal to the one above it in its column is not
+ * encoded again: rows of one resource share its attribute map object (and service name, scope…),
+ * so 1,000 rows under 250 KB of resource attributes stringify them once, not 1,000 times, and a
+ * large one is held once (SHARED_TEXT_CHARS).
+ */
+export class RowText {
+  private readonly last: unknown[];
+  private readonly lastText: string[];
+  private readonly lastBuffer: (Buffer | undefined)[];
+
+  constructor(width: number) {
+    this.last = new Array<unknown>(width).fill(RowText);
+    this.lastText = new Array<string>(width).fill('');
+    this.lastBuffer = new Array<Buffer | undefined>(width).fill(undefined);
+  }
+
+  write(row: readonly unknown[], out: BodyWriter): void {
+    // The line is built here and handed over once (or around a shared value): one call per row.
+    let s = '[';
+    for (let i = 0; i < row.length; i++) {
+      const v = row[i];
+      if (i > 0) s += ',';
+      if (v !== this.last[i]) {
+        const text = jsonText(v);
+        this.last[i] = v;
+        this.lastText[i] = text;
+        this.lastBuffer[i] = text.length >= SHARED_TEXT_CHARS ? Buffer.from(text) : undefined;
+      }
+      const shared = this.lastBuffer[i];
+      if (shared) {
+        out.text(s);
+        out.shared(shared, this.lastText[i]!.length);
+        s = '';
+      } else s += this.lastText[i]!;
+    }
+    out.text(`${s}]\n`);
+  }
+}
+
+/** One insert: rows [start, end) as JSONCompactEachRow text in chunks (a shared chunk may repeat). */
+export interface InsertPart {
+  readonly start: number;
+  readonly end: number;
+  readonly chunks: readonly Buffer[];
+  readonly bytes: number;
+}
+
+/**
+ * `rows` as consecutive inserts of about `maxBytes` of text each, encoded one part at a time (the
+ * caller holds one part, never the whole batch's text). A part is cut only where `mayCutBefore`
+ * allows, once it holds `maxBytes`. The cuts depend only on the rows, so a retry of the same rows
+ * is cut the same way and each part's dedup token matches.
+ */
+export function* encodeParts(
+  rows: readonly (readonly unknown[])[],
   maxBytes: number,
   mayCutBefore: (row: number) => boolean = () => true,
-): unknown[][][] {
-  const sizes = new WeakMap<object, number>();
-  const size = (v: unknown): number => {
-    if (typeof v === 'string') return v.length + 2;
-    if (v === null || typeof v !== 'object') return 8;
-    const known = sizes.get(v);
-    if (known !== undefined) return known;
-    let n = 2;
-    if (Array.isArray(v)) for (const x of v) n += size(x) + 1;
-    else for (const [k, x] of Object.entries(v)) n += k.length + 4 + size(x);
-    sizes.set(v, n);
-    return n;
-  };
-  const parts: unknown[][][] = [];
-  let current: unknown[][] = [];
-  let bytes = 0;
-  for (const [i, row] of rows.entries()) {
-    let n = 0;
-    for (const cell of row) n += size(cell) + 1;
-    if (current.length > 0 && bytes + n > maxBytes && mayCutBefore(i)) {
-      parts.push(current);
-      current = [];
-      bytes = 0;
+): Generator<InsertPart> {
+  const text = new RowText(rows[0]?.length ?? 0);
+  let start = 0;
+  do {
+    const out = new BodyWriter();
+    let end = start;
+    for (; end < rows.length; end++) {
+      if (end > start && out.chars >= maxBytes && mayCutBefore(end)) break;
+      text.write(rows[end]!, out);
     }
-    current.push(row);
-    bytes += n;
-  }
-  if (current.length > 0 || parts.length === 0) parts.push(current);
-  return parts;
+    out.flush();
+    yield { start, end, chunks: out.chunks, bytes: out.bytes };
+    start = end;
+  } while (start < rows.length);
 }
 
 interface Prepared {
@@ -629,6 +742,7 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
     // the batch, and left out of later tables' inserts.
     const refused = new Map<string, { readonly reason: string }>();
     let rowsInserted = 0;
+    const rowsInsertedByTenant = new Map<string, number>();
     let rowsAlreadyWritten = 0;
     let inserts = 0;
     let roundTrips = 0;
@@ -718,7 +832,13 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
           roundTrips++;
           await this.retrying(table, () => this.insertRows(table, rows, token, (i) => cuts.has(i)));
           rowsInserted += rows.length;
-          for (const e of group) done.add(`${table}\u0000${e.prepared.key}`);
+          for (const e of group) {
+            done.add(`${table}\u0000${e.prepared.key}`);
+            const tenant = e.prepared.item.tenant;
+            let n = rowsInsertedByTenant.get(tenant) ?? 0;
+            for (const run of e.runs) n += run.rows.length;
+            rowsInsertedByTenant.set(tenant, n);
+          }
         };
         for (const [entry, failure] of await this.isolating(table, entries, insertGroup)) {
           refused.set(entry.prepared.key, {
@@ -753,7 +873,7 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
       rejected,
       pending,
       ...(error ? { error } : {}),
-      stats: { rowsInserted, rowsAlreadyWritten, rowsExpired, inserts, roundTrips },
+      stats: { rowsInserted, rowsInsertedByTenant, rowsAlreadyWritten, rowsExpired, inserts, roundTrips },
     };
   }
 
@@ -819,14 +939,11 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
   }
 
   /**
-   * Inserts `rows`, streamed: the client serializes a row at a time into the request body instead
-   * of joining every row into one string first. Rows of one resource share its attribute map
-   * object, but each row's text repeats it: 1,000 rows under 250 KB of resource attributes were
-   * 250 MB of row strings plus their 250 MB join before the first byte left. A batch whose text
-   * would pass MAX_INSERT_BYTES goes as several inserts of at most that (by an estimate from the
-   * rows, no serializing twice), each deduplicated by `<token>/<part>`: the split depends only on
-   * the rows, so a retry of the batch splits the same way and every part deduplicates. The
-   * embedded engine's connection materializes each insert's body, so this bounds local memory too.
+   * Inserts `rows` as one insert, or as several of about MAX_INSERT_BYTES of text each (cut only
+   * where `mayCutBefore` allows), each deduplicated by `<token>/<part>`. Text is encoded a part at a
+   * time and streamed in large chunks: rows of one resource share its attribute map, but each row's
+   * text repeats it (1,000 rows under 250 KB of resource attributes are 250 MB of text), so the
+   * writer never holds more than one part's text.
    */
   private async insertRows(
     table: TableName,
@@ -834,30 +951,36 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
     token: string,
     mayCutBefore?: (row: number) => boolean,
   ): Promise<void> {
-    const parts = splitBySize(rows, MAX_INSERT_BYTES, mayCutBefore);
-    if (parts.length === 1) return this.insertPart(table, rows, token);
-    for (const [i, part] of parts.entries()) await this.insertPart(table, part, `${token}/${i}`);
+    let n = 0;
+    for (const part of encodeParts(rows, MAX_INSERT_BYTES, mayCutBefore)) {
+      const whole = n === 0 && part.end === rows.length;
+      await this.insertPart(table, rows, part, whole ? token : `${token}/${n}`);
+      n++;
+    }
   }
 
-  private async insertPart(table: TableName, rows: unknown[][], token: string): Promise<void> {
+  private async insertPart(
+    table: TableName,
+    rows: unknown[][],
+    part: InsertPart,
+    token: string,
+  ): Promise<void> {
     const layout = LAYOUTS.get(table)!;
-    const common = {
-      table: qualified(table, this.database),
-      clickhouse_settings: this.insertSettings(token),
-    };
-    // A fresh stream per attempt (retries call this again); a small buffer keeps few rows in flight.
-    const stream = <T>(source: Iterable<T>) => Readable.from(source, { objectMode: true, highWaterMark: 16 });
     if (this.format === 'JSONCompactEachRow') {
       await this.client.insert({
-        ...common,
-        values: stream(rows),
-        format: 'JSONCompactEachRow',
+        table: qualified(table, this.database),
         columns: layout.columns.map((c) => ident(c.name)) as [string, ...string[]],
+        // A fresh stream per attempt (retries call this again).
+        values: Readable.from(part.chunks, { objectMode: false }),
+        format: JSON_ROWS_FORMAT,
+        clickhouse_settings: { ...this.insertSettings(token), ...JSON_ROWS_SETTINGS },
       });
       return;
     }
+    // The client's own JSON encoding, row objects: the reference the tests hold ours to.
     function* objects(): Generator<Record<string, unknown>> {
-      for (const row of rows) {
+      for (let r = part.start; r < part.end; r++) {
+        const row = rows[r]!;
         const o: Record<string, unknown> = {};
         layout.columns.forEach((c, i) => {
           o[c.name] = row[i];
@@ -865,7 +988,12 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
         yield o;
       }
     }
-    await this.client.insert({ ...common, values: stream(objects()), format: 'JSONEachRow' });
+    await this.client.insert({
+      table: qualified(table, this.database),
+      values: Readable.from(objects(), { objectMode: true, highWaterMark: 16 }),
+      format: 'JSONEachRow',
+      clickhouse_settings: this.insertSettings(token),
+    });
   }
 
   /**

@@ -278,5 +278,7 @@ describe('hot-writer handler', () => {
     expect(await count(client, 'otel_logs')).toBe(8);
     expect(emitted).toContainEqual(['DeadLetters', 2, {}]);
     expect(emitted).toContainEqual(['DeadLettersByReason', 2, { reason: 'clickhouse-refused' }]);
+    // The rows stored, per tenant (the refused envelopes' rows are not among them).
+    expect(emitted).toContainEqual(['TenantRowsWritten', 20, { tenant: 'acme' }]);
   });
 });

@@ -139,6 +139,14 @@ describe('compute stack', () => {
     expect(destinations[1]).toContain('LakeWriterDeadLetterQueue');
   });
 
+  it('takes the hot writer batching window from the settings (fewer, larger invocations for later hot data)', () => {
+    const other = Template.fromStack(testApp({ hotBatchingWindowSeconds: 20 }).compute);
+    const windows = Object.values(other.findResources('AWS::Lambda::EventSourceMapping')).map((r) =>
+      Number((r as Resource).Properties.MaximumBatchingWindowInSeconds),
+    );
+    expect(windows.sort((a, b) => a - b)).toEqual([20, 300]);
+  });
+
   it('alarms on iterator age and dead-letter depth for both consumers, to the alarm topic', () => {
     const alarms = ofType('AWS::CloudWatch::Alarm').map(([, r]) => r.Properties);
     const iteratorAge = alarms.filter((a) => a.MetricName === 'IteratorAge');

@@ -6,9 +6,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { applyMigrations } from '../../../../functions/shared/clickhouse/migrations.js';
 import {
   ClickHouseTelemetryWriter,
+  encodeParts,
   MAX_INSERT_BYTES,
   type PositionedEnvelope,
-  splitBySize,
 } from '../../../../functions/shared/clickhouse/writer.js';
 import { unpackEnvelope } from '../../../../functions/shared/envelope/envelope.js';
 import { createEmbeddedClickHouse } from '../../../../local/clickhouse-embedded.js';
@@ -16,27 +16,70 @@ import { batchOf, count, envelopeData, logRow, nsAgo, position } from './support
 
 /**
  * Rows that repeat a large resource (issue #17): the writer streams them and splits a table's
- * insert past MAX_INSERT_BYTES of estimated text into parts deduplicated by `<token>/<part>`.
+ * insert past MAX_INSERT_BYTES of row text into parts deduplicated by `<token>/<part>`.
+ * encodeParts' own text is held to JSON.stringify and JSON.parse.
  * Embedded ClickHouse (chdb) is the oracle for what was stored.
  */
 
-describe('splitBySize', () => {
-  it('counts a shared object at every row that carries it, and keeps each part within the limit', () => {
+const partsOf = (rows: unknown[][], maxBytes: number, mayCutBefore?: (row: number) => boolean) =>
+  [...encodeParts(rows, maxBytes, mayCutBefore)].map((p) => ({
+    rows: [p.start, p.end],
+    lines: Buffer.concat(p.chunks)
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as unknown),
+  }));
+
+describe('encodeParts', () => {
+  it('writes a shared object at every row that carries it, and cuts once a part holds the limit', () => {
     const shared = { big: 'x'.repeat(1000) };
     const rows = Array.from({ length: 10 }, (_, i) => [`row-${i}`, shared]);
-    const parts = splitBySize(rows, 2500);
-    expect(parts.map((p) => p.length)).toEqual([2, 2, 2, 2, 2]);
-    expect(parts.flat()).toEqual(rows);
+    const parts = partsOf(rows, 2000);
+    expect(parts.map((p) => p.rows)).toEqual([
+      [0, 2],
+      [2, 4],
+      [4, 6],
+      [6, 8],
+      [8, 10],
+    ]);
+    expect(parts.flatMap((p) => p.lines)).toEqual(rows);
   });
 
-  it('keeps a batch under the limit whole, and gives a row larger than the limit a part of its own', () => {
-    expect(splitBySize([['a'], ['b']], 1000)).toEqual([[['a'], ['b']]]);
-    expect(splitBySize([['a'], ['x'.repeat(100)], ['b']], 50)).toEqual([
-      [['a']],
-      [['x'.repeat(100)]],
-      [['b']],
+  it('keeps a batch under the limit whole, gives a row larger than the limit a part of its own, and cuts only where allowed', () => {
+    expect(partsOf([['a'], ['b']], 1000).map((p) => p.rows)).toEqual([[0, 2]]);
+    expect(partsOf([['a'], ['x'.repeat(100)], ['b']], 50).map((p) => p.rows)).toEqual([
+      [0, 2],
+      [2, 3],
     ]);
-    expect(splitBySize([], 10)).toEqual([[]]);
+    expect(partsOf([['x'.repeat(100)], ['b'], ['c']], 50, (r) => r !== 1).map((p) => p.rows)).toEqual([
+      [0, 2],
+      [2, 3],
+    ]);
+    expect(partsOf([], 10)).toEqual([{ rows: [0, 0], lines: [] }]);
+  });
+
+  it('encodes each value as JSON.stringify does, whether or not it repeats the row above', () => {
+    const map = { k: 'v"\n\u0000', é: '' };
+    const rows: unknown[][] = [
+      ['s', 1, map, [1, 2], true, Number.NaN, undefined, null, '18446744073709551615', -0],
+      ['s', 1, map, [1, 2], true, Number.POSITIVE_INFINITY, undefined, null, 't', 0.5],
+      ['u', 2, { ...map }, [], false, 1e300, 'x', {}, '', -1.5],
+      [
+        'lone \ud800 pair \ud83d\ude00',
+        3,
+        { '\u001f': '\\' },
+        [[]],
+        false,
+        -1e-300,
+        '\u007f\u2028',
+        [{}],
+        'é',
+        1,
+      ],
+    ];
+    const text = [...encodeParts(rows, MAX_INSERT_BYTES)].flatMap((p) => p.chunks);
+    expect(Buffer.concat(text).toString('utf8')).toBe(rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
   });
 });
 

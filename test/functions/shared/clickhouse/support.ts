@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import type { StreamPosition } from '../../../../functions/shared/clickhouse/writer.js';
@@ -187,9 +188,24 @@ export function partialInserts(
         return async (params: Parameters<ClickHouseClient['insert']>[0]) => {
           const columns = (params.columns as string[] | undefined)?.map((c) => c.replace(/`/g, '')) ?? [];
           const at = columns.findIndex((c) => c === 'Timestamp' || c === 'TimeUnix');
-          const values = (params.values as unknown[][]).filter((row) =>
-            commits(Number(String(row[at]).split('.')[0])),
-          );
+          const passes = (row: unknown[]) => commits(Number(String(row[at]).split('.')[0]));
+          const source = params.values as Readable;
+          // The writer's own text (a byte stream of JSON rows), or row arrays for the client to encode.
+          const values = source.readableObjectMode
+            ? source.filter(passes)
+            : Readable.from(
+                [
+                  Buffer.from(
+                    Buffer.concat(await source.toArray())
+                      .toString('utf8')
+                      .split('\n')
+                      .filter((line) => line !== '' && passes(JSON.parse(line) as unknown[]))
+                      .map((line) => `${line}\n`)
+                      .join(''),
+                  ),
+                ],
+                { objectMode: false },
+              );
           const settings = params.clickhouse_settings ?? {};
           // Its own token: the committed part is a separate block here, not one of the whole insert's.
           await target.insert({
