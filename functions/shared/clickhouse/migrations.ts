@@ -9,6 +9,7 @@ import {
   exporterSpellingStatements,
   ident,
   MIGRATIONS_TABLE,
+  minuteRollupStatements,
   qualified,
   RETENTION_TABLES,
   schemaStatements,
@@ -48,6 +49,11 @@ export const MIGRATIONS: readonly Migration[] = [
         const index = ENVELOPE_ID_INDEX.replace(/^INDEX /, 'INDEX IF NOT EXISTS ');
         return `ALTER TABLE ${qualified(t, database)} ADD COLUMN IF NOT EXISTS ${columnDefinition(col)}, ADD ${index}`;
       }),
+  },
+  {
+    version: 4,
+    name: 'per-minute rollups: RED per service and operation, log counts per service and severity',
+    statements: minuteRollupStatements,
   },
 ];
 

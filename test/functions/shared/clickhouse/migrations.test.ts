@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  LOG_COUNTS_1M_TABLE,
   LOG_COUNTS_TABLE,
   MIGRATIONS_TABLE,
   physicalClickHouseType,
+  SERVICE_RED_1M_TABLE,
   SERVICE_RED_TABLE,
   schemaStatements,
   TRACE_LOOKUP_TABLE,
@@ -54,6 +56,8 @@ describe('applyMigrations', () => {
       TRACE_LOOKUP_TABLE,
       SERVICE_RED_TABLE,
       LOG_COUNTS_TABLE,
+      SERVICE_RED_1M_TABLE,
+      LOG_COUNTS_1M_TABLE,
       WRITE_LEDGER_TABLE,
       ...TABLE_NAMES,
     ]) {
@@ -70,7 +74,7 @@ describe('applyMigrations', () => {
     expect(traces).toMatch(/INDEX idx_duration Duration TYPE minmax/);
     expect(byName.get(SERVICE_RED_TABLE)?.engine).toBe('AggregatingMergeTree');
     expect(byName.get(LOG_COUNTS_TABLE)?.engine).toBe('SummingMergeTree');
-    expect([...byName.values()].filter((t) => t.engine === 'MaterializedView')).toHaveLength(3);
+    expect([...byName.values()].filter((t) => t.engine === 'MaterializedView')).toHaveLength(5);
   });
 
   it('is a no-op the second time and records each version once', async () => {
@@ -147,7 +151,7 @@ describe('applyMigrations', () => {
 
     const result = await applyMigrations(client, { database: db, hotRetentionDays: 7 });
 
-    expect(result.applied).toEqual([2, 3]);
+    expect(result.applied).toEqual([2, 3, 4]);
     const columns = await rows<{ table: string; type: string }>(
       `SELECT table, type FROM system.columns WHERE database = '${db}' AND name = 'EnvelopeId' ORDER BY table`,
     );
