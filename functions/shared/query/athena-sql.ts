@@ -221,7 +221,8 @@ export function athenaMetricBucketsSql(q: MetricQuery, t: AthenaTables): AthenaS
   const bucket = `CAST(floor(to_unixtime(timeunix) * 1000 / ${step}) AS bigint) * ${step}`;
   const branches = (Object.entries(METRIC_TABLES) as [MetricType, string][]).map(([type, table]) => {
     const m = metricWhere(b, q);
-    return `SELECT '${type}' AS metric_type, ${m.group} AS servicename, timeunix, ${METRIC_VALUES[type]}
+    const group = m.group === 'servicename' ? m.group : `${m.group} AS servicename`;
+    return `SELECT '${type}' AS metric_type, ${group}, timeunix, ${METRIC_VALUES[type]}
   FROM ${t.table(table)}${m.join}
   WHERE ${m.where.join('\n    AND ')}`;
   });
