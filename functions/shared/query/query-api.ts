@@ -778,6 +778,41 @@ export function createQueryApi(deps: QueryApiDeps) {
     return { status: 200, body: { data, meta: meta(range, tiers, null) }, tiers };
   }
 
+  function dispatch(
+    operation: Exclude<QueryOperation, 'openapi'>,
+    tenant: string,
+    pathParams: Record<string, string | undefined>,
+    query: Query,
+    budget: QueryBudget,
+  ) {
+    switch (operation) {
+      case 'getTrace':
+        return getTrace(tenant, pathParams, query, budget);
+      case 'searchTraces':
+        return searchTraces(tenant, query, budget);
+      case 'searchLogs':
+        return searchLogs(tenant, query, budget);
+      case 'queryMetrics':
+        return queryMetrics(tenant, query, budget);
+      case 'listServices':
+        return listServices(tenant, query, budget);
+      case 'serviceSeries':
+        return serviceSeries(tenant, query, budget);
+      case 'serviceOperations':
+        return serviceOperations(tenant, pathParams, query, budget);
+      case 'serviceMap':
+        return serviceMap(tenant, query, budget);
+      case 'logHistogram':
+        return logHistogram(tenant, query, budget);
+      case 'metricNames':
+        return metricNames(tenant, query, budget);
+      default: {
+        const never: never = operation;
+        throw new Error(`unhandled operation ${String(never)}`);
+      }
+    }
+  }
+
   const error = (status: number, code: string, message: string, extra: Record<string, string> = {}) => ({
     status,
     headers: JSON_HEADERS,
@@ -862,26 +897,7 @@ export function createQueryApi(deps: QueryApiDeps) {
     const budget: QueryBudget = { deadlineMs: now() + timeout };
     const pathParams = { ...match.pathParameters, ...req.pathParameters };
     try {
-      const r =
-        operation === 'getTrace'
-          ? await getTrace(tenant, pathParams, req.query, budget)
-          : operation === 'searchTraces'
-            ? await searchTraces(tenant, req.query, budget)
-            : operation === 'searchLogs'
-              ? await searchLogs(tenant, req.query, budget)
-              : operation === 'queryMetrics'
-                ? await queryMetrics(tenant, req.query, budget)
-                : operation === 'listServices'
-                  ? await listServices(tenant, req.query, budget)
-                  : operation === 'serviceSeries'
-                    ? await serviceSeries(tenant, req.query, budget)
-                    : operation === 'serviceOperations'
-                      ? await serviceOperations(tenant, pathParams, req.query, budget)
-                      : operation === 'serviceMap'
-                        ? await serviceMap(tenant, req.query, budget)
-                        : operation === 'logHistogram'
-                          ? await logHistogram(tenant, req.query, budget)
-                          : await metricNames(tenant, req.query, budget);
+      const r = await dispatch(operation, tenant, pathParams, req.query, budget);
       const bodyText = JSON.stringify(r.body);
       const bytes = Buffer.byteLength(bodyText);
       if (bytes > limits.maxResponseBytes) {

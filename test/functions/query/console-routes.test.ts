@@ -29,10 +29,11 @@ import { batchOf, DAY, log, MINUTE, metric, span, writeHot, writeLake } from './
 const ACME = 'acme-console-key-0123456789';
 const GLOBEX = 'globex-console-key-0123456789';
 const NOW = Date.now();
-/** The 15-minute range every RED test asks for, on whole minutes. */
-const W0 = Math.floor((NOW - 50 * MINUTE) / MINUTE) * MINUTE;
+/** The 15-minute range every RED test asks for, on a whole quarter hour (so 5m and 15m steps align). */
+const QUARTER = 15 * MINUTE;
+const W0 = Math.floor((NOW - 50 * MINUTE) / QUARTER) * QUARTER;
 const W1 = W0 + 15 * MINUTE;
-const COLD_W0 = Math.floor((NOW - 10 * DAY) / MINUTE) * MINUTE;
+const COLD_W0 = Math.floor((NOW - 10 * DAY) / QUARTER) * QUARTER;
 const SERVICES = ['frontend', 'checkout', 'payments', 'inventory'] as const;
 
 /** mulberry32: a small seeded generator, so a failure reproduces. */
