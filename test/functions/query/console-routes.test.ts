@@ -14,9 +14,9 @@ import {
 import { CursorCodec } from '../../../functions/shared/query/cursor.js';
 import { createQueryApi, type QueryApi } from '../../../functions/shared/query/query-api.js';
 import type { TenantDirectory } from '../../../functions/shared/tenants/directory.js';
-import { createEmbeddedClickHouse } from '../../../local/clickhouse-embedded.js';
 import { createLocalColdTier } from '../../../local/cold-tier.js';
 import { type Emulators, startEmulators } from '../../../local/emulators.js';
+import { openClickHouse, type TestClickHouse } from '../../support/clickhouse.js';
 import { batchOf, DAY, log, MINUTE, metric, span, writeHot, writeLake } from './support.js';
 
 /**
@@ -199,6 +199,7 @@ let dir: string;
 let emulators: Emulators;
 let s3: S3Client;
 let clickhouse: ClickHouseClient;
+let connection: TestClickHouse | undefined;
 let api: QueryApi;
 let acmeSpans: GenSpan[];
 let coldSpans: GenSpan[];
@@ -223,7 +224,9 @@ beforeAll(async () => {
   });
   await s3.send(new CreateBucketCommand({ Bucket: 'lake' }));
   const store = new S3ObjectStore(s3, 'lake');
-  clickhouse = createEmbeddedClickHouse({ path: join(dir, 'chdb') });
+  // Embedded, or over HTTP (the production client) when run from console-routes.over-http.test.ts.
+  connection = await openClickHouse(join(dir, 'chdb'));
+  clickhouse = connection.client;
   await applyMigrations(clickhouse, { hotRetentionDays: 7 });
 
   const rnd = random(18);
@@ -330,7 +333,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await clickhouse?.close();
+  await connection?.close();
   s3?.destroy();
   await emulators?.close();
   await rm(dir, { recursive: true, force: true });
