@@ -604,7 +604,7 @@ export function createQueryApi(deps: QueryApiDeps) {
           stepSeconds: stepMs / 1000,
           series: [...series.values()],
         },
-        meta: meta(range, tiers, null),
+        meta: meta(range, tiers, null, stepMs),
       },
       tiers,
     };

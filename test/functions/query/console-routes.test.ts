@@ -681,6 +681,7 @@ describe('GET /v1/query/metrics: percentiles and groupBy', () => {
         to: iso(W1),
       });
       expect(res.status).toBe(200);
+      expect(res.body.meta.stepMs).toBe(300_000);
       const series = res.body.data.series;
       expect(series.map((s: { group: string }) => s.group)).toEqual(['h1', 'h2']);
       for (const s of series) {
