@@ -3,9 +3,10 @@
  * services, two tenants and six days into embedded ClickHouse (INSERT ... SELECT generators, so the
  * materialized views fill the trace-id lookup and the RED rollup as the writer's inserts would),
  * then runs each endpoint through the query API use-case and prints p50/p95 latency and the rows
- * ClickHouse read per query. `--quick`: 100k rows each, 5 runs per query.
+ * ClickHouse read per query. `--quick`: 100k rows each, 5 runs per query. `--only <text>`: only
+ * the queries whose label contains it.
  *
- *   npx tsx bench/query.ts [--quick]
+ *   npx tsx bench/query.ts [--quick] [--only service-map]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -194,7 +195,8 @@ console.log(
 console.log(
   `${'query'.padEnd(38)} ${'p50 ms'.padStart(8)} ${'p95 ms'.padStart(8)} ${'rows read'.padStart(10)} ${'rows out'.padStart(9)}`,
 );
-for (const [label, path, query] of cases) {
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+for (const [label, path, query] of cases.filter(([label]) => only === undefined || label.includes(only))) {
   const times: number[] = [];
   let rowsRead = 0;
   let rowsOut = 0;

@@ -439,21 +439,23 @@ export function serviceEdgesSql(
 ): ClickHouseStatement {
   const s = scope(q.tenant, q.range, 'Timestamp');
   return {
+    // Joined on a 64-bit hash of (trace id, span id): about twice as fast as on the two strings
+    // (measured, ADR 0004). A wrong match needs two of the range's spans to collide: ~n²/2^65.
     sql: `SELECT p.ServiceName AS Parent, c.ServiceName AS Child, count() AS Calls,
   countIf(c.StatusCode IN {error_codes:Array(String)}) AS Errors,
   quantilesTDigest(0.5, 0.95, 0.99)(c.Duration) AS Quantiles
 FROM (
-  SELECT TraceId, ParentSpanId, ServiceName, Duration, StatusCode
+  SELECT cityHash64(TraceId, ParentSpanId) AS K, ServiceName, Duration, StatusCode
   FROM ${children.expr}
   WHERE ${s.where.join(' AND ')} AND ParentSpanId != ''
 ) AS c
 INNER JOIN (
-  SELECT TraceId, SpanId, ServiceName
+  SELECT cityHash64(TraceId, SpanId) AS K, ServiceName
   FROM ${parents.expr}
   WHERE TenantId = {tenant:String}
     AND Timestamp >= fromUnixTimestamp64Nano({parent_from_ns:Int64})
     AND Timestamp < fromUnixTimestamp64Nano({parent_to_ns:Int64})
-) AS p ON c.TraceId = p.TraceId AND c.ParentSpanId = p.SpanId
+) AS p ON c.K = p.K
 WHERE p.ServiceName != c.ServiceName
 GROUP BY Parent, Child
 ORDER BY Parent, Child
