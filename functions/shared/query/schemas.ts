@@ -16,7 +16,9 @@ const time = (what: string) =>
     .string()
     .max(64)
     .optional()
-    .describe(`${what}: RFC 3339 (2026-11-23T07:00:00Z) or relative to now (now, now-15m, now-1h, now-7d).`);
+    .describe(
+      `${what}: RFC 3339 (2026-11-23T07:00:00Z), epoch milliseconds (1795417200000) or relative to now (now, now-15m, now-1h, now-7d).`,
+    );
 
 const name = (what: string) => z.string().min(1).max(256).optional().describe(what);
 
