@@ -177,7 +177,9 @@ describe('applyMigrations', () => {
       await client.command({ query: `DROP VIEW ${db}.${t}_mv` });
       await client.command({ query: `DROP TABLE ${db}.${t}` });
     }
-    await client.command({ query: `ALTER TABLE ${db}.${MIGRATIONS_TABLE} DELETE WHERE version = 4 SETTINGS mutations_sync = 1` });
+    await client.command({
+      query: `ALTER TABLE ${db}.${MIGRATIONS_TABLE} DELETE WHERE version = 4 SETTINGS mutations_sync = 1`,
+    });
     const minute = 'toStartOfMinute(now64(9)) - INTERVAL 10 MINUTE';
     await client.command({
       query: `INSERT INTO ${db}.otel_traces (TenantId, Timestamp, TraceId, SpanId, ParentSpanId, SpanKind, ServiceName, SpanName, Duration, StatusCode)
@@ -202,7 +204,9 @@ describe('applyMigrations', () => {
     expect(back.reduce((n, r) => n + Number(r.e), 0)).toBe(4);
     expect(await minuteLogs()).toBe(30);
     // Run again (as after a crash mid-migration): the filled table is not filled twice.
-    await client.command({ query: `ALTER TABLE ${db}.${MIGRATIONS_TABLE} DELETE WHERE version = 4 SETTINGS mutations_sync = 1` });
+    await client.command({
+      query: `ALTER TABLE ${db}.${MIGRATIONS_TABLE} DELETE WHERE version = 4 SETTINGS mutations_sync = 1`,
+    });
     expect((await applyMigrations(client, { database: db, hotRetentionDays: 7 })).applied).toEqual([4]);
     expect(await minuteLogs()).toBe(30);
     // New rows reach the minute tables through the views.
