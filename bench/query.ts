@@ -3,9 +3,10 @@
  * services, two tenants and six days into embedded ClickHouse (INSERT ... SELECT generators, so the
  * materialized views fill the trace-id lookup and the RED rollup as the writer's inserts would),
  * then runs each endpoint through the query API use-case and prints p50/p95 latency and the rows
- * ClickHouse read per query. `--quick`: 100k rows each, 5 runs per query.
+ * ClickHouse read per query. `--quick`: 100k rows each, 5 runs per query. `--only <text>`: only
+ * the queries whose label contains it.
  *
- *   npx tsx bench/query.ts [--quick]
+ *   npx tsx bench/query.ts [--quick] [--only service-map]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -54,9 +55,10 @@ await load(
      substring(lower(hex(MD5(toString(number)))), 1, 16),
      if(number % ${SPANS_PER_TRACE} = 0, '', substring(lower(hex(MD5(toString(number - 1)))), 1, 16)),
      ['GET /cart', 'POST /checkout', 'SELECT carts', 'charge', 'render'][number % ${SPANS_PER_TRACE} + 1],
-     if(number % ${SPANS_PER_TRACE} = 0, 'Server', 'Internal'),
-     concat('service-', toString(intDiv(number, ${SPANS_PER_TRACE}) % ${SERVICES})),
-     map('service.name', concat('service-', toString(intDiv(number, ${SPANS_PER_TRACE}) % ${SERVICES}))),
+     -- 'charge' is served by the next service: a call edge service-k -> service-(k+1) per trace.
+     multiIf(number % ${SPANS_PER_TRACE} = 0, 'Server', number % ${SPANS_PER_TRACE} = 3, 'Server', 'Internal'),
+     concat('service-', toString((intDiv(number, ${SPANS_PER_TRACE}) + (number % ${SPANS_PER_TRACE} >= 3)) % ${SERVICES})),
+     map('service.name', concat('service-', toString((intDiv(number, ${SPANS_PER_TRACE}) + (number % ${SPANS_PER_TRACE} >= 3)) % ${SERVICES}))),
      map('http.route', '/cart', 'n', toString(number % 100)),
      (number * 7919) % 500000000,
      if(number % 97 = 0, 'Error', 'Ok')
@@ -84,7 +86,30 @@ await load(
      (number % 100) / 100
    FROM numbers(${POINTS})`,
 );
+await load(
+  `${POINTS / 4} histogram points`,
+  `INSERT INTO otel_metrics_histogram (TenantId, TimeUnix, ServiceName, MetricName, MetricUnit, Attributes, Count, Sum, Min, Max, BucketCounts, ExplicitBounds)
+   SELECT 'acme', fromUnixTimestamp64Nano(toInt64(${nowMs}000000 - number * intDiv(${spanNs}, ${POINTS / 4}))),
+     concat('service-', toString(number % ${SERVICES})), 'http.server.duration', 'ms', map('host', concat('h', toString(number % 4))),
+     100, 5000, 1, 900, [10, 20 + number % 10, 30, 30, 10 - number % 10], [5, 25, 50, 100]
+   FROM numbers(${POINTS / 4})`,
+);
 await client.command({ query: 'OPTIMIZE TABLE otel_traces_trace_id_ts FINAL' });
+
+// What the rollups cost on disk next to the rows they summarise (the minute TTL decision, ADR 0004).
+const sizes = await (
+  await client.query({
+    query: `SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS bytes FROM system.parts
+            WHERE active AND database = currentDatabase() AND table LIKE 'otel_%' GROUP BY table ORDER BY table`,
+    format: 'JSONEachRow',
+  })
+).json<{ table: string; rows: string; bytes: string }>();
+console.log('\ntable sizes (active parts):');
+for (const t of sizes) {
+  console.log(
+    `  ${t.table.padEnd(36)} ${String(t.rows).padStart(10)} rows ${(Number(t.bytes) / 1024).toFixed(0).padStart(8)} KiB`,
+  );
+}
 
 const someTrace = (
   await (
@@ -131,6 +156,32 @@ const cases: [string, string, Record<string, string>][] = [
   ],
   ['services 1h (rollup)', '/v1/query/services', {}],
   ['services 6d (rollup)', '/v1/query/services', { from: 'now-6d' }],
+  // The console's routes (issue 18): each page's queries.
+  ['services 15m (minute rollup)', '/v1/query/services', { from: 'now-15m' }],
+  ['services/series 1h (1m)', '/v1/query/services/series', {}],
+  ['services/series 24h (5m)', '/v1/query/services/series', { from: 'now-24h' }],
+  ['services/series 6d (30m)', '/v1/query/services/series', { from: 'now-6d' }],
+  ['services/series 6d, step 1h', '/v1/query/services/series', { from: 'now-6d', step: '1h' }],
+  ['operations 1h', '/v1/query/services/service-3/operations', {}],
+  ['operations 6d', '/v1/query/services/service-3/operations', { from: 'now-6d' }],
+  ['service-map 15m', '/v1/query/service-map', { from: 'now-15m' }],
+  ['service-map 1h', '/v1/query/service-map', {}],
+  ['service-map 24h', '/v1/query/service-map', { from: 'now-24h' }],
+  ['service-map 6d', '/v1/query/service-map', { from: 'now-6d' }],
+  ['logs/histogram 1h', '/v1/query/logs/histogram', {}],
+  [
+    'logs/histogram 6d, service+ERROR',
+    '/v1/query/logs/histogram',
+    { from: 'now-6d', service: 'service-4', severity: 'error' },
+  ],
+  ['logs/histogram 24h, q text (raw)', '/v1/query/logs/histogram', { from: 'now-24h', q: 'payment failed' }],
+  ['metrics/names 1h', '/v1/query/metrics/names', {}],
+  ['metrics/names 6d', '/v1/query/metrics/names', { from: 'now-6d' }],
+  [
+    'metrics 24h, p95 by attr.host',
+    '/v1/query/metrics',
+    { name: 'http.server.duration', agg: 'p95', groupBy: 'attr.host', from: 'now-24h' },
+  ],
 ];
 
 const pct = (xs: number[], p: number) => {
@@ -144,7 +195,8 @@ console.log(
 console.log(
   `${'query'.padEnd(38)} ${'p50 ms'.padStart(8)} ${'p95 ms'.padStart(8)} ${'rows read'.padStart(10)} ${'rows out'.padStart(9)}`,
 );
-for (const [label, path, query] of cases) {
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+for (const [label, path, query] of cases.filter(([label]) => only === undefined || label.includes(only))) {
   const times: number[] = [];
   let rowsRead = 0;
   let rowsOut = 0;
@@ -157,10 +209,14 @@ for (const [label, path, query] of cases) {
     // Rows read are an engine-wide figure: the operator's log has them, the client's meta not.
     rowsRead = (res.log.tiers ?? []).reduce((n, t) => n + (t.rowsRead ?? 0), 0);
     const body = res.body as { data: unknown };
-    const d = body.data as { spans?: unknown[]; series?: { points: unknown[] }[] } | unknown[];
+    const d = body.data as
+      | { spans?: unknown[]; series?: { points: unknown[] }[]; edges?: unknown[]; nodes?: unknown[] }
+      | { points?: unknown[] }[];
     rowsOut = Array.isArray(d)
-      ? d.length
-      : (d.spans?.length ?? d.series?.reduce((n, s) => n + s.points.length, 0) ?? 0);
+      ? d.reduce((n, x) => n + (x.points?.length ?? 1), 0)
+      : (d.spans?.length ??
+        d.series?.reduce((n, s) => n + s.points.length, 0) ??
+        (d.edges?.length ?? 0) + (d.nodes?.length ?? 0));
   }
   console.log(
     `${label.padEnd(38)} ${pct(times, 50).toFixed(1).padStart(8)} ${pct(times, 95).toFixed(1).padStart(8)} ${String(rowsRead).padStart(10)} ${String(rowsOut).padStart(9)}`,

@@ -48,6 +48,17 @@ export const ROLLUP_RETENTION_DAYS = 35;
 export const LOG_COUNTS_TABLE = 'otel_logs_counts_1h';
 export const LOG_COUNTS_MV = 'otel_logs_counts_1h_mv';
 /**
+ * Per-minute twins of the two hourly rollups (migration 4): the same keys, values and entry-span
+ * definition, with `Minute` in place of `Hour`. They answer ranges and steps finer than an hour
+ * (the query API's resolution rule, docs/query-api.md). Their TTL is the hot retention: at about
+ * 60 rows per hourly row they stay a few per cent of the raw tables (figures in ADR 0004), and a
+ * shorter TTL would leave fine-step queries on older hot data with nothing to read.
+ */
+export const SERVICE_RED_1M_TABLE = 'otel_traces_service_red_1m';
+export const SERVICE_RED_1M_MV = 'otel_traces_service_red_1m_mv';
+export const LOG_COUNTS_1M_TABLE = 'otel_logs_counts_1m';
+export const LOG_COUNTS_1M_MV = 'otel_logs_counts_1m_mv';
+/**
  * Which (table, stream position) pairs the hot writer had written, before dedup moved to the
  * rows' EnvelopeId (ADR 0004). No longer written; kept so no migration has to drop it (its TTL
  * empties it).
@@ -63,6 +74,8 @@ export const TENANT_TABLES: readonly string[] = [
   TRACE_LOOKUP_TABLE,
   SERVICE_RED_TABLE,
   LOG_COUNTS_TABLE,
+  SERVICE_RED_1M_TABLE,
+  LOG_COUNTS_1M_TABLE,
 ];
 /** Applied schema versions: see migrations.ts. */
 export const MIGRATIONS_TABLE = 'schema_migrations';
@@ -234,10 +247,6 @@ export function rollupStatements(options: DdlOptions = {}): string[] {
   const db = options.database;
   const days = retention(options);
   const traces = qualified('otel_traces', db);
-  const logs = qualified('otel_logs', db);
-  const list = (xs: readonly string[]) => xs.map((x) => `'${x}'`).join(', ');
-  const q = RED_QUANTILES.join(', ');
-  const rollupDays = Math.max(days, ROLLUP_RETENTION_DAYS);
   return [
     // One row per (trace, insert block, day); merges collapse them. End is the latest span end.
     `CREATE TABLE IF NOT EXISTS ${qualified(TRACE_LOOKUP_TABLE, db)} (
@@ -255,45 +264,99 @@ SELECT TenantId, TraceId, min(Timestamp) AS Start, max(addNanoseconds(Timestamp,
 FROM ${traces}
 WHERE TraceId != ''
 GROUP BY TenantId, TraceId`,
-    `CREATE TABLE IF NOT EXISTS ${qualified(SERVICE_RED_TABLE, db)} (
+    ...redAndLogCountStatements('hour', options),
+  ];
+}
+
+/** A rollup grain: its time column and the function that truncates an event time to it. */
+const GRAINS = {
+  hour: {
+    column: 'Hour',
+    truncate: 'toStartOfHour',
+    red: [SERVICE_RED_TABLE, SERVICE_RED_MV],
+    logs: [LOG_COUNTS_TABLE, LOG_COUNTS_MV],
+  },
+  minute: {
+    column: 'Minute',
+    truncate: 'toStartOfMinute',
+    red: [SERVICE_RED_1M_TABLE, SERVICE_RED_1M_MV],
+    logs: [LOG_COUNTS_1M_TABLE, LOG_COUNTS_1M_MV],
+  },
+} as const;
+export type RollupGrain = keyof typeof GRAINS;
+
+/** The RED rollup and the log counts of one grain, each table before its view. */
+function redAndLogCountStatements(grain: RollupGrain, options: DdlOptions, backfill = false): string[] {
+  const db = options.database;
+  // The hourly rollups outlive the hot retention: anomaly rules learn weekly seasonality from them.
+  const days = grain === 'hour' ? Math.max(retention(options), ROLLUP_RETENTION_DAYS) : retention(options);
+  const { column: T, truncate, red, logs } = GRAINS[grain];
+  const list = (xs: readonly string[]) => xs.map((x) => `'${x}'`).join(', ');
+  const q = RED_QUANTILES.join(', ');
+  const redSelect = `SELECT
+  TenantId, ServiceName, SpanName, ${truncate}(Timestamp) AS ${T},
+  sum(SampleRate) AS Requests,
+  sumIf(SampleRate, StatusCode IN (${list(ERROR_STATUS_CODES)})) AS Errors,
+  quantilesTDigestState(${q})(Duration) AS DurationQuantiles
+FROM ${qualified('otel_traces', db)}
+WHERE (SpanKind IN (${list(ENTRY_SPAN_KINDS)}) OR ParentSpanId = '') AND SampleRate > 0`;
+  const redGroup = `GROUP BY TenantId, ServiceName, SpanName, ${T}`;
+  const logSelect = `SELECT TenantId, ServiceName, SeverityText, SeverityNumber, ${truncate}(Timestamp) AS ${T}, count() AS Count
+FROM ${qualified('otel_logs', db)}`;
+  const logGroup = `GROUP BY TenantId, ServiceName, SeverityText, SeverityNumber, ${T}`;
+  // Before its view exists, a new table is filled from the rows already there, once: only while
+  // it is empty, so a re-run of a half-applied migration adds nothing twice.
+  const fill = (table: string, select: string, group: string, hasWhere: boolean) =>
+    `INSERT INTO ${qualified(table, db)}
+${select}
+${hasWhere ? 'AND' : 'WHERE'} (SELECT count() FROM ${qualified(table, db)}) = 0
+${group}`;
+  return [
+    `CREATE TABLE IF NOT EXISTS ${qualified(red[0], db)} (
   TenantId LowCardinality(String),
   ServiceName LowCardinality(String),
   SpanName LowCardinality(String),
-  Hour DateTime,
+  ${T} DateTime,
   Requests SimpleAggregateFunction(sum, UInt64),
   Errors SimpleAggregateFunction(sum, UInt64),
   DurationQuantiles AggregateFunction(quantilesTDigest(${q}), UInt64)
 ) ENGINE = AggregatingMergeTree
-PARTITION BY toDate(Hour)
-ORDER BY (TenantId, ServiceName, SpanName, Hour)
-TTL ${ttlExpression('Hour', rollupDays)}
+PARTITION BY toDate(${T})
+ORDER BY (TenantId, ServiceName, SpanName, ${T})
+TTL ${ttlExpression(T, days)}
 SETTINGS ${TABLE_SETTINGS}`,
-    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(SERVICE_RED_MV, db)} TO ${qualified(SERVICE_RED_TABLE, db)} AS
-SELECT
-  TenantId, ServiceName, SpanName, toStartOfHour(Timestamp) AS Hour,
-  sum(SampleRate) AS Requests,
-  sumIf(SampleRate, StatusCode IN (${list(ERROR_STATUS_CODES)})) AS Errors,
-  quantilesTDigestState(${q})(Duration) AS DurationQuantiles
-FROM ${traces}
-WHERE (SpanKind IN (${list(ENTRY_SPAN_KINDS)}) OR ParentSpanId = '') AND SampleRate > 0
-GROUP BY TenantId, ServiceName, SpanName, Hour`,
-    `CREATE TABLE IF NOT EXISTS ${qualified(LOG_COUNTS_TABLE, db)} (
+    ...(backfill ? [fill(red[0], redSelect.replace(/WHERE (.*)$/, 'WHERE ($1)'), redGroup, true)] : []),
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(red[1], db)} TO ${qualified(red[0], db)} AS
+${redSelect}
+${redGroup}`,
+    `CREATE TABLE IF NOT EXISTS ${qualified(logs[0], db)} (
   TenantId LowCardinality(String),
   ServiceName LowCardinality(String),
   SeverityText LowCardinality(String),
   SeverityNumber UInt8,
-  Hour DateTime,
+  ${T} DateTime,
   Count UInt64
 ) ENGINE = SummingMergeTree(Count)
-PARTITION BY toDate(Hour)
-ORDER BY (TenantId, ServiceName, Hour, SeverityNumber, SeverityText)
-TTL ${ttlExpression('Hour', rollupDays)}
+PARTITION BY toDate(${T})
+ORDER BY (TenantId, ServiceName, ${T}, SeverityNumber, SeverityText)
+TTL ${ttlExpression(T, days)}
 SETTINGS ${TABLE_SETTINGS}`,
-    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(LOG_COUNTS_MV, db)} TO ${qualified(LOG_COUNTS_TABLE, db)} AS
-SELECT TenantId, ServiceName, SeverityText, SeverityNumber, toStartOfHour(Timestamp) AS Hour, count() AS Count
-FROM ${logs}
-GROUP BY TenantId, ServiceName, SeverityText, SeverityNumber, Hour`,
+    ...(backfill ? [fill(logs[0], logSelect, logGroup, false)] : []),
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(logs[1], db)} TO ${qualified(logs[0], db)} AS
+${logSelect}
+${logGroup}`,
   ];
+}
+
+/**
+ * Migration 4: per-minute RED (tenant, service, span name) and log counts (tenant, service,
+ * severity), fed by views like the hourly ones. A view sees only rows inserted after it exists, so
+ * each table is first back-filled from the hot rows already stored (only while it is empty, so a
+ * re-run adds nothing twice). Rows inserted in the moment between the back-fill and the view's
+ * creation are missing from the minute tables only (the hourly ones have them).
+ */
+export function minuteRollupStatements(options: DdlOptions = {}): string[] {
+  return redAndLogCountStatements('minute', options, true);
 }
 
 /**
@@ -365,4 +428,6 @@ export const RETENTION_TABLES: ReadonlyArray<{
   { table: TRACE_LOOKUP_TABLE, timeExpr: 'Start' },
   { table: SERVICE_RED_TABLE, timeExpr: 'Hour', minDays: ROLLUP_RETENTION_DAYS },
   { table: LOG_COUNTS_TABLE, timeExpr: 'Hour', minDays: ROLLUP_RETENTION_DAYS },
+  { table: SERVICE_RED_1M_TABLE, timeExpr: 'Minute' },
+  { table: LOG_COUNTS_1M_TABLE, timeExpr: 'Minute' },
 ];

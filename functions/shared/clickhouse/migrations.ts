@@ -10,6 +10,7 @@ import {
   exporterSpellingStatements,
   ident,
   MIGRATIONS_TABLE,
+  minuteRollupStatements,
   qualified,
   RETENTION_TABLES,
   rollupStatements,
@@ -53,10 +54,9 @@ export const MIGRATIONS: readonly Migration[] = [
       }),
   },
   {
-    // Versions 4 and 5 are taken by other branches (console, metering); the runner applies any gap in order.
     // Older rows get SampleRate 1 (the column's DEFAULT). The RED view is re-created weighted: rows
     // inserted between its DROP and CREATE (a deploy's few milliseconds) miss the rollup.
-    version: 6,
+    version: 4,
     name: 'hot-tier sampling: SampleRate, weighted RED rollup, rules, keep list, deferred spans',
     statements: (options) => {
       const col = TABLES.otel_traces.columns.find((c) => c.name === SAMPLE_RATE_COLUMN)!;
@@ -68,6 +68,12 @@ export const MIGRATIONS: readonly Migration[] = [
         ...samplingStatements(options.database),
       ];
     },
+  },
+  {
+    // After 4: the minute views are weighted by SampleRate from the start.
+    version: 5,
+    name: 'per-minute rollups: RED per service and operation, log counts per service and severity',
+    statements: minuteRollupStatements,
   },
 ];
 

@@ -9,8 +9,13 @@ import {
 import {
   type AthenaStatement,
   type AthenaTables,
+  athenaLogHistogramSql,
   athenaLogSearchSql,
   athenaMetricBucketsSql,
+  athenaMetricHistogramsSql,
+  athenaMetricNamesSql,
+  athenaServiceEdgesSql,
+  athenaServiceSeriesSql,
   athenaServicesSql,
   athenaTraceSearchSql,
   athenaTraceSpansSql,
@@ -18,12 +23,20 @@ import {
 } from './athena-sql.js';
 import { QueryEngineError, QueryTimeoutError } from './errors.js';
 import type {
+  HistogramBucket,
+  LogCount,
+  LogHistogramQuery,
   LogRecordRow,
   LogSearchQuery,
   MetricBucket,
+  MetricName,
+  MetricNamesQuery,
   MetricQuery,
   MetricType,
   QueryBudget,
+  ServiceBucket,
+  ServiceEdge,
+  ServiceSeriesQuery,
   ServiceStats,
   ServicesQuery,
   SpanRecord,
@@ -158,20 +171,72 @@ function toBucket(r: Row): MetricBucket {
   };
 }
 
-function toServiceStats(r: Row): ServiceStats {
-  const q = parseJson(r.quantiles);
-  const requests = Number(r.requests ?? 0);
+function quantiles(v: string | undefined, n: number): [number, number, number] | null {
+  const q = parseJson(v);
   const values = Array.isArray(q) ? q.map(Number) : [];
+  return n > 0 && values.length === 3 && values.every(Number.isFinite)
+    ? [values[0]!, values[1]!, values[2]!]
+    : null;
+}
+
+function toServiceStats(r: Row): ServiceStats {
+  const requests = Number(r.requests ?? 0);
   return {
     serviceName: r.servicename ?? '',
+    ...(r.spanname !== undefined && { operation: r.spanname }),
     requests,
     errors: Number(r.errors ?? 0),
-    quantilesNs:
-      requests > 0 && values.length === 3 && values.every(Number.isFinite)
-        ? [values[0]!, values[1]!, values[2]!]
-        : null,
+    quantilesNs: quantiles(r.quantiles, requests),
   };
 }
+
+const toServiceBucket = (r: Row): ServiceBucket => ({
+  ...toServiceStats(r),
+  bucketMs: Number(r.bucket_ms ?? 0),
+});
+
+function toEdge(r: Row): ServiceEdge {
+  const calls = Number(r.calls ?? 0);
+  return {
+    parent: r.parent ?? '',
+    child: r.child ?? '',
+    calls,
+    errors: Number(r.errors ?? 0),
+    quantilesNs: quantiles(r.quantiles, calls),
+  };
+}
+
+const toLogCount = (r: Row): LogCount => ({
+  bucketMs: Number(r.bucket_ms ?? 0),
+  severityNumber: Number(r.severitynumber ?? 0),
+  severityText: r.severity ?? '',
+  count: Number(r.count ?? 0),
+});
+
+const toMetricName = (r: Row): MetricName => {
+  const services = parseJson(r.services);
+  return {
+    name: r.metricname ?? '',
+    type: (r.metric_type ?? 'gauge') as MetricType,
+    unit: r.unit ?? '',
+    description: r.description ?? '',
+    services: Array.isArray(services) ? services.map(String) : [],
+  };
+};
+
+const numbers = (v: string | undefined): number[] => {
+  const a = parseJson(v);
+  return Array.isArray(a) ? a.map(Number) : [];
+};
+
+const toHistogram = (r: Row): HistogramBucket => ({
+  group: r.grp ?? '',
+  bucketMs: Number(r.bucket_ms ?? 0),
+  bounds: numbers(r.bounds),
+  counts: numbers(r.counts),
+  min: nullableNum(r.min),
+  max: nullableNum(r.max),
+});
 
 export class AthenaTelemetryReader implements TelemetryReader {
   readonly tier = 'cold' as const;
@@ -210,6 +275,27 @@ export class AthenaTelemetryReader implements TelemetryReader {
       budget,
       toServiceStats,
     );
+  }
+
+  async serviceSeries(q: ServiceSeriesQuery, budget: QueryBudget): Promise<TierResult<ServiceBucket>> {
+    return this.run(athenaServiceSeriesSql(q, this.tables), budget, toServiceBucket);
+  }
+
+  async serviceEdges(q: ServicesQuery, budget: QueryBudget): Promise<TierResult<ServiceEdge>> {
+    const limit = (this.options.servicesLimit ?? 1000) * 10;
+    return this.run(athenaServiceEdgesSql(q, this.tables, limit), budget, toEdge);
+  }
+
+  async logHistogram(q: LogHistogramQuery, budget: QueryBudget): Promise<TierResult<LogCount>> {
+    return this.run(athenaLogHistogramSql(q, this.tables), budget, toLogCount);
+  }
+
+  async metricNames(q: MetricNamesQuery, budget: QueryBudget): Promise<TierResult<MetricName>> {
+    return this.run(athenaMetricNamesSql(q, this.tables), budget, toMetricName);
+  }
+
+  async metricHistograms(q: MetricQuery, budget: QueryBudget): Promise<TierResult<HistogramBucket>> {
+    return this.run(athenaMetricHistogramsSql(q, this.tables), budget, toHistogram);
   }
 
   private async run<T>(

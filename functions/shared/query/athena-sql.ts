@@ -1,9 +1,13 @@
+import { edgeParentRange } from './clickhouse-sql.js';
 import {
   ENTRY_SPAN_KINDS,
+  type LogHistogramQuery,
   type LogSearchQuery,
   METRIC_TABLES,
+  type MetricNamesQuery,
   type MetricQuery,
   type MetricType,
+  type ServiceSeriesQuery,
   type ServicesQuery,
   STATUS_CODES,
   type TraceQuery,
@@ -193,17 +197,34 @@ const METRIC_VALUES: Readonly<Record<MetricType, string>> = {
     'CAST(sum AS double) AS s, CAST(count AS double) AS c, CAST(NULL AS double) AS mn, CAST(NULL AS double) AS mx',
 };
 
+/**
+ * Tenant, range, name, service and attribute filters of a metric table; grouped by an attribute,
+ * the map is unnested and its key bound in the WHERE clause (Athena takes `?` nowhere else), which
+ * also leaves out points without the attribute, as the ClickHouse statement does.
+ */
+function metricWhere(b: Builder, q: MetricQuery): { where: string[]; join: string; group: string } {
+  const where = [...scope(b, q.tenant, q.range, 'timeunix'), `metricname = ${b.str(q.name)}`];
+  if (q.service !== undefined) where.push(`servicename = ${b.str(q.service)}`);
+  for (const [k, v] of q.attributes) where.push(`element_at(attributes, ${b.str(k)}) = ${b.str(v)}`);
+  if (q.groupByAttribute === undefined) return { where, join: '', group: 'servicename' };
+  where.push(`group_attr.k = ${b.str(q.groupByAttribute)}`);
+  return {
+    where,
+    join: '\n  CROSS JOIN UNNEST(attributes) AS group_attr(k, v)',
+    group: 'group_attr.v',
+  };
+}
+
 export function athenaMetricBucketsSql(q: MetricQuery, t: AthenaTables): AthenaStatement {
   const b = new Builder();
   const step = positiveInteger(q.stepMs, 'stepMs');
   const bucket = `CAST(floor(to_unixtime(timeunix) * 1000 / ${step}) AS bigint) * ${step}`;
   const branches = (Object.entries(METRIC_TABLES) as [MetricType, string][]).map(([type, table]) => {
-    const where = [...scope(b, q.tenant, q.range, 'timeunix'), `metricname = ${b.str(q.name)}`];
-    if (q.service !== undefined) where.push(`servicename = ${b.str(q.service)}`);
-    for (const [k, v] of q.attributes) where.push(`element_at(attributes, ${b.str(k)}) = ${b.str(v)}`);
-    return `SELECT '${type}' AS metric_type, servicename, timeunix, ${METRIC_VALUES[type]}
-  FROM ${t.table(table)}
-  WHERE ${where.join('\n    AND ')}`;
+    const m = metricWhere(b, q);
+    const group = m.group === 'servicename' ? m.group : `${m.group} AS servicename`;
+    return `SELECT '${type}' AS metric_type, ${group}, timeunix, ${METRIC_VALUES[type]}
+  FROM ${t.table(table)}${m.join}
+  WHERE ${m.where.join('\n    AND ')}`;
   });
   return {
     sql: `SELECT metric_type, servicename, ${bucket} AS bucket_ms, sum(s) AS sum, sum(c) AS count, min(mn) AS min, max(mx) AS max
@@ -217,18 +238,150 @@ LIMIT 100000`,
   };
 }
 
-export function athenaServicesSql(q: ServicesQuery, t: AthenaTables, limit: number): AthenaStatement {
-  const b = new Builder();
+const RED = `count(*) AS requests, count_if(statuscode IN ${constantList(STATUS_CODES.error)}) AS errors,
+  ${json('approx_percentile(duration, ARRAY[0.5, 0.95, 0.99])')} AS quantiles`;
+
+/** Entry spans in the range (as the rollups count them), optionally of one service. */
+function entrySpans(b: Builder, q: ServicesQuery | ServiceSeriesQuery): string[] {
   const where = scope(b, q.tenant, q.range, '"timestamp"');
   where.push(`(spankind IN ${b.list(ENTRY_SPAN_KINDS)} OR parentspanid = '')`);
+  if (q.service !== undefined) where.push(`servicename = ${b.str(q.service)}`);
+  return where;
+}
+
+export function athenaServicesSql(q: ServicesQuery, t: AthenaTables, limit: number): AthenaStatement {
+  const b = new Builder();
+  const where = entrySpans(b, q);
+  const keys = q.byOperation ? 'servicename, spanname' : 'servicename';
   return {
-    sql: `SELECT servicename, count(*) AS requests, count_if(statuscode IN ${constantList(STATUS_CODES.error)}) AS errors,
-  ${json('approx_percentile(duration, ARRAY[0.5, 0.95, 0.99])')} AS quantiles
+    sql: `SELECT ${keys}, ${RED}
 FROM ${t.table('otel_traces')}
 WHERE ${where.join('\n  AND ')}
-GROUP BY servicename
-ORDER BY servicename
+GROUP BY ${keys}
+ORDER BY ${keys}
 LIMIT ${positiveInteger(limit, 'limit')}`,
+    params: b.params,
+  };
+}
+
+/** Epoch ms of the step bucket of a timestamp column (the step is checked and inlined). */
+const bucketMs = (column: string, stepMs: number) => {
+  const step = positiveInteger(stepMs, 'stepMs');
+  return `CAST(floor(to_unixtime(${column}) * 1000 / ${step}) AS bigint) * ${step}`;
+};
+
+export function athenaServiceSeriesSql(q: ServiceSeriesQuery, t: AthenaTables): AthenaStatement {
+  const b = new Builder();
+  const where = entrySpans(b, q);
+  return {
+    sql: `SELECT servicename, ${bucketMs('"timestamp"', q.stepMs)} AS bucket_ms, ${RED}
+FROM ${t.table('otel_traces')}
+WHERE ${where.join('\n  AND ')}
+GROUP BY 1, 2
+ORDER BY 1, 2
+LIMIT 100000`,
+    params: b.params,
+  };
+}
+
+/** Service-to-service edges joined at query time (see clickhouse-sql.ts serviceEdgesSql). */
+export function athenaServiceEdgesSql(q: ServicesQuery, t: AthenaTables, limit: number): AthenaStatement {
+  const b = new Builder();
+  const children = scope(b, q.tenant, q.range, '"timestamp"');
+  children.push("parentspanid <> ''");
+  const wide = edgeParentRange(q.range);
+  const parents = scope(
+    b,
+    q.tenant,
+    { fromNs: BigInt(wide.parent_from_ns), toNs: BigInt(wide.parent_to_ns) },
+    '"timestamp"',
+  );
+  return {
+    sql: `SELECT p.servicename AS parent, c.servicename AS child, count(*) AS calls,
+  count_if(c.statuscode IN ${constantList(STATUS_CODES.error)}) AS errors,
+  ${json('approx_percentile(c.duration, ARRAY[0.5, 0.95, 0.99])')} AS quantiles
+FROM (
+  SELECT traceid, parentspanid, servicename, duration, statuscode
+  FROM ${t.table('otel_traces')}
+  WHERE ${children.join('\n    AND ')}
+) c
+JOIN (
+  SELECT traceid, spanid, servicename
+  FROM ${t.table('otel_traces')}
+  WHERE ${parents.join('\n    AND ')}
+) p ON c.traceid = p.traceid AND c.parentspanid = p.spanid
+WHERE p.servicename <> c.servicename
+GROUP BY 1, 2
+ORDER BY 1, 2
+LIMIT ${positiveInteger(limit, 'limit')}`,
+    params: b.params,
+  };
+}
+
+export function athenaLogHistogramSql(q: LogHistogramQuery, t: AthenaTables): AthenaStatement {
+  const b = new Builder();
+  const where = scope(b, q.tenant, q.range, '"timestamp"');
+  if (q.service !== undefined) where.push(`servicename = ${b.str(q.service)}`);
+  if (q.minSeverity !== undefined)
+    where.push(`severitynumber >= ${b.p(athenaLiteral.integer(q.minSeverity))}`);
+  if (q.text !== undefined) where.push(`strpos(lower(body), lower(${b.str(q.text)})) > 0`);
+  if (q.traceId !== undefined) where.push(`traceid = ${b.str(q.traceId)}`);
+  return {
+    sql: `SELECT ${bucketMs('"timestamp"', q.stepMs)} AS bucket_ms, severitynumber,
+  IF(severitynumber = 0, upper(severitytext), '') AS severity, count(*) AS count
+FROM ${t.table('otel_logs')}
+WHERE ${where.join('\n  AND ')}
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3
+LIMIT 100000`,
+    params: b.params,
+  };
+}
+
+export function athenaMetricNamesSql(q: MetricNamesQuery, t: AthenaTables): AthenaStatement {
+  const b = new Builder();
+  const branches = (Object.entries(METRIC_TABLES) as [MetricType, string][]).map(([type, table]) => {
+    const where = scope(b, q.tenant, q.range, 'timeunix');
+    if (q.text !== undefined) where.push(`strpos(lower(metricname), lower(${b.str(q.text)})) > 0`);
+    return `SELECT '${type}' AS metric_type, metricname, arbitrary(metricunit) AS unit,
+    arbitrary(metricdescription) AS description, ${json('slice(array_sort(array_agg(DISTINCT servicename)), 1, 100)')} AS services
+  FROM ${t.table(table)}
+  WHERE ${where.join('\n    AND ')}
+  GROUP BY metricname`;
+  });
+  return {
+    sql: `SELECT metric_type, metricname, unit, description, services
+FROM (
+  ${branches.join('\n  UNION ALL\n  ')}
+)
+ORDER BY metricname, metric_type
+LIMIT 1000`,
+    params: b.params,
+  };
+}
+
+/**
+ * Summed bucket counts of a histogram metric per (group, step bucket, bounds): the count arrays
+ * are unnested with their position and summed per position (Trino has no element-wise sum).
+ */
+export function athenaMetricHistogramsSql(q: MetricQuery, t: AthenaTables): AthenaStatement {
+  const b = new Builder();
+  const m = metricWhere(b, q);
+  m.where.push('cardinality(bucketcounts) = cardinality(explicitbounds) + 1');
+  return {
+    sql: `SELECT grp, bucket_ms, ${json('bounds')} AS bounds, ${json('array_agg(c ORDER BY i)')} AS counts,
+  min(mn) AS min, max(mx) AS max
+FROM (
+  SELECT ${m.group} AS grp, ${bucketMs('timeunix', q.stepMs)} AS bucket_ms, explicitbounds AS bounds,
+    bucket.i, sum(bucket.c) AS c, min(min) AS mn, max(max) AS mx
+  FROM ${t.table('otel_metrics_histogram')}${m.join}
+  CROSS JOIN UNNEST(bucketcounts) WITH ORDINALITY AS bucket(c, i)
+  WHERE ${m.where.join('\n    AND ')}
+  GROUP BY 1, 2, 3, 4
+)
+GROUP BY 1, 2, 3
+ORDER BY 1, 2
+LIMIT 100000`,
     params: b.params,
   };
 }

@@ -1,11 +1,26 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { qualified, SERVICE_RED_TABLE, TRACE_LOOKUP_TABLE } from '../clickhouse/ddl.js';
+import {
+  LOG_COUNTS_1M_TABLE,
+  LOG_COUNTS_TABLE,
+  qualified,
+  SERVICE_RED_1M_TABLE,
+  SERVICE_RED_TABLE,
+  TRACE_LOOKUP_TABLE,
+} from '../clickhouse/ddl.js';
 import type { TableName } from '../schema/columns.js';
 import {
   type ClickHouseStatement,
+  edgeParentRange,
   type HotRollups,
+  logHistogramRawSql,
+  logHistogramRollupSql,
   logSearchSql,
   metricBucketsSql,
+  metricHistogramsSql,
+  metricNamesSql,
+  serviceEdgesSql,
+  serviceSeriesRawSql,
+  serviceSeriesRollupSql,
   servicesRawSql,
   servicesRollupSql,
   type TableSource,
@@ -16,13 +31,21 @@ import {
 import { QueryEngineError, QueryTimeoutError, QueryTooLargeError } from './errors.js';
 import { DEFAULT_MAX_RESPONSE_BYTES } from './limits.js';
 import {
+  type HistogramBucket,
+  type LogCount,
+  type LogHistogramQuery,
   type LogRecordRow,
   type LogSearchQuery,
   METRIC_TABLES,
   type MetricBucket,
+  type MetricName,
+  type MetricNamesQuery,
   type MetricQuery,
   type MetricType,
   type QueryBudget,
+  type ServiceBucket,
+  type ServiceEdge,
+  type ServiceSeriesQuery,
   type ServiceStats,
   type ServicesQuery,
   type SpanRecord,
@@ -82,6 +105,9 @@ export function hotRollups(database?: string): HotRollups {
   return {
     traceLookup: qualified(TRACE_LOOKUP_TABLE, database),
     serviceRed: qualified(SERVICE_RED_TABLE, database),
+    serviceRed1m: qualified(SERVICE_RED_1M_TABLE, database),
+    logCounts: qualified(LOG_COUNTS_TABLE, database),
+    logCounts1m: qualified(LOG_COUNTS_1M_TABLE, database),
   };
 }
 
@@ -175,16 +201,58 @@ function toBucket(r: Row): MetricBucket {
   };
 }
 
+function quantiles(v: unknown, n: number): [number, number, number] | null {
+  const q = arr(v).map(Number);
+  return n > 0 && q.length === 3 && q.every(Number.isFinite) ? [q[0]!, q[1]!, q[2]!] : null;
+}
+
 function toServiceStats(r: Row): ServiceStats {
-  const q = arr(r.Quantiles).map(Number);
   const requests = num(r.Requests);
   return {
     serviceName: str(r.ServiceName),
+    ...(r.SpanName !== undefined && { operation: str(r.SpanName) }),
     requests,
     errors: num(r.Errors),
-    quantilesNs: requests > 0 && q.length === 3 && q.every(Number.isFinite) ? [q[0]!, q[1]!, q[2]!] : null,
+    quantilesNs: quantiles(r.Quantiles, requests),
   };
 }
+
+const toServiceBucket = (r: Row): ServiceBucket => ({ ...toServiceStats(r), bucketMs: num(r.BucketMs) });
+
+function toEdge(r: Row): ServiceEdge {
+  const calls = num(r.Calls);
+  return {
+    parent: str(r.Parent),
+    child: str(r.Child),
+    calls,
+    errors: num(r.Errors),
+    quantilesNs: quantiles(r.Quantiles, calls),
+  };
+}
+
+const toLogCount = (r: Row): LogCount => ({
+  bucketMs: num(r.BucketMs),
+  severityNumber: num(r.SeverityNumber),
+  severityText: str(r.Severity),
+  count: num(r.Count),
+});
+
+const toMetricName = (r: Row): MetricName => ({
+  name: str(r.MetricName),
+  type: str(r.MetricType) as MetricType,
+  unit: str(r.Unit),
+  description: str(r.Description),
+  services: arr(r.Services).map(str),
+});
+
+const toHistogram = (r: Row): HistogramBucket => ({
+  group: str(r.Grp),
+  bucketMs: num(r.BucketMs),
+  bounds: arr(r.Bounds).map(Number),
+  counts: arr(r.Counts).map(Number),
+  min: nullableNum(r.Min),
+  max: nullableNum(r.Max),
+});
 
 /**
  * Per-statement read caps: what one query may take from the engine all tenants share. ClickHouse
@@ -314,6 +382,63 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
     if (!source) return stats.done([]);
     const rows = await this.run(servicesRawSql(q, source, this.servicesLimit), budget, stats);
     return stats.done(rows.map(toServiceStats));
+  }
+
+  async serviceSeries(q: ServiceSeriesQuery, budget: QueryBudget): Promise<TierResult<ServiceBucket>> {
+    const stats = new StatsCollector(this, this.now);
+    if (this.rollups) {
+      return stats.done(
+        (await this.run(serviceSeriesRollupSql(q, this.rollups), budget, stats)).map(toServiceBucket),
+      );
+    }
+    const source = await this.sources.resolve('otel_traces', q.tenant, q.range);
+    if (!source) return stats.done([]);
+    return stats.done((await this.run(serviceSeriesRawSql(q, source), budget, stats)).map(toServiceBucket));
+  }
+
+  async serviceEdges(q: ServicesQuery, budget: QueryBudget): Promise<TierResult<ServiceEdge>> {
+    const stats = new StatsCollector(this, this.now);
+    const children = await this.sources.resolve('otel_traces', q.tenant, q.range);
+    if (!children) return stats.done([]);
+    const wide = edgeParentRange(q.range);
+    const parents = await this.sources.resolve('otel_traces', q.tenant, {
+      fromNs: BigInt(wide.parent_from_ns),
+      toNs: BigInt(wide.parent_to_ns),
+    });
+    if (!parents) return stats.done([]);
+    const stmt = serviceEdgesSql(q, children, prefixParams(parents, 'parent_src_'), this.servicesLimit * 10);
+    return stats.done((await this.run(stmt, budget, stats)).map(toEdge));
+  }
+
+  async logHistogram(q: LogHistogramQuery, budget: QueryBudget): Promise<TierResult<LogCount>> {
+    const stats = new StatsCollector(this, this.now);
+    // The rollups count records by service and severity only: text and trace filters read records.
+    if (this.rollups && q.text === undefined && q.traceId === undefined) {
+      return stats.done(
+        (await this.run(logHistogramRollupSql(q, this.rollups), budget, stats)).map(toLogCount),
+      );
+    }
+    const source = await this.sources.resolve('otel_logs', q.tenant, q.range);
+    if (!source) return stats.done([]);
+    return stats.done((await this.run(logHistogramRawSql(q, source), budget, stats)).map(toLogCount));
+  }
+
+  async metricNames(q: MetricNamesQuery, budget: QueryBudget): Promise<TierResult<MetricName>> {
+    const stats = new StatsCollector(this, this.now);
+    const sources: { type: MetricType; source: TableSource }[] = [];
+    for (const [type, table] of Object.entries(METRIC_TABLES) as [MetricType, TableName][]) {
+      const source = await this.sources.resolve(table, q.tenant, q.range);
+      if (source) sources.push({ type, source: prefixParams(source, `src_${type}_`) });
+    }
+    if (sources.length === 0) return stats.done([]);
+    return stats.done((await this.run(metricNamesSql(q, sources), budget, stats)).map(toMetricName));
+  }
+
+  async metricHistograms(q: MetricQuery, budget: QueryBudget): Promise<TierResult<HistogramBucket>> {
+    const stats = new StatsCollector(this, this.now);
+    const source = await this.sources.resolve('otel_metrics_histogram', q.tenant, q.range);
+    if (!source) return stats.done([]);
+    return stats.done((await this.run(metricHistogramsSql(q, source), budget, stats)).map(toHistogram));
   }
 
   private async run(stmt: ClickHouseStatement, budget: QueryBudget, stats: StatsCollector): Promise<Row[]> {

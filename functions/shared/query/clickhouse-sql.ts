@@ -1,14 +1,19 @@
 import {
+  EDGE_PARENT_LOOKAHEAD_MS,
+  EDGE_PARENT_LOOKBACK_MS,
   ENTRY_SPAN_KINDS,
+  type LogHistogramQuery,
   type LogSearchQuery,
+  type MetricNamesQuery,
   type MetricQuery,
   type MetricType,
+  type ServiceSeriesQuery,
   type ServicesQuery,
   STATUS_CODES,
   type TraceQuery,
   type TraceSearchQuery,
 } from './model.js';
-import type { TimeRange } from './time.js';
+import { ceilToHour, floorToHour, NS_PER_MS, type TimeRange } from './time.js';
 
 /**
  * ClickHouse SQL of the logical queries. The same text runs on the hot tables and, in local mode,
@@ -29,11 +34,75 @@ export interface TableSource {
   readonly params: Record<string, unknown>;
 }
 
-/** The trace-id lookup and the hourly RED rollup: hot tier only. */
+/** The trace-id lookup and the RED and log-count rollups (hourly and per minute): hot tier only. */
 export interface HotRollups {
   readonly traceLookup: string;
   readonly serviceRed: string;
+  readonly serviceRed1m: string;
+  readonly logCounts: string;
+  readonly logCounts1m: string;
 }
+
+const HOUR_MS = 3_600_000;
+const NS_PER_MINUTE = 60_000n * NS_PER_MS;
+
+/** One rollup table read over part of a range: `{table, its time column, the part}`. */
+interface RollupPart {
+  readonly table: string;
+  readonly column: 'Hour' | 'Minute';
+  readonly range: TimeRange;
+}
+
+/**
+ * The cheapest rollups covering `range` (rounded out to whole minutes): the hourly table for the
+ * whole hours inside it, the minute table for the minutes before the first and after the last.
+ */
+export function rollupParts(range: TimeRange, hourly: string, minutely: string): RollupPart[] {
+  const from = (range.fromNs / NS_PER_MINUTE) * NS_PER_MINUTE;
+  const to = ((range.toNs + NS_PER_MINUTE - 1n) / NS_PER_MINUTE) * NS_PER_MINUTE;
+  const h0 = ceilToHour(from);
+  const h1 = floorToHour(to);
+  if (h0 >= h1) return [{ table: minutely, column: 'Minute', range: { fromNs: from, toNs: to } }];
+  const parts: RollupPart[] = [];
+  if (from < h0) parts.push({ table: minutely, column: 'Minute', range: { fromNs: from, toNs: h0 } });
+  parts.push({ table: hourly, column: 'Hour', range: { fromNs: h0, toNs: h1 } });
+  if (h1 < to) parts.push({ table: minutely, column: 'Minute', range: { fromNs: h1, toNs: to } });
+  return parts;
+}
+
+/**
+ * `SELECT <columns>, <time column> AS T FROM <part> WHERE tenant, time, extra` per part, joined by
+ * UNION ALL; each part's bounds are their own parameters.
+ */
+function unionOfParts(
+  parts: readonly RollupPart[],
+  columns: string,
+  extraWhere: readonly string[],
+  params: Record<string, unknown>,
+): string {
+  return parts
+    .map((p, i) => {
+      params[`p${i}_from`] = p.range.fromNs.toString();
+      params[`p${i}_to`] = p.range.toNs.toString();
+      const where = [
+        'TenantId = {tenant:String}',
+        `${p.column} >= fromUnixTimestamp64Nano({p${i}_from:Int64})`,
+        `${p.column} < fromUnixTimestamp64Nano({p${i}_to:Int64})`,
+        ...extraWhere,
+      ];
+      return `SELECT ${columns}, ${p.column} AS T FROM ${p.table} WHERE ${where.join(' AND ')}`;
+    })
+    .join('\n  UNION ALL\n  ');
+}
+
+/** Epoch ms of the step bucket of a DateTime (rollups) or DateTime64 (raw rows) expression. */
+const bucketOf = (expr: string, dateTime64: boolean) =>
+  dateTime64
+    ? `intDiv(toUnixTimestamp64Milli(${expr}), {step_ms:Int64}) * {step_ms:Int64}`
+    : `intDiv(toInt64(toUnixTimestamp(${expr})) * 1000, {step_ms:Int64}) * {step_ms:Int64}`;
+
+/** A step of whole hours reads the hourly rollup; any other (whole minutes) the minute one. */
+const hourlyStep = (stepMs: number) => stepMs % HOUR_MS === 0;
 
 const ERROR_CODES = STATUS_CODES.error;
 
@@ -220,22 +289,11 @@ export function metricBucketsSql(
   q: MetricQuery,
   sources: ReadonlyArray<{ readonly type: MetricType; readonly source: TableSource }>,
 ): ClickHouseStatement {
-  const s = scope(q.tenant, q.range, 'TimeUnix');
-  const where = [...s.where, 'MetricName = {metric:String}'];
-  const params: Record<string, unknown> = { ...s.params, metric: q.name, step_ms: q.stepMs };
-  if (q.service !== undefined) {
-    where.push('ServiceName = {service:String}');
-    params.service = q.service;
-  }
-  q.attributes.forEach(([k, v], i) => {
-    where.push(`Attributes[{attr_key_${i}:String}] = {attr_value_${i}:String}`);
-    params[`attr_key_${i}`] = k;
-    params[`attr_value_${i}`] = v;
-  });
+  const { where, params, group } = metricWhere(q);
   const branches = sources.map(({ type, source }) => {
     Object.assign(params, source.params);
     const [sum, count, min, max] = METRIC_VALUES[type];
-    return `SELECT '${type}' AS MetricType, ServiceName, TimeUnix, ${sum} AS S, ${count} AS C, ${min} AS Mn, ${max} AS Mx
+    return `SELECT '${type}' AS MetricType, ${group} AS ServiceName, TimeUnix, ${sum} AS S, ${count} AS C, ${min} AS Mn, ${max} AS Mx
   FROM ${source.expr}
   WHERE ${where.join(' AND ')}`;
   });
@@ -253,38 +311,307 @@ LIMIT 100000`,
   };
 }
 
-/** Per-service RED from the hourly rollup (hot tier). The range is whole hours (see the planner). */
+const QUANTILES = 'quantilesTDigestMerge(0.5, 0.95, 0.99)(DurationQuantiles) AS Quantiles';
+
+/**
+ * Per-service (or, with `byOperation`, per span name of one service) RED from the rollups (hot
+ * tier): whole hours from the hourly table, the minutes around them from the minute one.
+ */
 export function servicesRollupSql(q: ServicesQuery, rollups: HotRollups, limit: number): ClickHouseStatement {
+  const params: Record<string, unknown> = { tenant: q.tenant, limit };
+  const extra: string[] = [];
+  if (q.service !== undefined) {
+    extra.push('ServiceName = {service:String}');
+    params.service = q.service;
+  }
+  const keys = q.byOperation ? 'ServiceName, SpanName' : 'ServiceName';
+  const parts = rollupParts(q.range, rollups.serviceRed, rollups.serviceRed1m);
   return {
-    sql: `SELECT ServiceName, sum(Requests) AS Requests, sum(Errors) AS Errors,
-  quantilesTDigestMerge(0.5, 0.95, 0.99)(DurationQuantiles) AS Quantiles
-FROM ${rollups.serviceRed}
-WHERE TenantId = {tenant:String}
-  AND Hour >= fromUnixTimestamp64Nano({from_ns:Int64}) AND Hour < fromUnixTimestamp64Nano({to_ns:Int64})
-GROUP BY ServiceName
-ORDER BY ServiceName
+    sql: `SELECT ${keys}, sum(Requests) AS Requests, sum(Errors) AS Errors,
+  ${QUANTILES}
+FROM (
+  ${unionOfParts(parts, 'ServiceName, SpanName, Requests, Errors, DurationQuantiles', extra, params)}
+)
+GROUP BY ${keys}
+ORDER BY ${keys}
 LIMIT {limit:UInt32}`,
-    params: { tenant: q.tenant, from_ns: q.range.fromNs.toString(), to_ns: q.range.toNs.toString(), limit },
+    params,
   };
 }
+
+/** Entry spans, as the RED rollups count them. */
+const ENTRY = "(SpanKind IN {entry_kinds:Array(String)} OR ParentSpanId = '')";
 
 /** The same figures computed from raw entry spans (the lake has no rollups). */
 export function servicesRawSql(q: ServicesQuery, source: TableSource, limit: number): ClickHouseStatement {
   const s = scope(q.tenant, q.range, 'Timestamp');
+  const where = [...s.where, ENTRY];
+  const params: Record<string, unknown> = {
+    ...source.params,
+    ...s.params,
+    error_codes: ERROR_CODES,
+    entry_kinds: ENTRY_SPAN_KINDS,
+    limit,
+  };
+  if (q.service !== undefined) {
+    where.push('ServiceName = {service:String}');
+    params.service = q.service;
+  }
+  const keys = q.byOperation ? 'ServiceName, SpanName' : 'ServiceName';
   return {
-    sql: `SELECT ServiceName, count() AS Requests, countIf(StatusCode IN {error_codes:Array(String)}) AS Errors,
+    sql: `SELECT ${keys}, count() AS Requests, countIf(StatusCode IN {error_codes:Array(String)}) AS Errors,
   quantilesTDigest(0.5, 0.95, 0.99)(Duration) AS Quantiles
 FROM ${source.expr}
-WHERE ${s.where.join(' AND ')} AND (SpanKind IN {entry_kinds:Array(String)} OR ParentSpanId = '')
-GROUP BY ServiceName
-ORDER BY ServiceName
+WHERE ${where.join(' AND ')}
+GROUP BY ${keys}
+ORDER BY ${keys}
+LIMIT {limit:UInt32}`,
+    params,
+  };
+}
+
+/** Most (service, bucket) rows one series statement returns. */
+export const MAX_SERIES_ROWS = 100_000;
+
+/** RED per (service, step bucket) from the rollup of the step's grain (hot tier). */
+export function serviceSeriesRollupSql(q: ServiceSeriesQuery, rollups: HotRollups): ClickHouseStatement {
+  const params: Record<string, unknown> = { tenant: q.tenant, step_ms: q.stepMs };
+  const extra: string[] = [];
+  if (q.service !== undefined) {
+    extra.push('ServiceName = {service:String}');
+    params.service = q.service;
+  }
+  const part: RollupPart = hourlyStep(q.stepMs)
+    ? { table: rollups.serviceRed, column: 'Hour', range: q.range }
+    : { table: rollups.serviceRed1m, column: 'Minute', range: q.range };
+  return {
+    sql: `SELECT ServiceName, ${bucketOf('T', false)} AS BucketMs, sum(Requests) AS Requests, sum(Errors) AS Errors,
+  ${QUANTILES}
+FROM (
+  ${unionOfParts([part], 'ServiceName, Requests, Errors, DurationQuantiles', extra, params)}
+)
+GROUP BY ServiceName, BucketMs
+ORDER BY ServiceName, BucketMs
+LIMIT ${MAX_SERIES_ROWS}`,
+    params,
+  };
+}
+
+/** The same from raw entry spans (the lake). */
+export function serviceSeriesRawSql(q: ServiceSeriesQuery, source: TableSource): ClickHouseStatement {
+  const s = scope(q.tenant, q.range, 'Timestamp');
+  const where = [...s.where, ENTRY];
+  const params: Record<string, unknown> = {
+    ...source.params,
+    ...s.params,
+    error_codes: ERROR_CODES,
+    entry_kinds: ENTRY_SPAN_KINDS,
+    step_ms: q.stepMs,
+  };
+  if (q.service !== undefined) {
+    where.push('ServiceName = {service:String}');
+    params.service = q.service;
+  }
+  return {
+    sql: `SELECT ServiceName, ${bucketOf('Timestamp', true)} AS BucketMs, count() AS Requests,
+  countIf(StatusCode IN {error_codes:Array(String)}) AS Errors,
+  quantilesTDigest(0.5, 0.95, 0.99)(Duration) AS Quantiles
+FROM ${source.expr}
+WHERE ${where.join(' AND ')}
+GROUP BY ServiceName, BucketMs
+ORDER BY ServiceName, BucketMs
+LIMIT ${MAX_SERIES_ROWS}`,
+    params,
+  };
+}
+
+/**
+ * Service-to-service edges, joined at query time: every span in the range whose parent span (same
+ * trace) belongs to another service. Parents are read from a slightly wider range (see
+ * EDGE_PARENT_LOOKBACK_MS); `parents` may be another source than `children` (the lake's files of
+ * that wider range), its parameters already distinct.
+ */
+export function serviceEdgesSql(
+  q: ServicesQuery,
+  children: TableSource,
+  parents: TableSource,
+  limit: number,
+): ClickHouseStatement {
+  const s = scope(q.tenant, q.range, 'Timestamp');
+  return {
+    // Joined on a 64-bit hash of (trace id, span id): about twice as fast as on the two strings
+    // (measured, ADR 0004). A wrong match needs two of the range's spans to collide: ~n²/2^65.
+    sql: `SELECT p.ServiceName AS Parent, c.ServiceName AS Child, count() AS Calls,
+  countIf(c.StatusCode IN {error_codes:Array(String)}) AS Errors,
+  quantilesTDigest(0.5, 0.95, 0.99)(c.Duration) AS Quantiles
+FROM (
+  SELECT cityHash64(TraceId, ParentSpanId) AS K, ServiceName, Duration, StatusCode
+  FROM ${children.expr}
+  WHERE ${s.where.join(' AND ')} AND ParentSpanId != ''
+) AS c
+INNER JOIN (
+  SELECT cityHash64(TraceId, SpanId) AS K, ServiceName
+  FROM ${parents.expr}
+  WHERE TenantId = {tenant:String}
+    AND Timestamp >= fromUnixTimestamp64Nano({parent_from_ns:Int64})
+    AND Timestamp < fromUnixTimestamp64Nano({parent_to_ns:Int64})
+) AS p ON c.K = p.K
+WHERE p.ServiceName != c.ServiceName
+GROUP BY Parent, Child
+ORDER BY Parent, Child
 LIMIT {limit:UInt32}`,
     params: {
-      ...source.params,
+      ...children.params,
+      ...parents.params,
       ...s.params,
+      ...edgeParentRange(q.range),
       error_codes: ERROR_CODES,
-      entry_kinds: ENTRY_SPAN_KINDS,
       limit,
     },
+  };
+}
+
+/** Where the service map looks for parents of the range's spans. */
+export function edgeParentRange(range: TimeRange): { parent_from_ns: string; parent_to_ns: string } {
+  return {
+    parent_from_ns: (range.fromNs - BigInt(EDGE_PARENT_LOOKBACK_MS) * NS_PER_MS).toString(),
+    parent_to_ns: (range.toNs + BigInt(EDGE_PARENT_LOOKAHEAD_MS) * NS_PER_MS).toString(),
+  };
+}
+
+/** SeverityText matters only where the number is unspecified (0): grouped by it there alone. */
+const SEVERITY_TEXT = "if(SeverityNumber = 0, upper(toString(SeverityText)), '')";
+
+function logFilters(q: LogHistogramQuery, params: Record<string, unknown>): string[] {
+  const where: string[] = [];
+  if (q.service !== undefined) {
+    where.push('ServiceName = {service:String}');
+    params.service = q.service;
+  }
+  if (q.minSeverity !== undefined) {
+    where.push('SeverityNumber >= {min_severity:UInt8}');
+    params.min_severity = q.minSeverity;
+  }
+  return where;
+}
+
+/** Log counts per (step bucket, severity) from the log-count rollup (no text or trace filter). */
+export function logHistogramRollupSql(q: LogHistogramQuery, rollups: HotRollups): ClickHouseStatement {
+  const params: Record<string, unknown> = { tenant: q.tenant, step_ms: q.stepMs };
+  const extra = logFilters(q, params);
+  const part: RollupPart = hourlyStep(q.stepMs)
+    ? { table: rollups.logCounts, column: 'Hour', range: q.range }
+    : { table: rollups.logCounts1m, column: 'Minute', range: q.range };
+  return {
+    sql: `SELECT ${bucketOf('T', false)} AS BucketMs, SeverityNumber, ${SEVERITY_TEXT} AS Severity, sum(Count) AS Count
+FROM (
+  ${unionOfParts([part], 'SeverityNumber, SeverityText, Count', extra, params)}
+)
+GROUP BY BucketMs, SeverityNumber, Severity
+ORDER BY BucketMs, SeverityNumber, Severity
+LIMIT ${MAX_SERIES_ROWS}`,
+    params,
+  };
+}
+
+/** The same from raw records: the lake, or any filter the rollup cannot answer (text, trace). */
+export function logHistogramRawSql(q: LogHistogramQuery, source: TableSource): ClickHouseStatement {
+  const s = scope(q.tenant, q.range, 'Timestamp');
+  const params: Record<string, unknown> = { ...source.params, ...s.params, step_ms: q.stepMs };
+  const where = [...s.where, ...logFilters(q, params)];
+  if (q.text !== undefined) {
+    where.push('positionCaseInsensitiveUTF8(Body, {text:String}) > 0');
+    params.text = q.text;
+  }
+  if (q.traceId !== undefined) {
+    where.push('TraceId = {trace_id:String}');
+    params.trace_id = q.traceId;
+  }
+  return {
+    sql: `SELECT ${bucketOf('Timestamp', true)} AS BucketMs, SeverityNumber, ${SEVERITY_TEXT} AS Severity, count() AS Count
+FROM ${source.expr}
+WHERE ${where.join(' AND ')}
+GROUP BY BucketMs, SeverityNumber, Severity
+ORDER BY BucketMs, SeverityNumber, Severity
+LIMIT ${MAX_SERIES_ROWS}`,
+    params,
+  };
+}
+
+/** Most metric names listed. */
+export const MAX_METRIC_NAMES = 1000;
+/** Most services listed per metric name. */
+export const MAX_SERVICES_PER_METRIC = 100;
+
+/** The metric names of every metric table in the range, with type, unit, description and services. */
+export function metricNamesSql(
+  q: MetricNamesQuery,
+  sources: ReadonlyArray<{ readonly type: MetricType; readonly source: TableSource }>,
+): ClickHouseStatement {
+  const s = scope(q.tenant, q.range, 'TimeUnix');
+  const where = [...s.where];
+  const params: Record<string, unknown> = { ...s.params };
+  if (q.text !== undefined) {
+    where.push('positionCaseInsensitiveUTF8(MetricName, {text:String}) > 0');
+    params.text = q.text;
+  }
+  const branches = sources.map(({ type, source }) => {
+    Object.assign(params, source.params);
+    return `SELECT '${type}' AS MetricType, MetricName, any(MetricUnit) AS Unit, any(MetricDescription) AS Description,
+    groupUniqArray(${MAX_SERVICES_PER_METRIC})(ServiceName) AS Services
+  FROM ${source.expr}
+  WHERE ${where.join(' AND ')}
+  GROUP BY MetricName`;
+  });
+  return {
+    sql: `SELECT MetricType, MetricName, Unit, Description, arraySort(Services) AS Services
+FROM (
+  ${branches.join('\n  UNION ALL\n  ')}
+)
+ORDER BY MetricName, MetricType
+LIMIT ${MAX_METRIC_NAMES}`,
+    params,
+  };
+}
+
+/** Filters shared by the metric statements: tenant, range, name, service, attributes, grouping. */
+function metricWhere(q: MetricQuery): { where: string[]; params: Record<string, unknown>; group: string } {
+  const s = scope(q.tenant, q.range, 'TimeUnix');
+  const where = [...s.where, 'MetricName = {metric:String}'];
+  const params: Record<string, unknown> = { ...s.params, metric: q.name, step_ms: q.stepMs };
+  if (q.service !== undefined) {
+    where.push('ServiceName = {service:String}');
+    params.service = q.service;
+  }
+  q.attributes.forEach(([k, v], i) => {
+    where.push(`Attributes[{attr_key_${i}:String}] = {attr_value_${i}:String}`);
+    params[`attr_key_${i}`] = k;
+    params[`attr_value_${i}`] = v;
+  });
+  let group = 'ServiceName';
+  if (q.groupByAttribute !== undefined) {
+    where.push('mapContains(Attributes, {group_key:String})');
+    params.group_key = q.groupByAttribute;
+    group = 'Attributes[{group_key:String}]';
+  }
+  return { where, params, group };
+}
+
+/**
+ * Summed bucket counts of a histogram metric per (group, step bucket, bounds): what percentiles
+ * are estimated from. Points with other bounds in the same bucket stay apart (summed later as
+ * distributions, see histogram.ts).
+ */
+export function metricHistogramsSql(q: MetricQuery, source: TableSource): ClickHouseStatement {
+  const m = metricWhere(q);
+  return {
+    sql: `SELECT ${m.group} AS Grp, ${bucketOf('TimeUnix', true)} AS BucketMs, ExplicitBounds AS Bounds,
+  sumForEach(BucketCounts) AS Counts, min(Min) AS Min, max(Max) AS Max
+FROM ${source.expr}
+WHERE ${m.where.join(' AND ')} AND length(BucketCounts) = length(ExplicitBounds) + 1
+GROUP BY Grp, BucketMs, Bounds
+ORDER BY Grp, BucketMs
+LIMIT ${MAX_SERIES_ROWS}`,
+    params: { ...source.params, ...m.params },
   };
 }

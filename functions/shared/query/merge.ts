@@ -1,4 +1,13 @@
-import type { LogRecordRow, MetricBucket, ServiceStats, SpanRecord, TraceSummary } from './model.js';
+import type {
+  LogRecordRow,
+  MetricBucket,
+  MetricName,
+  ServiceBucket,
+  ServiceEdge,
+  ServiceStats,
+  SpanRecord,
+  TraceSummary,
+} from './model.js';
 
 /**
  * Merging what the two tiers returned. Rows are split by time (see planner.ts), so merging mostly
@@ -99,33 +108,80 @@ export function mergeMetricBuckets(...tiers: readonly MetricBucket[][]): MetricB
   );
 }
 
+type Quantiles = readonly [number, number, number] | null;
+
 /**
- * Requests and errors add up. Quantiles of two populations cannot be merged exactly from their
- * quantiles: the request-weighted mean is used, exact when one tier answered alone (the usual case).
+ * Two counts with their quantiles, added: counts add up; quantiles of two populations cannot be
+ * merged exactly from their quantiles, so the count-weighted mean is used (exact when one tier
+ * answered alone, the usual case).
  */
-export function mergeServices(...tiers: readonly ServiceStats[][]): ServiceStats[] {
-  const byName = new Map<string, ServiceStats>();
+function addQuantiles(a: number, qa: Quantiles, b: number, qb: Quantiles): Quantiles {
+  if (!qa || !qb || a + b === 0) return qa ?? qb;
+  const w = (i: 0 | 1 | 2) => (qa[i] * a + qb[i] * b) / (a + b);
+  return [w(0), w(1), w(2)];
+}
+
+function mergeBy<T>(
+  tiers: readonly (readonly T[])[],
+  key: (t: T) => string,
+  add: (a: T, b: T) => T,
+): Map<string, T> {
+  const out = new Map<string, T>();
   for (const rows of tiers) {
-    for (const s of rows) {
-      const seen = byName.get(s.serviceName);
-      if (!seen) {
-        byName.set(s.serviceName, s);
-        continue;
-      }
-      const requests = seen.requests + s.requests;
-      let quantilesNs = seen.quantilesNs ?? s.quantilesNs;
-      if (seen.quantilesNs && s.quantilesNs && requests > 0) {
-        const w = (i: 0 | 1 | 2) =>
-          (seen.quantilesNs![i] * seen.requests + s.quantilesNs![i] * s.requests) / requests;
-        quantilesNs = [w(0), w(1), w(2)];
-      }
-      byName.set(s.serviceName, {
-        serviceName: s.serviceName,
-        requests,
-        errors: seen.errors + s.errors,
-        quantilesNs,
-      });
+    for (const r of rows) {
+      const k = key(r);
+      const seen = out.get(k);
+      out.set(k, seen ? add(seen, r) : r);
     }
   }
-  return [...byName.values()].sort((a, b) => cmpStr(a.serviceName, b.serviceName));
+  return out;
+}
+
+function addRed<T extends ServiceStats>(a: T, b: T): T {
+  return {
+    ...a,
+    requests: a.requests + b.requests,
+    errors: a.errors + b.errors,
+    quantilesNs: addQuantiles(a.requests, a.quantilesNs, b.requests, b.quantilesNs),
+  };
+}
+
+/** Per service (and operation): requests and errors add up, quantiles as addQuantiles says. */
+export function mergeServices(...tiers: readonly ServiceStats[][]): ServiceStats[] {
+  return [...mergeBy(tiers, (s) => `${s.serviceName}\u0000${s.operation ?? ''}`, addRed).values()].sort(
+    (a, b) => cmpStr(a.serviceName, b.serviceName) || cmpStr(a.operation ?? '', b.operation ?? ''),
+  );
+}
+
+/** Per (service, step bucket): a bucket cut by the tier split is added up. */
+export function mergeServiceBuckets(...tiers: readonly ServiceBucket[][]): ServiceBucket[] {
+  return [...mergeBy(tiers, (s) => `${s.serviceName}\u0000${s.bucketMs}`, addRed).values()].sort(
+    (a, b) => cmpStr(a.serviceName, b.serviceName) || a.bucketMs - b.bucketMs,
+  );
+}
+
+/** Per (parent, child). */
+export function mergeEdges(...tiers: readonly ServiceEdge[][]): ServiceEdge[] {
+  const add = (a: ServiceEdge, b: ServiceEdge): ServiceEdge => ({
+    ...a,
+    calls: a.calls + b.calls,
+    errors: a.errors + b.errors,
+    quantilesNs: addQuantiles(a.calls, a.quantilesNs, b.calls, b.quantilesNs),
+  });
+  return [...mergeBy(tiers, (e) => `${e.parent}\u0000${e.child}`, add).values()].sort(
+    (a, b) => cmpStr(a.parent, b.parent) || cmpStr(a.child, b.child),
+  );
+}
+
+/** Per (name, type): the services of both tiers, once each. */
+export function mergeMetricNames(...tiers: readonly MetricName[][]): MetricName[] {
+  const add = (a: MetricName, b: MetricName): MetricName => ({
+    ...a,
+    unit: a.unit || b.unit,
+    description: a.description || b.description,
+    services: [...new Set([...a.services, ...b.services])].sort(),
+  });
+  return [...mergeBy(tiers, (m) => `${m.name}\u0000${m.type}`, add).values()].sort(
+    (a, b) => cmpStr(a.name, b.name) || cmpStr(a.type, b.type),
+  );
 }

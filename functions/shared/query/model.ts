@@ -56,9 +56,39 @@ export interface MetricQuery extends Scoped {
   /** Attribute equality filters on the data points' attributes. */
   readonly attributes: readonly (readonly [string, string])[];
   readonly stepMs: number;
+  /**
+   * Series per value of this data-point attribute instead of per service (points without it are
+   * left out); the value travels in MetricBucket.serviceName / HistogramBucket.group.
+   */
+  readonly groupByAttribute?: string;
 }
 
-export type ServicesQuery = Scoped;
+/** RED of entry spans per service (or per operation of one service). */
+export interface ServicesQuery extends Scoped {
+  readonly service?: string;
+  /** Group by span name too (the operations of `service`). @default false */
+  readonly byOperation?: boolean;
+}
+
+/** RED of entry spans per (service, step bucket). */
+export interface ServiceSeriesQuery extends Scoped {
+  readonly service?: string;
+  readonly stepMs: number;
+}
+
+/** Log records per (step bucket, severity), with the log search's filters. */
+export interface LogHistogramQuery extends Scoped {
+  readonly service?: string;
+  readonly minSeverity?: number;
+  readonly text?: string;
+  readonly traceId?: string;
+  readonly stepMs: number;
+}
+
+export interface MetricNamesQuery extends Scoped {
+  /** Case-insensitive substring of the name. */
+  readonly text?: string;
+}
 
 export interface SpanEvent {
   readonly timeUnixNano: string;
@@ -134,10 +164,55 @@ export interface MetricBucket {
 
 export interface ServiceStats {
   readonly serviceName: string;
+  /** Span name, when grouped by operation. */
+  readonly operation?: string;
   readonly requests: number;
   readonly errors: number;
   /** Latency quantiles (p50, p95, p99) in nanoseconds; null without requests. */
   readonly quantilesNs: readonly [number, number, number] | null;
+}
+
+export interface ServiceBucket extends ServiceStats {
+  readonly bucketMs: number;
+}
+
+/**
+ * Calls from spans of `parent` to child spans of `child` (another service): the child spans'
+ * count, errors and latency quantiles (ns).
+ */
+export interface ServiceEdge {
+  readonly parent: string;
+  readonly child: string;
+  readonly calls: number;
+  readonly errors: number;
+  readonly quantilesNs: readonly [number, number, number] | null;
+}
+
+/** Log records of one step bucket and SeverityNumber (SeverityText kept only for number 0). */
+export interface LogCount {
+  readonly bucketMs: number;
+  readonly severityNumber: number;
+  readonly severityText: string;
+  readonly count: number;
+}
+
+export interface MetricName {
+  readonly name: string;
+  readonly type: MetricType;
+  readonly unit: string;
+  readonly description: string;
+  readonly services: string[];
+}
+
+/** Summed explicit-bucket counts of one (group, step bucket, bounds) of a histogram metric. */
+export interface HistogramBucket {
+  readonly group: string;
+  readonly bucketMs: number;
+  readonly bounds: number[];
+  readonly counts: number[];
+  /** Smallest and largest value recorded (null when the points carry none). */
+  readonly min: number | null;
+  readonly max: number | null;
 }
 
 export interface TierStats {
@@ -172,7 +247,20 @@ export interface TelemetryReader {
   searchLogs(q: LogSearchQuery, budget: QueryBudget): Promise<TierResult<LogRecordRow>>;
   metricBuckets(q: MetricQuery, budget: QueryBudget): Promise<TierResult<MetricBucket>>;
   services(q: ServicesQuery, budget: QueryBudget): Promise<TierResult<ServiceStats>>;
+  serviceSeries(q: ServiceSeriesQuery, budget: QueryBudget): Promise<TierResult<ServiceBucket>>;
+  serviceEdges(q: ServicesQuery, budget: QueryBudget): Promise<TierResult<ServiceEdge>>;
+  logHistogram(q: LogHistogramQuery, budget: QueryBudget): Promise<TierResult<LogCount>>;
+  metricNames(q: MetricNamesQuery, budget: QueryBudget): Promise<TierResult<MetricName>>;
+  metricHistograms(q: MetricQuery, budget: QueryBudget): Promise<TierResult<HistogramBucket>>;
 }
+
+/**
+ * The service map reads a child span's parent up to this long before the range (a parent starts
+ * before its children; a call whose parent began longer ago than this is not on the map) and
+ * this long after it (clock skew between hosts).
+ */
+export const EDGE_PARENT_LOOKBACK_MS = 5 * 60_000;
+export const EDGE_PARENT_LOOKAHEAD_MS = 60_000;
 
 export { ENTRY_SPAN_KINDS };
 /** StatusCode spellings (Collector and proto names); errors as the rollup counts them. */

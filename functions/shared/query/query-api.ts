@@ -17,11 +17,22 @@ import {
   QueryTooLargeError,
   ResponseTooLargeError,
 } from './errors.js';
+import { histogramQuantile } from './histogram.js';
 import { DEFAULT_MAX_RESPONSE_BYTES } from './limits.js';
-import { mergeLogs, mergeMetricBuckets, mergeServices, mergeSpans, mergeTraceSummaries } from './merge.js';
+import {
+  mergeEdges,
+  mergeLogs,
+  mergeMetricBuckets,
+  mergeMetricNames,
+  mergeServiceBuckets,
+  mergeServices,
+  mergeSpans,
+  mergeTraceSummaries,
+} from './merge.js';
 import {
   apiSpanKind,
   apiStatusCode,
+  type HistogramBucket,
   type LogRecordRow,
   type MetricBucket,
   type QueryBudget,
@@ -35,27 +46,25 @@ import { openApiDocument } from './openapi.js';
 import { hotBoundaryNs, planTiers, type TierPlan } from './planner.js';
 import { matchRoute, type QueryOperation } from './routes.js';
 import {
+  LogHistogramParamsSchema,
   LogSearchParamsSchema,
   MAX_ATTRIBUTE_FILTERS,
   type Meta,
+  type MetricAggregation,
+  MetricNamesParamsSchema,
   MetricParamsSchema,
+  SEVERITIES,
   SEVERITY_NUMBERS,
+  ServiceMapParamsSchema,
+  ServicePathSchema,
+  ServiceSeriesParamsSchema,
   ServicesParamsSchema,
   type TierStatsOut,
   TraceGetParamsSchema,
   TracePathSchema,
   TraceSearchParamsSchema,
 } from './schemas.js';
-import {
-  ceilToHour,
-  floorToHour,
-  formatDuration,
-  isoOf,
-  NS_PER_MS,
-  NS_PER_SECOND,
-  resolveRange,
-  type TimeRange,
-} from './time.js';
+import { formatDuration, isoOf, NS_PER_MS, NS_PER_SECOND, resolveRange, type TimeRange } from './time.js';
 
 /**
  * The query API's use-case: a request (method, path, headers, query string) in, a status and JSON
@@ -239,6 +248,45 @@ const STEP_LADDER_MS = [
 /** About this many points when the client gives no step. */
 const TARGET_POINTS = 120;
 
+const MINUTE_MS = 60_000;
+const NS_PER_MINUTE = BigInt(MINUTE_MS) * NS_PER_MS;
+/** Steps of the console's series routes when none is given: the first with at most SERIES_POINTS. */
+const SERIES_LADDER_MS = [
+  60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 10_800_000, 21_600_000,
+  43_200_000, 86_400_000,
+];
+const SERIES_POINTS = 300;
+
+/** A range widened to whole multiples of `stepNs` (epoch-aligned). */
+function alignRange(range: TimeRange, stepNs: bigint): TimeRange {
+  const fromNs = (range.fromNs / stepNs) * stepNs;
+  const toNs = ((range.toNs + stepNs - 1n) / stepNs) * stepNs;
+  return { fromNs, toNs };
+}
+
+const PERCENTILES: Readonly<Partial<Record<MetricAggregation, number>>> = {
+  p50: 0.5,
+  p90: 0.9,
+  p95: 0.95,
+  p99: 0.99,
+};
+
+/** The severity name of a SeverityNumber (1-24), or for 0 (unspecified) of its text; else INFO. */
+function severityClass(n: number, text: string): (typeof SEVERITIES)[number] {
+  if (n >= 1 && n <= 24) return SEVERITIES[Math.floor((n - 1) / 4)]!;
+  const t = text.toUpperCase();
+  if (t.startsWith('WARN')) return 'WARN';
+  if (t.startsWith('ERR')) return 'ERROR';
+  if (t === 'CRITICAL' || t === 'EMERGENCY' || t === 'ALERT') return 'FATAL';
+  return SEVERITIES.find((s) => t.startsWith(s)) ?? 'INFO';
+}
+
+const quantileMs = (q: readonly [number, number, number] | null) => ({
+  p50Ms: q ? q[0] / 1e6 : null,
+  p95Ms: q ? q[1] / 1e6 : null,
+  p99Ms: q ? q[2] / 1e6 : null,
+});
+
 export function createQueryApi(deps: QueryApiDeps) {
   const limits: QueryLimits = { ...DEFAULT_QUERY_LIMITS, ...deps.limits };
   const now = deps.now ?? Date.now;
@@ -247,12 +295,54 @@ export function createQueryApi(deps: QueryApiDeps) {
     planTiers(range, hotBoundaryNs(now(), deps.hotRetentionDays), deps.cold !== undefined);
 
   // Only the tenant's own figures: engine-wide counters (rows and bytes read) stay in the log.
-  const meta = (range: TimeRange, tiers: TierLog[], nextCursor: string | null): Meta => ({
+  const meta = (range: TimeRange, tiers: TierLog[], nextCursor: string | null, stepMs?: number): Meta => ({
     from: isoOf(range.fromNs),
     to: isoOf(range.toNs),
     tiers: tiers.map(({ rowsRead: _r, bytesRead: _b, ...own }) => own),
     nextCursor,
+    ...(stepMs !== undefined && { stepMs }),
   });
+
+  /**
+   * The step of a series route (whole minutes: the finest rollup) and the range widened to whole
+   * steps. A step of whole hours is answered from the hourly rollups, any other from the minute ones.
+   */
+  function seriesStep(step: string | undefined, asked: TimeRange): { stepMs: number; range: TimeRange } {
+    const spanMs = Number((asked.toNs - asked.fromNs) / NS_PER_MS);
+    let stepMs: number;
+    if (step !== undefined) {
+      stepMs = Number(step.slice(0, -1)) * STEP_UNIT_MS[step.slice(-1)]!;
+      if (stepMs < MINUTE_MS || stepMs % MINUTE_MS !== 0) {
+        throw new QueryParameterError(
+          'step',
+          'must be whole minutes (1m, 5m, 1h...): the finest rollup is per minute',
+        );
+      }
+      if (spanMs / stepMs > limits.maxPoints) {
+        throw new QueryParameterError(
+          'step',
+          `too small for the range: at most ${limits.maxPoints} points (use at least ${formatDuration(Math.ceil(spanMs / limits.maxPoints / MINUTE_MS) * MINUTE_MS)})`,
+        );
+      }
+    } else {
+      stepMs =
+        SERIES_LADDER_MS.find((s) => Math.ceil(spanMs / s) <= SERIES_POINTS) ??
+        Math.ceil(spanMs / SERIES_POINTS / 86_400_000) * 86_400_000;
+    }
+    return { stepMs, range: alignRange(asked, BigInt(stepMs) * NS_PER_MS) };
+  }
+
+  /** Start (ms) of every step bucket of an aligned range. */
+  function bucketsOf(range: TimeRange, stepMs: number): number[] {
+    const out: number[] = [];
+    const to = Number(range.toNs / NS_PER_MS);
+    for (let t = Number(range.fromNs / NS_PER_MS); t < to; t += stepMs) out.push(t);
+    return out;
+  }
+
+  /** Ranges of the RED routes: rounded out to whole minutes (the finest rollup). */
+  const minuteRange = (from: string | undefined, to: string | undefined) =>
+    alignRange(resolveRange(from, to, now(), limits), NS_PER_MINUTE);
 
   /**
    * How many of `rows` (already in their JSON shape) fit in one response; a search page is cut there
@@ -444,33 +534,67 @@ export function createQueryApi(deps: QueryApiDeps) {
       stepMs = STEP_LADDER_MS.find((s) => spanMs / s <= TARGET_POINTS) ?? 86_400_000;
     }
     const p = plan(range);
+    const byAttribute = params.groupBy.startsWith('attr.') ? params.groupBy.slice(5) : undefined;
     const q = {
       tenant,
       name: params.name,
       attributes,
       stepMs,
       ...(params.service !== undefined && { service: params.service }),
+      ...(byAttribute !== undefined && { groupByAttribute: byAttribute }),
     };
-    const [hot, cold] = await Promise.all([
-      p.hot ? deps.hot.metricBuckets({ ...q, range: p.hot }, budget) : undefined,
-      p.cold ? deps.cold!.metricBuckets({ ...q, range: p.cold }, budget) : undefined,
-    ]);
-    const buckets = mergeMetricBuckets(hot?.rows ?? [], cold?.rows ?? []);
+    type Point = { timeUnixMs: number; time: string; value: number | null };
     const series = new Map<
       string,
-      { serviceName: string; metricType: MetricBucket['metricType']; points: unknown[] }
+      { group: string; serviceName: string; metricType: MetricBucket['metricType']; points: Point[] }
     >();
-    for (const b of buckets) {
-      const key = `${b.metricType}\u0000${b.serviceName}`;
-      const s = series.get(key) ?? { serviceName: b.serviceName, metricType: b.metricType, points: [] };
-      series.set(key, s);
-      s.points.push({
-        timeUnixMs: b.bucketMs,
-        time: new Date(b.bucketMs).toISOString(),
-        value: aggregate(params.agg, b),
-      });
+    const seriesOf = (group: string, metricType: MetricBucket['metricType']) => {
+      const key = `${metricType}\u0000${group}`;
+      const found = series.get(key);
+      if (found) return found;
+      const made = { group, serviceName: byAttribute === undefined ? group : '', metricType, points: [] };
+      series.set(key, made);
+      return made;
+    };
+    const percentile = PERCENTILES[params.agg];
+    let tiers: TierLog[];
+    if (percentile !== undefined) {
+      // Percentiles come from bucket counts: histogram points only.
+      const [hot, cold] = await Promise.all([
+        p.hot ? deps.hot.metricHistograms({ ...q, range: p.hot }, budget) : undefined,
+        p.cold ? deps.cold!.metricHistograms({ ...q, range: p.cold }, budget) : undefined,
+      ]);
+      const parts = new Map<string, HistogramBucket[]>();
+      for (const h of [...(hot?.rows ?? []), ...(cold?.rows ?? [])]) {
+        const key = `${h.group}\u0000${h.bucketMs}`;
+        parts.set(key, [...(parts.get(key) ?? []), h]);
+      }
+      const ordered = [...parts.values()].sort((a, b) =>
+        a[0]!.group < b[0]!.group ? -1 : a[0]!.group > b[0]!.group ? 1 : a[0]!.bucketMs - b[0]!.bucketMs,
+      );
+      for (const group of ordered) {
+        const { group: g, bucketMs } = group[0]!;
+        seriesOf(g, 'histogram').points.push({
+          timeUnixMs: bucketMs,
+          time: new Date(bucketMs).toISOString(),
+          value: histogramQuantile(group, percentile),
+        });
+      }
+      tiers = [...tierStats(hot, p.hot), ...tierStats(cold, p.cold)];
+    } else {
+      const [hot, cold] = await Promise.all([
+        p.hot ? deps.hot.metricBuckets({ ...q, range: p.hot }, budget) : undefined,
+        p.cold ? deps.cold!.metricBuckets({ ...q, range: p.cold }, budget) : undefined,
+      ]);
+      for (const b of mergeMetricBuckets(hot?.rows ?? [], cold?.rows ?? [])) {
+        seriesOf(b.serviceName, b.metricType).points.push({
+          timeUnixMs: b.bucketMs,
+          time: new Date(b.bucketMs).toISOString(),
+          value: aggregate(params.agg as SimpleAggregation, b),
+        });
+      }
+      tiers = [...tierStats(hot, p.hot), ...tierStats(cold, p.cold)];
     }
-    const tiers = [...tierStats(hot, p.hot), ...tierStats(cold, p.cold)];
     return {
       status: 200,
       body: {
@@ -480,35 +604,213 @@ export function createQueryApi(deps: QueryApiDeps) {
           stepSeconds: stepMs / 1000,
           series: [...series.values()],
         },
-        meta: meta(range, tiers, null),
+        meta: meta(range, tiers, null, stepMs),
       },
       tiers,
     };
   }
 
-  async function listServices(tenant: string, query: Query, budget: QueryBudget) {
-    const params = parse(ServicesParamsSchema, query);
-    const asked = resolveRange(params.from, params.to, now(), limits);
-    // The rollup is hourly: whole hours in, and the rate is per second of those hours.
-    const range = { fromNs: floorToHour(asked.fromNs), toNs: ceilToHour(asked.toNs) };
+  /** RED per service (or per operation of one service) over a range rounded to whole minutes. */
+  async function red(tenant: string, range: TimeRange, budget: QueryBudget, service?: string) {
     const p = plan(range);
+    const q = { tenant, ...(service !== undefined && { service, byOperation: true }) };
     const [hot, cold] = await Promise.all([
-      p.hot ? deps.hot.services({ tenant, range: p.hot }, budget) : undefined,
-      p.cold ? deps.cold!.services({ tenant, range: p.cold }, budget) : undefined,
+      p.hot ? deps.hot.services({ ...q, range: p.hot }, budget) : undefined,
+      p.cold ? deps.cold!.services({ ...q, range: p.cold }, budget) : undefined,
     ]);
     const seconds = Number((range.toNs - range.fromNs) / NS_PER_SECOND);
-    const data = mergeServices(hot?.rows ?? [], cold?.rows ?? []).map((s: ServiceStats) => ({
+    return {
+      rows: mergeServices(hot?.rows ?? [], cold?.rows ?? []),
+      seconds,
+      tiers: [...tierStats(hot, p.hot), ...tierStats(cold, p.cold)],
+    };
+  }
+
+  const redOut = (s: ServiceStats, seconds: number) => ({
+    requests: s.requests,
+    errors: s.errors,
+    rate: s.requests / seconds,
+    errorRatio: s.requests > 0 ? s.errors / s.requests : 0,
+  });
+
+  async function listServices(tenant: string, query: Query, budget: QueryBudget) {
+    const params = parse(ServicesParamsSchema, query);
+    const range = minuteRange(params.from, params.to);
+    const r = await red(tenant, range, budget);
+    const data = r.rows.map((s: ServiceStats) => ({
       serviceName: s.serviceName,
       requests: s.requests,
-      requestRate: s.requests / seconds,
+      requestRate: s.requests / r.seconds,
       errors: s.errors,
       errorRatio: s.requests > 0 ? s.errors / s.requests : 0,
       latencyMs: s.quantilesNs
         ? { p50: s.quantilesNs[0] / 1e6, p95: s.quantilesNs[1] / 1e6, p99: s.quantilesNs[2] / 1e6 }
         : null,
     }));
+    return { status: 200, body: { data, meta: meta(range, r.tiers, null) }, tiers: r.tiers };
+  }
+
+  async function serviceOperations(
+    tenant: string,
+    pathParams: Record<string, string | undefined>,
+    query: Query,
+    budget: QueryBudget,
+  ) {
+    const { service } = parse(ServicePathSchema, pathParams);
+    const params = parse(ServicesParamsSchema, query);
+    const range = minuteRange(params.from, params.to);
+    const r = await red(tenant, range, budget, service);
+    const data = r.rows
+      .map((s) => ({ operation: s.operation ?? '', ...redOut(s, r.seconds), ...quantileMs(s.quantilesNs) }))
+      .sort((a, b) => b.requests - a.requests || (a.operation < b.operation ? -1 : 1));
+    return { status: 200, body: { data, meta: meta(range, r.tiers, null) }, tiers: r.tiers };
+  }
+
+  async function serviceSeries(tenant: string, query: Query, budget: QueryBudget) {
+    const params = parse(ServiceSeriesParamsSchema, query);
+    const { stepMs, range } = seriesStep(params.step, resolveRange(params.from, params.to, now(), limits));
+    const p = plan(range);
+    const q = { tenant, stepMs, ...(params.service !== undefined && { service: params.service }) };
+    const [hot, cold] = await Promise.all([
+      p.hot ? deps.hot.serviceSeries({ ...q, range: p.hot }, budget) : undefined,
+      p.cold ? deps.cold!.serviceSeries({ ...q, range: p.cold }, budget) : undefined,
+    ]);
+    const byService = new Map<string, Map<number, ServiceStats>>();
+    for (const b of mergeServiceBuckets(hot?.rows ?? [], cold?.rows ?? [])) {
+      const m = byService.get(b.serviceName) ?? new Map<number, ServiceStats>();
+      m.set(b.bucketMs, b);
+      byService.set(b.serviceName, m);
+    }
+    const buckets = bucketsOf(range, stepMs);
+    const seconds = stepMs / 1000;
+    const data = [...byService].map(([service, points]) => ({
+      service,
+      points: buckets.map((t) => {
+        const b = points.get(t);
+        return b
+          ? { t, ...redOut(b, seconds), ...quantileMs(b.quantilesNs) }
+          : { t, requests: 0, errors: 0, rate: 0, errorRatio: 0, p50Ms: null, p95Ms: null, p99Ms: null };
+      }),
+    }));
+    const tiers = [...tierStats(hot, p.hot), ...tierStats(cold, p.cold)];
+    return { status: 200, body: { data, meta: meta(range, tiers, null, stepMs) }, tiers };
+  }
+
+  async function serviceMap(tenant: string, query: Query, budget: QueryBudget) {
+    const params = parse(ServiceMapParamsSchema, query);
+    const range = minuteRange(params.from, params.to);
+    const p = plan(range);
+    const [nodes, hotEdges, coldEdges] = await Promise.all([
+      red(tenant, range, budget),
+      p.hot ? deps.hot.serviceEdges({ tenant, range: p.hot }, budget) : undefined,
+      p.cold ? deps.cold!.serviceEdges({ tenant, range: p.cold }, budget) : undefined,
+    ]);
+    const edges = mergeEdges(hotEdges?.rows ?? [], coldEdges?.rows ?? []);
+    const seconds = nodes.seconds;
+    const nodeOut = new Map(
+      nodes.rows.map((s) => [s.serviceName, { service: s.serviceName, ...redOut(s, seconds) }]),
+    );
+    // A service seen only in edges (no entry spans in the range) is still a node.
+    for (const e of edges) {
+      for (const service of [e.parent, e.child]) {
+        if (!nodeOut.has(service)) {
+          nodeOut.set(service, { service, requests: 0, errors: 0, rate: 0, errorRatio: 0 });
+        }
+      }
+    }
+    const data = {
+      nodes: [...nodeOut.values()].sort((a, b) =>
+        a.service < b.service ? -1 : a.service > b.service ? 1 : 0,
+      ),
+      edges: edges.map((e) => ({
+        parent: e.parent,
+        child: e.child,
+        calls: e.calls,
+        errors: e.errors,
+        rate: e.calls / seconds,
+        errorRatio: e.calls > 0 ? e.errors / e.calls : 0,
+        ...quantileMs(e.quantilesNs),
+      })),
+    };
+    const tiers = [...nodes.tiers, ...tierStats(hotEdges, p.hot), ...tierStats(coldEdges, p.cold)];
+    return { status: 200, body: { data, meta: meta(range, tiers, null) }, tiers };
+  }
+
+  async function logHistogram(tenant: string, query: Query, budget: QueryBudget) {
+    const params = parse(LogHistogramParamsSchema, query);
+    const { stepMs, range } = seriesStep(params.step, resolveRange(params.from, params.to, now(), limits));
+    const p = plan(range);
+    const q = {
+      tenant,
+      stepMs,
+      ...(params.service !== undefined && { service: params.service }),
+      ...(params.severity !== undefined && { minSeverity: SEVERITY_NUMBERS[params.severity] }),
+      ...(params.q !== undefined && { text: params.q }),
+      ...(params.traceId !== undefined && { traceId: params.traceId }),
+    };
+    const [hot, cold] = await Promise.all([
+      p.hot ? deps.hot.logHistogram({ ...q, range: p.hot }, budget) : undefined,
+      p.cold ? deps.cold!.logHistogram({ ...q, range: p.cold }, budget) : undefined,
+    ]);
+    const zero = () =>
+      Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<(typeof SEVERITIES)[number], number>;
+    const counts = new Map(bucketsOf(range, stepMs).map((t) => [t, zero()]));
+    for (const c of [...(hot?.rows ?? []), ...(cold?.rows ?? [])]) {
+      const bucket = counts.get(c.bucketMs);
+      if (bucket) bucket[severityClass(c.severityNumber, c.severityText)] += c.count;
+    }
+    const data = [...counts].map(([t, c]) => ({ t, counts: c }));
+    const tiers = [...tierStats(hot, p.hot), ...tierStats(cold, p.cold)];
+    return { status: 200, body: { data, meta: meta(range, tiers, null, stepMs) }, tiers };
+  }
+
+  async function metricNames(tenant: string, query: Query, budget: QueryBudget) {
+    const params = parse(MetricNamesParamsSchema, query);
+    const range = resolveRange(params.from, params.to, now(), limits);
+    const p = plan(range);
+    const q = { tenant, ...(params.q !== undefined && { text: params.q }) };
+    const [hot, cold] = await Promise.all([
+      p.hot ? deps.hot.metricNames({ ...q, range: p.hot }, budget) : undefined,
+      p.cold ? deps.cold!.metricNames({ ...q, range: p.cold }, budget) : undefined,
+    ]);
+    const data = mergeMetricNames(hot?.rows ?? [], cold?.rows ?? []);
     const tiers = [...tierStats(hot, p.hot), ...tierStats(cold, p.cold)];
     return { status: 200, body: { data, meta: meta(range, tiers, null) }, tiers };
+  }
+
+  function dispatch(
+    operation: Exclude<QueryOperation, 'openapi'>,
+    tenant: string,
+    pathParams: Record<string, string | undefined>,
+    query: Query,
+    budget: QueryBudget,
+  ) {
+    switch (operation) {
+      case 'getTrace':
+        return getTrace(tenant, pathParams, query, budget);
+      case 'searchTraces':
+        return searchTraces(tenant, query, budget);
+      case 'searchLogs':
+        return searchLogs(tenant, query, budget);
+      case 'queryMetrics':
+        return queryMetrics(tenant, query, budget);
+      case 'listServices':
+        return listServices(tenant, query, budget);
+      case 'serviceSeries':
+        return serviceSeries(tenant, query, budget);
+      case 'serviceOperations':
+        return serviceOperations(tenant, pathParams, query, budget);
+      case 'serviceMap':
+        return serviceMap(tenant, query, budget);
+      case 'logHistogram':
+        return logHistogram(tenant, query, budget);
+      case 'metricNames':
+        return metricNames(tenant, query, budget);
+      default: {
+        const never: never = operation;
+        throw new Error(`unhandled operation ${String(never)}`);
+      }
+    }
   }
 
   const error = (status: number, code: string, message: string, extra: Record<string, string> = {}) => ({
@@ -595,16 +897,7 @@ export function createQueryApi(deps: QueryApiDeps) {
     const budget: QueryBudget = { deadlineMs: now() + timeout };
     const pathParams = { ...match.pathParameters, ...req.pathParameters };
     try {
-      const r =
-        operation === 'getTrace'
-          ? await getTrace(tenant, pathParams, req.query, budget)
-          : operation === 'searchTraces'
-            ? await searchTraces(tenant, req.query, budget)
-            : operation === 'searchLogs'
-              ? await searchLogs(tenant, req.query, budget)
-              : operation === 'queryMetrics'
-                ? await queryMetrics(tenant, req.query, budget)
-                : await listServices(tenant, req.query, budget);
+      const r = await dispatch(operation, tenant, pathParams, req.query, budget);
       const bodyText = JSON.stringify(r.body);
       const bytes = Buffer.byteLength(bodyText);
       if (bytes > limits.maxResponseBytes) {
@@ -644,7 +937,9 @@ export function createQueryApi(deps: QueryApiDeps) {
 
 export type QueryApi = ReturnType<typeof createQueryApi>;
 
-function aggregate(agg: 'avg' | 'sum' | 'min' | 'max' | 'count', b: MetricBucket): number | null {
+type SimpleAggregation = 'avg' | 'sum' | 'min' | 'max' | 'count';
+
+function aggregate(agg: SimpleAggregation, b: MetricBucket): number | null {
   switch (agg) {
     case 'avg':
       return b.count > 0 ? b.sum / b.count : null;

@@ -1,9 +1,19 @@
 import type * as z from 'zod';
 import {
+  LogHistogramParamsSchema,
+  LogHistogramResponseSchema,
   LogSearchParamsSchema,
   LogSearchResponseSchema,
+  MetricNamesParamsSchema,
+  MetricNamesResponseSchema,
   MetricParamsSchema,
   MetricResponseSchema,
+  ServiceMapParamsSchema,
+  ServiceMapResponseSchema,
+  ServiceOperationsResponseSchema,
+  ServicePathSchema,
+  ServiceSeriesParamsSchema,
+  ServiceSeriesResponseSchema,
   ServicesParamsSchema,
   ServicesResponseSchema,
   TraceGetParamsSchema,
@@ -32,6 +42,11 @@ export type QueryOperation =
   | 'searchLogs'
   | 'queryMetrics'
   | 'listServices'
+  | 'serviceSeries'
+  | 'serviceOperations'
+  | 'serviceMap'
+  | 'logHistogram'
+  | 'metricNames'
   | 'openapi';
 
 export const QUERY_ROUTES: readonly QueryRoute[] = [
@@ -79,6 +94,52 @@ export const QUERY_ROUTES: readonly QueryRoute[] = [
     summary: 'Per service: request rate, error ratio and p50/p95/p99 latency of entry spans.',
     params: ServicesParamsSchema,
     response: ServicesResponseSchema,
+    authenticated: true,
+  },
+  {
+    operationId: 'serviceSeries',
+    method: 'GET',
+    path: '/v1/query/services/series',
+    summary: 'Per service and step: request rate, error ratio and p50/p95/p99 latency of entry spans.',
+    params: ServiceSeriesParamsSchema,
+    response: ServiceSeriesResponseSchema,
+    authenticated: true,
+  },
+  {
+    operationId: 'serviceOperations',
+    method: 'GET',
+    path: '/v1/query/services/{service}/operations',
+    summary: 'Per operation (entry span name) of one service: RED, busiest first.',
+    path_params: ServicePathSchema,
+    params: ServicesParamsSchema,
+    response: ServiceOperationsResponseSchema,
+    authenticated: true,
+  },
+  {
+    operationId: 'serviceMap',
+    method: 'GET',
+    path: '/v1/query/service-map',
+    summary: 'Services and the calls between them (a span whose parent span is of another service).',
+    params: ServiceMapParamsSchema,
+    response: ServiceMapResponseSchema,
+    authenticated: true,
+  },
+  {
+    operationId: 'logHistogram',
+    method: 'GET',
+    path: '/v1/query/logs/histogram',
+    summary: 'Log records per step and severity, with the log search filters.',
+    params: LogHistogramParamsSchema,
+    response: LogHistogramResponseSchema,
+    authenticated: true,
+  },
+  {
+    operationId: 'metricNames',
+    method: 'GET',
+    path: '/v1/query/metrics/names',
+    summary: "The tenant's metric names in the range, with type, unit, description and services.",
+    params: MetricNamesParamsSchema,
+    response: MetricNamesResponseSchema,
     authenticated: true,
   },
   {

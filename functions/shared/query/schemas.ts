@@ -16,7 +16,9 @@ const time = (what: string) =>
     .string()
     .max(64)
     .optional()
-    .describe(`${what}: RFC 3339 (2026-11-23T07:00:00Z) or relative to now (now, now-15m, now-1h, now-7d).`);
+    .describe(
+      `${what}: RFC 3339 (2026-11-23T07:00:00Z), epoch milliseconds (1795417200000) or relative to now (now, now-15m, now-1h, now-7d).`,
+    );
 
 const name = (what: string) => z.string().min(1).max(256).optional().describe(what);
 
@@ -87,7 +89,19 @@ export const LogSearchParamsSchema = z.strictObject({
   cursor,
 });
 
-export const METRIC_AGGREGATIONS = ['avg', 'sum', 'min', 'max', 'count'] as const;
+export const METRIC_AGGREGATIONS = ['avg', 'sum', 'min', 'max', 'count', 'p50', 'p90', 'p95', 'p99'] as const;
+export type MetricAggregation = (typeof METRIC_AGGREGATIONS)[number];
+
+const STEP = /^\d{1,6}[smhd]$/;
+
+/** `step` of the console's series routes: whole minutes, the finest rollup. */
+const seriesStep = z
+  .string()
+  .regex(STEP, 'expected a duration such as 1m, 5m, 1h, 1d')
+  .optional()
+  .describe(
+    'Bucket width in whole minutes, e.g. 1m, 5m, 1h (default: the smallest of 1m, 2m, 5m, 10m, 15m, 30m, 1h, 2h, 3h, 6h, 12h, 1d giving at most 300 points; reported in meta.stepMs). Steps of whole hours read the hourly rollups, others the per-minute ones.',
+  );
 
 export const MetricParamsSchema = z.strictObject({
   name: z.string().min(1).max(256).describe('Metric name (required).'),
@@ -96,11 +110,18 @@ export const MetricParamsSchema = z.strictObject({
     .enum(METRIC_AGGREGATIONS)
     .default('avg')
     .describe(
-      'Aggregation per step: avg, sum, min, max or count. Histograms and summaries aggregate their Sum and Count (avg = Sum/Count).',
+      'Aggregation per step: avg, sum, min, max or count (histograms and summaries aggregate their Sum and Count: avg = Sum/Count); p50, p90, p95 or p99 for histogram metrics, estimated from the summed bucket counts with linear interpolation inside the bucket (other metric types give no series).',
+    ),
+  groupBy: z
+    .string()
+    .regex(/^(service|attr\..{1,256})$/, 'expected service or attr.<key>')
+    .default('service')
+    .describe(
+      'service (one series per service and metric type) or attr.<key> (one per value of that data-point attribute; points without it are left out). Each series carries its value in `group`.',
     ),
   step: z
     .string()
-    .regex(/^\d{1,6}[smhd]$/, 'expected a duration such as 30s, 5m, 1h, 1d')
+    .regex(STEP, 'expected a duration such as 30s, 5m, 1h, 1d')
     .optional()
     .describe('Bucket width, e.g. 30s, 5m, 1h (default: chosen to give about 120 points).'),
   from: time('Start of the range (default: to minus 1 hour)'),
@@ -108,8 +129,37 @@ export const MetricParamsSchema = z.strictObject({
 });
 
 export const ServicesParamsSchema = z.strictObject({
-  from: time('Start of the range, rounded down to the hour (default: to minus 1 hour)'),
-  to: time('End of the range, rounded up to the hour (default: now)'),
+  from: time('Start of the range, rounded down to the minute (default: to minus 1 hour)'),
+  to: time('End of the range, rounded up to the minute (default: now)'),
+});
+
+export const ServiceSeriesParamsSchema = z.strictObject({
+  service: name('Only this service.'),
+  step: seriesStep,
+  from: time('Start of the range, rounded down to the step (default: to minus 1 hour)'),
+  to: time('End of the range, rounded up to the step (default: now)'),
+});
+
+export const ServicePathSchema = z.strictObject({
+  service: z.string().min(1).max(256).describe('The service (resource service.name).'),
+});
+
+export const ServiceMapParamsSchema = ServicesParamsSchema;
+
+export const LogHistogramParamsSchema = z.strictObject({
+  service: LogSearchParamsSchema.shape.service,
+  severity: LogSearchParamsSchema.shape.severity,
+  q: LogSearchParamsSchema.shape.q,
+  traceId: LogSearchParamsSchema.shape.traceId,
+  step: seriesStep,
+  from: time('Start of the range, rounded down to the step (default: to minus 1 hour)'),
+  to: time('End of the range, rounded up to the step (default: now)'),
+});
+
+export const MetricNamesParamsSchema = z.strictObject({
+  q: z.string().min(1).max(256).optional().describe('Case-insensitive text the name must contain.'),
+  from: time('Start of the range (default: to minus 1 hour)'),
+  to: time('End of the range (default: now)'),
 });
 
 // ---- responses
@@ -129,6 +179,7 @@ export const MetaSchema = z.object({
   to: z.string().describe('Resolved end of the range (RFC 3339).'),
   tiers: z.array(TierStatsSchema).describe('The tiers that answered.'),
   nextCursor: z.string().nullable().describe('Cursor of the next page, null on the last one.'),
+  stepMs: z.number().int().optional().describe('Series routes: the bucket width used (ms).'),
 });
 
 const attributes = z.record(z.string(), z.string());
@@ -196,7 +247,8 @@ export const MetricResponseSchema = z.object({
     stepSeconds: z.number(),
     series: z.array(
       z.object({
-        serviceName: z.string(),
+        group: z.string().describe('The series value of groupBy: the service, or the attribute value.'),
+        serviceName: z.string().describe("The service (groupBy=service); '' when grouped by an attribute."),
         metricType: z.enum(['gauge', 'sum', 'histogram', 'exponential_histogram', 'summary']),
         points: z.array(
           z.object({
@@ -224,6 +276,87 @@ export const ServiceSchema = z.object({
 });
 
 export const ServicesResponseSchema = z.object({ data: z.array(ServiceSchema), meta: MetaSchema });
+
+const ms = z.number().nullable().describe('Milliseconds (t-digest estimate); null without requests.');
+const red = {
+  requests: z.number().describe('Entry spans (server/consumer kind, or roots).'),
+  errors: z.number(),
+  rate: z.number().describe('Requests per second.'),
+  errorRatio: z.number().describe('errors / requests (0 without requests).'),
+};
+
+export const ServiceSeriesResponseSchema = z.object({
+  data: z.array(
+    z.object({
+      service: z.string(),
+      points: z.array(
+        z.object({
+          t: z
+            .number()
+            .describe('Start of the step bucket (epoch ms); every bucket of the range is present.'),
+          ...red,
+          p50Ms: ms,
+          p95Ms: ms,
+          p99Ms: ms,
+        }),
+      ),
+    }),
+  ),
+  meta: MetaSchema,
+});
+
+export const ServiceOperationsResponseSchema = z.object({
+  data: z.array(z.object({ operation: z.string(), ...red, p50Ms: ms, p95Ms: ms, p99Ms: ms })),
+  meta: MetaSchema,
+});
+
+export const ServiceMapResponseSchema = z.object({
+  data: z.object({
+    nodes: z.array(z.object({ service: z.string(), ...red })),
+    edges: z.array(
+      z.object({
+        parent: z.string(),
+        child: z.string(),
+        calls: z.number().describe('Spans of child whose parent span is of parent.'),
+        errors: z.number(),
+        rate: z.number().describe('Calls per second.'),
+        errorRatio: z.number(),
+        p50Ms: ms.describe("The child spans' duration (ms)."),
+        p95Ms: ms,
+        p99Ms: ms,
+      }),
+    ),
+  }),
+  meta: MetaSchema,
+});
+
+export const LogHistogramResponseSchema = z.object({
+  data: z.array(
+    z.object({
+      t: z.number().describe('Start of the step bucket (epoch ms); every bucket of the range is present.'),
+      counts: z.object(
+        Object.fromEntries(LOG_SEVERITIES.map((s) => [s, z.number().int()])) as Record<
+          (typeof LOG_SEVERITIES)[number],
+          z.ZodNumber
+        >,
+      ),
+    }),
+  ),
+  meta: MetaSchema,
+});
+
+export const MetricNamesResponseSchema = z.object({
+  data: z.array(
+    z.object({
+      name: z.string(),
+      type: z.enum(['gauge', 'sum', 'histogram', 'exponential_histogram', 'summary']),
+      unit: z.string(),
+      description: z.string(),
+      services: z.array(z.string()).describe('Services that sent it in the range (at most 100).'),
+    }),
+  ),
+  meta: MetaSchema,
+});
 
 export const ErrorResponseSchema = z.object({
   error: z

@@ -2,8 +2,8 @@ import { QueryParameterError } from './errors.js';
 
 /**
  * Time expressions of the `from`/`to` parameters: RFC 3339 (`2026-11-23T07:00:00Z`, fraction up to
- * nanoseconds, any offset) or relative to now (`now`, `now-15m`, `now-1h`, `now-7d`; units s, m, h,
- * d, w). Times are carried as bigint nanoseconds since the epoch, the precision of the hot tier.
+ * nanoseconds, any offset), epoch milliseconds (`1795417200000`, what a browser's Date gives), or
+ * relative to now (`now`, `now-15m`, `now-1h`, `now-7d`; units s, m, h, d, w). Times are carried as bigint nanoseconds since the epoch, the precision of the hot tier.
  */
 
 export const NS_PER_MS = 1_000_000n;
@@ -25,6 +25,8 @@ export interface RangeDefaults {
 }
 
 const RELATIVE = /^now(?:([+-])(\d{1,6})([smhdw]))?$/;
+/** Epoch milliseconds: up to 15 digits (year 33658), so the nanoseconds stay within Int64. */
+const EPOCH_MS = /^\d{1,15}$/;
 const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 const RFC3339 =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|([+-])(\d{2}):(\d{2}))$/;
@@ -38,11 +40,12 @@ export function parseTime(input: string, nowMs: number, parameter: string): bigi
     const offset = sign ? Number(amount) * UNIT_MS[unit!]! * (sign === '-' ? -1 : 1) : 0;
     return BigInt(nowMs + offset) * NS_PER_MS;
   }
+  if (EPOCH_MS.test(value)) return BigInt(value) * NS_PER_MS;
   const m = RFC3339.exec(value);
   if (!m) {
     throw new QueryParameterError(
       parameter,
-      `expected RFC 3339 (2026-11-23T07:00:00Z) or a relative time (now, now-15m, now-1h, now-7d), got ${JSON.stringify(input.slice(0, 64))}`,
+      `expected RFC 3339 (2026-11-23T07:00:00Z), epoch milliseconds or a relative time (now, now-15m, now-1h, now-7d), got ${JSON.stringify(input.slice(0, 64))}`,
     );
   }
   const [, y, mo, d, h, mi, s, frac, zone, zsign, zh, zm] = m;

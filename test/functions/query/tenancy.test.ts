@@ -223,7 +223,13 @@ const QUERY_PATHS = [
   '/v1/query/traces',
   '/v1/query/logs',
   '/v1/query/metrics?name=cpu.usage',
+  '/v1/query/metrics?name=cpu.usage&agg=p95&groupBy=attr.host',
   '/v1/query/services',
+  '/v1/query/services/series',
+  '/v1/query/services/checkout/operations',
+  '/v1/query/service-map',
+  '/v1/query/logs/histogram?q=record',
+  '/v1/query/metrics/names',
 ];
 
 describe('key scopes', () => {

@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  LOG_COUNTS_1M_TABLE,
   LOG_COUNTS_TABLE,
   MIGRATIONS_TABLE,
   physicalClickHouseType,
+  SERVICE_RED_1M_TABLE,
   SERVICE_RED_TABLE,
   schemaStatements,
   TRACE_LOOKUP_TABLE,
@@ -54,6 +56,8 @@ describe('applyMigrations', () => {
       TRACE_LOOKUP_TABLE,
       SERVICE_RED_TABLE,
       LOG_COUNTS_TABLE,
+      SERVICE_RED_1M_TABLE,
+      LOG_COUNTS_1M_TABLE,
       WRITE_LEDGER_TABLE,
       ...TABLE_NAMES,
     ]) {
@@ -70,7 +74,7 @@ describe('applyMigrations', () => {
     expect(traces).toMatch(/INDEX idx_duration Duration TYPE minmax/);
     expect(byName.get(SERVICE_RED_TABLE)?.engine).toBe('AggregatingMergeTree');
     expect(byName.get(LOG_COUNTS_TABLE)?.engine).toBe('SummingMergeTree');
-    expect([...byName.values()].filter((t) => t.engine === 'MaterializedView')).toHaveLength(3);
+    expect([...byName.values()].filter((t) => t.engine === 'MaterializedView')).toHaveLength(5);
   });
 
   it('is a no-op the second time and records each version once', async () => {
@@ -162,6 +166,54 @@ describe('applyMigrations', () => {
     ]);
     // A second run changes nothing.
     expect((await applyMigrations(client, { database: db, hotRetentionDays: 7 })).applied).toEqual([]);
+  });
+
+  it('version 5 back-fills the minute rollups from the rows already stored, once, and the views feed them after', async () => {
+    // A database at version 4: rows written before the minute rollups existed.
+    const db = 'before_minute_rollups';
+    await client.command({ query: `CREATE DATABASE ${db}` });
+    await applyMigrations(client, { database: db, hotRetentionDays: 7 });
+    for (const t of [SERVICE_RED_1M_TABLE, LOG_COUNTS_1M_TABLE]) {
+      await client.command({ query: `DROP VIEW ${db}.${t}_mv` });
+      await client.command({ query: `DROP TABLE ${db}.${t}` });
+    }
+    await client.command({
+      query: `ALTER TABLE ${db}.${MIGRATIONS_TABLE} DELETE WHERE version = 5 SETTINGS mutations_sync = 1`,
+    });
+    const minute = 'toStartOfMinute(now64(9)) - INTERVAL 10 MINUTE';
+    await client.command({
+      query: `INSERT INTO ${db}.otel_traces (TenantId, Timestamp, TraceId, SpanId, ParentSpanId, SpanKind, ServiceName, SpanName, Duration, StatusCode)
+        SELECT 'acme', ${minute} + INTERVAL number SECOND, 't', toString(number), if(number % 2 = 0, '', 'p'), 'Internal', 'api', 'GET /', 1000 * number, if(number % 5 = 0, 'Error', 'Ok')
+        FROM numbers(40)`,
+    });
+    await client.command({
+      query: `INSERT INTO ${db}.otel_logs (TenantId, Timestamp, ServiceName, SeverityText, SeverityNumber, Body)
+        SELECT 'acme', ${minute} + INTERVAL number SECOND, 'api', 'INFO', 9, 'x' FROM numbers(30)`,
+    });
+    const minuteRed = async () =>
+      rows<{ m: number; n: string; e: string }>(
+        `SELECT toMinute(Minute) AS m, sum(Requests) AS n, sum(Errors) AS e FROM ${db}.${SERVICE_RED_1M_TABLE} GROUP BY m ORDER BY m`,
+      );
+    const minuteLogs = async () =>
+      Number((await rows<{ n: string }>(`SELECT sum(Count) AS n FROM ${db}.${LOG_COUNTS_1M_TABLE}`))[0]?.n);
+
+    expect((await applyMigrations(client, { database: db, hotRetentionDays: 7 })).applied).toEqual([5]);
+    // Roots only (20 of 40, every other one), 4 of them errors (number % 10 = 0); 30 logs.
+    const back = await minuteRed();
+    expect(back.reduce((n, r) => n + Number(r.n), 0)).toBe(20);
+    expect(back.reduce((n, r) => n + Number(r.e), 0)).toBe(4);
+    expect(await minuteLogs()).toBe(30);
+    // Run again (as after a crash mid-migration): the filled table is not filled twice.
+    await client.command({
+      query: `ALTER TABLE ${db}.${MIGRATIONS_TABLE} DELETE WHERE version = 5 SETTINGS mutations_sync = 1`,
+    });
+    expect((await applyMigrations(client, { database: db, hotRetentionDays: 7 })).applied).toEqual([5]);
+    expect(await minuteLogs()).toBe(30);
+    // New rows reach the minute tables through the views.
+    await client.command({
+      query: `INSERT INTO ${db}.otel_logs (TenantId, Timestamp, ServiceName, SeverityText, SeverityNumber, Body) VALUES ('acme', now64(9), 'api', 'WARN', 13, 'y')`,
+    });
+    expect(await minuteLogs()).toBe(31);
   });
 
   it('refuses a retention below one day', async () => {

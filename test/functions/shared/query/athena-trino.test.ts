@@ -9,8 +9,13 @@ import { applyMigrations } from '../../../../functions/shared/clickhouse/migrati
 import { nanosToMillis, partitionOf } from '../../../../functions/shared/lake/layout.js';
 import {
   type AthenaStatement,
+  athenaLogHistogramSql,
   athenaLogSearchSql,
   athenaMetricBucketsSql,
+  athenaMetricHistogramsSql,
+  athenaMetricNamesSql,
+  athenaServiceEdgesSql,
+  athenaServiceSeriesSql,
   athenaServicesSql,
   athenaTraceSearchSql,
   athenaTraceSpansSql,
@@ -121,6 +126,40 @@ function statements(): [string, AthenaStatement][] {
       ]);
     }
     out.push([`services ${r}`, athenaServicesSql(scope, tables, 1000)]);
+    for (const full of [false, true]) {
+      const service = full ? { service: 'checkout' } : {};
+      out.push([
+        `operations ${r} ${full}`,
+        athenaServicesSql({ ...scope, ...service, byOperation: full }, tables, 1000),
+      ]);
+      out.push([
+        `service-series ${r} ${full}`,
+        athenaServiceSeriesSql({ ...scope, ...service, stepMs: 60_000 }, tables),
+      ]);
+      out.push([
+        `log-histogram ${r} ${full}`,
+        athenaLogHistogramSql(
+          {
+            ...scope,
+            stepMs: 3_600_000,
+            ...(full ? { service: 's', minSeverity: 9, text: "?'", traceId: 't' } : {}),
+          },
+          tables,
+        ),
+      ]);
+      out.push([
+        `metric-names ${r} ${full}`,
+        athenaMetricNamesSql({ ...scope, ...(full ? { text: 'h' } : {}) }, tables),
+      ]);
+      const metric = { ...scope, name: 'm', attributes: full ? [['k', 'v'] as const] : [], stepMs: 60_000 };
+      const group = full ? { groupByAttribute: 'host' } : {};
+      out.push([
+        `metric-percentiles ${r} ${full}`,
+        athenaMetricHistogramsSql({ ...metric, ...group }, tables),
+      ]);
+      out.push([`metrics-grouped ${r} ${full}`, athenaMetricBucketsSql({ ...metric, ...group }, tables)]);
+    }
+    out.push([`service-map ${r}`, athenaServiceEdgesSql(scope, tables, 10_000)]);
   });
   return out;
 }

@@ -11,8 +11,13 @@ import {
   AthenaTelemetryReader,
 } from '../../../../functions/shared/query/athena-reader.js';
 import {
+  athenaLogHistogramSql,
   athenaLogSearchSql,
   athenaMetricBucketsSql,
+  athenaMetricHistogramsSql,
+  athenaMetricNamesSql,
+  athenaServiceEdgesSql,
+  athenaServiceSeriesSql,
   athenaServicesSql,
   athenaTraceSearchSql,
   athenaTraceSpansSql,
@@ -52,6 +57,29 @@ describe('Athena SQL (golden)', () => {
       tables,
     ),
     services: athenaServicesSql(scope, tables, 1000),
+    operations: athenaServicesSql({ ...scope, service: 'checkout', byOperation: true }, tables, 1000),
+    'service-series': athenaServiceSeriesSql({ ...scope, service: 'checkout', stepMs: 300_000 }, tables),
+    'service-map': athenaServiceEdgesSql(scope, tables, 10_000),
+    'log-histogram': athenaLogHistogramSql(
+      { ...scope, service: 'checkout', minSeverity: 13, text: 'failed', traceId: 'abc', stepMs: 60_000 },
+      tables,
+    ),
+    'metric-names': athenaMetricNamesSql({ ...scope, text: 'http' }, tables),
+    'metric-percentiles': athenaMetricHistogramsSql(
+      {
+        ...scope,
+        name: 'http.server.duration',
+        service: 'checkout',
+        attributes: [['region', 'eu']],
+        groupByAttribute: 'host',
+        stepMs: 300_000,
+      },
+      tables,
+    ),
+    'metrics-by-attribute': athenaMetricBucketsSql(
+      { ...scope, name: 'cpu.usage', attributes: [], stepMs: 60_000, groupByAttribute: 'host' },
+      tables,
+    ),
   };
 
   it.each(Object.entries(statements))('%s matches its golden file', async (name, stmt) => {

@@ -22,6 +22,8 @@ describe('time expressions', () => {
     ['2026-11-23T07:00:00Z', ns('2026-11-23T07:00:00Z')],
     ['2026-11-23T09:00:00+02:00', ns('2026-11-23T07:00:00Z')],
     ['2026-11-23T07:00:00.123456789Z', ns('2026-11-23T07:00:00Z') + 123_456_789n],
+    [String(Date.parse('2026-11-23T07:00:00.250Z')), ns('2026-11-23T07:00:00.250Z')],
+    ['0', 0n],
   ])('%s', (input, expected) => {
     expect(parseTime(input, NOW, 'from')).toBe(expected);
   });
@@ -33,6 +35,9 @@ describe('time expressions', () => {
     '2026-02-30T00:00:00Z',
     '2026-11-23',
     "now'; DROP",
+    '-1795417200000',
+    '1795417200000.5',
+    '1234567890123456',
   ])('rejects %s naming the parameter', (input) => {
     expect(() => parseTime(input, NOW, 'to')).toThrow(QueryParameterError);
     expect(() => parseTime(input, NOW, 'to')).toThrow(/'to'/);
