@@ -48,7 +48,7 @@ export const ROLLUP_RETENTION_DAYS = 35;
 export const LOG_COUNTS_TABLE = 'otel_logs_counts_1h';
 export const LOG_COUNTS_MV = 'otel_logs_counts_1h_mv';
 /**
- * Per-minute twins of the two hourly rollups (migration 4): the same keys, values and entry-span
+ * Per-minute twins of the two hourly rollups (migration 5): the same keys, values and entry-span
  * definition, with `Minute` in place of `Hour`. They answer ranges and steps finer than an hour
  * (the query API's resolution rule, docs/query-api.md). Their TTL is the hot retention: at about
  * 60 rows per hourly row they stay a few per cent of the raw tables (figures in ADR 0004), and a
@@ -349,7 +349,7 @@ ${logGroup}`,
 }
 
 /**
- * Migration 4: per-minute RED (tenant, service, span name) and log counts (tenant, service,
+ * Migration 5: per-minute RED (tenant, service, span name) and log counts (tenant, service,
  * severity), fed by views like the hourly ones. A view sees only rows inserted after it exists, so
  * each table is first back-filled from the hot rows already stored (only while it is empty, so a
  * re-run adds nothing twice). Rows inserted in the moment between the back-fill and the view's

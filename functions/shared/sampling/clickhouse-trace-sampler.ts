@@ -35,7 +35,7 @@ export function deferredDatabase(database: string | undefined): string {
   return `${database ?? 'default'}_deferred`;
 }
 
-/** Migration 6's sampling statements (the SampleRate column and the weighted rollup are in migrations.ts). */
+/** Migration 4's sampling statements (the SampleRate column and the weighted rollup are in migrations.ts). */
 export function samplingStatements(database: string | undefined): string[] {
   const deferred = deferredDatabase(database);
   return [

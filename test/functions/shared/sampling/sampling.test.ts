@@ -308,7 +308,7 @@ describe('hot-writer sampling at 10% with errors and slow traces kept (embedded 
   });
 });
 
-describe('migration 6 on a hot tier created before it', () => {
+describe('migration 4 on a hot tier created before it', () => {
   it('gives old spans weight 1, re-creates the RED view weighted, and adds the sampling tables', async () => {
     const db = 'before_sampling';
     await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
@@ -340,7 +340,8 @@ describe('migration 6 on a hot tier created before it', () => {
 
     const result = await applyMigrations(client, { database: db, hotRetentionDays: 7 });
 
-    expect(result.applied).toEqual([6]);
+    // 4, then the minute rollups (5), weighted from the start.
+    expect(result.applied).toEqual([4, 5]);
     expect(await rows(`SELECT SpanId, SampleRate FROM ${db}.otel_traces`)).toEqual([
       { SpanId: 's-old', SampleRate: 1 },
     ]);
