@@ -14,7 +14,7 @@ import { FileRuleSource } from '../functions/shared/alerts/rule-source.js';
 import { LocalSecretSource } from '../functions/shared/alerts/secrets.js';
 import { createRemoteClickHouse } from '../functions/shared/clickhouse/connect.js';
 import { applyMigrations } from '../functions/shared/clickhouse/migrations.js';
-import { DirectoryConsoleFiles } from '../functions/shared/console/static-site.js';
+import { CONSOLE_ROUTES, DirectoryConsoleFiles } from '../functions/shared/console/static-site.js';
 import { S3DeadLetterSink } from '../functions/shared/dead-letter/s3-dead-letter-sink.js';
 import { S3ObjectStore } from '../functions/shared/lake/s3-object-store.js';
 import {
@@ -283,7 +283,7 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
       ...queryRoutes.map((r) => ({ method: r.method, path: r.path, handler: query, functionName: 'query' })),
       // The console, as the console Lambda serves it in AWS (read from disk per request, so a
       // rebuild shows on reload).
-      ...['/', '/index.html', '/assets/{file}'].map((path) => ({
+      ...CONSOLE_ROUTES.map((path) => ({
         method: 'GET',
         path,
         handler: consoleHandler,

@@ -9,6 +9,9 @@ import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
  * `/v1/...` routes are never shadowed.
  */
 
+/** The console's routes (API Gateway route keys; local mode's gateway registers the same). */
+export const CONSOLE_ROUTES: readonly string[] = ['/', '/index.html', '/assets/{file}'];
+
 /**
  * On every console answer, errors included. The CSP allows no inline script or style attribute
  * injection beyond the console's own files, no framing, and connections to this origin only
