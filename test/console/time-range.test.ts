@@ -70,7 +70,8 @@ describe('console time range', () => {
     expect(formatDuration(900_000)).toBe('15m');
     expect(formatDuration(90_000)).toBe('90s');
     expect(formatDuration(86_400_000)).toBe('1d');
-    expect(stepFor({ fromMs: 0, toMs: 3_600_000 })).toBe('1m');
+    expect(stepFor({ fromMs: 0, toMs: 3_600_000 })).toBe('30s');
+    expect(stepFor({ fromMs: 0, toMs: 300_000 })).toBe('10s');
     expect(stepFor({ fromMs: 0, toMs: 7 * 86_400_000 })).toBe('3h');
     expect(stepFor({ fromMs: 0, toMs: 86_400_000 }, 300)).toBe('5m');
   });

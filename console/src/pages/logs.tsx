@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../lib/api.js';
 import type { Route } from '../lib/route.js';
-import { formatInstant, parseDurationMs, stepFor } from '../lib/time-range.js';
+import { formatInstant, parseDurationMs, type ResolvedRange, stepFor } from '../lib/time-range.js';
 import { Card, Chart, ProblemView, Query } from '../ui/components.js';
 import { colorFor, SEVERITY_COLORS } from '../ui/format.js';
 import { align, lineOptions } from '../ui/series.js';
@@ -145,7 +145,7 @@ function histogramFromRecords(
   return [...by.values()].sort((a, b) => a.t - b.t);
 }
 
-function VolumeChart({ buckets }: { buckets: HistogramBucket[] }) {
+function VolumeChart({ buckets, range }: { buckets: HistogramBucket[]; range: ResolvedRange }) {
   const { data, options } = useMemo(() => {
     const lines = SEVERITIES.map((s) => ({
       name: s,
@@ -153,9 +153,9 @@ function VolumeChart({ buckets }: { buckets: HistogramBucket[] }) {
     }));
     return {
       data: align(lines),
-      options: lineOptions(SEVERITIES, 'count', { bars: true, colors: SEVERITY_COLORS }),
+      options: lineOptions(SEVERITIES, 'count', { bars: true, colors: SEVERITY_COLORS, range }),
     };
-  }, [buckets]);
+  }, [buckets, range]);
   return <Chart options={options} data={data} height={150} testId="log-histogram" />;
 }
 
@@ -257,12 +257,13 @@ export function LogsPage({ route }: { route: Route }) {
         {histMissing ? (
           loaded && (
             <VolumeChart
+              range={r.range}
               buckets={histogramFromRecords(loaded.filter(keep), r.range.fromMs, parseDurationMs(step))}
             />
           )
         ) : (
           <Query state={hist} route={route} what="log volume">
-            {(page) => <VolumeChart buckets={page.data} />}
+            {(page) => <VolumeChart buckets={page.data} range={r.range} />}
           </Query>
         )}
       </Card>

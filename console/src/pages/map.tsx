@@ -44,15 +44,15 @@ function layout(map: ServiceMap): Map<string, { x: number; y: number }> {
   const nodes: Placed[] = map.nodes.map((n) => ({ id: n.service }));
   const links = map.edges.map((e) => ({ source: e.parent, target: e.child }));
   const sim = forceSimulation(nodes)
-    .force('charge', forceManyBody().strength(-900))
+    .force('charge', forceManyBody().strength(-1400))
     .force(
       'link',
       forceLink<Placed, { source: string; target: string }>(links)
         .id((d) => d.id)
-        .distance(170),
+        .distance(260),
     )
     .force('center', forceCenter(W / 2, H / 2))
-    .force('collide', forceCollide(60))
+    .force('collide', forceCollide(90))
     .stop();
   for (let i = 0; i < 300; i++) sim.tick();
   const pad = 70;

@@ -1,6 +1,6 @@
 import { useMemo, useState } from 'preact/hooks';
 import type { Route } from '../lib/route.js';
-import { stepFor } from '../lib/time-range.js';
+import { type ResolvedRange, stepFor } from '../lib/time-range.js';
 import { Card, Chart, Query } from '../ui/components.js';
 import { align, lineOptions } from '../ui/series.js';
 import { iso, setParams, useQuery, useResolvedRange } from '../ui/state.js';
@@ -31,7 +31,7 @@ const BASIC_AGGS = ['avg', 'sum', 'min', 'max', 'count'] as const;
 const PERCENTILES = ['p50', 'p90', 'p95', 'p99'] as const;
 const isHistogram = (t: string | undefined) => t === 'histogram' || t === 'exponential_histogram';
 
-function MetricChart({ data, unit }: { data: MetricData; unit: string }) {
+function MetricChart({ data, unit, range }: { data: MetricData; unit: string; range: ResolvedRange }) {
   const { d, options } = useMemo(() => {
     const lines = data.series.map((s) => ({
       name: s.group ?? s.serviceName,
@@ -43,9 +43,10 @@ function MetricChart({ data, unit }: { data: MetricData; unit: string }) {
       options: lineOptions(
         lines.map((l) => l.name),
         u,
+        { range },
       ),
     };
-  }, [data, unit]);
+  }, [data, unit, range]);
   return <Chart options={options} data={d} height={280} testId="metric-chart" />;
 }
 
@@ -173,7 +174,7 @@ export function MetricsPage({ route }: { route: Route }) {
           >
             {(page) => (
               <>
-                <MetricChart data={page.data} unit={selected?.unit ?? ''} />
+                <MetricChart data={page.data} unit={selected?.unit ?? ''} range={r.range} />
                 <div class="muted">
                   {page.data.series.length} series · {page.data.agg} per {page.data.stepSeconds} s
                   {isHistogram(page.data.series[0]?.metricType) && PERCENTILES.includes(agg as never)

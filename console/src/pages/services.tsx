@@ -1,6 +1,7 @@
 import { useMemo } from 'preact/hooks';
 import type { Route } from '../lib/route.js';
 import { quantile } from '../lib/service-map.js';
+import type { ResolvedRange } from '../lib/time-range.js';
 import { Card, Chart, ProblemView, Query } from '../ui/components.js';
 import { colorFor, fmtMs, fmtPct, fmtRate } from '../ui/format.js';
 import { align, lineOptions } from '../ui/series.js';
@@ -46,9 +47,11 @@ export interface OperationRow {
 type Metric = 'rate' | 'errorRatio' | 'p50Ms' | 'p95Ms' | 'p99Ms';
 
 function SeriesCharts({
+  range,
   series,
   metrics,
 }: {
+  range: ResolvedRange;
   series: ServiceSeries[];
   metrics: { metric: Metric; title: string; byService?: boolean }[];
 }) {
@@ -66,10 +69,11 @@ function SeriesCharts({
           options: lineOptions(
             lines.map((l) => l.name),
             unit,
+            { range },
           ),
         };
       }),
-    [series, metrics],
+    [series, metrics, range],
   );
   return (
     <div class="charts">
@@ -105,7 +109,7 @@ export function ServicesPage({ route }: { route: Route }) {
         </div>
       ) : (
         <Query state={series} route={route} what="service charts">
-          {(page) => <SeriesCharts series={page.data} metrics={OVERVIEW} />}
+          {(page) => <SeriesCharts range={r.range} series={page.data} metrics={OVERVIEW} />}
         </Query>
       )}
       <Card title="All services">
@@ -260,10 +264,11 @@ export function ServicePage({ route, service }: { route: Route; service: string 
             ];
             return (
               <div class="charts">
-                <SeriesCharts series={[s]} metrics={OVERVIEW.slice(0, 2)} />
+                <SeriesCharts range={r.range} series={[s]} metrics={OVERVIEW.slice(0, 2)} />
                 <Card title="Latency">
                   <Chart
                     options={lineOptions(['p50', 'p95', 'p99'], 'ms', {
+                      range: r.range,
                       colors: { p50: '#2f80ed', p95: '#f2994a', p99: '#eb5757' },
                     })}
                     data={align(latency)}

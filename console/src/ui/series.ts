@@ -1,4 +1,5 @@
 import uPlot from 'uplot';
+import type { ResolvedRange } from '../lib/time-range.js';
 import { colorFor, fmtMs, fmtNumber, fmtPct } from './format.js';
 
 /** uPlot's own bar path builder (histograms). */
@@ -60,14 +61,19 @@ export const utcTimeAxis: { tzDate: (ts: number) => Date } = {
 export function lineOptions(
   names: readonly string[],
   unit: Unit,
-  opts: { bars?: boolean; colors?: Record<string, string> } = {},
+  opts: { bars?: boolean; colors?: Record<string, string>; range?: ResolvedRange } = {},
 ): Omit<uPlot.Options, 'width' | 'height'> {
+  const { range } = opts;
   const f = fmtUnit(unit);
   return {
     ...utcTimeAxis,
     legend: { show: true, live: true },
     cursor: { drag: { x: true, y: false } },
     scales: {
+      // The x axis is the range asked for: a few points do not stretch it to years.
+      ...(range && {
+        x: { time: true, range: (): uPlot.Range.MinMax => [range.fromMs / 1000, range.toMs / 1000] },
+      }),
       y: {
         range: (_u, min, max) => [
           Math.min(0, min ?? 0),
