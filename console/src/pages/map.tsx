@@ -55,13 +55,12 @@ function layout(map: ServiceMap): Map<string, { x: number; y: number }> {
     .force('collide', forceCollide(90))
     .stop();
   for (let i = 0; i < 300; i++) sim.tick();
-  const pad = 70;
   return new Map(
     nodes.map((n) => [
       n.id,
       {
-        x: Math.min(W - pad, Math.max(pad, n.x ?? 0)),
-        y: Math.min(H - pad / 2, Math.max(pad / 2, n.y ?? 0)),
+        x: Math.min(W - 80, Math.max(80, n.x ?? 0)),
+        y: Math.min(H - 60, Math.max(40, n.y ?? 0)),
       },
     ]),
   );
