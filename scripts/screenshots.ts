@@ -47,7 +47,10 @@ async function main(): Promise<void> {
       await page.goto(`${demo.url}/#/${hash}`);
       await page.locator(ready).first().waitFor({ timeout: 20_000 });
       // A hash change is no navigation for the load states: wait for the page's own queries.
-      await page.waitForFunction("!document.querySelector('.refreshing, .state.loading')");
+      await page
+        .locator('.refreshing, .state.loading')
+        .first()
+        .waitFor({ state: 'detached', timeout: 20_000 });
       await page.waitForTimeout(300); // charts draw on the next frame
       const path = join(OUT, `${name}.png`);
       await page.screenshot({ path, fullPage });
