@@ -1,6 +1,6 @@
 import type { Route } from '../lib/route.js';
 import { formatInstant } from '../lib/time-range.js';
-import { Card, Query } from '../ui/components.js';
+import { Card, Query, RangeProblem } from '../ui/components.js';
 import { fmtNumber } from '../ui/format.js';
 import { iso, useQuery, useResolvedRange } from '../ui/state.js';
 
@@ -65,6 +65,7 @@ export function AlertsPage({ route }: { route: Route }) {
   return (
     <>
       <h1>Alerts</h1>
+      {'error' in r && <RangeProblem message={r.error} />}
       <Card title="Rules">
         <Query state={rules} route={route} what="alert rules">
           {(page) =>

@@ -2,7 +2,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../lib/api.js';
 import type { Route } from '../lib/route.js';
 import { formatInstant, parseDurationMs, type ResolvedRange, stepFor } from '../lib/time-range.js';
-import { Card, Chart, ProblemView, Query } from '../ui/components.js';
+import { Card, Chart, ProblemView, Query, RangeProblem } from '../ui/components.js';
 import { colorFor, SEVERITY_COLORS } from '../ui/format.js';
 import { align, lineOptions } from '../ui/series.js';
 import { api, hrefFor, iso, rangeParams, setParams, useQuery, useResolvedRange } from '../ui/state.js';
@@ -206,7 +206,7 @@ export function LogsPage({ route }: { route: Route }) {
     }, FOLLOW_MS);
     return () => clearInterval(timer);
   }, [follow, loaded, JSON.stringify(filters)]);
-  if ('error' in r) return <div class="state error">{r.error}</div>;
+  if ('error' in r) return <RangeProblem message={r.error} />;
   const keep = attrFilter(p.attr);
   const set = (k: keyof typeof draft) => (e: { currentTarget: { value: string } }) =>
     setDraft({ ...draft, [k]: e.currentTarget.value });

@@ -10,7 +10,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Page as ApiPage } from '../lib/api.js';
 import type { Route } from '../lib/route.js';
 import { serviceGraph } from '../lib/service-map.js';
-import { Card, ProblemView, Query } from '../ui/components.js';
+import { Card, ProblemView, Query, RangeProblem } from '../ui/components.js';
 import { colorFor, fmtMs, fmtPct, fmtRate } from '../ui/format.js';
 import { api, hrefFor, iso, type QueryState, rangeParams, useQuery, useResolvedRange } from '../ui/state.js';
 import type { Span } from './trace.js';
@@ -210,7 +210,7 @@ export function MapPage({ route }: { route: Route }) {
   const map = useQuery<ServiceMap>(ok ? '/v1/query/service-map' : undefined, params);
   const missing = map.status === 'error' && map.problem.kind === 'missing-route';
   const sampled = useSampledMap(missing, params);
-  if ('error' in r) return <div class="state error">{r.error}</div>;
+  if ('error' in r) return <RangeProblem message={r.error} />;
   const state = missing ? sampled : map;
   return (
     <>

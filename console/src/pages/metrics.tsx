@@ -1,7 +1,7 @@
 import { useMemo, useState } from 'preact/hooks';
 import type { Route } from '../lib/route.js';
 import { type ResolvedRange, stepFor } from '../lib/time-range.js';
-import { Card, Chart, Query } from '../ui/components.js';
+import { Card, Chart, Query, RangeProblem } from '../ui/components.js';
 import { align, lineOptions } from '../ui/series.js';
 import { iso, setParams, useQuery, useResolvedRange } from '../ui/state.js';
 
@@ -73,7 +73,7 @@ export function MetricsPage({ route }: { route: Route }) {
     service: p.service ?? '',
     groupBy: p.groupBy ?? 'service',
   });
-  if ('error' in r) return <div class="state error">{r.error}</div>;
+  if ('error' in r) return <RangeProblem message={r.error} />;
   const namesMissing = names.status === 'error' && names.problem.kind === 'missing-route';
   return (
     <>

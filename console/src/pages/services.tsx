@@ -2,7 +2,7 @@ import { useMemo } from 'preact/hooks';
 import type { Route } from '../lib/route.js';
 import { quantile } from '../lib/service-map.js';
 import type { ResolvedRange } from '../lib/time-range.js';
-import { Card, Chart, ProblemView, Query } from '../ui/components.js';
+import { Card, Chart, ProblemView, Query, RangeProblem } from '../ui/components.js';
 import { colorFor, fmtMs, fmtPct, fmtRate } from '../ui/format.js';
 import { align, lineOptions } from '../ui/series.js';
 import { hrefFor, iso, rangeParams, useQuery, useResolvedRange } from '../ui/state.js';
@@ -99,7 +99,7 @@ export function ServicesPage({ route }: { route: Route }) {
   const table = useQuery<ServiceRow[]>(ok ? '/v1/query/services' : undefined, params);
   const series = useQuery<ServiceSeries[]>(ok ? '/v1/query/services/series' : undefined, params);
   const range = rangeParams(route);
-  if ('error' in r) return <div class="state error">{r.error}</div>;
+  if ('error' in r) return <RangeProblem message={r.error} />;
   return (
     <>
       <h1>Services</h1>
@@ -209,7 +209,7 @@ export function ServicePage({ route, service }: { route: Route; service: string 
     limit: 1000,
   });
   const range = rangeParams(route);
-  if ('error' in r) return <div class="state error">{r.error}</div>;
+  if ('error' in r) return <RangeProblem message={r.error} />;
   const opTable = (rows: OperationRow[], sampled: boolean) => (
     <table class="grid" data-testid="operations-table">
       <thead>

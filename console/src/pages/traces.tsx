@@ -2,7 +2,7 @@ import { useMemo, useState } from 'preact/hooks';
 import type uPlot from 'uplot';
 import type { Route } from '../lib/route.js';
 import { formatInstant } from '../lib/time-range.js';
-import { Card, Chart, Query } from '../ui/components.js';
+import { Card, Chart, Query, RangeProblem } from '../ui/components.js';
 import { colorFor, fmtMs } from '../ui/format.js';
 import { timeAxis, utcTimeAxis } from '../ui/series.js';
 import {
@@ -171,7 +171,7 @@ export function TracesPage({ route }: { route: Route }) {
     : {};
   const traces = useQuery<TraceSummary[]>(ok ? '/v1/query/traces' : undefined, params);
   const range = rangeParams(route);
-  if ('error' in r) return <div class="state error">{r.error}</div>;
+  if ('error' in r) return <RangeProblem message={r.error} />;
   return (
     <>
       <h1>Traces</h1>

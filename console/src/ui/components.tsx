@@ -228,3 +228,13 @@ export function Card({
     </section>
   );
 }
+
+/** A range in the URL that cannot be used (typed by hand, or an old link). */
+export function RangeProblem({ message }: { message: string }) {
+  return (
+    <div class="state error" role="alert">
+      <strong>This time range cannot be used.</strong> Pick another one with the time picker above.{' '}
+      <div class="detail">{message}</div>
+    </div>
+  );
+}
