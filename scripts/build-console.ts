@@ -76,7 +76,14 @@ function finish(outDir: string, metafile: Metafile, tmpDir: string, started: num
   writeFileSync(join(tmpDir, 'index.html'), html);
   // Swap the finished build in whole: a server reading dist never sees half of one.
   rmSync(outDir, { recursive: true, force: true });
-  renameSync(tmpDir, outDir);
+  try {
+    renameSync(tmpDir, outDir);
+  } catch (e) {
+    // Another process (parallel test workers synthesizing the app) swapped its build in first:
+    // same sources, same files.
+    if (!existsSync(join(outDir, 'index.html'))) throw e;
+    rmSync(tmpDir, { recursive: true, force: true });
+  }
   const files = ['index.html', ...outputs].map((path) => {
     const body = readFileSync(join(outDir, path));
     return {
