@@ -267,7 +267,9 @@ describe.skipIf(!hasChromium)(`the console in a browser (needs ${CHROMIUM})`, ()
     await page.goto(`${demo.url}/#/alerts?${rangeQs}`);
     const rule = page.locator('[data-testid="alert-rules"] tbody tr').first();
     await rule.waitFor({ timeout: 10_000 });
-    expect(await rule.locator('.badge').textContent()).toMatch(/^(ok|pending|firing)$/);
+    await expect
+      .poll(() => rule.locator('.badge').textContent(), { timeout: 10_000 })
+      .toMatch(/^(ok|pending|firing)$/);
     await page.locator('[data-testid="alert-states"] tbody tr').first().waitFor({ timeout: 10_000 });
   });
 
