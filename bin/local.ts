@@ -12,8 +12,9 @@ import { relative } from 'node:path';
 import { LocalConfigError, loadLocalConfig } from '../local/config.js';
 import { HttpGatewayError } from '../local/http-gateway.js';
 import { type LocalPipeline, LocalStartError, startLocalPipeline } from '../local/pipeline.js';
+import { ensureConsoleBuilt } from '../scripts/build-console.js';
 
-function banner(p: LocalPipeline, startedMs: number): string {
+function banner(p: LocalPipeline, startedMs: number, consoleNote: string): string {
   const dataDir = relative(process.cwd(), p.dataDir) || '.';
   const header = `authorization=Bearer ${p.apiKey}`;
   const ch = p.clickhouseHttp;
@@ -25,6 +26,7 @@ function banner(p: LocalPipeline, startedMs: number): string {
     '',
     `otlp-pipeline is running locally (ready in ${(startedMs / 1000).toFixed(1)} s)`,
     '',
+    `  Console        ${p.url}/  (enter the key below)${consoleNote}`,
     `  OTLP/HTTP      ${p.url}/v1/traces  /v1/logs  /v1/metrics`,
     `  Query API      ${p.url}/v1/query/...`,
     `  Tenant / key   ${p.tenant} / ${p.apiKey}`,
@@ -45,10 +47,17 @@ function banner(p: LocalPipeline, startedMs: number): string {
 }
 
 async function main(): Promise<void> {
-  const t0 = performance.now();
   const config = loadLocalConfig();
+  // The console builds (esbuild, well under a second, only when its sources changed) while the
+  // emulators and ClickHouse start; a failed build leaves the API running and says so.
+  const consoleBuild = ensureConsoleBuilt().then(
+    (b) => (b === undefined ? '' : `  [built in ${b.ms.toFixed(0)} ms]`),
+    (e: unknown) => `  [NOT BUILT: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}]`,
+  );
   const pipeline = await startLocalPipeline(config);
-  console.log(banner(pipeline, performance.now() - t0));
+  const consoleNote = await consoleBuild;
+  // performance.now() counts from process start: the figure includes loading the modules.
+  console.log(banner(pipeline, performance.now(), consoleNote));
 
   let firstSignalMs: number | undefined;
   const shutdown = (signal: string) => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createCompactorHandler } from '../functions/compactor/handler.js';
+import { createConsoleHandler } from '../functions/console/handler.js';
 import { createHotWriterHandler } from '../functions/hot-writer/handler.js';
 import { createIngestHandler, defaultLimitsFromConfig } from '../functions/ingest/handler.js';
 import { createLakeWriterHandler } from '../functions/lake-writer/handler.js';
@@ -13,6 +14,7 @@ import { FileRuleSource } from '../functions/shared/alerts/rule-source.js';
 import { LocalSecretSource } from '../functions/shared/alerts/secrets.js';
 import { createRemoteClickHouse } from '../functions/shared/clickhouse/connect.js';
 import { applyMigrations } from '../functions/shared/clickhouse/migrations.js';
+import { CONSOLE_ROUTES, DirectoryConsoleFiles } from '../functions/shared/console/static-site.js';
 import { S3DeadLetterSink } from '../functions/shared/dead-letter/s3-dead-letter-sink.js';
 import { S3ObjectStore } from '../functions/shared/lake/s3-object-store.js';
 import {
@@ -58,6 +60,8 @@ export const LOCAL_STREAM = 'otlp-stream';
 export const LOCAL_LAKE_BUCKET = 'otlp-lake';
 export const LOCAL_TENANTS_TABLE = 'tenants';
 export const LOCAL_RATE_LIMIT_TABLE = 'rate-limits';
+/** The built console (scripts/build-console.ts writes it; bin/local.ts builds it when stale). */
+export const LOCAL_CONSOLE_DIR = fileURLToPath(new URL('../console/dist', import.meta.url));
 /** The compactor's settings in local mode (the fault matrix's reader compacts with the same). */
 export const LOCAL_COMPACTION = { COMPACTION_TARGET_BYTES: 128 * 1024 * 1024, COMPACTION_GRACE_MINUTES: 70 };
 
@@ -267,6 +271,7 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
         hotRetentionDays: config.HOT_RETENTION_DAYS,
       },
     });
+    const consoleHandler = createConsoleHandler(new DirectoryConsoleFiles(LOCAL_CONSOLE_DIR, false));
     const routes: GatewayRoute[] = [
       ...(['traces', 'logs', 'metrics'] as const).map((signal) => ({
         method: 'POST',
@@ -276,6 +281,14 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
         cors: true,
       })),
       ...queryRoutes.map((r) => ({ method: r.method, path: r.path, handler: query, functionName: 'query' })),
+      // The console, as the console Lambda serves it in AWS (read from disk per request, so a
+      // rebuild shows on reload).
+      ...CONSOLE_ROUTES.map((path) => ({
+        method: 'GET',
+        path,
+        handler: consoleHandler,
+        functionName: 'console',
+      })),
     ];
 
     const gateway = await startHttpGateway({

@@ -19,6 +19,7 @@ import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
 import { ALERT_DETAIL_TYPES, ALERT_EVENT_SOURCE } from '../../functions/shared/alerts/events.js';
 import { CHANNEL_TYPES, type ChannelType } from '../../functions/shared/alerts/rules.js';
+import { CONSOLE_ROUTES } from '../../functions/shared/console/static-site.js';
 import { metricsNamespace, PIPELINE_METRICS } from '../../functions/shared/costs/pipeline-metrics.js';
 import {
   CORS_ALLOW_HEADERS,
@@ -28,6 +29,7 @@ import {
 } from '../../functions/shared/http/cors.js';
 import { STAGING_PREFIX } from '../../functions/shared/lake/layout.js';
 import { QUERY_ROUTES } from '../../functions/shared/query/routes.js';
+import { ensureConsoleBuiltSync } from '../console-assets.js';
 import { BusSubscription } from '../constructs/bus-subscription.js';
 import { PipelineDashboard } from '../constructs/pipeline-dashboard.js';
 import { PipelineFunction } from '../constructs/pipeline-function.js';
@@ -96,6 +98,8 @@ export class ComputeStack extends Stack {
   public readonly lakeWriter: PipelineFunction;
   public readonly compactor: PipelineFunction;
   public readonly query: PipelineFunction;
+  /** The console's files (GET /, /assets/...) on the query API's origin (docs/decisions/0007-console.md). */
+  public readonly console: PipelineFunction;
   public readonly alertEvaluator: PipelineFunction;
   /** One notifier function per channel type. */
   public readonly notifiers: ReadonlyMap<ChannelType, PipelineFunction>;
@@ -279,6 +283,7 @@ export class ComputeStack extends Stack {
 
     // --- Query: HTTP API GET /v1/query/... -> query -> ClickHouse (hot) and Athena (older data)
     this.query = this.createQuery(props);
+    this.console = this.createConsole(s);
 
     // --- Alerting: evaluator (every minute) -> alert bus -> one notifier per channel type.
     this.alertBus = new events.EventBus(this, 'AlertBus', { description: 'Alert state changes' });
@@ -296,7 +301,7 @@ export class ComputeStack extends Stack {
         { fn: this.hotWriter, deadLetterQueue: props.hotWriterDeadLetterQueue },
         { fn: this.lakeWriter, deadLetterQueue: props.lakeWriterDeadLetterQueue },
       ],
-      others: [this.compactor, this.query, this.alertEvaluator, ...this.notifiers.values()],
+      others: [this.compactor, this.query, this.console, this.alertEvaluator, ...this.notifiers.values()],
     });
     tagComponent(this.dashboard, 'monitoring');
     this.createIngestAlarms(props);
@@ -309,6 +314,10 @@ export class ComputeStack extends Stack {
       value: `${this.queryApi.apiEndpoint}/v1/query`,
       description:
         'Query API: GET <this>/traces, /logs, /metrics, /services with Authorization: Bearer <tenant key>',
+    });
+    new CfnOutput(this, 'ConsoleUrl', {
+      value: `${this.queryApi.apiEndpoint}/`,
+      description: 'The console: open it and enter a tenant key with the query scope',
     });
     new CfnOutput(this, 'AlertBusName', {
       value: this.alertBus.eventBusName,
@@ -499,6 +508,36 @@ export class ComputeStack extends Stack {
         r.authenticated
           ? 'Callers send a tenant API key (Authorization: Bearer / x-api-key); the query function verifies its hash against the tenants table and scopes every query to that tenant.'
           : 'The API description (OpenAPI document) is public on purpose: it holds no tenant data.',
+      );
+    }
+    return fn;
+  }
+
+  /**
+   * The console on the query API: same origin as the routes it calls, so the query API stays
+   * without CORS and the CSP can say `connect-src 'self'`. The built files travel in the
+   * function's package (built here when console/src is newer than console/dist).
+   */
+  private createConsole(s: Settings): PipelineFunction {
+    ensureConsoleBuiltSync();
+    const fn = new PipelineFunction(this, 'Console', {
+      name: 'console',
+      invocation: 'synchronous',
+      metricsNamespace: metricsNamespace(s.environment),
+      component: 'query',
+      description: "Console: the web UI's static files, on the query API's origin",
+      memorySize: 256,
+      timeout: Duration.seconds(10),
+      bundledPaths: [{ from: 'console/dist', to: 'console' }],
+    });
+    const integration = new HttpLambdaIntegration('ConsoleIntegration', fn.function);
+    for (const path of CONSOLE_ROUTES) {
+      const [route] = this.queryApi.addRoutes({ path, methods: [apigwv2.HttpMethod.GET], integration });
+      if (route === undefined) continue;
+      acknowledge(
+        route,
+        'AwsSolutions-APIG4',
+        "The console's HTML, JS and CSS are public on purpose: they hold no data; every query the page makes carries the user's tenant key.",
       );
     }
     return fn;

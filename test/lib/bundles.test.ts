@@ -42,6 +42,7 @@ describe('function bundles', () => {
     expect(bundles.map((b) => b.service).sort()).toEqual([
       'alert-evaluator',
       'compactor',
+      'console',
       'hot-writer',
       'ingest',
       'lake-writer',
@@ -73,6 +74,15 @@ describe('function bundles', () => {
     // Only the evaluator carries them.
     const query = bundles.find((b) => b.service === 'query');
     expect(existsSync(join(query?.dir ?? '', BUNDLED_ALERT_RULES_DIR))).toBe(false);
+  });
+
+  it('ships the built console beside the console function, where its handler reads it', () => {
+    const bundle = bundles.find((b) => b.service === 'console');
+    expect(bundle).toBeDefined();
+    const index = readFileSync(join(bundle!.dir, 'console', 'index.html'), 'utf8');
+    const js = /<script type="module" src="(assets\/[^"]+\.js)">/.exec(index)?.[1];
+    expect(js).toBeDefined();
+    expect(statSync(join(bundle!.dir, 'console', js!)).size).toBeGreaterThan(10_000);
   });
 
   it('bundles the AWS SDK in rather than importing the runtime copy', () => {

@@ -4,6 +4,7 @@ import { parseAlertEvaluatorConfig } from '../../../functions/alert-evaluator/co
 import { parseNotifierConfig } from '../../../functions/notifiers/config.js';
 import { parseQueryConfig } from '../../../functions/query/config.js';
 import { queryRoutes } from '../../../functions/query/handler.js';
+import { CONSOLE_ROUTES } from '../../../functions/shared/console/static-site.js';
 import { TABLE_NAMES } from '../../../functions/shared/schema/columns.js';
 import type { PipelineFunction } from '../../../lib/constructs/pipeline-function.js';
 import type { ComputeStack } from '../../../lib/stacks/compute-stack.js';
@@ -53,6 +54,39 @@ function render(value: unknown): string {
 }
 const renderedEnv = (fn: PipelineFunction) =>
   Object.fromEntries(Object.entries(envOf(fn)).map(([k, v]) => [k, render(v)]));
+
+describe('compute stack: console', () => {
+  it("serves the console from its own function on the query API's origin, with nothing but GET routes", () => {
+    const queryApiRef = JSON.stringify({
+      Ref: stack.getLogicalId(stack.queryApi.node.defaultChild as never),
+    });
+    const consoleIntegration = ofType('AWS::ApiGatewayV2::Integration').find(([, i]) =>
+      JSON.stringify(i.Properties.IntegrationUri).includes(logicalId(stack.console)),
+    );
+    expect(consoleIntegration).toBeDefined();
+    const integrationRef = `integrations/${consoleIntegration![0]}`;
+    const routes = ofType('AWS::ApiGatewayV2::Route').filter(([, r]) =>
+      JSON.stringify(r.Properties.Target).includes(consoleIntegration![0]),
+    );
+    expect(routes.map(([, r]) => r.Properties.RouteKey).sort()).toEqual(
+      CONSOLE_ROUTES.map((p) => `GET ${p}`).sort(),
+    );
+    for (const [, r] of routes) {
+      expect(JSON.stringify(r.Properties.ApiId)).toBe(queryApiRef);
+      expect(JSON.stringify(r.Properties.Target)).toContain(integrationRef.split('/')[1]);
+    }
+    // The query API stays without CORS: the console is on the same origin.
+    const queryApi = resources()[stack.getLogicalId(stack.queryApi.node.defaultChild as never)];
+    expect(queryApi?.Properties.CorsConfiguration).toBeUndefined();
+    expect(propsOf(stack.console)).toMatchObject({ MemorySize: 256, Timeout: 10, Architectures: ['arm64'] });
+    // A static file server gets no permission to data.
+    expect(actionsOf(stack.console).filter((a) => !a.startsWith('xray:') && !a.startsWith('logs:'))).toEqual(
+      [],
+    );
+    const output = template.findOutputs('ConsoleUrl').ConsoleUrl;
+    expect(render(output?.Value)).toBe('https://api-id.execute-api.region.amazonaws.com/');
+  });
+});
 
 describe('compute stack: query API', () => {
   it('routes every query route of the handler to the query function on its own HTTP API', () => {

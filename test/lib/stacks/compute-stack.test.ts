@@ -38,6 +38,7 @@ describe('compute stack', () => {
     ).toEqual([
       'alert-evaluator',
       'compactor',
+      'console',
       'hot-writer',
       'ingest',
       'lake-writer',
@@ -211,8 +212,9 @@ describe('compute stack', () => {
       'POST /v1/metrics',
       'POST /v1/traces',
     ]);
-    // Everything else is the read-only query API (compute-query-alerting.test.ts).
-    for (const r of routes.filter((r) => !r.startsWith('POST'))) expect(r).toMatch(/^GET \/v1\/query\//);
+    // Everything else is the read-only query API and the console's files (compute-query-alerting.test.ts).
+    for (const r of routes.filter((r) => !r.startsWith('POST')))
+      expect(r).toMatch(/^GET (\/v1\/query\/|\/$|\/index\.html$|\/assets\/\{file\}$)/);
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
