@@ -4,11 +4,21 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { createAlertsApiHandler } from '../functions/alerts-api/handler.js';
 import { createCompactorHandler } from '../functions/compactor/handler.js';
 import { createHotWriterHandler } from '../functions/hot-writer/handler.js';
 import { createIngestHandler, defaultLimitsFromConfig } from '../functions/ingest/handler.js';
 import { createLakeWriterHandler } from '../functions/lake-writer/handler.js';
 import { createQueryHandler, queryRoutes } from '../functions/query/handler.js';
+import { alertsRoutes } from '../functions/shared/alerts/alerts-api.js';
+import { MergedRuleSource } from '../functions/shared/alerts/api-rule-source.js';
+import { FileChannelSecretStore, RoutingSecretSource } from '../functions/shared/alerts/channel-secrets.js';
+import {
+  DynamoAlertConfigStore,
+  DynamoAlertHistoryStore,
+  ensureAlertConfigTables,
+} from '../functions/shared/alerts/dynamo-alert-config-store.js';
+import { DynamoAlertStateStore } from '../functions/shared/alerts/dynamo-alert-state-store.js';
 import { FileRuleSource } from '../functions/shared/alerts/rule-source.js';
 import { LocalSecretSource } from '../functions/shared/alerts/secrets.js';
 import { createRemoteClickHouse } from '../functions/shared/clickhouse/connect.js';
@@ -58,6 +68,9 @@ export const LOCAL_STREAM = 'otlp-stream';
 export const LOCAL_LAKE_BUCKET = 'otlp-lake';
 export const LOCAL_TENANTS_TABLE = 'tenants';
 export const LOCAL_RATE_LIMIT_TABLE = 'rate-limits';
+export const LOCAL_ALERT_STATE_TABLE = 'alert-state';
+export const LOCAL_ALERT_CONFIG_TABLE = 'alert-config';
+export const LOCAL_ALERT_HISTORY_TABLE = 'alert-history';
 /** The compactor's settings in local mode (the fault matrix's reader compacts with the same). */
 export const LOCAL_COMPACTION = { COMPACTION_TARGET_BYTES: 128 * 1024 * 1024, COMPACTION_GRACE_MINUTES: 70 };
 
@@ -267,6 +280,26 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
         hotRetentionDays: config.HOT_RETENTION_DAYS,
       },
     });
+    // Alerts API: rules, channels, silences, state and history (reads: query scope; writes: admin).
+    await ensureAlertConfigTables(dynamo, LOCAL_ALERT_CONFIG_TABLE, LOCAL_ALERT_HISTORY_TABLE);
+    const alertConfig = new DynamoAlertConfigStore(dynamo, LOCAL_ALERT_CONFIG_TABLE);
+    const alertHistory = new DynamoAlertHistoryStore(dynamo, LOCAL_ALERT_HISTORY_TABLE);
+    const channelSecrets = new FileChannelSecretStore(join(config.dataDir, 'alert-channel-secrets.json'));
+    const ruleFiles = new FileRuleSource(
+      config.ALERT_RULES_DIR ?? fileURLToPath(new URL('../alerts', import.meta.url)),
+    );
+    const alertsApi = createAlertsApiHandler({
+      api: {
+        tenants,
+        store: alertConfig,
+        history: alertHistory,
+        state: new DynamoAlertStateStore(dynamo, LOCAL_ALERT_STATE_TABLE),
+        files: ruleFiles,
+        secrets: channelSecrets,
+        // Local receivers (a webhook on 127.0.0.1) are plain HTTP.
+        allowHttpUrls: true,
+      },
+    });
     const routes: GatewayRoute[] = [
       ...(['traces', 'logs', 'metrics'] as const).map((signal) => ({
         method: 'POST',
@@ -276,6 +309,12 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
         cors: true,
       })),
       ...queryRoutes.map((r) => ({ method: r.method, path: r.path, handler: query, functionName: 'query' })),
+      ...alertsRoutes.map((r) => ({
+        method: r.method,
+        path: r.path,
+        handler: alertsApi,
+        functionName: 'alerts-api',
+      })),
     ];
 
     const gateway = await startHttpGateway({
@@ -352,10 +391,12 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
     const alerting = await startLocalAlerting({
       clickhouse,
       dynamo,
-      rules: new FileRuleSource(
-        config.ALERT_RULES_DIR ?? fileURLToPath(new URL('../alerts', import.meta.url)),
-      ),
-      secrets: new LocalSecretSource({}, process.env),
+      rules: new MergedRuleSource(ruleFiles, alertConfig, { ttlMs: 5_000 }),
+      secrets: new RoutingSecretSource(channelSecrets, new LocalSecretSource({}, process.env)),
+      stateTable: LOCAL_ALERT_STATE_TABLE,
+      silences: alertConfig,
+      history: alertHistory,
+      consoleBaseUrl: gateway.url,
       deadLetters,
       intervalMs: config.ALERT_INTERVAL_MS,
       queryBaseUrl: gateway.url,

@@ -221,8 +221,13 @@ describe('keys in DynamoDB (dynalite)', () => {
       parseScopes('query+ingest'),
       parseScopes('ingest'),
       parseScopes('admin'),
+      parseScopes('query+admin'),
       parseScopes('ingest+ingest'),
-    ]).toEqual([['ingest', 'query'], ['ingest'], undefined, undefined]);
+      parseScopes('root'),
+    ]).toEqual([['ingest', 'query'], ['ingest'], ['admin'], ['query', 'admin'], undefined, undefined]);
+    // A key made without scopes may not administer: admin is only ever given on purpose.
+    const plain = await createKey(client, table, { tenantId: 'acme' });
+    expect(hasScope((await directory.resolve(plain.key))!, 'admin')).toBe(false);
   });
 
   it('sets query limits on all of a tenant’s keys and new keys inherit them', async () => {
