@@ -214,6 +214,12 @@ const HistoryParamsSchema = z.strictObject({
   cursor: z.string().max(600).optional(),
 });
 
+/** The contract takes epoch milliseconds too; the query API's parser takes RFC 3339 and `now-1h`. */
+function epochMsAsIso(v: string | undefined): string | undefined {
+  if (v === undefined || !/^\d{1,15}$/.test(v.trim())) return v;
+  return new Date(Number(v)).toISOString();
+}
+
 export function createAlertsApi(deps: AlertsApiDeps) {
   const now = deps.now ?? Date.now;
   const maxBody = deps.maxBodyBytes ?? DEFAULT_ALERTS_MAX_BODY_BYTES;
@@ -651,7 +657,10 @@ export function createAlertsApi(deps: AlertsApiDeps) {
         const p = parsed.data;
         let range: { fromNs: bigint; toNs: bigint };
         try {
-          range = resolveRange(p.from, p.to, now(), { defaultLookbackMs: 86_400_000, maxRangeMs: historyMs });
+          range = resolveRange(epochMsAsIso(p.from), epochMsAsIso(p.to), now(), {
+            defaultLookbackMs: 86_400_000,
+            maxRangeMs: historyMs,
+          });
         } catch (err) {
           if (err instanceof QueryParameterError)
             throw new ApiError(400, 'bad_request', err.message, err.parameter);
