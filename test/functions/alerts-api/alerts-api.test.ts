@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exportRules, importRules } from '../../../bin/alerts.js';
 import { createAlertsApiHandler } from '../../../functions/alerts-api/handler.js';
 import { alertsRoutes } from '../../../functions/shared/alerts/alerts-api.js';
 import { MergedRuleSource } from '../../../functions/shared/alerts/api-rule-source.js';
@@ -17,7 +18,7 @@ import {
   ensureAlertStateTable,
 } from '../../../functions/shared/alerts/dynamo-alert-state-store.js';
 import { StaticRuleSource } from '../../../functions/shared/alerts/rule-source.js';
-import { RuleFileSchema } from '../../../functions/shared/alerts/rules.js';
+import { parseRuleFile, RuleFileSchema } from '../../../functions/shared/alerts/rules.js';
 import { CachedTenantDirectory } from '../../../functions/shared/tenants/directory.js';
 import {
   createKey,
@@ -75,6 +76,7 @@ beforeAll(async () => {
     ['acmeIngest', 'acme', ['ingest']],
     ['acmeDefault', 'acme', undefined],
     ['globexAdmin', 'globex', ['query', 'admin']],
+    ['initechAdmin', 'initech', ['query', 'admin']],
   ] as const) {
     keys[name] = (
       await createKey(dynamo, 'tenants', { tenantId, ...(scopes && { scopes: [...scopes] }) })
@@ -614,5 +616,69 @@ describe('state and history through the API', () => {
       },
     ]);
     expect((await call(keys.globexAdmin, 'GET', '/v1/alerts/state')).json.data).toEqual([]);
+  });
+});
+
+describe('rule files and the API (npm run alerts -- import|export)', () => {
+  const FILE = `tenant: initech
+channels:
+  oncall: { type: opsgenie, secret: env:INITECH_GENIE }
+  archive: { type: webhook, secret: arn:aws:secretsmanager:us-east-1:123456789012:secret:x }
+rules:
+  - id: tps-errors
+    name: TPS report errors
+    severity: error
+    runbook: https://runbooks.example.com/tps
+    channels: [oncall]
+    kind: log_count
+    minSeverity: ERROR
+    window: 10m
+    for: 2m
+    threshold: 5
+  - id: tps-latency
+    name: TPS p99
+    severity: warning
+    runbook: https://runbooks.example.com/tps
+    kind: latency_percentile
+    percentile: 0.99
+    window: 15m
+    thresholdMs: 800
+`;
+
+  it('imports a rule file (channels first, secrets from env only), exports it back as a valid file, and re-imports as updates', async () => {
+    const target = { url: gateway.url, key: keys.initechAdmin! };
+    const first = await importRules(target, FILE, 'initech.yaml', { env: { INITECH_GENIE: 'genie-key' } });
+    expect(first.done).toEqual([
+      'channels oncall: created',
+      'rules tps-errors: created',
+      'rules tps-latency: created',
+    ]);
+    // An ARN is a reference the API does not take: skipped, and said so.
+    expect(first.failed).toEqual([
+      expect.stringMatching(/^channels archive: secret arn:.* is not readable here/),
+    ]);
+
+    const { text, notes } = await exportRules(target, 'initech');
+    const exported = parseRuleFile(text, 'exported.yaml');
+    const original = parseRuleFile(FILE, 'initech.yaml');
+    expect(exported.rules).toEqual(original.rules);
+    expect(exported.channels).toEqual({ oncall: { type: 'opsgenie', secret: 'env:ALERT_SECRET_ONCALL' } });
+    expect(text).not.toContain('genie-key');
+    expect(notes).toEqual([expect.stringContaining('env:ALERT_SECRET_ONCALL')]);
+
+    const again = await importRules(target, FILE.replace('threshold: 5', 'threshold: 7'), 'initech.yaml', {
+      env: { INITECH_GENIE: 'genie-key-2' },
+    });
+    expect(again.done).toEqual([
+      'channels oncall: updated',
+      'rules tps-errors: updated',
+      'rules tps-latency: updated',
+    ]);
+    const rule = await call(keys.initechAdmin, 'GET', '/v1/alerts/rules/tps-errors');
+    expect(rule.json.data).toMatchObject({ version: 2, threshold: 7, window: '10m', for: '2m' });
+    // A broken file imports nothing.
+    await expect(
+      importRules(target, FILE.replace('window: 10m', 'window: ten'), 'initech.yaml'),
+    ).rejects.toThrow(/window/);
   });
 });
