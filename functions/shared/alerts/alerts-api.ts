@@ -141,7 +141,7 @@ const SECRET_SCHEMAS = {
   opsgenie: OpsgenieSecret,
 } as const;
 
-const ChannelBodySchema = z.discriminatedUnion('type', [
+export const ChannelBodySchema = z.discriminatedUnion('type', [
   ...(['slack', 'teams', 'webhook', 'pagerduty', 'opsgenie'] as const).map((type) =>
     z.strictObject({
       id: z.string().regex(ID, 'lower-case letters, digits, ".", "_" or "-" (up to 128)').optional(),
@@ -171,7 +171,7 @@ type ChannelBody = {
 
 const TIME = z.union([z.number().int().nonnegative(), z.string().min(1)]);
 
-const SilenceBodySchema = z
+export const SilenceBodySchema = z
   .strictObject({
     ruleId: z.string().regex(ID).optional(),
     matchers: z.record(z.string().min(1).max(64), z.string().max(256)).default({}),
@@ -206,7 +206,7 @@ function parseTimeField(v: string | number, now: number, field: string): number 
   return t;
 }
 
-const HistoryParamsSchema = z.strictObject({
+export const HistoryParamsSchema = z.strictObject({
   from: z.string().optional(),
   to: z.string().optional(),
   ruleId: z.string().regex(ID).optional(),
