@@ -131,12 +131,19 @@ function dataSchema(op: AlertsOperation): JsonSchema {
   return op === 'listSilences' ? { type: 'array', items: { type: 'object' } } : { type: 'object' };
 }
 
-const BODIES: Partial<Record<AlertsOperation, z.ZodType>> = {
-  createRule: AlertRuleSchema,
-  updateRule: AlertRuleSchema,
-  createChannel: ChannelBodySchema,
-  updateChannel: ChannelBodySchema,
-  createSilence: SilenceBodySchema,
+/** Request bodies by component name (each written once in the document). */
+const BODY_SCHEMAS = {
+  AlertRuleInput: AlertRuleSchema,
+  AlertChannelInput: ChannelBodySchema,
+  AlertSilenceInput: SilenceBodySchema,
+} as const;
+
+const BODIES: Partial<Record<AlertsOperation, keyof typeof BODY_SCHEMAS>> = {
+  createRule: 'AlertRuleInput',
+  updateRule: 'AlertRuleInput',
+  createChannel: 'AlertChannelInput',
+  updateChannel: 'AlertChannelInput',
+  createSilence: 'AlertSilenceInput',
 };
 
 const err = (description: string) => ({
@@ -194,7 +201,10 @@ export function alertsOpenApi(): { paths: Record<string, JsonSchema>; schemas: R
       tags: ['alerts'],
       ...(params.length > 0 && { parameters: params }),
       ...(body && {
-        requestBody: { required: true, content: { 'application/json': { schema: schemaOf(body, 'input') } } },
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: { $ref: `#/components/schemas/${body}` } } },
+        },
       }),
       responses: {
         [created ? '201' : '200']: {
@@ -221,5 +231,8 @@ export function alertsOpenApi(): { paths: Record<string, JsonSchema>; schemas: R
       },
     };
   }
-  return { paths, schemas: { AlertsError: ERROR } };
+  const bodies = Object.fromEntries(
+    Object.entries(BODY_SCHEMAS).map(([name, schema]) => [name, schemaOf(schema, 'input')]),
+  );
+  return { paths, schemas: { AlertsError: ERROR, ...bodies } };
 }
