@@ -43,6 +43,7 @@ import {
   DynamoTenantDirectory,
   ensureTenantsTable,
   registerKey,
+  setKeyScopes,
 } from '../functions/shared/tenants/dynamo-tenant-directory.js';
 import { TokenBucketRateLimiter } from '../functions/shared/tenants/rate-limiter.js';
 import { localDynamoClient, localKinesisClient, localS3Client } from './aws-clients.js';
@@ -211,11 +212,17 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
     await ensureBucket(s3, LOCAL_LAKE_BUCKET);
     await ensureTenantsTable(dynamo, LOCAL_TENANTS_TABLE);
     await ensureRateLimitTable(dynamo, LOCAL_RATE_LIMIT_TABLE);
-    await registerKey(dynamo, LOCAL_TENANTS_TABLE, {
+    // The local key may also administer alerting (rules, channels, silences through /v1/alerts).
+    const localKey = await registerKey(dynamo, LOCAL_TENANTS_TABLE, {
       tenantId: config.LOCAL_TENANT,
       key: config.LOCAL_API_KEY,
       label: 'local mode',
+      scopes: ['ingest', 'query', 'admin'],
     });
+    if (!localKey.scopes.includes('admin')) {
+      // A data directory from before the admin scope: the key gains it.
+      await setKeyScopes(dynamo, LOCAL_TENANTS_TABLE, localKey.keyId, [...localKey.scopes, 'admin']);
+    }
 
     const clickhouseMode = config.CLICKHOUSE_URL ? 'remote' : 'embedded';
     const clickhouse = config.CLICKHOUSE_URL
