@@ -27,6 +27,7 @@ function banner(p: LocalPipeline, startedMs: number): string {
     '',
     `  OTLP/HTTP      ${p.url}/v1/traces  /v1/logs  /v1/metrics`,
     `  Query API      ${p.url}/v1/query/...`,
+    `  Alerts API     ${p.url}/v1/alerts/rules  /channels  /silences  /state  /history`,
     `  Tenant / key   ${p.tenant} / ${p.apiKey}`,
     `  ClickHouse     ${clickhouse}`,
     `  Data           ${dataDir}/  (ClickHouse: ${p.clickhouseMode === 'embedded' ? 'embedded' : 'CLICKHOUSE_URL'})`,
