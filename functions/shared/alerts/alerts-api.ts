@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { QueryParameterError } from '../query/errors.js';
-import { queryRateKey } from '../query/query-api.js';
+import { queryRateKey } from '../query/limits.js';
 import { resolveRange } from '../query/time.js';
 import {
   formatScopes,

@@ -131,14 +131,16 @@ function dataSchema(op: AlertsOperation): JsonSchema {
   return op === 'listSilences' ? { type: 'array', items: { type: 'object' } } : { type: 'object' };
 }
 
-/** Request bodies by component name (each written once in the document). */
-const BODY_SCHEMAS = {
-  AlertRuleInput: AlertRuleSchema,
-  AlertChannelInput: ChannelBodySchema,
-  AlertSilenceInput: SilenceBodySchema,
-} as const;
+/** Request bodies by component name (each written once in the document); a function, not a
+ * constant, so the module can be loaded in any order relative to alerts-api.ts. */
+const bodySchemas = () =>
+  ({
+    AlertRuleInput: AlertRuleSchema,
+    AlertChannelInput: ChannelBodySchema,
+    AlertSilenceInput: SilenceBodySchema,
+  }) as const;
 
-const BODIES: Partial<Record<AlertsOperation, keyof typeof BODY_SCHEMAS>> = {
+const BODIES: Partial<Record<AlertsOperation, keyof ReturnType<typeof bodySchemas>>> = {
   createRule: 'AlertRuleInput',
   updateRule: 'AlertRuleInput',
   createChannel: 'AlertChannelInput',
@@ -232,7 +234,7 @@ export function alertsOpenApi(): { paths: Record<string, JsonSchema>; schemas: R
     };
   }
   const bodies = Object.fromEntries(
-    Object.entries(BODY_SCHEMAS).map(([name, schema]) => [name, schemaOf(schema, 'input')]),
+    Object.entries(bodySchemas()).map(([name, schema]) => [name, schemaOf(schema, 'input')]),
   );
   return { paths, schemas: { AlertsError: ERROR, ...bodies } };
 }
