@@ -7,7 +7,14 @@ import {
   type SilenceSource,
   silenceMatches,
 } from './config-store.js';
-import { type AlertEvent, buildAlertEvent, type EventPublisher, MAX_TREND } from './events.js';
+import {
+  type AlertEvent,
+  buildAlertEvent,
+  consoleUrl,
+  type EventPublisher,
+  MAX_TREND,
+  queryUrl,
+} from './events.js';
 import { type Observation, planRule, type ResultRow, seriesKey } from './queries.js';
 import type { RuleSource } from './rule-source.js';
 import type { AlertRule, RuleFile } from './rules.js';
@@ -228,9 +235,9 @@ export function createAlertEvaluator(ports: AlertEvaluatorPorts): AlertEvaluator
         : prev?.last;
       // Silences: a firing a silence mutes is saved and recorded, its event held back (`muted`); the
       // first evaluation after the silence ends that finds the alert still firing publishes it, once
-      // (the conditional put owns it, as any transition). A resolution is sent only when its firing
-      // was: a silence never leaves an incident it did not open dangling, nor announces the end of
-      // one nobody was told about.
+      // (the conditional put owns it, as any transition). A resolution is sent exactly when its
+      // firing was: an incident people were told about is closed even during a silence (PagerDuty,
+      // Opsgenie), and the end of one nobody was told about is not announced.
       let transition = step.transition;
       let muted = prev?.muted === true && step.state.status === 'firing';
       let silenceEnded = false;
@@ -294,23 +301,11 @@ export function createAlertEvaluator(ports: AlertEvaluatorPorts): AlertEvaluator
           value: next.value ?? null,
           threshold: last?.threshold ?? null,
           windowMs: last?.windowMs ?? null,
-          ...(() => {
-            if (!last) return {};
-            const e =
-              event ??
-              buildAlertEvent({
-                tenant,
-                rule,
-                channels: {},
-                transition: to === 'ok' ? 'resolved' : 'firing',
-                observation: { series, value: next.value ?? 0, ...last },
-                startsAt: next.activeSince ?? now,
-                now,
-                queryBaseUrl: ports.queryBaseUrl,
-                ...(ports.consoleBaseUrl && { consoleBaseUrl: ports.consoleBaseUrl }),
-              });
-            return { link: e.detail.consoleUrl ?? e.detail.queryUrl };
-          })(),
+          ...(last && {
+            link: ports.consoleBaseUrl
+              ? consoleUrl(ports.consoleBaseUrl, rule, series, now - last.windowMs, now)
+              : queryUrl(ports.queryBaseUrl, rule, series, now - last.windowMs, now),
+          }),
           ...(silenced && { silenced: true }),
         });
       }
