@@ -37,14 +37,17 @@ describe('compute stack', () => {
         .sort(),
     ).toEqual([
       'alert-evaluator',
+      'alerts-api',
       'compactor',
       'hot-writer',
       'ingest',
       'lake-writer',
       'migrate',
       'notifier-email',
+      'notifier-opsgenie',
       'notifier-pagerduty',
       'notifier-slack',
+      'notifier-teams',
       'notifier-webhook',
       'query',
     ]);
@@ -184,13 +187,15 @@ describe('compute stack', () => {
 
   it('routes POST /v1/traces, /v1/logs and /v1/metrics to ingest, throttled, with JSON access logs', () => {
     const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey as string);
-    expect(routes.filter((r) => r.startsWith('POST')).sort()).toEqual([
+    expect(routes.filter((r) => r.startsWith('POST') && !r.includes(' /v1/alerts/')).sort()).toEqual([
       'POST /v1/logs',
       'POST /v1/metrics',
       'POST /v1/traces',
     ]);
-    // Everything else is the read-only query API (compute-query-alerting.test.ts).
-    for (const r of routes.filter((r) => !r.startsWith('POST'))) expect(r).toMatch(/^GET \/v1\/query\//);
+    // Everything else is the read-only query API and the alerts API beside it (compute-query-alerting.test.ts).
+    for (const r of routes.filter((r) => !/^POST \/v1\/(traces|logs|metrics)$/.test(r))) {
+      expect(r).toMatch(/^(GET \/v1\/query\/|(GET|POST|PUT|DELETE) \/v1\/alerts\/)/);
+    }
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
