@@ -69,6 +69,8 @@ export function createApp(props: AppProps = {}): PipelineApp {
     glueDatabaseName: stateful.glueDatabaseName,
     glueTableNames: stateful.glueTableNames,
     alertStateTable: stateful.alertStateTable,
+    alertConfigTable: stateful.alertConfigTable,
+    alertHistoryTable: stateful.alertHistoryTable,
     queryCursorSecret: stateful.queryCursorSecret,
     alertEmailTopic: stateful.alertEmailTopic,
   });

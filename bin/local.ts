@@ -29,6 +29,7 @@ function banner(p: LocalPipeline, startedMs: number, consoleNote: string): strin
     `  Console        ${p.url}/  (enter the key below)${consoleNote}`,
     `  OTLP/HTTP      ${p.url}/v1/traces  /v1/logs  /v1/metrics`,
     `  Query API      ${p.url}/v1/query/...`,
+    `  Alerts API     ${p.url}/v1/alerts/rules  /channels  /silences  /state  /history`,
     `  Tenant / key   ${p.tenant} / ${p.apiKey}`,
     `  ClickHouse     ${clickhouse}`,
     `  Data           ${dataDir}/  (ClickHouse: ${p.clickhouseMode === 'embedded' ? 'embedded' : 'CLICKHOUSE_URL'})`,

@@ -39,7 +39,8 @@ Commands:
   create --tenant <id> [--label <text>] [--scope <scope>]
                                              create an API key; it is printed once and cannot be shown again.
                                              --scope: ingest (send telemetry only: the one for browsers),
-                                             query (read only) or ingest+query (the default)
+                                             query (read only), admin (change alert rules, channels and
+                                             silences; add it: query+admin), or ingest+query (the default)
   set-scope --key-id <id> --scope <scope>    change what a key may do (takes effect within 60 s)
   revoke --key-id <id>                       revoke a key (running ingest instances may accept it for up to 60 s)
   list [--tenant <id>]                       list keys (ids, tenants, labels, scopes, status, limits; never the keys)
@@ -200,7 +201,9 @@ function queryLimitText(limits: TenantQueryLimits | undefined): string {
 function scopeOption(text: string): KeyScope[] {
   const scopes = parseScopes(text);
   if (scopes === undefined) {
-    throw new UsageError(`--scope must be ingest, query or ingest+query, got: ${JSON.stringify(text)}`);
+    throw new UsageError(
+      `--scope must be ingest, query, admin or a + list of them (e.g. query+admin), got: ${JSON.stringify(text)}`,
+    );
   }
   return scopes;
 }

@@ -1,5 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { AlertHistoryStore, SilenceSource } from '../functions/shared/alerts/config-store.js';
 import {
   DynamoAlertStateStore,
   ensureAlertStateTable,
@@ -178,6 +179,12 @@ export interface LocalAlertingOptions {
   readonly busRetry?: Partial<BusRetryPolicy>;
   readonly clock?: () => number;
   readonly onEvaluated?: (report: EvaluationReport) => void;
+  /** Silences made through the alerts API. */
+  readonly silences?: SilenceSource;
+  /** Where state changes are recorded (GET /v1/alerts/history). */
+  readonly history?: AlertHistoryStore;
+  /** Base URL of the console, for links in events and history. */
+  readonly consoleBaseUrl?: string;
 }
 
 export interface LocalAlerting {
@@ -237,6 +244,9 @@ export async function startLocalAlerting(options: LocalAlertingOptions): Promise
     queryBaseUrl: options.queryBaseUrl,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.database ? { database: options.database } : {}),
+    ...(options.silences && { silences: options.silences }),
+    ...(options.history && { history: options.history }),
+    ...(options.consoleBaseUrl && { consoleBaseUrl: options.consoleBaseUrl }),
   });
 
   let timer: NodeJS.Timeout | undefined;

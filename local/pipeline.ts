@@ -4,12 +4,22 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { createAlertsApiHandler } from '../functions/alerts-api/handler.js';
 import { createCompactorHandler } from '../functions/compactor/handler.js';
 import { createConsoleHandler } from '../functions/console/handler.js';
 import { createHotWriterHandler } from '../functions/hot-writer/handler.js';
 import { createIngestHandler, defaultLimitsFromConfig } from '../functions/ingest/handler.js';
 import { createLakeWriterHandler } from '../functions/lake-writer/handler.js';
 import { createQueryHandler, queryRoutes } from '../functions/query/handler.js';
+import { alertsRoutes } from '../functions/shared/alerts/alerts-api.js';
+import { MergedRuleSource } from '../functions/shared/alerts/api-rule-source.js';
+import { FileChannelSecretStore, RoutingSecretSource } from '../functions/shared/alerts/channel-secrets.js';
+import {
+  DynamoAlertConfigStore,
+  DynamoAlertHistoryStore,
+  ensureAlertConfigTables,
+} from '../functions/shared/alerts/dynamo-alert-config-store.js';
+import { DynamoAlertStateStore } from '../functions/shared/alerts/dynamo-alert-state-store.js';
 import { FileRuleSource } from '../functions/shared/alerts/rule-source.js';
 import { LocalSecretSource } from '../functions/shared/alerts/secrets.js';
 import { createRemoteClickHouse } from '../functions/shared/clickhouse/connect.js';
@@ -35,6 +45,7 @@ import {
   DynamoTenantDirectory,
   ensureTenantsTable,
   registerKey,
+  setKeyScopes,
 } from '../functions/shared/tenants/dynamo-tenant-directory.js';
 import { TokenBucketRateLimiter } from '../functions/shared/tenants/rate-limiter.js';
 import { localDynamoClient, localKinesisClient, localS3Client } from './aws-clients.js';
@@ -62,6 +73,9 @@ export const LOCAL_TENANTS_TABLE = 'tenants';
 export const LOCAL_RATE_LIMIT_TABLE = 'rate-limits';
 /** The built console (scripts/build-console.ts writes it; bin/local.ts builds it when stale). */
 export const LOCAL_CONSOLE_DIR = fileURLToPath(new URL('../console/dist', import.meta.url));
+export const LOCAL_ALERT_STATE_TABLE = 'alert-state';
+export const LOCAL_ALERT_CONFIG_TABLE = 'alert-config';
+export const LOCAL_ALERT_HISTORY_TABLE = 'alert-history';
 /** The compactor's settings in local mode (the fault matrix's reader compacts with the same). */
 export const LOCAL_COMPACTION = { COMPACTION_TARGET_BYTES: 128 * 1024 * 1024, COMPACTION_GRACE_MINUTES: 70 };
 
@@ -202,11 +216,17 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
     await ensureBucket(s3, LOCAL_LAKE_BUCKET);
     await ensureTenantsTable(dynamo, LOCAL_TENANTS_TABLE);
     await ensureRateLimitTable(dynamo, LOCAL_RATE_LIMIT_TABLE);
-    await registerKey(dynamo, LOCAL_TENANTS_TABLE, {
+    // The local key may also administer alerting (rules, channels, silences through /v1/alerts).
+    const localKey = await registerKey(dynamo, LOCAL_TENANTS_TABLE, {
       tenantId: config.LOCAL_TENANT,
       key: config.LOCAL_API_KEY,
       label: 'local mode',
+      scopes: ['ingest', 'query', 'admin'],
     });
+    if (!localKey.scopes.includes('admin')) {
+      // A data directory from before the admin scope: the key gains it.
+      await setKeyScopes(dynamo, LOCAL_TENANTS_TABLE, localKey.keyId, [...localKey.scopes, 'admin']);
+    }
 
     const clickhouseMode = config.CLICKHOUSE_URL ? 'remote' : 'embedded';
     const clickhouse = config.CLICKHOUSE_URL
@@ -272,6 +292,26 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
       },
     });
     const consoleHandler = createConsoleHandler(new DirectoryConsoleFiles(LOCAL_CONSOLE_DIR, false));
+    // Alerts API: rules, channels, silences, state and history (reads: query scope; writes: admin).
+    await ensureAlertConfigTables(dynamo, LOCAL_ALERT_CONFIG_TABLE, LOCAL_ALERT_HISTORY_TABLE);
+    const alertConfig = new DynamoAlertConfigStore(dynamo, LOCAL_ALERT_CONFIG_TABLE);
+    const alertHistory = new DynamoAlertHistoryStore(dynamo, LOCAL_ALERT_HISTORY_TABLE);
+    const channelSecrets = new FileChannelSecretStore(join(config.dataDir, 'alert-channel-secrets.json'));
+    const ruleFiles = new FileRuleSource(
+      config.ALERT_RULES_DIR ?? fileURLToPath(new URL('../alerts', import.meta.url)),
+    );
+    const alertsApi = createAlertsApiHandler({
+      api: {
+        tenants,
+        store: alertConfig,
+        history: alertHistory,
+        state: new DynamoAlertStateStore(dynamo, LOCAL_ALERT_STATE_TABLE),
+        files: ruleFiles,
+        secrets: channelSecrets,
+        // Local receivers (a webhook on 127.0.0.1) are plain HTTP.
+        allowHttpUrls: true,
+      },
+    });
     const routes: GatewayRoute[] = [
       ...(['traces', 'logs', 'metrics'] as const).map((signal) => ({
         method: 'POST',
@@ -288,6 +328,12 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
         path,
         handler: consoleHandler,
         functionName: 'console',
+      })),
+      ...alertsRoutes.map((r) => ({
+        method: r.method,
+        path: r.path,
+        handler: alertsApi,
+        functionName: 'alerts-api',
       })),
     ];
 
@@ -365,10 +411,12 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
     const alerting = await startLocalAlerting({
       clickhouse,
       dynamo,
-      rules: new FileRuleSource(
-        config.ALERT_RULES_DIR ?? fileURLToPath(new URL('../alerts', import.meta.url)),
-      ),
-      secrets: new LocalSecretSource({}, process.env),
+      rules: new MergedRuleSource(ruleFiles, alertConfig, { ttlMs: 5_000 }),
+      secrets: new RoutingSecretSource(channelSecrets, new LocalSecretSource({}, process.env)),
+      stateTable: LOCAL_ALERT_STATE_TABLE,
+      silences: alertConfig,
+      history: alertHistory,
+      consoleBaseUrl: gateway.url,
       deadLetters,
       intervalMs: config.ALERT_INTERVAL_MS,
       queryBaseUrl: gateway.url,

@@ -16,6 +16,14 @@ export const alertEvaluatorConfigSchema = z.intersection(
     QUERY_API_URL: z.url(),
     /** Rules evaluated at once. */
     ALERT_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
+    /** Rules, channels and silences from the alerts API; absent, rule files only. */
+    ALERT_CONFIG_TABLE: z.string().min(1).optional(),
+    /** Where state changes are recorded (GET /v1/alerts/history); absent, not recorded. */
+    ALERT_HISTORY_TABLE: z.string().min(1).optional(),
+    /** How long one read of the API's rules serves evaluations (ms). */
+    ALERT_RULES_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(30_000),
+    /** Base URL of the console, for the links to the data in events and history. */
+    CONSOLE_BASE_URL: z.url().optional(),
   }),
 );
 

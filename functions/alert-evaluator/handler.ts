@@ -9,11 +9,17 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { ClickHouseClient } from '@clickhouse/client';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { MergedRuleSource } from '../shared/alerts/api-rule-source.js';
+import {
+  DynamoAlertConfigStore,
+  DynamoAlertHistoryStore,
+} from '../shared/alerts/dynamo-alert-config-store.js';
 import { DynamoAlertStateStore } from '../shared/alerts/dynamo-alert-state-store.js';
 import {
   type AlertEvaluatorPorts,
   createAlertEvaluator,
   type EvaluationReport,
+  RecentValues,
 } from '../shared/alerts/evaluator.js';
 import { EventBridgeEventPublisher } from '../shared/alerts/eventbridge-event-publisher.js';
 import { ALERT_FIRING } from '../shared/alerts/events.js';
@@ -95,19 +101,36 @@ export function createAlertEvaluatorHandler(deps: AlertEvaluatorHandlerDeps) {
 /** Production dependencies from the environment, read on the first invocation. */
 export function depsFromConfig(): AlertEvaluatorHandlerDeps {
   const tracer = new Tracer();
+  const logger = new Logger();
   let ports: Omit<AlertEvaluatorPorts, 'clickhouse'> | undefined;
   let clickhouse: (() => Promise<ClickHouseClient>) | undefined;
   return {
     tracer,
+    logger,
     ports: () => {
       if (!ports) {
         const config = alertEvaluatorConfig();
+        const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
+        const files = new FileRuleSource(config.ALERT_RULES_DIR);
+        const apiStore = config.ALERT_CONFIG_TABLE
+          ? new DynamoAlertConfigStore(dynamo, config.ALERT_CONFIG_TABLE)
+          : undefined;
         ports = {
-          rules: new FileRuleSource(config.ALERT_RULES_DIR),
-          state: new DynamoAlertStateStore(
-            tracer.captureAWSv3Client(new DynamoDBClient({})),
-            config.ALERT_STATE_TABLE,
-          ),
+          rules: apiStore
+            ? new MergedRuleSource(files, apiStore, {
+                ttlMs: config.ALERT_RULES_TTL_MS,
+                onSkipped: (r) =>
+                  logger.warn('API alert rules skipped', { shadowed: r.shadowed, invalid: r.invalid }),
+              })
+            : files,
+          ...(apiStore && { silences: apiStore }),
+          ...(config.ALERT_HISTORY_TABLE && {
+            history: new DynamoAlertHistoryStore(dynamo, config.ALERT_HISTORY_TABLE),
+          }),
+          ...(config.CONSOLE_BASE_URL && { consoleBaseUrl: config.CONSOLE_BASE_URL }),
+          // Kept by the warm container between rounds: the trend of series not stored (ok).
+          recentValues: new RecentValues(),
+          state: new DynamoAlertStateStore(dynamo, config.ALERT_STATE_TABLE),
           publisher: new EventBridgeEventPublisher(
             tracer.captureAWSv3Client(new EventBridgeClient({})),
             config.ALERT_BUS_NAME,

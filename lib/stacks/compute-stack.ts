@@ -17,6 +17,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
+import { ALERTS_ROUTES } from '../../functions/shared/alerts/alerts-routes.js';
 import { ALERT_DETAIL_TYPES, ALERT_EVENT_SOURCE } from '../../functions/shared/alerts/events.js';
 import { CHANNEL_TYPES, type ChannelType } from '../../functions/shared/alerts/rules.js';
 import { CONSOLE_ROUTES } from '../../functions/shared/console/static-site.js';
@@ -79,6 +80,8 @@ export interface ComputeStackProps extends StackProps {
   /** Lake tables: Glue table `<name>` over `s3://<lake>/<name>/`. */
   readonly glueTableNames: readonly string[];
   readonly alertStateTable: dynamodb.ITable;
+  readonly alertConfigTable: dynamodb.ITable;
+  readonly alertHistoryTable: dynamodb.ITable;
   readonly queryCursorSecret: secretsmanager.ISecret;
   readonly alertEmailTopic: sns.ITopic;
 }
@@ -101,6 +104,8 @@ export class ComputeStack extends Stack {
   /** The console's files (GET /, /assets/...) on the query API's origin (docs/decisions/0007-console.md). */
   public readonly console: PipelineFunction;
   public readonly alertEvaluator: PipelineFunction;
+  /** /v1/alerts/... (rules, channels, silences, state, history) on the query HTTP API. */
+  public readonly alertsApi: PipelineFunction;
   /** One notifier function per channel type. */
   public readonly notifiers: ReadonlyMap<ChannelType, PipelineFunction>;
   public readonly alertBus: events.EventBus;
@@ -290,6 +295,7 @@ export class ComputeStack extends Stack {
     tagComponent(this.alertBus, 'alerting');
     this.alertEvaluator = this.createAlertEvaluator(props);
     this.notifiers = this.createNotifiers(props);
+    this.alertsApi = this.createAlertsApi(props);
 
     // --- Monitoring
     this.dashboard = new PipelineDashboard(this, 'Dashboard', {
@@ -301,7 +307,14 @@ export class ComputeStack extends Stack {
         { fn: this.hotWriter, deadLetterQueue: props.hotWriterDeadLetterQueue },
         { fn: this.lakeWriter, deadLetterQueue: props.lakeWriterDeadLetterQueue },
       ],
-      others: [this.compactor, this.query, this.console, this.alertEvaluator, ...this.notifiers.values()],
+      others: [
+        this.compactor,
+        this.query,
+        this.console,
+        this.alertsApi,
+        this.alertEvaluator,
+        ...this.notifiers.values(),
+      ],
     });
     tagComponent(this.dashboard, 'monitoring');
     this.createIngestAlarms(props);
@@ -564,6 +577,8 @@ export class ComputeStack extends Stack {
         QUERY_API_URL: this.queryApi.apiEndpoint,
         CLICKHOUSE_SECRET_ARN: props.clickhouseSecret.secretArn,
         ALERT_CONCURRENCY: String(s.alertConcurrency),
+        ALERT_CONFIG_TABLE: props.alertConfigTable.tableName,
+        ALERT_HISTORY_TABLE: props.alertHistoryTable.tableName,
       },
     });
     // A failed or throttled round is not retried: the next one, a minute later, evaluates afresh.
@@ -581,6 +596,19 @@ export class ComputeStack extends Stack {
         resources: [props.alertStateTable.tableArn],
       }),
     );
+    // Rules and silences from the alerts API (read), transitions into the history (write).
+    fn.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Scan', 'dynamodb:Query'],
+        resources: [props.alertConfigTable.tableArn],
+      }),
+    );
+    fn.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:PutItem'],
+        resources: [props.alertHistoryTable.tableArn],
+      }),
+    );
     const schedule = new ScheduledFunction(this, 'AlertEvaluatorSchedule', {
       target: fn,
       schedule: scheduler.ScheduleExpression.rate(Duration.minutes(1)),
@@ -590,6 +618,85 @@ export class ComputeStack extends Stack {
       maxEventAge: Duration.minutes(2),
     });
     tagComponent(schedule, 'alerting');
+    return fn;
+  }
+
+  /**
+   * The alerts API on the query HTTP API (no CORS there): reads with a query-scoped key, writes
+   * with an admin-scoped one. It writes channel secrets into Secrets Manager under the alert
+   * secret prefix, which is where the notifiers may read.
+   */
+  private createAlertsApi(props: ComputeStackProps): PipelineFunction {
+    const s = props.settings;
+    const { partition, region, account } = this;
+    const prefix = alertSecretPrefix(s);
+    const fn = new PipelineFunction(this, 'AlertsApi', {
+      name: 'alerts-api',
+      invocation: 'synchronous',
+      metricsNamespace: metricsNamespace(s.environment),
+      component: 'alerting',
+      description: 'Alerts API: rules, channels, silences, state and history per tenant',
+      memorySize: 512,
+      timeout: Duration.seconds(29),
+      bundledPaths: [{ from: s.alertRulesDir, to: BUNDLED_ALERT_RULES_DIR }],
+      environment: {
+        TENANTS_TABLE: props.tenantsTable.tableName,
+        RATE_LIMIT_TABLE: props.rateLimitTable.tableName,
+        ALERT_CONFIG_TABLE: props.alertConfigTable.tableName,
+        ALERT_HISTORY_TABLE: props.alertHistoryTable.tableName,
+        ALERT_STATE_TABLE: props.alertStateTable.tableName,
+        ALERT_RULES_DIR: BUNDLED_ALERT_RULES_DIR,
+        ALERT_SECRET_PREFIX: prefix,
+      },
+    });
+    const grantee = fn.function;
+    props.tenantsTable.grantReadData(grantee);
+    props.rateLimitTable.grantReadWriteData(grantee);
+    grantee.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem'],
+        resources: [props.alertConfigTable.tableArn],
+      }),
+    );
+    grantee.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [props.alertHistoryTable.tableArn, props.alertStateTable.tableArn],
+      }),
+    );
+    const secretsArn = `arn:${partition}:secretsmanager:${region}:${account}:secret:${prefix}*`;
+    grantee.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'secretsmanager:CreateSecret',
+          'secretsmanager:PutSecretValue',
+          'secretsmanager:TagResource',
+        ],
+        resources: [secretsArn],
+      }),
+    );
+    const role = grantee.role;
+    if (role !== undefined) {
+      acknowledgeWildcardResource(
+        role,
+        secretsArn,
+        'The alerts API creates one secret per channel a tenant makes, named under the alert secret prefix (alertSecretPrefix); nothing else.',
+      );
+    }
+    const integration = new HttpLambdaIntegration('AlertsApiIntegration', grantee);
+    for (const r of ALERTS_ROUTES) {
+      const [route] = this.queryApi.addRoutes({
+        path: r.path,
+        methods: [apigwv2.HttpMethod[r.method]],
+        integration,
+      });
+      if (route === undefined) continue;
+      acknowledge(
+        route,
+        'AwsSolutions-APIG4',
+        'Callers send a tenant API key (Authorization: Bearer / x-api-key); the alerts API function verifies its hash against the tenants table, needs the query scope to read and the admin scope to write, and scopes everything to that tenant.',
+      );
+    }
     return fn;
   }
 

@@ -36,6 +36,8 @@ export const STATEFUL_LOGICAL_IDS = {
   glueDatabase: 'GlueDatabase',
   athenaWorkGroup: 'AthenaWorkGroup',
   alertStateTable: 'AlertStateTable',
+  alertConfigTable: 'AlertConfigTable',
+  alertHistoryTable: 'AlertHistoryTable',
   queryCursorSecret: 'QueryCursorSecret',
   alertEmailTopic: 'AlertEmailTopic',
 } as const;
@@ -71,6 +73,10 @@ export class StatefulStack extends Stack {
   public readonly glueTableNames: readonly string[];
   /** Per-series alert state of the evaluator (pk/sk, TTL on expiresAt). */
   public readonly alertStateTable: dynamodb.ITable;
+  /** Rules, channels and silences made through the alerts API (pk = tenant). */
+  public readonly alertConfigTable: dynamodb.ITable;
+  /** Alert state changes (GET /v1/alerts/history); TTL on expiresAt. */
+  public readonly alertHistoryTable: dynamodb.ITable;
   /** HMAC key signing the query API's page cursors. */
   public readonly queryCursorSecret: secretsmanager.ISecret;
   /** The e-mail notifier publishes here; rule files name its ARN in `email` channels. */
@@ -189,6 +195,16 @@ export class StatefulStack extends Stack {
     this.athenaWorkGroupName = workgroup.workgroupName;
 
     this.alertStateTable = this.createAlertStateTable();
+    this.alertConfigTable = this.createAlertTable(
+      'AlertConfig',
+      STATEFUL_LOGICAL_IDS.alertConfigTable,
+      false,
+    );
+    this.alertHistoryTable = this.createAlertTable(
+      'AlertHistory',
+      STATEFUL_LOGICAL_IDS.alertHistoryTable,
+      true,
+    );
     this.queryCursorSecret = this.createQueryCursorSecret();
     this.alertEmailTopic = this.createAlertEmailTopic(s);
 
@@ -229,6 +245,25 @@ export class StatefulStack extends Stack {
     });
     tagComponent(table, 'alerting');
     return pin(table, STATEFUL_LOGICAL_IDS.alertStateTable);
+  }
+
+  /**
+   * The alerts API's tables (functions/shared/alerts/dynamo-alert-config-store.ts): a tenant's rules,
+   * channels and silences, and the history of state changes. Configuration people wrote is data:
+   * retained, with point-in-time recovery; history entries expire by TTL.
+   */
+  private createAlertTable(id: string, logicalId: string, ttl: boolean): dynamodb.ITable {
+    const table = new dynamodb.Table(this, id, {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      ...(ttl && { timeToLiveAttribute: 'expiresAt' }),
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    tagComponent(table, 'alerting');
+    return pin(table, logicalId);
   }
 
   /** A generated key: replacing it would invalidate every page cursor in flight, so it is retained. */

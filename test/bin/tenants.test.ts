@@ -194,14 +194,18 @@ describe('npm run tenants (subprocess against dynalite)', () => {
     expect(reset.code).toBe(0);
     expect((await directory.resolve(reader.key))?.queryLimits).toBeUndefined();
 
-    const [badScope, noScope] = await Promise.all([
-      cli(['create', '--tenant', 'gamma', '--scope', 'admin', ...target]),
+    const [badScope, noScope, admin] = await Promise.all([
+      cli(['create', '--tenant', 'gamma', '--scope', 'root', ...target]),
       cli(['set-scope', '--key-id', reader.keyId, ...target]),
+      cli(['create', '--tenant', 'gamma', '--scope', 'query+admin', '--json', ...target]),
     ]);
     expect(badScope).toMatchObject({
       code: 2,
-      stderr: expect.stringMatching(/--scope must be ingest, query or ingest\+query/),
+      stderr: expect.stringMatching(/--scope must be ingest, query, admin or a \+ list of them/),
     });
+    // The admin scope (alert rules, channels, silences) is given only when asked for.
+    expect(admin.code).toBe(0);
+    expect((await directory.resolve(JSON.parse(admin.stdout).key))?.scopes).toEqual(['query', 'admin']);
     expect(noScope).toMatchObject({ code: 2, stderr: expect.stringMatching(/set-scope needs --scope/) });
   });
 

@@ -41,6 +41,7 @@ describe('function bundles', () => {
   it('builds one ESM bundle per pipeline function, with a source map', () => {
     expect(bundles.map((b) => b.service).sort()).toEqual([
       'alert-evaluator',
+      'alerts-api',
       'compactor',
       'console',
       'hot-writer',
@@ -48,8 +49,10 @@ describe('function bundles', () => {
       'lake-writer',
       'migrate',
       'notifier-email',
+      'notifier-opsgenie',
       'notifier-pagerduty',
       'notifier-slack',
+      'notifier-teams',
       'notifier-webhook',
       'query',
     ]);
@@ -61,17 +64,20 @@ describe('function bundles', () => {
     }
   });
 
-  it('ships the repository alert rule files in the alert evaluator bundle, where ALERT_RULES_DIR points', () => {
-    const evaluator = bundles.find((b) => b.service === 'alert-evaluator');
+  it('ships the repository alert rule files in the alert evaluator and alerts API bundles, where ALERT_RULES_DIR points', () => {
     const rulesDir = join(REPO_ROOT, 'alerts');
     const ruleFiles = readdirSync(rulesDir).filter((f) => /\.(ya?ml|json)$/.test(f));
     expect(ruleFiles.length).toBeGreaterThan(0);
-    for (const file of ruleFiles) {
-      expect(readFileSync(join(evaluator?.dir ?? '', BUNDLED_ALERT_RULES_DIR, file), 'utf8'), file).toBe(
-        readFileSync(join(rulesDir, file), 'utf8'),
-      );
+    // The API lists the file rules and refuses writes to their ids, so it needs the same files.
+    for (const service of ['alert-evaluator', 'alerts-api']) {
+      const bundle = bundles.find((b) => b.service === service);
+      for (const file of ruleFiles) {
+        expect(readFileSync(join(bundle?.dir ?? '', BUNDLED_ALERT_RULES_DIR, file), 'utf8'), file).toBe(
+          readFileSync(join(rulesDir, file), 'utf8'),
+        );
+      }
     }
-    // Only the evaluator carries them.
+    // Only those two carry them.
     const query = bundles.find((b) => b.service === 'query');
     expect(existsSync(join(query?.dir ?? '', BUNDLED_ALERT_RULES_DIR))).toBe(false);
   });

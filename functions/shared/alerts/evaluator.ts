@@ -1,5 +1,20 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { type AlertEvent, buildAlertEvent, type EventPublisher } from './events.js';
+import {
+  type AlertHistoryStore,
+  externalState,
+  type HistoryEntry,
+  type Silence,
+  type SilenceSource,
+  silenceMatches,
+} from './config-store.js';
+import {
+  type AlertEvent,
+  buildAlertEvent,
+  consoleUrl,
+  type EventPublisher,
+  MAX_TREND,
+  queryUrl,
+} from './events.js';
 import { type Observation, planRule, type ResultRow, seriesKey } from './queries.js';
 import type { RuleSource } from './rule-source.js';
 import type { AlertRule, RuleFile } from './rules.js';
@@ -37,6 +52,35 @@ export interface AlertEvaluatorPorts {
   readonly concurrency?: number;
   /** An unpublished outbox older than this is taken as abandoned and republished. @default 120_000 */
   readonly outboxGraceMs?: number;
+  /** Silences (rules API): a muted transition is saved and recorded, not published. @default none */
+  readonly silences?: SilenceSource;
+  /** Where every state change is recorded (GET /v1/alerts/history). @default none */
+  readonly history?: AlertHistoryStore;
+  /** Base URL of the console, for the links to the data in events and history. */
+  readonly consoleBaseUrl?: string;
+  /**
+   * Recent values of series that are not stored (plainly ok), for the trend of the first firing
+   * message. Keep one per process (a warm Lambda keeps it between rounds). @default a new one
+   */
+  readonly recentValues?: RecentValues;
+}
+
+/** Recent observed values per series, in memory and bounded (least recently updated go first). */
+export class RecentValues {
+  private readonly map = new Map<string, number[]>();
+  constructor(private readonly maxSeries = 20_000) {}
+  get(key: string): readonly number[] | undefined {
+    return this.map.get(key);
+  }
+  set(key: string, values: number[]): void {
+    this.map.delete(key);
+    this.map.set(key, values);
+    while (this.map.size > this.maxSeries) {
+      const oldest = this.map.keys().next();
+      if (oldest.done) break;
+      this.map.delete(oldest.value);
+    }
+  }
 }
 
 export class RuleEvaluationError extends Error {
@@ -105,8 +149,14 @@ async function pool<T, R>(items: readonly T[], size: number, run: (item: T) => P
 export function createAlertEvaluator(ports: AlertEvaluatorPorts): AlertEvaluator {
   const clock = ports.clock ?? Date.now;
   const grace = ports.outboxGraceMs ?? 120_000;
+  const recent = ports.recentValues ?? new RecentValues();
 
-  async function evaluateRule(file: RuleFile, rule: AlertRule, now: number): Promise<RuleOutcome> {
+  async function evaluateRule(
+    file: RuleFile,
+    rule: AlertRule,
+    now: number,
+    silencesOf: (tenant: string) => Promise<readonly Silence[]>,
+  ): Promise<RuleOutcome> {
     const { tenant } = file;
     const empty = {
       tenant,
@@ -121,12 +171,15 @@ export function createAlertEvaluator(ports: AlertEvaluatorPorts): AlertEvaluator
     let stored: StoredAlertState[];
     let cutKeys: ReadonlySet<string> = new Set();
     let cutText = '';
+    let silences: readonly Silence[] = [];
     try {
       const plan = planRule(rule, tenant, now, { database: ports.database });
-      const [results, states] = await Promise.all([
+      const [results, states, active] = await Promise.all([
         Promise.all(plan.queries.map((q) => runQuery(ports.clickhouse, q.query, q.params))),
         ports.state.load(tenant, rule.id),
+        silencesOf(tenant),
       ]);
+      silences = active;
       stored = states;
       const capped = capSeries(plan.interpret(results), stored, rule.maxSeries);
       observations = [...capped.kept, capped.overflow];
@@ -146,6 +199,7 @@ export function createAlertEvaluator(ports: AlertEvaluatorPorts): AlertEvaluator
     const timing = { forMs: rule.for, keepFiringForMs: rule.keepFiringFor };
     const states: StoredAlertState[] = [];
     const toPublish: { event: AlertEvent; state: StoredAlertState }[] = [];
+    const history: HistoryEntry[] = [];
     let conflicts = 0;
     let republished = 0;
 
@@ -158,12 +212,19 @@ export function createAlertEvaluator(ports: AlertEvaluatorPorts): AlertEvaluator
       const step = nextState(prev, { breached: obs?.breached ?? false, value: obs?.value }, timing, now);
       const carried = prev?.outbox;
       const abandoned = carried !== undefined && now - Date.parse(carried.time) >= grace;
+      const memoryKey = `${tenant}\u0000${rule.id}\u0000${key}`;
+      const trend = [...(prev?.trend ?? recent.get(memoryKey) ?? [])];
+      if (obs?.value !== undefined && Number.isFinite(obs.value)) trend.push(obs.value);
+      if (trend.length > MAX_TREND) trend.splice(0, trend.length - MAX_TREND);
       const unchangedOk = step.state.status === 'ok' && (prev === undefined || prev.status === 'ok');
       if (unchangedOk && !abandoned) {
+        recent.set(memoryKey, trend);
         if (prev) states.push(prev);
         continue;
       }
       const series = obs?.series ?? prev?.series ?? {};
+      const labels = { ...rule.labels, ...series };
+      const silenced = silences.some((s) => silenceMatches(s, rule.id, labels, now));
       const last = obs
         ? {
             threshold: obs.threshold,
@@ -172,20 +233,41 @@ export function createAlertEvaluator(ports: AlertEvaluatorPorts): AlertEvaluator
             ...(obs.details ? { details: obs.details } : {}),
           }
         : prev?.last;
+      // Silences: a firing a silence mutes is saved and recorded, its event held back (`muted`); the
+      // first evaluation after the silence ends that finds the alert still firing publishes it, once
+      // (the conditional put owns it, as any transition). A resolution is sent exactly when its
+      // firing was: an incident people were told about is closed even during a silence (PagerDuty,
+      // Opsgenie), and the end of one nobody was told about is not announced.
+      let transition = step.transition;
+      let muted = prev?.muted === true && step.state.status === 'firing';
+      let silenceEnded = false;
+      if (transition === 'firing' && silenced) {
+        transition = undefined;
+        muted = true;
+      } else if (transition === 'resolved' && prev?.muted) {
+        transition = undefined;
+      } else if (!transition && muted && !silenced) {
+        transition = 'firing';
+        muted = false;
+        silenceEnded = true;
+      }
       const event =
-        step.transition && last
+        transition && last
           ? buildAlertEvent({
               tenant,
               rule,
               channels: file.channels,
-              transition: step.transition,
+              transition,
               observation: { series, value: step.state.value ?? 0, ...last },
               startsAt: step.state.activeSince ?? now,
               now,
               queryBaseUrl: ports.queryBaseUrl,
-              ...(isOverflowSeries(series) && step.transition === 'firing' && { note: `cut: ${cutText}` }),
+              trend,
+              ...(ports.consoleBaseUrl && { consoleBaseUrl: ports.consoleBaseUrl }),
+              ...(isOverflowSeries(series) && transition === 'firing' && { note: `cut: ${cutText}` }),
             })
           : undefined;
+      if (event && silenceEnded) event.detail.silenceEnded = true;
       const next: StoredAlertState = {
         ...step.state,
         tenant,
@@ -194,6 +276,8 @@ export function createAlertEvaluator(ports: AlertEvaluatorPorts): AlertEvaluator
         series,
         version: (prev?.version ?? 0) + 1,
         ...(last ? { last } : {}),
+        ...(step.state.status === 'ok' ? {} : { trend }),
+        ...(muted ? { muted: true } : {}),
         ...(event ? { outbox: event } : carried ? { outbox: carried } : {}),
       };
       if (!(await ports.state.save(next))) {
@@ -201,6 +285,30 @@ export function createAlertEvaluator(ports: AlertEvaluatorPorts): AlertEvaluator
         continue;
       }
       states.push(next);
+      recent.set(memoryKey, trend);
+      const from = externalState(prev?.status ?? 'ok');
+      const to = externalState(next.status);
+      if (from !== to) {
+        history.push({
+          tenant,
+          at: now,
+          ruleId: rule.id,
+          ruleName: rule.name,
+          series,
+          labels,
+          from,
+          to,
+          value: next.value ?? null,
+          threshold: last?.threshold ?? null,
+          windowMs: last?.windowMs ?? null,
+          ...(last && {
+            link: ports.consoleBaseUrl
+              ? consoleUrl(ports.consoleBaseUrl, rule, series, now - last.windowMs, now)
+              : queryUrl(ports.queryBaseUrl, rule, series, now - last.windowMs, now),
+          }),
+          ...(silenced && { silenced: true }),
+        });
+      }
       // This write owns the series now: it publishes what an abandoned evaluation left behind.
       if (abandoned && carried) {
         toPublish.push({ event: carried, state: next });
@@ -210,6 +318,21 @@ export function createAlertEvaluator(ports: AlertEvaluatorPorts): AlertEvaluator
     }
 
     let error: RuleEvaluationError | undefined;
+    if (ports.history && history.length > 0) {
+      try {
+        await ports.history.record(history);
+      } catch (cause) {
+        // The states are saved (and their events go out below); only the record is missing.
+        error = new RuleEvaluationError(
+          `${tenant}/${rule.id}: recording the history failed`,
+          tenant,
+          rule.id,
+          {
+            cause,
+          },
+        );
+      }
+    }
     const published: AlertEvent[] = [];
     if (toPublish.length > 0) {
       try {
@@ -247,8 +370,19 @@ export function createAlertEvaluator(ports: AlertEvaluatorPorts): AlertEvaluator
       const now = clock();
       const files = await ports.rules.load();
       const work = files.flatMap((file) => file.rules.map((rule) => ({ file, rule })));
+      // One read of the silences per tenant and round.
+      const silences = new Map<string, Promise<readonly Silence[]>>();
+      const silencesOf = (tenant: string) => {
+        if (!ports.silences) return Promise.resolve([]);
+        let p = silences.get(tenant);
+        if (!p) {
+          p = ports.silences.active(tenant, now);
+          silences.set(tenant, p);
+        }
+        return p;
+      };
       const outcomes = await pool(work, ports.concurrency ?? 4, ({ file, rule }) =>
-        evaluateRule(file, rule, now),
+        evaluateRule(file, rule, now, silencesOf),
       );
       return {
         evaluatedAt: now,

@@ -62,6 +62,12 @@ export const AlertEventDetailSchema = z.object({
   evaluatedAt: z.string(),
   /** The query API request that shows the data behind the value. */
   queryUrl: z.string(),
+  /** The console page of the same data (`<consoleBase>/#/...`), when a console base URL is set. */
+  consoleUrl: z.string().optional(),
+  /** Recent observed values of the series, oldest first (the evaluations of the episode and before it). */
+  trend: z.array(z.number()).max(60).optional(),
+  /** Set on a firing event that a silence held back, published once the silence ended. */
+  silenceEnded: z.boolean().optional(),
   summary: z.string(),
   channels: z.array(RoutedChannelSchema),
 });
@@ -84,12 +90,38 @@ export class EventPublishError extends Error {
   override readonly name = 'EventPublishError';
 }
 
+/** Most values an event's trend carries (and a state item keeps). */
+export const MAX_TREND = 30;
+
 const hash = (...parts: string[]) =>
   createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
 
 /** PagerDuty-style dedup key: one per (tenant, rule, series), shared by trigger and resolve. */
 export function dedupKey(tenant: string, ruleId: string, series: SeriesLabels): string {
   return `${tenant}/${ruleId}/${hash(tenant, ruleId, seriesKey(series))}`;
+}
+
+/**
+ * The console page showing the data behind an observation: the console's hash routes
+ * (`/#/traces?from=&to=&service=`, `/#/logs`, `/#/metrics`, `/#/services/<name>`).
+ */
+export function consoleUrl(
+  consoleBase: string,
+  rule: AlertRule,
+  series: SeriesLabels,
+  fromMs: number,
+  toMs: number,
+): string {
+  const api = new URL(queryUrl('http://x', rule, series, fromMs, toMs));
+  const view = api.pathname.replace(/^\/v1\/query\//, '');
+  const params = new URLSearchParams(api.search);
+  const base = consoleBase.replace(/\/+$/, '');
+  if (view === 'services') {
+    const service = params.get('service');
+    params.delete('service');
+    return `${base}/#/services${service ? `/${encodeURIComponent(service)}` : ''}?${params.toString()}`;
+  }
+  return `${base}/#/${view}?${params.toString()}`;
 }
 
 /** The query API request showing the data behind an observation (tenant comes from the API key). */
@@ -199,6 +231,10 @@ export interface BuildEventInput {
   readonly queryBaseUrl: string;
   /** Appended to the summary (the overflow event names the series it cut). */
   readonly note?: string;
+  /** Base URL of the console, for `consoleUrl`. */
+  readonly consoleBaseUrl?: string;
+  /** Recent values of the series, oldest first. */
+  readonly trend?: readonly number[];
 }
 
 export function buildAlertEvent(input: BuildEventInput): AlertEvent {
@@ -240,6 +276,10 @@ export function buildAlertEvent(input: BuildEventInput): AlertEvent {
     ...(transition === 'resolved' ? { endsAt: new Date(now).toISOString() } : {}),
     evaluatedAt: new Date(now).toISOString(),
     queryUrl: queryUrl(input.queryBaseUrl, rule, o.series, now - o.windowMs, now),
+    ...(input.consoleBaseUrl && {
+      consoleUrl: consoleUrl(input.consoleBaseUrl, rule, o.series, now - o.windowMs, now),
+    }),
+    ...(input.trend && input.trend.length > 0 && { trend: input.trend.slice(-MAX_TREND) }),
     summary,
     channels: rule.channels.flatMap((name) => {
       const c = input.channels[name];

@@ -1,6 +1,15 @@
 import * as z from 'zod';
 import type { AlertEvent, RoutedChannel } from './events.js';
-import { emailMessage, PAGERDUTY_EVENTS_URL, pagerDutyEvent, publicPayload, slackMessage } from './format.js';
+import {
+  emailMessage,
+  OPSGENIE_ALERTS_URL,
+  opsgenieRequest,
+  PAGERDUTY_EVENTS_URL,
+  pagerDutyEvent,
+  publicPayload,
+  slackMessage,
+  teamsMessage,
+} from './format.js';
 import type { ChannelType } from './rules.js';
 import type { SecretSource } from './secrets.js';
 import { signWebhook } from './signing.js';
@@ -88,17 +97,28 @@ export interface Notifier {
   deliver(event: AlertEvent, type: ChannelType): Promise<DeliveryReport>;
 }
 
-const SlackSecret = z.union([
+export const SlackSecret = z.union([
   z.url().transform((webhookUrl) => ({ webhookUrl })),
   z.object({ webhookUrl: z.url() }),
 ]);
-const WebhookSecret = z.object({ url: z.url(), hmacKey: z.string().min(16) });
-const PagerDutySecret = z.union([
+export const WebhookSecret = z.object({ url: z.url(), hmacKey: z.string().min(16) });
+export const PagerDutySecret = z.union([
   z
     .string()
     .min(1)
     .transform((routingKey) => ({ routingKey, url: PAGERDUTY_EVENTS_URL })),
   z.object({ routingKey: z.string().min(1), url: z.url().default(PAGERDUTY_EVENTS_URL) }),
+]);
+
+/** Teams: the incoming-webhook or Workflows URL. */
+export const TeamsSecret = SlackSecret;
+/** Opsgenie: an API integration key; `url` is the Alerts API base (the EU instance: api.eu.opsgenie.com). */
+export const OpsgenieSecret = z.union([
+  z
+    .string()
+    .min(1)
+    .transform((apiKey) => ({ apiKey, url: OPSGENIE_ALERTS_URL })),
+  z.object({ apiKey: z.string().min(1), url: z.url().default(OPSGENIE_ALERTS_URL) }),
 ]);
 
 function parseSecret<T>(schema: z.ZodType<T>, raw: string, channel: string): T {
@@ -173,6 +193,15 @@ export function createNotifier(ports: NotifierPorts): Notifier {
       case 'pagerduty': {
         const { routingKey, url } = parseSecret(PagerDutySecret, await secret(), channel.name);
         return post(url, JSON.stringify(pagerDutyEvent(event, routingKey)), {});
+      }
+      case 'teams': {
+        const { webhookUrl } = parseSecret(TeamsSecret, await secret(), channel.name);
+        return post(webhookUrl, JSON.stringify(teamsMessage(event)), {});
+      }
+      case 'opsgenie': {
+        const { apiKey, url } = parseSecret(OpsgenieSecret, await secret(), channel.name);
+        const request = opsgenieRequest(event, url);
+        return post(request.url, JSON.stringify(request.body), { authorization: `GenieKey ${apiKey}` });
       }
       case 'email': {
         if (!ports.email) throw new AttemptError('no e-mail publisher configured', false);

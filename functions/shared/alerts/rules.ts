@@ -31,17 +31,20 @@ const secretRef = z
   .string()
   .regex(SECRET_REF, 'expected a Secrets Manager secret ARN or env:NAME (local mode)');
 
-const ID = /^[a-z0-9][a-z0-9._-]{0,127}$/;
+export const ID = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 const LABEL_KEY = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 
 /**
- * Where notifications go. Secrets hold what must not sit in the repository: Slack `{"webhookUrl"}`
- * (or the bare URL), webhook `{"url", "hmacKey"}`, PagerDuty `{"routingKey"}` (and optionally `url`).
+ * Where notifications go. Secrets hold what must not sit in the repository: Slack and Teams
+ * `{"webhookUrl"}` (or the bare URL), webhook `{"url", "hmacKey"}`, PagerDuty `{"routingKey"}` (and
+ * optionally `url`), Opsgenie `{"apiKey"}` (or the bare key; `url` for the EU instance).
  */
 export const ChannelSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('slack'), secret: secretRef }),
   z.strictObject({ type: z.literal('webhook'), secret: secretRef }),
   z.strictObject({ type: z.literal('pagerduty'), secret: secretRef }),
+  z.strictObject({ type: z.literal('teams'), secret: secretRef }),
+  z.strictObject({ type: z.literal('opsgenie'), secret: secretRef }),
   z.strictObject({
     type: z.literal('email'),
     topicArn: z
@@ -56,6 +59,8 @@ export const CHANNEL_TYPES = [
   'webhook',
   'pagerduty',
   'email',
+  'teams',
+  'opsgenie',
 ] as const satisfies readonly ChannelType[];
 
 const window = duration('window', { min: MINUTE, max: MAX_WINDOW_MS });

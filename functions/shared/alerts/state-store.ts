@@ -18,6 +18,10 @@ export interface StoredAlertState extends AlertInstance {
    * republishes it if the owner died before publishing (see evaluator.ts).
    */
   readonly outbox?: AlertEvent;
+  /** Recent values of the series, oldest first (the trend in notifications). */
+  readonly trend?: readonly number[];
+  /** Firing, but its notification was held back by a silence (sent once the silence ends). */
+  readonly muted?: boolean;
 }
 
 export type StateKey = Pick<StoredAlertState, 'tenant' | 'ruleId' | 'seriesKey'>;

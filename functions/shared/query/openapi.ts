@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { alertsOpenApi } from '../alerts/alerts-openapi.js';
 import { QUERY_ROUTES } from './routes.js';
 import { ErrorResponseSchema } from './schemas.js';
 
@@ -83,6 +84,8 @@ export function openApiDocument(): JsonSchema {
       },
     };
   }
+  const alerts = alertsOpenApi();
+  Object.assign(paths, alerts.paths);
   return {
     openapi: '3.1.0',
     info: {
@@ -101,7 +104,7 @@ export function openApiDocument(): JsonSchema {
         bearer: { type: 'http', scheme: 'bearer', description: 'The tenant API key.' },
         apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' },
       },
-      schemas: { Error: schemaOf(ErrorResponseSchema, 'output') },
+      schemas: { Error: schemaOf(ErrorResponseSchema, 'output'), ...alerts.schemas },
     },
   };
 }

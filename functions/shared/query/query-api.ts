@@ -18,7 +18,7 @@ import {
   ResponseTooLargeError,
 } from './errors.js';
 import { histogramQuantile } from './histogram.js';
-import { DEFAULT_MAX_RESPONSE_BYTES } from './limits.js';
+import { DEFAULT_MAX_RESPONSE_BYTES, queryRateKey } from './limits.js';
 import {
   mergeEdges,
   mergeLogs,
@@ -109,8 +109,7 @@ export const DEFAULT_QUERY_LIMITS: QueryLimits = {
 /** The query API's default rate per tenant; a tenant's `queryLimits` (tenants CLI) overrides it. */
 export const DEFAULT_QUERY_RATE: Required<TenantQueryLimits> = { requestsPerSecond: 20, burst: 100 };
 
-/** The limiter's bucket of a tenant's queries: apart from its ingest bucket (tenant ids hold no ':'). */
-export const queryRateKey = (tenant: string): string => `query:${tenant}`;
+export { queryRateKey };
 
 export interface QueryApiDeps {
   readonly tenants: TenantDirectory;

@@ -26,21 +26,25 @@ export interface TenantInfo {
 }
 
 /**
- * What a key may be used for: `ingest` (POST /v1/traces|logs|metrics) or `query` (GET /v1/query/...).
- * A key in a web page (browser telemetry) can be read by anyone who loads the page: give it `ingest`
- * only, so it cannot read the tenant's data back.
+ * What a key may be used for: `ingest` (POST /v1/traces|logs|metrics), `query` (GET /v1/query/...
+ * and reading alert rules, channels, silences, state and history) or `admin` (changing alert rules,
+ * channels and silences: /v1/alerts/... writes). A key in a web page (browser telemetry) can be read
+ * by anyone who loads the page: give it `ingest` only, so it cannot read the tenant's data back.
  */
-export const KEY_SCOPES = ['ingest', 'query'] as const;
+export const KEY_SCOPES = ['ingest', 'query', 'admin'] as const;
 export type KeyScope = (typeof KEY_SCOPES)[number];
-/** The scopes of a key created without `--scope`, and of keys stored before scopes existed. */
-export const DEFAULT_KEY_SCOPES: readonly KeyScope[] = KEY_SCOPES;
+/**
+ * The scopes of a key created without `--scope`, and of keys stored before scopes existed: never
+ * `admin`, which must be asked for (a leaked everyday key cannot rewrite the alerting).
+ */
+export const DEFAULT_KEY_SCOPES: readonly KeyScope[] = ['ingest', 'query'];
 
 /** Whether the key may be used for `scope` (a key without stored scopes may do everything). */
 export function hasScope(info: TenantInfo, scope: KeyScope): boolean {
   return (info.scopes ?? DEFAULT_KEY_SCOPES).includes(scope);
 }
 
-/** `ingest`, `query` or `ingest+query` (either order) into scopes; undefined when not one of those. */
+/** `ingest`, `query`, `admin` or a `+` list of them (any order) into scopes; undefined when not that. */
 export function parseScopes(text: string): KeyScope[] | undefined {
   const parts = text.split('+').map((p) => p.trim());
   if (parts.length === 0 || parts.length > KEY_SCOPES.length) return undefined;

@@ -1,9 +1,12 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAlertEvaluatorConfig } from '../../../functions/alert-evaluator/config.js';
+import { parseAlertsApiConfig } from '../../../functions/alerts-api/config.js';
 import { parseNotifierConfig } from '../../../functions/notifiers/config.js';
 import { parseQueryConfig } from '../../../functions/query/config.js';
 import { queryRoutes } from '../../../functions/query/handler.js';
+import { ALERTS_ROUTES } from '../../../functions/shared/alerts/alerts-routes.js';
+import { CHANNEL_TYPES } from '../../../functions/shared/alerts/rules.js';
 import { CONSOLE_ROUTES } from '../../../functions/shared/console/static-site.js';
 import { TABLE_NAMES } from '../../../functions/shared/schema/columns.js';
 import type { PipelineFunction } from '../../../lib/constructs/pipeline-function.js';
@@ -199,23 +202,34 @@ describe('compute stack: alerting', () => {
     expect(env).toContain('AlertBus');
   });
 
-  it('lets the evaluator put events on the bus and read/write its state, nothing broader', () => {
+  it('lets the evaluator put events on the bus, read/write its state, read the API rules and append history, nothing broader', () => {
     const statements = statementsOf(stack.alertEvaluator);
     const put = statements.find((s) => s.Action === 'events:PutEvents');
     expect(JSON.stringify(put?.Resource)).toContain('AlertBus');
     const dynamo = statements.filter((s) => JSON.stringify(s.Action).includes('dynamodb:'));
-    expect(dynamo.flatMap((s) => [s.Action].flat()).sort()).toEqual([
-      'dynamodb:PutItem',
-      'dynamodb:Query',
-      'dynamodb:UpdateItem',
-    ]);
-    expect(JSON.stringify(dynamo)).toContain('AlertStateTable');
+    const on = (table: string) =>
+      dynamo
+        .filter((s) => JSON.stringify(s.Resource).includes(table))
+        .flatMap((s) => [s.Action].flat())
+        .sort();
+    expect(on('AlertStateTable')).toEqual(['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    // The API's rules and silences are read; the history is only appended to.
+    expect(on('AlertConfigTable')).toEqual(['dynamodb:Query', 'dynamodb:Scan']);
+    expect(on('AlertHistoryTable')).toEqual(['dynamodb:PutItem']);
+    expect(dynamo.flatMap((s) => [s.Action].flat())).toHaveLength(6);
     expect(actionsOf(stack.alertEvaluator)).toContain('secretsmanager:GetSecretValue');
     expect(actionsOf(stack.alertEvaluator)).not.toContain('dynamodb:DeleteItem');
   });
 
   it('deploys one notifier per channel type, each subscribed to its channel type with retries and a DLQ alarm', () => {
-    expect([...stack.notifiers.keys()].sort()).toEqual(['email', 'pagerduty', 'slack', 'webhook']);
+    expect([...stack.notifiers.keys()].sort()).toEqual([
+      'email',
+      'opsgenie',
+      'pagerduty',
+      'slack',
+      'teams',
+      'webhook',
+    ]);
     const rules = ofType('AWS::Events::Rule').map(([, r]) => r.Properties);
     for (const [channel, fn] of stack.notifiers) {
       expect(parseNotifierConfig(renderedEnv(fn)).NOTIFIER_CHANNEL).toBe(channel);
@@ -240,7 +254,7 @@ describe('compute stack: alerting', () => {
     const dlqAlarms = ofType('AWS::CloudWatch::Alarm').filter(([, a]) =>
       String(a.Properties.AlarmDescription).startsWith('Events for notifier-'),
     );
-    expect(dlqAlarms).toHaveLength(4);
+    expect(dlqAlarms).toHaveLength(CHANNEL_TYPES.length);
   });
 
   it('lets only the e-mail notifier publish to the alert topic, and the others read only channel secrets', () => {
@@ -250,7 +264,7 @@ describe('compute stack: alerting', () => {
     expect(actionsOf(email)).toContain('sns:Publish');
     expect(JSON.stringify(statementsOf(email))).toContain('AlertEmailTopic');
     expect(actionsOf(email)).not.toContain('secretsmanager:GetSecretValue');
-    for (const channel of ['slack', 'webhook', 'pagerduty'] as const) {
+    for (const channel of ['slack', 'webhook', 'pagerduty', 'teams', 'opsgenie'] as const) {
       const fn = stack.notifiers.get(channel);
       if (fn === undefined) throw new Error(channel);
       expect(actionsOf(fn), channel).not.toContain('sns:Publish');
@@ -263,6 +277,40 @@ describe('compute stack: alerting', () => {
       expect(secrets, channel).not.toContain('ClickHouseSecret');
     }
     expect(JSON.stringify(envOf(email))).not.toContain('CLICKHOUSE');
+  });
+
+  it('mounts every alerts API route on the query HTTP API (no CORS), with write-only access to its channel secrets', () => {
+    const routeKeys = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey);
+    for (const r of ALERTS_ROUTES) expect(routeKeys).toContain(`${r.method} ${r.path}`);
+    const alertRouteApis = new Set(
+      ofType('AWS::ApiGatewayV2::Route')
+        .filter(([, r]) => String(r.Properties.RouteKey).includes(' /v1/alerts/'))
+        .map(([, r]) => JSON.stringify(r.Properties.ApiId)),
+    );
+    expect([...alertRouteApis]).toEqual([
+      JSON.stringify({ Ref: stack.getLogicalId(stack.queryApi.node.defaultChild as never) }),
+    ]);
+    const integration = ofType('AWS::ApiGatewayV2::Integration').find(([, i]) =>
+      JSON.stringify(i.Properties.IntegrationUri).includes(logicalId(stack.alertsApi)),
+    );
+    expect(integration?.[1].Properties).toMatchObject({
+      IntegrationType: 'AWS_PROXY',
+      PayloadFormatVersion: '2.0',
+    });
+    const env = renderedEnv(stack.alertsApi);
+    expect(parseAlertsApiConfig(env)).toMatchObject({ ALERT_SECRET_PREFIX: 'otlp-pipeline/prod/alerts/' });
+    const secrets = statementsOf(stack.alertsApi).filter((st) =>
+      JSON.stringify(st.Action).includes('secretsmanager:'),
+    );
+    // It writes secrets, under the prefix only, and never reads one back.
+    expect(JSON.stringify(secrets)).toContain(':secret:otlp-pipeline/prod/alerts/*');
+    expect(actionsOf(stack.alertsApi)).not.toContain('secretsmanager:GetSecretValue');
+    expect(actionsOf(stack.alertsApi)).toContain('secretsmanager:CreateSecret');
+    // The evaluator reads the API's rules and silences and records the history.
+    const evaluatorEnv = renderedEnv(stack.alertEvaluator);
+    expect(evaluatorEnv.ALERT_CONFIG_TABLE).toBeTruthy();
+    expect(evaluatorEnv.ALERT_HISTORY_TABLE).toBeTruthy();
+    expect(actionsOf(stack.alertEvaluator)).toContain('dynamodb:Scan');
   });
 
   it('shows the query and alerting functions on the dashboard', () => {

@@ -37,6 +37,7 @@ describe('compute stack', () => {
         .sort(),
     ).toEqual([
       'alert-evaluator',
+      'alerts-api',
       'compactor',
       'console',
       'hot-writer',
@@ -44,8 +45,10 @@ describe('compute stack', () => {
       'lake-writer',
       'migrate',
       'notifier-email',
+      'notifier-opsgenie',
       'notifier-pagerduty',
       'notifier-slack',
+      'notifier-teams',
       'notifier-webhook',
       'query',
     ]);
@@ -207,14 +210,18 @@ describe('compute stack', () => {
 
   it('routes POST /v1/traces, /v1/logs and /v1/metrics to ingest, throttled, with JSON access logs', () => {
     const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey as string);
-    expect(routes.filter((r) => r.startsWith('POST')).sort()).toEqual([
+    expect(routes.filter((r) => r.startsWith('POST') && !r.includes(' /v1/alerts/')).sort()).toEqual([
       'POST /v1/logs',
       'POST /v1/metrics',
       'POST /v1/traces',
     ]);
-    // Everything else is the read-only query API and the console's files (compute-query-alerting.test.ts).
-    for (const r of routes.filter((r) => !r.startsWith('POST')))
-      expect(r).toMatch(/^GET (\/v1\/query\/|\/$|\/index\.html$|\/assets\/\{file\}$)/);
+    // Everything else is the read-only query API, the console's files and the alerts API beside them
+    // (compute-query-alerting.test.ts).
+    for (const r of routes.filter((r) => !/^POST \/v1\/(traces|logs|metrics)$/.test(r))) {
+      expect(r).toMatch(
+        /^(GET (\/v1\/query\/|\/$|\/index\.html$|\/assets\/\{file\}$)|(GET|POST|PUT|DELETE) \/v1\/alerts\/)/,
+      );
+    }
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,

@@ -43,6 +43,8 @@ describe('stateful stack', () => {
       [STATEFUL_LOGICAL_IDS.glueDatabase]: 'AWS::Glue::Database',
       [STATEFUL_LOGICAL_IDS.athenaWorkGroup]: 'AWS::Athena::WorkGroup',
       [STATEFUL_LOGICAL_IDS.alertStateTable]: 'AWS::DynamoDB::Table',
+      [STATEFUL_LOGICAL_IDS.alertConfigTable]: 'AWS::DynamoDB::Table',
+      [STATEFUL_LOGICAL_IDS.alertHistoryTable]: 'AWS::DynamoDB::Table',
       [STATEFUL_LOGICAL_IDS.queryCursorSecret]: 'AWS::SecretsManager::Secret',
       [STATEFUL_LOGICAL_IDS.alertEmailTopic]: 'AWS::SNS::Topic',
       ...Object.fromEntries(TABLE_NAMES.map((t) => [glueTableLogicalId(t), 'AWS::Glue::Table'])),
@@ -53,6 +55,8 @@ describe('stateful stack', () => {
       lakeBucket: 'LakeBucket',
       tenantsTable: 'TenantsTable',
       alertStateTable: 'AlertStateTable',
+      alertConfigTable: 'AlertConfigTable',
+      alertHistoryTable: 'AlertHistoryTable',
       queryCursorSecret: 'QueryCursorSecret',
       alertEmailTopic: 'AlertEmailTopic',
     });

@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { ALERTS_ROUTES } from '../../../../functions/shared/alerts/alerts-routes.js';
 import { openApiDocument, openApiJson } from '../../../../functions/shared/query/openapi.js';
 import { QUERY_ROUTES } from '../../../../functions/shared/query/routes.js';
 
@@ -31,7 +32,16 @@ describe('OpenAPI description', () => {
   it('is a well-formed OpenAPI 3.1 document covering every route', () => {
     const doc = openApiDocument() as Json & { paths: Record<string, { get: Json }>; components: Json };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(QUERY_ROUTES.map((r) => r.path).sort());
+    expect(
+      Object.keys(doc.paths)
+        .filter((p) => p.startsWith('/v1/query/'))
+        .sort(),
+    ).toEqual(QUERY_ROUTES.map((r) => r.path).sort());
+    // The alerts API's routes, every method of each.
+    for (const r of ALERTS_ROUTES) {
+      const op = (doc.paths[r.path] as Record<string, Json> | undefined)?.[r.method.toLowerCase()];
+      expect(op?.operationId, `${r.method} ${r.path}`).toBe(r.operationId);
+    }
     for (const route of QUERY_ROUTES) {
       const op = doc.paths[route.path]!.get as Json & {
         parameters?: { name: string; in: string; required: boolean; schema: Json }[];

@@ -204,9 +204,15 @@ describe('keys in DynamoDB (dynalite)', () => {
     await put('legacy-key-0123', {});
     const legacy = await directory.resolve('legacy-key-0123');
     expect(legacy?.scopes).toBeUndefined();
-    expect([hasScope(legacy!, 'ingest'), hasScope(legacy!, 'query')]).toEqual([true, true]);
-    await put('admin-key-0123', { scopes: { L: [{ S: 'admin' }] } });
-    expect(await directory.resolve('admin-key-0123')).toBeUndefined();
+    expect([hasScope(legacy!, 'ingest'), hasScope(legacy!, 'query'), hasScope(legacy!, 'admin')]).toEqual([
+      true,
+      true,
+      false,
+    ]);
+    await put('root-key-0123', { scopes: { L: [{ S: 'root' }] } });
+    expect(await directory.resolve('root-key-0123')).toBeUndefined();
+    await put('admin-key-0123', { scopes: { L: [{ S: 'query' }, { S: 'admin' }] } });
+    expect((await directory.resolve('admin-key-0123'))?.scopes).toEqual(['query', 'admin']);
 
     const browser = await createKey(client, table, { tenantId: 'acme', scopes: ['ingest'] });
     const info = await directory.resolve(browser.key);
@@ -221,8 +227,13 @@ describe('keys in DynamoDB (dynalite)', () => {
       parseScopes('query+ingest'),
       parseScopes('ingest'),
       parseScopes('admin'),
+      parseScopes('query+admin'),
       parseScopes('ingest+ingest'),
-    ]).toEqual([['ingest', 'query'], ['ingest'], undefined, undefined]);
+      parseScopes('root'),
+    ]).toEqual([['ingest', 'query'], ['ingest'], ['admin'], ['query', 'admin'], undefined, undefined]);
+    // A key made without scopes may not administer: admin is only ever given on purpose.
+    const plain = await createKey(client, table, { tenantId: 'acme' });
+    expect(hasScope((await directory.resolve(plain.key))!, 'admin')).toBe(false);
   });
 
   it('sets query limits on all of a tenant’s keys and new keys inherit them', async () => {
