@@ -575,6 +575,8 @@ export class ComputeStack extends Stack {
         ALERT_STATE_TABLE: props.alertStateTable.tableName,
         ALERT_BUS_NAME: this.alertBus.eventBusName,
         QUERY_API_URL: this.queryApi.apiEndpoint,
+        // The console is served on the query API's origin: events and history link to its pages.
+        CONSOLE_BASE_URL: this.queryApi.apiEndpoint,
         CLICKHOUSE_SECRET_ARN: props.clickhouseSecret.secretArn,
         ALERT_CONCURRENCY: String(s.alertConcurrency),
         ALERT_CONFIG_TABLE: props.alertConfigTable.tableName,
