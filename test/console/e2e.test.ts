@@ -258,12 +258,7 @@ describe.skipIf(!hasChromium)(`the console in a browser (needs ${CHROMIUM})`, ()
     expect(await page.locator('[data-testid="service-map"] circle').count()).toBeGreaterThanOrEqual(3);
   });
 
-  // ---- Needs routes this branch does not have yet (console-api 1-6, alerts-api 9-11). They run
-  // when CONSOLE_E2E_MERGED=1, set once those branches are merged; they are not silently skipped:
-  // vitest lists them as skipped with this title.
-  const merged = process.env.CONSOLE_E2E_MERGED === '1';
-
-  it.runIf(merged)('[after merge: routes 10] shows an alert rule with its state', async () => {
+  it('shows an alert rule with its state', async () => {
     await page.goto(`${demo.url}/#/alerts?${rangeQs}`);
     const rule = page.locator('[data-testid="alert-rules"] tbody tr').first();
     await rule.waitFor({ timeout: 10_000 });
@@ -273,17 +268,14 @@ describe.skipIf(!hasChromium)(`the console in a browser (needs ${CHROMIUM})`, ()
     await page.locator('[data-testid="alert-states"] tbody tr').first().waitFor({ timeout: 10_000 });
   });
 
-  it.runIf(merged)(
-    '[after merge: routes 1, 5, 6] charts services over time and a histogram as percentiles',
-    async () => {
-      await page.goto(`${demo.url}/#/services?${rangeQs}`);
-      await page.locator('[data-testid="chart-Request rate"] canvas').waitFor({ timeout: 10_000 });
-      await page.goto(`${demo.url}/#/metrics?${rangeQs}&name=http.server.request.duration`);
-      expect(await page.locator('select[name="agg"]').inputValue()).toBe('p95');
-      const summary = page.locator('.card .muted', { hasText: /series ·/ });
-      await expect
-        .poll(() => summary.textContent(), { timeout: 10_000 })
-        .toMatch(/p95 per .*percentiles estimated/);
-    },
-  );
+  it('charts services over time and a histogram as percentiles', async () => {
+    await page.goto(`${demo.url}/#/services?${rangeQs}`);
+    await page.locator('[data-testid="chart-Request rate"] canvas').waitFor({ timeout: 10_000 });
+    await page.goto(`${demo.url}/#/metrics?${rangeQs}&name=http.server.request.duration`);
+    expect(await page.locator('select[name="agg"]').inputValue()).toBe('p95');
+    const summary = page.locator('.card .muted', { hasText: /series ·/ });
+    await expect
+      .poll(() => summary.textContent(), { timeout: 10_000 })
+      .toMatch(/p95 per .*percentiles estimated/);
+  });
 });
