@@ -78,18 +78,17 @@ const NO_BUCKETS: ExponentialBuckets = { offset: 0, bucketCounts: [] };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-export function decodeJson(
-  signal: Signal,
-  body: Uint8Array,
-  maxDepth: number,
-  caps?: DecodeCaps,
-): OtlpRequest {
-  let text: string;
+/** The text of an OTLP/JSON body; OtlpDecodeError when it is not valid UTF-8. */
+export function jsonText(body: Uint8Array): string {
   try {
-    text = utf8.decode(body);
+    return utf8.decode(body);
   } catch (cause) {
     throw new OtlpDecodeError('request body is not valid UTF-8', { cause });
   }
+}
+
+/** Decodes the text of an OTLP/JSON body (jsonText). */
+export function decodeJson(signal: Signal, text: string, maxDepth: number, caps?: DecodeCaps): OtlpRequest {
   let root: unknown;
   try {
     // Lone surrogates can only come from \u escapes (the text is valid UTF-8): only then revive.
