@@ -394,7 +394,12 @@ export function createIngest(ports: IngestPorts): Ingest {
     try {
       for (const [service, batches] of groupByService(flat.batches)) {
         const key = partitionKey(tenant, service);
-        const identity = { request: requestId, firstOrdinal: records.length, receivedAtNs };
+        const identity = {
+          request: requestId,
+          firstOrdinal: records.length,
+          receivedAtNs,
+          timesFilled: flat.timesFilled > 0,
+        };
         for (const env of packEnvelopes(tenant, request.signal, batches, ports.envelope, identity)) {
           records.push({ data: env.data, partitionKey: key });
           envelopeBytes += env.data.byteLength;
