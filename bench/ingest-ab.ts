@@ -94,10 +94,16 @@ async function repsFor(once: () => Promise<unknown>): Promise<number> {
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** The q-quantile (nearest rank) of xs. */
+const quantile = (xs: number[], q: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))]!;
+const median = (xs: number[]) => quantile(xs, 0.5);
 
 const sides = cases.map((c) => ({ c, a: runner(createIngestA, c), b: runner(createIngestB, c) }));
-const reps = await Promise.all(sides.map(async (s) => [await repsFor(s.a), await repsFor(s.b)] as const));
+// One case at a time: calibrated together, their awaits would interleave and each would count the
+// others' CPU (repetitions a sixth of what was meant, rounds of ~17 ms and their noise).
+const reps: (readonly [number, number])[] = [];
+for (const s of sides) reps.push([await repsFor(s.a), await repsFor(s.b)]);
 const perItem = sides.map(() => ({ a: [] as number[], b: [] as number[] }));
 for (let round = 0; round < ROUNDS; round++) {
   for (const [k, s] of sides.entries()) {
@@ -119,11 +125,14 @@ console.table(
   sides.map((s, k) => {
     const a = median(perItem[k]!.a);
     const b = median(perItem[k]!.b);
+    // The spread of the ratio within a round (both sides ran back to back): its interquartile range.
+    const ratios = perItem[k]!.b.map((x, i) => x / perItem[k]!.a[i]!);
     return {
       case: s.c.name,
       'A µs/item': a.toFixed(2),
       'B µs/item': b.toFixed(2),
       'B / A': (b / a).toFixed(3),
+      'round B/A median [p25..p75]': `${median(ratios).toFixed(3)} [${quantile(ratios, 0.25).toFixed(3)}..${quantile(ratios, 0.75).toFixed(3)}]`,
     };
   }),
 );

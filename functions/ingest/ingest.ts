@@ -4,10 +4,10 @@ import {
   packEnvelopes,
   requestContentId,
 } from '../shared/envelope/envelope.js';
-import { decodeOtlp } from '../shared/otlp/decode.js';
+import { decodeOtlp, jsonText } from '../shared/otlp/decode.js';
 import { OtlpDecodeError, OtlpLimitError } from '../shared/otlp/decode-error.js';
 import type { OtlpRequest } from '../shared/otlp/model.js';
-import { countJsonValues, countProtobufItems } from '../shared/otlp/prescan.js';
+import { countJsonItems, countJsonValues, countProtobufItems } from '../shared/otlp/prescan.js';
 import { encodeExportResponse, encodeStatus } from '../shared/otlp/responses.js';
 import { type FlattenOptions, flatten } from '../shared/rows/flatten.js';
 import type { Signal } from '../shared/schema/columns.js';
@@ -37,11 +37,12 @@ export { parseContentEncoding } from './content-encoding.js';
  * The OTLP/HTTP receiver as a pure use-case: headers and body in, status, headers and body out.
  * Order of checks: content type and encoding (415; they also fix the response format), API key
  * (401), size as received (413), bounded decompression (413), a cheap pre-scan against the
- * request caps (413: items in protobuf, values in JSON), rate limit (429, or 413 for a request
- * larger than the whole burst or daily quota; protobuf before decoding, JSON right after its capped
- * decode), decode (400; 413 past the item or attribute cap), resource expansion (413), flatten and
- * pack, stream (429/503). Only a `durable` stream outcome is answered with 200, so
- * nothing is acknowledged that is not in the stream.
+ * request caps (413: items in protobuf, values in JSON), for JSON its UTF-8 text (400), rate limit
+ * on a cheap item count (429, or 413 for a request larger than the whole burst or daily quota),
+ * decode (400; 413 past the item or attribute cap), the rate limit again for items the count
+ * missed (JSON items without their marker keys), resource expansion (413), flatten and pack,
+ * stream (429/503). Only a `durable` stream outcome is answered with 200, so nothing is
+ * acknowledged that is not in the stream.
  */
 
 export type WireFormat = 'protobuf' | 'json';
@@ -64,8 +65,13 @@ const CONTENT_TYPES: Record<WireFormat, string> = {
 /** Retry-After when the tenant directory cannot answer. */
 const DIRECTORY_RETRY_AFTER_SECONDS = 5;
 
+/** The OTLP decoder the receiver calls (a port, so a test can tell whether it ran). */
+export type OtlpDecoder = typeof decodeOtlp;
+
 export interface IngestPorts {
   readonly tenants: TenantDirectory;
+  /** @default decodeOtlp */
+  readonly decode?: OtlpDecoder;
   /** @default none: no rate limiting (the handler and local mode always pass one) */
   readonly rateLimiter?: RateLimiter;
   /** Per-request caps; absent fields keep DEFAULT_REQUEST_CAPS. */
@@ -167,6 +173,7 @@ export function createIngest(ports: IngestPorts): Ingest {
   const margin = ports.deadlineMarginMs ?? DEFAULT_DEADLINE_MARGIN_MS;
   const now = ports.now ?? Date.now;
   const nowNs = ports.nowNs ?? (() => (BigInt(Date.now()) * 1_000_000n).toString());
+  const decode = ports.decode ?? decodeOtlp;
 
   return async (request) => {
     const started = now();
@@ -319,45 +326,52 @@ export function createIngest(ports: IngestPorts): Ingest {
             { outcome: 'rate-limited', tenant, decompressedBytes },
             { 'retry-after': String(decision.retryAfterSeconds) },
           );
-    const take = (items: number) =>
-      ports.rateLimiter?.take(tenant, { items, bytes: decompressedBytes }, tenantInfo.limits);
+    const take = (items: number, bytes: number) =>
+      ports.rateLimiter?.take(tenant, { items, bytes }, tenantInfo.limits);
+    const malformed = (message: string) =>
+      status(400, RPC.INVALID_ARGUMENT, message, { outcome: 'malformed', tenant, decompressedBytes });
 
-    // Before the decode: a cheap count against the caps, and for protobuf (where the count is
-    // exact) the rate limit, so an over-limit or expanding request costs a scan, not a decode.
-    let items: number | undefined;
+    // Before the decode: a cheap count against the caps, then the rate limit on a cheap item count,
+    // so an over-limit or expanding request costs a scan, not a decode. Protobuf's count walks the
+    // length prefixes (an upper bound, exact for a well-formed body); JSON's counts marker keys in
+    // the text JSON.parse needs anyway (exact for what exporters send; see countJsonItems).
+    let counted: number;
+    let text: string | undefined;
     try {
-      if (format === 'protobuf') items = countProtobufItems(request.signal, body, caps.maxItems);
-      else countJsonValues(body, caps.maxJsonValues);
+      if (format === 'protobuf') counted = countProtobufItems(request.signal, body, caps.maxItems);
+      else {
+        countJsonValues(body, caps.maxJsonValues);
+        text = jsonText(body);
+        counted = countJsonItems(request.signal, text);
+      }
     } catch (err) {
+      if (err instanceof OtlpDecodeError) return malformed(err.message);
       if (!(err instanceof OtlpLimitError)) throw err;
       return tooLarge(err.message);
     }
-    if (items !== undefined) {
-      const decision = await take(items);
-      if (decision !== undefined && !decision.allowed) return limited(decision);
-    }
+    const decision = await take(counted, decompressedBytes);
+    if (decision !== undefined && !decision.allowed) return limited(decision);
 
     let otlp: OtlpRequest | undefined;
     try {
-      otlp = decodeOtlp(request.signal, body, format, {
+      otlp = decode(request.signal, text ?? body, format, {
         maxItems: caps.maxItems,
         maxAttributes: caps.maxAttributes,
       });
     } catch (err) {
       if (err instanceof OtlpLimitError) return tooLarge(err.message);
       if (!(err instanceof OtlpDecodeError)) throw err;
-      return status(400, RPC.INVALID_ARGUMENT, err.message, {
-        outcome: 'malformed',
-        tenant,
-        decompressedBytes,
-      });
+      return malformed(err.message);
     }
     // The decoded request holds its own copies: let the (up to 16 MiB) body go before flattening.
     body = new Uint8Array(0);
+    text = undefined;
     const decodedItems = countItems(otlp);
-    if (items === undefined) {
-      const decision = await take(decodedItems);
-      if (decision !== undefined && !decision.allowed) return limited(decision);
+    // Items the cheap count missed (JSON items without their marker keys) are taken now; the
+    // bytes were counted with the first take.
+    if (decodedItems > counted) {
+      const rest = await take(decodedItems - counted, 0);
+      if (rest !== undefined && !rest.allowed) return limited(rest);
     }
     if (decodedItems === 0) return success(0, 0, undefined, {});
     const expanded = expandedAttributeBytes(otlp, caps.maxExpandedAttributeBytes);
@@ -380,7 +394,12 @@ export function createIngest(ports: IngestPorts): Ingest {
     try {
       for (const [service, batches] of groupByService(flat.batches)) {
         const key = partitionKey(tenant, service);
-        const identity = { request: requestId, firstOrdinal: records.length, receivedAtNs };
+        const identity = {
+          request: requestId,
+          firstOrdinal: records.length,
+          receivedAtNs,
+          timesFilled: flat.timesFilled > 0,
+        };
         for (const env of packEnvelopes(tenant, request.signal, batches, ports.envelope, identity)) {
           records.push({ data: env.data, partitionKey: key });
           envelopeBytes += env.data.byteLength;

@@ -400,6 +400,11 @@ export interface EnvelopeIdentity {
   readonly firstOrdinal: number;
   /** The receive time that filled absent item times (flatten's `receivedAtNs`). */
   readonly receivedAtNs: string;
+  /**
+   * False when no row carries the receive time (flatten's `timesFilled` is 0, as for nearly every
+   * request): packing then skips looking for it in every time column. @default true
+   */
+  readonly timesFilled?: boolean;
 }
 
 /**
@@ -471,7 +476,8 @@ export function packEnvelopes(
   const codec = options.codec ?? DEFAULT_CODEC;
   const out: PackedEnvelope[] = [];
   const real = batches.filter((b) => b.rowCount > 0);
-  const sizing = identity && sizingBatches(real, identity.receivedAtNs);
+  const sizing =
+    identity && identity.timesFilled !== false ? sizingBatches(real, identity.receivedAtNs) : undefined;
   const standIn = identity && '0'.repeat(identity.receivedAtNs.length);
   const sizingLimit = maxBytes - Math.min(SIZING_SLACK_BYTES, maxBytes >> 4);
   // Real and stand-in groups are halved alike, so they stay parallel.

@@ -48,7 +48,7 @@ interface Walk {
   /** The first problem in the item being decoded (see decode-protobuf.ts). */
   problem: string | undefined;
   /** Lists read, by LIST_KEYS name: checked against the text (checkLists). */
-  readonly lists: Map<string, number>;
+  readonly lists: ListCounts;
   /** Items and attributes (nested entries) so far, against the caps (see DecodeCaps). */
   items: number;
   attributes: number;
@@ -78,18 +78,17 @@ const NO_BUCKETS: ExponentialBuckets = { offset: 0, bucketCounts: [] };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-export function decodeJson(
-  signal: Signal,
-  body: Uint8Array,
-  maxDepth: number,
-  caps?: DecodeCaps,
-): OtlpRequest {
-  let text: string;
+/** The text of an OTLP/JSON body; OtlpDecodeError when it is not valid UTF-8. */
+export function jsonText(body: Uint8Array): string {
   try {
-    text = utf8.decode(body);
+    return utf8.decode(body);
   } catch (cause) {
     throw new OtlpDecodeError('request body is not valid UTF-8', { cause });
   }
+}
+
+/** Decodes the text of an OTLP/JSON body (jsonText). */
+export function decodeJson(signal: Signal, text: string, maxDepth: number, caps?: DecodeCaps): OtlpRequest {
   let root: unknown;
   try {
     // Lone surrogates can only come from \u escapes (the text is valid UTF-8): only then revive.
@@ -110,7 +109,7 @@ export function decodeJson(
     attributes: 0,
     maxItems: caps?.maxItems ?? Number.POSITIVE_INFINITY,
     maxAttributes: caps?.maxAttributes ?? Number.POSITIVE_INFINITY,
-    lists: new Map(),
+    lists: listCounts(),
   };
   listsRead = w.lists;
   const decoded = walkRequest(signal, o, w);
@@ -119,7 +118,7 @@ export function decodeJson(
 }
 
 /** The Walk.lists of the decode under way (decoding is synchronous), counted by `list`. */
-let listsRead: Map<string, number> | undefined;
+let listsRead: ListCounts | undefined;
 
 function walkRequest(signal: Signal, o: Json, w: Walk): OtlpRequest {
   switch (signal) {
@@ -194,6 +193,16 @@ const LIST_KEYS: ReadonlyMap<string, string> = new Map(
   ]),
 );
 
+/** Lists read per LIST_KEYS name (camelCase), all present from the start: one object shape. */
+type ListCounts = Record<string, number>;
+// quantileValues goes through `list` too (not checked: no list of items lies under it).
+const LIST_NAMES = [...new Set(LIST_KEYS.values()), 'quantileValues'];
+function listCounts(): ListCounts {
+  const counts: ListCounts = {};
+  for (const name of LIST_NAMES) counts[name] = 0;
+  return counts;
+}
+
 /** 1 at the char codes that come before the final s of a list key (spaNs, evenTs, linKs, loGs…). */
 const LIST_PENULTIMATE = new Uint8Array(128);
 for (const k of LIST_KEYS.keys()) LIST_PENULTIMATE[k.charCodeAt(k.length - 2)] = 1;
@@ -209,7 +218,7 @@ const LIST_FIRST_CHARS: ReadonlySet<number> = new Set([...LIST_KEYS.keys()].map(
  * measured ~40 % of the JSON decode; a duplicated scalar field is last-wins, as in JSON.parse and
  * Go's encoding/json. Keys with blanks before their colon are not counted (no encoder writes them).
  */
-function checkLists(text: string, lists: Map<string, number>): void {
+function checkLists(text: string, lists: ListCounts): void {
   const inText = new Map<string, number>();
   for (let i = text.indexOf('s":'); i !== -1; i = text.indexOf('s":', i + 3)) {
     // Most matches are `attributes":`: one look at the letter before the s turns them away.
@@ -223,7 +232,7 @@ function checkLists(text: string, lists: Map<string, number>): void {
     if (camel !== undefined) inText.set(camel, (inText.get(camel) ?? 0) + 1);
   }
   for (const [camel, n] of inText) {
-    if (n > (lists.get(camel) ?? 0))
+    if (n > (lists[camel] ?? 0))
       throw new OtlpDecodeError(`duplicate key ${JSON.stringify(camel)} in one JSON object`);
   }
 }
@@ -255,7 +264,8 @@ function arr(v: unknown, what: string): readonly unknown[] {
 }
 
 function list<T>(v: unknown, what: string, item: (v: unknown) => T): T[] {
-  if (v !== undefined && listsRead !== undefined) listsRead.set(what, (listsRead.get(what) ?? 0) + 1);
+  // A property of a fixed-shape object, not a Map: every span's events and links pass here.
+  if (v !== undefined && listsRead !== undefined) listsRead[what]!++;
   const a = arr(v, what);
   const out = new Array<T>(a.length);
   for (let i = 0; i < a.length; i++) out[i] = item(a[i]);

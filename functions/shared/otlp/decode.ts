@@ -1,10 +1,11 @@
 import type { Signal } from '../schema/columns.js';
 import { type DecodeCaps, OtlpDecodeError, OtlpLimitError } from './decode-error.js';
-import { decodeJson } from './decode-json.js';
+import { decodeJson, jsonText } from './decode-json.js';
 import { decodeLogsProtobuf, decodeMetricsProtobuf, decodeTracesProtobuf } from './decode-protobuf.js';
 import type { OtlpRequest } from './model.js';
 
 export { type DecodeCaps, OtlpDecodeError, OtlpLimitError } from './decode-error.js';
+export { jsonText } from './decode-json.js';
 
 /** How deeply attribute values (arrays and kvlists inside arrays and kvlists) may nest. */
 export const DEFAULT_MAX_DEPTH = 32;
@@ -27,19 +28,25 @@ export interface DecodeOptions extends DecodeCaps {
  */
 export function decodeOtlp(
   signal: Signal,
-  body: Uint8Array,
+  body: Uint8Array | string,
   format: OtlpFormat,
   options?: DecodeOptions,
 ): OtlpRequest {
   const maxDepth = options?.maxDepth ?? DEFAULT_MAX_DEPTH;
+  // OTLP/JSON may come as its text already (jsonText: the receiver counts items on it first).
+  if (typeof body === 'string') {
+    if (format !== 'json') throw new TypeError('only an OTLP/JSON body can be given as text');
+    if (body.length === 0) return emptyRequest(signal);
+    return rethrown(() => decodeJson(signal, body, maxDepth, options));
+  }
   // A Buffer (or another subclass) would make copied bytes values Buffers too: view it plainly.
   const bytes =
     body.constructor === Uint8Array ? body : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
-  try {
-    if (format === 'json') {
-      if (bytes.length === 0) return emptyRequest(signal);
-      return decodeJson(signal, bytes, maxDepth, options);
-    }
+  if (format === 'json') {
+    if (bytes.length === 0) return emptyRequest(signal);
+    return rethrown(() => decodeJson(signal, jsonText(bytes), maxDepth, options));
+  }
+  return rethrown((): OtlpRequest => {
     switch (signal) {
       case 'traces':
         return { signal, request: decodeTracesProtobuf(bytes, maxDepth, options) };
@@ -48,6 +55,13 @@ export function decodeOtlp(
       case 'metrics':
         return { signal, request: decodeMetricsProtobuf(bytes, maxDepth, options) };
     }
+  });
+}
+
+/** Runs a decoder, keeping the contract: OtlpDecodeError (or OtlpLimitError) and nothing else. */
+function rethrown(decode: () => OtlpRequest): OtlpRequest {
+  try {
+    return decode();
   } catch (err) {
     if (err instanceof OtlpDecodeError || err instanceof OtlpLimitError) throw err;
     // Not expected from well-formed code paths; the contract is still "OtlpDecodeError only".

@@ -62,6 +62,8 @@ export interface FlattenResult {
   readonly rejections: Record<string, number>;
   /** For partial_success.error_message; undefined when nothing was rejected. */
   readonly message: string | undefined;
+  /** Rows whose time is `receivedAtNs` (their item had none): a resend will not share it. */
+  readonly timesFilled: number;
   readonly truncated: TruncationCounts;
   readonly redacted: RedactionCounts;
 }
@@ -102,6 +104,7 @@ export function flatten(input: FlattenInput, options: FlattenOptions = {}): Flat
     rejected: s.rejected,
     rejections: s.rejections,
     message: rejectionMessage(signal, s.rejected, s.rejections),
+    timesFilled: s.timesFilled,
     truncated,
     redacted: s.redacted,
   };
@@ -290,7 +293,10 @@ function flattenTraces(req: TracesRequest, tenant: string, s: Sanitizer, out: Ba
           s.reject('start time is not a number');
           continue;
         }
-        if (start === '0') start = s.receivedAtNs;
+        if (start === '0') {
+          start = s.receivedAtNs;
+          s.timesFilled++;
+        }
         const tooOld = s.timeRejection(start);
         if (tooOld !== undefined) {
           s.reject(tooOld);
@@ -389,7 +395,11 @@ function flattenLogs(req: LogsRequest, tenant: string, s: Sanitizer, out: Batche
         }
         if (ts === '0') {
           const observed = normalizeNs(rec.observedTimeUnixNano);
-          ts = observed !== undefined && observed !== '0' ? observed : s.receivedAtNs;
+          if (observed !== undefined && observed !== '0') ts = observed;
+          else {
+            ts = s.receivedAtNs;
+            s.timesFilled++;
+          }
         }
         const why = s.timeRejection(ts);
         if (why !== undefined) {
@@ -494,7 +504,10 @@ function flattenMetric(metric: Metric, ctx: MetricContext, s: Sanitizer, out: Ba
       s.reject('time is not a number');
       return undefined;
     }
-    if (time === '0') time = s.receivedAtNs;
+    if (time === '0') {
+      time = s.receivedAtNs;
+      s.timesFilled++;
+    }
     const why = s.timeRejection(time);
     if (why !== undefined) {
       s.reject(why);

@@ -129,6 +129,8 @@ export class Sanitizer {
 
   /** The receive time (canonical), used for clamping zero timestamps. */
   readonly receivedAtNs: string;
+  /** Rows given the receive time as their time (flatten counts them where it does so). */
+  timesFilled = 0;
   private readonly futureBound: string;
   private readonly pastBound: string;
   private readonly futureReason: string;
