@@ -70,6 +70,8 @@ export async function startDemoApp(opts: { demoMs: number; rate: number; seed?: 
     PORT: String(await freePort()),
     HOT_BATCH_WINDOW_MS: '200',
     LAKE_BATCH_WINDOW_MS: '2000',
+    // Alert rules evaluated every 5 s, so the alerts page has series states within the test.
+    ALERT_INTERVAL_MS: '5000',
     LOG_LEVEL: 'WARN',
   });
   const readyMs = Number(/ready in ([\d.]+) s/.exec(app.output())?.[1] ?? Number.NaN) * 1000;

@@ -74,6 +74,9 @@ describe('console time range', () => {
     expect(stepFor({ fromMs: 0, toMs: 300_000 })).toBe('10s');
     expect(stepFor({ fromMs: 0, toMs: 7 * 86_400_000 })).toBe('3h');
     expect(stepFor({ fromMs: 0, toMs: 86_400_000 }, 300)).toBe('5m');
+    // Routes read from the per-minute rollups take whole minutes.
+    expect(stepFor({ fromMs: 0, toMs: 300_000 }, 120, 60_000)).toBe('1m');
+    expect(stepFor({ fromMs: 0, toMs: 7 * 86_400_000 }, 120, 60_000)).toBe('3h');
   });
 });
 

@@ -120,11 +120,14 @@ export function narrowerRange(range: TimeRange, nowMs: number): TimeRange {
   return absoluteRange(toMs - Math.max(60_000, span / 4), toMs);
 }
 
-/** A step (`1m`, `5m`, `1h`) giving at most `maxPoints` buckets, for histograms the console asks for. */
-export function stepFor(range: ResolvedRange, maxPoints = 120): string {
+/**
+ * A step (`1m`, `5m`, `1h`) giving at most `maxPoints` buckets, for histograms the console asks for;
+ * at least `minStepMs` (routes answered from the per-minute rollups take whole minutes only).
+ */
+export function stepFor(range: ResolvedRange, maxPoints = 120, minStepMs = 0): string {
   const steps = [
     10_000, 30_000, 60_000, 300_000, 900_000, 1_800_000, 3_600_000, 10_800_000, 21_600_000, 86_400_000,
-  ];
+  ].filter((s) => s >= minStepMs);
   const span = range.toMs - range.fromMs;
   const step = steps.find((s) => span / s <= maxPoints) ?? steps[steps.length - 1]!;
   return formatDuration(step);

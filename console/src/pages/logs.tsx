@@ -167,7 +167,8 @@ export function LogsPage({ route }: { route: Route }) {
   const p = route.params;
   const filters = { service: p.service, severity: p.severity, q: p.q };
   const params = ok ? { from: iso(r.range.fromMs), to: iso(r.range.toMs), ...filters } : {};
-  const step = ok ? stepFor(r.range) : '1m';
+  // The log histogram is read from the per-minute rollup: whole minutes only.
+  const step = ok ? stepFor(r.range, 120, 60_000) : '1m';
   const logs = useQuery<LogRecord[]>(ok ? '/v1/query/logs' : undefined, { ...params, limit: 1000 });
   const hist = useQuery<HistogramBucket[]>(ok ? '/v1/query/logs/histogram' : undefined, { ...params, step });
   const [draft, setDraft] = useState({
