@@ -37,6 +37,12 @@ export interface AlertEvaluatorPorts {
   readonly concurrency?: number;
   /** An unpublished outbox older than this is taken as abandoned and republished. @default 120_000 */
   readonly outboxGraceMs?: number;
+  /**
+   * Which rules this evaluator owns. The Lambda and local mode pass `isScheduledRule`
+   * (evaluation-path.ts): rules decided on the stream are not evaluated here as well.
+   * @default every rule
+   */
+  readonly owns?: (rule: AlertRule) => boolean;
 }
 
 export class RuleEvaluationError extends Error {
@@ -140,113 +146,25 @@ export function createAlertEvaluator(ports: AlertEvaluatorPorts): AlertEvaluator
       };
     }
 
-    const byKey = new Map(stored.map((s) => [s.seriesKey, s]));
-    const observed = new Map(observations.map((o) => [seriesKey(o.series), o]));
-    const keys = new Set([...observed.keys(), ...byKey.keys()]);
-    const timing = { forMs: rule.for, keepFiringForMs: rule.keepFiringFor };
-    const states: StoredAlertState[] = [];
-    const toPublish: { event: AlertEvent; state: StoredAlertState }[] = [];
-    let conflicts = 0;
-    let republished = 0;
-
-    for (const key of keys) {
-      // A cut series is neither evaluated nor resolved: its stored state waits for a later round.
-      if (cutKeys.has(key)) continue;
-      const prev = byKey.get(key);
-      const obs = observed.get(key);
-      if (prev && prev.evaluatedAt >= now) continue; // evaluated at this time or later already
-      const step = nextState(prev, { breached: obs?.breached ?? false, value: obs?.value }, timing, now);
-      const carried = prev?.outbox;
-      const abandoned = carried !== undefined && now - Date.parse(carried.time) >= grace;
-      const unchangedOk = step.state.status === 'ok' && (prev === undefined || prev.status === 'ok');
-      if (unchangedOk && !abandoned) {
-        if (prev) states.push(prev);
-        continue;
-      }
-      const series = obs?.series ?? prev?.series ?? {};
-      const last = obs
-        ? {
-            threshold: obs.threshold,
-            op: obs.op,
-            windowMs: obs.windowMs,
-            ...(obs.details ? { details: obs.details } : {}),
-          }
-        : prev?.last;
-      const event =
-        step.transition && last
-          ? buildAlertEvent({
-              tenant,
-              rule,
-              channels: file.channels,
-              transition: step.transition,
-              observation: { series, value: step.state.value ?? 0, ...last },
-              startsAt: step.state.activeSince ?? now,
-              now,
-              queryBaseUrl: ports.queryBaseUrl,
-              ...(isOverflowSeries(series) && step.transition === 'firing' && { note: `cut: ${cutText}` }),
-            })
-          : undefined;
-      const next: StoredAlertState = {
-        ...step.state,
-        tenant,
-        ruleId: rule.id,
-        seriesKey: key,
-        series,
-        version: (prev?.version ?? 0) + 1,
-        ...(last ? { last } : {}),
-        ...(event ? { outbox: event } : carried ? { outbox: carried } : {}),
-      };
-      if (!(await ports.state.save(next))) {
-        conflicts++;
-        continue;
-      }
-      states.push(next);
-      // This write owns the series now: it publishes what an abandoned evaluation left behind.
-      if (abandoned && carried) {
-        toPublish.push({ event: carried, state: next });
-        republished++;
-      }
-      if (event) toPublish.push({ event, state: next });
-    }
-
-    let error: RuleEvaluationError | undefined;
-    const published: AlertEvent[] = [];
-    if (toPublish.length > 0) {
-      try {
-        await ports.publisher.publish(toPublish.map((p) => p.event));
-        published.push(...toPublish.map((p) => p.event));
-        await Promise.all(
-          toPublish.map((p) => ports.state.clearOutbox(p.state, p.event.detail.transitionId)),
-        );
-      } catch (cause) {
-        // The outboxes stay; an evaluation after the grace period publishes them.
-        error = new RuleEvaluationError(
-          `${tenant}/${rule.id}: publishing alert events failed`,
-          tenant,
-          rule.id,
-          {
-            cause,
-          },
-        );
-      }
-    }
-    return {
-      tenant,
-      ruleId: rule.id,
-      observations,
-      states,
-      published,
-      conflicts,
-      republished,
-      ...(error ? { error } : {}),
-    };
+    return applyObservations(
+      {
+        state: ports.state,
+        publisher: ports.publisher,
+        queryBaseUrl: ports.queryBaseUrl,
+        outboxGraceMs: grace,
+      },
+      { file, rule, observations, stored, cutKeys, cutText, now },
+    );
   }
 
   return {
     async evaluate(): Promise<EvaluationReport> {
       const now = clock();
       const files = await ports.rules.load();
-      const work = files.flatMap((file) => file.rules.map((rule) => ({ file, rule })));
+      const owns = ports.owns ?? (() => true);
+      const work = files.flatMap((file) =>
+        file.rules.filter((rule) => owns(rule)).map((rule) => ({ file, rule })),
+      );
       const outcomes = await pool(work, ports.concurrency ?? 4, ({ file, rule }) =>
         evaluateRule(file, rule, now),
       );
@@ -261,5 +179,147 @@ export function createAlertEvaluator(ports: AlertEvaluatorPorts): AlertEvaluator
         outcomes,
       };
     },
+  };
+}
+
+/** What applyObservations needs: the state store, the bus, and how to describe events. */
+export interface ObservationSinkPorts {
+  readonly state: AlertStateStore;
+  readonly publisher: EventPublisher;
+  readonly queryBaseUrl: string;
+  /** An unpublished outbox older than this is taken as abandoned and republished. */
+  readonly outboxGraceMs: number;
+}
+
+export interface ObservedRule {
+  readonly file: RuleFile;
+  readonly rule: AlertRule;
+  /** This evaluation's observations (kept series and the overflow series). */
+  readonly observations: readonly Observation[];
+  /** The rule's stored series states, as loaded before observing. */
+  readonly stored: readonly StoredAlertState[];
+  /** Series keys to leave untouched (cut by the series cap, or owned by another evaluator). */
+  readonly cutKeys?: ReadonlySet<string>;
+  readonly cutText?: string;
+  readonly now: number;
+  /**
+   * Only these series keys are stepped (others keep their stored state). Omitted: every series
+   * observed or stored. The stream evaluator steps the series whose data its shard carries.
+   */
+  readonly only?: ReadonlySet<string>;
+}
+
+/**
+ * The second half of a rule's evaluation, shared by the scheduled and the stream evaluator:
+ * observations through the state machine per series, transitions saved with conditional writes
+ * (their events in the outbox), then the saved events published and the outboxes cleared.
+ */
+export async function applyObservations(
+  ports: ObservationSinkPorts,
+  input: ObservedRule,
+): Promise<RuleOutcome> {
+  const { file, rule, observations, stored, now } = input;
+  const { tenant } = file;
+  const grace = ports.outboxGraceMs;
+  const cutKeys = input.cutKeys ?? new Set<string>();
+  const cutText = input.cutText ?? '';
+  const byKey = new Map(stored.map((s) => [s.seriesKey, s]));
+  const observed = new Map(observations.map((o) => [seriesKey(o.series), o]));
+  const keys = new Set([...observed.keys(), ...byKey.keys()]);
+  const timing = { forMs: rule.for, keepFiringForMs: rule.keepFiringFor };
+  const states: StoredAlertState[] = [];
+  const toPublish: { event: AlertEvent; state: StoredAlertState }[] = [];
+  let conflicts = 0;
+  let republished = 0;
+
+  for (const key of keys) {
+    if (input.only && !input.only.has(key)) continue;
+    // A cut series is neither evaluated nor resolved: its stored state waits for a later round.
+    if (cutKeys.has(key)) continue;
+    const prev = byKey.get(key);
+    const obs = observed.get(key);
+    if (prev && prev.evaluatedAt >= now) continue; // evaluated at this time or later already
+    const step = nextState(prev, { breached: obs?.breached ?? false, value: obs?.value }, timing, now);
+    const carried = prev?.outbox;
+    const abandoned = carried !== undefined && now - Date.parse(carried.time) >= grace;
+    const unchangedOk = step.state.status === 'ok' && (prev === undefined || prev.status === 'ok');
+    if (unchangedOk && !abandoned) {
+      if (prev) states.push(prev);
+      continue;
+    }
+    const series = obs?.series ?? prev?.series ?? {};
+    const last = obs
+      ? {
+          threshold: obs.threshold,
+          op: obs.op,
+          windowMs: obs.windowMs,
+          ...(obs.details ? { details: obs.details } : {}),
+        }
+      : prev?.last;
+    const event =
+      step.transition && last
+        ? buildAlertEvent({
+            tenant,
+            rule,
+            channels: file.channels,
+            transition: step.transition,
+            observation: { series, value: step.state.value ?? 0, ...last },
+            startsAt: step.state.activeSince ?? now,
+            now,
+            queryBaseUrl: ports.queryBaseUrl,
+            ...(isOverflowSeries(series) && step.transition === 'firing' && { note: `cut: ${cutText}` }),
+          })
+        : undefined;
+    const next: StoredAlertState = {
+      ...step.state,
+      tenant,
+      ruleId: rule.id,
+      seriesKey: key,
+      series,
+      version: (prev?.version ?? 0) + 1,
+      ...(last ? { last } : {}),
+      ...(event ? { outbox: event } : carried ? { outbox: carried } : {}),
+    };
+    if (!(await ports.state.save(next))) {
+      conflicts++;
+      continue;
+    }
+    states.push(next);
+    // This write owns the series now: it publishes what an abandoned evaluation left behind.
+    if (abandoned && carried) {
+      toPublish.push({ event: carried, state: next });
+      republished++;
+    }
+    if (event) toPublish.push({ event, state: next });
+  }
+
+  let error: RuleEvaluationError | undefined;
+  const published: AlertEvent[] = [];
+  if (toPublish.length > 0) {
+    try {
+      await ports.publisher.publish(toPublish.map((p) => p.event));
+      published.push(...toPublish.map((p) => p.event));
+      await Promise.all(toPublish.map((p) => ports.state.clearOutbox(p.state, p.event.detail.transitionId)));
+    } catch (cause) {
+      // The outboxes stay; an evaluation after the grace period publishes them.
+      error = new RuleEvaluationError(
+        `${tenant}/${rule.id}: publishing alert events failed`,
+        tenant,
+        rule.id,
+        {
+          cause,
+        },
+      );
+    }
+  }
+  return {
+    tenant,
+    ruleId: rule.id,
+    observations,
+    states,
+    published,
+    conflicts,
+    republished,
+    ...(error ? { error } : {}),
   };
 }
