@@ -15,7 +15,7 @@ import {
 import { consoleLine } from '../functions/shared/alerts/format.js';
 import { createNotifier, type RetryPolicy } from '../functions/shared/alerts/notifier.js';
 import type { RuleSource } from '../functions/shared/alerts/rule-source.js';
-import { CHANNEL_TYPES } from '../functions/shared/alerts/rules.js';
+import { type AlertRule, CHANNEL_TYPES } from '../functions/shared/alerts/rules.js';
 import type { SecretSource } from '../functions/shared/alerts/secrets.js';
 import type { DeadLetterSink } from '../functions/shared/dead-letter/dead-letter.js';
 
@@ -178,6 +178,8 @@ export interface LocalAlertingOptions {
   readonly busRetry?: Partial<BusRetryPolicy>;
   readonly clock?: () => number;
   readonly onEvaluated?: (report: EvaluationReport) => void;
+  /** Rules the scheduled evaluator owns (local mode: `isScheduledRule`). @default every rule */
+  readonly owns?: (rule: AlertRule) => boolean;
 }
 
 export interface LocalAlerting {
@@ -237,6 +239,7 @@ export async function startLocalAlerting(options: LocalAlertingOptions): Promise
     queryBaseUrl: options.queryBaseUrl,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.database ? { database: options.database } : {}),
+    ...(options.owns ? { owns: options.owns } : {}),
   });
 
   let timer: NodeJS.Timeout | undefined;

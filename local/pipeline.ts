@@ -4,13 +4,17 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { KinesisStreamTumblingWindowEvent } from 'aws-lambda';
 import { createCompactorHandler } from '../functions/compactor/handler.js';
 import { createHotWriterHandler } from '../functions/hot-writer/handler.js';
 import { createIngestHandler, defaultLimitsFromConfig } from '../functions/ingest/handler.js';
 import { createLakeWriterHandler } from '../functions/lake-writer/handler.js';
 import { createQueryHandler, queryRoutes } from '../functions/query/handler.js';
+import { DynamoAlertStateStore } from '../functions/shared/alerts/dynamo-alert-state-store.js';
+import { isScheduledRule } from '../functions/shared/alerts/evaluation-path.js';
 import { FileRuleSource } from '../functions/shared/alerts/rule-source.js';
 import { LocalSecretSource } from '../functions/shared/alerts/secrets.js';
+import { DynamoAlertSliceStore } from '../functions/shared/alerts/slice-store.js';
 import { createRemoteClickHouse } from '../functions/shared/clickhouse/connect.js';
 import { applyMigrations } from '../functions/shared/clickhouse/migrations.js';
 import { S3DeadLetterSink } from '../functions/shared/dead-letter/s3-dead-letter-sink.js';
@@ -35,6 +39,7 @@ import {
   registerKey,
 } from '../functions/shared/tenants/dynamo-tenant-directory.js';
 import { TokenBucketRateLimiter } from '../functions/shared/tenants/rate-limiter.js';
+import { createStreamAlertEvaluatorHandler } from '../functions/stream-alert-evaluator/handler.js';
 import { localDynamoClient, localKinesisClient, localS3Client } from './aws-clients.js';
 import { FileCheckpointStore } from './checkpoint-store.js';
 import { createEmbeddedClickHouse } from './clickhouse-embedded.js';
@@ -58,6 +63,7 @@ export const LOCAL_STREAM = 'otlp-stream';
 export const LOCAL_LAKE_BUCKET = 'otlp-lake';
 export const LOCAL_TENANTS_TABLE = 'tenants';
 export const LOCAL_RATE_LIMIT_TABLE = 'rate-limits';
+export const LOCAL_ALERT_STATE_TABLE = 'alert-state';
 /** The compactor's settings in local mode (the fault matrix's reader compacts with the same). */
 export const LOCAL_COMPACTION = { COMPACTION_TARGET_BYTES: 128 * 1024 * 1024, COMPACTION_GRACE_MINUTES: 70 };
 
@@ -349,18 +355,52 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
     compactionTimer.unref();
     closers.push(async () => clearInterval(compactionTimer));
 
+    const alertRules = new FileRuleSource(
+      config.ALERT_RULES_DIR ?? fileURLToPath(new URL('../alerts', import.meta.url)),
+    );
     const alerting = await startLocalAlerting({
       clickhouse,
       dynamo,
-      rules: new FileRuleSource(
-        config.ALERT_RULES_DIR ?? fileURLToPath(new URL('../alerts', import.meta.url)),
-      ),
+      rules: alertRules,
       secrets: new LocalSecretSource({}, process.env),
       deadLetters,
+      stateTable: LOCAL_ALERT_STATE_TABLE,
       intervalMs: config.ALERT_INTERVAL_MS,
       queryBaseUrl: gateway.url,
+      // With the stream evaluator off, the schedule evaluates every rule: none is left undecided.
+      ...(config.ALERT_STREAM_WINDOW_SECONDS > 0 && { owns: isScheduledRule }),
     });
     closers.push(() => alerting.close());
+
+    // The stream evaluator: a third consumer with tumbling windows, publishing on the same bus.
+    if (config.ALERT_STREAM_WINDOW_SECONDS > 0) {
+      const streamEvaluator = createStreamAlertEvaluatorHandler({
+        ports: () => ({
+          rules: alertRules,
+          state: new DynamoAlertStateStore(dynamo, LOCAL_ALERT_STATE_TABLE),
+          slices: new DynamoAlertSliceStore(dynamo, LOCAL_ALERT_STATE_TABLE),
+          publisher: alerting.bus,
+          queryBaseUrl: gateway.url,
+        }),
+      });
+      const streamAlerts = await startEsmPoller({
+        kinesis,
+        streamName: LOCAL_STREAM,
+        // The poller hands this consumer tumbling-window events (tumblingWindowSeconds below).
+        handler: (event, context) => streamEvaluator(event as KinesisStreamTumblingWindowEvent, context),
+        functionName: 'stream-alert-evaluator',
+        checkpointStore: new FileCheckpointStore(join(checkpoints, 'stream-alert-evaluator.json')),
+        batchSize: 1000,
+        tumblingWindowSeconds: config.ALERT_STREAM_WINDOW_SECONDS,
+        reportBatchItemFailures: true,
+        maximumRetryAttempts: -1,
+        maximumRetryBackoffMs: 5_000,
+        // Alerts are about now: a first start does not replay the stream's history into them.
+        startingPosition: 'LATEST',
+        pollIntervalMs: 200,
+      });
+      closers.push(() => streamAlerts.stop());
+    }
 
     const endpoints: LocalEndpoints = {
       url: gateway.url,

@@ -10,6 +10,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { DynamoAlertStateStore } from '../shared/alerts/dynamo-alert-state-store.js';
+import { isScheduledRule } from '../shared/alerts/evaluation-path.js';
 import {
   type AlertEvaluatorPorts,
   createAlertEvaluator,
@@ -114,6 +115,8 @@ export function depsFromConfig(): AlertEvaluatorHandlerDeps {
           ),
           queryBaseUrl: config.QUERY_API_URL,
           concurrency: config.ALERT_CONCURRENCY,
+          // The stream evaluator decides the rest (evaluation-path.ts).
+          owns: isScheduledRule,
         };
       }
       return ports;

@@ -20,6 +20,13 @@ import type { AlertRule } from './rules.js';
 
 export type EvaluationPath = 'stream' | 'scheduled';
 
+/**
+ * The stream evaluator's tumbling window (Lambda `TumblingWindowInSeconds`, and local mode's
+ * default): a breach is decided at the end of the window it arrived in, so this bounds the wait.
+ * It divides a minute, so every rule window (whole minutes) is a whole number of windows.
+ */
+export const STREAM_ALERT_WINDOW_SECONDS = 5;
+
 /** Longest rule window the stream evaluator takes. */
 export const STREAM_MAX_WINDOW_MS = 15 * 60_000;
 

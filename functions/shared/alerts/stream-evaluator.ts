@@ -223,11 +223,13 @@ export function createStreamEvaluator(ports: StreamEvaluatorPorts) {
           undecodable++;
           continue;
         }
+        const sliceMs = sliceMsOf(event);
         for (const { rule } of byTenant.get(envelope.header.tenant) ?? []) {
           const key = ref(envelope.header.tenant, rule.id);
-          const slices = (state.r[key] ??= {});
+          const slices = state.r[key] ?? {};
+          state.r[key] = slices;
           for (const batch of envelope.batches) {
-            rowsMatched += foldBatch(rule, batch, slices, sliceMsOf(event), windowEnd - rule.window);
+            rowsMatched += foldBatch(rule, batch, slices, sliceMs, windowEnd - rule.window);
           }
         }
       }

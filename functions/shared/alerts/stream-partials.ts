@@ -186,9 +186,11 @@ export function foldBatch(
     const end = sliceEndOf(time[i], sliceMs);
     if (end <= oldestSliceEnd) continue;
     matched++;
-    const bySeries = (slices[end] ??= {});
+    const bySeries = slices[end] ?? {};
+    slices[end] = bySeries;
     const key = seriesKey(series);
-    const entry = (bySeries[key] ??= { s: series, a: emptyPartial(rule) });
+    const entry = bySeries[key] ?? { s: series, a: emptyPartial(rule) };
+    bySeries[key] = entry;
     switch (rule.kind) {
       case 'log_count':
         (entry.a as CountPartial).n++;
@@ -259,17 +261,6 @@ export function mergePartial(rule: StreamRule, into: Partial, from: Partial): Pa
         lt: bLater ? b.lt : a.lt,
         lv: bLater ? b.lv : a.lv,
       };
-    }
-  }
-}
-
-/** Merges slices into `into` (same rule), slice by slice. */
-export function mergeSlices(rule: StreamRule, into: RuleSlices, from: RuleSlices): void {
-  for (const [end, bySeries] of Object.entries(from)) {
-    const target = (into[end] ??= {});
-    for (const [key, p] of Object.entries(bySeries)) {
-      const have = target[key];
-      target[key] = have ? { s: have.s, a: mergePartial(rule, have.a, p.a) } : { s: p.s, a: p.a };
     }
   }
 }
