@@ -7,8 +7,10 @@
  * whichever way its slices were split. Memory is one counter per occupied bucket: with a = 1 %,
  * values from 1 ms to 100 s occupy at most ~580 buckets.
  *
- * Quantile q of n values is the value of rank floor(q * (n - 1)) in sorted order (0-based), a
- * lower-median convention; the answer is within `a` relative of that order statistic.
+ * Quantile q of n values is the value of rank min(floor(q * n), n - 1) in sorted order (0-based),
+ * ClickHouse's `quantileExact` definition; the answer is within `a` relative of that order
+ * statistic. (The scheduled path's `quantileTDigest` interpolates between centroids instead, so
+ * where the data has a gap at the quantile the two can differ by more: docs/alerting.md.)
  */
 
 export const DEFAULT_RELATIVE_ACCURACY = 0.01;
@@ -63,7 +65,7 @@ export class QuantileSketch {
   /** The q-quantile (0 <= q <= 1), or undefined when empty. */
   quantile(q: number): number | undefined {
     if (this.#count === 0) return undefined;
-    const rank = Math.floor(Math.min(1, Math.max(0, q)) * (this.#count - 1));
+    const rank = Math.min(this.#count - 1, Math.floor(Math.min(1, Math.max(0, q)) * this.#count));
     if (rank < this.#zeros) return 0;
     let seen = this.#zeros;
     const indexes = [...this.#buckets.keys()].sort((a, b) => a - b);

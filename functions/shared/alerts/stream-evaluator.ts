@@ -96,6 +96,23 @@ function lookbackMs(rule: StreamRule): number {
   return rule.window + rule.keepFiringFor + CLOCK_SKEW_MS;
 }
 
+const emptyOutcome = (tenant: string, ruleId: string): RuleOutcome => ({
+  tenant,
+  ruleId,
+  observations: [],
+  states: [],
+  published: [],
+  conflicts: 0,
+  republished: 0,
+});
+
+/**
+ * A series the stream has not decided for this many windows has a silent shard: Lambda invokes a
+ * window only when records arrive, so a shard with no traffic at all decides nothing, and its
+ * firing alerts would never resolve. The sweep (run by the scheduled evaluator) decides those.
+ */
+export const STALE_WINDOWS = 3;
+
 export class StreamEvaluationError extends Error {
   override readonly name = 'StreamEvaluationError';
 }
@@ -125,13 +142,26 @@ export function createStreamEvaluator(ports: StreamEvaluatorPorts) {
   const contentPart = (state: WindowState) =>
     `f${createHash('sha256').update(JSON.stringify(state)).digest('hex').slice(0, 16)}`;
 
-  async function decide(entry: TenantRules, shardId: string, now: number): Promise<RuleOutcome> {
+  async function decide(
+    entry: TenantRules,
+    shardId: string | undefined,
+    now: number,
+    staleBefore?: number,
+  ): Promise<RuleOutcome> {
     const { file, rule } = entry;
     try {
-      const [items, stored] = await Promise.all([
-        ports.slices.load(file.tenant, rule.id, now - rule.window - CLOCK_SKEW_MS, now),
-        ports.state.load(file.tenant, rule.id),
-      ]);
+      const loadSlices = () =>
+        ports.slices.load(file.tenant, rule.id, now - rule.window - CLOCK_SKEW_MS, now);
+      // A sweep reads the slices only when some series is stale (the usual answer is none).
+      const stored = await ports.state.load(file.tenant, rule.id);
+      const isStale = (s: (typeof stored)[number]) =>
+        staleBefore !== undefined &&
+        (s.status === 'pending' || s.status === 'firing') &&
+        s.evaluatedAt < staleBefore;
+      if (staleBefore !== undefined && !stored.some(isStale)) {
+        return { ...emptyOutcome(file.tenant, rule.id), states: stored };
+      }
+      const items = await loadSlices();
       const totals = windowTotals(
         rule,
         items.map((i) => i.slices),
@@ -156,6 +186,11 @@ export function createStreamEvaluator(ports: StreamEvaluatorPorts) {
       const only = new Set(mine);
       for (const s of stored) if (!anyone.has(s.seriesKey)) only.add(s.seriesKey);
       only.add(seriesKey(OVERFLOW_SERIES));
+      if (staleBefore !== undefined) {
+        // A sweep: only the active series no shard has decided lately (their shard went silent).
+        only.clear();
+        for (const s of stored) if (isStale(s)) only.add(s.seriesKey);
+      }
       const capped = capSeries(observations, stored, rule.maxSeries);
       return await applyObservations(
         {
@@ -177,13 +212,7 @@ export function createStreamEvaluator(ports: StreamEvaluatorPorts) {
       );
     } catch (cause) {
       return {
-        tenant: file.tenant,
-        ruleId: rule.id,
-        observations: [],
-        states: [],
-        published: [],
-        conflicts: 0,
-        republished: 0,
+        ...emptyOutcome(file.tenant, rule.id),
         error: new RuleEvaluationError(
           `${file.tenant}/${rule.id}: stream evaluation failed`,
           file.tenant,
@@ -197,6 +226,21 @@ export function createStreamEvaluator(ports: StreamEvaluatorPorts) {
   }
 
   return {
+    /**
+     * Decides, at the last window boundary before `nowMs`, the pending or firing series of
+     * stream-owned rules that no shard has decided for STALE_WINDOWS windows of `windowMs`, from the
+     * stored slices (their shard is silent, so its slices are complete). The scheduled evaluator
+     * runs it every minute; while shards have traffic it changes nothing.
+     */
+    async sweep(nowMs: number, windowMs: number): Promise<RuleOutcome[]> {
+      const now = Math.floor(nowMs / windowMs) * windowMs;
+      const outcomes: RuleOutcome[] = [];
+      await pool([...(await streamRules()).values()], ports.concurrency ?? 8, async (entry) => {
+        outcomes.push(await decide(entry, undefined, now, now - STALE_WINDOWS * windowMs));
+      });
+      return outcomes;
+    },
+
     /** One invocation of a tumbling window; throws when the window's decisions could not all be made. */
     async handle(
       event: KinesisStreamTumblingWindowEvent & { shardId?: string },
