@@ -4,7 +4,11 @@ import {
   DynamoAlertStateStore,
   ensureAlertStateTable,
 } from '../functions/shared/alerts/dynamo-alert-state-store.js';
-import { createAlertEvaluator, type EvaluationReport } from '../functions/shared/alerts/evaluator.js';
+import {
+  createAlertEvaluator,
+  type EvaluationReport,
+  type RuleOutcome,
+} from '../functions/shared/alerts/evaluator.js';
 import {
   ALERT_DETAIL_TYPES,
   ALERT_EVENT_SOURCE,
@@ -180,6 +184,8 @@ export interface LocalAlertingOptions {
   readonly onEvaluated?: (report: EvaluationReport) => void;
   /** Rules the scheduled evaluator owns (local mode: `isScheduledRule`). @default every rule */
   readonly owns?: (rule: AlertRule) => boolean;
+  /** Run after each evaluation: the stream evaluator's sweep of silent shards' series. */
+  readonly sweep?: (nowMs: number) => Promise<readonly RuleOutcome[]>;
 }
 
 export interface LocalAlerting {
@@ -248,6 +254,9 @@ export async function startLocalAlerting(options: LocalAlertingOptions): Promise
   const evaluateNow = async () => {
     const report = await evaluator.evaluate();
     for (const e of report.errors) log(`alert evaluator: ${e.message}: ${String(e.cause)}`);
+    for (const o of options.sweep ? await options.sweep(report.evaluatedAt) : []) {
+      if (o.error) log(`alert evaluator (stream sweep): ${o.error.message}: ${String(o.error.cause)}`);
+    }
     options.onEvaluated?.(report);
     return report;
   };

@@ -12,9 +12,11 @@ import { createLakeWriterHandler } from '../functions/lake-writer/handler.js';
 import { createQueryHandler, queryRoutes } from '../functions/query/handler.js';
 import { DynamoAlertStateStore } from '../functions/shared/alerts/dynamo-alert-state-store.js';
 import { isScheduledRule } from '../functions/shared/alerts/evaluation-path.js';
+import type { AlertEvent } from '../functions/shared/alerts/events.js';
 import { FileRuleSource } from '../functions/shared/alerts/rule-source.js';
 import { LocalSecretSource } from '../functions/shared/alerts/secrets.js';
 import { DynamoAlertSliceStore } from '../functions/shared/alerts/slice-store.js';
+import { createStreamEvaluator } from '../functions/shared/alerts/stream-evaluator.js';
 import { createRemoteClickHouse } from '../functions/shared/clickhouse/connect.js';
 import { applyMigrations } from '../functions/shared/clickhouse/migrations.js';
 import { S3DeadLetterSink } from '../functions/shared/dead-letter/s3-dead-letter-sink.js';
@@ -358,6 +360,22 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
     const alertRules = new FileRuleSource(
       config.ALERT_RULES_DIR ?? fileURLToPath(new URL('../alerts', import.meta.url)),
     );
+    // The stream evaluator publishes on the local bus, which startLocalAlerting creates.
+    let bus: LocalAlerting['bus'] | undefined;
+    const streamPorts = {
+      rules: alertRules,
+      state: new DynamoAlertStateStore(dynamo, LOCAL_ALERT_STATE_TABLE),
+      slices: new DynamoAlertSliceStore(dynamo, LOCAL_ALERT_STATE_TABLE),
+      publisher: {
+        publish: (events: readonly AlertEvent[]) => {
+          if (!bus) throw new LocalStartError('the alert bus is not started');
+          return bus.publish(events);
+        },
+      },
+      queryBaseUrl: gateway.url,
+    };
+    const streamWindowMs = config.ALERT_STREAM_WINDOW_SECONDS * 1000;
+    const sweeper = createStreamEvaluator(streamPorts);
     const alerting = await startLocalAlerting({
       clickhouse,
       dynamo,
@@ -368,21 +386,17 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
       intervalMs: config.ALERT_INTERVAL_MS,
       queryBaseUrl: gateway.url,
       // With the stream evaluator off, the schedule evaluates every rule: none is left undecided.
-      ...(config.ALERT_STREAM_WINDOW_SECONDS > 0 && { owns: isScheduledRule }),
+      ...(streamWindowMs > 0 && {
+        owns: isScheduledRule,
+        sweep: (now: number) => sweeper.sweep(now, streamWindowMs),
+      }),
     });
+    bus = alerting.bus;
     closers.push(() => alerting.close());
 
     // The stream evaluator: a third consumer with tumbling windows, publishing on the same bus.
     if (config.ALERT_STREAM_WINDOW_SECONDS > 0) {
-      const streamEvaluator = createStreamAlertEvaluatorHandler({
-        ports: () => ({
-          rules: alertRules,
-          state: new DynamoAlertStateStore(dynamo, LOCAL_ALERT_STATE_TABLE),
-          slices: new DynamoAlertSliceStore(dynamo, LOCAL_ALERT_STATE_TABLE),
-          publisher: alerting.bus,
-          queryBaseUrl: gateway.url,
-        }),
-      });
+      const streamEvaluator = createStreamAlertEvaluatorHandler({ ports: () => streamPorts });
       const streamAlerts = await startEsmPoller({
         kinesis,
         streamName: LOCAL_STREAM,

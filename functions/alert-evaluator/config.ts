@@ -16,6 +16,11 @@ export const alertEvaluatorConfigSchema = z.intersection(
     QUERY_API_URL: z.url(),
     /** Rules evaluated at once. */
     ALERT_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(4),
+    /**
+     * The stream evaluator's tumbling window, when one is deployed: then this evaluator skips the
+     * stream-owned rules and sweeps their series on silent shards. 0: it evaluates every rule.
+     */
+    ALERT_STREAM_WINDOW_SECONDS: z.coerce.number().int().min(0).max(60).default(0),
   }),
 );
 

@@ -15,10 +15,13 @@ import {
   type AlertEvaluatorPorts,
   createAlertEvaluator,
   type EvaluationReport,
+  type RuleOutcome,
 } from '../shared/alerts/evaluator.js';
 import { EventBridgeEventPublisher } from '../shared/alerts/eventbridge-event-publisher.js';
 import { ALERT_FIRING } from '../shared/alerts/events.js';
 import { FileRuleSource } from '../shared/alerts/rule-source.js';
+import { DynamoAlertSliceStore } from '../shared/alerts/slice-store.js';
+import { createStreamEvaluator, type StreamEvaluator } from '../shared/alerts/stream-evaluator.js';
 import {
   clickHouseClientProvider,
   clickHouseSourceFromEnv,
@@ -36,6 +39,11 @@ export interface AlertEvaluatorHandlerDeps {
   /** Everything but ClickHouse, which is resolved per invocation (cached by the provider). */
   readonly ports: () => Omit<AlertEvaluatorPorts, 'clickhouse'>;
   readonly clickhouse: () => Promise<ClickHouseClient>;
+  /**
+   * After the round: the stream evaluator's sweep of stream-owned series whose shard went silent
+   * (stream-evaluator.ts). Absent when no stream evaluator is deployed.
+   */
+  readonly sweep?: () => Promise<readonly RuleOutcome[]>;
   readonly logger?: Logger;
   readonly metrics?: Metrics;
   readonly tracer?: Tracer;
@@ -53,6 +61,20 @@ export function createAlertEvaluatorHandler(deps: AlertEvaluatorHandlerDeps) {
   const lambdaHandler = async (_event: unknown, _context: Context): Promise<EvaluationReport> => {
     const evaluator = createAlertEvaluator({ ...deps.ports(), clickhouse: await deps.clickhouse() });
     const report = await evaluator.evaluate();
+    const swept = deps.sweep ? await deps.sweep() : [];
+    const sweptPublished = swept.flatMap((o) => o.published);
+    const sweptErrors = swept.flatMap((o) => (o.error ? [o.error] : []));
+    metrics.addMetric('StreamSeriesSwept', MetricUnit.Count, sweptPublished.length);
+    for (const e of sweptPublished) {
+      logger.info('alert transition (sweep of a silent shard)', {
+        detailType: e.detailType,
+        tenant: e.detail.tenant,
+        rule: e.detail.rule.id,
+        transitionId: e.detail.transitionId,
+      });
+    }
+    for (const e of sweptErrors)
+      logger.error(e.message, { tenant: e.tenant, rule: e.ruleId, cause: String(e.cause) });
     const fired = report.published.filter((e) => e.detailType === ALERT_FIRING).length;
     metrics.addMetric('RulesEvaluated', MetricUnit.Count, report.rules);
     metrics.addMetric('SeriesEvaluated', MetricUnit.Count, report.series);
@@ -70,11 +92,11 @@ export function createAlertEvaluatorHandler(deps: AlertEvaluatorHandlerDeps) {
         transitionId: e.detail.transitionId,
       });
     }
-    if (report.errors.length > 0) {
+    if (report.errors.length > 0 || sweptErrors.length > 0) {
       for (const e of report.errors)
         logger.error(e.message, { tenant: e.tenant, rule: e.ruleId, cause: String(e.cause) });
       throw new AlertEvaluationError(
-        `${report.errors.length} of ${report.rules} rules could not be evaluated`,
+        `${report.errors.length} of ${report.rules} rules could not be evaluated; ${sweptErrors.length} sweeps failed`,
       );
     }
     logger.info('evaluation done', {
@@ -97,6 +119,7 @@ export function createAlertEvaluatorHandler(deps: AlertEvaluatorHandlerDeps) {
 export function depsFromConfig(): AlertEvaluatorHandlerDeps {
   const tracer = new Tracer();
   let ports: Omit<AlertEvaluatorPorts, 'clickhouse'> | undefined;
+  let stream: StreamEvaluator | undefined;
   let clickhouse: (() => Promise<ClickHouseClient>) | undefined;
   return {
     tracer,
@@ -115,11 +138,32 @@ export function depsFromConfig(): AlertEvaluatorHandlerDeps {
           ),
           queryBaseUrl: config.QUERY_API_URL,
           concurrency: config.ALERT_CONCURRENCY,
-          // The stream evaluator decides the rest (evaluation-path.ts).
-          owns: isScheduledRule,
+          // The stream evaluator decides the rest (evaluation-path.ts), when deployed.
+          ...(config.ALERT_STREAM_WINDOW_SECONDS > 0 && { owns: isScheduledRule }),
         };
       }
       return ports;
+    },
+    sweep: async () => {
+      const config = alertEvaluatorConfig();
+      if (config.ALERT_STREAM_WINDOW_SECONDS === 0) return [];
+      stream ??= createStreamEvaluator({
+        rules: new FileRuleSource(config.ALERT_RULES_DIR),
+        state: new DynamoAlertStateStore(
+          tracer.captureAWSv3Client(new DynamoDBClient({})),
+          config.ALERT_STATE_TABLE,
+        ),
+        slices: new DynamoAlertSliceStore(
+          tracer.captureAWSv3Client(new DynamoDBClient({})),
+          config.ALERT_STATE_TABLE,
+        ),
+        publisher: new EventBridgeEventPublisher(
+          tracer.captureAWSv3Client(new EventBridgeClient({})),
+          config.ALERT_BUS_NAME,
+        ),
+        queryBaseUrl: config.QUERY_API_URL,
+      });
+      return stream.sweep(Date.now(), config.ALERT_STREAM_WINDOW_SECONDS * 1000);
     },
     clickhouse: () => {
       clickhouse ??= clickHouseClientProvider(clickHouseSourceFromEnv(alertEvaluatorConfig()));
