@@ -8,6 +8,7 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -16,6 +17,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
+import { STREAM_ALERT_WINDOW_SECONDS } from '../../functions/shared/alerts/evaluation-path.js';
 import { ALERT_DETAIL_TYPES, ALERT_EVENT_SOURCE } from '../../functions/shared/alerts/events.js';
 import { CHANNEL_TYPES, type ChannelType } from '../../functions/shared/alerts/rules.js';
 import { metricsNamespace, PIPELINE_METRICS } from '../../functions/shared/costs/pipeline-metrics.js';
@@ -68,6 +70,7 @@ export interface ComputeStackProps extends StackProps {
   readonly clickhouseSecret: secretsmanager.ISecret;
   readonly hotWriterDeadLetterQueue: sqs.IQueue;
   readonly lakeWriterDeadLetterQueue: sqs.IQueue;
+  readonly streamAlertsDeadLetterQueue: sqs.IQueue;
   readonly alarmTopic: sns.ITopic;
   /** Athena writes query results here (the workgroup's `results/` prefix). */
   readonly athenaResultsBucket: s3.IBucket;
@@ -96,6 +99,8 @@ export class ComputeStack extends Stack {
   public readonly compactor: PipelineFunction;
   public readonly query: PipelineFunction;
   public readonly alertEvaluator: PipelineFunction;
+  /** The stream's third consumer: decides the stream-owned alert rules per tumbling window. */
+  public readonly streamAlertEvaluator: PipelineFunction;
   /** One notifier function per channel type. */
   public readonly notifiers: ReadonlyMap<ChannelType, PipelineFunction>;
   public readonly alertBus: events.EventBus;
@@ -265,6 +270,7 @@ export class ComputeStack extends Stack {
     this.alertBus = new events.EventBus(this, 'AlertBus', { description: 'Alert state changes' });
     tagComponent(this.alertBus, 'alerting');
     this.alertEvaluator = this.createAlertEvaluator(props);
+    this.streamAlertEvaluator = this.createStreamAlertEvaluator(props);
     this.notifiers = this.createNotifiers(props);
 
     // --- Monitoring
@@ -277,7 +283,13 @@ export class ComputeStack extends Stack {
         { fn: this.hotWriter, deadLetterQueue: props.hotWriterDeadLetterQueue },
         { fn: this.lakeWriter, deadLetterQueue: props.lakeWriterDeadLetterQueue },
       ],
-      others: [this.compactor, this.query, this.alertEvaluator, ...this.notifiers.values()],
+      others: [
+        this.compactor,
+        this.query,
+        this.alertEvaluator,
+        this.streamAlertEvaluator,
+        ...this.notifiers.values(),
+      ],
     });
     tagComponent(this.dashboard, 'monitoring');
     this.createIngestAlarms(props);
@@ -506,6 +518,8 @@ export class ComputeStack extends Stack {
         QUERY_API_URL: this.queryApi.apiEndpoint,
         CLICKHOUSE_SECRET_ARN: props.clickhouseSecret.secretArn,
         ALERT_CONCURRENCY: String(s.alertConcurrency),
+        // The stream evaluator owns the rules evaluationPath gives it; this one sweeps their silent shards.
+        ALERT_STREAM_WINDOW_SECONDS: String(STREAM_ALERT_WINDOW_SECONDS),
       },
     });
     // A failed or throttled round is not retried: the next one, a minute later, evaluates afresh.
@@ -532,6 +546,50 @@ export class ComputeStack extends Stack {
       maxEventAge: Duration.minutes(2),
     });
     tagComponent(schedule, 'alerting');
+    return fn;
+  }
+
+  private createStreamAlertEvaluator(props: ComputeStackProps): PipelineFunction {
+    const s = props.settings;
+    const fn = new PipelineFunction(this, 'StreamAlertEvaluator', {
+      name: 'stream-alert-evaluator',
+      invocation: 'synchronous',
+      metricsNamespace: metricsNamespace(s.environment),
+      component: 'alerting',
+      description:
+        'Stream consumer with tumbling windows: decide the stream-owned alert rules within seconds',
+      memorySize: 512,
+      timeout: Duration.minutes(1),
+      bundledPaths: [{ from: s.alertRulesDir, to: BUNDLED_ALERT_RULES_DIR }],
+      environment: {
+        ALERT_RULES_DIR: BUNDLED_ALERT_RULES_DIR,
+        ALERT_STATE_TABLE: props.alertStateTable.tableName,
+        ALERT_BUS_NAME: this.alertBus.eventBusName,
+        QUERY_API_URL: this.queryApi.apiEndpoint,
+      },
+    });
+    this.alertBus.grantPutEventsTo(fn.function);
+    fn.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        resources: [props.alertStateTable.tableArn],
+      }),
+    );
+    const source = new StreamConsumer(this, 'StreamAlertEvaluatorSource', {
+      consumer: fn,
+      stream: props.stream,
+      deadLetterQueue: props.streamAlertsDeadLetterQueue,
+      alarmTopic: props.alarmTopic,
+      batchSize: 1000,
+      // Inside a window records go on at once: the window's end, not a batching wait, is the delay.
+      maxBatchingWindow: Duration.seconds(0),
+      tumblingWindow: Duration.seconds(STREAM_ALERT_WINDOW_SECONDS),
+      // Alerts are about now: an hour-old backlog is not worth deciding (and the sweep covers it).
+      maxRecordAge: Duration.hours(1),
+      iteratorAgeAlarmThreshold: Duration.minutes(1),
+      startingPosition: lambda.StartingPosition.LATEST,
+    });
+    tagComponent(source, 'alerting');
     return fn;
   }
 
