@@ -141,10 +141,11 @@ describe('compute stack', () => {
       BatchSize: 1000,
     });
     expect(JSON.stringify(mapping?.DestinationConfig)).toContain('StreamAlertsDeadLetterQueue');
-    const fns = ofType('AWS::Lambda::Function').map(([, r]) => r.Properties);
-    const env = (name: string) =>
-      fns.find((f) => f.Environment?.Variables?.POWERTOOLS_SERVICE_NAME === name)?.Environment?.Variables ??
-      {};
+    const vars = ofType('AWS::Lambda::Function').map(
+      ([, r]) =>
+        (r.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {},
+    );
+    const env = (name: string) => vars.find((v) => v.POWERTOOLS_SERVICE_NAME === name) ?? {};
     expect(Object.keys(env('stream-alert-evaluator'))).toEqual(
       expect.arrayContaining(['ALERT_STATE_TABLE', 'ALERT_BUS_NAME', 'ALERT_RULES_DIR', 'QUERY_API_URL']),
     );
