@@ -21,7 +21,8 @@ import type { CheckpointStore, ShardCheckpoint } from './checkpoint-store.js';
  * Local stand-in for Lambda's Kinesis event source mapping (ESM): reads every shard of a kinesalite
  * stream and invokes a consumer handler with Lambda's exact event shape, honouring batch size, batching
  * window, bisect on error, ReportBatchItemFailures, retry and record-age limits and an on-failure
- * destination. The rules, and where each comes from, are in docs/esm-semantics.md.
+ * destination. Tumbling windows (state carried between invocations, a final invocation per window) when
+ * `tumblingWindowSeconds` is set. The rules, and where each comes from, are in docs/esm-semantics.md.
  */
 
 export type StartingPosition = 'TRIM_HORIZON' | 'LATEST';
