@@ -43,6 +43,7 @@ const slicePk = (tenant: string, ruleId: string) => `slices#${tenant}#${ruleId}`
 const activityPk = (shardId: string) => `activity#${shardId}`;
 /** Slices are read for at most a rule window (15 min): a day of TTL is ample. */
 const SLICE_TTL_SECONDS = 86_400;
+const PUT_CONCURRENCY = 16;
 
 /**
  * In the alert state table (pk/sk strings, TTL on `expiresAt`): one item per (tenant, rule,
@@ -60,25 +61,32 @@ export class DynamoAlertSliceStore implements AlertSliceStore {
 
   async put(items: readonly WindowSlices[]): Promise<void> {
     try {
-      await Promise.all(
-        items.map((w) =>
-          this.doc.send(
-            new PutCommand({
-              TableName: this.tableName,
-              Item: {
-                pk: slicePk(w.tenant, w.ruleId),
-                sk: `${pad(w.windowEnd)}#${w.shardId}#${w.part}`,
-                // Opaque JSON: DynamoDB's number and map rules never reshape a partial.
-                slices: JSON.stringify(w.slices),
-                expiresAt: Math.floor(w.windowEnd / 1000) + SLICE_TTL_SECONDS,
-              },
-            }),
-          ),
-        ),
-      );
+      // A few writes at a time: a window can carry hundreds of rules.
+      for (let i = 0; i < items.length; i += PUT_CONCURRENCY) {
+        await this.putAll(items.slice(i, i + PUT_CONCURRENCY));
+      }
     } catch (cause) {
       throw new AlertSliceStoreError('writing alert slices failed', { cause });
     }
+  }
+
+  private async putAll(items: readonly WindowSlices[]): Promise<void> {
+    await Promise.all(
+      items.map((w) =>
+        this.doc.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: {
+              pk: slicePk(w.tenant, w.ruleId),
+              sk: `${pad(w.windowEnd)}#${w.shardId}#${w.part}`,
+              // Opaque JSON: DynamoDB's number and map rules never reshape a partial.
+              slices: JSON.stringify(w.slices),
+              expiresAt: Math.floor(w.windowEnd / 1000) + SLICE_TTL_SECONDS,
+            },
+          }),
+        ),
+      ),
+    );
   }
 
   async load(tenant: string, ruleId: string, fromMs: number, toMs: number): Promise<WindowSlices[]> {
