@@ -51,6 +51,7 @@ describe('function bundles', () => {
       'notifier-slack',
       'notifier-webhook',
       'query',
+      'stream-alert-evaluator',
     ]);
     for (const b of bundles) {
       expect(existsSync(join(b.dir, 'index.mjs.map')), b.service).toBe(true);
@@ -60,17 +61,19 @@ describe('function bundles', () => {
     }
   });
 
-  it('ships the repository alert rule files in the alert evaluator bundle, where ALERT_RULES_DIR points', () => {
-    const evaluator = bundles.find((b) => b.service === 'alert-evaluator');
+  it('ships the repository alert rule files in both alert evaluator bundles, where ALERT_RULES_DIR points', () => {
     const rulesDir = join(REPO_ROOT, 'alerts');
     const ruleFiles = readdirSync(rulesDir).filter((f) => /\.(ya?ml|json)$/.test(f));
     expect(ruleFiles.length).toBeGreaterThan(0);
-    for (const file of ruleFiles) {
-      expect(readFileSync(join(evaluator?.dir ?? '', BUNDLED_ALERT_RULES_DIR, file), 'utf8'), file).toBe(
-        readFileSync(join(rulesDir, file), 'utf8'),
-      );
+    for (const service of ['alert-evaluator', 'stream-alert-evaluator']) {
+      const evaluator = bundles.find((b) => b.service === service);
+      for (const file of ruleFiles) {
+        expect(readFileSync(join(evaluator?.dir ?? '', BUNDLED_ALERT_RULES_DIR, file), 'utf8'), file).toBe(
+          readFileSync(join(rulesDir, file), 'utf8'),
+        );
+      }
     }
-    // Only the evaluator carries them.
+    // Only the evaluators carry them.
     const query = bundles.find((b) => b.service === 'query');
     expect(existsSync(join(query?.dir ?? '', BUNDLED_ALERT_RULES_DIR))).toBe(false);
   });
