@@ -62,7 +62,8 @@ function records(end: number, n: number): KinesisStreamRecord[] {
     const service = services[i % services.length]!;
     const rows = Array.from({ length: 50 }, (_, j) => {
       const row: Record<string, unknown> = {};
-      for (const c of physicalColumns('otel_traces')) row[c.name] = c.type === 'map' ? {} : c.nestedIn ? [] : '';
+      for (const c of physicalColumns('otel_traces'))
+        row[c.name] = c.type === 'map' ? {} : c.nestedIn ? [] : '';
       return {
         ...row,
         TenantId: 'acme',
