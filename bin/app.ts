@@ -63,6 +63,7 @@ export function createApp(props: AppProps = {}): PipelineApp {
     clickhouseSecret: stateful.clickhouseSecret,
     hotWriterDeadLetterQueue: stateful.hotWriterDeadLetterQueue,
     lakeWriterDeadLetterQueue: stateful.lakeWriterDeadLetterQueue,
+    streamAlertsDeadLetterQueue: stateful.streamAlertsDeadLetterQueue,
     alarmTopic: operations.alarmTopic,
     athenaResultsBucket: stateful.athenaResultsBucket,
     athenaWorkGroupName: stateful.athenaWorkGroupName,

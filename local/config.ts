@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { STREAM_ALERT_WINDOW_SECONDS } from '../functions/shared/alerts/evaluation-path.js';
 import { commaList } from '../functions/shared/config/environment.js';
 import { CORS_ORIGIN, CORS_ORIGIN_MESSAGE } from '../functions/shared/http/cors.js';
 import { FAULT_PLAN_PATTERN } from './fault-hooks.js';
@@ -41,6 +42,12 @@ export const localConfigSchema = z.object({
   LAKE_BATCH_WINDOW_MS: z.coerce.number().int().min(0).max(300_000).default(15_000),
   COMPACTION_INTERVAL_MS: positiveInt.default(10 * 60_000),
   ALERT_INTERVAL_MS: positiveInt.default(60_000),
+  /** The stream evaluator's tumbling window (a divisor of a minute); 0: no stream evaluator, the schedule evaluates every rule. */
+  ALERT_STREAM_WINDOW_SECONDS: z.coerce
+    .number()
+    .int()
+    .refine((n) => n === 0 || (n >= 1 && n <= 60 && 60 % n === 0), 'a divisor of 60 (1..60), or 0 for off')
+    .default(STREAM_ALERT_WINDOW_SECONDS),
   /** Folder of alert rule files (YAML/JSON); the repository's alerts/ by default. */
   ALERT_RULES_DIR: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('WARN'),

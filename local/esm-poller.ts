@@ -8,7 +8,12 @@ import {
   ListShardsCommand,
   type Shard,
 } from '@aws-sdk/client-kinesis';
-import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import type {
+  Context,
+  KinesisStreamEvent,
+  KinesisStreamRecord,
+  KinesisStreamTumblingWindowEvent,
+} from 'aws-lambda';
 import type { DeadLetter, DeadLetterSink } from '../functions/shared/dead-letter/dead-letter.js';
 import type { CheckpointStore, ShardCheckpoint } from './checkpoint-store.js';
 
@@ -16,7 +21,8 @@ import type { CheckpointStore, ShardCheckpoint } from './checkpoint-store.js';
  * Local stand-in for Lambda's Kinesis event source mapping (ESM): reads every shard of a kinesalite
  * stream and invokes a consumer handler with Lambda's exact event shape, honouring batch size, batching
  * window, bisect on error, ReportBatchItemFailures, retry and record-age limits and an on-failure
- * destination. The rules, and where each comes from, are in docs/esm-semantics.md.
+ * destination. Tumbling windows (state carried between invocations, a final invocation per window) when
+ * `tumblingWindowSeconds` is set. The rules, and where each comes from, are in docs/esm-semantics.md.
  */
 
 export type StartingPosition = 'TRIM_HORIZON' | 'LATEST';
@@ -99,6 +105,13 @@ export interface EsmPollerOptions {
   readonly maximumRetryBackoffMs?: number;
   /** How often ListShards looks for new shards. @default 10000 */
   readonly shardDiscoveryIntervalMs?: number;
+  /**
+   * Lambda's `TumblingWindowInSeconds`, 0..900: 0 is no windows. With windows, records are grouped
+   * by arrival time into epoch-aligned windows per shard; each invocation gets the window's `state`
+   * and returns the next one; the window's end brings a final invocation (docs/esm-semantics.md).
+   * @default 0
+   */
+  readonly tumblingWindowSeconds?: number;
   /** Builds the Lambda context for each invocation. @default createLocalLambdaContext */
   readonly contextFactory?: ContextFactory;
   /** `invokeIdentityArn` in the records. @default arn:aws:iam::<account>:role/<functionName>-role */
@@ -119,6 +132,9 @@ export class EsmPollerError extends Error {
 
 /** Lambda's synchronous invocation payload limit: a batch stops growing before its event passes it. */
 export const MAX_EVENT_BYTES = 6 * 1024 * 1024;
+
+/** Lambda's limit on a tumbling window's state: past it, the window is terminated early. */
+export const MAX_WINDOW_STATE_BYTES = 1024 * 1024;
 
 export interface ShardStats {
   readonly shardId: string;
@@ -142,6 +158,7 @@ interface Resolved {
   readonly discoveryMs: number;
   readonly maxBackoffMs: number;
   readonly functionName: string;
+  readonly tumblingMs: number;
 }
 
 function checkInt(name: string, value: number, ok: (n: number) => boolean, range: string): void {
@@ -165,6 +182,7 @@ export function resolveEsmPollerOptions(o: EsmPollerOptions): Resolved {
     discoveryMs: o.shardDiscoveryIntervalMs ?? 10_000,
     maxBackoffMs: o.maximumRetryBackoffMs ?? o.pollIntervalMs ?? 1000,
     functionName: o.functionName ?? 'local-consumer',
+    tumblingMs: (o.tumblingWindowSeconds ?? 0) * 1000,
   };
   checkInt('batchSize', r.batchSize, (n) => n >= 1 && n <= 10_000, '1..10000');
   checkInt('maximumBatchingWindowMs', r.windowMs, (n) => n >= 0 && n <= 300_000, '0..300000');
@@ -178,6 +196,7 @@ export function resolveEsmPollerOptions(o: EsmPollerOptions): Resolved {
   checkInt('pollIntervalMs', r.pollMs, (n) => n >= 1 && n <= 60_000, '1..60000');
   checkInt('maximumRetryBackoffMs', r.maxBackoffMs, (n) => n >= 1 && n <= 300_000, '1..300000');
   checkInt('shardDiscoveryIntervalMs', r.discoveryMs, (n) => n >= 1, 'a positive integer');
+  checkInt('tumblingWindowSeconds', o.tumblingWindowSeconds ?? 0, (n) => n >= 0 && n <= 900, '0..900');
   if (r.startingPosition !== 'TRIM_HORIZON' && r.startingPosition !== 'LATEST') {
     throw new EsmPollerConfigError(
       `\`startingPosition\` must be TRIM_HORIZON or LATEST, got: ${r.startingPosition}`,
@@ -291,6 +310,8 @@ interface ShardState {
   inFlight: boolean;
   /** Fetch ticket of the last read that found nothing with nothing pending; -1 if none. */
   caughtUpTicket: number;
+  /** Tumbling windows: a window has records folded into its state and awaits its final invocation. */
+  windowOpen: boolean;
   loop?: Promise<void>;
 }
 
@@ -392,7 +413,7 @@ export class EsmPoller {
         (s) =>
           s.status === 'finished' ||
           s.status === 'waiting' ||
-          (!s.closed && !s.inFlight && s.buffer.length === 0 && s.caughtUpTicket >= since),
+          (!s.closed && !s.inFlight && !s.windowOpen && s.buffer.length === 0 && s.caughtUpTicket >= since),
       );
       if (idle) return;
       await this.#sleep(Math.min(20, this.#r.pollMs));
@@ -478,6 +499,7 @@ export class EsmPoller {
         buffer: [],
         inFlight: false,
         caughtUpTicket: -1,
+        windowOpen: false,
       };
       this.#shards.set(shardId, state);
       if (saved?.finished) {
@@ -505,12 +527,14 @@ export class EsmPoller {
       if (s.status !== 'waiting') continue;
       if (!s.parents.every((p) => this.#shards.get(p)?.status === 'finished')) continue;
       s.status = 'running';
-      s.loop = this.#runShard(s).catch((error: unknown) => {
-        this.#log.error(
-          `esm-poller: shard ${s.shardId} stopped on an unexpected error`,
-          describeError(error),
-        );
-      });
+      s.loop = (this.#r.tumblingMs > 0 ? this.#runWindowedShard(s) : this.#runShard(s)).catch(
+        (error: unknown) => {
+          this.#log.error(
+            `esm-poller: shard ${s.shardId} stopped on an unexpected error`,
+            describeError(error),
+          );
+        },
+      );
     }
   }
 
@@ -630,6 +654,213 @@ export class EsmPoller {
         Math.min(this.#r.pollMs * 2 ** (failures - 1), Math.max(this.#r.pollMs, this.#r.maxBackoffMs)),
       );
     }
+  }
+
+  // --- one shard with tumbling windows -----------------------------------------------------------------
+
+  /**
+   * Lambda's tumbling windows (docs/esm-semantics.md, "Tumbling windows"): records grouped by arrival
+   * time into epoch-aligned windows; every invocation of a window carries the state the previous
+   * one returned; once the window's end has passed and its records are all handed over, a final
+   * invocation (no records, `isFinalInvokeForWindow`) gets the last state. The checkpoint moves
+   * only when a window is complete, so after a restart an open window's records are read again and
+   * folded from an empty state: nothing is counted twice in a window's final state.
+   */
+  async #runWindowedShard(s: ShardState): Promise<void> {
+    const reader = this.#reader(s);
+    const W = this.#r.tumblingMs;
+    const windowOf = (b: Buffered) => Math.floor(b.arrivalMs / W) * W;
+    let win: { start: number; state: Record<string, unknown>; last?: string } | undefined;
+    let failures = 0;
+    let lastError = '';
+    /** When the last read that found nothing began (a read begun after a window's end sees all of it). */
+    let drySince = Number.NEGATIVE_INFINITY;
+
+    const backoff = () =>
+      this.#sleep(
+        Math.min(
+          this.#r.pollMs * 2 ** Math.max(0, failures - 1),
+          Math.max(this.#r.pollMs, this.#r.maxBackoffMs),
+        ),
+      );
+
+    const final = async (open: NonNullable<typeof win>, terminatedEarly: boolean): Promise<boolean> => {
+      s.inFlight = true;
+      const outcome = await this.#invokeWindow(
+        s,
+        [],
+        open.start,
+        open.state,
+        true,
+        terminatedEarly,
+        failures + 1,
+      );
+      s.inFlight = false;
+      if (outcome.kind !== 'success') {
+        // The shard waits until the final invocation succeeds ("suspends further processing").
+        failures++;
+        this.#log.warn(
+          `esm-poller: final invocation of ${s.shardId}'s window ${new Date(open.start).toISOString()} failed (attempt ${failures}); retrying`,
+          outcome.error,
+        );
+        await backoff();
+        return false;
+      }
+      failures = 0;
+      if (open.last) {
+        s.checkpoint = open.last;
+        s.skipBeforeMs = undefined;
+        await this.#saveCheckpoint(s, { sequenceNumber: open.last });
+      }
+      return true;
+    };
+
+    while (!this.#stopping) {
+      if (!win && s.buffer.length === 0 && reader.ended) {
+        await this.#saveCheckpoint(s, {
+          ...(s.checkpoint ? { sequenceNumber: s.checkpoint } : {}),
+          finished: true,
+        });
+        s.status = 'finished';
+        this.#startReadyShards();
+        return;
+      }
+      // 1. Close the open window when a later window's record is next, or its end has passed and a
+      // read begun after the end found nothing more (every record of the window is handed over).
+      if (win) {
+        const head = s.buffer[0];
+        const end = win.start + W;
+        const closed = head
+          ? windowOf(head) > win.start
+          : reader.ended || (Date.now() >= end && drySince >= end);
+        if (closed) {
+          if (await final(win, false)) {
+            win = undefined;
+            s.windowOpen = false;
+          }
+          continue;
+        }
+      }
+      // 2. Read: more records when the buffer has no full batch.
+      if (!reader.ended && !this.#full(s.buffer)) {
+        const started = Date.now();
+        const got = await reader.fetch(this.#r.batchSize - s.buffer.length);
+        if (this.#stopping) return;
+        if (got.ok && got.read === 0) {
+          drySince = started;
+          if (s.buffer.length === 0) {
+            s.caughtUpTicket = got.ticket;
+            await this.#sleep(
+              win ? Math.min(this.#r.pollMs, Math.max(1, win.start + W - Date.now())) : this.#r.pollMs,
+            );
+            continue;
+          }
+        }
+      }
+      if (s.buffer.length === 0) continue;
+
+      // 3. A batch: the head's window only, up to batchSize and the payload limit.
+      const head = s.buffer[0]!;
+      const start = windowOf(head);
+      win ??= { start, state: {} };
+      s.windowOpen = true;
+      const batch = this.#take(s.buffer.filter((b) => windowOf(b) === start));
+      s.inFlight = true;
+      const outcome = await this.#invokeWindow(s, batch, start, win.state, false, false, failures + 1);
+      s.inFlight = false;
+      if (outcome.kind === 'success') {
+        if (JSON.stringify(outcome.state).length > MAX_WINDOW_STATE_BYTES) {
+          // Over Lambda's 1 MB: the window ends early with the state it had, then continues with
+          // an empty one, and this batch is invoked again into it.
+          if (await final(win, true)) win = { start, state: {} };
+          continue;
+        }
+        win.state = outcome.state;
+        win.last = batch[batch.length - 1]!.record.kinesis.sequenceNumber;
+        s.buffer.splice(0, batch.length);
+        failures = 0;
+        continue;
+      }
+      failures++;
+      lastError = outcome.error;
+      if (this.#r.maxRetries >= 0 && failures > this.#r.maxRetries) {
+        const destination = this.#o.onFailure;
+        const failed: FailedBatch = {
+          condition: 'RetryAttemptsExhausted',
+          reason: `${failures} attempt(s) failed; last: ${lastError}`,
+          streamArn: this.#streamArn,
+          shardId: s.shardId,
+          records: batch.map((b) => structuredClone(b.record)),
+          attempts: failures,
+        };
+        try {
+          if (destination) await destination.send(failed);
+          else
+            this.#log.warn(
+              `esm-poller: discarded ${batch.length} record(s) of ${s.shardId} (${failed.reason})`,
+            );
+        } catch (error) {
+          this.#log.error('esm-poller: on-failure destination refused a window batch', describeError(error));
+          await backoff();
+          continue;
+        }
+        // Done with, though not in the state: the window's checkpoint moves past them.
+        win.last = batch[batch.length - 1]!.record.kinesis.sequenceNumber;
+        s.buffer.splice(0, batch.length);
+        failures = 0;
+        continue;
+      }
+      await backoff();
+    }
+  }
+
+  async #invokeWindow(
+    s: ShardState,
+    batch: readonly Buffered[],
+    start: number,
+    state: Record<string, unknown>,
+    isFinal: boolean,
+    terminatedEarly: boolean,
+    attempt: number,
+  ): Promise<{ kind: 'success'; state: Record<string, unknown> } | { kind: 'failure'; error: string }> {
+    const event: KinesisStreamTumblingWindowEvent & { shardId: string; eventSourceARN: string } = {
+      Records: batch.map((b) => structuredClone(b.record)),
+      window: {
+        start: new Date(start).toISOString(),
+        end: new Date(start + this.#r.tumblingMs).toISOString(),
+      },
+      state: structuredClone(state),
+      shardId: s.shardId,
+      eventSourceARN: this.#streamArn,
+      isFinalInvokeForWindow: isFinal,
+      isWindowTerminatedEarly: terminatedEarly,
+    };
+    const info: InvocationInfo = { shardId: s.shardId, recordCount: batch.length, attempt };
+    const context =
+      this.#o.contextFactory?.(info) ??
+      createLocalLambdaContext(this.#r.functionName, { region: this.#region, account: this.#account });
+    let response: unknown;
+    try {
+      response = await this.#o.handler(event, context);
+    } catch (error) {
+      return { kind: 'failure', error: describeError(error) };
+    }
+    const r = response as { state?: unknown; batchItemFailures?: unknown } | null | undefined;
+    // Lambda treats a response without `state` as a failed invocation.
+    if (
+      !r ||
+      typeof r !== 'object' ||
+      typeof r.state !== 'object' ||
+      r.state === null ||
+      Array.isArray(r.state)
+    ) {
+      return { kind: 'failure', error: 'the response has no state object' };
+    }
+    if (this.#r.reportFailures && Array.isArray(r.batchItemFailures) && r.batchItemFailures.length > 0) {
+      // The returned state already counts the failed records: retry the batch from the old state.
+      return { kind: 'failure', error: 'the function reported failed records' };
+    }
+    return { kind: 'success', state: r.state as Record<string, unknown> };
   }
 
   #full(buffer: readonly Buffered[]): boolean {

@@ -5,7 +5,11 @@ import {
   DynamoAlertStateStore,
   ensureAlertStateTable,
 } from '../functions/shared/alerts/dynamo-alert-state-store.js';
-import { createAlertEvaluator, type EvaluationReport } from '../functions/shared/alerts/evaluator.js';
+import {
+  createAlertEvaluator,
+  type EvaluationReport,
+  type RuleOutcome,
+} from '../functions/shared/alerts/evaluator.js';
 import {
   ALERT_DETAIL_TYPES,
   ALERT_EVENT_SOURCE,
@@ -16,7 +20,7 @@ import {
 import { consoleLine } from '../functions/shared/alerts/format.js';
 import { createNotifier, type RetryPolicy } from '../functions/shared/alerts/notifier.js';
 import type { RuleSource } from '../functions/shared/alerts/rule-source.js';
-import { CHANNEL_TYPES } from '../functions/shared/alerts/rules.js';
+import { type AlertRule, CHANNEL_TYPES } from '../functions/shared/alerts/rules.js';
 import type { SecretSource } from '../functions/shared/alerts/secrets.js';
 import type { DeadLetterSink } from '../functions/shared/dead-letter/dead-letter.js';
 
@@ -185,6 +189,10 @@ export interface LocalAlertingOptions {
   readonly history?: AlertHistoryStore;
   /** Base URL of the console, for links in events and history. */
   readonly consoleBaseUrl?: string;
+  /** Rules the scheduled evaluator owns (local mode: `isScheduledRule`). @default every rule */
+  readonly owns?: (rule: AlertRule) => boolean;
+  /** Run after each evaluation: the stream evaluator's sweep of silent shards' series. */
+  readonly sweep?: (nowMs: number) => Promise<readonly RuleOutcome[]>;
 }
 
 export interface LocalAlerting {
@@ -247,6 +255,7 @@ export async function startLocalAlerting(options: LocalAlertingOptions): Promise
     ...(options.silences && { silences: options.silences }),
     ...(options.history && { history: options.history }),
     ...(options.consoleBaseUrl && { consoleBaseUrl: options.consoleBaseUrl }),
+    ...(options.owns ? { owns: options.owns } : {}),
   });
 
   let timer: NodeJS.Timeout | undefined;
@@ -255,6 +264,9 @@ export async function startLocalAlerting(options: LocalAlertingOptions): Promise
   const evaluateNow = async () => {
     const report = await evaluator.evaluate();
     for (const e of report.errors) log(`alert evaluator: ${e.message}: ${String(e.cause)}`);
+    for (const o of options.sweep ? await options.sweep(report.evaluatedAt) : []) {
+      if (o.error) log(`alert evaluator (stream sweep): ${o.error.message}: ${String(o.error.cause)}`);
+    }
     options.onEvaluated?.(report);
     return report;
   };

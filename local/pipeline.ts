@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { KinesisStreamTumblingWindowEvent } from 'aws-lambda';
 import { createAlertsApiHandler } from '../functions/alerts-api/handler.js';
 import { createCompactorHandler } from '../functions/compactor/handler.js';
 import { createConsoleHandler } from '../functions/console/handler.js';
@@ -20,8 +21,12 @@ import {
   ensureAlertConfigTables,
 } from '../functions/shared/alerts/dynamo-alert-config-store.js';
 import { DynamoAlertStateStore } from '../functions/shared/alerts/dynamo-alert-state-store.js';
+import { isScheduledRule } from '../functions/shared/alerts/evaluation-path.js';
+import type { AlertEvent } from '../functions/shared/alerts/events.js';
 import { FileRuleSource } from '../functions/shared/alerts/rule-source.js';
 import { LocalSecretSource } from '../functions/shared/alerts/secrets.js';
+import { DynamoAlertSliceStore } from '../functions/shared/alerts/slice-store.js';
+import { createStreamEvaluator } from '../functions/shared/alerts/stream-evaluator.js';
 import { createRemoteClickHouse } from '../functions/shared/clickhouse/connect.js';
 import { applyMigrations } from '../functions/shared/clickhouse/migrations.js';
 import { CONSOLE_ROUTES, DirectoryConsoleFiles } from '../functions/shared/console/static-site.js';
@@ -48,6 +53,7 @@ import {
   setKeyScopes,
 } from '../functions/shared/tenants/dynamo-tenant-directory.js';
 import { TokenBucketRateLimiter } from '../functions/shared/tenants/rate-limiter.js';
+import { createStreamAlertEvaluatorHandler } from '../functions/stream-alert-evaluator/handler.js';
 import { localDynamoClient, localKinesisClient, localS3Client } from './aws-clients.js';
 import { FileCheckpointStore } from './checkpoint-store.js';
 import { createEmbeddedClickHouse } from './clickhouse-embedded.js';
@@ -408,20 +414,69 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
     compactionTimer.unref();
     closers.push(async () => clearInterval(compactionTimer));
 
+    // Files merged with the alerts API's rules: the stream and the schedule see the same rules.
+    const alertRules = new MergedRuleSource(ruleFiles, alertConfig, { ttlMs: 5_000 });
+    // The stream evaluator publishes on the local bus, which startLocalAlerting creates.
+    let bus: LocalAlerting['bus'] | undefined;
+    const streamPorts = {
+      rules: alertRules,
+      state: new DynamoAlertStateStore(dynamo, LOCAL_ALERT_STATE_TABLE),
+      slices: new DynamoAlertSliceStore(dynamo, LOCAL_ALERT_STATE_TABLE),
+      publisher: {
+        publish: (events: readonly AlertEvent[]) => {
+          if (!bus) throw new LocalStartError('the alert bus is not started');
+          return bus.publish(events);
+        },
+      },
+      queryBaseUrl: gateway.url,
+      silences: alertConfig,
+      history: alertHistory,
+      consoleBaseUrl: gateway.url,
+    };
+    const streamWindowMs = config.ALERT_STREAM_WINDOW_SECONDS * 1000;
+    const sweeper = createStreamEvaluator(streamPorts);
     const alerting = await startLocalAlerting({
       clickhouse,
       dynamo,
-      rules: new MergedRuleSource(ruleFiles, alertConfig, { ttlMs: 5_000 }),
+      rules: alertRules,
       secrets: new RoutingSecretSource(channelSecrets, new LocalSecretSource({}, process.env)),
-      stateTable: LOCAL_ALERT_STATE_TABLE,
       silences: alertConfig,
       history: alertHistory,
       consoleBaseUrl: gateway.url,
       deadLetters,
+      stateTable: LOCAL_ALERT_STATE_TABLE,
       intervalMs: config.ALERT_INTERVAL_MS,
       queryBaseUrl: gateway.url,
+      // With the stream evaluator off, the schedule evaluates every rule: none is left undecided.
+      ...(streamWindowMs > 0 && {
+        owns: isScheduledRule,
+        sweep: (now: number) => sweeper.sweep(now, streamWindowMs),
+      }),
     });
+    bus = alerting.bus;
     closers.push(() => alerting.close());
+
+    // The stream evaluator: a third consumer with tumbling windows, publishing on the same bus.
+    if (config.ALERT_STREAM_WINDOW_SECONDS > 0) {
+      const streamEvaluator = createStreamAlertEvaluatorHandler({ ports: () => streamPorts });
+      const streamAlerts = await startEsmPoller({
+        kinesis,
+        streamName: LOCAL_STREAM,
+        // The poller hands this consumer tumbling-window events (tumblingWindowSeconds below).
+        handler: (event, context) => streamEvaluator(event as KinesisStreamTumblingWindowEvent, context),
+        functionName: 'stream-alert-evaluator',
+        checkpointStore: new FileCheckpointStore(join(checkpoints, 'stream-alert-evaluator.json')),
+        batchSize: 1000,
+        tumblingWindowSeconds: config.ALERT_STREAM_WINDOW_SECONDS,
+        reportBatchItemFailures: true,
+        maximumRetryAttempts: -1,
+        maximumRetryBackoffMs: 5_000,
+        // Alerts are about now: a first start does not replay the stream's history into them.
+        startingPosition: 'LATEST',
+        pollIntervalMs: 200,
+      });
+      closers.push(() => streamAlerts.stop());
+    }
 
     const endpoints: LocalEndpoints = {
       url: gateway.url,

@@ -24,6 +24,11 @@ export const alertEvaluatorConfigSchema = z.intersection(
     ALERT_RULES_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(30_000),
     /** Base URL of the console, for the links to the data in events and history. */
     CONSOLE_BASE_URL: z.url().optional(),
+    /**
+     * The stream evaluator's tumbling window, when one is deployed: then this evaluator skips the
+     * stream-owned rules and sweeps their series on silent shards. 0: it evaluates every rule.
+     */
+    ALERT_STREAM_WINDOW_SECONDS: z.coerce.number().int().min(0).max(60).default(0),
   }),
 );
 

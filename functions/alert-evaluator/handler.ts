@@ -9,21 +9,20 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { ClickHouseClient } from '@clickhouse/client';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { MergedRuleSource } from '../shared/alerts/api-rule-source.js';
-import {
-  DynamoAlertConfigStore,
-  DynamoAlertHistoryStore,
-} from '../shared/alerts/dynamo-alert-config-store.js';
+import { alertConfigPorts } from '../shared/alerts/alert-config-ports.js';
 import { DynamoAlertStateStore } from '../shared/alerts/dynamo-alert-state-store.js';
+import { isScheduledRule } from '../shared/alerts/evaluation-path.js';
 import {
   type AlertEvaluatorPorts,
   createAlertEvaluator,
   type EvaluationReport,
   RecentValues,
+  type RuleOutcome,
 } from '../shared/alerts/evaluator.js';
 import { EventBridgeEventPublisher } from '../shared/alerts/eventbridge-event-publisher.js';
 import { ALERT_FIRING } from '../shared/alerts/events.js';
-import { FileRuleSource } from '../shared/alerts/rule-source.js';
+import { DynamoAlertSliceStore } from '../shared/alerts/slice-store.js';
+import { createStreamEvaluator, type StreamEvaluator } from '../shared/alerts/stream-evaluator.js';
 import {
   clickHouseClientProvider,
   clickHouseSourceFromEnv,
@@ -41,6 +40,11 @@ export interface AlertEvaluatorHandlerDeps {
   /** Everything but ClickHouse, which is resolved per invocation (cached by the provider). */
   readonly ports: () => Omit<AlertEvaluatorPorts, 'clickhouse'>;
   readonly clickhouse: () => Promise<ClickHouseClient>;
+  /**
+   * After the round: the stream evaluator's sweep of stream-owned series whose shard went silent
+   * (stream-evaluator.ts). Absent when no stream evaluator is deployed.
+   */
+  readonly sweep?: () => Promise<readonly RuleOutcome[]>;
   readonly logger?: Logger;
   readonly metrics?: Metrics;
   readonly tracer?: Tracer;
@@ -58,6 +62,20 @@ export function createAlertEvaluatorHandler(deps: AlertEvaluatorHandlerDeps) {
   const lambdaHandler = async (_event: unknown, _context: Context): Promise<EvaluationReport> => {
     const evaluator = createAlertEvaluator({ ...deps.ports(), clickhouse: await deps.clickhouse() });
     const report = await evaluator.evaluate();
+    const swept = deps.sweep ? await deps.sweep() : [];
+    const sweptPublished = swept.flatMap((o) => o.published);
+    const sweptErrors = swept.flatMap((o) => (o.error ? [o.error] : []));
+    metrics.addMetric('StreamSeriesSwept', MetricUnit.Count, sweptPublished.length);
+    for (const e of sweptPublished) {
+      logger.info('alert transition (sweep of a silent shard)', {
+        detailType: e.detailType,
+        tenant: e.detail.tenant,
+        rule: e.detail.rule.id,
+        transitionId: e.detail.transitionId,
+      });
+    }
+    for (const e of sweptErrors)
+      logger.error(e.message, { tenant: e.tenant, rule: e.ruleId, cause: String(e.cause) });
     const fired = report.published.filter((e) => e.detailType === ALERT_FIRING).length;
     metrics.addMetric('RulesEvaluated', MetricUnit.Count, report.rules);
     metrics.addMetric('SeriesEvaluated', MetricUnit.Count, report.series);
@@ -75,11 +93,11 @@ export function createAlertEvaluatorHandler(deps: AlertEvaluatorHandlerDeps) {
         transitionId: e.detail.transitionId,
       });
     }
-    if (report.errors.length > 0) {
+    if (report.errors.length > 0 || sweptErrors.length > 0) {
       for (const e of report.errors)
         logger.error(e.message, { tenant: e.tenant, rule: e.ruleId, cause: String(e.cause) });
       throw new AlertEvaluationError(
-        `${report.errors.length} of ${report.rules} rules could not be evaluated`,
+        `${report.errors.length} of ${report.rules} rules could not be evaluated; ${sweptErrors.length} sweeps failed`,
       );
     }
     logger.info('evaluation done', {
@@ -98,11 +116,27 @@ export function createAlertEvaluatorHandler(deps: AlertEvaluatorHandlerDeps) {
     .use(logMetrics(metrics, { captureColdStartMetric: true }));
 }
 
+function configPorts(
+  config: ReturnType<typeof alertEvaluatorConfig>,
+  dynamo: DynamoDBClient,
+  logger: Logger,
+) {
+  return alertConfigPorts(dynamo, {
+    rulesDir: config.ALERT_RULES_DIR,
+    ...(config.ALERT_CONFIG_TABLE && { configTable: config.ALERT_CONFIG_TABLE }),
+    ...(config.ALERT_HISTORY_TABLE && { historyTable: config.ALERT_HISTORY_TABLE }),
+    rulesTtlMs: config.ALERT_RULES_TTL_MS,
+    ...(config.CONSOLE_BASE_URL && { consoleBaseUrl: config.CONSOLE_BASE_URL }),
+    onSkipped: (r) => logger.warn('API alert rules skipped', { shadowed: r.shadowed, invalid: r.invalid }),
+  });
+}
+
 /** Production dependencies from the environment, read on the first invocation. */
 export function depsFromConfig(): AlertEvaluatorHandlerDeps {
   const tracer = new Tracer();
   const logger = new Logger();
   let ports: Omit<AlertEvaluatorPorts, 'clickhouse'> | undefined;
+  let stream: StreamEvaluator | undefined;
   let clickhouse: (() => Promise<ClickHouseClient>) | undefined;
   return {
     tracer,
@@ -111,23 +145,8 @@ export function depsFromConfig(): AlertEvaluatorHandlerDeps {
       if (!ports) {
         const config = alertEvaluatorConfig();
         const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
-        const files = new FileRuleSource(config.ALERT_RULES_DIR);
-        const apiStore = config.ALERT_CONFIG_TABLE
-          ? new DynamoAlertConfigStore(dynamo, config.ALERT_CONFIG_TABLE)
-          : undefined;
         ports = {
-          rules: apiStore
-            ? new MergedRuleSource(files, apiStore, {
-                ttlMs: config.ALERT_RULES_TTL_MS,
-                onSkipped: (r) =>
-                  logger.warn('API alert rules skipped', { shadowed: r.shadowed, invalid: r.invalid }),
-              })
-            : files,
-          ...(apiStore && { silences: apiStore }),
-          ...(config.ALERT_HISTORY_TABLE && {
-            history: new DynamoAlertHistoryStore(dynamo, config.ALERT_HISTORY_TABLE),
-          }),
-          ...(config.CONSOLE_BASE_URL && { consoleBaseUrl: config.CONSOLE_BASE_URL }),
+          ...configPorts(config, dynamo, logger),
           // Kept by the warm container between rounds: the trend of series not stored (ok).
           recentValues: new RecentValues(),
           state: new DynamoAlertStateStore(dynamo, config.ALERT_STATE_TABLE),
@@ -137,9 +156,28 @@ export function depsFromConfig(): AlertEvaluatorHandlerDeps {
           ),
           queryBaseUrl: config.QUERY_API_URL,
           concurrency: config.ALERT_CONCURRENCY,
+          // The stream evaluator decides the rest (evaluation-path.ts), when deployed.
+          ...(config.ALERT_STREAM_WINDOW_SECONDS > 0 && { owns: isScheduledRule }),
         };
       }
       return ports;
+    },
+    sweep: async () => {
+      const config = alertEvaluatorConfig();
+      if (config.ALERT_STREAM_WINDOW_SECONDS === 0) return [];
+      const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
+      stream ??= createStreamEvaluator({
+        // The same rules, silences and history as the round: a stream rule made through the API too.
+        ...configPorts(config, dynamo, logger),
+        state: new DynamoAlertStateStore(dynamo, config.ALERT_STATE_TABLE),
+        slices: new DynamoAlertSliceStore(dynamo, config.ALERT_STATE_TABLE),
+        publisher: new EventBridgeEventPublisher(
+          tracer.captureAWSv3Client(new EventBridgeClient({})),
+          config.ALERT_BUS_NAME,
+        ),
+        queryBaseUrl: config.QUERY_API_URL,
+      });
+      return stream.sweep(Date.now(), config.ALERT_STREAM_WINDOW_SECONDS * 1000);
     },
     clickhouse: () => {
       clickhouse ??= clickHouseClientProvider(clickHouseSourceFromEnv(alertEvaluatorConfig()));

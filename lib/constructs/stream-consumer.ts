@@ -34,6 +34,11 @@ export interface StreamConsumerProps {
   readonly iteratorAgeAlarmThreshold?: Duration;
   /** @default lambda.StartingPosition.TRIM_HORIZON (nothing already on the stream is skipped) */
   readonly startingPosition?: lambda.StartingPosition;
+  /**
+   * Lambda tumbling windows (state carried between invocations, a final invocation per window),
+   * 1..900 s. @default none
+   */
+  readonly tumblingWindow?: Duration;
 }
 
 /**
@@ -67,6 +72,9 @@ export class StreamConsumer extends Construct {
     checkRange('parallelizationFactor', parallelizationFactor, 1, 10);
     if (!window.isUnresolved()) checkRange('maxBatchingWindow (s)', window.toSeconds(), 0, 300);
     if (!maxRecordAge.isUnresolved()) checkRange('maxRecordAge (s)', maxRecordAge.toSeconds(), 60, 604_800);
+    if (props.tumblingWindow && !props.tumblingWindow.isUnresolved()) {
+      checkRange('tumblingWindow (s)', props.tumblingWindow.toSeconds(), 1, 900);
+    }
 
     const fn = props.consumer.function;
     this.eventSource = new KinesisEventSource(props.stream, {
@@ -79,6 +87,7 @@ export class StreamConsumer extends Construct {
       retryAttempts,
       maxRecordAge,
       onFailure: new SqsDlq(props.deadLetterQueue),
+      ...(props.tumblingWindow && { tumblingWindow: props.tumblingWindow }),
     });
     fn.addEventSource(this.eventSource);
 

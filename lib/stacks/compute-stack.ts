@@ -18,6 +18,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
 import { ALERTS_ROUTES } from '../../functions/shared/alerts/alerts-routes.js';
+import { STREAM_ALERT_WINDOW_SECONDS } from '../../functions/shared/alerts/evaluation-path.js';
 import { ALERT_DETAIL_TYPES, ALERT_EVENT_SOURCE } from '../../functions/shared/alerts/events.js';
 import { CHANNEL_TYPES, type ChannelType } from '../../functions/shared/alerts/rules.js';
 import { CONSOLE_ROUTES } from '../../functions/shared/console/static-site.js';
@@ -72,6 +73,7 @@ export interface ComputeStackProps extends StackProps {
   readonly clickhouseSecret: secretsmanager.ISecret;
   readonly hotWriterDeadLetterQueue: sqs.IQueue;
   readonly lakeWriterDeadLetterQueue: sqs.IQueue;
+  readonly streamAlertsDeadLetterQueue: sqs.IQueue;
   readonly alarmTopic: sns.ITopic;
   /** Athena writes query results here (the workgroup's `results/` prefix). */
   readonly athenaResultsBucket: s3.IBucket;
@@ -106,6 +108,8 @@ export class ComputeStack extends Stack {
   public readonly alertEvaluator: PipelineFunction;
   /** /v1/alerts/... (rules, channels, silences, state, history) on the query HTTP API. */
   public readonly alertsApi: PipelineFunction;
+  /** The stream's third consumer: decides the stream-owned alert rules per tumbling window. */
+  public readonly streamAlertEvaluator: PipelineFunction;
   /** One notifier function per channel type. */
   public readonly notifiers: ReadonlyMap<ChannelType, PipelineFunction>;
   public readonly alertBus: events.EventBus;
@@ -294,6 +298,7 @@ export class ComputeStack extends Stack {
     this.alertBus = new events.EventBus(this, 'AlertBus', { description: 'Alert state changes' });
     tagComponent(this.alertBus, 'alerting');
     this.alertEvaluator = this.createAlertEvaluator(props);
+    this.streamAlertEvaluator = this.createStreamAlertEvaluator(props);
     this.notifiers = this.createNotifiers(props);
     this.alertsApi = this.createAlertsApi(props);
 
@@ -313,6 +318,7 @@ export class ComputeStack extends Stack {
         this.console,
         this.alertsApi,
         this.alertEvaluator,
+        this.streamAlertEvaluator,
         ...this.notifiers.values(),
       ],
     });
@@ -581,6 +587,8 @@ export class ComputeStack extends Stack {
         ALERT_CONCURRENCY: String(s.alertConcurrency),
         ALERT_CONFIG_TABLE: props.alertConfigTable.tableName,
         ALERT_HISTORY_TABLE: props.alertHistoryTable.tableName,
+        // The stream evaluator owns the rules evaluationPath gives it; this one sweeps their silent shards.
+        ALERT_STREAM_WINDOW_SECONDS: String(STREAM_ALERT_WINDOW_SECONDS),
       },
     });
     // A failed or throttled round is not retried: the next one, a minute later, evaluates afresh.
@@ -699,6 +707,66 @@ export class ComputeStack extends Stack {
         'Callers send a tenant API key (Authorization: Bearer / x-api-key); the alerts API function verifies its hash against the tenants table, needs the query scope to read and the admin scope to write, and scopes everything to that tenant.',
       );
     }
+    return fn;
+  }
+
+  private createStreamAlertEvaluator(props: ComputeStackProps): PipelineFunction {
+    const s = props.settings;
+    const fn = new PipelineFunction(this, 'StreamAlertEvaluator', {
+      name: 'stream-alert-evaluator',
+      invocation: 'synchronous',
+      metricsNamespace: metricsNamespace(s.environment),
+      component: 'alerting',
+      description:
+        'Stream consumer with tumbling windows: decide the stream-owned alert rules within seconds',
+      memorySize: 512,
+      timeout: Duration.minutes(1),
+      bundledPaths: [{ from: s.alertRulesDir, to: BUNDLED_ALERT_RULES_DIR }],
+      environment: {
+        ALERT_RULES_DIR: BUNDLED_ALERT_RULES_DIR,
+        ALERT_STATE_TABLE: props.alertStateTable.tableName,
+        ALERT_BUS_NAME: this.alertBus.eventBusName,
+        QUERY_API_URL: this.queryApi.apiEndpoint,
+        CONSOLE_BASE_URL: this.queryApi.apiEndpoint,
+        // The scheduled evaluator's rules and silences (alerts API), history included.
+        ALERT_CONFIG_TABLE: props.alertConfigTable.tableName,
+        ALERT_HISTORY_TABLE: props.alertHistoryTable.tableName,
+      },
+    });
+    this.alertBus.grantPutEventsTo(fn.function);
+    fn.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Scan', 'dynamodb:Query'],
+        resources: [props.alertConfigTable.tableArn],
+      }),
+    );
+    fn.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:PutItem'],
+        resources: [props.alertHistoryTable.tableArn],
+      }),
+    );
+    fn.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        resources: [props.alertStateTable.tableArn],
+      }),
+    );
+    const source = new StreamConsumer(this, 'StreamAlertEvaluatorSource', {
+      consumer: fn,
+      stream: props.stream,
+      deadLetterQueue: props.streamAlertsDeadLetterQueue,
+      alarmTopic: props.alarmTopic,
+      batchSize: 1000,
+      // Inside a window records go on at once: the window's end, not a batching wait, is the delay.
+      maxBatchingWindow: Duration.seconds(0),
+      tumblingWindow: Duration.seconds(STREAM_ALERT_WINDOW_SECONDS),
+      // Alerts are about now: an hour-old backlog is not worth deciding (and the sweep covers it).
+      maxRecordAge: Duration.hours(1),
+      iteratorAgeAlarmThreshold: Duration.minutes(1),
+      startingPosition: lambda.StartingPosition.LATEST,
+    });
+    tagComponent(source, 'alerting');
     return fn;
   }
 

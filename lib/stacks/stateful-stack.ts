@@ -33,6 +33,7 @@ export const STATEFUL_LOGICAL_IDS = {
   clickhouseSecret: 'ClickHouseSecret',
   hotWriterDeadLetterQueue: 'HotWriterDeadLetterQueue',
   lakeWriterDeadLetterQueue: 'LakeWriterDeadLetterQueue',
+  streamAlertsDeadLetterQueue: 'StreamAlertsDeadLetterQueue',
   glueDatabase: 'GlueDatabase',
   athenaWorkGroup: 'AthenaWorkGroup',
   alertStateTable: 'AlertStateTable',
@@ -67,6 +68,8 @@ export class StatefulStack extends Stack {
   public readonly clickhouseSecret: secretsmanager.ISecret;
   public readonly hotWriterDeadLetterQueue: sqs.IQueue;
   public readonly lakeWriterDeadLetterQueue: sqs.IQueue;
+  /** Batches the stream alert evaluator gave up on (pointers into the stream). */
+  public readonly streamAlertsDeadLetterQueue: sqs.IQueue;
   public readonly glueDatabaseName: string;
   public readonly athenaWorkGroupName: string;
   /** Names of the Glue tables (one per lake table, under `<name>/` in the lake bucket). */
@@ -139,6 +142,10 @@ export class StatefulStack extends Stack {
     this.lakeWriterDeadLetterQueue = pin(
       deadLetterQueue(this, 'LakeWriterDeadLetterQueue'),
       STATEFUL_LOGICAL_IDS.lakeWriterDeadLetterQueue,
+    );
+    this.streamAlertsDeadLetterQueue = pin(
+      deadLetterQueue(this, 'StreamAlertsDeadLetterQueue'),
+      STATEFUL_LOGICAL_IDS.streamAlertsDeadLetterQueue,
     );
 
     const tenants = new dynamodb.Table(this, 'Tenants', {

@@ -55,6 +55,7 @@ describe('function bundles', () => {
       'notifier-teams',
       'notifier-webhook',
       'query',
+      'stream-alert-evaluator',
     ]);
     for (const b of bundles) {
       expect(existsSync(join(b.dir, 'index.mjs.map')), b.service).toBe(true);
@@ -64,12 +65,12 @@ describe('function bundles', () => {
     }
   });
 
-  it('ships the repository alert rule files in the alert evaluator and alerts API bundles, where ALERT_RULES_DIR points', () => {
+  it('ships the repository alert rule files in the alert evaluator, stream alert evaluator and alerts API bundles, where ALERT_RULES_DIR points', () => {
     const rulesDir = join(REPO_ROOT, 'alerts');
     const ruleFiles = readdirSync(rulesDir).filter((f) => /\.(ya?ml|json)$/.test(f));
     expect(ruleFiles.length).toBeGreaterThan(0);
     // The API lists the file rules and refuses writes to their ids, so it needs the same files.
-    for (const service of ['alert-evaluator', 'alerts-api']) {
+    for (const service of ['alert-evaluator', 'stream-alert-evaluator', 'alerts-api']) {
       const bundle = bundles.find((b) => b.service === service);
       for (const file of ruleFiles) {
         expect(readFileSync(join(bundle?.dir ?? '', BUNDLED_ALERT_RULES_DIR, file), 'utf8'), file).toBe(
@@ -77,7 +78,7 @@ describe('function bundles', () => {
         );
       }
     }
-    // Only those two carry them.
+    // Only those three carry them.
     const query = bundles.find((b) => b.service === 'query');
     expect(existsSync(join(query?.dir ?? '', BUNDLED_ALERT_RULES_DIR))).toBe(false);
   });

@@ -63,6 +63,12 @@ export interface AlertEvaluatorPorts {
    * message. Keep one per process (a warm Lambda keeps it between rounds). @default a new one
    */
   readonly recentValues?: RecentValues;
+  /**
+   * Which rules this evaluator owns. The Lambda and local mode pass `isScheduledRule`
+   * (evaluation-path.ts): rules decided on the stream are not evaluated here as well.
+   * @default every rule
+   */
+  readonly owns?: (rule: AlertRule) => boolean;
 }
 
 /** Recent observed values per series, in memory and bounded (least recently updated go first). */
@@ -146,6 +152,9 @@ async function pool<T, R>(items: readonly T[], size: number, run: (item: T) => P
   return out;
 }
 
+/** The process's recent values when a caller brings none (a warm Lambda keeps them between rounds). */
+const SHARED_RECENT_VALUES = new RecentValues();
+
 export function createAlertEvaluator(ports: AlertEvaluatorPorts): AlertEvaluator {
   const clock = ports.clock ?? Date.now;
   const grace = ports.outboxGraceMs ?? 120_000;
@@ -193,183 +202,28 @@ export function createAlertEvaluator(ports: AlertEvaluatorPorts): AlertEvaluator
       };
     }
 
-    const byKey = new Map(stored.map((s) => [s.seriesKey, s]));
-    const observed = new Map(observations.map((o) => [seriesKey(o.series), o]));
-    const keys = new Set([...observed.keys(), ...byKey.keys()]);
-    const timing = { forMs: rule.for, keepFiringForMs: rule.keepFiringFor };
-    const states: StoredAlertState[] = [];
-    const toPublish: { event: AlertEvent; state: StoredAlertState }[] = [];
-    const history: HistoryEntry[] = [];
-    let conflicts = 0;
-    let republished = 0;
-
-    for (const key of keys) {
-      // A cut series is neither evaluated nor resolved: its stored state waits for a later round.
-      if (cutKeys.has(key)) continue;
-      const prev = byKey.get(key);
-      const obs = observed.get(key);
-      if (prev && prev.evaluatedAt >= now) continue; // evaluated at this time or later already
-      const step = nextState(prev, { breached: obs?.breached ?? false, value: obs?.value }, timing, now);
-      const carried = prev?.outbox;
-      const abandoned = carried !== undefined && now - Date.parse(carried.time) >= grace;
-      const memoryKey = `${tenant}\u0000${rule.id}\u0000${key}`;
-      const trend = [...(prev?.trend ?? recent.get(memoryKey) ?? [])];
-      if (obs?.value !== undefined && Number.isFinite(obs.value)) trend.push(obs.value);
-      if (trend.length > MAX_TREND) trend.splice(0, trend.length - MAX_TREND);
-      const unchangedOk = step.state.status === 'ok' && (prev === undefined || prev.status === 'ok');
-      if (unchangedOk && !abandoned) {
-        recent.set(memoryKey, trend);
-        if (prev) states.push(prev);
-        continue;
-      }
-      const series = obs?.series ?? prev?.series ?? {};
-      const labels = { ...rule.labels, ...series };
-      const silenced = silences.some((s) => silenceMatches(s, rule.id, labels, now));
-      const last = obs
-        ? {
-            threshold: obs.threshold,
-            op: obs.op,
-            windowMs: obs.windowMs,
-            ...(obs.details ? { details: obs.details } : {}),
-          }
-        : prev?.last;
-      // Silences: a firing a silence mutes is saved and recorded, its event held back (`muted`); the
-      // first evaluation after the silence ends that finds the alert still firing publishes it, once
-      // (the conditional put owns it, as any transition). A resolution is sent exactly when its
-      // firing was: an incident people were told about is closed even during a silence (PagerDuty,
-      // Opsgenie), and the end of one nobody was told about is not announced.
-      let transition = step.transition;
-      let muted = prev?.muted === true && step.state.status === 'firing';
-      let silenceEnded = false;
-      if (transition === 'firing' && silenced) {
-        transition = undefined;
-        muted = true;
-      } else if (transition === 'resolved' && prev?.muted) {
-        transition = undefined;
-      } else if (!transition && muted && !silenced) {
-        transition = 'firing';
-        muted = false;
-        silenceEnded = true;
-      }
-      const event =
-        transition && last
-          ? buildAlertEvent({
-              tenant,
-              rule,
-              channels: file.channels,
-              transition,
-              observation: { series, value: step.state.value ?? 0, ...last },
-              startsAt: step.state.activeSince ?? now,
-              now,
-              queryBaseUrl: ports.queryBaseUrl,
-              trend,
-              ...(ports.consoleBaseUrl && { consoleBaseUrl: ports.consoleBaseUrl }),
-              ...(isOverflowSeries(series) && transition === 'firing' && { note: `cut: ${cutText}` }),
-            })
-          : undefined;
-      if (event && silenceEnded) event.detail.silenceEnded = true;
-      const next: StoredAlertState = {
-        ...step.state,
-        tenant,
-        ruleId: rule.id,
-        seriesKey: key,
-        series,
-        version: (prev?.version ?? 0) + 1,
-        ...(last ? { last } : {}),
-        ...(step.state.status === 'ok' ? {} : { trend }),
-        ...(muted ? { muted: true } : {}),
-        ...(event ? { outbox: event } : carried ? { outbox: carried } : {}),
-      };
-      if (!(await ports.state.save(next))) {
-        conflicts++;
-        continue;
-      }
-      states.push(next);
-      recent.set(memoryKey, trend);
-      const from = externalState(prev?.status ?? 'ok');
-      const to = externalState(next.status);
-      if (from !== to) {
-        history.push({
-          tenant,
-          at: now,
-          ruleId: rule.id,
-          ruleName: rule.name,
-          series,
-          labels,
-          from,
-          to,
-          value: next.value ?? null,
-          threshold: last?.threshold ?? null,
-          windowMs: last?.windowMs ?? null,
-          ...(last && {
-            link: ports.consoleBaseUrl
-              ? consoleUrl(ports.consoleBaseUrl, rule, series, now - last.windowMs, now)
-              : queryUrl(ports.queryBaseUrl, rule, series, now - last.windowMs, now),
-          }),
-          ...(silenced && { silenced: true }),
-        });
-      }
-      // This write owns the series now: it publishes what an abandoned evaluation left behind.
-      if (abandoned && carried) {
-        toPublish.push({ event: carried, state: next });
-        republished++;
-      }
-      if (event) toPublish.push({ event, state: next });
-    }
-
-    let error: RuleEvaluationError | undefined;
-    if (ports.history && history.length > 0) {
-      try {
-        await ports.history.record(history);
-      } catch (cause) {
-        // The states are saved (and their events go out below); only the record is missing.
-        error = new RuleEvaluationError(
-          `${tenant}/${rule.id}: recording the history failed`,
-          tenant,
-          rule.id,
-          {
-            cause,
-          },
-        );
-      }
-    }
-    const published: AlertEvent[] = [];
-    if (toPublish.length > 0) {
-      try {
-        await ports.publisher.publish(toPublish.map((p) => p.event));
-        published.push(...toPublish.map((p) => p.event));
-        await Promise.all(
-          toPublish.map((p) => ports.state.clearOutbox(p.state, p.event.detail.transitionId)),
-        );
-      } catch (cause) {
-        // The outboxes stay; an evaluation after the grace period publishes them.
-        error = new RuleEvaluationError(
-          `${tenant}/${rule.id}: publishing alert events failed`,
-          tenant,
-          rule.id,
-          {
-            cause,
-          },
-        );
-      }
-    }
-    return {
-      tenant,
-      ruleId: rule.id,
-      observations,
-      states,
-      published,
-      conflicts,
-      republished,
-      ...(error ? { error } : {}),
-    };
+    return applyObservations(
+      {
+        state: ports.state,
+        publisher: ports.publisher,
+        queryBaseUrl: ports.queryBaseUrl,
+        outboxGraceMs: grace,
+        recentValues: recent,
+        ...(ports.history && { history: ports.history }),
+        ...(ports.consoleBaseUrl && { consoleBaseUrl: ports.consoleBaseUrl }),
+      },
+      { file, rule, observations, stored, cutKeys, cutText, now, silences },
+    );
   }
 
   return {
     async evaluate(): Promise<EvaluationReport> {
       const now = clock();
       const files = await ports.rules.load();
-      const work = files.flatMap((file) => file.rules.map((rule) => ({ file, rule })));
+      const owns = ports.owns ?? (() => true);
+      const work = files.flatMap((file) =>
+        file.rules.filter((rule) => owns(rule)).map((rule) => ({ file, rule })),
+      );
       // One read of the silences per tenant and round.
       const silences = new Map<string, Promise<readonly Silence[]>>();
       const silencesOf = (tenant: string) => {
@@ -395,5 +249,221 @@ export function createAlertEvaluator(ports: AlertEvaluatorPorts): AlertEvaluator
         outcomes,
       };
     },
+  };
+}
+
+/** Where the outcome of a rule's observations goes: shared by the scheduled and the stream evaluator. */
+export interface ObservationSinkPorts {
+  readonly state: AlertStateStore;
+  readonly publisher: EventPublisher;
+  readonly queryBaseUrl: string;
+  /** An unpublished outbox older than this is taken as abandoned and republished. */
+  readonly outboxGraceMs: number;
+  /** Where every state change is recorded (GET /v1/alerts/history). @default none */
+  readonly history?: AlertHistoryStore;
+  /** Base URL of the console, for the links to the data in events and history. */
+  readonly consoleBaseUrl?: string;
+  /** Recent values of series not stored (plainly ok), for the first firing message's trend. */
+  readonly recentValues?: RecentValues;
+}
+
+export interface ObservedRule {
+  readonly file: RuleFile;
+  readonly rule: AlertRule;
+  /** This evaluation's observations (kept series and the overflow series). */
+  readonly observations: readonly Observation[];
+  /** The rule's stored series states, as loaded before observing. */
+  readonly stored: readonly StoredAlertState[];
+  /** Series keys to leave untouched (cut by the series cap, or owned by another evaluator). */
+  readonly cutKeys?: ReadonlySet<string>;
+  readonly cutText?: string;
+  readonly now: number;
+  /**
+   * Only these series keys are stepped (others keep their stored state). Omitted: every series
+   * observed or stored. The stream evaluator steps the series whose data its shard carries.
+   */
+  readonly only?: ReadonlySet<string>;
+  /** The tenant's active silences: a muted firing is saved and recorded, not published. */
+  readonly silences?: readonly Silence[];
+}
+
+/**
+ * A rule's observations through the state machine, per series: transitions saved with conditional
+ * writes (the outbox), recorded in the history, and published unless a silence mutes them.
+ */
+export async function applyObservations(
+  ports: ObservationSinkPorts,
+  input: ObservedRule,
+): Promise<RuleOutcome> {
+  const { file, rule, observations, stored, now } = input;
+  const { tenant } = file;
+  const grace = ports.outboxGraceMs;
+  const cutKeys = input.cutKeys ?? new Set<string>();
+  const cutText = input.cutText ?? '';
+  const silences = input.silences ?? [];
+  const recent = ports.recentValues ?? SHARED_RECENT_VALUES;
+  const byKey = new Map(stored.map((s) => [s.seriesKey, s]));
+  const observed = new Map(observations.map((o) => [seriesKey(o.series), o]));
+  const keys = new Set([...observed.keys(), ...byKey.keys()]);
+  const timing = { forMs: rule.for, keepFiringForMs: rule.keepFiringFor };
+  const states: StoredAlertState[] = [];
+  const toPublish: { event: AlertEvent; state: StoredAlertState }[] = [];
+  const history: HistoryEntry[] = [];
+  let conflicts = 0;
+  let republished = 0;
+
+  for (const key of keys) {
+    if (input.only && !input.only.has(key)) continue;
+    // A cut series is neither evaluated nor resolved: its stored state waits for a later round.
+    if (cutKeys.has(key)) continue;
+    const prev = byKey.get(key);
+    const obs = observed.get(key);
+    if (prev && prev.evaluatedAt >= now) continue; // evaluated at this time or later already
+    const step = nextState(prev, { breached: obs?.breached ?? false, value: obs?.value }, timing, now);
+    const carried = prev?.outbox;
+    const abandoned = carried !== undefined && now - Date.parse(carried.time) >= grace;
+    const memoryKey = `${tenant}\u0000${rule.id}\u0000${key}`;
+    const trend = [...(prev?.trend ?? recent.get(memoryKey) ?? [])];
+    if (obs?.value !== undefined && Number.isFinite(obs.value)) trend.push(obs.value);
+    if (trend.length > MAX_TREND) trend.splice(0, trend.length - MAX_TREND);
+    const unchangedOk = step.state.status === 'ok' && (prev === undefined || prev.status === 'ok');
+    if (unchangedOk && !abandoned) {
+      recent.set(memoryKey, trend);
+      if (prev) states.push(prev);
+      continue;
+    }
+    const series = obs?.series ?? prev?.series ?? {};
+    const labels = { ...rule.labels, ...series };
+    const silenced = silences.some((s) => silenceMatches(s, rule.id, labels, now));
+    const last = obs
+      ? {
+          threshold: obs.threshold,
+          op: obs.op,
+          windowMs: obs.windowMs,
+          ...(obs.details ? { details: obs.details } : {}),
+        }
+      : prev?.last;
+    // Silences: a firing a silence mutes is saved and recorded, its event held back (`muted`); the
+    // first evaluation after the silence ends that finds the alert still firing publishes it, once
+    // (the conditional put owns it, as any transition). A resolution is sent exactly when its
+    // firing was: an incident people were told about is closed even during a silence (PagerDuty,
+    // Opsgenie), and the end of one nobody was told about is not announced.
+    let transition = step.transition;
+    let muted = prev?.muted === true && step.state.status === 'firing';
+    let silenceEnded = false;
+    if (transition === 'firing' && silenced) {
+      transition = undefined;
+      muted = true;
+    } else if (transition === 'resolved' && prev?.muted) {
+      transition = undefined;
+    } else if (!transition && muted && !silenced) {
+      transition = 'firing';
+      muted = false;
+      silenceEnded = true;
+    }
+    const event =
+      transition && last
+        ? buildAlertEvent({
+            tenant,
+            rule,
+            channels: file.channels,
+            transition,
+            observation: { series, value: step.state.value ?? 0, ...last },
+            startsAt: step.state.activeSince ?? now,
+            now,
+            queryBaseUrl: ports.queryBaseUrl,
+            trend,
+            ...(ports.consoleBaseUrl && { consoleBaseUrl: ports.consoleBaseUrl }),
+            ...(isOverflowSeries(series) && transition === 'firing' && { note: `cut: ${cutText}` }),
+          })
+        : undefined;
+    if (event && silenceEnded) event.detail.silenceEnded = true;
+    const next: StoredAlertState = {
+      ...step.state,
+      tenant,
+      ruleId: rule.id,
+      seriesKey: key,
+      series,
+      version: (prev?.version ?? 0) + 1,
+      ...(last ? { last } : {}),
+      ...(step.state.status === 'ok' ? {} : { trend }),
+      ...(muted ? { muted: true } : {}),
+      ...(event ? { outbox: event } : carried ? { outbox: carried } : {}),
+    };
+    if (!(await ports.state.save(next))) {
+      conflicts++;
+      continue;
+    }
+    states.push(next);
+    recent.set(memoryKey, trend);
+    const from = externalState(prev?.status ?? 'ok');
+    const to = externalState(next.status);
+    if (from !== to) {
+      history.push({
+        tenant,
+        at: now,
+        ruleId: rule.id,
+        ruleName: rule.name,
+        series,
+        labels,
+        from,
+        to,
+        value: next.value ?? null,
+        threshold: last?.threshold ?? null,
+        windowMs: last?.windowMs ?? null,
+        ...(last && {
+          link: ports.consoleBaseUrl
+            ? consoleUrl(ports.consoleBaseUrl, rule, series, now - last.windowMs, now)
+            : queryUrl(ports.queryBaseUrl, rule, series, now - last.windowMs, now),
+        }),
+        ...(silenced && { silenced: true }),
+      });
+    }
+    // This write owns the series now: it publishes what an abandoned evaluation left behind.
+    if (abandoned && carried) {
+      toPublish.push({ event: carried, state: next });
+      republished++;
+    }
+    if (event) toPublish.push({ event, state: next });
+  }
+
+  let error: RuleEvaluationError | undefined;
+  if (ports.history && history.length > 0) {
+    try {
+      await ports.history.record(history);
+    } catch (cause) {
+      // The states are saved (and their events go out below); only the record is missing.
+      error = new RuleEvaluationError(`${tenant}/${rule.id}: recording the history failed`, tenant, rule.id, {
+        cause,
+      });
+    }
+  }
+  const published: AlertEvent[] = [];
+  if (toPublish.length > 0) {
+    try {
+      await ports.publisher.publish(toPublish.map((p) => p.event));
+      published.push(...toPublish.map((p) => p.event));
+      await Promise.all(toPublish.map((p) => ports.state.clearOutbox(p.state, p.event.detail.transitionId)));
+    } catch (cause) {
+      // The outboxes stay; an evaluation after the grace period publishes them.
+      error = new RuleEvaluationError(
+        `${tenant}/${rule.id}: publishing alert events failed`,
+        tenant,
+        rule.id,
+        {
+          cause,
+        },
+      );
+    }
+  }
+  return {
+    tenant,
+    ruleId: rule.id,
+    observations,
+    states,
+    published,
+    conflicts,
+    republished,
+    ...(error ? { error } : {}),
   };
 }

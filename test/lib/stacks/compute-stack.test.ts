@@ -51,6 +51,7 @@ describe('compute stack', () => {
       'notifier-teams',
       'notifier-webhook',
       'query',
+      'stream-alert-evaluator',
     ]);
     const dataPath = ['ingest', 'hot-writer', 'lake-writer'];
     for (const [id, fn] of pipelineFns) {
@@ -119,7 +120,9 @@ describe('compute stack', () => {
   });
 
   it('consumes the stream with partial batch responses, bisect, bounded retries and age, and a DLQ', () => {
-    const mappings = ofType('AWS::Lambda::EventSourceMapping').map(([, r]) => r.Properties);
+    const mappings = ofType('AWS::Lambda::EventSourceMapping')
+      .map(([, r]) => r.Properties)
+      .filter((m) => !JSON.stringify(m.FunctionName).includes('StreamAlertEvaluator'));
     expect(mappings).toHaveLength(2);
     const byFn = (id: string) => mappings.find((m) => JSON.stringify(m.FunctionName).includes(id));
     for (const [fn, window, age] of [
@@ -151,12 +154,39 @@ describe('compute stack', () => {
     expect(windows.sort((a, b) => a - b)).toEqual([20, 300]);
   });
 
+  it('decides stream-owned alert rules in a third consumer with 5 s tumbling windows, its own DLQ, from LATEST', () => {
+    const mapping = ofType('AWS::Lambda::EventSourceMapping')
+      .map(([, r]) => r.Properties)
+      .find((m) => JSON.stringify(m.FunctionName).includes('StreamAlertEvaluator'));
+    expect(mapping).toMatchObject({
+      TumblingWindowInSeconds: 5,
+      StartingPosition: 'LATEST',
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+      MaximumRecordAgeInSeconds: 3600,
+      BatchSize: 1000,
+    });
+    expect(JSON.stringify(mapping?.DestinationConfig)).toContain('StreamAlertsDeadLetterQueue');
+    const vars = ofType('AWS::Lambda::Function').map(
+      ([, r]) =>
+        (r.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {},
+    );
+    const env = (name: string) => vars.find((v) => v.POWERTOOLS_SERVICE_NAME === name) ?? {};
+    expect(Object.keys(env('stream-alert-evaluator'))).toEqual(
+      expect.arrayContaining(['ALERT_STATE_TABLE', 'ALERT_BUS_NAME', 'ALERT_RULES_DIR', 'QUERY_API_URL']),
+    );
+    // The scheduled evaluator then skips the stream's rules and sweeps their silent shards.
+    expect(env('alert-evaluator')).toMatchObject({ ALERT_STREAM_WINDOW_SECONDS: '5' });
+  });
+
   it('alarms on iterator age and dead-letter depth for both consumers, to the alarm topic', () => {
     const alarms = ofType('AWS::CloudWatch::Alarm').map(([, r]) => r.Properties);
     const iteratorAge = alarms.filter((a) => a.MetricName === 'IteratorAge');
     const dlqDepth = alarms.filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible');
-    expect(iteratorAge).toHaveLength(2);
-    expect(iteratorAge.map((a) => a.Threshold).sort()).toEqual([300_000, 900_000]);
+    expect(iteratorAge).toHaveLength(3);
+    expect(iteratorAge.map((a) => Number(a.Threshold)).sort((a, b) => a - b)).toEqual([
+      60_000, 300_000, 900_000,
+    ]);
     // Two stream consumers, the compactor and alert evaluator schedules, four notifier subscriptions.
     expect(dlqDepth.length).toBeGreaterThanOrEqual(8);
     for (const a of [...iteratorAge, ...dlqDepth]) {
@@ -171,7 +201,11 @@ describe('compute stack', () => {
     const poison = alarms.filter((a) => a.MetricName === 'DeadLetters');
     expect(
       poison.map((a) => a.Dimensions).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
-    ).toEqual([[{ Name: 'service', Value: 'hot-writer' }], [{ Name: 'service', Value: 'lake-writer' }]]);
+    ).toEqual([
+      [{ Name: 'service', Value: 'hot-writer' }],
+      [{ Name: 'service', Value: 'lake-writer' }],
+      [{ Name: 'service', Value: 'stream-alert-evaluator' }],
+    ]);
     for (const a of poison) {
       expect(a).toMatchObject({
         Namespace: 'OtlpPipeline/prod',

@@ -40,6 +40,7 @@ describe('stateful stack', () => {
       [STATEFUL_LOGICAL_IDS.clickhouseSecret]: 'AWS::SecretsManager::Secret',
       [STATEFUL_LOGICAL_IDS.hotWriterDeadLetterQueue]: 'AWS::SQS::Queue',
       [STATEFUL_LOGICAL_IDS.lakeWriterDeadLetterQueue]: 'AWS::SQS::Queue',
+      [STATEFUL_LOGICAL_IDS.streamAlertsDeadLetterQueue]: 'AWS::SQS::Queue',
       [STATEFUL_LOGICAL_IDS.glueDatabase]: 'AWS::Glue::Database',
       [STATEFUL_LOGICAL_IDS.athenaWorkGroup]: 'AWS::Athena::WorkGroup',
       [STATEFUL_LOGICAL_IDS.alertStateTable]: 'AWS::DynamoDB::Table',
