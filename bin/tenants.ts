@@ -48,6 +48,13 @@ Commands:
                                              50000000000 bytes a day unless the operator changed them)
   set-limit --tenant <id> --unlimited        no limit at all for the tenant
   set-limit --tenant <id> --default          back to the deployment defaults
+  set-quota --tenant <id> [--items-per-day <n>] [--bytes-per-day <n>]
+                                             a tenant's daily quotas (UTC day): over one, ingest answers 429
+                                             with Retry-After until midnight UTC; at 80% a QuotaWarning event
+                                             goes on the alert bus. Keeps the tenant's rate limit; a quota not
+                                             given keeps its current value (default: no item quota,
+                                             50000000000 bytes)
+  set-quota --tenant <id> --default          both quotas back to the deployment defaults
   clickhouse-user --tenant <id> [--print]    create (or re-create, rotating its password) a read-only
                                              ClickHouse user that sees only this tenant's rows, for
                                              Grafana, HyperDX or DBeaver; the password is printed once.
@@ -89,6 +96,7 @@ const OPTIONS = {
   default: { type: 'boolean' },
   burst: { type: 'string' },
   'bytes-per-day': { type: 'string' },
+  'items-per-day': { type: 'string' },
   unlimited: { type: 'boolean' },
   table: { type: 'string' },
   region: { type: 'string' },
@@ -176,6 +184,7 @@ function limitText(limits: TenantLimits | undefined): string {
     ...(limits?.itemsPerSecond === undefined ? [] : [`${limits.itemsPerSecond}/s`]),
     ...(limits?.burst === undefined ? [] : [`burst ${limits.burst}`]),
     ...(limits?.bytesPerDay === undefined ? [] : [`${limits.bytesPerDay} B/day`]),
+    ...(limits?.itemsPerDay === undefined ? [] : [`${limits.itemsPerDay} items/day`]),
   ];
   return parts.length === 0 ? 'default' : parts.join(' ');
 }
@@ -237,6 +246,7 @@ async function run(argv: string[]): Promise<void> {
     'revoke',
     'list',
     'set-limit',
+    'set-quota',
     'set-scope',
     'set-query-limit',
     'clickhouse-user',
@@ -293,6 +303,26 @@ async function run(argv: string[]): Promise<void> {
       limits = {
         ...(rate !== undefined && { itemsPerSecond: positiveNumber(rate, 'items-per-second') }),
         ...(values.burst !== undefined && { burst: positiveNumber(values.burst, 'burst') }),
+        ...(bytes !== undefined && { bytesPerDay: positiveNumber(bytes, 'bytes-per-day') }),
+      };
+    }
+  }
+
+  let quotas: Pick<TenantLimits, 'itemsPerDay' | 'bytesPerDay'> | undefined;
+  if (command === 'set-quota') {
+    required(values, 'tenant', command);
+    const items = values['items-per-day'];
+    const bytes = values['bytes-per-day'];
+    if (values.default) {
+      if (items !== undefined || bytes !== undefined) {
+        throw new UsageError('--default excludes --items-per-day and --bytes-per-day');
+      }
+    } else {
+      if (items === undefined && bytes === undefined) {
+        throw new UsageError('set-quota needs --items-per-day or --bytes-per-day (or --default)');
+      }
+      quotas = {
+        ...(items !== undefined && { itemsPerDay: positiveNumber(items, 'items-per-day') }),
         ...(bytes !== undefined && { bytesPerDay: positiveNumber(bytes, 'bytes-per-day') }),
       };
     }
@@ -356,7 +386,25 @@ async function run(argv: string[]): Promise<void> {
         );
         break;
       }
+      case 'set-quota': {
+        // Quotas and rate limits share the keys' `limits`: keep what set-limit set.
+        const current = (await listKeys(client, table, values.tenant)).find((k) => k.limits)?.limits;
+        const { itemsPerDay: _i, bytesPerDay: _b, ...rest } = current ?? {};
+        const merged: TenantLimits = values.default ? rest : { ...current, ...quotas };
+        const next = Object.keys(merged).length === 0 ? undefined : merged;
+        const count = await setTenantLimits(client, table, values.tenant!, next);
+        console.log(
+          `Tenant ${values.tenant}: limits ${limitText(next)} on ${count} key(s); ` +
+            'takes effect within 60 s (the ingest cache).',
+        );
+        break;
+      }
       case 'set-limit': {
+        // set-limit sets the rate and the byte quota; an item quota (set-quota) stays.
+        const current = (await listKeys(client, table, values.tenant)).find((k) => k.limits)?.limits;
+        if (limits !== undefined && !limits.unlimited && current?.itemsPerDay !== undefined) {
+          limits = { ...limits, itemsPerDay: current.itemsPerDay };
+        }
         const count = await setTenantLimits(client, table, values.tenant!, limits);
         console.log(
           `Tenant ${values.tenant}: limit ${limitText(limits)} on ${count} key(s); ` +

@@ -80,11 +80,13 @@ export const settingsSchema = z
       .optional(),
     /**
      * Limits for tenants without their own (functions/shared/tenants/rate-limiter.ts
-     * DEFAULT_TENANT_LIMITS). @default 10000 items/s, burst 100000, 50000000000 bytes a day
+     * DEFAULT_TENANT_LIMITS; daily quotas: functions/shared/tenants/quotas.ts).
+     * @default 10000 items/s, burst 100000, 50000000000 bytes a day, no item quota
      */
     defaultItemsPerSecond: z.coerce.number().positive().optional(),
     defaultBurst: z.coerce.number().positive().optional(),
     defaultBytesPerDay: z.coerce.number().positive().optional(),
+    defaultItemsPerDay: z.coerce.number().positive().optional(),
     /**
      * Origins whose pages may call the API from a browser (the OpenTelemetry web SDK's OTLP/HTTP
      * exporters; see functions/shared/http/cors.ts). @default [] - no cross-origin access

@@ -34,6 +34,7 @@ import {
   ensureTenantsTable,
   registerKey,
 } from '../functions/shared/tenants/dynamo-tenant-directory.js';
+import { OncePerDayQuotaEventSink } from '../functions/shared/tenants/quota-events.js';
 import { TokenBucketRateLimiter } from '../functions/shared/tenants/rate-limiter.js';
 import { localDynamoClient, localKinesisClient, localS3Client } from './aws-clients.js';
 import { FileCheckpointStore } from './checkpoint-store.js';
@@ -43,7 +44,7 @@ import { createLocalColdTier } from './cold-tier.js';
 import type { LocalConfig } from './config.js';
 import { startEmulators } from './emulators.js';
 import { deadLetterDestination, type EsmPoller, startEsmPoller } from './esm-poller.js';
-import { type LocalAlerting, startLocalAlerting } from './event-bus.js';
+import { busQuotaEventSink, type LocalAlerting, startLocalAlerting } from './event-bus.js';
 import { parseFaultPlan, withHotInsertFault, withLakePutFault } from './fault-hooks.js';
 import { type GatewayRoute, startHttpGateway } from './http-gateway.js';
 import { ensureBucket, ensureStream } from './provision.js';
@@ -222,6 +223,7 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
     const store = new S3ObjectStore(s3, LOCAL_LAKE_BUCKET);
 
     const tenants = new CachedTenantDirectory(new DynamoTenantDirectory(dynamo, LOCAL_TENANTS_TABLE));
+    let alertBus: LocalAlerting['bus'] | undefined;
     const ingest = createIngestHandler({
       ports: {
         tenants,
@@ -233,6 +235,9 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
           onError: (err) =>
             console.warn(`rate-limit table unavailable; fallback limits apply: ${String(err)}`),
         }),
+        // The alert bus starts below; warnings before it exists are dropped (none at start-up).
+        quotaEvents: new OncePerDayQuotaEventSink(busQuotaEventSink(() => alertBus)),
+        onQuotaEventError: (err) => console.warn(`quota warning not sent: ${String(err)}`),
         // One attempt per PutRecords, as in Lambda: the SDK's own retries on top kept clients waiting
         // past their timeout, and they resent.
         stream: new KinesisStreamSink(localKinesisClient(emulators.kinesisEndpoint, { maxAttempts: 1 }), {
@@ -360,6 +365,7 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
       intervalMs: config.ALERT_INTERVAL_MS,
       queryBaseUrl: gateway.url,
     });
+    alertBus = alerting.bus;
     closers.push(() => alerting.close());
 
     const endpoints: LocalEndpoints = {

@@ -19,6 +19,7 @@ import {
   TenantDirectoryError,
 } from '../shared/tenants/directory.js';
 import { apiKeyFromHeaders } from '../shared/tenants/keys.js';
+import { type QuotaEventSink, quotaWarningDetail } from '../shared/tenants/quota-events.js';
 import type { RateDecision, RateLimiter } from '../shared/tenants/rate-limiter.js';
 import {
   DEFAULT_DEADLINE_MARGIN_MS,
@@ -68,6 +69,10 @@ export interface IngestPorts {
   readonly tenants: TenantDirectory;
   /** @default none: no rate limiting (the handler and local mode always pass one) */
   readonly rateLimiter?: RateLimiter;
+  /** Where a daily quota's 80% warning goes (the alert bus). @default none */
+  readonly quotaEvents?: QuotaEventSink;
+  /** Told when a quota warning could not be sent (the request is answered all the same). */
+  readonly onQuotaEventError?: (err: unknown) => void;
   /** Per-request caps; absent fields keep DEFAULT_REQUEST_CAPS. */
   readonly requestCaps?: Partial<RequestCaps>;
   readonly stream: StreamSink;
@@ -319,8 +324,22 @@ export function createIngest(ports: IngestPorts): Ingest {
             { outcome: 'rate-limited', tenant, decompressedBytes },
             { 'retry-after': String(decision.retryAfterSeconds) },
           );
-    const take = (items: number) =>
-      ports.rateLimiter?.take(tenant, { items, bytes: decompressedBytes }, tenantInfo.limits);
+    const take = async (items: number) => {
+      const decision = await ports.rateLimiter?.take(
+        tenant,
+        { items, bytes: decompressedBytes },
+        tenantInfo.limits,
+      );
+      // At most once per tenant, quota and day: off the common path.
+      if (decision?.allowed && decision.warnings && ports.quotaEvents) {
+        for (const w of decision.warnings) {
+          await ports.quotaEvents
+            .warn(quotaWarningDetail(tenant, w, now()))
+            .catch((err: unknown) => ports.onQuotaEventError?.(err));
+        }
+      }
+      return decision;
+    };
 
     // Before the decode: a cheap count against the caps, and for protobuf (where the count is
     // exact) the rate limit, so an over-limit or expanding request costs a scan, not a decode.

@@ -145,6 +145,40 @@ describe('npm run tenants (subprocess against dynalite)', () => {
     expect(both).toMatchObject({ code: 2, stderr: expect.stringMatching(/exclude/) });
   });
 
+  it('set-quota sets daily quotas beside the rate limit, which it keeps; set-limit keeps the item quota', async () => {
+    await ensureTenantsTable(client, 'quotas');
+    const target = ['--endpoint', endpoint, '--table', 'quotas'];
+    const created = await cli(['create', '--tenant', 'delta', '--json', ...target]);
+    const { key } = JSON.parse(created.stdout) as { key: string };
+    const run = async (args: string[]) => {
+      const r = await cli([...args, '--tenant', 'delta', ...target]);
+      expect(r.code, r.stderr).toBe(0);
+      return (await new DynamoTenantDirectory(client, 'quotas').resolve(key))?.limits;
+    };
+    expect(await run(['set-limit', '--items-per-second', '50'])).toEqual({ itemsPerSecond: 50 });
+    expect(await run(['set-quota', '--items-per-day', '1000000'])).toEqual({
+      itemsPerSecond: 50,
+      itemsPerDay: 1_000_000,
+    });
+    expect(await run(['set-quota', '--bytes-per-day', '5000'])).toEqual({
+      itemsPerSecond: 50,
+      itemsPerDay: 1_000_000,
+      bytesPerDay: 5000,
+    });
+    expect(await run(['set-limit', '--items-per-second', '70'])).toEqual({
+      itemsPerSecond: 70,
+      itemsPerDay: 1_000_000,
+    });
+    expect(await run(['set-quota', '--default'])).toEqual({ itemsPerSecond: 70 });
+    const bad = await cli(['set-quota', '--tenant', 'delta', '--items-per-day', '0', ...target]);
+    expect(bad).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--items-per-day must be a positive number/),
+    });
+    const none = await cli(['set-quota', '--tenant', 'delta', ...target]);
+    expect(none).toMatchObject({ code: 2, stderr: expect.stringMatching(/needs --items-per-day/) });
+  });
+
   it('creates keys with a scope, changes it, and sets a query limit the directory then reports', async () => {
     await ensureTenantsTable(client, 'scopes');
     const target = ['--endpoint', endpoint, '--table', 'scopes'];
