@@ -10,6 +10,7 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import { z } from 'zod';
 import { createRemoteClickHouse } from '../functions/shared/clickhouse/connect.js';
 import { tenantAccessStatements } from '../functions/shared/clickhouse/tenant-access.js';
+import type { Signal } from '../functions/shared/schema/columns.js';
 import {
   formatScopes,
   type KeyScope,
@@ -27,7 +28,16 @@ import {
   setTenantLimits,
   setTenantQueryLimits,
 } from '../functions/shared/tenants/dynamo-tenant-directory.js';
-import { TenantError } from '../functions/shared/tenants/keys.js';
+import { isValidTenantId, TenantError } from '../functions/shared/tenants/keys.js';
+import {
+  DEFAULT_RETENTION_FILE,
+  RETENTION_SIGNALS,
+  type RetentionSettings,
+  RetentionSettingsError,
+  readRetentionFile,
+  withRetention,
+  writeRetentionFile,
+} from '../functions/shared/tenants/retention.js';
 
 const LOCAL_STATE_FILE = '.data/local.json';
 
@@ -55,6 +65,13 @@ Commands:
                                              given keeps its current value (default: no item quota,
                                              50000000000 bytes)
   set-quota --tenant <id> --default          both quotas back to the deployment defaults
+  set-retention --tenant <id> --signal <traces|logs|metrics> [--hot-days <n>] [--lake-days <n>] [--default]
+                                             a tenant's own retention for one signal, written to
+                                             --file (default ${DEFAULT_RETENTION_FILE}); applied by the next deploy
+                                             (hot: ClickHouse TTL through the migrations; lake: S3 lifecycle rules,
+                                             only shorter than the lake's retention) or local mode's next start.
+                                             --default returns the signal to the deployment defaults
+  show-retention [--tenant <id>]             print the retention file (JSON)
   clickhouse-user --tenant <id> [--print]    create (or re-create, rotating its password) a read-only
                                              ClickHouse user that sees only this tenant's rows, for
                                              Grafana, HyperDX or DBeaver; the password is printed once.
@@ -67,6 +84,7 @@ Commands:
 
 Options:
   --table <name>     the tenants DynamoDB table (default: env TENANTS_TABLE)
+  --file <path>      the retention settings file (set-retention, show-retention; default ${DEFAULT_RETENTION_FILE})
   --region <region>  AWS region (default: the SDK's, e.g. env AWS_REGION)
   --endpoint <url>   a local DynamoDB, e.g. http://127.0.0.1:8000 (the table is created if missing)
   --local            use the running local mode (npm start): reads its DynamoDB endpoint and table
@@ -97,6 +115,10 @@ const OPTIONS = {
   burst: { type: 'string' },
   'bytes-per-day': { type: 'string' },
   'items-per-day': { type: 'string' },
+  signal: { type: 'string' },
+  'hot-days': { type: 'string' },
+  'lake-days': { type: 'string' },
+  file: { type: 'string' },
   unlimited: { type: 'boolean' },
   table: { type: 'string' },
   region: { type: 'string' },
@@ -247,6 +269,8 @@ async function run(argv: string[]): Promise<void> {
     'list',
     'set-limit',
     'set-quota',
+    'set-retention',
+    'show-retention',
     'set-scope',
     'set-query-limit',
     'clickhouse-user',
@@ -327,6 +351,8 @@ async function run(argv: string[]): Promise<void> {
       };
     }
   }
+
+  if (command === 'set-retention' || command === 'show-retention') return retention(command, values);
 
   if (command === 'clickhouse-user') return clickHouseUser(required(values, 'tenant', command), values);
 
@@ -416,6 +442,57 @@ async function run(argv: string[]): Promise<void> {
   } finally {
     client.destroy();
   }
+}
+
+function wholeDays(text: string, option: string): number {
+  const n = positiveNumber(text, option);
+  if (!Number.isInteger(n)) throw new UsageError(`--${option} must be a whole number of days, got: ${text}`);
+  return n;
+}
+
+/** `set-retention` / `show-retention`: the retention file (functions/shared/tenants/retention.ts). */
+async function retention(command: 'set-retention' | 'show-retention', values: Values): Promise<void> {
+  const file = resolve(values.file ?? DEFAULT_RETENTION_FILE);
+  const current = await readRetentionFile(file);
+  if (command === 'show-retention') {
+    const tenants =
+      values.tenant === undefined
+        ? current.tenants
+        : { [values.tenant]: current.tenants[values.tenant] ?? {} };
+    console.log(JSON.stringify({ tenants }, null, 2));
+    return;
+  }
+  const tenant = required(values, 'tenant', command);
+  if (!isValidTenantId(tenant)) throw new UsageError(`invalid tenant id: ${JSON.stringify(tenant)}`);
+  const signal = values.signal;
+  if (!(RETENTION_SIGNALS as readonly string[]).includes(signal ?? '')) {
+    throw new UsageError(`${command} needs --signal traces, logs or metrics`);
+  }
+  const hot = values['hot-days'];
+  const lake = values['lake-days'];
+  if (values.default && (hot !== undefined || lake !== undefined)) {
+    throw new UsageError('--default excludes --hot-days and --lake-days');
+  }
+  if (!values.default && hot === undefined && lake === undefined) {
+    throw new UsageError(`${command} needs --hot-days or --lake-days (or --default)`);
+  }
+  let next: RetentionSettings;
+  try {
+    next = withRetention(current, tenant, signal as Signal, {
+      ...(values.default ? { hotDays: null, lakeDays: null } : {}),
+      ...(hot !== undefined && { hotDays: wholeDays(hot, 'hot-days') }),
+      ...(lake !== undefined && { lakeDays: wholeDays(lake, 'lake-days') }),
+    });
+  } catch (err) {
+    if (err instanceof RetentionSettingsError) throw new UsageError(err.message);
+    throw err;
+  }
+  await writeRetentionFile(file, next);
+  const own = next.tenants[tenant]?.[signal as Signal];
+  console.log(
+    `Tenant ${tenant} ${signal}: hot ${own?.hotDays ?? 'default'} days, lake ${own?.lakeDays ?? 'default'} days, written to ${file}. ` +
+      'Applied by the next deploy (npx cdk deploy --all) or the next start of local mode.',
+  );
 }
 
 /** `clickhouse-user`: a tenant's read-only ClickHouse login (functions/shared/clickhouse/tenant-access.ts). */

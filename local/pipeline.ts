@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { access, constants, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { createCompactorHandler } from '../functions/compactor/handler.js';
@@ -36,6 +36,7 @@ import {
 } from '../functions/shared/tenants/dynamo-tenant-directory.js';
 import { OncePerDayQuotaEventSink } from '../functions/shared/tenants/quota-events.js';
 import { TokenBucketRateLimiter } from '../functions/shared/tenants/rate-limiter.js';
+import { DEFAULT_RETENTION_FILE, readRetentionFile } from '../functions/shared/tenants/retention.js';
 import { localDynamoClient, localKinesisClient, localS3Client } from './aws-clients.js';
 import { FileCheckpointStore } from './checkpoint-store.js';
 import { createEmbeddedClickHouse } from './clickhouse-embedded.js';
@@ -215,7 +216,11 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
         })
       : createEmbeddedClickHouse({ path: join(config.dataDir, 'clickhouse') });
     closers.push(() => clickhouse.close());
-    await applyMigrations(clickhouse, { hotRetentionDays: config.HOT_RETENTION_DAYS });
+    await applyMigrations(clickhouse, {
+      hotRetentionDays: config.HOT_RETENTION_DAYS,
+      // Tenants' own hot retention, as `npm run tenants -- set-retention` wrote it (read at start).
+      tenantRetention: await readRetentionFile(resolvePath(DEFAULT_RETENTION_FILE)),
+    });
     const clickhouseHttp = await startLocalClickHouseHttp(config, clickhouseMode);
     if ('url' in clickhouseHttp) closers.push(clickhouseHttp.close);
 

@@ -623,6 +623,8 @@ export class ComputeStack extends Stack {
       resourceType: 'Custom::ClickHouseMigrations',
       properties: {
         HotRetentionDays: hotRetention,
+        // Tenants' own hot retention: a change re-runs the migrations, which rewrite the TTLs.
+        TenantRetention: JSON.stringify(props.settings.tenantRetention),
         // A new function version (new code, hence possibly new migrations) re-runs them.
         CodeVersion: migrate.function.currentVersion.version,
       },

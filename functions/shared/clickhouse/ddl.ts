@@ -3,6 +3,7 @@ import {
   ENVELOPE_ID_COLUMN,
   type PhysicalColumn,
   type ScalarType,
+  type Signal,
   TABLE_NAMES,
   TABLES,
   type TableName,
@@ -343,10 +344,28 @@ export function schemaStatements(options: DdlOptions = {}): string[] {
   ];
 }
 
-/** Tables whose TTL follows the hot retention, with their TTL time expression. */
-export const RETENTION_TABLES: ReadonlyArray<{ readonly table: string; readonly timeExpr: string }> = [
-  ...TABLE_NAMES.map((t) => ({ table: t as string, timeExpr: TABLES[t].timeColumn as string })),
-  { table: TRACE_LOOKUP_TABLE, timeExpr: 'Start' },
-  { table: SERVICE_RED_TABLE, timeExpr: 'Hour' },
-  { table: LOG_COUNTS_TABLE, timeExpr: 'Hour' },
+/** Tables whose TTL follows the hot retention, with their TTL time expression and signal. */
+export const RETENTION_TABLES: ReadonlyArray<{
+  readonly table: string;
+  readonly timeExpr: string;
+  readonly signal: Signal;
+}> = [
+  ...TABLE_NAMES.map((t) => ({
+    table: t as string,
+    timeExpr: TABLES[t].timeColumn as string,
+    signal: TABLES[t].signal,
+  })),
+  { table: TRACE_LOOKUP_TABLE, timeExpr: 'Start', signal: 'traces' },
+  { table: SERVICE_RED_TABLE, timeExpr: 'Hour', signal: 'traces' },
+  { table: LOG_COUNTS_TABLE, timeExpr: 'Hour', signal: 'logs' },
 ];
+
+/**
+ * The TTL of a table whose retention is a per-row expression (tenants with their own hot
+ * retention, tenants/retention.ts hotDaysExpression); a plain number gives ttlExpression's text.
+ */
+export function ttlExpressionOf(timeExpr: string, daysExpr: string): string {
+  return /^\d+$/.test(daysExpr)
+    ? ttlExpression(timeExpr, Number(daysExpr))
+    : `toDateTime(${timeExpr}) + toIntervalDay(${daysExpr})`;
+}
