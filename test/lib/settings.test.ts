@@ -11,6 +11,7 @@ describe('deploy settings', () => {
       streamMode: 'on-demand',
       shardCount: 1,
       streamRetentionHours: 24,
+      tenantRetention: { tenants: {} },
       hotRetentionDays: 7,
       glacierAfterDays: 30,
       lakeRetentionDays: 365,
