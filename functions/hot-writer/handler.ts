@@ -17,6 +17,7 @@ import { ClickHouseTelemetryWriter, type ClickHouseWriterOptions } from '../shar
 import { PIPELINE_METRICS } from '../shared/costs/pipeline-metrics.js';
 import type { DeadLetterSink } from '../shared/dead-letter/dead-letter.js';
 import { S3DeadLetterSink } from '../shared/dead-letter/s3-dead-letter-sink.js';
+import { ClickHouseUsageSink } from '../shared/usage/usage.js';
 import { hotWriterConfig } from './config.js';
 import { consumeKinesisRecords } from './consumer.js';
 
@@ -104,9 +105,12 @@ export function createHotWriterHandler(deps: HotWriterDeps) {
   ): Promise<KinesisStreamBatchResponse> => {
     deadLetters ??= typeof deps.deadLetters === 'function' ? deps.deadLetters() : deps.deadLetters;
     const inserts: InsertObservation[] = [];
-    const client = observeInserts(await deps.clickhouse(), (o) => inserts.push(o));
+    const raw = await deps.clickhouse();
+    const client = observeInserts(raw, (o) => inserts.push(o));
     const writer = new ClickHouseTelemetryWriter(client, deps.writer);
-    const outcome = await consumeKinesisRecords(event.Records, { writer, deadLetters });
+    // Usage goes through the unobserved client: its rows are not telemetry rows written.
+    const usage = new ClickHouseUsageSink(raw, deps.writer?.database);
+    const outcome = await consumeKinesisRecords(event.Records, { writer, deadLetters, usage });
 
     // The dashboard's contract (functions/shared/costs/pipeline-metrics.ts).
     const tenants = new Map<string, number>();

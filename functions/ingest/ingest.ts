@@ -396,10 +396,18 @@ export function createIngest(ports: IngestPorts): Ingest {
     // Content ids: a byte-identical resend (its response was lost) yields the same envelope ids,
     // which both writers store once (ADR 0004, 0005).
     const requestId = requestContentId(tenant, request.signal, format, encoding, request.body);
+    const usage = {
+      at: started,
+      accepted: flat.accepted,
+      rejected: flat.rejected,
+      wireBytes: requestBytes,
+      decodedBytes: decompressedBytes,
+    };
     try {
       for (const [service, batches] of groupByService(flat.batches)) {
         const key = partitionKey(tenant, service);
-        const identity = { request: requestId, firstOrdinal: records.length, receivedAtNs };
+        // The request's usage rides on its first envelope: metered by the hot writer, no extra call.
+        const identity = { request: requestId, firstOrdinal: records.length, receivedAtNs, usage };
         for (const env of packEnvelopes(tenant, request.signal, batches, ports.envelope, identity)) {
           records.push({ data: env.data, partitionKey: key });
           envelopeBytes += env.data.byteLength;

@@ -58,6 +58,15 @@ export const TENANT_TABLES: readonly string[] = [
   SERVICE_RED_TABLE,
   LOG_COUNTS_TABLE,
 ];
+/**
+ * Usage metering (migration 5): one row per request, from the usage on its first envelope
+ * (envelope.ts RequestUsage), keyed by that envelope's content id so a resend or a redelivery is
+ * one row after merges (ReplacingMergeTree; read with FINAL). USAGE_DAILY_VIEW sums it per tenant,
+ * UTC day and signal. Kept 400 days: a year of bills and their disputes.
+ */
+export const USAGE_TABLE = 'usage_requests';
+export const USAGE_DAILY_VIEW = 'usage_daily';
+export const USAGE_RETENTION_DAYS = 400;
 /** Applied schema versions: see migrations.ts. */
 export const MIGRATIONS_TABLE = 'schema_migrations';
 
@@ -341,6 +350,36 @@ export function schemaStatements(options: DdlOptions = {}): string[] {
     ...TABLE_NAMES.map((t) => createTableStatement(t, options)),
     ...rollupStatements(options),
     ledgerStatement(options),
+  ];
+}
+
+/** Migration 5: the usage table and its daily view. */
+export function usageStatements(options: DdlOptions = {}): string[] {
+  const db = options.database;
+  const table = qualified(USAGE_TABLE, db);
+  return [
+    `CREATE TABLE IF NOT EXISTS ${table} (
+  TenantId LowCardinality(String),
+  Day Date,
+  Signal LowCardinality(String),
+  EnvelopeId String,
+  ItemsAccepted UInt64,
+  ItemsRejected UInt64,
+  WireBytes UInt64,
+  DecodedBytes UInt64
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(Day)
+ORDER BY (TenantId, Day, Signal, EnvelopeId)
+TTL Day + toIntervalDay(${USAGE_RETENTION_DAYS})`,
+    `CREATE VIEW IF NOT EXISTS ${qualified(USAGE_DAILY_VIEW, db)} AS
+SELECT TenantId, Day, Signal,
+  count() AS Requests,
+  sum(ItemsAccepted) AS ItemsAccepted,
+  sum(ItemsRejected) AS ItemsRejected,
+  sum(WireBytes) AS WireBytes,
+  sum(DecodedBytes) AS DecodedBytes
+FROM ${table} FINAL
+GROUP BY TenantId, Day, Signal`,
   ];
 }
 

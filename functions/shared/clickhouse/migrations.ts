@@ -14,6 +14,7 @@ import {
   RETENTION_TABLES,
   schemaStatements,
   ttlExpressionOf,
+  usageStatements,
   WRITE_LEDGER_TABLE,
 } from './ddl.js';
 
@@ -52,6 +53,12 @@ export const MIGRATIONS: readonly Migration[] = [
         const index = ENVELOPE_ID_INDEX.replace(/^INDEX /, 'INDEX IF NOT EXISTS ');
         return `ALTER TABLE ${qualified(t, database)} ADD COLUMN IF NOT EXISTS ${columnDefinition(col)}, ADD ${index}`;
       }),
+  },
+  // Version 4 belongs to the console's rollups (another branch); versions apply in order of number.
+  {
+    version: 5,
+    name: 'usage metering: usage_requests and the usage_daily view',
+    statements: usageStatements,
   },
 ];
 
