@@ -362,14 +362,14 @@ export function usageStatements(options: DdlOptions = {}): string[] {
   TenantId LowCardinality(String),
   Day Date,
   Signal LowCardinality(String),
-  EnvelopeId String,
+  FirstEnvelopeId String,
   ItemsAccepted UInt64,
   ItemsRejected UInt64,
   WireBytes UInt64,
   DecodedBytes UInt64
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(Day)
-ORDER BY (TenantId, Day, Signal, EnvelopeId)
+ORDER BY (TenantId, Day, Signal, FirstEnvelopeId)
 TTL Day + toIntervalDay(${USAGE_RETENTION_DAYS})`,
     `CREATE VIEW IF NOT EXISTS ${qualified(USAGE_DAILY_VIEW, db)} AS
 SELECT TenantId, Day, Signal,

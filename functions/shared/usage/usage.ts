@@ -60,7 +60,7 @@ export class ClickHouseUsageSink implements UsageSink {
         TenantId: r.tenant,
         Day: r.day,
         Signal: r.signal,
-        EnvelopeId: r.envelopeId,
+        FirstEnvelopeId: r.envelopeId,
         ItemsAccepted: r.itemsAccepted,
         ItemsRejected: r.itemsRejected,
         WireBytes: r.wireBytes,
