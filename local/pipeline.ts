@@ -37,6 +37,7 @@ import {
 import { OncePerDayQuotaEventSink } from '../functions/shared/tenants/quota-events.js';
 import { TokenBucketRateLimiter } from '../functions/shared/tenants/rate-limiter.js';
 import { DEFAULT_RETENTION_FILE, readRetentionFile } from '../functions/shared/tenants/retention.js';
+import { ClickHouseUsageReader } from '../functions/shared/usage/usage.js';
 import { localDynamoClient, localKinesisClient, localS3Client } from './aws-clients.js';
 import { FileCheckpointStore } from './checkpoint-store.js';
 import { createEmbeddedClickHouse } from './clickhouse-embedded.js';
@@ -274,6 +275,7 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
             burst: DEFAULT_QUERY_RATE.burst,
           },
         }),
+        usage: new ClickHouseUsageReader(clickhouse),
         hotRetentionDays: config.HOT_RETENTION_DAYS,
       },
     });

@@ -8,7 +8,9 @@ import {
   type TenantQueryLimits,
 } from '../tenants/directory.js';
 import { apiKeyFromHeaders } from '../tenants/keys.js';
+import { utcDate, utcDay } from '../tenants/quotas.js';
 import type { RateLimiter } from '../tenants/rate-limiter.js';
+import type { UsageReader } from '../usage/usage.js';
 import type { CursorCodec, CursorContext, CursorPosition } from './cursor.js';
 import {
   QueryEngineError,
@@ -45,6 +47,7 @@ import {
   TraceGetParamsSchema,
   TracePathSchema,
   TraceSearchParamsSchema,
+  UsageParamsSchema,
 } from './schemas.js';
 import {
   ceilToHour,
@@ -115,6 +118,8 @@ export interface QueryApiDeps {
    */
   readonly rateLimiter?: RateLimiter;
   readonly hotRetentionDays: number;
+  /** Usage metering (GET /v1/usage); absent, the route answers 404. */
+  readonly usage?: UsageReader;
   readonly limits?: Partial<QueryLimits>;
   /** @default Date.now */
   readonly now?: () => number;
@@ -511,6 +516,20 @@ export function createQueryApi(deps: QueryApiDeps) {
     return { status: 200, body: { data, meta: meta(range, tiers, null) }, tiers };
   }
 
+  async function getUsage(tenant: string, query: Query) {
+    const params = parse(UsageParamsSchema, query);
+    // Whole UTC days; the same range limit as every query (31 days by default).
+    const range = resolveRange(params.from, params.to, now(), {
+      ...limits,
+      defaultLookbackMs: 7 * 86_400_000,
+    });
+    const day = (ns: bigint) => utcDate(utcDay(Number(ns / 1_000_000n)));
+    const from = day(range.fromNs);
+    const to = day(range.toNs);
+    const data = await deps.usage!.daily(tenant, from, to);
+    return { status: 200, body: { data, meta: { from, to } }, tiers: [] };
+  }
+
   const error = (status: number, code: string, message: string, extra: Record<string, string> = {}) => ({
     status,
     headers: JSON_HEADERS,
@@ -593,6 +612,9 @@ export function createQueryApi(deps: QueryApiDeps) {
       Math.max(0, (req.remainingMs ?? Number.POSITIVE_INFINITY) - 1_000),
     );
     const budget: QueryBudget = { deadlineMs: now() + timeout };
+    if (operation === 'getUsage' && deps.usage === undefined) {
+      return { ...error(404, 'not_found', 'usage metering is not configured'), log: { operation, tenant } };
+    }
     const pathParams = { ...match.pathParameters, ...req.pathParameters };
     try {
       const r =
@@ -604,7 +626,9 @@ export function createQueryApi(deps: QueryApiDeps) {
               ? await searchLogs(tenant, req.query, budget)
               : operation === 'queryMetrics'
                 ? await queryMetrics(tenant, req.query, budget)
-                : await listServices(tenant, req.query, budget);
+                : operation === 'getUsage'
+                  ? await getUsage(tenant, req.query)
+                  : await listServices(tenant, req.query, budget);
       const bodyText = JSON.stringify(r.body);
       const bytes = Buffer.byteLength(bodyText);
       if (bytes > limits.maxResponseBytes) {

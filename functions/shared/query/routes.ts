@@ -11,6 +11,8 @@ import {
   TraceResponseSchema,
   TraceSearchParamsSchema,
   TraceSearchResponseSchema,
+  UsageParamsSchema,
+  UsageResponseSchema,
 } from './schemas.js';
 
 /** The routes of the query API: API Gateway (CDK) and local mode mount exactly these. */
@@ -32,6 +34,7 @@ export type QueryOperation =
   | 'searchLogs'
   | 'queryMetrics'
   | 'listServices'
+  | 'getUsage'
   | 'openapi';
 
 export const QUERY_ROUTES: readonly QueryRoute[] = [
@@ -82,6 +85,16 @@ export const QUERY_ROUTES: readonly QueryRoute[] = [
     authenticated: true,
   },
   {
+    operationId: 'getUsage',
+    method: 'GET',
+    path: '/v1/usage',
+    summary:
+      "The caller's tenant's usage per UTC day and signal: items accepted and rejected, bytes received and stored.",
+    params: UsageParamsSchema,
+    response: UsageResponseSchema,
+    authenticated: true,
+  },
+  {
     operationId: 'openapi',
     method: 'GET',
     path: '/v1/query/openapi.json',
@@ -100,7 +113,7 @@ export function matchRoute(
 ):
   | { route: QueryRoute; pathParameters: Record<string, string> }
   | { route?: undefined; reason: 'not-found' } {
-  const at = path.indexOf('/v1/query/');
+  const at = path.search(/\/v1\/(query\/|usage$)/);
   const actual = segments(at >= 0 ? path.slice(at) : path);
   for (const route of QUERY_ROUTES) {
     const pattern = segments(route.path);

@@ -152,3 +152,19 @@ export async function readDailyUsage(
     };
   });
 }
+
+/** Reads a tenant's daily usage (the query API's GET /v1/usage, `npm run costs`). */
+export interface UsageReader {
+  daily(tenant: string, from: string, to: string): Promise<DailyUsage[]>;
+}
+
+export class ClickHouseUsageReader implements UsageReader {
+  constructor(
+    private readonly client: ClickHouseClient,
+    private readonly database?: string,
+  ) {}
+
+  daily(tenant: string, from: string, to: string): Promise<DailyUsage[]> {
+    return readDailyUsage(this.client, tenant, from, to, this.database);
+  }
+}

@@ -10,8 +10,15 @@ import { createIngest, type IngestResponse } from '../../../../functions/ingest/
 import { applyMigrations } from '../../../../functions/shared/clickhouse/migrations.js';
 import { ClickHouseTelemetryWriter } from '../../../../functions/shared/clickhouse/writer.js';
 import type { DeadLetter } from '../../../../functions/shared/dead-letter/dead-letter.js';
+import { CursorCodec } from '../../../../functions/shared/query/cursor.js';
+import type { TelemetryReader } from '../../../../functions/shared/query/model.js';
+import { createQueryApi } from '../../../../functions/shared/query/query-api.js';
 import type { StreamRecord } from '../../../../functions/shared/stream/stream-sink.js';
-import { ClickHouseUsageSink, readDailyUsage } from '../../../../functions/shared/usage/usage.js';
+import {
+  ClickHouseUsageReader,
+  ClickHouseUsageSink,
+  readDailyUsage,
+} from '../../../../functions/shared/usage/usage.js';
 import { openClickHouse, type TestClickHouse } from '../../../support/clickhouse.js';
 import { tracesRequest } from '../../ingest/proto.js';
 import { kinesisRecord } from '../clickhouse/support.js';
@@ -161,5 +168,39 @@ describe('usage metering (receiver -> envelopes -> hot writer -> embedded ClickH
     const beta = await readDailyUsage(client, 'beta', '2026-12-07', '2026-12-07');
     expect(beta.map((u) => [u.requests, u.itemsAccepted])).toEqual([[2, 9]]);
     expect(await storedSpans('beta')).toBe(9);
+  });
+
+  it("GET /v1/usage answers the key's own tenant only, per day and signal, with the query API's range rules", async () => {
+    const api = createQueryApi({
+      tenants: {
+        resolve: async (key) =>
+          key === 'ingest-only'
+            ? { tenantId: 'acme', keyId: 'i', scopes: ['ingest'] }
+            : { tenantId: key === 'key-b' ? 'beta' : 'acme', keyId: key },
+      },
+      hot: {} as TelemetryReader, // never asked: usage reads the usage table
+      cursors: new CursorCodec('usage-test-secret-usage-test-secret'),
+      usage: new ClickHouseUsageReader(client),
+      hotRetentionDays: 7,
+      now: () => DAY_MS + 3_600_000,
+    });
+    const get = (key: string, query: Record<string, string> = {}) =>
+      api({ method: 'GET', path: '/v1/usage', headers: { authorization: `Bearer ${key}` }, query });
+
+    const acme = await get('key-a');
+    expect(acme.status).toBe(200);
+    const body = acme.body as { data: { day: string; itemsAccepted: number }[]; meta: unknown };
+    expect(body.meta).toEqual({ from: '2026-11-30', to: '2026-12-07' });
+    expect(body.data).toEqual(await readDailyUsage(client, 'acme', '2026-11-30', '2026-12-07'));
+    expect(body.data.map((d) => d.itemsAccepted)).toEqual([142]);
+    const beta = (await get('key-b', { from: '2026-12-07T00:00:00Z', to: 'now' })).body as {
+      data: unknown[];
+    };
+    expect(beta.data).toHaveLength(1);
+    expect((await get('key-a', { from: 'now-40d' })).status).toBe(400); // over the 31-day range
+    expect((await get('key-a', { from: 'now', to: 'now-1d' })).status).toBe(400);
+    expect((await get('key-a', { since: 'now-1d' })).status).toBe(400); // unknown parameter
+    expect((await get('ingest-only')).status).toBe(403);
+    expect((await api({ method: 'GET', path: '/v1/usage', headers: {}, query: {} })).status).toBe(401);
   });
 });
