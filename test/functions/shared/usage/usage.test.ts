@@ -9,6 +9,7 @@ import { consumeKinesisRecords } from '../../../../functions/hot-writer/consumer
 import { createIngest, type IngestResponse } from '../../../../functions/ingest/ingest.js';
 import { applyMigrations } from '../../../../functions/shared/clickhouse/migrations.js';
 import { ClickHouseTelemetryWriter } from '../../../../functions/shared/clickhouse/writer.js';
+import { ClickHouseTenantUsageSource } from '../../../../functions/shared/costs/tenant-attribution.js';
 import type { DeadLetter } from '../../../../functions/shared/dead-letter/dead-letter.js';
 import { CursorCodec } from '../../../../functions/shared/query/cursor.js';
 import type { TelemetryReader } from '../../../../functions/shared/query/model.js';
@@ -202,5 +203,14 @@ describe('usage metering (receiver -> envelopes -> hot writer -> embedded ClickH
     expect((await get('key-a', { since: 'now-1d' })).status).toBe(400); // unknown parameter
     expect((await get('ingest-only')).status).toBe(403);
     expect((await api({ method: 'GET', path: '/v1/usage', headers: {}, query: {} })).status).toBe(401);
+  });
+
+  it("npm run costs reads every tenant's totals from the same table, bytes stored estimated alike", async () => {
+    const totals = await new ClickHouseTenantUsageSource(client).totals('2026-12-07', '2026-12-07');
+    const acme = await readDailyUsage(client, 'acme', '2026-12-07', '2026-12-07');
+    expect([...totals].sort((a, b) => a.tenant.localeCompare(b.tenant))).toEqual([
+      { tenant: 'acme', itemsAccepted: 142, storedBytes: acme[0]!.storedBytesEstimate },
+      { tenant: 'beta', itemsAccepted: await storedSpans('beta'), storedBytes: expect.any(Number) },
+    ]);
   });
 });
