@@ -11,6 +11,9 @@ import { applyMigrations } from '../../../../functions/shared/clickhouse/migrati
 import { ClickHouseTelemetryWriter } from '../../../../functions/shared/clickhouse/writer.js';
 import { ClickHouseTenantUsageSource } from '../../../../functions/shared/costs/tenant-attribution.js';
 import type { DeadLetter } from '../../../../functions/shared/dead-letter/dead-letter.js';
+import { unpackEnvelope } from '../../../../functions/shared/envelope/envelope.js';
+import { writeToLake } from '../../../../functions/shared/lake/lake-writer.js';
+import { InMemoryObjectStore } from '../../../../functions/shared/lake/memory-object-store.js';
 import { CursorCodec } from '../../../../functions/shared/query/cursor.js';
 import type { TelemetryReader } from '../../../../functions/shared/query/model.js';
 import { createQueryApi } from '../../../../functions/shared/query/query-api.js';
@@ -212,5 +215,46 @@ describe('usage metering (receiver -> envelopes -> hot writer -> embedded ClickH
       { tenant: 'acme', itemsAccepted: 142, storedBytes: acme[0]!.storedBytesEstimate },
       { tenant: 'beta', itemsAccepted: await storedSpans('beta'), storedBytes: expect.any(Number) },
     ]);
+  });
+
+  it('the lake writer keeps the same usage under _usage/tenant=<t>/dt=<day>/, one line per request, rewritten alike on a retry', async () => {
+    put.length = 0;
+    const r1 = await send('key-a', body(['checkout', 'cart'], 5, 40_000));
+    const r2 = await send('key-b', body(['search'], 3, 50_000));
+    const store = new InMemoryObjectStore();
+    const decoded = put.map((r, i) => ({
+      shardId: 'shardId-000000000000',
+      sequenceNumber: String(1000 + i),
+      envelope: unpackEnvelope(r.data),
+    }));
+    const first = await writeToLake(store, decoded);
+    const retry = await writeToLake(store, decoded);
+    expect(first.usageFiles).toEqual([
+      '_usage/tenant=acme/dt=2026-12-07/shardId-000000000000-1000-1000.json',
+      '_usage/tenant=beta/dt=2026-12-07/shardId-000000000000-1002-1002.json',
+    ]);
+    expect(retry.usageFiles).toEqual(first.usageFiles);
+    const lines = async (key: string) =>
+      new TextDecoder()
+        .decode(await store.get(key))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(await lines(first.usageFiles![0]!)).toEqual([
+      {
+        tenant: 'acme',
+        day: '2026-12-07',
+        signal: 'traces',
+        envelopeId: expect.any(String),
+        itemsAccepted: r1.stats.accepted,
+        itemsRejected: 0,
+        wireBytes: r1.stats.requestBytes,
+        decodedBytes: r1.stats.decompressedBytes,
+      },
+    ]);
+    expect((await lines(first.usageFiles![1]!))[0]).toMatchObject({
+      tenant: 'beta',
+      itemsAccepted: r2.stats.accepted,
+    });
   });
 });
