@@ -86,7 +86,8 @@ export async function consumeKinesisRecords(
         batches,
       });
       raw.set(position.sequenceNumber, data);
-      const metered = usageRecordOf(header, `${position.shardId}-${position.sequenceNumber}`);
+      const arrivalMs = Math.round(record.kinesis.approximateArrivalTimestamp * 1000);
+      const metered = usageRecordOf(header, `${position.shardId}-${position.sequenceNumber}`, arrivalMs);
       if (metered) usage.set(position.sequenceNumber, metered);
     } catch (err) {
       if (!(err instanceof EnvelopeError)) throw err;

@@ -397,7 +397,6 @@ export function createIngest(ports: IngestPorts): Ingest {
     // which both writers store once (ADR 0004, 0005).
     const requestId = requestContentId(tenant, request.signal, format, encoding, request.body);
     const usage = {
-      at: started,
       accepted: flat.accepted,
       rejected: flat.rejected,
       wireBytes: requestBytes,

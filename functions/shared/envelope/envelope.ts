@@ -74,10 +74,11 @@ export interface EnvelopeHeader {
   readonly usage?: RequestUsage;
 }
 
-/** A request's usage, as the receiver saw it. */
+/**
+ * A request's usage, as the receiver saw it. No receive time: a byte-identical resend must give
+ * byte-identical envelopes; the day is the record's arrival on the stream, which consumers read.
+ */
 export interface RequestUsage {
-  /** Receive time, epoch milliseconds: the UTC day it counts on. */
-  readonly at: number;
   /** Items stored / rejected in partial_success. */
   readonly accepted: number;
   readonly rejected: number;
@@ -86,7 +87,7 @@ export interface RequestUsage {
   readonly decodedBytes: number;
 }
 
-const USAGE_FIELDS = ['at', 'accepted', 'rejected', 'wireBytes', 'decodedBytes'] as const;
+const USAGE_FIELDS = ['accepted', 'rejected', 'wireBytes', 'decodedBytes'] as const;
 
 function isRequestUsage(u: unknown): u is RequestUsage {
   if (typeof u !== 'object' || u === null) return false;

@@ -285,7 +285,11 @@ async function writeUsage(store: ObjectStore, records: readonly DecodedRecord[])
     { tenant: string; day: string; shardId: string; seqs: bigint[]; lines: string[] }
   >();
   for (const r of records) {
-    const u = usageRecordOf(r.envelope.header, positionEnvelopeId(r.shardId, r.sequenceNumber));
+    const u = usageRecordOf(
+      r.envelope.header,
+      positionEnvelopeId(r.shardId, r.sequenceNumber),
+      r.arrivalMs ?? Date.now(),
+    );
     if (u === undefined) continue;
     const id = `${u.tenant}/${u.day}/${r.shardId}`;
     const g = groups.get(id) ?? { tenant: u.tenant, day: u.day, shardId: r.shardId, seqs: [], lines: [] };

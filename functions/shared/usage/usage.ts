@@ -13,7 +13,7 @@ import { utcDate, utcDay } from '../tenants/quotas.js';
 /** One request's usage, as stored. */
 export interface UsageRecord {
   readonly tenant: string;
-  /** `YYYY-MM-DD` (UTC) of the receive time. */
+  /** `YYYY-MM-DD` (UTC) of the envelope's arrival on the stream. */
   readonly day: string;
   readonly signal: Signal;
   /** The first envelope's content id: the same for a resend, so counted once. */
@@ -24,13 +24,21 @@ export interface UsageRecord {
   readonly decodedBytes: number;
 }
 
-/** The usage record an envelope header carries, if any (only the first envelope of a request). */
-export function usageRecordOf(header: EnvelopeHeader, fallbackId: string): UsageRecord | undefined {
+/**
+ * The usage record an envelope header carries, if any (only the first envelope of a request),
+ * counted on the UTC day the record reached the stream (`arrivalMs`, Kinesis'
+ * ApproximateArrivalTimestamp).
+ */
+export function usageRecordOf(
+  header: EnvelopeHeader,
+  fallbackId: string,
+  arrivalMs: number,
+): UsageRecord | undefined {
   const u = header.usage;
   if (u === undefined) return undefined;
   return {
     tenant: header.tenant,
-    day: utcDate(utcDay(u.at)),
+    day: utcDate(utcDay(arrivalMs)),
     signal: header.signal,
     envelopeId: header.id ?? fallbackId,
     itemsAccepted: u.accepted,

@@ -190,7 +190,8 @@ describe('compute stack', () => {
       'POST /v1/traces',
     ]);
     // Everything else is the read-only query API (compute-query-alerting.test.ts).
-    for (const r of routes.filter((r) => !r.startsWith('POST'))) expect(r).toMatch(/^GET \/v1\/query\//);
+    for (const r of routes.filter((r) => !r.startsWith('POST')))
+      expect(r).toMatch(/^GET \/v1\/(query\/|usage$)/);
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,

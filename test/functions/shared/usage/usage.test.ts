@@ -83,8 +83,13 @@ async function send(key: string, data: Uint8Array, gzip = false): Promise<Ingest
 }
 
 let seq = 0;
+/** The record as it reached the stream on the test's day: usage counts on the arrival's UTC day. */
+const arrivedOn = (r: KinesisStreamRecord, ms = DAY_MS): KinesisStreamRecord => ({
+  ...r,
+  kinesis: { ...r.kinesis, approximateArrivalTimestamp: ms / 1000 },
+});
 async function writeAll(records: readonly StreamRecord[]) {
-  const events: KinesisStreamRecord[] = records.map((r) => kinesisRecord(r.data, seq++));
+  const events: KinesisStreamRecord[] = records.map((r) => arrivedOn(kinesisRecord(r.data, seq++)));
   const letters: DeadLetter[] = [];
   const outcome = await consumeKinesisRecords(events, {
     writer: new ClickHouseTelemetryWriter(client, { retryDelayMs: 0 }),
@@ -158,7 +163,7 @@ describe('usage metering (receiver -> envelopes -> hot writer -> embedded ClickH
     put.length = 0;
     await send('key-b', body(['search'], 2, 30_000));
     const outcome = await consumeKinesisRecords(
-      put.map((r) => kinesisRecord(r.data, seq++)),
+      put.map((r) => arrivedOn(kinesisRecord(r.data, seq++))),
       {
         writer: new ClickHouseTelemetryWriter(client, { retryDelayMs: 0 }),
         deadLetters: { put: async () => {} },
@@ -225,6 +230,7 @@ describe('usage metering (receiver -> envelopes -> hot writer -> embedded ClickH
     const decoded = put.map((r, i) => ({
       shardId: 'shardId-000000000000',
       sequenceNumber: String(1000 + i),
+      arrivalMs: DAY_MS,
       envelope: unpackEnvelope(r.data),
     }));
     const first = await writeToLake(store, decoded);
