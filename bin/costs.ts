@@ -141,6 +141,7 @@ const invokedDirectly =
   process.argv[1] !== undefined &&
   realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
 if (invokedDirectly) {
+  let usageClient: { close(): Promise<void> } | undefined;
   const code = await runCostsCli(process.argv.slice(2), {
     // Cost Explorer answers in us-east-1 only; CloudWatch metrics live where the pipeline runs.
     costExplorer: new CostExplorerClient({ region: 'us-east-1' }),
@@ -159,10 +160,12 @@ if (invokedDirectly) {
         password: process.env.CLICKHOUSE_PASSWORD ?? '',
         database,
       });
+      usageClient = client;
       return new ClickHouseTenantUsageSource(client, database);
     },
     out: (t) => process.stdout.write(t),
     err: (t) => process.stderr.write(t),
   });
+  await usageClient?.close(); // its keep-alive sockets would hold the process open
   process.exitCode = code;
 }
