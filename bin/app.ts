@@ -1,8 +1,9 @@
-import { realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { App, type AppProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { glueTables } from '../functions/shared/glue/glue-tables.js';
+import { DEFAULT_RETENTION_FILE } from '../functions/shared/tenants/retention.js';
 import { tagDeployment } from '../lib/cost-tags.js';
 import { readSettings, type Settings } from '../lib/settings.js';
 import { ComputeStack } from '../lib/stacks/compute-stack.js';
@@ -39,7 +40,15 @@ export interface PipelineApp {
  */
 export function createApp(props: AppProps = {}): PipelineApp {
   const app = new App({ ...props, context: { ...FEATURE_FLAGS, ...props.context } });
-  const settings = readSettings((key) => app.node.tryGetContext(key));
+  // Tenants' retention: from context when given, else the file the tenants CLI writes.
+  const retentionFile = fileURLToPath(new URL(`../${DEFAULT_RETENTION_FILE}`, import.meta.url));
+  const settings = readSettings((key) => {
+    const value: unknown = app.node.tryGetContext(key);
+    if (key === 'tenantRetention' && value === undefined && existsSync(retentionFile)) {
+      return readFileSync(retentionFile, 'utf8');
+    }
+    return value;
+  });
   const prefix = `OtlpPipeline-${settings.environment}`;
   const description = (part: string) => `OTLP pipeline (${settings.environment}): ${part}`;
 

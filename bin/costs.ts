@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CostExplorerClient } from '@aws-sdk/client-cost-explorer';
+import { createRemoteClickHouse } from '../functions/shared/clickhouse/connect.js';
 import {
   type CloudWatchApi,
   CloudWatchItemCountSource,
@@ -19,6 +20,12 @@ import {
   formatCostReport,
   validateQuery,
 } from '../functions/shared/costs/cost-report.js';
+import {
+  attributeToTenants,
+  ClickHouseTenantUsageSource,
+  formatTenantAttribution,
+  type TenantUsageSource,
+} from '../functions/shared/costs/tenant-attribution.js';
 
 const HELP = `Usage: npm run costs -- --from YYYY-MM-DD --to YYYY-MM-DD [options]
 
@@ -33,6 +40,10 @@ Options:
   --metric NAME         UnblendedCost | AmortizedCost | NetUnblendedCost | BlendedCost
                                                                      (default: UnblendedCost)
   --region REGION       region of the pipeline's CloudWatch metrics (default: AWS_REGION)
+  --by-tenant           also share each component's cost out to tenants from the usage table in
+                        ClickHouse (CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD,
+                        CLICKHOUSE_DATABASE): ingest and stream by items, hot tier and lake by
+                        bytes stored; the other components stay shared
   -h, --help            this text
 
 Cost Explorer only groups by tags activated as cost-allocation tags (docs/deploy.md); spend
@@ -45,6 +56,8 @@ export interface CostsCliDeps {
   readonly costExplorer: CostExplorerApi;
   /** CloudWatch in the given region (`--region`, else the default); undefined skips the items lookup. */
   readonly cloudWatch: (region: string | undefined) => CloudWatchApi | undefined;
+  /** The usage table (`--by-tenant`); undefined when no ClickHouse is configured. */
+  readonly usage?: () => TenantUsageSource | undefined;
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
 }
@@ -53,6 +66,7 @@ export interface CostsCliDeps {
 export async function runCostsCli(argv: readonly string[], deps: CostsCliDeps): Promise<number> {
   let query: CostQuery;
   let region: string | undefined;
+  let byTenant = false;
   try {
     const { values } = parseArgs({
       args: [...argv],
@@ -65,6 +79,7 @@ export async function runCostsCli(argv: readonly string[], deps: CostsCliDeps): 
         project: { type: 'string', default: 'otlp-pipeline' },
         metric: { type: 'string', default: 'UnblendedCost' },
         region: { type: 'string' },
+        'by-tenant': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -87,6 +102,7 @@ export async function runCostsCli(argv: readonly string[], deps: CostsCliDeps): 
     };
     validateQuery(query);
     region = values.region;
+    byTenant = values['by-tenant'] === true;
   } catch (error) {
     deps.err(`${error instanceof Error ? error.message : String(error)}\n\n${HELP}\n`);
     return 2;
@@ -99,6 +115,12 @@ export async function runCostsCli(argv: readonly string[], deps: CostsCliDeps): 
       items: cloudWatch === undefined ? undefined : new CloudWatchItemCountSource(cloudWatch),
     });
     deps.out(formatCostReport(report));
+    if (byTenant) {
+      const usage = deps.usage?.();
+      if (usage === undefined)
+        throw new CostReportError('--by-tenant needs CLICKHOUSE_URL (the usage table)');
+      deps.out(formatTenantAttribution(attributeToTenants(report, await usage.totals(query.from, query.to))));
+    }
     return 0;
   } catch (error) {
     if (error instanceof CostReportError) {
@@ -119,6 +141,7 @@ const invokedDirectly =
   process.argv[1] !== undefined &&
   realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
 if (invokedDirectly) {
+  let usageClient: { close(): Promise<void> } | undefined;
   const code = await runCostsCli(process.argv.slice(2), {
     // Cost Explorer answers in us-east-1 only; CloudWatch metrics live where the pipeline runs.
     costExplorer: new CostExplorerClient({ region: 'us-east-1' }),
@@ -127,8 +150,22 @@ if (invokedDirectly) {
       const r = region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION;
       return r ? new CloudWatchClient({ region: r }) : undefined;
     },
+    usage: () => {
+      const url = process.env.CLICKHOUSE_URL;
+      if (!url) return undefined;
+      const database = process.env.CLICKHOUSE_DATABASE || 'default';
+      const client = createRemoteClickHouse({
+        url,
+        username: process.env.CLICKHOUSE_USER || 'default',
+        password: process.env.CLICKHOUSE_PASSWORD ?? '',
+        database,
+      });
+      usageClient = client;
+      return new ClickHouseTenantUsageSource(client, database);
+    },
     out: (t) => process.stdout.write(t),
     err: (t) => process.stderr.write(t),
   });
+  await usageClient?.close(); // its keep-alive sockets would hold the process open
   process.exitCode = code;
 }

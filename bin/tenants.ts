@@ -12,6 +12,7 @@ import { createRemoteClickHouse } from '../functions/shared/clickhouse/connect.j
 import { tenantAccessStatements } from '../functions/shared/clickhouse/tenant-access.js';
 import { setSamplingStatement } from '../functions/shared/sampling/clickhouse-trace-sampler.js';
 import { oneInFromRate, type SamplingRule, validateRule } from '../functions/shared/sampling/sampling.js';
+import type { Signal } from '../functions/shared/schema/columns.js';
 import {
   formatScopes,
   type KeyScope,
@@ -29,7 +30,16 @@ import {
   setTenantLimits,
   setTenantQueryLimits,
 } from '../functions/shared/tenants/dynamo-tenant-directory.js';
-import { TenantError } from '../functions/shared/tenants/keys.js';
+import { isValidTenantId, TenantError } from '../functions/shared/tenants/keys.js';
+import {
+  DEFAULT_RETENTION_FILE,
+  RETENTION_SIGNALS,
+  type RetentionSettings,
+  RetentionSettingsError,
+  readRetentionFile,
+  withRetention,
+  writeRetentionFile,
+} from '../functions/shared/tenants/retention.js';
 
 const LOCAL_STATE_FILE = '.data/local.json';
 
@@ -51,6 +61,20 @@ Commands:
                                              50000000000 bytes a day unless the operator changed them)
   set-limit --tenant <id> --unlimited        no limit at all for the tenant
   set-limit --tenant <id> --default          back to the deployment defaults
+  set-quota --tenant <id> [--items-per-day <n>] [--bytes-per-day <n>]
+                                             a tenant's daily quotas (UTC day): over one, ingest answers 429
+                                             with Retry-After until midnight UTC; at 80% a QuotaWarning event
+                                             goes on the alert bus. Keeps the tenant's rate limit; a quota not
+                                             given keeps its current value (default: no item quota,
+                                             50000000000 bytes)
+  set-quota --tenant <id> --default          both quotas back to the deployment defaults
+  set-retention --tenant <id> --signal <traces|logs|metrics> [--hot-days <n>] [--lake-days <n>] [--default]
+                                             a tenant's own retention for one signal, written to
+                                             --file (default ${DEFAULT_RETENTION_FILE}); applied by the next deploy
+                                             (hot: ClickHouse TTL through the migrations; lake: S3 lifecycle rules,
+                                             only shorter than the lake's retention) or local mode's next start.
+                                             --default returns the signal to the deployment defaults
+  show-retention [--tenant <id>]             print the retention file (JSON)
   clickhouse-user --tenant <id> [--print]    create (or re-create, rotating its password) a read-only
                                              ClickHouse user that sees only this tenant's rows, for
                                              Grafana, HyperDX or DBeaver; the password is printed once.
@@ -70,6 +94,7 @@ Commands:
 
 Options:
   --table <name>     the tenants DynamoDB table (default: env TENANTS_TABLE)
+  --file <path>      the retention settings file (set-retention, show-retention; default ${DEFAULT_RETENTION_FILE})
   --region <region>  AWS region (default: the SDK's, e.g. env AWS_REGION)
   --endpoint <url>   a local DynamoDB, e.g. http://127.0.0.1:8000 (the table is created if missing)
   --local            use the running local mode (npm start): reads its DynamoDB endpoint and table
@@ -99,6 +124,11 @@ const OPTIONS = {
   default: { type: 'boolean' },
   burst: { type: 'string' },
   'bytes-per-day': { type: 'string' },
+  'items-per-day': { type: 'string' },
+  signal: { type: 'string' },
+  'hot-days': { type: 'string' },
+  'lake-days': { type: 'string' },
+  file: { type: 'string' },
   unlimited: { type: 'boolean' },
   table: { type: 'string' },
   region: { type: 'string' },
@@ -189,6 +219,7 @@ function limitText(limits: TenantLimits | undefined): string {
     ...(limits?.itemsPerSecond === undefined ? [] : [`${limits.itemsPerSecond}/s`]),
     ...(limits?.burst === undefined ? [] : [`burst ${limits.burst}`]),
     ...(limits?.bytesPerDay === undefined ? [] : [`${limits.bytesPerDay} B/day`]),
+    ...(limits?.itemsPerDay === undefined ? [] : [`${limits.itemsPerDay} items/day`]),
   ];
   return parts.length === 0 ? 'default' : parts.join(' ');
 }
@@ -252,6 +283,9 @@ async function run(argv: string[]): Promise<void> {
     'revoke',
     'list',
     'set-limit',
+    'set-quota',
+    'set-retention',
+    'show-retention',
     'set-scope',
     'set-query-limit',
     'clickhouse-user',
@@ -314,6 +348,28 @@ async function run(argv: string[]): Promise<void> {
     }
   }
 
+  let quotas: Pick<TenantLimits, 'itemsPerDay' | 'bytesPerDay'> | undefined;
+  if (command === 'set-quota') {
+    required(values, 'tenant', command);
+    const items = values['items-per-day'];
+    const bytes = values['bytes-per-day'];
+    if (values.default) {
+      if (items !== undefined || bytes !== undefined) {
+        throw new UsageError('--default excludes --items-per-day and --bytes-per-day');
+      }
+    } else {
+      if (items === undefined && bytes === undefined) {
+        throw new UsageError('set-quota needs --items-per-day or --bytes-per-day (or --default)');
+      }
+      quotas = {
+        ...(items !== undefined && { itemsPerDay: positiveNumber(items, 'items-per-day') }),
+        ...(bytes !== undefined && { bytesPerDay: positiveNumber(bytes, 'bytes-per-day') }),
+      };
+    }
+  }
+
+  if (command === 'set-retention' || command === 'show-retention') return retention(command, values);
+
   if (command === 'clickhouse-user') return clickHouseUser(required(values, 'tenant', command), values);
   if (command === 'set-sampling') return setSampling(required(values, 'tenant', command), values);
 
@@ -373,7 +429,25 @@ async function run(argv: string[]): Promise<void> {
         );
         break;
       }
+      case 'set-quota': {
+        // Quotas and rate limits share the keys' `limits`: keep what set-limit set.
+        const current = (await listKeys(client, table, values.tenant)).find((k) => k.limits)?.limits;
+        const { itemsPerDay: _i, bytesPerDay: _b, ...rest } = current ?? {};
+        const merged: TenantLimits = values.default ? rest : { ...current, ...quotas };
+        const next = Object.keys(merged).length === 0 ? undefined : merged;
+        const count = await setTenantLimits(client, table, values.tenant!, next);
+        console.log(
+          `Tenant ${values.tenant}: limits ${limitText(next)} on ${count} key(s); ` +
+            'takes effect within 60 s (the ingest cache).',
+        );
+        break;
+      }
       case 'set-limit': {
+        // set-limit sets the rate and the byte quota; an item quota (set-quota) stays.
+        const current = (await listKeys(client, table, values.tenant)).find((k) => k.limits)?.limits;
+        if (limits !== undefined && !limits.unlimited && current?.itemsPerDay !== undefined) {
+          limits = { ...limits, itemsPerDay: current.itemsPerDay };
+        }
         const count = await setTenantLimits(client, table, values.tenant!, limits);
         console.log(
           `Tenant ${values.tenant}: limit ${limitText(limits)} on ${count} key(s); ` +
@@ -385,6 +459,57 @@ async function run(argv: string[]): Promise<void> {
   } finally {
     client.destroy();
   }
+}
+
+function wholeDays(text: string, option: string): number {
+  const n = positiveNumber(text, option);
+  if (!Number.isInteger(n)) throw new UsageError(`--${option} must be a whole number of days, got: ${text}`);
+  return n;
+}
+
+/** `set-retention` / `show-retention`: the retention file (functions/shared/tenants/retention.ts). */
+async function retention(command: 'set-retention' | 'show-retention', values: Values): Promise<void> {
+  const file = resolve(values.file ?? DEFAULT_RETENTION_FILE);
+  const current = await readRetentionFile(file);
+  if (command === 'show-retention') {
+    const tenants =
+      values.tenant === undefined
+        ? current.tenants
+        : { [values.tenant]: current.tenants[values.tenant] ?? {} };
+    console.log(JSON.stringify({ tenants }, null, 2));
+    return;
+  }
+  const tenant = required(values, 'tenant', command);
+  if (!isValidTenantId(tenant)) throw new UsageError(`invalid tenant id: ${JSON.stringify(tenant)}`);
+  const signal = values.signal;
+  if (!(RETENTION_SIGNALS as readonly string[]).includes(signal ?? '')) {
+    throw new UsageError(`${command} needs --signal traces, logs or metrics`);
+  }
+  const hot = values['hot-days'];
+  const lake = values['lake-days'];
+  if (values.default && (hot !== undefined || lake !== undefined)) {
+    throw new UsageError('--default excludes --hot-days and --lake-days');
+  }
+  if (!values.default && hot === undefined && lake === undefined) {
+    throw new UsageError(`${command} needs --hot-days or --lake-days (or --default)`);
+  }
+  let next: RetentionSettings;
+  try {
+    next = withRetention(current, tenant, signal as Signal, {
+      ...(values.default ? { hotDays: null, lakeDays: null } : {}),
+      ...(hot !== undefined && { hotDays: wholeDays(hot, 'hot-days') }),
+      ...(lake !== undefined && { lakeDays: wholeDays(lake, 'lake-days') }),
+    });
+  } catch (err) {
+    if (err instanceof RetentionSettingsError) throw new UsageError(err.message);
+    throw err;
+  }
+  await writeRetentionFile(file, next);
+  const own = next.tenants[tenant]?.[signal as Signal];
+  console.log(
+    `Tenant ${tenant} ${signal}: hot ${own?.hotDays ?? 'default'} days, lake ${own?.lakeDays ?? 'default'} days, written to ${file}. ` +
+      'Applied by the next deploy (npx cdk deploy --all) or the next start of local mode.',
+  );
 }
 
 /** `clickhouse-user`: a tenant's read-only ClickHouse login (functions/shared/clickhouse/tenant-access.ts). */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { commaList } from '../functions/shared/config/environment.js';
 import { CORS_ORIGIN, CORS_ORIGIN_MESSAGE } from '../functions/shared/http/cors.js';
+import { NO_RETENTION_OVERRIDES, RetentionSettingsSchema } from '../functions/shared/tenants/retention.js';
 
 /**
  * Deploy-time settings, read from CDK context (`cdk.json` "context", or `-c key=value` on the
@@ -106,11 +107,13 @@ export const settingsSchema = z
       .optional(),
     /**
      * Limits for tenants without their own (functions/shared/tenants/rate-limiter.ts
-     * DEFAULT_TENANT_LIMITS). @default 10000 items/s, burst 100000, 50000000000 bytes a day
+     * DEFAULT_TENANT_LIMITS; daily quotas: functions/shared/tenants/quotas.ts).
+     * @default 10000 items/s, burst 100000, 50000000000 bytes a day, no item quota
      */
     defaultItemsPerSecond: z.coerce.number().positive().optional(),
     defaultBurst: z.coerce.number().positive().optional(),
     defaultBytesPerDay: z.coerce.number().positive().optional(),
+    defaultItemsPerDay: z.coerce.number().positive().optional(),
     /**
      * Origins whose pages may call the API from a browser (the OpenTelemetry web SDK's OTLP/HTTP
      * exporters; see functions/shared/http/cors.ts). @default [] - no cross-origin access
@@ -134,6 +137,21 @@ export const settingsSchema = z
       )
       .refine((v) => !v.split('/').includes('..'), 'must stay inside the repository (no ..)')
       .default('alerts'),
+    /**
+     * Tenants' own hot and lake retention per signal (functions/shared/tenants/retention.ts), as
+     * `npm run tenants -- set-retention` writes it to tenant-retention.json, which the app reads
+     * when this is not given; `-c tenantRetention='{"tenants":{...}}'` as JSON text. @default none
+     */
+    tenantRetention: z
+      .preprocess((v) => {
+        if (typeof v !== 'string') return v;
+        try {
+          return JSON.parse(v) as unknown;
+        } catch {
+          return v;
+        }
+      }, RetentionSettingsSchema)
+      .default(NO_RETENTION_OVERRIDES),
     /** Alert rules evaluated at once by the evaluator. @default 4 */
     alertConcurrency: int(1, 32).default(4),
     /**

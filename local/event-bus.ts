@@ -23,6 +23,12 @@ import type { RuleSource } from '../functions/shared/alerts/rule-source.js';
 import { type AlertRule, CHANNEL_TYPES } from '../functions/shared/alerts/rules.js';
 import type { SecretSource } from '../functions/shared/alerts/secrets.js';
 import type { DeadLetterSink } from '../functions/shared/dead-letter/dead-letter.js';
+import {
+  QUOTA_EVENT_SOURCE,
+  QUOTA_WARNING,
+  type QuotaEventSink,
+  QuotaWarningDetailSchema,
+} from '../functions/shared/tenants/quota-events.js';
 
 /**
  * Local mode's EventBridge: an in-process bus with rules (patterns on source, detail-type and
@@ -230,6 +236,11 @@ export async function startLocalAlerting(options: LocalAlertingOptions): Promise
   });
   const base = { source: [ALERT_EVENT_SOURCE], detailType: [...ALERT_DETAIL_TYPES] };
   bus.addRule({
+    name: 'console-quota',
+    pattern: { source: [QUOTA_EVENT_SOURCE], detailType: [QUOTA_WARNING] },
+    target: async (event) => log(`quota warning: ${QuotaWarningDetailSchema.parse(event.detail).summary}`),
+  });
+  bus.addRule({
     name: 'console',
     pattern: base,
     target: async (event) => log(consoleLine(alertEventOf(event))),
@@ -288,6 +299,17 @@ export async function startLocalAlerting(options: LocalAlertingOptions): Promise
       if (timer) clearTimeout(timer);
       await running;
       await bus.drain();
+    },
+  };
+}
+
+/** Quota warnings onto the in-process bus (the bus may be started after the ingest: `bus()` is read per event). */
+export function busQuotaEventSink(bus: () => InProcessEventBus | undefined): QuotaEventSink {
+  return {
+    async warn(detail) {
+      await bus()?.put([
+        { source: QUOTA_EVENT_SOURCE, detailType: QUOTA_WARNING, time: new Date().toISOString(), detail },
+      ]);
     },
   };
 }

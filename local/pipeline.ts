@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { access, constants, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { KinesisStreamTumblingWindowEvent } from 'aws-lambda';
@@ -52,7 +52,10 @@ import {
   registerKey,
   setKeyScopes,
 } from '../functions/shared/tenants/dynamo-tenant-directory.js';
+import { OncePerDayQuotaEventSink } from '../functions/shared/tenants/quota-events.js';
 import { TokenBucketRateLimiter } from '../functions/shared/tenants/rate-limiter.js';
+import { DEFAULT_RETENTION_FILE, readRetentionFile } from '../functions/shared/tenants/retention.js';
+import { ClickHouseUsageReader } from '../functions/shared/usage/usage.js';
 import { createStreamAlertEvaluatorHandler } from '../functions/stream-alert-evaluator/handler.js';
 import { localDynamoClient, localKinesisClient, localS3Client } from './aws-clients.js';
 import { FileCheckpointStore } from './checkpoint-store.js';
@@ -62,7 +65,7 @@ import { createLocalColdTier } from './cold-tier.js';
 import type { LocalConfig } from './config.js';
 import { startEmulators } from './emulators.js';
 import { deadLetterDestination, type EsmPoller, startEsmPoller } from './esm-poller.js';
-import { type LocalAlerting, startLocalAlerting } from './event-bus.js';
+import { busQuotaEventSink, type LocalAlerting, startLocalAlerting } from './event-bus.js';
 import { parseFaultPlan, withHotInsertFault, withLakePutFault } from './fault-hooks.js';
 import { type GatewayRoute, startHttpGateway } from './http-gateway.js';
 import { ensureBucket, ensureStream } from './provision.js';
@@ -244,7 +247,11 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
         })
       : createEmbeddedClickHouse({ path: join(config.dataDir, 'clickhouse') });
     closers.push(() => clickhouse.close());
-    await applyMigrations(clickhouse, { hotRetentionDays: config.HOT_RETENTION_DAYS });
+    await applyMigrations(clickhouse, {
+      hotRetentionDays: config.HOT_RETENTION_DAYS,
+      // Tenants' own hot retention, as `npm run tenants -- set-retention` wrote it (read at start).
+      tenantRetention: await readRetentionFile(resolvePath(DEFAULT_RETENTION_FILE)),
+    });
     const clickhouseHttp = await startLocalClickHouseHttp(config, clickhouseMode);
     if ('url' in clickhouseHttp) closers.push(clickhouseHttp.close);
 
@@ -252,6 +259,7 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
     const store = new S3ObjectStore(s3, LOCAL_LAKE_BUCKET);
 
     const tenants = new CachedTenantDirectory(new DynamoTenantDirectory(dynamo, LOCAL_TENANTS_TABLE));
+    let alertBus: LocalAlerting['bus'] | undefined;
     const ingest = createIngestHandler({
       ports: {
         tenants,
@@ -263,6 +271,9 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
           onError: (err) =>
             console.warn(`rate-limit table unavailable; fallback limits apply: ${String(err)}`),
         }),
+        // The alert bus starts below; warnings before it exists are dropped (none at start-up).
+        quotaEvents: new OncePerDayQuotaEventSink(busQuotaEventSink(() => alertBus)),
+        onQuotaEventError: (err) => console.warn(`quota warning not sent: ${String(err)}`),
         // One attempt per PutRecords, as in Lambda: the SDK's own retries on top kept clients waiting
         // past their timeout, and they resent.
         stream: new KinesisStreamSink(localKinesisClient(emulators.kinesisEndpoint, { maxAttempts: 1 }), {
@@ -294,6 +305,7 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
             burst: DEFAULT_QUERY_RATE.burst,
           },
         }),
+        usage: new ClickHouseUsageReader(clickhouse),
         hotRetentionDays: config.HOT_RETENTION_DAYS,
       },
     });
@@ -417,15 +429,14 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
     // Files merged with the alerts API's rules: the stream and the schedule see the same rules.
     const alertRules = new MergedRuleSource(ruleFiles, alertConfig, { ttlMs: 5_000 });
     // The stream evaluator publishes on the local bus, which startLocalAlerting creates.
-    let bus: LocalAlerting['bus'] | undefined;
     const streamPorts = {
       rules: alertRules,
       state: new DynamoAlertStateStore(dynamo, LOCAL_ALERT_STATE_TABLE),
       slices: new DynamoAlertSliceStore(dynamo, LOCAL_ALERT_STATE_TABLE),
       publisher: {
         publish: (events: readonly AlertEvent[]) => {
-          if (!bus) throw new LocalStartError('the alert bus is not started');
-          return bus.publish(events);
+          if (!alertBus) throw new LocalStartError('the alert bus is not started');
+          return alertBus.publish(events);
         },
       },
       queryBaseUrl: gateway.url,
@@ -453,7 +464,7 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
         sweep: (now: number) => sweeper.sweep(now, streamWindowMs),
       }),
     });
-    bus = alerting.bus;
+    alertBus = alerting.bus;
     closers.push(() => alerting.close());
 
     // The stream evaluator: a third consumer with tumbling windows, publishing on the same bus.

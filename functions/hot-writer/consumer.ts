@@ -10,6 +10,7 @@ import type {
 import type { DeadLetter, DeadLetterSink } from '../shared/dead-letter/dead-letter.js';
 import { EnvelopeError, unpackEnvelope } from '../shared/envelope/envelope.js';
 import type { SamplingPlan, TraceSampler } from '../shared/sampling/clickhouse-trace-sampler.js';
+import { type UsageRecord, type UsageSink, usageRecordOf } from '../shared/usage/usage.js';
 
 /**
  * The hot writer's use-case: a Kinesis batch in, rows in ClickHouse, a partial-batch response out.
@@ -35,6 +36,8 @@ export interface HotWriterPorts {
   readonly deadLetters: DeadLetterSink;
   /** Hot-tier sampling (ADR 0009); without it every span is written at weight 1. */
   readonly sampler?: TraceSampler;
+  /** Where the requests' usage (on their first envelopes) is metered. @default none */
+  readonly usage?: UsageSink;
 }
 
 export interface HotWriterOutcome {
@@ -62,6 +65,7 @@ export async function consumeKinesisRecords(
   ports: HotWriterPorts,
 ): Promise<HotWriterOutcome> {
   const decoded = new Map<string, PositionedEnvelope>();
+  const usage = new Map<string, UsageRecord>();
   const raw = new Map<string, Uint8Array>();
   const errors: Error[] = [];
   let deadLettered = 0;
@@ -85,6 +89,9 @@ export async function consumeKinesisRecords(
         batches,
       });
       raw.set(position.sequenceNumber, data);
+      const arrivalMs = Math.round(record.kinesis.approximateArrivalTimestamp * 1000);
+      const metered = usageRecordOf(header, `${position.shardId}-${position.sequenceNumber}`, arrivalMs);
+      if (metered) usage.set(position.sequenceNumber, metered);
     } catch (err) {
       if (!(err instanceof EnvelopeError)) throw err;
       // A throw here (sink down) makes this record a batch item failure: retried, not lost.
@@ -139,6 +146,19 @@ export async function consumeKinesisRecords(
         for (const r of write.rejected) failed.add(r.position.sequenceNumber);
         errors.push(err instanceof Error ? err : new Error(String(err)));
       }
+    }
+  }
+
+  // Usage of the requests whose envelopes are now stored (or dead-lettered): a failure retries
+  // them with their rows, which the writer then finds already written; the usage table keeps one
+  // row per envelope id, so nothing counts twice.
+  if (ports.usage && usage.size > 0) {
+    const done = [...usage].filter(([seq]) => !failed.has(seq));
+    try {
+      await ports.usage.record(done.map(([, r]) => r));
+    } catch (err) {
+      for (const [seq] of done) failed.add(seq);
+      errors.push(err instanceof Error ? err : new Error(String(err)));
     }
   }
 

@@ -18,6 +18,7 @@ import { PIPELINE_METRICS } from '../shared/costs/pipeline-metrics.js';
 import type { DeadLetterSink } from '../shared/dead-letter/dead-letter.js';
 import { S3DeadLetterSink } from '../shared/dead-letter/s3-dead-letter-sink.js';
 import { ClickHouseTraceSampler } from '../shared/sampling/clickhouse-trace-sampler.js';
+import { ClickHouseUsageSink } from '../shared/usage/usage.js';
 import { hotWriterConfig } from './config.js';
 import { consumeKinesisRecords } from './consumer.js';
 
@@ -103,9 +104,12 @@ export function createHotWriterHandler(deps: HotWriterDeps) {
         }),
       };
     }
+    // Usage goes through the unobserved client: its rows are not telemetry rows written.
+    const usage = new ClickHouseUsageSink(raw, deps.writer?.database);
     const outcome = await consumeKinesisRecords(event.Records, {
       writer,
       deadLetters,
+      usage,
       ...(sampler && { sampler: sampler.sampler }),
     });
 

@@ -84,6 +84,10 @@ export const ingestConfigSchema = z.object({
   DEFAULT_ITEMS_PER_SECOND: z.optional(coercedNumber.check(z.positive())),
   DEFAULT_BURST: z.optional(coercedNumber.check(z.positive())),
   DEFAULT_BYTES_PER_DAY: z.optional(coercedNumber.check(z.positive())),
+  /** Daily item quota for tenants without their own (none when unset: quotas.ts). */
+  DEFAULT_ITEMS_PER_DAY: z.optional(coercedNumber.check(z.positive())),
+  /** The alert bus: daily quota warnings (80%) go there. Unset: no warnings are sent. */
+  QUOTA_EVENT_BUS: z.optional(name),
   /** Instances assumed to share a tenant's traffic while the rate-limit table is unreachable. */
   RATE_LIMIT_FALLBACK_INSTANCES: z.optional(coercedNumber.check(z.int(), z.positive())),
   MAX_ITEMS_PER_REQUEST: positiveInt(DEFAULT_REQUEST_CAPS.maxItems),

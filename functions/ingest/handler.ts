@@ -5,6 +5,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import middy from '@middy/core';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -17,6 +18,7 @@ import { KinesisStreamSink } from '../shared/stream/kinesis-stream-sink.js';
 import { CachedTenantDirectory, type TenantLimits } from '../shared/tenants/directory.js';
 import { DynamoWindowRateLimiter } from '../shared/tenants/dynamo-rate-limiter.js';
 import { DynamoTenantDirectory } from '../shared/tenants/dynamo-tenant-directory.js';
+import { EventBridgeQuotaEventSink, OncePerDayQuotaEventSink } from '../shared/tenants/quota-events.js';
 import { DEFAULT_TENANT_LIMITS, TokenBucketRateLimiter } from '../shared/tenants/rate-limiter.js';
 import { type IngestConfig, ingestConfig } from './config.js';
 import {
@@ -152,7 +154,12 @@ export function createIngestHandler(deps: IngestHandlerDeps) {
 
 /** Limits for tenants without their own: DEFAULT_TENANT_LIMITS, each overridable by the environment. */
 export function defaultLimitsFromConfig(
-  config: Partial<Pick<IngestConfig, 'DEFAULT_ITEMS_PER_SECOND' | 'DEFAULT_BURST' | 'DEFAULT_BYTES_PER_DAY'>>,
+  config: Partial<
+    Pick<
+      IngestConfig,
+      'DEFAULT_ITEMS_PER_SECOND' | 'DEFAULT_BURST' | 'DEFAULT_BYTES_PER_DAY' | 'DEFAULT_ITEMS_PER_DAY'
+    >
+  >,
 ): TenantLimits {
   const itemsPerSecond = config.DEFAULT_ITEMS_PER_SECOND ?? DEFAULT_TENANT_LIMITS.itemsPerSecond;
   // A rate set without a burst brings 10 s of itself, as a tenant's own rate does.
@@ -163,6 +170,9 @@ export function defaultLimitsFromConfig(
     itemsPerSecond,
     ...(burst !== undefined && { burst }),
     bytesPerDay: config.DEFAULT_BYTES_PER_DAY ?? DEFAULT_TENANT_LIMITS.bytesPerDay,
+    ...((config.DEFAULT_ITEMS_PER_DAY ?? DEFAULT_TENANT_LIMITS.itemsPerDay) !== undefined && {
+      itemsPerDay: config.DEFAULT_ITEMS_PER_DAY ?? DEFAULT_TENANT_LIMITS.itemsPerDay,
+    }),
   };
 }
 
@@ -195,6 +205,15 @@ export function depsFromConfig(): IngestHandlerDeps {
     return {
       tenants: new CachedTenantDirectory(new DynamoTenantDirectory(dynamo, config.TENANTS_TABLE)),
       rateLimiter,
+      ...(config.QUOTA_EVENT_BUS && {
+        quotaEvents: new OncePerDayQuotaEventSink(
+          new EventBridgeQuotaEventSink(
+            tracer.captureAWSv3Client(new EventBridgeClient({})),
+            config.QUOTA_EVENT_BUS,
+          ),
+        ),
+      }),
+      onQuotaEventError: (err) => logger.warn('quota warning not sent', { error: String(err) }),
       stream: new KinesisStreamSink(kinesis, {
         streamName: config.STREAM_NAME,
         ...(config.STREAM_ARN && { streamArn: config.STREAM_ARN }),

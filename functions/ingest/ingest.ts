@@ -19,6 +19,7 @@ import {
   TenantDirectoryError,
 } from '../shared/tenants/directory.js';
 import { apiKeyFromHeaders } from '../shared/tenants/keys.js';
+import { type QuotaEventSink, quotaWarningDetail } from '../shared/tenants/quota-events.js';
 import type { RateDecision, RateLimiter } from '../shared/tenants/rate-limiter.js';
 import {
   DEFAULT_DEADLINE_MARGIN_MS,
@@ -74,6 +75,10 @@ export interface IngestPorts {
   readonly decode?: OtlpDecoder;
   /** @default none: no rate limiting (the handler and local mode always pass one) */
   readonly rateLimiter?: RateLimiter;
+  /** Where a daily quota's 80% warning goes (the alert bus). @default none */
+  readonly quotaEvents?: QuotaEventSink;
+  /** Told when a quota warning could not be sent (the request is answered all the same). */
+  readonly onQuotaEventError?: (err: unknown) => void;
   /** Per-request caps; absent fields keep DEFAULT_REQUEST_CAPS. */
   readonly requestCaps?: Partial<RequestCaps>;
   readonly stream: StreamSink;
@@ -326,8 +331,18 @@ export function createIngest(ports: IngestPorts): Ingest {
             { outcome: 'rate-limited', tenant, decompressedBytes },
             { 'retry-after': String(decision.retryAfterSeconds) },
           );
-    const take = (items: number, bytes: number) =>
-      ports.rateLimiter?.take(tenant, { items, bytes }, tenantInfo.limits);
+    const take = async (items: number, bytes: number) => {
+      const decision = await ports.rateLimiter?.take(tenant, { items, bytes }, tenantInfo.limits);
+      // At most once per tenant, quota and day: off the common path.
+      if (decision?.allowed && decision.warnings && ports.quotaEvents) {
+        for (const w of decision.warnings) {
+          await ports.quotaEvents
+            .warn(quotaWarningDetail(tenant, w, now()))
+            .catch((err: unknown) => ports.onQuotaEventError?.(err));
+        }
+      }
+      return decision;
+    };
     const malformed = (message: string) =>
       status(400, RPC.INVALID_ARGUMENT, message, { outcome: 'malformed', tenant, decompressedBytes });
 
@@ -391,14 +406,22 @@ export function createIngest(ports: IngestPorts): Ingest {
     // Content ids: a byte-identical resend (its response was lost) yields the same envelope ids,
     // which both writers store once (ADR 0004, 0005).
     const requestId = requestContentId(tenant, request.signal, format, encoding, request.body);
+    const usage = {
+      accepted: flat.accepted,
+      rejected: flat.rejected,
+      wireBytes: requestBytes,
+      decodedBytes: decompressedBytes,
+    };
     try {
       for (const [service, batches] of groupByService(flat.batches)) {
         const key = partitionKey(tenant, service);
+        // The request's usage rides on its first envelope: metered by the hot writer, no extra call.
         const identity = {
           request: requestId,
           firstOrdinal: records.length,
           receivedAtNs,
           timesFilled: flat.timesFilled > 0,
+          usage,
         };
         for (const env of packEnvelopes(tenant, request.signal, batches, ports.envelope, identity)) {
           records.push({ data: env.data, partitionKey: key });

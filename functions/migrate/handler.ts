@@ -13,6 +13,7 @@ import {
   clickHouseEnvSchema,
   clickHouseSourceFromEnv,
 } from '../shared/clickhouse/secrets-manager-client.js';
+import { NO_RETENTION_OVERRIDES, parseRetentionSettings } from '../shared/tenants/retention.js';
 
 /**
  * The ClickHouse schema as a CloudFormation custom resource, for the CDK custom-resource Provider
@@ -22,6 +23,7 @@ import {
  *
  * ResourceProperties (strings, as CloudFormation passes them):
  *   HotRetentionDays  days of hot data (default 7); changing it alters every TTL
+ *   TenantRetention   optional JSON of tenants/retention.ts RetentionSettings: tenants' own hot retention
  *   SchemaVersion     optional; change it to force a run after a deploy that adds migrations
  */
 
@@ -29,6 +31,18 @@ export const PHYSICAL_RESOURCE_ID = 'clickhouse-hot-tier-schema';
 
 const propertiesSchema = z.object({
   HotRetentionDays: z.coerce.number().int().positive().default(DEFAULT_HOT_RETENTION_DAYS),
+  TenantRetention: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text === '') return NO_RETENTION_OVERRIDES;
+      try {
+        return parseRetentionSettings(JSON.parse(text), 'TenantRetention');
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
 });
 
 export interface MigrateHandlerDeps {
@@ -68,6 +82,7 @@ export function createMigrateHandler(deps: MigrateHandlerDeps) {
     }
     const result = await applyMigrations(await deps.clickhouse(), {
       hotRetentionDays: props.data.HotRetentionDays,
+      tenantRetention: props.data.TenantRetention,
       ...(deps.database && { database: deps.database }),
     });
     logger.info('schema current', { requestType: event.RequestType, ...result });

@@ -22,6 +22,7 @@ import { CachedTenantDirectory } from '../shared/tenants/directory.js';
 import { DynamoWindowRateLimiter } from '../shared/tenants/dynamo-rate-limiter.js';
 import { DynamoTenantDirectory } from '../shared/tenants/dynamo-tenant-directory.js';
 import { TokenBucketRateLimiter } from '../shared/tenants/rate-limiter.js';
+import { ClickHouseUsageReader } from '../shared/usage/usage.js';
 import { queryConfig } from './config.js';
 
 /**
@@ -152,6 +153,7 @@ export function depsFromConfig(): QueryHandlerDeps {
             }),
           }),
         cursors: new CursorCodec(secret),
+        usage: new ClickHouseUsageReader(clickhouse, database),
         hotRetentionDays: config.HOT_RETENTION_DAYS,
         limits: {
           timeoutMs: config.QUERY_TIMEOUT_MS,

@@ -150,6 +150,9 @@ export class ComputeStack extends Stack {
         ...(s.defaultBytesPerDay === undefined
           ? {}
           : { DEFAULT_BYTES_PER_DAY: String(s.defaultBytesPerDay) }),
+        ...(s.defaultItemsPerDay === undefined
+          ? {}
+          : { DEFAULT_ITEMS_PER_DAY: String(s.defaultItemsPerDay) }),
       },
     });
     props.stream.grantWrite(this.ingest.function);
@@ -297,6 +300,9 @@ export class ComputeStack extends Stack {
     // --- Alerting: evaluator (every minute) -> alert bus -> one notifier per channel type.
     this.alertBus = new events.EventBus(this, 'AlertBus', { description: 'Alert state changes' });
     tagComponent(this.alertBus, 'alerting');
+    // Daily quota warnings (80%) from the ingest go on the same bus (functions/shared/tenants/quota-events.ts).
+    this.ingest.addEnvironment('QUOTA_EVENT_BUS', this.alertBus.eventBusName);
+    this.alertBus.grantPutEventsTo(this.ingest.function);
     this.alertEvaluator = this.createAlertEvaluator(props);
     this.streamAlertEvaluator = this.createStreamAlertEvaluator(props);
     this.notifiers = this.createNotifiers(props);
@@ -852,6 +858,8 @@ export class ComputeStack extends Stack {
       resourceType: 'Custom::ClickHouseMigrations',
       properties: {
         HotRetentionDays: hotRetention,
+        // Tenants' own hot retention: a change re-runs the migrations, which rewrite the TTLs.
+        TenantRetention: JSON.stringify(props.settings.tenantRetention),
         // A new function version (new code, hence possibly new migrations) re-runs them.
         CodeVersion: migrate.function.currentVersion.version,
       },

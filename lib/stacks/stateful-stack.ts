@@ -8,6 +8,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { GlueTableSpec } from '../../functions/shared/glue/glue-spec.js';
+import { lakeExpiryRules } from '../../functions/shared/tenants/retention.js';
 import { GlueCatalog } from '../constructs/glue-catalog.js';
 import { QueryWorkgroup } from '../constructs/query-workgroup.js';
 import { SecureBucket } from '../constructs/secure-bucket.js';
@@ -122,6 +123,12 @@ export class StatefulStack extends Stack {
           ],
           expiration: Duration.days(s.lakeRetentionDays),
         },
+        // Tenants with a shorter lake retention of their own (npm run tenants -- set-retention).
+        ...lakeExpiryRules(s.tenantRetention, s.lakeRetentionDays).map((r) => ({
+          id: r.id,
+          prefix: r.prefix,
+          expiration: Duration.days(r.days),
+        })),
       ],
     });
     tagComponent(lake, 'lake');

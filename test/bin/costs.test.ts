@@ -120,4 +120,84 @@ describe('npm run costs (mocked Cost Explorer)', () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain('--from YYYY-MM-DD');
   });
+
+  it('--by-tenant shares ingest and stream by items, hot tier and lake by bytes stored, the rest stays shared (usage source in memory)', async () => {
+    const ce = mockedCostExplorer({
+      $metadata: {},
+      ResultsByTime: [
+        {
+          Groups: [
+            { Keys: ['component$ingest'], Metrics: { UnblendedCost: { Amount: '30', Unit: 'USD' } } },
+            { Keys: ['component$stream'], Metrics: { UnblendedCost: { Amount: '10', Unit: 'USD' } } },
+            { Keys: ['component$hot-tier'], Metrics: { UnblendedCost: { Amount: '100', Unit: 'USD' } } },
+            { Keys: ['component$query'], Metrics: { UnblendedCost: { Amount: '7', Unit: 'USD' } } },
+          ],
+        },
+      ],
+    });
+    const asked: string[][] = [];
+    let out = '';
+    const code = await runCostsCli(['--from', '2026-11-01', '--to', '2026-11-30', '--by-tenant'], {
+      costExplorer: ce,
+      cloudWatch: () => undefined,
+      usage: () => ({
+        totals: async (from, to) => {
+          asked.push([from, to]);
+          return [
+            { tenant: 'acme', itemsAccepted: 3_000_000, storedBytes: 100_000_000 },
+            { tenant: 'beta', itemsAccepted: 1_000_000, storedBytes: 300_000_000 },
+          ];
+        },
+      }),
+      out: (t) => {
+        out += t;
+      },
+      err: () => {},
+    });
+    expect(code).toBe(0);
+    expect(asked).toEqual([['2026-11-01', '2026-11-30']]);
+    const row = (tenant: string) =>
+      out
+        .split('\n')
+        .find((l) => l.startsWith(tenant))
+        ?.trim()
+        .split(/\s{2,}/);
+    // acme: 3/4 of items (ingest 22.50, stream 7.50), 1/4 of bytes (hot tier 25.00): 55.00.
+    expect(row('acme')).toEqual([
+      'acme',
+      '3,000,000',
+      '100,000,000',
+      '22.50',
+      '7.50',
+      '25.00',
+      '0.00',
+      '55.00',
+    ]);
+    expect(row('beta')).toEqual([
+      'beta',
+      '1,000,000',
+      '300,000,000',
+      '7.50',
+      '2.50',
+      '75.00',
+      '0.00',
+      '85.00',
+    ]);
+    expect(out).toContain('Shared (not attributed): 7.00 USD');
+  });
+
+  it('--by-tenant without a ClickHouse to read usage from says so', async () => {
+    let err = '';
+    const code = await runCostsCli(['--from', '2026-11-01', '--to', '2026-11-30', '--by-tenant'], {
+      costExplorer: mockedCostExplorer({ $metadata: {} }),
+      cloudWatch: () => undefined,
+      usage: () => undefined,
+      out: () => {},
+      err: (t) => {
+        err += t;
+      },
+    });
+    expect(code).toBe(2);
+    expect(err).toContain('--by-tenant needs CLICKHOUSE_URL');
+  });
 });

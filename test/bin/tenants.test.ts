@@ -145,6 +145,82 @@ describe('npm run tenants (subprocess against dynalite)', () => {
     expect(both).toMatchObject({ code: 2, stderr: expect.stringMatching(/exclude/) });
   });
 
+  it('set-quota sets daily quotas beside the rate limit, which it keeps; set-limit keeps the item quota', async () => {
+    await ensureTenantsTable(client, 'quotas');
+    const target = ['--endpoint', endpoint, '--table', 'quotas'];
+    const created = await cli(['create', '--tenant', 'delta', '--json', ...target]);
+    const { key } = JSON.parse(created.stdout) as { key: string };
+    const run = async (args: string[]) => {
+      const r = await cli([...args, '--tenant', 'delta', ...target]);
+      expect(r.code, r.stderr).toBe(0);
+      return (await new DynamoTenantDirectory(client, 'quotas').resolve(key))?.limits;
+    };
+    expect(await run(['set-limit', '--items-per-second', '50'])).toEqual({ itemsPerSecond: 50 });
+    expect(await run(['set-quota', '--items-per-day', '1000000'])).toEqual({
+      itemsPerSecond: 50,
+      itemsPerDay: 1_000_000,
+    });
+    expect(await run(['set-quota', '--bytes-per-day', '5000'])).toEqual({
+      itemsPerSecond: 50,
+      itemsPerDay: 1_000_000,
+      bytesPerDay: 5000,
+    });
+    expect(await run(['set-limit', '--items-per-second', '70'])).toEqual({
+      itemsPerSecond: 70,
+      itemsPerDay: 1_000_000,
+    });
+    expect(await run(['set-quota', '--default'])).toEqual({ itemsPerSecond: 70 });
+    const bad = await cli(['set-quota', '--tenant', 'delta', '--items-per-day', '0', ...target]);
+    expect(bad).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--items-per-day must be a positive number/),
+    });
+    const none = await cli(['set-quota', '--tenant', 'delta', ...target]);
+    expect(none).toMatchObject({ code: 2, stderr: expect.stringMatching(/needs --items-per-day/) });
+  });
+
+  it('set-retention writes per-tenant, per-signal retention to the file the stack and local mode read', async () => {
+    const file = join(dir, 'retention.json');
+    const run = (args: string[]) => cli([...args, '--file', file]);
+    const set = await run([
+      'set-retention',
+      '--tenant',
+      'acme',
+      '--signal',
+      'traces',
+      '--hot-days',
+      '3',
+      '--lake-days',
+      '90',
+    ]);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toContain('Tenant acme traces: hot 3 days, lake 90 days');
+    expect(
+      (await run(['set-retention', '--tenant', 'acme', '--signal', 'logs', '--hot-days', '1'])).code,
+    ).toBe(0);
+    const shown = await run(['show-retention']);
+    expect(JSON.parse(shown.stdout)).toEqual({
+      tenants: { acme: { traces: { hotDays: 3, lakeDays: 90 }, logs: { hotDays: 1 } } },
+    });
+    expect((await run(['set-retention', '--tenant', 'acme', '--signal', 'traces', '--default'])).code).toBe(
+      0,
+    );
+    expect(JSON.parse((await run(['show-retention'])).stdout)).toEqual({
+      tenants: { acme: { logs: { hotDays: 1 } } },
+    });
+
+    for (const [args, message] of [
+      [['--tenant', 'acme', '--signal', 'spans', '--hot-days', '3'], /--signal traces, logs or metrics/],
+      [['--tenant', 'acme', '--signal', 'logs', '--hot-days', '2.5'], /whole number of days/],
+      [['--tenant', 'acme', '--signal', 'logs', '--hot-days', '4000'], /hotDays/],
+      [['--tenant', 'Acme!', '--signal', 'logs', '--hot-days', '3'], /invalid tenant id/],
+      [['--tenant', 'acme', '--signal', 'logs'], /needs --hot-days or --lake-days/],
+    ] as const) {
+      const r = await run(['set-retention', ...args]);
+      expect(r, args.join(' ')).toMatchObject({ code: 2, stderr: expect.stringMatching(message) });
+    }
+  });
+
   it('creates keys with a scope, changes it, and sets a query limit the directory then reports', async () => {
     await ensureTenantsTable(client, 'scopes');
     const target = ['--endpoint', endpoint, '--table', 'scopes'];

@@ -12,6 +12,7 @@ describe('deploy settings', () => {
       shardCount: 1,
       streamRetentionHours: 24,
       dataPathTracing: 'pass-through',
+      tenantRetention: { tenants: {} },
       hotRetentionDays: 7,
       hotBatchingWindowSeconds: 5,
       glacierAfterDays: 30,

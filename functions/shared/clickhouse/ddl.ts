@@ -3,6 +3,7 @@ import {
   ENVELOPE_ID_COLUMN,
   type PhysicalColumn,
   type ScalarType,
+  type Signal,
   TABLE_NAMES,
   TABLES,
   type TableName,
@@ -77,6 +78,15 @@ export const TENANT_TABLES: readonly string[] = [
   SERVICE_RED_1M_TABLE,
   LOG_COUNTS_1M_TABLE,
 ];
+/**
+ * Usage metering (migration 6): one row per request, from the usage on its first envelope
+ * (envelope.ts RequestUsage), keyed by that envelope's content id so a resend or a redelivery is
+ * one row after merges (ReplacingMergeTree; read with FINAL). USAGE_DAILY_VIEW sums it per tenant,
+ * UTC day and signal. Kept 400 days: a year of bills and their disputes.
+ */
+export const USAGE_TABLE = 'usage_requests';
+export const USAGE_DAILY_VIEW = 'usage_daily';
+export const USAGE_RETENTION_DAYS = 400;
 /** Applied schema versions: see migrations.ts. */
 export const MIGRATIONS_TABLE = 'schema_migrations';
 
@@ -415,19 +425,64 @@ export function schemaStatements(options: DdlOptions = {}): string[] {
   ];
 }
 
+/** Migration 6: the usage table and its daily view. */
+export function usageStatements(options: DdlOptions = {}): string[] {
+  const db = options.database;
+  const table = qualified(USAGE_TABLE, db);
+  return [
+    `CREATE TABLE IF NOT EXISTS ${table} (
+  TenantId LowCardinality(String),
+  Day Date,
+  Signal LowCardinality(String),
+  FirstEnvelopeId String,
+  ItemsAccepted UInt64,
+  ItemsRejected UInt64,
+  WireBytes UInt64,
+  DecodedBytes UInt64
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(Day)
+ORDER BY (TenantId, Day, Signal, FirstEnvelopeId)
+TTL Day + toIntervalDay(${USAGE_RETENTION_DAYS})`,
+    `CREATE VIEW IF NOT EXISTS ${qualified(USAGE_DAILY_VIEW, db)} AS
+SELECT TenantId, Day, Signal,
+  count() AS Requests,
+  sum(ItemsAccepted) AS ItemsAccepted,
+  sum(ItemsRejected) AS ItemsRejected,
+  sum(WireBytes) AS WireBytes,
+  sum(DecodedBytes) AS DecodedBytes
+FROM ${table} FINAL
+GROUP BY TenantId, Day, Signal`,
+  ];
+}
+
 /**
- * Tables whose TTL follows the hot retention, with their TTL time expression (and, for the hourly
- * rollups, the least they keep).
+ * Tables whose TTL follows the hot retention (per tenant and signal: tenants/retention.ts), with
+ * their TTL time expression, their signal and, for the hourly rollups, the least they keep.
  */
 export const RETENTION_TABLES: ReadonlyArray<{
   readonly table: string;
   readonly timeExpr: string;
+  readonly signal: Signal;
   readonly minDays?: number;
 }> = [
-  ...TABLE_NAMES.map((t) => ({ table: t as string, timeExpr: TABLES[t].timeColumn as string })),
-  { table: TRACE_LOOKUP_TABLE, timeExpr: 'Start' },
-  { table: SERVICE_RED_TABLE, timeExpr: 'Hour', minDays: ROLLUP_RETENTION_DAYS },
-  { table: LOG_COUNTS_TABLE, timeExpr: 'Hour', minDays: ROLLUP_RETENTION_DAYS },
-  { table: SERVICE_RED_1M_TABLE, timeExpr: 'Minute' },
-  { table: LOG_COUNTS_1M_TABLE, timeExpr: 'Minute' },
+  ...TABLE_NAMES.map((t) => ({
+    table: t as string,
+    timeExpr: TABLES[t].timeColumn as string,
+    signal: TABLES[t].signal,
+  })),
+  { table: TRACE_LOOKUP_TABLE, timeExpr: 'Start', signal: 'traces' },
+  { table: SERVICE_RED_TABLE, timeExpr: 'Hour', signal: 'traces', minDays: ROLLUP_RETENTION_DAYS },
+  { table: LOG_COUNTS_TABLE, timeExpr: 'Hour', signal: 'logs', minDays: ROLLUP_RETENTION_DAYS },
+  { table: SERVICE_RED_1M_TABLE, timeExpr: 'Minute', signal: 'traces' },
+  { table: LOG_COUNTS_1M_TABLE, timeExpr: 'Minute', signal: 'logs' },
 ];
+
+/**
+ * The TTL of a table whose retention is a per-row expression (tenants with their own hot
+ * retention, tenants/retention.ts hotDaysExpression); a plain number gives ttlExpression's text.
+ */
+export function ttlExpressionOf(timeExpr: string, daysExpr: string): string {
+  return /^\d+$/.test(daysExpr)
+    ? ttlExpression(timeExpr, Number(daysExpr))
+    : `toDateTime(${timeExpr}) + toIntervalDay(${daysExpr})`;
+}

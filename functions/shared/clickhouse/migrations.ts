@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { samplingStatements } from '../sampling/clickhouse-trace-sampler.js';
 import { ENVELOPE_ID_COLUMN, SAMPLE_RATE_COLUMN, TABLE_NAMES, TABLES } from '../schema/columns.js';
+import { hotDaysExpression, NO_RETENTION_OVERRIDES, type RetentionSettings } from '../tenants/retention.js';
 import {
   columnDefinition,
   type DdlOptions,
@@ -16,7 +17,8 @@ import {
   rollupStatements,
   SERVICE_RED_MV,
   schemaStatements,
-  ttlExpression,
+  ttlExpressionOf,
+  usageStatements,
   WRITE_LEDGER_TABLE,
 } from './ddl.js';
 
@@ -25,7 +27,10 @@ import {
  * (`IF NOT EXISTS`), so a run that died half-way is finished by the next one; a version recorded in
  * `schema_migrations` is never run again. Changing the schema means appending a version (for a new
  * column in the model: `ALTER TABLE … ADD COLUMN IF NOT EXISTS …`), never editing an applied one.
- * The hot retention is not a migration: it is reconciled on every run (`ALTER TABLE … MODIFY TTL`).
+ * The hot retention is not a migration: it is reconciled on every run (`ALTER TABLE … MODIFY TTL`),
+ * per tenant and signal when tenants have their own (tenants/retention.ts): then the TTL is one
+ * expression over TenantId, and `ttl_only_drop_parts` is off on those tables, since a day's part
+ * holds every tenant's rows and would otherwise wait for the longest retention among them.
  */
 
 export interface Migration {
@@ -75,12 +80,19 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'per-minute rollups: RED per service and operation, log counts per service and severity',
     statements: minuteRollupStatements,
   },
+  {
+    version: 6,
+    name: 'usage metering: usage_requests and the usage_daily view',
+    statements: usageStatements,
+  },
 ];
 
 export interface MigrateOptions {
   /** Created if missing and used for every table; omitted, the client's current database. */
   readonly database?: string;
   readonly hotRetentionDays: number;
+  /** Tenants' own hot retention per signal. @default none: every tenant at hotRetentionDays */
+  readonly tenantRetention?: RetentionSettings;
 }
 
 export interface MigrateResult {
@@ -117,14 +129,32 @@ async function appliedVersions(client: ClickHouseClient, database?: string): Pro
   return new Set(rows.map((r) => Number(r.version)));
 }
 
+/** An expression's text without spaces and parentheses: ClickHouse reformats what it stores. */
+const squash = (sql: string) => sql.replace(/[\s()]/g, '');
+
 async function reconcileRetention(
   client: ClickHouseClient,
   database: string | undefined,
   days: number,
+  tenants: RetentionSettings,
 ): Promise<string[]> {
   const wanted = [
-    ...RETENTION_TABLES.map((t) => ({ ...t, days: Math.max(days, t.minDays ?? 0) })),
-    { table: WRITE_LEDGER_TABLE, timeExpr: 'WrittenAt', days: days + 1 },
+    ...RETENTION_TABLES.map((t) => {
+      const own = hotDaysExpression(tenants, t.signal, days);
+      // The hourly rollups keep at least minDays, whatever a tenant's own retention.
+      const daysExpr =
+        t.minDays === undefined
+          ? own
+          : /^\d+$/.test(own)
+            ? String(Math.max(Number(own), t.minDays))
+            : `greatest(${t.minDays}, ${own})`;
+      return {
+        table: t.table,
+        ttl: ttlExpressionOf(t.timeExpr, daysExpr),
+        perTenant: !/^\d+$/.test(daysExpr),
+      };
+    }),
+    { table: WRITE_LEDGER_TABLE, ttl: `WrittenAt + toIntervalDay(${days + 1})`, perTenant: false },
   ];
   const rs = await client.query({
     query: `SELECT name, create_table_query FROM system.tables
@@ -142,13 +172,20 @@ async function reconcileRetention(
   for (const w of wanted) {
     const ddl = current.get(w.table);
     if (ddl === undefined) throw new MigrationError(`table ${w.table} is missing after migrations`);
-    if (new RegExp(`TTL .*toIntervalDay\\(${w.days}\\)`).test(ddl)) continue;
-    // Expressions differ only in the interval; the ledger's time column is a DateTime already.
-    const expr =
-      w.table === WRITE_LEDGER_TABLE
-        ? `WrittenAt + toIntervalDay(${w.days})`
-        : ttlExpression(w.timeExpr, w.days);
-    await client.command({ query: `ALTER TABLE ${qualified(w.table, database)} MODIFY TTL ${expr}` });
+    const ttl = /\bTTL (.*?) SETTINGS /s.exec(ddl)?.[1] ?? '';
+    // Whole parts are dropped only when every row in them expired: right with one retention for
+    // all, wrong when a part's tenants expire at different ages (their rows are deleted by merges).
+    const dropParts = w.perTenant ? 0 : 1;
+    const sameTtl = squash(ttl) === squash(w.ttl);
+    const sameSetting = new RegExp(`ttl_only_drop_parts = ${dropParts}\\b`).test(ddl);
+    if (sameTtl && sameSetting) continue;
+    const table = qualified(w.table, database);
+    if (!sameSetting) {
+      await client.command({
+        query: `ALTER TABLE ${table} MODIFY SETTING ttl_only_drop_parts = ${dropParts}`,
+      });
+    }
+    if (!sameTtl) await client.command({ query: `ALTER TABLE ${table} MODIFY TTL ${w.ttl}` });
     changed.push(w.table);
   }
   return changed;
@@ -193,7 +230,12 @@ export async function applyMigrations(
     });
     applied.push(m.version);
   }
-  const retentionChanged = await reconcileRetention(client, database, hotRetentionDays);
+  const retentionChanged = await reconcileRetention(
+    client,
+    database,
+    hotRetentionDays,
+    options.tenantRetention ?? NO_RETENTION_OVERRIDES,
+  );
   const version = Math.max(0, ...MIGRATIONS.map((m) => m.version));
   return { applied, version, retentionChanged };
 }

@@ -66,6 +66,33 @@ export interface EnvelopeHeader {
    * earlier copy (ADR 0004).
    */
   readonly receivedAtNs?: string;
+  /**
+   * What the request as a whole cost, on its first envelope only (ordinal 0): the hot writer
+   * meters it into the usage table (functions/shared/usage), keyed by this envelope's id so a
+   * resend or redelivery counts once. Absent on other envelopes and on envelopes written before it.
+   */
+  readonly usage?: RequestUsage;
+}
+
+/**
+ * A request's usage, as the receiver saw it. No receive time: a byte-identical resend must give
+ * byte-identical envelopes; the day is the record's arrival on the stream, which consumers read.
+ */
+export interface RequestUsage {
+  /** Items stored / rejected in partial_success. */
+  readonly accepted: number;
+  readonly rejected: number;
+  /** The body as received (compressed or not), and decompressed. */
+  readonly wireBytes: number;
+  readonly decodedBytes: number;
+}
+
+const USAGE_FIELDS = ['accepted', 'rejected', 'wireBytes', 'decodedBytes'] as const;
+
+function isRequestUsage(u: unknown): u is RequestUsage {
+  if (typeof u !== 'object' || u === null) return false;
+  const r = u as Record<string, unknown>;
+  return USAGE_FIELDS.every((f) => Number.isSafeInteger(r[f]) && (r[f] as number) >= 0);
 }
 
 export interface PackedEnvelope {
@@ -136,6 +163,7 @@ function encodeOne(
   codec: EnvelopeCodec,
   id?: string,
   receivedAtNs?: string,
+  usage?: RequestUsage,
 ): PackedEnvelope {
   const payload = compress(codec, encodePayload(batches));
   const counts: Partial<Record<TableName, number>> = {};
@@ -152,6 +180,7 @@ function encodeOne(
     sha256: createHash('sha256').update(payload).digest('hex'),
     ...(id !== undefined && { id }),
     ...(receivedAtNs !== undefined && { receivedAtNs }),
+    ...(usage !== undefined && { usage }),
   };
   const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
   const data = Buffer.allocUnsafe(8 + headerBytes.length + payload.length);
@@ -405,6 +434,8 @@ export interface EnvelopeIdentity {
    * request): packing then skips looking for it in every time column. @default true
    */
   readonly timesFilled?: boolean;
+  /** The request's usage: put on the envelope of ordinal 0. */
+  readonly usage?: RequestUsage;
 }
 
 /**
@@ -485,9 +516,19 @@ export function packEnvelopes(
   while (pending.length > 0) {
     const [group, sizingGroup] = pending.pop()!;
     if (group.length === 0) continue;
-    const id = identity && `${identity.request}-${identity.firstOrdinal + out.length}`;
+    const ordinal = identity && identity.firstOrdinal + out.length;
+    const id = identity && `${identity.request}-${ordinal}`;
     const filled = sizingGroup !== undefined && hasFilledTime(group, identity!.receivedAtNs);
-    const env = encodeOne(tenant, signal, group, codec, id, filled ? identity!.receivedAtNs : undefined);
+    const usage = ordinal === 0 ? identity?.usage : undefined;
+    const env = encodeOne(
+      tenant,
+      signal,
+      group,
+      codec,
+      id,
+      filled ? identity!.receivedAtNs : undefined,
+      usage,
+    );
     const fits = filled
       ? encodeOne(tenant, signal, sizingGroup, codec, id, standIn).data.length <= sizingLimit &&
         env.data.length <= maxBytes
@@ -536,7 +577,8 @@ export function readEnvelopeHeader(data: Uint8Array): EnvelopeHeader {
     typeof h.counts !== 'object' ||
     (h.id !== undefined && typeof h.id !== 'string') ||
     (h.receivedAtNs !== undefined &&
-      (typeof h.receivedAtNs !== 'string' || !/^\d{1,20}$/.test(h.receivedAtNs)))
+      (typeof h.receivedAtNs !== 'string' || !/^\d{1,20}$/.test(h.receivedAtNs))) ||
+    (h.usage !== undefined && !isRequestUsage(h.usage))
   ) {
     throw new EnvelopeError('envelope header lacks tenant, signal, counts or sha256');
   }

@@ -2,6 +2,7 @@ import { positionEnvelopeId, type UnpackedEnvelope } from '../envelope/envelope.
 import { encodeParquet } from '../parquet/parquet-writer.js';
 import type { ColumnBatch } from '../rows/batch.js';
 import { ENVELOPE_ID_COLUMN, SAMPLE_RATE_COLUMN, TABLES, type TableName } from '../schema/columns.js';
+import { usageRecordOf } from '../usage/usage.js';
 import {
   nanosToMillis,
   type PartitionPath,
@@ -9,6 +10,7 @@ import {
   partitionOf,
   stagingKey,
   stagingPartitionPrefix,
+  usageKey,
 } from './layout.js';
 import type { ObjectInfo, ObjectStore } from './object-store.js';
 import { checkStoredParquet, quarantine } from './quarantine.js';
@@ -57,6 +59,8 @@ export interface LakeWriteResult {
    * records this attempt rewrote; each is overwritten or moved under `_quarantine/`.
    */
   readonly replaced: readonly string[];
+  /** Usage objects written (`_usage/…`, layout.ts), one per tenant and day in the batch. */
+  readonly usageFiles?: readonly string[];
 }
 
 export interface LakeWriterOptions {
@@ -274,5 +278,45 @@ export async function writeToLake(
   }
   files.sort();
   replaced.sort();
-  return { files, rowsWritten, rowsSkipped, replaced };
+  const usageFiles = await writeUsage(store, records);
+  return { files, rowsWritten, rowsSkipped, replaced, ...(usageFiles.length > 0 && { usageFiles }) };
+}
+
+/**
+ * The usage of the requests whose first envelope is in this batch, per tenant and UTC day, as JSON
+ * lines under `_usage/` (the lake's copy of the usage table; Athena reads it with a JSON SerDe).
+ * Keyed by the batch's shard and sequence range like the staging files, so a retried batch
+ * overwrites; a redelivery in another range repeats lines, which carry the envelope id to count once.
+ */
+async function writeUsage(store: ObjectStore, records: readonly DecodedRecord[]): Promise<string[]> {
+  const groups = new Map<
+    string,
+    { tenant: string; day: string; shardId: string; seqs: bigint[]; lines: string[] }
+  >();
+  for (const r of records) {
+    const u = usageRecordOf(
+      r.envelope.header,
+      positionEnvelopeId(r.shardId, r.sequenceNumber),
+      r.arrivalMs ?? Date.now(),
+    );
+    if (u === undefined) continue;
+    const id = `${u.tenant}/${u.day}/${r.shardId}`;
+    const g = groups.get(id) ?? { tenant: u.tenant, day: u.day, shardId: r.shardId, seqs: [], lines: [] };
+    groups.set(id, g);
+    g.seqs.push(BigInt(r.sequenceNumber));
+    g.lines.push(JSON.stringify(u));
+  }
+  const keys: string[] = [];
+  for (const g of groups.values()) {
+    let first = g.seqs[0]!;
+    let last = first;
+    for (const q of g.seqs) {
+      if (q < first) first = q;
+      if (q > last) last = q;
+    }
+    const key = usageKey(g.tenant, g.day, g.shardId, first, last);
+    await store.put(key, new TextEncoder().encode(`${g.lines.join('\n')}\n`), 'application/x-ndjson');
+    keys.push(key);
+  }
+  return keys.sort();
 }

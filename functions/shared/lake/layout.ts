@@ -13,6 +13,9 @@ import type { TableName } from '../schema/columns.js';
  *   _envelope-ids/<table>/tenant=<t>/dt=YYYY-MM-DD/hour=HH/<hash>.txt.gz
  *       the envelope ids in part-<hash> (one per line), written before the part: the compactor
  *       publishes each (table, partition, envelope id) once.
+ *   _usage/tenant=<t>/dt=YYYY-MM-DD/<shard>-<firstSeq>-<lastSeq>.json
+ *       usage metering (functions/shared/usage): the requests whose first envelope was in the lake
+ *       writer's batch, one JSON object per line with its envelope id (a reader counts each id once).
  *   _quarantine/<original key>  and  _quarantine/<original key>.json
  *       a staging file that is not a complete, readable Parquet file, moved aside (never read by
  *       Glue, the writer or the compactor) with the reason in the sidecar.
@@ -22,6 +25,18 @@ export const STAGING_PREFIX = 'staging/';
 export const MANIFEST_PREFIX = '_published/';
 export const ENVELOPE_IDS_PREFIX = '_envelope-ids/';
 export const QUARANTINE_PREFIX = '_quarantine/';
+export const USAGE_PREFIX = '_usage/';
+
+/** Where a lake writer batch's usage lines of one tenant and UTC day go (deterministic: a retry overwrites). */
+export function usageKey(
+  tenant: string,
+  day: string,
+  shardId: string,
+  firstSeq: bigint,
+  lastSeq: bigint,
+): string {
+  return `${USAGE_PREFIX}tenant=${tenantSegment(tenant)}/dt=${day}/${shardId}-${firstSeq}-${lastSeq}.json`;
+}
 
 const HOUR_MS = 3_600_000;
 

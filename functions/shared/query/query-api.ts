@@ -8,7 +8,9 @@ import {
   type TenantQueryLimits,
 } from '../tenants/directory.js';
 import { apiKeyFromHeaders } from '../tenants/keys.js';
+import { utcDate, utcDay } from '../tenants/quotas.js';
 import type { RateLimiter } from '../tenants/rate-limiter.js';
+import type { UsageReader } from '../usage/usage.js';
 import type { CursorCodec, CursorContext, CursorPosition } from './cursor.js';
 import {
   QueryEngineError,
@@ -63,6 +65,7 @@ import {
   TraceGetParamsSchema,
   TracePathSchema,
   TraceSearchParamsSchema,
+  UsageParamsSchema,
 } from './schemas.js';
 import { formatDuration, isoOf, NS_PER_MS, NS_PER_SECOND, resolveRange, type TimeRange } from './time.js';
 
@@ -123,6 +126,8 @@ export interface QueryApiDeps {
    */
   readonly rateLimiter?: RateLimiter;
   readonly hotRetentionDays: number;
+  /** Usage metering (GET /v1/usage); absent, the route answers 404. */
+  readonly usage?: UsageReader;
   readonly limits?: Partial<QueryLimits>;
   /** @default Date.now */
   readonly now?: () => number;
@@ -777,6 +782,20 @@ export function createQueryApi(deps: QueryApiDeps) {
     return { status: 200, body: { data, meta: meta(range, tiers, null) }, tiers };
   }
 
+  async function getUsage(tenant: string, query: Query) {
+    const params = parse(UsageParamsSchema, query);
+    // Whole UTC days; the same range limit as every query (31 days by default).
+    const range = resolveRange(params.from, params.to, now(), {
+      ...limits,
+      defaultLookbackMs: 7 * 86_400_000,
+    });
+    const day = (ns: bigint) => utcDate(utcDay(Number(ns / 1_000_000n)));
+    const from = day(range.fromNs);
+    const to = day(range.toNs);
+    const data = await deps.usage!.daily(tenant, from, to);
+    return { status: 200, body: { data, meta: { from, to } }, tiers: [] };
+  }
+
   function dispatch(
     operation: Exclude<QueryOperation, 'openapi'>,
     tenant: string,
@@ -805,6 +824,8 @@ export function createQueryApi(deps: QueryApiDeps) {
         return logHistogram(tenant, query, budget);
       case 'metricNames':
         return metricNames(tenant, query, budget);
+      case 'getUsage':
+        return getUsage(tenant, query);
       default: {
         const never: never = operation;
         throw new Error(`unhandled operation ${String(never)}`);
@@ -894,6 +915,9 @@ export function createQueryApi(deps: QueryApiDeps) {
       Math.max(0, (req.remainingMs ?? Number.POSITIVE_INFINITY) - 1_000),
     );
     const budget: QueryBudget = { deadlineMs: now() + timeout };
+    if (operation === 'getUsage' && deps.usage === undefined) {
+      return { ...error(404, 'not_found', 'usage metering is not configured'), log: { operation, tenant } };
+    }
     const pathParams = { ...match.pathParameters, ...req.pathParameters };
     try {
       const r = await dispatch(operation, tenant, pathParams, req.query, budget);

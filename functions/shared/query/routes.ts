@@ -21,6 +21,8 @@ import {
   TraceResponseSchema,
   TraceSearchParamsSchema,
   TraceSearchResponseSchema,
+  UsageParamsSchema,
+  UsageResponseSchema,
 } from './schemas.js';
 
 /** The routes of the query API: API Gateway (CDK) and local mode mount exactly these. */
@@ -47,6 +49,7 @@ export type QueryOperation =
   | 'serviceMap'
   | 'logHistogram'
   | 'metricNames'
+  | 'getUsage'
   | 'openapi';
 
 export const QUERY_ROUTES: readonly QueryRoute[] = [
@@ -143,6 +146,16 @@ export const QUERY_ROUTES: readonly QueryRoute[] = [
     authenticated: true,
   },
   {
+    operationId: 'getUsage',
+    method: 'GET',
+    path: '/v1/usage',
+    summary:
+      "The caller's tenant's usage per UTC day and signal: items accepted and rejected, bytes received and stored.",
+    params: UsageParamsSchema,
+    response: UsageResponseSchema,
+    authenticated: true,
+  },
+  {
     operationId: 'openapi',
     method: 'GET',
     path: '/v1/query/openapi.json',
@@ -161,7 +174,7 @@ export function matchRoute(
 ):
   | { route: QueryRoute; pathParameters: Record<string, string> }
   | { route?: undefined; reason: 'not-found' } {
-  const at = path.indexOf('/v1/query/');
+  const at = path.search(/\/v1\/(query\/|usage$)/);
   const actual = segments(at >= 0 ? path.slice(at) : path);
   for (const route of QUERY_ROUTES) {
     const pattern = segments(route.path);

@@ -358,6 +358,31 @@ export const MetricNamesResponseSchema = z.object({
   meta: MetaSchema,
 });
 
+export const UsageParamsSchema = z.strictObject({
+  from: time('First UTC day of the range, the day holding this time (default: to minus 7 days)'),
+  to: time('Last UTC day of the range, the day holding this time (default: now)'),
+});
+
+export const UsageDaySchema = z.object({
+  day: z.string().describe('UTC day, YYYY-MM-DD.'),
+  signal: z.enum(['traces', 'logs', 'metrics']),
+  requests: z.number().describe('Requests stored (a resend of the same bytes counts once).'),
+  itemsAccepted: z.number().describe('Spans, log records or metric data points stored.'),
+  itemsRejected: z.number().describe('Items rejected in partial_success.'),
+  wireBytes: z.number().describe('Request bodies as received (compressed or not).'),
+  decodedBytes: z.number().describe('Request bodies decompressed: what the daily byte quota counts.'),
+  storedBytesEstimate: z
+    .number()
+    .describe(
+      'Estimated ClickHouse bytes on disk for these items: compressed bytes per row of the signal tables (all tenants) times itemsAccepted.',
+    ),
+});
+
+export const UsageResponseSchema = z.object({
+  data: z.array(UsageDaySchema),
+  meta: z.object({ from: z.string(), to: z.string() }),
+});
+
 export const ErrorResponseSchema = z.object({
   error: z
     .string()

@@ -9,8 +9,10 @@ export interface TenantLimits {
   readonly itemsPerSecond?: number;
   /** Items a tenant may send at once after being idle. @default itemsPerSecond × 10 */
   readonly burst?: number;
-  /** Decompressed request bytes per UTC day. */
+  /** Decompressed request bytes per UTC day (a daily quota: quotas.ts). */
   readonly bytesPerDay?: number;
+  /** Items per UTC day (a daily quota: quotas.ts). @default none */
+  readonly itemsPerDay?: number;
   /** No limit at all for this tenant, whatever the defaults. */
   readonly unlimited?: boolean;
 }

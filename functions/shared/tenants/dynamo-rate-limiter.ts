@@ -2,14 +2,16 @@ import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/c
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { ensureTable } from '../dynamo/ensure-table.js';
 import type { TenantLimits } from './directory.js';
+import { crossedWarning, type DailyQuota, type QuotaWarning } from './quotas.js';
 import {
   ALLOWED,
+  allowedWith,
   blocked,
   DEFAULT_TENANT_LIMITS,
-  dailyBytesTooLarge,
+  dailyQuotaTooLargeFor,
   effectiveLimit,
   overBurst,
-  overDailyBytes,
+  overDailyQuota,
   overRate,
   type RateDecision,
   type RateLimiter,
@@ -20,7 +22,8 @@ import {
 
 /**
  * The rate-limit table: partition key `pk` (S) = `<tenantId>#<window start, epoch seconds>` with
- * attribute `used` (N, items), or `<tenantId>#day#<UTC day number>` with `bytes` (N); both carry
+ * attribute `used` (N, items), `<tenantId>#day#<UTC day number>` with `bytes` (N, the daily byte
+ * quota) or `<tenantId>#items#<UTC day number>` with `items` (N, the daily item quota); all carry
  * `expiresAt` (N, epoch seconds; enable DynamoDB TTL on it so old counters vanish). Kept apart
  * from the tenants table so the internet-facing ingest function needs no write access to API keys.
  */
@@ -89,7 +92,7 @@ export class DynamoWindowRateLimiter implements RateLimiter {
   async take(tenantId: string, usage: RateUsage, limits?: TenantLimits): Promise<RateDecision> {
     const effective = effectiveLimit(limits, this.defaultLimits);
     if (effective === undefined || (usage.items <= 0 && usage.bytes <= 0)) return ALLOWED;
-    const { rate, bytesPerDay } = effective;
+    const { rate, bytesPerDay, itemsPerDay } = effective;
     if (rate !== undefined && rate <= 0) return blocked(tenantId);
 
     const nowMs = this.now();
@@ -98,9 +101,8 @@ export class DynamoWindowRateLimiter implements RateLimiter {
     const allowance = rate === undefined ? undefined : Math.max(1, Math.floor(rate * this.windowSeconds));
     if (allowance !== undefined && usage.items > allowance)
       return overBurst(tenantId, usage.items, allowance);
-    if (bytesPerDay !== undefined && usage.bytes > bytesPerDay) {
-      return dailyBytesTooLarge(tenantId, usage.bytes, bytesPerDay);
-    }
+    const tooLarge = dailyQuotaTooLargeFor(tenantId, usage, effective);
+    if (tooLarge !== undefined) return tooLarge;
     const windowStart = Math.floor(nowSeconds / this.windowSeconds) * this.windowSeconds;
     const windowEnd = windowStart + this.windowSeconds;
     const day = utcDay(nowMs);
@@ -118,16 +120,20 @@ export class DynamoWindowRateLimiter implements RateLimiter {
           overRate(tenantId, { rate, capacity: allowance }, Math.max(1, Math.ceil(windowEnd - nowSeconds))),
       });
     }
-    if (bytesPerDay !== undefined && usage.bytes > 0) {
+    const quota = (q: DailyQuota, key: string, amount: number, limit: number | undefined) => {
+      if (limit === undefined || amount <= 0) return;
       counters.push({
-        key: `${tenantId}#day#${day}`,
-        attribute: 'bytes',
-        amount: usage.bytes,
-        limit: bytesPerDay,
+        key,
+        attribute: q,
+        amount,
+        limit,
         expiresAt: (day + 2) * 86_400,
-        refused: () => overDailyBytes(tenantId, bytesPerDay, nowMs),
+        refused: () => overDailyQuota(q, tenantId, limit, nowMs),
+        quota: q,
       });
-    }
+    };
+    quota('items', `${tenantId}#items#${day}`, usage.items, itemsPerDay);
+    quota('bytes', `${tenantId}#day#${day}`, usage.bytes, bytesPerDay);
     if (counters.length === 0) return ALLOWED;
 
     const results = await Promise.allSettled(counters.map((c) => this.add(c)));
@@ -138,7 +144,17 @@ export class DynamoWindowRateLimiter implements RateLimiter {
     const refusedAt = results.findIndex(
       (r) => r.status === 'rejected' && r.reason instanceof ConditionalCheckFailedException,
     );
-    if (failure === undefined && refusedAt < 0) return ALLOWED;
+    if (failure === undefined && refusedAt < 0) {
+      // The counter's new value tells exactly one request per day that it crossed the warning share.
+      const warnings: QuotaWarning[] = [];
+      results.forEach((r, i) => {
+        const c = counters[i]!;
+        if (r.status !== 'fulfilled' || c.quota === undefined || r.value === undefined) return;
+        const w = crossedWarning(c.quota, c.limit, r.value - c.amount, c.amount, nowMs);
+        if (w) warnings.push(w);
+      });
+      return allowedWith(warnings);
+    }
     // Give back what was counted for a request that does not pass (best effort).
     await Promise.all(
       results.map((r, i) =>
@@ -153,21 +169,27 @@ export class DynamoWindowRateLimiter implements RateLimiter {
     return counters[refusedAt]!.refused();
   }
 
-  private async add(c: Counter): Promise<void> {
+  /** Adds the amount when it fits; resolves the counter's new value. */
+  private async add(c: Counter): Promise<number | undefined> {
     // A request at most the whole limit (checked above) fits only if `used <= limit - amount`.
-    await this.doc.send(
+    const out = await this.doc.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { [RATE_LIMIT_TABLE_KEY]: c.key },
-        UpdateExpression: `ADD ${c.attribute} :amount SET expiresAt = :expiresAt`,
-        ConditionExpression: `attribute_not_exists(${c.attribute}) OR ${c.attribute} <= :rest`,
+        // A name placeholder: `items` is a DynamoDB reserved word.
+        UpdateExpression: 'ADD #n :amount SET expiresAt = :expiresAt',
+        ConditionExpression: 'attribute_not_exists(#n) OR #n <= :rest',
+        ExpressionAttributeNames: { '#n': c.attribute },
         ExpressionAttributeValues: {
           ':amount': c.amount,
           ':expiresAt': c.expiresAt,
           ':rest': c.limit - c.amount,
         },
+        ReturnValues: 'UPDATED_NEW',
       }),
     );
+    const value: unknown = out.Attributes?.[c.attribute];
+    return typeof value === 'number' ? value : undefined;
   }
 
   private async giveBack(c: Counter): Promise<void> {
@@ -175,7 +197,8 @@ export class DynamoWindowRateLimiter implements RateLimiter {
       new UpdateCommand({
         TableName: this.tableName,
         Key: { [RATE_LIMIT_TABLE_KEY]: c.key },
-        UpdateExpression: `ADD ${c.attribute} :amount`,
+        UpdateExpression: 'ADD #n :amount',
+        ExpressionAttributeNames: { '#n': c.attribute },
         ExpressionAttributeValues: { ':amount': -c.amount },
       }),
     );
@@ -184,11 +207,13 @@ export class DynamoWindowRateLimiter implements RateLimiter {
 
 interface Counter {
   readonly key: string;
-  readonly attribute: 'used' | 'bytes';
+  readonly attribute: 'used' | DailyQuota;
   readonly amount: number;
   readonly limit: number;
   readonly expiresAt: number;
   readonly refused: () => RateDecision;
+  /** Set for daily quotas (warned about at QUOTA_WARNING_FRACTION). */
+  readonly quota?: DailyQuota;
 }
 
 /** Creates the rate-limit table if missing (local mode and tests; in AWS the CDK owns it). */

@@ -43,6 +43,7 @@ const LimitsSchema = z.object({
   itemsPerSecond: z.optional(z.number()),
   burst: z.optional(z.number()),
   bytesPerDay: z.optional(z.number()),
+  itemsPerDay: z.optional(z.number()),
   unlimited: z.optional(z.boolean()),
 });
 
@@ -391,9 +392,11 @@ export function validateLimits(limits: TenantLimits): void {
   if (burst !== undefined && !(Number.isFinite(burst) && burst >= 1)) {
     throw new TenantError(`burst must be a number ≥ 1, got: ${burst}`, 'invalid');
   }
-  const { bytesPerDay } = limits;
-  if (bytesPerDay !== undefined && !(Number.isFinite(bytesPerDay) && bytesPerDay >= 1)) {
-    throw new TenantError(`bytesPerDay must be a number ≥ 1, got: ${bytesPerDay}`, 'invalid');
+  for (const field of ['bytesPerDay', 'itemsPerDay'] as const) {
+    const n = limits[field];
+    if (n !== undefined && !(Number.isFinite(n) && n >= 1)) {
+      throw new TenantError(`${field} must be a number ≥ 1, got: ${n}`, 'invalid');
+    }
   }
 }
 

@@ -1,4 +1,16 @@
 import type { TenantLimits } from './directory.js';
+import {
+  crossedWarning,
+  type DailyQuota,
+  DEFAULT_DAILY_QUOTAS,
+  type QuotaWarning,
+  quotaExceededReason,
+  quotaTooLargeReason,
+  secondsToNextUtcDay,
+  utcDay,
+} from './quotas.js';
+
+export { secondsToNextUtcDay, utcDay } from './quotas.js';
 
 /**
  * Per-tenant ingest limits: items per second with a burst, and bytes per UTC day. The ingest
@@ -8,7 +20,11 @@ import type { TenantLimits } from './directory.js';
  * never pass, so retrying it would be pointless). See docs/decisions/0003.
  */
 export type RateDecision =
-  | { readonly allowed: true }
+  | {
+      readonly allowed: true;
+      /** Daily quotas this request took past their warning share (QUOTA_WARNING_FRACTION). */
+      readonly warnings?: readonly QuotaWarning[];
+    }
   | {
       readonly allowed: false;
       readonly retryAfterSeconds: number;
@@ -39,15 +55,16 @@ export const DEFAULT_BURST_SECONDS = 10;
  * (DEFAULT_REQUEST_CAPS.maxItems in functions/ingest/config.ts), so a default tenant never gets a
  * 413 for a request within the caps. 50 GB a day is ~100 million typical spans.
  */
-export const DEFAULT_TENANT_LIMITS: Readonly<Required<Omit<TenantLimits, 'unlimited'>>> = Object.freeze({
+export const DEFAULT_TENANT_LIMITS: Readonly<
+  Required<Pick<TenantLimits, 'itemsPerSecond' | 'burst' | 'bytesPerDay'>> & Pick<TenantLimits, 'itemsPerDay'>
+> = Object.freeze({
   itemsPerSecond: 10_000,
   burst: 100_000,
-  bytesPerDay: 50_000_000_000,
+  ...DEFAULT_DAILY_QUOTAS,
 });
 
 /** Answer to a tenant whose limit is zero or negative (blocked): come back in a minute. */
 const BLOCKED_RETRY_SECONDS = 60;
-const DAY_MS = 86_400_000;
 
 export const ALLOWED: RateDecision = { allowed: true };
 
@@ -56,8 +73,10 @@ export interface EffectiveLimit {
   readonly rate?: number;
   /** Bucket size: `burst`, else `rate × DEFAULT_BURST_SECONDS`, at least 1. */
   readonly capacity?: number;
-  /** Decompressed bytes per UTC day. Undefined: no byte limit. */
+  /** Decompressed bytes per UTC day. Undefined: no byte quota. */
   readonly bytesPerDay?: number;
+  /** Items per UTC day. Undefined: no item quota. */
+  readonly itemsPerDay?: number;
 }
 
 /**
@@ -74,12 +93,15 @@ export function effectiveLimit(
   const rate = own ? limits?.itemsPerSecond : fallback?.itemsPerSecond;
   const burst = limits?.burst ?? (own ? undefined : fallback?.burst);
   const bytesPerDay = limits?.bytesPerDay ?? fallback?.bytesPerDay;
+  const itemsPerDay = limits?.itemsPerDay ?? fallback?.itemsPerDay;
   const hasRate = rate !== undefined && !Number.isNaN(rate);
   const hasBytes = bytesPerDay !== undefined && !Number.isNaN(bytesPerDay);
-  if (!hasRate && !hasBytes) return undefined;
+  const hasItems = itemsPerDay !== undefined && !Number.isNaN(itemsPerDay);
+  if (!hasRate && !hasBytes && !hasItems) return undefined;
   return {
     ...(hasRate && { rate, capacity: Math.max(1, burst ?? rate * DEFAULT_BURST_SECONDS) }),
     ...(hasBytes && { bytesPerDay }),
+    ...(hasItems && { itemsPerDay }),
   };
 }
 
@@ -109,29 +131,51 @@ export function overRate(tenantId: string, limit: EffectiveLimit, retryAfterSeco
   };
 }
 
-export function overDailyBytes(tenantId: string, bytesPerDay: number, nowMs: number): RateDecision {
+/** Over a daily quota: 429 until midnight UTC, when it resets. */
+export function overDailyQuota(
+  quota: DailyQuota,
+  tenantId: string,
+  limit: number,
+  nowMs: number,
+): RateDecision {
   return {
     allowed: false,
     retryAfterSeconds: secondsToNextUtcDay(nowMs),
-    reason: `daily quota of ${bytesPerDay} bytes exhausted for tenant ${tenantId} (resets at 00:00 UTC)`,
+    reason: quotaExceededReason(quota, limit, tenantId, nowMs),
   };
 }
 
-export function dailyBytesTooLarge(tenantId: string, bytes: number, bytesPerDay: number): RateDecision {
+/** A request larger than a whole daily quota: 413 (it could never pass). */
+export function dailyQuotaTooLarge(
+  quota: DailyQuota,
+  tenantId: string,
+  amount: number,
+  limit: number,
+): RateDecision {
   return {
     allowed: false,
     tooLarge: true,
     retryAfterSeconds: 0,
-    reason: `request of ${bytes} bytes is larger than tenant ${tenantId}'s daily quota of ${bytesPerDay} bytes`,
+    reason: quotaTooLargeReason(quota, amount, limit, tenantId),
   };
 }
 
-export function utcDay(nowMs: number): number {
-  return Math.floor(nowMs / DAY_MS);
+/** The first daily quota a request alone is larger than, as a 413 decision. */
+export function dailyQuotaTooLargeFor(
+  tenantId: string,
+  usage: RateUsage,
+  limit: EffectiveLimit,
+): RateDecision | undefined {
+  if (limit.itemsPerDay !== undefined && usage.items > limit.itemsPerDay)
+    return dailyQuotaTooLarge('items', tenantId, usage.items, limit.itemsPerDay);
+  if (limit.bytesPerDay !== undefined && usage.bytes > limit.bytesPerDay)
+    return dailyQuotaTooLarge('bytes', tenantId, usage.bytes, limit.bytesPerDay);
+  return undefined;
 }
 
-export function secondsToNextUtcDay(nowMs: number): number {
-  return Math.max(1, Math.ceil(((utcDay(nowMs) + 1) * DAY_MS - nowMs) / 1000));
+/** ALLOWED, with the warnings when there are any. */
+export function allowedWith(warnings: readonly QuotaWarning[]): RateDecision {
+  return warnings.length === 0 ? ALLOWED : { allowed: true, warnings };
 }
 
 export interface TokenBucketRateLimiterOptions {
@@ -154,6 +198,7 @@ interface Bucket {
   updatedAt: number;
   day: number;
   bytes: number;
+  items: number;
 }
 
 /**
@@ -187,20 +232,20 @@ export class TokenBucketRateLimiter implements RateLimiter {
   takeSync(tenantId: string, usage: RateUsage, limits?: TenantLimits): RateDecision {
     const effective = effectiveLimit(limits, this.defaultLimits);
     if (effective === undefined || (usage.items <= 0 && usage.bytes <= 0)) return ALLOWED;
-    const { capacity, bytesPerDay } = effective;
+    const { capacity, bytesPerDay, itemsPerDay } = effective;
     const rate = effective.rate === undefined ? undefined : effective.rate * this.share;
     if (rate !== undefined && rate <= 0) return blocked(tenantId);
     if (capacity !== undefined && usage.items > capacity) return overBurst(tenantId, usage.items, capacity);
-    if (bytesPerDay !== undefined && usage.bytes > bytesPerDay) {
-      return dailyBytesTooLarge(tenantId, usage.bytes, bytesPerDay);
-    }
-    const dayQuota = bytesPerDay === undefined ? undefined : bytesPerDay * this.share;
+    const tooLarge = dailyQuotaTooLargeFor(tenantId, usage, effective);
+    if (tooLarge !== undefined) return tooLarge;
+    const byteQuota = bytesPerDay === undefined ? undefined : bytesPerDay * this.share;
+    const itemQuota = itemsPerDay === undefined ? undefined : itemsPerDay * this.share;
 
     const now = this.now();
     const day = utcDay(now);
     let bucket = this.buckets.get(tenantId);
     if (bucket === undefined) {
-      bucket = { tokens: capacity ?? 0, updatedAt: now, day, bytes: 0 };
+      bucket = { tokens: capacity ?? 0, updatedAt: now, day, bytes: 0, items: 0 };
     } else {
       this.buckets.delete(tenantId); // re-inserted below as the most recently seen
       if (rate !== undefined && capacity !== undefined) {
@@ -212,6 +257,7 @@ export class TokenBucketRateLimiter implements RateLimiter {
       if (bucket.day !== day) {
         bucket.day = day;
         bucket.bytes = 0;
+        bucket.items = 0;
       }
     }
     this.buckets.set(tenantId, bucket);
@@ -221,12 +267,27 @@ export class TokenBucketRateLimiter implements RateLimiter {
       const wait = Math.max(1, Math.ceil((usage.items - bucket.tokens) / rate));
       return overRate(tenantId, { rate, capacity }, wait);
     }
-    if (dayQuota !== undefined && bucket.bytes + usage.bytes > dayQuota) {
-      return overDailyBytes(tenantId, Math.floor(dayQuota), now);
+    if (itemQuota !== undefined && bucket.items + usage.items > itemQuota) {
+      return overDailyQuota('items', tenantId, Math.floor(itemQuota), now);
     }
+    if (byteQuota !== undefined && bucket.bytes + usage.bytes > byteQuota) {
+      return overDailyQuota('bytes', tenantId, Math.floor(byteQuota), now);
+    }
+    const warnings: QuotaWarning[] = [];
+    const warnItems =
+      itemQuota === undefined
+        ? undefined
+        : crossedWarning('items', itemQuota, bucket.items, usage.items, now);
+    const warnBytes =
+      byteQuota === undefined
+        ? undefined
+        : crossedWarning('bytes', byteQuota, bucket.bytes, usage.bytes, now);
+    if (warnItems) warnings.push(warnItems);
+    if (warnBytes) warnings.push(warnBytes);
     if (rate !== undefined) bucket.tokens -= usage.items;
     bucket.bytes += usage.bytes;
-    return ALLOWED;
+    bucket.items += usage.items;
+    return allowedWith(warnings);
   }
 
   private evict(): void {

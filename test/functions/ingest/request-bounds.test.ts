@@ -6,6 +6,10 @@ import type { StreamRecord, StreamSink } from '../../../functions/shared/stream/
 import type { TenantLimits } from '../../../functions/shared/tenants/directory.js';
 import { DynamoWindowRateLimiter } from '../../../functions/shared/tenants/dynamo-rate-limiter.js';
 import {
+  OncePerDayQuotaEventSink,
+  type QuotaWarningDetail,
+} from '../../../functions/shared/tenants/quota-events.js';
+import {
   DEFAULT_TENANT_LIMITS,
   type RateLimiter,
   TokenBucketRateLimiter,
@@ -326,9 +330,58 @@ describe('tenant limits on by default', () => {
     const res = await send(body, { gzip: true });
     expect(res.status).toBe(429);
     expect(res.headers['retry-after']).toBe(String(12 * 3600)); // the clock is at 12:00 UTC
-    expect(res.stats.reason).toContain(`daily quota of ${body.byteLength * 2 + 10} bytes`);
+    expect(res.stats.reason).toContain(`daily byte quota of ${body.byteLength * 2 + 10} exceeded`);
     clock.ms += 12 * 3600 * 1000;
     expect((await send(body, { gzip: true })).status).toBe(200);
+  });
+
+  it('daily item quota: 429 naming it with Retry-After to midnight UTC, one warning event at 80%, accepted again after midnight', async () => {
+    const warnings: QuotaWarningDetail[] = [];
+    const { send, clock, rows } = receiver({
+      limits: { itemsPerDay: 100 },
+      ports: { quotaEvents: new OncePerDayQuotaEventSink({ warn: async (d) => void warnings.push(d) }) },
+    });
+    expect((await send(spans(70))).status).toBe(200);
+    expect(warnings).toEqual([]);
+    expect((await send(spans(15, 0, 70))).status).toBe(200); // 85: past 80%
+    expect((await send(spans(5, 0, 85))).status).toBe(200); // 90: no second warning
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({
+      tenant: 'acme',
+      quota: 'items',
+      limit: 100,
+      used: 85,
+      day: '2026-06-01',
+    });
+    expect(warnings[0]!.summary).toContain('daily item quota of 100');
+
+    const stored = rows();
+    const over = await send(spans(20, 0, 90));
+    expect(over.status).toBe(429);
+    expect(over.headers['retry-after']).toBe(String(12 * 3600));
+    expect(bodyText(over)).toContain(
+      'daily item quota of 100 exceeded for tenant acme; resets at 2026-06-02T00:00:00.000Z',
+    );
+    expect(rows()).toBe(stored);
+    expect((await send(spans(10, 0, 90))).status).toBe(200); // what is left still fits
+    expect((await send(spans(101))).status).toBe(413); // larger than the whole quota
+
+    clock.ms += 12 * 3600 * 1000;
+    expect((await send(spans(80, 0, 200))).status).toBe(200);
+    expect(warnings.map((w) => w.day)).toEqual(['2026-06-01', '2026-06-02']);
+  });
+
+  it('a quota warning that cannot be sent does not fail the request', async () => {
+    const errors: unknown[] = [];
+    const { send } = receiver({
+      limits: { itemsPerDay: 10 },
+      ports: {
+        quotaEvents: { warn: () => Promise.reject(new Error('bus down')) },
+        onQuotaEventError: (e) => errors.push(e),
+      },
+    });
+    expect((await send(spans(9))).status).toBe(200);
+    expect(String(errors[0])).toContain('bus down');
   });
 
   it('lets a tenant marked unlimited past the defaults', async () => {

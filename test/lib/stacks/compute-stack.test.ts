@@ -249,11 +249,11 @@ describe('compute stack', () => {
       'POST /v1/metrics',
       'POST /v1/traces',
     ]);
-    // Everything else is the read-only query API, the console's files and the alerts API beside them
-    // (compute-query-alerting.test.ts).
+    // Everything else is the read-only query API and usage, the console's files and the alerts API
+    // beside them (compute-query-alerting.test.ts).
     for (const r of routes.filter((r) => !/^POST \/v1\/(traces|logs|metrics)$/.test(r))) {
       expect(r).toMatch(
-        /^(GET (\/v1\/query\/|\/$|\/index\.html$|\/assets\/\{file\}$)|(GET|POST|PUT|DELETE) \/v1\/alerts\/)/,
+        /^(GET (\/v1\/query\/|\/v1\/usage$|\/$|\/index\.html$|\/assets\/\{file\}$)|(GET|POST|PUT|DELETE) \/v1\/alerts\/)/,
       );
     }
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {

@@ -340,8 +340,8 @@ describe('migration 4 on a hot tier created before it', () => {
 
     const result = await applyMigrations(client, { database: db, hotRetentionDays: 7 });
 
-    // 4, then the minute rollups (5), weighted from the start.
-    expect(result.applied).toEqual([4, 5]);
+    // 4, then the later ones (the minute rollups, 5, weighted from the start).
+    expect(result.applied).toEqual(MIGRATIONS.map((m) => m.version).filter((v) => v > 3));
     expect(await rows(`SELECT SpanId, SampleRate FROM ${db}.otel_traces`)).toEqual([
       { SpanId: 's-old', SampleRate: 1 },
     ]);

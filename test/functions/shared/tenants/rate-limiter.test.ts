@@ -102,9 +102,30 @@ describe('TokenBucketRateLimiter', () => {
     expect((await limiter.take('acme', { items: 1, bytes: 600 }, limits)).allowed).toBe(true);
     const over = await limiter.take('acme', { items: 1, bytes: 500 }, limits);
     expect(over).toMatchObject({ allowed: false, retryAfterSeconds: 86_400 - 5 });
-    expect(!over.allowed && over.reason).toContain('daily quota of 1000 bytes');
+    expect(!over.allowed && over.reason).toContain('daily byte quota of 1000 exceeded');
     clock.advance(86_400 - 5);
     expect((await limiter.take('acme', { items: 1, bytes: 500 }, limits)).allowed).toBe(true);
+  });
+
+  it('counts items per UTC day: 429 naming the quota until midnight, a warning once when 80% is crossed', async () => {
+    const clock = new FakeClock(); // 00:00:05 UTC
+    const limiter = new TokenBucketRateLimiter({ now: clock.now });
+    const limits = { itemsPerDay: 1000 };
+    expect(verdict(await limiter.take('acme', items(1001), limits))).toBe('too large');
+    expect(await limiter.take('acme', items(799), limits)).toEqual({ allowed: true });
+    expect(await limiter.take('acme', items(1), limits)).toEqual({
+      allowed: true,
+      warnings: [{ quota: 'items', limit: 1000, used: 800, day: '2026-01-01' }],
+    });
+    expect(await limiter.take('acme', items(200), limits)).toEqual({ allowed: true });
+    const over = await limiter.take('acme', items(1), limits);
+    expect(over).toMatchObject({ allowed: false, retryAfterSeconds: 86_400 - 5 });
+    expect(!over.allowed && over.reason).toBe(
+      'daily item quota of 1000 exceeded for tenant acme; resets at 2026-01-02T00:00:00.000Z',
+    );
+    expect((await limiter.take('beta', items(1000), limits)).allowed).toBe(true);
+    clock.advance(86_400 - 5);
+    expect((await limiter.take('acme', items(1000), limits)).allowed).toBe(true);
   });
 
   it('applies the operator default to tenants without limits, and a tenant’s own limits over it', async () => {
@@ -237,6 +258,26 @@ describe('DynamoWindowRateLimiter (dynalite)', () => {
     expect((await b.take('acme', { items: 90, bytes: 300 }, limits)).allowed).toBe(true);
     clock.advance(86_400);
     expect((await a.take('acme', { items: 1, bytes: 1000 }, limits)).allowed).toBe(true);
+  });
+
+  it('counts the daily item quota across instances and warns exactly once at 80%, whichever instance crosses it', async () => {
+    const clock = new FakeClock();
+    const a = await limiter(clock);
+    const b = new DynamoWindowRateLimiter({ client, tableName: `rate-limits-${tableSeq}`, now: clock.now });
+    const limits = { itemsPerDay: 100 };
+    const decisions: RateDecision[] = [];
+    for (let i = 0; i < 10; i++) decisions.push(await (i % 2 ? a : b).take('acme', items(9), limits));
+    expect(decisions.filter((d) => !d.allowed)).toEqual([]);
+    const warned = decisions.flatMap((d) => (d.allowed ? (d.warnings ?? []) : []));
+    expect(warned).toEqual([{ quota: 'items', limit: 100, used: 81, day: '2026-01-01' }]);
+    const over = await a.take('acme', items(11), limits);
+    expect(over).toMatchObject({ allowed: false, retryAfterSeconds: 86_400 - 5 });
+    expect(!over.allowed && over.reason).toContain(
+      'daily item quota of 100 exceeded for tenant acme; resets at',
+    );
+    expect((await b.take('acme', items(10), limits)).allowed).toBe(true);
+    clock.advance(86_400);
+    expect((await a.take('acme', items(100), limits)).allowed).toBe(true);
   });
 
   it('falls back to an in-process bucket at the limit divided by the assumed instances when DynamoDB is unreachable', async () => {
