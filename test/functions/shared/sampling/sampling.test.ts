@@ -12,7 +12,7 @@ import {
   SERVICE_RED_TABLE,
   schemaStatements,
 } from '../../../../functions/shared/clickhouse/ddl.js';
-import { applyMigrations } from '../../../../functions/shared/clickhouse/migrations.js';
+import { applyMigrations, MIGRATIONS } from '../../../../functions/shared/clickhouse/migrations.js';
 import {
   deferredDatabase,
   SAMPLING_RULES_TABLE,
