@@ -5,7 +5,6 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import middy from '@middy/core';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -207,10 +206,10 @@ export function depsFromConfig(): IngestHandlerDeps {
       rateLimiter,
       ...(config.QUOTA_EVENT_BUS && {
         quotaEvents: new OncePerDayQuotaEventSink(
-          new EventBridgeQuotaEventSink(
-            tracer.captureAWSv3Client(new EventBridgeClient({})),
-            config.QUOTA_EVENT_BUS,
-          ),
+          new EventBridgeQuotaEventSink(async () => {
+            const { EventBridgeClient } = await import('@aws-sdk/client-eventbridge');
+            return tracer.captureAWSv3Client(new EventBridgeClient({}));
+          }, config.QUOTA_EVENT_BUS),
         ),
       }),
       onQuotaEventError: (err) => logger.warn('quota warning not sent', { error: String(err) }),

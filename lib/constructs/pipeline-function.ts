@@ -66,6 +66,12 @@ export interface PipelineFunctionProps {
    */
   readonly bundledPaths?: readonly { readonly from: string; readonly to: string }[];
   /**
+   * Packages left out of the bundle and taken from the Lambda runtime (nodejs22.x ships AWS SDK v3)
+   * when first imported: for clients on a rare path (a dynamic `import()`), so they cost neither
+   * bundle size nor cold start. @default - none
+   */
+  readonly runtimeProvidedModules?: readonly string[];
+  /**
    * X-Ray mode: the data-path functions take the `dataPathTracing` setting (pass-through by
    * default: on every invocation X-Ray would cost more than the function).
    * @default lambda.Tracing.ACTIVE
@@ -158,7 +164,11 @@ export class PipelineFunction extends Construct {
         sourcesContent: false,
         banner: LAMBDA_BANNER,
         // Bundle SDK v3 too: a pinned, tree-shaken client starts faster than the runtime's copy.
-        externalModules: [...LOCAL_ONLY_PACKAGES, ...LAMBDA_EXTERNAL_MODULES],
+        externalModules: [
+          ...LOCAL_ONLY_PACKAGES,
+          ...LAMBDA_EXTERNAL_MODULES,
+          ...(props.runtimeProvidedModules ?? []),
+        ],
         esbuildArgs: Object.fromEntries(
           Object.entries(LAMBDA_MODULE_ALIASES).map(([from, to]) => [`--alias:${from}`, to]),
         ),

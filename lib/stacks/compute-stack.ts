@@ -132,6 +132,8 @@ export class ComputeStack extends Stack {
       component: 'ingest',
       description: 'OTLP/HTTP receiver: authenticate, decode, flatten, pack, put on the stream',
       memorySize: 1024,
+      // Quota warnings (once per tenant and day) load the EventBridge client on first use.
+      runtimeProvidedModules: ['@aws-sdk/client-eventbridge'],
       // API Gateway stops waiting at 30 s.
       timeout: Duration.seconds(29),
       environment: {

@@ -54,14 +54,20 @@ export const ChannelSchema = z.discriminatedUnion('type', [
 ]);
 export type Channel = z.infer<typeof ChannelSchema>;
 export type ChannelType = Channel['type'];
-export const CHANNEL_TYPES = [
-  'slack',
-  'webhook',
-  'pagerduty',
-  'email',
-  'teams',
-  'opsgenie',
-] as const satisfies readonly ChannelType[];
+/**
+ * Every channel type, one key each: a type added to ChannelSchema does not compile until it is
+ * listed here, and the stacks deploy one notifier per entry (an unlisted type would get no notifier
+ * and its events would go nowhere).
+ */
+const CHANNEL_TYPE_SET: Readonly<Record<ChannelType, true>> = {
+  slack: true,
+  webhook: true,
+  pagerduty: true,
+  email: true,
+  teams: true,
+  opsgenie: true,
+};
+export const CHANNEL_TYPES: readonly ChannelType[] = Object.keys(CHANNEL_TYPE_SET) as ChannelType[];
 
 const window = duration('window', { min: MINUTE, max: MAX_WINDOW_MS });
 const name = z.string().min(1).max(256);

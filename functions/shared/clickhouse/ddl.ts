@@ -66,19 +66,6 @@ export const LOG_COUNTS_1M_MV = 'otel_logs_counts_1m_mv';
  */
 export const WRITE_LEDGER_TABLE = 'otel_write_ledger';
 /**
- * Every table holding tenant rows (a `TenantId` column): what a tenant's read-only user may read,
- * each behind a row policy (tenant-access.ts). The views are left out: each writes into one of
- * these (`TO` table), which is where its rows are read.
- */
-export const TENANT_TABLES: readonly string[] = [
-  ...TABLE_NAMES,
-  TRACE_LOOKUP_TABLE,
-  SERVICE_RED_TABLE,
-  LOG_COUNTS_TABLE,
-  SERVICE_RED_1M_TABLE,
-  LOG_COUNTS_1M_TABLE,
-];
-/**
  * Usage metering (migration 6): one row per request, from the usage on its first envelope
  * (envelope.ts RequestUsage), keyed by that envelope's content id so a resend or a redelivery is
  * one row after merges (ReplacingMergeTree; read with FINAL). USAGE_DAILY_VIEW sums it per tenant,
@@ -87,6 +74,27 @@ export const TENANT_TABLES: readonly string[] = [
 export const USAGE_TABLE = 'usage_requests';
 export const USAGE_DAILY_VIEW = 'usage_daily';
 export const USAGE_RETENTION_DAYS = 400;
+/** Hot-tier sampling (ADR 0009): per-tenant rules, and the traces kept for an error or slow span. */
+export const SAMPLING_RULES_TABLE = 'otel_sampling_rules';
+export const SAMPLING_KEEP_TABLE = 'otel_sampling_keep';
+
+/**
+ * Every table holding tenant rows (a `TenantId` column): what a tenant's read-only user may read,
+ * each behind a row policy (tenant-access.ts). The views are left out: each writes into (or reads
+ * from) one of these, which is where its rows are read.
+ */
+export const TENANT_TABLES: readonly string[] = [
+  ...TABLE_NAMES,
+  TRACE_LOOKUP_TABLE,
+  SERVICE_RED_TABLE,
+  LOG_COUNTS_TABLE,
+  SERVICE_RED_1M_TABLE,
+  LOG_COUNTS_1M_TABLE,
+  USAGE_TABLE,
+  SAMPLING_RULES_TABLE,
+  SAMPLING_KEEP_TABLE,
+];
+
 /** Applied schema versions: see migrations.ts. */
 export const MIGRATIONS_TABLE = 'schema_migrations';
 

@@ -1,5 +1,12 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { createTableStatement, DEFAULT_HOT_RETENTION_DAYS, ident, qualified } from '../clickhouse/ddl.js';
+import {
+  createTableStatement,
+  DEFAULT_HOT_RETENTION_DAYS,
+  ident,
+  qualified,
+  SAMPLING_KEEP_TABLE,
+  SAMPLING_RULES_TABLE,
+} from '../clickhouse/ddl.js';
 import { ClickHouseTelemetryWriter, type PositionedEnvelope } from '../clickhouse/writer.js';
 import type { ColumnBatch } from '../rows/batch.js';
 import { SAMPLE_RATE_COLUMN } from '../schema/columns.js';
@@ -24,8 +31,7 @@ import {
  *   otel_traces with weight 0 by one INSERT ... SELECT per batch that marks something.
  */
 
-export const SAMPLING_RULES_TABLE = 'otel_sampling_rules';
-export const SAMPLING_KEEP_TABLE = 'otel_sampling_keep';
+export { SAMPLING_KEEP_TABLE, SAMPLING_RULES_TABLE };
 /** Deferred spans live this long: a trace marked later than this after its first spans is kept partly. */
 export const DEFERRED_RETENTION_DAYS = 1;
 /** Keep-list entries promoted again by every batch (stragglers written after the marking batch promoted). */

@@ -1,4 +1,4 @@
-import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import type { PutEventsCommand, PutEventsCommandOutput } from '@aws-sdk/client-eventbridge';
 import * as z from 'zod';
 import { DAILY_QUOTAS, QUOTA_WARNING_FRACTION, type QuotaWarning, quotaResetAt } from './quotas.js';
 
@@ -45,15 +45,31 @@ export interface QuotaEventSink {
   warn(detail: QuotaWarningDetail): Promise<void>;
 }
 
-/** Quota warnings onto an EventBridge bus (the alert bus). */
+/** The part of the EventBridge client the sink uses. */
+export interface PutEventsClient {
+  send(command: PutEventsCommand): Promise<PutEventsCommandOutput>;
+}
+
+/**
+ * Quota warnings onto an EventBridge bus (the alert bus). The client comes from a factory called on
+ * the first warning: the ingest imports the SDK client lazily (from the Lambda runtime), so a path
+ * taken once per tenant and day adds nothing to its bundle or its cold start.
+ */
 export class EventBridgeQuotaEventSink implements QuotaEventSink {
+  private client: Promise<PutEventsClient> | undefined;
+
   constructor(
-    private readonly client: EventBridgeClient,
+    private readonly clientFactory: () => Promise<PutEventsClient>,
     private readonly busName: string,
   ) {}
 
   async warn(detail: QuotaWarningDetail): Promise<void> {
-    const out = await this.client.send(
+    this.client ??= this.clientFactory().catch((err: unknown) => {
+      this.client = undefined;
+      throw err;
+    });
+    const { PutEventsCommand } = await import('@aws-sdk/client-eventbridge');
+    const out = await (await this.client).send(
       new PutEventsCommand({
         Entries: [
           {

@@ -53,6 +53,16 @@ beforeAll(async () => {
           query: `INSERT INTO ${t} (TenantId, ServiceName, MetricName, TimeUnix) VALUES ('${tenant}', 'api', 'm', now64(9))`,
         });
       }
+      // Tables no telemetry view fills: usage metering and hot-tier sampling.
+      await client.command({
+        query: `INSERT INTO usage_requests (TenantId, Day, Signal, FirstEnvelopeId) VALUES ('${tenant}', today(), 'traces', 'e${i}')`,
+      });
+      await client.command({
+        query: `INSERT INTO otel_sampling_rules (TenantId, OneIn, KeepErrors, SlowMs) VALUES ('${tenant}', 10, true, 1000)`,
+      });
+      await client.command({
+        query: `INSERT INTO otel_sampling_keep (TenantId, TraceId) VALUES ('${tenant}', 't-${tenant}-${i}')`,
+      });
     }
   }
 });
@@ -82,7 +92,7 @@ describe('tenant ClickHouse user (statements checked on the embedded engine)', (
   it('covers every table holding tenant rows, and nothing else (no ledger, no migrations, no views)', async () => {
     const withTenant = await rows<{ name: string }>(
       `SELECT t.name AS name FROM system.tables t
-       WHERE t.database = currentDatabase() AND t.engine != 'MaterializedView'
+       WHERE t.database = currentDatabase() AND t.engine NOT IN ('MaterializedView', 'View')
          AND t.name IN (SELECT table FROM system.columns WHERE database = currentDatabase() AND name = 'TenantId')
        ORDER BY name`,
     );

@@ -34,7 +34,7 @@ describe('OpenAPI description', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(
       Object.keys(doc.paths)
-        .filter((p) => p.startsWith('/v1/query/'))
+        .filter((p) => p.startsWith('/v1/query/') || p === '/v1/usage')
         .sort(),
     ).toEqual(QUERY_ROUTES.map((r) => r.path).sort());
     // The alerts API's routes, every method of each.
