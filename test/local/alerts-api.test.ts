@@ -86,32 +86,43 @@ describe('alerts API in local mode', () => {
     });
     expect(rule.status).toBe(201);
 
-    const nowNs = `${Date.now()}000000`;
-    const otlp = await fetch(`${pipeline.url}/v1/logs`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        resourceLogs: [
-          {
-            resource: { attributes: [{ key: 'service.name', value: { stringValue: 'payments' } }] },
-            scopeLogs: [
-              {
-                logRecords: [
-                  {
-                    timeUnixNano: nowNs,
-                    severityNumber: 17,
-                    severityText: 'ERROR',
-                    body: { stringValue: 'card declined' },
-                  },
-                ],
-              },
-            ],
-          },
-        ],
-      }),
-    });
-    expect(otlp.status).toBe(200);
+    const sendError = async () => {
+      const nowNs = `${Date.now()}000000`;
+      const otlp = await fetch(`${pipeline.url}/v1/logs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          resourceLogs: [
+            {
+              resource: { attributes: [{ key: 'service.name', value: { stringValue: 'payments' } }] },
+              scopeLogs: [
+                {
+                  logRecords: [
+                    {
+                      timeUnixNano: nowNs,
+                      severityNumber: 17,
+                      severityText: 'ERROR',
+                      body: { stringValue: 'card declined' },
+                    },
+                  ],
+                },
+              ],
+            },
+          ],
+        }),
+      });
+      expect(otlp.status).toBe(200);
+    };
 
+    // The rule is decided on the stream (evaluation-path.ts), which reads new rules within its
+    // rules cache (5 s locally) and counts what arrives from then on: errors keep coming, as in life.
+    await sendError();
+    const sender = setInterval(() => void sendError().catch(() => undefined), 2000);
+    try {
+      await until('the webhook', async () => receiver.requests.find((r) => r.path === '/local-hook'));
+    } finally {
+      clearInterval(sender);
+    }
     const hook = await until('the webhook', async () =>
       receiver.requests.find((r) => r.path === '/local-hook'),
     );
@@ -119,16 +130,16 @@ describe('alerts API in local mode', () => {
     expect(body).toMatchObject({
       type: 'AlertFiring',
       tenant: 'local',
-      value: 1,
       rule: { id: 'payment-errors', runbook: 'https://runbooks.example.com/payments' },
     });
+    expect(body.value).toBeGreaterThanOrEqual(1);
     expect(String(body.consoleUrl)).toMatch(
       new RegExp(`^${pipeline.url}/#/logs\\?service=payments&severity=ERROR&`),
     );
 
     const state = await call('GET', '/v1/alerts/state');
     expect(state.json.data).toContainEqual(
-      expect.objectContaining({ ruleId: 'payment-errors', state: 'firing', value: 1, threshold: 0 }),
+      expect.objectContaining({ ruleId: 'payment-errors', state: 'firing', threshold: 0 }),
     );
     const history = await call('GET', '/v1/alerts/history?from=now-1h&ruleId=payment-errors');
     expect(history.json.data).toEqual([
@@ -137,7 +148,7 @@ describe('alerts API in local mode', () => {
         ruleName: 'Payment errors logged',
         from: 'ok',
         to: 'firing',
-        value: 1,
+        value: body.value,
         threshold: 0,
         windowMs: 300_000,
         link: expect.stringContaining('/#/logs?service=payments'),
