@@ -26,6 +26,12 @@ export const LAMBDA_MODULE_ALIASES: Readonly<Record<string, string>> = {
  */
 export const LAMBDA_EXTERNAL_MODULES: readonly string[] = ['@bokuweb/zstd-wasm'];
 
+/**
+ * Taken from the Lambda runtime by the ingest function, on first use only: the EventBridge client
+ * of the quota warning (once per tenant and day), kept out of the ingest bundle's size budget.
+ */
+export const INGEST_RUNTIME_PROVIDED_MODULES: readonly string[] = ['@aws-sdk/client-eventbridge'];
+
 /** parquet-wasm's Node build reads this file from beside the bundle (`__dirname`) when imported. */
 export const PARQUET_WASM_FILE = {
   from: 'node_modules/parquet-wasm/node/parquet_wasm_bg.wasm',

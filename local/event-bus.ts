@@ -23,11 +23,11 @@ import type { RuleSource } from '../functions/shared/alerts/rule-source.js';
 import { type AlertRule, CHANNEL_TYPES } from '../functions/shared/alerts/rules.js';
 import type { SecretSource } from '../functions/shared/alerts/secrets.js';
 import type { DeadLetterSink } from '../functions/shared/dead-letter/dead-letter.js';
+import { QuotaWarningDetailSchema } from '../functions/shared/tenants/quota-event-schema.js';
 import {
   QUOTA_EVENT_SOURCE,
   QUOTA_WARNING,
   type QuotaEventSink,
-  QuotaWarningDetailSchema,
 } from '../functions/shared/tenants/quota-events.js';
 
 /**

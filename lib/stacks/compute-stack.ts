@@ -38,7 +38,7 @@ import { PipelineFunction } from '../constructs/pipeline-function.js';
 import { ScheduledFunction } from '../constructs/scheduled-function.js';
 import { StreamConsumer } from '../constructs/stream-consumer.js';
 import { tagComponent } from '../cost-tags.js';
-import { PARQUET_WASM_FILE } from '../lambda-bundling.js';
+import { INGEST_RUNTIME_PROVIDED_MODULES, PARQUET_WASM_FILE } from '../lambda-bundling.js';
 import { acknowledge, acknowledgeWildcardResource } from '../nag.js';
 import { alertSecretPrefix, type Settings } from '../settings.js';
 
@@ -133,7 +133,7 @@ export class ComputeStack extends Stack {
       description: 'OTLP/HTTP receiver: authenticate, decode, flatten, pack, put on the stream',
       memorySize: 1024,
       // Quota warnings (once per tenant and day) load the EventBridge client on first use.
-      runtimeProvidedModules: ['@aws-sdk/client-eventbridge'],
+      runtimeProvidedModules: INGEST_RUNTIME_PROVIDED_MODULES,
       // API Gateway stops waiting at 30 s.
       timeout: Duration.seconds(29),
       environment: {

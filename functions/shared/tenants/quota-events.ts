@@ -1,6 +1,6 @@
 import type { PutEventsCommand, PutEventsCommandOutput } from '@aws-sdk/client-eventbridge';
-import * as z from 'zod';
-import { DAILY_QUOTAS, QUOTA_WARNING_FRACTION, type QuotaWarning, quotaResetAt } from './quotas.js';
+import type { QuotaWarningDetail } from './quota-event-schema.js';
+import { QUOTA_WARNING_FRACTION, type QuotaWarning, quotaResetAt } from './quotas.js';
 
 /**
  * The warning event a tenant's daily quota sends at QUOTA_WARNING_FRACTION, on the alert bus
@@ -10,20 +10,7 @@ import { DAILY_QUOTAS, QUOTA_WARNING_FRACTION, type QuotaWarning, quotaResetAt }
 export const QUOTA_EVENT_SOURCE = 'otlp.quotas';
 export const QUOTA_WARNING = 'QuotaWarning';
 
-export const QuotaWarningDetailSchema = z.object({
-  schemaVersion: z.literal(1),
-  tenant: z.string(),
-  quota: z.enum(DAILY_QUOTAS),
-  limit: z.number(),
-  used: z.number(),
-  /** The share at which the warning goes (0.8). */
-  fraction: z.number(),
-  /** UTC day, `YYYY-MM-DD`. */
-  day: z.string(),
-  resetsAt: z.string(),
-  summary: z.string(),
-});
-export type QuotaWarningDetail = z.infer<typeof QuotaWarningDetailSchema>;
+export type { QuotaWarningDetail };
 
 export function quotaWarningDetail(tenant: string, w: QuotaWarning, nowMs: number): QuotaWarningDetail {
   const pct = Math.round(QUOTA_WARNING_FRACTION * 100);
