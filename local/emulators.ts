@@ -92,12 +92,20 @@ type LevelCallback = (
 type LevelMethod = (this: unknown, ...args: unknown[]) => unknown;
 let storeErrorsAnswered = false;
 
+/** Gives a store's write error what the emulators' request handlers answer as a 500. */
+function asInternalFailure(err: { statusCode?: number; body?: unknown; message: string }): void {
+  if (err.statusCode !== undefined) return;
+  err.statusCode = 500;
+  err.body = { __type: 'InternalFailure', message: `emulator store write failed: ${err.message}` };
+}
+
 /**
- * kinesalite answers an error of its store (leveldown under DATA_DIR) by throwing it from a
- * callback (`if (err) throw err` in its request handler): an ENOSPC from a full disk ended the
- * whole process. Its handler answers any error that carries `statusCode` and `body`, so writes of
- * the levelup it uses (dynalite shares it) are given those here: the client gets a 500
- * InternalFailure, which the SDK retries and ingest turns into 503 with Retry-After.
+ * kinesalite and dynalite answer an error of their store (LevelDB under DATA_DIR) by throwing it
+ * from a callback (`if (err) throw err` in their request handlers): an ENOSPC from a full disk
+ * ended the whole process. Both handlers answer any error that carries `statusCode` and `body`, so
+ * the stores' writes are given those here: the client gets a 500 InternalFailure, which the SDK
+ * retries and ingest turns into 503 with Retry-After. kinesalite writes through `levelup`
+ * (callbacks), dynalite through `level`'s promises.
  */
 function answerStoreWriteErrors(): void {
   if (storeErrorsAnswered) return;
@@ -113,14 +121,29 @@ function answerStoreWriteErrors(): void {
       if (at >= 0) {
         const callback = args[at] as LevelCallback;
         args[at] = ((err, ...rest) => {
-          if (err && err.statusCode === undefined) {
-            err.statusCode = 500;
-            err.body = { __type: 'InternalFailure', message: `emulator store write failed: ${err.message}` };
-          }
+          if (err) asInternalFailure(err);
           callback(err, ...rest);
         }) satisfies LevelCallback;
       }
       return original.apply(this, args);
+    };
+  }
+  const fromDynalite = createRequire(createRequire(import.meta.url).resolve('dynalite'));
+  const level = (fromDynalite('level') as { Level: { prototype: Record<string, LevelMethod> } }).Level
+    .prototype;
+  for (const name of ['put', 'del', 'batch']) {
+    const original = level[name];
+    if (typeof original !== 'function') continue;
+    level[name] = function (this: unknown, ...args: unknown[]) {
+      const out = original.apply(this, args);
+      // A chained batch (no arguments) is not a promise: its write goes through `batch` above it.
+      if (out instanceof Promise) {
+        return out.catch((err: { statusCode?: number; body?: unknown; message: string }) => {
+          asInternalFailure(err);
+          throw err;
+        });
+      }
+      return out;
     };
   }
 }

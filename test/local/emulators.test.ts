@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
@@ -17,7 +18,7 @@ import { fillDisk, smallTmpfs } from './faults-support.js';
 
 /**
  * The emulators on a data disk that fills up (a 32 MiB tmpfs: root, as CI runs): a write fails
- * with an error the SDK sees (kinesalite: 500 InternalFailure; s3rver: 500), never by ending the
+ * with an error the SDK sees (kinesalite and dynalite: 500 InternalFailure; s3rver: 500), never by ending the
  * process, and writes succeed again once space is freed. Also: an s3rver object is stored whole.
  */
 
@@ -25,8 +26,10 @@ let disk: { dir: string; release: () => Promise<void> };
 let emulators: Emulators;
 let kinesis: KinesisClient;
 let s3: S3Client;
+let dynamo: DynamoDBClient;
 const STREAM = 'full-disk';
 const BUCKET = 'lake';
+const TABLE = 'alert-state';
 
 beforeAll(async () => {
   disk = await smallTmpfs('32m');
@@ -53,11 +56,25 @@ beforeAll(async () => {
     { timeout: 10_000, interval: 20 },
   );
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  dynamo = new DynamoDBClient({
+    ...local,
+    endpoint: emulators.dynamoEndpoint,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  await dynamo.send(
+    new CreateTableCommand({
+      TableName: TABLE,
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
 });
 
 afterAll(async () => {
   kinesis?.destroy();
   s3?.destroy();
+  dynamo?.destroy();
   await emulators?.close();
   await disk?.release();
 });
@@ -89,6 +106,7 @@ describe('emulators on a full data disk', () => {
     const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'staging/a.parquet' }));
     expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true);
     expect(await readdir(join(disk.dir, 'aws', 's3-tmp'))).toEqual([]);
+    await dynamo.send(new PutItemCommand({ TableName: TABLE, Item: { pk: { S: 'after' } } }));
   });
 
   it('answers writes with an error while the disk is full and takes them again once it is freed', async () => {
@@ -108,6 +126,20 @@ describe('emulators on a full data disk', () => {
           new PutObjectCommand({ Bucket: BUCKET, Key: 'staging/b.parquet', Body: randomBytes(1 << 20) }),
         ),
       ).rejects.toMatchObject({ $metadata: { httpStatusCode: 500 } });
+      // dynalite's store (level): the same, where it used to throw from its handler and end the process.
+      const dynamoFailures: unknown[] = [];
+      for (let i = 0; i < 20 && dynamoFailures.length === 0; i++) {
+        await dynamo
+          .send(
+            new PutItemCommand({
+              TableName: TABLE,
+              Item: { pk: { S: `full-${i}` }, v: { S: 'x'.repeat(200_000) } },
+            }),
+          )
+          .catch((e: unknown) => dynamoFailures.push(e));
+      }
+      expect(dynamoFailures.length).toBeGreaterThan(0);
+      expect(dynamoFailures[0]).toMatchObject({ $metadata: { httpStatusCode: 500 } });
     } finally {
       await rm(ballast, { force: true });
     }
@@ -120,5 +152,6 @@ describe('emulators on a full data disk', () => {
       new PutObjectCommand({ Bucket: BUCKET, Key: 'staging/c.parquet', Body: Buffer.from('ok') }),
     );
     expect(await readdir(join(disk.dir, 'aws', 's3-tmp'))).toEqual([]);
+    await dynamo.send(new PutItemCommand({ TableName: TABLE, Item: { pk: { S: 'after' } } }));
   });
 });
