@@ -1,16 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { QueryParameterError } from '../query/errors.js';
-import { queryRateKey } from '../query/limits.js';
 import { resolveRange } from '../query/time.js';
-import {
-  formatScopes,
-  hasScope,
-  type TenantDirectory,
-  TenantDirectoryError,
-  type TenantInfo,
-} from '../tenants/directory.js';
-import { apiKeyFromHeaders } from '../tenants/keys.js';
+import { admit } from '../tenants/admission.js';
+import type { TenantDirectory } from '../tenants/directory.js';
 import type { RateLimiter } from '../tenants/rate-limiter.js';
 import { ALERTS_ROUTES, type AlertsOperation, type AlertsRoute, matchAlertsPath } from './alerts-routes.js';
 import type { ChannelSecretStore } from './channel-secrets.js';
@@ -724,63 +717,20 @@ export function createAlertsApi(deps: AlertsApiDeps) {
       };
     }
     const operation = route.operationId;
-    const key = apiKeyFromHeaders(req.headers);
-    let info: TenantInfo | undefined;
-    try {
-      info = key === undefined ? undefined : await deps.tenants.resolve(key);
-    } catch (err) {
-      if (err instanceof TenantDirectoryError) {
-        return {
-          ...error(503, 'unavailable', 'tenant directory unavailable, retry later'),
-          log: { operation },
-        };
-      }
-      throw err;
-    }
-    if (info === undefined) {
+    const admission = await admit(deps, req.headers, {
+      scope: route.scope,
+      deniedAction: route.scope === 'admin' ? 'change alerting' : 'read alerting',
+      limitName: 'request rate limit',
+    });
+    if (!admission.ok) {
       return {
-        ...error(
-          401,
-          'unauthorized',
-          'a valid API key is required (Authorization: Bearer <key> or x-api-key)',
-        ),
-        headers: { ...JSON_HEADERS, 'www-authenticate': 'Bearer' },
-        log: { operation },
+        ...error(admission.status, admission.code, admission.message),
+        headers: { ...JSON_HEADERS, ...admission.headers },
+        log: { operation, ...(admission.tenant !== undefined && { tenant: admission.tenant }) },
       };
     }
+    const { info } = admission;
     const tenant = info.tenantId;
-    if (!hasScope(info, route.scope)) {
-      const what = route.scope === 'admin' ? 'change alerting' : 'read alerting';
-      return {
-        ...error(
-          403,
-          'forbidden',
-          `this API key may not ${what} (scopes: ${formatScopes(info.scopes)}); use a key with the ${route.scope} scope`,
-        ),
-        log: { operation, tenant },
-      };
-    }
-    if (deps.rateLimiter) {
-      const q = info.queryLimits;
-      const decision = await deps.rateLimiter.take(
-        queryRateKey(tenant),
-        { items: 1, bytes: 0 },
-        q?.requestsPerSecond === undefined
-          ? undefined
-          : { itemsPerSecond: q.requestsPerSecond, ...(q.burst !== undefined && { burst: q.burst }) },
-      );
-      if (!decision.allowed) {
-        return {
-          ...error(
-            429,
-            'rate_limited',
-            `request rate limit of tenant ${tenant} reached; retry after ${decision.retryAfterSeconds} s`,
-          ),
-          headers: { ...JSON_HEADERS, 'retry-after': String(decision.retryAfterSeconds) },
-          log: { operation, tenant },
-        };
-      }
-    }
     try {
       const r = await run(route, req, pathParameters, tenant, info.keyId);
       return { status: r.status, headers: JSON_HEADERS, body: r.body, log: { operation, tenant } };

@@ -1,13 +1,6 @@
 import type * as z from 'zod';
-import {
-  formatScopes,
-  hasScope,
-  type TenantDirectory,
-  TenantDirectoryError,
-  type TenantInfo,
-  type TenantQueryLimits,
-} from '../tenants/directory.js';
-import { apiKeyFromHeaders } from '../tenants/keys.js';
+import { admit } from '../tenants/admission.js';
+import type { TenantDirectory, TenantQueryLimits } from '../tenants/directory.js';
 import { utcDate, utcDay } from '../tenants/quotas.js';
 import type { RateLimiter } from '../tenants/rate-limiter.js';
 import type { UsageReader } from '../usage/usage.js';
@@ -854,62 +847,20 @@ export function createQueryApi(deps: QueryApiDeps) {
     if (operation === 'openapi') {
       return { status: 200, headers: JSON_HEADERS, body: openApiDocument(), log: { operation } };
     }
-    const key = apiKeyFromHeaders(req.headers);
-    let info: TenantInfo | undefined;
-    try {
-      info = key === undefined ? undefined : await deps.tenants.resolve(key);
-    } catch (err) {
-      if (err instanceof TenantDirectoryError) {
-        return {
-          ...error(503, 'unavailable', 'tenant directory unavailable, retry later'),
-          log: { operation },
-        };
-      }
-      throw err;
-    }
-    if (info === undefined) {
+    const admission = await admit(deps, req.headers, {
+      scope: 'query',
+      deniedAction: 'read data',
+      limitName: 'query rate limit',
+    });
+    if (!admission.ok) {
       return {
-        ...error(
-          401,
-          'unauthorized',
-          'a valid API key is required (Authorization: Bearer <key> or x-api-key)',
-        ),
-        headers: { ...JSON_HEADERS, 'www-authenticate': 'Bearer' },
-        log: { operation },
+        ...error(admission.status, admission.code, admission.message),
+        headers: { ...JSON_HEADERS, ...admission.headers },
+        log: { operation, ...(admission.tenant !== undefined && { tenant: admission.tenant }) },
       };
     }
+    const { info } = admission;
     const tenant = info.tenantId;
-    if (!hasScope(info, 'query')) {
-      return {
-        ...error(
-          403,
-          'forbidden',
-          `this API key may not read data (scopes: ${formatScopes(info.scopes)}); use a key with the query scope`,
-        ),
-        log: { operation, tenant },
-      };
-    }
-    if (deps.rateLimiter) {
-      const q = info.queryLimits;
-      const decision = await deps.rateLimiter.take(
-        queryRateKey(tenant),
-        { items: 1, bytes: 0 },
-        q?.requestsPerSecond === undefined
-          ? undefined
-          : { itemsPerSecond: q.requestsPerSecond, ...(q.burst !== undefined && { burst: q.burst }) },
-      );
-      if (!decision.allowed) {
-        return {
-          ...error(
-            429,
-            'rate_limited',
-            `query rate limit of tenant ${tenant} reached; retry after ${decision.retryAfterSeconds} s`,
-          ),
-          headers: { ...JSON_HEADERS, 'retry-after': String(decision.retryAfterSeconds) },
-          log: { operation, tenant },
-        };
-      }
-    }
     const timeout = Math.min(
       limits.timeoutMs,
       Math.max(0, (req.remainingMs ?? Number.POSITIVE_INFINITY) - 1_000),
