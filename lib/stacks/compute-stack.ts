@@ -89,6 +89,22 @@ export interface ComputeStackProps extends StackProps {
 }
 
 /**
+ * Routes of one function on an HTTP API. None has an API Gateway authorizer: each function checks
+ * the tenant key itself, and `why` says so to cdk-nag per route.
+ */
+function mountRoutes<R extends { readonly path: string; readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE' }>(
+  api: apigwv2.HttpApi,
+  integration: HttpLambdaIntegration,
+  routes: readonly R[],
+  why: (route: R) => string,
+): void {
+  for (const r of routes) {
+    const [route] = api.addRoutes({ path: r.path, methods: [apigwv2.HttpMethod[r.method]], integration });
+    if (route !== undefined) acknowledge(route, 'AwsSolutions-APIG4', why(r));
+  }
+}
+
+/**
  * Everything stateless: the HTTP API and ingest function, the stream consumers, the compactor
  * schedule, the ClickHouse migrations custom resource, the alert bus, the dashboard and alarms.
  * It can be destroyed and redeployed without losing data.
@@ -411,16 +427,13 @@ export class ComputeStack extends Stack {
 
   private createApi(s: Settings): apigwv2.HttpApi {
     const api = this.createHttpApi(s, 'Api', 'OTLP/HTTP ingest API', true);
-    const integration = new HttpLambdaIntegration('IngestIntegration', this.ingest.function);
-    for (const path of INGEST_PATHS) {
-      const [route] = api.addRoutes({ path, methods: [apigwv2.HttpMethod.POST], integration });
-      if (route === undefined) continue;
-      acknowledge(
-        route,
-        'AwsSolutions-APIG4',
+    mountRoutes(
+      api,
+      new HttpLambdaIntegration('IngestIntegration', this.ingest.function),
+      INGEST_PATHS.map((path) => ({ path, method: 'POST' as const })),
+      () =>
         'OTLP exporters send a tenant API key (Authorization: Bearer / x-api-key); the ingest function verifies its hash against the tenants table before anything else.',
-      );
-    }
+    );
     tagComponent(api, 'ingest');
     return api;
   }
@@ -521,22 +534,11 @@ export class ComputeStack extends Stack {
       );
     }
 
-    const integration = new HttpLambdaIntegration('QueryIntegration', grantee);
-    for (const r of QUERY_ROUTES) {
-      const [route] = this.queryApi.addRoutes({
-        path: r.path,
-        methods: [apigwv2.HttpMethod[r.method]],
-        integration,
-      });
-      if (route === undefined) continue;
-      acknowledge(
-        route,
-        'AwsSolutions-APIG4',
-        r.authenticated
-          ? 'Callers send a tenant API key (Authorization: Bearer / x-api-key); the query function verifies its hash against the tenants table and scopes every query to that tenant.'
-          : 'The API description (OpenAPI document) is public on purpose: it holds no tenant data.',
-      );
-    }
+    mountRoutes(this.queryApi, new HttpLambdaIntegration('QueryIntegration', grantee), QUERY_ROUTES, (r) =>
+      r.authenticated
+        ? 'Callers send a tenant API key (Authorization: Bearer / x-api-key); the query function verifies its hash against the tenants table and scopes every query to that tenant.'
+        : 'The API description (OpenAPI document) is public on purpose: it holds no tenant data.',
+    );
     return fn;
   }
 
@@ -557,16 +559,13 @@ export class ComputeStack extends Stack {
       timeout: Duration.seconds(10),
       bundledPaths: [{ from: 'console/dist', to: 'console' }],
     });
-    const integration = new HttpLambdaIntegration('ConsoleIntegration', fn.function);
-    for (const path of CONSOLE_ROUTES) {
-      const [route] = this.queryApi.addRoutes({ path, methods: [apigwv2.HttpMethod.GET], integration });
-      if (route === undefined) continue;
-      acknowledge(
-        route,
-        'AwsSolutions-APIG4',
+    mountRoutes(
+      this.queryApi,
+      new HttpLambdaIntegration('ConsoleIntegration', fn.function),
+      CONSOLE_ROUTES.map((path) => ({ path, method: 'GET' as const })),
+      () =>
         "The console's HTML, JS and CSS are public on purpose: they hold no data; every query the page makes carries the user's tenant key.",
-      );
-    }
+    );
     return fn;
   }
 
@@ -701,20 +700,13 @@ export class ComputeStack extends Stack {
         'The alerts API creates one secret per channel a tenant makes, named under the alert secret prefix (alertSecretPrefix); nothing else.',
       );
     }
-    const integration = new HttpLambdaIntegration('AlertsApiIntegration', grantee);
-    for (const r of ALERTS_ROUTES) {
-      const [route] = this.queryApi.addRoutes({
-        path: r.path,
-        methods: [apigwv2.HttpMethod[r.method]],
-        integration,
-      });
-      if (route === undefined) continue;
-      acknowledge(
-        route,
-        'AwsSolutions-APIG4',
+    mountRoutes(
+      this.queryApi,
+      new HttpLambdaIntegration('AlertsApiIntegration', grantee),
+      ALERTS_ROUTES,
+      () =>
         'Callers send a tenant API key (Authorization: Bearer / x-api-key); the alerts API function verifies its hash against the tenants table, needs the query scope to read and the admin scope to write, and scopes everything to that tenant.',
-      );
-    }
+    );
     return fn;
   }
 
