@@ -152,9 +152,6 @@ async function pool<T, R>(items: readonly T[], size: number, run: (item: T) => P
   return out;
 }
 
-/** The process's recent values when a caller brings none (a warm Lambda keeps them between rounds). */
-const SHARED_RECENT_VALUES = new RecentValues();
-
 export function createAlertEvaluator(ports: AlertEvaluatorPorts): AlertEvaluator {
   const clock = ports.clock ?? Date.now;
   const grace = ports.outboxGraceMs ?? 120_000;
@@ -264,7 +261,7 @@ export interface ObservationSinkPorts {
   /** Base URL of the console, for the links to the data in events and history. */
   readonly consoleBaseUrl?: string;
   /** Recent values of series not stored (plainly ok), for the first firing message's trend. */
-  readonly recentValues?: RecentValues;
+  readonly recentValues: RecentValues;
 }
 
 export interface ObservedRule {
@@ -301,7 +298,7 @@ export async function applyObservations(
   const cutKeys = input.cutKeys ?? new Set<string>();
   const cutText = input.cutText ?? '';
   const silences = input.silences ?? [];
-  const recent = ports.recentValues ?? SHARED_RECENT_VALUES;
+  const recent = ports.recentValues;
   const byKey = new Map(stored.map((s) => [s.seriesKey, s]));
   const observed = new Map(observations.map((o) => [seriesKey(o.series), o]));
   const keys = new Set([...observed.keys(), ...byKey.keys()]);

@@ -3,7 +3,7 @@ import type { KinesisStreamStateResponse, KinesisStreamTumblingWindowEvent } fro
 import { unpackEnvelope } from '../envelope/envelope.js';
 import type { AlertHistoryStore, SilenceSource } from './config-store.js';
 import { isStreamRule, type StreamRule } from './evaluation-path.js';
-import { applyObservations, RuleEvaluationError, type RuleOutcome } from './evaluator.js';
+import { applyObservations, RecentValues, RuleEvaluationError, type RuleOutcome } from './evaluator.js';
 import type { EventPublisher } from './events.js';
 import { type Observation, seriesKey } from './queries.js';
 import type { RuleSource } from './rule-source.js';
@@ -127,6 +127,8 @@ export class StreamEvaluationError extends Error {
 export function createStreamEvaluator(ports: StreamEvaluatorPorts) {
   const budget = ports.stateBudgetBytes ?? DEFAULT_STATE_BUDGET_BYTES;
   const grace = ports.outboxGraceMs ?? 120_000;
+  // Kept by the warm container between windows, as the scheduled evaluator keeps its own.
+  const recent = new RecentValues();
 
   async function streamRules(): Promise<Map<string, TenantRules>> {
     const out = new Map<string, TenantRules>();
@@ -202,6 +204,7 @@ export function createStreamEvaluator(ports: StreamEvaluatorPorts) {
       const silences = ports.silences ? await ports.silences.active(file.tenant, now) : [];
       return await applyObservations(
         {
+          recentValues: recent,
           state: ports.state,
           publisher: ports.publisher,
           queryBaseUrl: ports.queryBaseUrl,
