@@ -265,9 +265,19 @@ describe.skipIf(!hasChromium)(`the console in a browser (needs ${CHROMIUM})`, ()
     await expect
       .poll(() => rule.locator('.badge').textContent(), { timeout: 10_000 })
       .toMatch(/^(ok|pending|firing)$/);
-    // The evaluator runs every 5 s here (browser-support.ts): series appear once it has run.
-    await page.locator('[data-testid="alert-states"] tbody tr').first().waitFor({ timeout: 30_000 });
-  });
+    // The evaluator runs every 5 s here (browser-support.ts): series appear once it has stored a
+    // pending or firing one. The page reads the state when it opens, so open it again until then.
+    const series = page.locator('[data-testid="alert-states"] tbody tr');
+    await expect
+      .poll(
+        async () => {
+          if ((await series.count()) === 0) await page.reload();
+          return series.count();
+        },
+        { timeout: 60_000, interval: 2_000 },
+      )
+      .toBeGreaterThan(0);
+  }, 90_000);
 
   it('charts services over time and a histogram as percentiles', async () => {
     await page.goto(`${demo.url}/#/services?${rangeQs}`);
