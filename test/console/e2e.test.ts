@@ -172,6 +172,8 @@ describe.skipIf(!hasChromium)(`the console in a browser (needs ${CHROMIUM})`, ()
       .evaluateAll((els) => els.map((e) => e.getAttribute('data-severity')));
     expect(severities.length).toBeGreaterThan(0);
     for (const s of severities) expect(['WARN', 'ERROR', 'FATAL']).toContain(s);
+    // The chart draws after its data arrives: wait for it rather than count at once.
+    await page.locator('[data-testid="log-histogram"] canvas').first().waitFor({ timeout: 10_000 });
     expect(await page.locator('[data-testid="log-histogram"] canvas').count()).toBeGreaterThan(0);
 
     const withTrace = page.locator('[data-testid="log-results"] .log:has(a.to-trace)').first();
@@ -227,6 +229,8 @@ describe.skipIf(!hasChromium)(`the console in a browser (needs ${CHROMIUM})`, ()
     await page.locator('select[name="agg"]').selectOption('avg');
     const summary = page.locator('.card .muted', { hasText: /series ·/ });
     await expect.poll(() => summary.textContent(), { timeout: 10_000 }).toMatch(/^[1-9]\d* series · avg per/);
+    // The chart draws after its data arrives: wait for it rather than count at once.
+    await page.locator('[data-testid="metric-chart"] canvas').first().waitFor({ timeout: 10_000 });
     expect(await page.locator('[data-testid="metric-chart"] canvas').count()).toBeGreaterThan(0);
   });
 
