@@ -2,12 +2,14 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Duration, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { type Component, tagComponent } from '../cost-tags.js';
+import type { EnvName, FunctionEnvironment, FunctionName } from '../function-environments.js';
 import { LAMBDA_EXTERNAL_MODULES, LAMBDA_MODULE_ALIASES, REPO_ROOT } from '../lambda-bundling.js';
 import { acknowledge } from '../nag.js';
 
@@ -28,9 +30,12 @@ export const LAMBDA_BANNER =
   'const require = createRequire(import.meta.url); const __filename = __toPath(import.meta.url); ' +
   "const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));";
 
-export interface PipelineFunctionProps {
-  /** Folder under `functions/`; the entry is `functions/<name>/handler.ts` exporting `handler`. */
-  readonly name: string;
+export interface PipelineFunctionProps<N extends FunctionName = FunctionName> {
+  /**
+   * Folder under `functions/`; the entry is `functions/<name>/handler.ts` exporting `handler`, and
+   * its environment schema (lib/function-environments.ts) types `environment`.
+   */
+  readonly name: N;
   /** The cost-allocation `component` tag of the function and its log group. */
   readonly component: Component;
   /** Memory in MB; explicit on purpose, there is no silent default. */
@@ -45,8 +50,12 @@ export interface PipelineFunctionProps {
    */
   readonly invocation: 'synchronous' | 'asynchronous';
   readonly description?: string;
-  /** Function-specific variables; the Powertools ones are added here. @default {} */
-  readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * Function-specific variables, only names the function's config.ts schema reads (a misspelt one
+   * fails to compile); an `undefined` value is left out. The Powertools ones are added here.
+   * @default {}
+   */
+  readonly environment?: FunctionEnvironment<N>;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
   /** @default - unreserved */
@@ -92,14 +101,19 @@ export interface PipelineFunctionProps {
  *   environment: { STREAM_NAME: stream.streamName },
  * });
  */
-export class PipelineFunction extends Construct {
+export class PipelineFunction<N extends FunctionName = FunctionName>
+  extends Construct
+  implements iam.IGrantable
+{
   public readonly function: NodejsFunction;
+  /** The function's role: `bucket.grantRead(fn)`, `stream.grantWrite(fn)` take the construct itself. */
+  public readonly grantPrincipal: iam.IPrincipal;
   public readonly logGroup: logs.LogGroup;
   public readonly name: string;
   /** Where the function's Powertools metrics go. */
   public readonly metricsNamespace: string;
 
-  constructor(scope: Construct, id: string, props: PipelineFunctionProps) {
+  constructor(scope: Construct, id: string, props: PipelineFunctionProps<N>) {
     super(scope, id);
     if (!/^[a-z][a-z0-9-]*$/.test(props.name)) {
       throw new Error(`\`name\` must be a kebab-case folder under functions/, got: ${props.name}`);
@@ -149,7 +163,7 @@ export class PipelineFunction extends Construct {
       environment: {
         POWERTOOLS_SERVICE_NAME: this.name,
         POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
-        ...props.environment,
+        ...definedValues(props.environment ?? {}),
       },
       projectRoot: REPO_ROOT,
       depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
@@ -187,6 +201,7 @@ export class PipelineFunction extends Construct {
         }),
       },
     });
+    this.grantPrincipal = this.function.grantPrincipal;
     tagComponent(this, props.component);
 
     if (props.invocation === 'synchronous') {
@@ -242,9 +257,18 @@ export class PipelineFunction extends Construct {
     return this;
   }
 
-  /** Adds an environment variable after construction (e.g. a reference created later). */
-  public addEnvironment(key: string, value: string): this {
+  /**
+   * Adds an environment variable after construction (e.g. a reference created later); like
+   * `environment`, only a name the function's schema reads.
+   */
+  public addEnvironment(key: EnvName<N>, value: string): this {
     this.function.addEnvironment(key, value);
+    return this;
+  }
+
+  /** Adds a statement to the function's role (a narrower grant than the `grantX()` helpers give). */
+  public addToRolePolicy(statement: iam.PolicyStatement): this {
+    this.function.addToRolePolicy(statement);
     return this;
   }
 
@@ -260,4 +284,8 @@ export class PipelineFunction extends Construct {
       ...props,
     });
   }
+}
+
+function definedValues(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
 }

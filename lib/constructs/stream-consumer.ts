@@ -3,12 +3,44 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import {
+  KinesisEventSource,
+  type KinesisEventSourceProps,
+  SqsDlq,
+} from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { PIPELINE_METRICS } from '../../functions/shared/costs/pipeline-metrics.js';
 import type { PipelineFunction } from './pipeline-function.js';
+
+/**
+ * Event-source settings a consumer may override: every `KinesisEventSourceProps` field except the
+ * failure handling the construct always sets (partial batch responses, bisect on error, the SQS
+ * on-failure destination), which no consumer may turn off.
+ */
+export type StreamConsumerEventSourceProps = Partial<
+  Omit<KinesisEventSourceProps, 'reportBatchItemFailures' | 'bisectBatchOnError' | 'onFailure'>
+>;
+
+/**
+ * The defaults the overrides are merged over: Lambda's defaults where they are safe, bounded where
+ * Lambda's are not (its retries and record age are unbounded: a poison batch would block its shard
+ * for the stream's whole retention).
+ */
+export const STREAM_CONSUMER_DEFAULTS = {
+  /** Nothing already on the stream is skipped. */
+  startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+  batchSize: 1000,
+  /** How long Lambda gathers records before invoking. */
+  maxBatchingWindow: Duration.seconds(5),
+  /** Retries of a failing batch (halved by bisect each time) before it goes to the DLQ. */
+  retryAttempts: 10,
+  /** Records older than this go to the DLQ instead of being retried again. */
+  maxRecordAge: Duration.hours(6),
+  /** Concurrent batches per shard: 1 keeps a shard's records in order. */
+  parallelizationFactor: 1,
+} as const satisfies StreamConsumerEventSourceProps;
 
 export interface StreamConsumerProps {
   readonly consumer: PipelineFunction;
@@ -20,25 +52,15 @@ export interface StreamConsumerProps {
   readonly deadLetterQueue: sqs.IQueue;
   /** Alarms notify this topic. */
   readonly alarmTopic: sns.ITopic;
-  /** @default 1000 */
-  readonly batchSize?: number;
-  /** How long Lambda gathers records before invoking. @default Duration.seconds(5) */
-  readonly maxBatchingWindow?: Duration;
-  /** Retries of a failing batch (halved by bisect each time) before it goes to the DLQ. @default 10 */
-  readonly retryAttempts?: number;
-  /** Records older than this go to the DLQ instead of being retried again. @default Duration.hours(6) */
-  readonly maxRecordAge?: Duration;
-  /** Concurrent batches per shard. @default 1 */
-  readonly parallelizationFactor?: number;
+  /**
+   * Event-source settings merged over STREAM_CONSUMER_DEFAULTS, e.g. `{ batchSize: 10_000,
+   * maxBatchingWindow: Duration.seconds(300) }` or a `tumblingWindow` (1..900 s). Validated: batch
+   * size 1..10000, window 0..300 s, retries 0..10000 (never infinite), record age 60 s..7 days.
+   * @default STREAM_CONSUMER_DEFAULTS
+   */
+  readonly kinesisEventSourceProps?: StreamConsumerEventSourceProps;
   /** Alarm when the oldest unprocessed record is older than this. @default Duration.minutes(5) */
   readonly iteratorAgeAlarmThreshold?: Duration;
-  /** @default lambda.StartingPosition.TRIM_HORIZON (nothing already on the stream is skipped) */
-  readonly startingPosition?: lambda.StartingPosition;
-  /**
-   * Lambda tumbling windows (state carried between invocations, a final invocation per window),
-   * 1..900 s. @default none
-   */
-  readonly tumblingWindow?: Duration;
 }
 
 /**
@@ -46,10 +68,13 @@ export interface StreamConsumerProps {
  * responses, bisect on error, bounded retries and record age, an SQS on-failure destination, and
  * alarms on iterator age and DLQ depth.
  *
+ * Caller settings are merged over STREAM_CONSUMER_DEFAULTS (as Solutions Constructs merge
+ * overrides); the failure handling is not overridable.
+ *
  * @example
  * new StreamConsumer(this, 'HotWriterSource', {
  *   consumer: hotWriter, stream, deadLetterQueue: hotWriterDlq, alarmTopic,
- *   batchSize: 10_000, maxBatchingWindow: Duration.seconds(5),
+ *   kinesisEventSourceProps: { batchSize: 10_000, maxBatchingWindow: Duration.seconds(5) },
  * });
  */
 export class StreamConsumer extends Construct {
@@ -62,32 +87,25 @@ export class StreamConsumer extends Construct {
 
   constructor(scope: Construct, id: string, props: StreamConsumerProps) {
     super(scope, id);
-    const batchSize = props.batchSize ?? 1000;
-    const window = props.maxBatchingWindow ?? Duration.seconds(5);
-    const retryAttempts = props.retryAttempts ?? 10;
-    const maxRecordAge = props.maxRecordAge ?? Duration.hours(6);
-    const parallelizationFactor = props.parallelizationFactor ?? 1;
+    const settings = { ...STREAM_CONSUMER_DEFAULTS, ...definedProps(props.kinesisEventSourceProps) };
+    const { batchSize, maxBatchingWindow, retryAttempts, maxRecordAge, parallelizationFactor } = settings;
     checkRange('batchSize', batchSize, 1, 10_000);
     checkRange('retryAttempts', retryAttempts, 0, 10_000);
     checkRange('parallelizationFactor', parallelizationFactor, 1, 10);
-    if (!window.isUnresolved()) checkRange('maxBatchingWindow (s)', window.toSeconds(), 0, 300);
+    if (!maxBatchingWindow.isUnresolved()) {
+      checkRange('maxBatchingWindow (s)', maxBatchingWindow.toSeconds(), 0, 300);
+    }
     if (!maxRecordAge.isUnresolved()) checkRange('maxRecordAge (s)', maxRecordAge.toSeconds(), 60, 604_800);
-    if (props.tumblingWindow && !props.tumblingWindow.isUnresolved()) {
-      checkRange('tumblingWindow (s)', props.tumblingWindow.toSeconds(), 1, 900);
+    if (settings.tumblingWindow && !settings.tumblingWindow.isUnresolved()) {
+      checkRange('tumblingWindow (s)', settings.tumblingWindow.toSeconds(), 1, 900);
     }
 
     const fn = props.consumer.function;
     this.eventSource = new KinesisEventSource(props.stream, {
-      startingPosition: props.startingPosition ?? lambda.StartingPosition.TRIM_HORIZON,
-      batchSize,
-      maxBatchingWindow: window,
-      parallelizationFactor,
+      ...settings,
       reportBatchItemFailures: true,
       bisectBatchOnError: true,
-      retryAttempts,
-      maxRecordAge,
       onFailure: new SqsDlq(props.deadLetterQueue),
-      ...(props.tumblingWindow && { tumblingWindow: props.tumblingWindow }),
     });
     fn.addEventSource(this.eventSource);
 
@@ -150,4 +168,9 @@ function checkRange(name: string, value: number, min: number, max: number): void
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new Error(`\`${name}\` must be ${min}..${max}, got: ${value}`);
   }
+}
+
+/** An explicit `undefined` in the overrides means "not overridden", not "unset the default". */
+function definedProps<T extends object>(props: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(props ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

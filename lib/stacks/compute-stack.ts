@@ -1,4 +1,4 @@
-import { CfnOutput, CustomResource, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -15,12 +15,10 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
 import { ALERTS_ROUTES } from '../../functions/shared/alerts/alerts-routes.js';
 import { STREAM_ALERT_WINDOW_SECONDS } from '../../functions/shared/alerts/evaluation-path.js';
-import { ALERT_DETAIL_TYPES, ALERT_EVENT_SOURCE } from '../../functions/shared/alerts/events.js';
-import { CHANNEL_TYPES, type ChannelType } from '../../functions/shared/alerts/rules.js';
+import type { ChannelType } from '../../functions/shared/alerts/rules.js';
 import { CONSOLE_ROUTES } from '../../functions/shared/console/static-site.js';
 import { metricsNamespace, PIPELINE_METRICS } from '../../functions/shared/costs/pipeline-metrics.js';
 import {
@@ -30,14 +28,17 @@ import {
   CORS_MAX_AGE_SECONDS,
 } from '../../functions/shared/http/cors.js';
 import { STAGING_PREFIX } from '../../functions/shared/lake/layout.js';
-import { QUERY_ROUTES } from '../../functions/shared/query/routes.js';
 import { ensureConsoleBuiltSync } from '../console-assets.js';
-import { BusSubscription } from '../constructs/bus-subscription.js';
+import { AlertNotifiers } from '../constructs/alert-notifiers.js';
+import { ClickHouseMigrations } from '../constructs/clickhouse-migrations.js';
+import { mountRoutes } from '../constructs/http-routes.js';
 import { PipelineDashboard } from '../constructs/pipeline-dashboard.js';
 import { PipelineFunction } from '../constructs/pipeline-function.js';
+import { QueryEndpoint } from '../constructs/query-endpoint.js';
 import { ScheduledFunction } from '../constructs/scheduled-function.js';
 import { StreamConsumer } from '../constructs/stream-consumer.js';
 import { tagComponent } from '../cost-tags.js';
+import type { FunctionEnvironment } from '../function-environments.js';
 import { INGEST_RUNTIME_PROVIDED_MODULES, PARQUET_WASM_FILE } from '../lambda-bundling.js';
 import { acknowledge, acknowledgeWildcardResource } from '../nag.js';
 import { alertSecretPrefix, type Settings } from '../settings.js';
@@ -56,7 +57,7 @@ const LAKE_WRITER_MAX_RECORD_AGE = Duration.hours(12);
  * The lake writer and the compactor share one environment schema (functions/lake-writer/config.ts).
  * An hour is compacted only once no retried batch can still write into it.
  */
-const lakeEnvironment = (props: ComputeStackProps) => ({
+const lakeEnvironment = (props: ComputeStackProps): FunctionEnvironment<'lake-writer'> => ({
   LAKE_BUCKET: props.lakeBucket.bucketName,
   DEAD_LETTER_BUCKET: props.deadLetterBucket.bucketName,
   COMPACTION_TARGET_BYTES: String(128 * 1024 * 1024),
@@ -89,22 +90,6 @@ export interface ComputeStackProps extends StackProps {
 }
 
 /**
- * Routes of one function on an HTTP API. None has an API Gateway authorizer: each function checks
- * the tenant key itself, and `why` says so to cdk-nag per route.
- */
-function mountRoutes<R extends { readonly path: string; readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE' }>(
-  api: apigwv2.HttpApi,
-  integration: HttpLambdaIntegration,
-  routes: readonly R[],
-  why: (route: R) => string,
-): void {
-  for (const r of routes) {
-    const [route] = api.addRoutes({ path: r.path, methods: [apigwv2.HttpMethod[r.method]], integration });
-    if (route !== undefined) acknowledge(route, 'AwsSolutions-APIG4', why(r));
-  }
-}
-
-/**
  * Everything stateless: the HTTP API and ingest function, the stream consumers, the compactor
  * schedule, the ClickHouse migrations custom resource, the alert bus, the dashboard and alarms.
  * It can be destroyed and redeployed without losing data.
@@ -114,20 +99,20 @@ export class ComputeStack extends Stack {
   public readonly api: apigwv2.HttpApi;
   /** The query API (GET /v1/query/...): its own HTTP API, so browser CORS never reaches it. */
   public readonly queryApi: apigwv2.HttpApi;
-  public readonly ingest: PipelineFunction;
-  public readonly hotWriter: PipelineFunction;
-  public readonly lakeWriter: PipelineFunction;
-  public readonly compactor: PipelineFunction;
-  public readonly query: PipelineFunction;
+  public readonly ingest: PipelineFunction<'ingest'>;
+  public readonly hotWriter: PipelineFunction<'hot-writer'>;
+  public readonly lakeWriter: PipelineFunction<'lake-writer'>;
+  public readonly compactor: PipelineFunction<'compactor'>;
+  public readonly query: PipelineFunction<'query'>;
   /** The console's files (GET /, /assets/...) on the query API's origin (docs/decisions/0007-console.md). */
-  public readonly console: PipelineFunction;
-  public readonly alertEvaluator: PipelineFunction;
+  public readonly console: PipelineFunction<'console'>;
+  public readonly alertEvaluator: PipelineFunction<'alert-evaluator'>;
   /** /v1/alerts/... (rules, channels, silences, state, history) on the query HTTP API. */
-  public readonly alertsApi: PipelineFunction;
+  public readonly alertsApi: PipelineFunction<'alerts-api'>;
   /** The stream's third consumer: decides the stream-owned alert rules per tumbling window. */
-  public readonly streamAlertEvaluator: PipelineFunction;
+  public readonly streamAlertEvaluator: PipelineFunction<'stream-alert-evaluator'>;
   /** One notifier function per channel type. */
-  public readonly notifiers: ReadonlyMap<ChannelType, PipelineFunction>;
+  public readonly notifiers: ReadonlyMap<ChannelType, PipelineFunction<'notifiers'>>;
   public readonly alertBus: events.EventBus;
   public readonly dashboard: PipelineDashboard;
 
@@ -160,23 +145,18 @@ export class ComputeStack extends Stack {
         MAX_BODY_BYTES: String(s.maxBodyBytes),
         MAX_DECOMPRESSED_BYTES: String(s.maxDecompressedBytes),
         HOT_RETENTION_DAYS: hotRetention,
-        ...(s.redactionRules === undefined ? {} : { REDACTION_RULES: s.redactionRules }),
-        ...(s.defaultItemsPerSecond === undefined
-          ? {}
-          : { DEFAULT_ITEMS_PER_SECOND: String(s.defaultItemsPerSecond) }),
-        ...(s.defaultBurst === undefined ? {} : { DEFAULT_BURST: String(s.defaultBurst) }),
-        ...(s.defaultBytesPerDay === undefined
-          ? {}
-          : { DEFAULT_BYTES_PER_DAY: String(s.defaultBytesPerDay) }),
-        ...(s.defaultItemsPerDay === undefined
-          ? {}
-          : { DEFAULT_ITEMS_PER_DAY: String(s.defaultItemsPerDay) }),
+        // Unset settings stay unset (undefined values are left out): the function's defaults apply.
+        REDACTION_RULES: s.redactionRules,
+        DEFAULT_ITEMS_PER_SECOND: optionalString(s.defaultItemsPerSecond),
+        DEFAULT_BURST: optionalString(s.defaultBurst),
+        DEFAULT_BYTES_PER_DAY: optionalString(s.defaultBytesPerDay),
+        DEFAULT_ITEMS_PER_DAY: optionalString(s.defaultItemsPerDay),
       },
     });
-    props.stream.grantWrite(this.ingest.function);
+    props.stream.grantWrite(this.ingest);
     // Keys are only read; the rate-limit windows are counted with conditional updates.
-    props.tenantsTable.grantReadData(this.ingest.function);
-    props.rateLimitTable.grantReadWriteData(this.ingest.function);
+    props.tenantsTable.grantReadData(this.ingest);
+    props.rateLimitTable.grantReadWriteData(this.ingest);
     this.api = this.createApi(s);
     this.queryApi = this.createHttpApi(
       s,
@@ -202,7 +182,7 @@ export class ComputeStack extends Stack {
         HOT_RETENTION_DAYS: hotRetention,
       },
     });
-    props.clickhouseSecret.grantRead(this.hotWriter.function);
+    props.clickhouseSecret.grantRead(this.hotWriter);
     allowObjects(
       this.hotWriter,
       props.deadLetterBucket,
@@ -214,9 +194,11 @@ export class ComputeStack extends Stack {
       stream: props.stream,
       deadLetterQueue: props.hotWriterDeadLetterQueue,
       alarmTopic: props.alarmTopic,
-      batchSize: 10_000,
-      maxBatchingWindow: Duration.seconds(s.hotBatchingWindowSeconds),
-      maxRecordAge: HOT_WRITER_MAX_RECORD_AGE,
+      kinesisEventSourceProps: {
+        batchSize: 10_000,
+        maxBatchingWindow: Duration.seconds(s.hotBatchingWindowSeconds),
+        maxRecordAge: HOT_WRITER_MAX_RECORD_AGE,
+      },
     });
     tagComponent(hotSource, 'hot-tier');
 
@@ -259,10 +241,12 @@ export class ComputeStack extends Stack {
       stream: props.stream,
       deadLetterQueue: props.lakeWriterDeadLetterQueue,
       alarmTopic: props.alarmTopic,
-      batchSize: 10_000,
-      // Larger files, fewer PUTs: the lake is not the low-latency path.
-      maxBatchingWindow: Duration.seconds(300),
-      maxRecordAge: LAKE_WRITER_MAX_RECORD_AGE,
+      kinesisEventSourceProps: {
+        batchSize: 10_000,
+        // Larger files, fewer PUTs: the lake is not the low-latency path.
+        maxBatchingWindow: Duration.seconds(300),
+        maxRecordAge: LAKE_WRITER_MAX_RECORD_AGE,
+      },
       iteratorAgeAlarmThreshold: Duration.minutes(15),
     });
     tagComponent(lakeSource, 'lake');
@@ -309,10 +293,31 @@ export class ComputeStack extends Stack {
 
     // --- ClickHouse migrations on deploy: re-run when the migrate function's code or the retention
     // changes (a custom resource runs only when its properties change; forward-only and idempotent)
-    if (s.migrateOnDeploy) this.createMigrations(props, hotRetention);
+    if (s.migrateOnDeploy) {
+      new ClickHouseMigrations(this, 'ClickHouseSchema', {
+        clickhouseSecret: props.clickhouseSecret,
+        metricsNamespace: namespace,
+        hotRetentionDays: s.hotRetentionDays,
+        tenantRetention: s.tenantRetention,
+      });
+    }
 
     // --- Query: HTTP API GET /v1/query/... -> query -> ClickHouse (hot) and Athena (older data)
-    this.query = this.createQuery(props);
+    this.query = new QueryEndpoint(this, 'QueryEndpoint', {
+      httpApi: this.queryApi,
+      tenantsTable: props.tenantsTable,
+      rateLimitTable: props.rateLimitTable,
+      clickhouseSecret: props.clickhouseSecret,
+      cursorSecret: props.queryCursorSecret,
+      lakeBucket: props.lakeBucket,
+      athenaResultsBucket: props.athenaResultsBucket,
+      athenaWorkGroupName: props.athenaWorkGroupName,
+      glueDatabaseName: props.glueDatabaseName,
+      glueTableNames: props.glueTableNames,
+      metricsNamespace: namespace,
+      hotRetentionDays: s.hotRetentionDays,
+      queryTimeout: Duration.millis(s.queryTimeoutMs),
+    }).function;
     this.console = this.createConsole(s);
 
     // --- Alerting: evaluator (every minute) -> alert bus -> one notifier per channel type.
@@ -320,10 +325,17 @@ export class ComputeStack extends Stack {
     tagComponent(this.alertBus, 'alerting');
     // Daily quota warnings (80%) from the ingest go on the same bus (functions/shared/tenants/quota-events.ts).
     this.ingest.addEnvironment('QUOTA_EVENT_BUS', this.alertBus.eventBusName);
-    this.alertBus.grantPutEventsTo(this.ingest.function);
+    this.alertBus.grantPutEventsTo(this.ingest);
     this.alertEvaluator = this.createAlertEvaluator(props);
     this.streamAlertEvaluator = this.createStreamAlertEvaluator(props);
-    this.notifiers = this.createNotifiers(props);
+    this.notifiers = new AlertNotifiers(this, 'Notifiers', {
+      bus: this.alertBus,
+      emailTopic: props.alertEmailTopic,
+      alarmTopic: props.alarmTopic,
+      metricsNamespace: namespace,
+      secretPrefix: alertSecretPrefix(s),
+      secretArns: s.alertSecretArns,
+    }).functions;
     this.alertsApi = this.createAlertsApi(props);
 
     // --- Monitoring
@@ -438,116 +450,12 @@ export class ComputeStack extends Stack {
     return api;
   }
 
-  private createQuery(props: ComputeStackProps): PipelineFunction {
-    const s = props.settings;
-    const fn = new PipelineFunction(this, 'Query', {
-      name: 'query',
-      invocation: 'synchronous',
-      metricsNamespace: metricsNamespace(s.environment),
-      component: 'query',
-      description: 'Query API: ClickHouse for the hot window, Athena over the lake for older data',
-      memorySize: 1024,
-      // API Gateway stops waiting at 30 s; the request budget (QUERY_TIMEOUT_MS) stays below this.
-      timeout: Duration.seconds(29),
-      environment: {
-        TENANTS_TABLE: props.tenantsTable.tableName,
-        ATHENA_WORKGROUP: props.athenaWorkGroupName,
-        GLUE_DATABASE: props.glueDatabaseName,
-        LAKE_BUCKET: props.lakeBucket.bucketName,
-        CURSOR_SECRET_ARN: props.queryCursorSecret.secretArn,
-        CLICKHOUSE_SECRET_ARN: props.clickhouseSecret.secretArn,
-        HOT_RETENTION_DAYS: String(s.hotRetentionDays),
-        QUERY_TIMEOUT_MS: String(s.queryTimeoutMs),
-        // Per-tenant query rate, counted across instances (keys `query:<tenant>#<window>`).
-        RATE_LIMIT_TABLE: props.rateLimitTable.tableName,
-      },
-    });
-    const grantee = fn.function;
-    props.tenantsTable.grantReadData(grantee);
-    props.rateLimitTable.grantReadWriteData(grantee);
-    props.clickhouseSecret.grantRead(grantee);
-    props.queryCursorSecret.grantRead(grantee);
-
-    const { partition, region, account } = this;
-    grantee.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: [
-          'athena:StartQueryExecution',
-          'athena:GetQueryExecution',
-          'athena:GetQueryResults',
-          'athena:StopQueryExecution',
-        ],
-        resources: [`arn:${partition}:athena:${region}:${account}:workgroup/${props.athenaWorkGroupName}`],
-      }),
-    );
-    // Athena reads the catalog as the caller: the database and exactly the lake's tables.
-    grantee.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartition', 'glue:GetPartitions'],
-        resources: [
-          `arn:${partition}:glue:${region}:${account}:catalog`,
-          `arn:${partition}:glue:${region}:${account}:database/${props.glueDatabaseName}`,
-          ...props.glueTableNames.map(
-            (t) => `arn:${partition}:glue:${region}:${account}:table/${props.glueDatabaseName}/${t}`,
-          ),
-        ],
-      }),
-    );
-    // The lake, read only and only under the tables' prefixes (what the Glue tables publish).
-    const lakePrefixes = props.glueTableNames.map((t) => `${t}/`);
-    const lakeObjects = lakePrefixes.map((p) => props.lakeBucket.arnForObjects(`${p}*`));
-    grantee.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: lakeObjects }));
-    grantee.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['s3:ListBucket'],
-        resources: [props.lakeBucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': lakePrefixes.map((p) => `${p}*`) } },
-      }),
-    );
-    // Athena writes results as the caller; the workgroup enforces the `results/` location.
-    const results = props.athenaResultsBucket.arnForObjects('results/*');
-    grantee.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
-        resources: [results],
-      }),
-    );
-    grantee.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['s3:ListBucket', 's3:GetBucketLocation'],
-        resources: [props.athenaResultsBucket.bucketArn, props.lakeBucket.bucketArn],
-      }),
-    );
-    const role = grantee.role;
-    if (role !== undefined) {
-      for (const objects of lakeObjects) {
-        acknowledgeWildcardResource(
-          role,
-          objects,
-          'Athena reads the Parquet files of one lake table (keys carry tenant, day, hour and stream position), read only.',
-        );
-      }
-      acknowledgeWildcardResource(
-        role,
-        results,
-        'Athena writes and reads query results under generated keys, in the results bucket only.',
-      );
-    }
-
-    mountRoutes(this.queryApi, new HttpLambdaIntegration('QueryIntegration', grantee), QUERY_ROUTES, (r) =>
-      r.authenticated
-        ? 'Callers send a tenant API key (Authorization: Bearer / x-api-key); the query function verifies its hash against the tenants table and scopes every query to that tenant.'
-        : 'The API description (OpenAPI document) is public on purpose: it holds no tenant data.',
-    );
-    return fn;
-  }
-
   /**
    * The console on the query API: same origin as the routes it calls, so the query API stays
    * without CORS and the CSP can say `connect-src 'self'`. The built files travel in the
    * function's package (built here when console/src is newer than console/dist).
    */
-  private createConsole(s: Settings): PipelineFunction {
+  private createConsole(s: Settings): PipelineFunction<'console'> {
     ensureConsoleBuiltSync();
     const fn = new PipelineFunction(this, 'Console', {
       name: 'console',
@@ -569,7 +477,7 @@ export class ComputeStack extends Stack {
     return fn;
   }
 
-  private createAlertEvaluator(props: ComputeStackProps): PipelineFunction {
+  private createAlertEvaluator(props: ComputeStackProps): PipelineFunction<'alert-evaluator'> {
     const s = props.settings;
     const fn = new PipelineFunction(this, 'AlertEvaluator', {
       name: 'alert-evaluator',
@@ -605,22 +513,22 @@ export class ComputeStack extends Stack {
       'Serverless-LambdaAsyncFailureDestination',
       'Failed asynchronous invocations already go to the schedule dead-letter queue (the function DeadLetterConfig, set by ScheduledFunction); a destination too would deliver every failure twice.',
     );
-    this.alertBus.grantPutEventsTo(fn.function);
-    props.clickhouseSecret.grantRead(fn.function);
-    fn.function.addToRolePolicy(
+    this.alertBus.grantPutEventsTo(fn);
+    props.clickhouseSecret.grantRead(fn);
+    fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
         resources: [props.alertStateTable.tableArn],
       }),
     );
     // Rules and silences from the alerts API (read), transitions into the history (write).
-    fn.function.addToRolePolicy(
+    fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['dynamodb:Scan', 'dynamodb:Query'],
         resources: [props.alertConfigTable.tableArn],
       }),
     );
-    fn.function.addToRolePolicy(
+    fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['dynamodb:PutItem'],
         resources: [props.alertHistoryTable.tableArn],
@@ -643,7 +551,7 @@ export class ComputeStack extends Stack {
    * with an admin-scoped one. It writes channel secrets into Secrets Manager under the alert
    * secret prefix, which is where the notifiers may read.
    */
-  private createAlertsApi(props: ComputeStackProps): PipelineFunction {
+  private createAlertsApi(props: ComputeStackProps): PipelineFunction<'alerts-api'> {
     const s = props.settings;
     const { partition, region, account } = this;
     const prefix = alertSecretPrefix(s);
@@ -666,23 +574,22 @@ export class ComputeStack extends Stack {
         ALERT_SECRET_PREFIX: prefix,
       },
     });
-    const grantee = fn.function;
-    props.tenantsTable.grantReadData(grantee);
-    props.rateLimitTable.grantReadWriteData(grantee);
-    grantee.addToRolePolicy(
+    props.tenantsTable.grantReadData(fn);
+    props.rateLimitTable.grantReadWriteData(fn);
+    fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem'],
         resources: [props.alertConfigTable.tableArn],
       }),
     );
-    grantee.addToRolePolicy(
+    fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['dynamodb:Query'],
         resources: [props.alertHistoryTable.tableArn, props.alertStateTable.tableArn],
       }),
     );
     const secretsArn = `arn:${partition}:secretsmanager:${region}:${account}:secret:${prefix}*`;
-    grantee.addToRolePolicy(
+    fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: [
           'secretsmanager:CreateSecret',
@@ -692,7 +599,7 @@ export class ComputeStack extends Stack {
         resources: [secretsArn],
       }),
     );
-    const role = grantee.role;
+    const role = fn.function.role;
     if (role !== undefined) {
       acknowledgeWildcardResource(
         role,
@@ -702,7 +609,7 @@ export class ComputeStack extends Stack {
     }
     mountRoutes(
       this.queryApi,
-      new HttpLambdaIntegration('AlertsApiIntegration', grantee),
+      new HttpLambdaIntegration('AlertsApiIntegration', fn.function),
       ALERTS_ROUTES,
       () =>
         'Callers send a tenant API key (Authorization: Bearer / x-api-key); the alerts API function verifies its hash against the tenants table, needs the query scope to read and the admin scope to write, and scopes everything to that tenant.',
@@ -710,7 +617,7 @@ export class ComputeStack extends Stack {
     return fn;
   }
 
-  private createStreamAlertEvaluator(props: ComputeStackProps): PipelineFunction {
+  private createStreamAlertEvaluator(props: ComputeStackProps): PipelineFunction<'stream-alert-evaluator'> {
     const s = props.settings;
     const fn = new PipelineFunction(this, 'StreamAlertEvaluator', {
       name: 'stream-alert-evaluator',
@@ -733,20 +640,20 @@ export class ComputeStack extends Stack {
         ALERT_HISTORY_TABLE: props.alertHistoryTable.tableName,
       },
     });
-    this.alertBus.grantPutEventsTo(fn.function);
-    fn.function.addToRolePolicy(
+    this.alertBus.grantPutEventsTo(fn);
+    fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['dynamodb:Scan', 'dynamodb:Query'],
         resources: [props.alertConfigTable.tableArn],
       }),
     );
-    fn.function.addToRolePolicy(
+    fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['dynamodb:PutItem'],
         resources: [props.alertHistoryTable.tableArn],
       }),
     );
-    fn.function.addToRolePolicy(
+    fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
         resources: [props.alertStateTable.tableArn],
@@ -757,124 +664,19 @@ export class ComputeStack extends Stack {
       stream: props.stream,
       deadLetterQueue: props.streamAlertsDeadLetterQueue,
       alarmTopic: props.alarmTopic,
-      batchSize: 1000,
-      // Inside a window records go on at once: the window's end, not a batching wait, is the delay.
-      maxBatchingWindow: Duration.seconds(0),
-      tumblingWindow: Duration.seconds(STREAM_ALERT_WINDOW_SECONDS),
-      // Alerts are about now: an hour-old backlog is not worth deciding (and the sweep covers it).
-      maxRecordAge: Duration.hours(1),
+      kinesisEventSourceProps: {
+        batchSize: 1000,
+        // Inside a window records go on at once: the window's end, not a batching wait, is the delay.
+        maxBatchingWindow: Duration.seconds(0),
+        tumblingWindow: Duration.seconds(STREAM_ALERT_WINDOW_SECONDS),
+        // Alerts are about now: an hour-old backlog is not worth deciding (and the sweep covers it).
+        maxRecordAge: Duration.hours(1),
+        startingPosition: lambda.StartingPosition.LATEST,
+      },
       iteratorAgeAlarmThreshold: Duration.minutes(1),
-      startingPosition: lambda.StartingPosition.LATEST,
     });
     tagComponent(source, 'alerting');
     return fn;
-  }
-
-  private createNotifiers(props: ComputeStackProps): Map<ChannelType, PipelineFunction> {
-    const s = props.settings;
-    const { partition, region, account } = this;
-    const prefixArn = `arn:${partition}:secretsmanager:${region}:${account}:secret:${alertSecretPrefix(s)}*`;
-    const notifiers = new Map<ChannelType, PipelineFunction>();
-    for (const channel of CHANNEL_TYPES) {
-      const id = `${channel.charAt(0).toUpperCase()}${channel.slice(1)}Notifier`;
-      const fn = new PipelineFunction(this, id, {
-        name: 'notifiers',
-        serviceName: `notifier-${channel}`,
-        invocation: 'asynchronous',
-        metricsNamespace: metricsNamespace(s.environment),
-        component: 'alerting',
-        description: `Deliver alert events routed to ${channel} channels`,
-        memorySize: 256,
-        // NOTIFIER_ATTEMPTS (4) x NOTIFIER_TIMEOUT_MS (10 s) plus backoff fits.
-        timeout: Duration.seconds(60),
-        environment: { NOTIFIER_CHANNEL: channel },
-      });
-      if (channel === 'email') {
-        props.alertEmailTopic.grantPublish(fn.function);
-      } else {
-        fn.function.addToRolePolicy(
-          new iam.PolicyStatement({
-            actions: ['secretsmanager:GetSecretValue'],
-            resources: [prefixArn, ...s.alertSecretArns],
-          }),
-        );
-        const role = fn.function.role;
-        if (role !== undefined) {
-          acknowledgeWildcardResource(
-            role,
-            prefixArn,
-            `The ${channel} notifier reads the channel secrets the rule files name, all under one name prefix (the alertSecretPrefix setting); nothing else.`,
-          );
-        }
-      }
-      const subscription = new BusSubscription(this, `${id}Subscription`, {
-        bus: this.alertBus,
-        target: fn,
-        alarmTopic: props.alarmTopic,
-        description: `Alert events routed to ${channel} channels`,
-        eventPattern: {
-          source: [ALERT_EVENT_SOURCE],
-          detailType: [...ALERT_DETAIL_TYPES],
-          detail: { channels: { type: [channel] } },
-        },
-      });
-      tagComponent(subscription, 'alerting');
-      notifiers.set(channel, fn);
-    }
-    return notifiers;
-  }
-
-  private createMigrations(props: ComputeStackProps, hotRetention: string): void {
-    const migrate = new PipelineFunction(this, 'Migrate', {
-      name: 'migrate',
-      invocation: 'synchronous',
-      metricsNamespace: metricsNamespace(props.settings.environment),
-      component: 'hot-tier',
-      description: 'CloudFormation custom resource: apply ClickHouse migrations',
-      memorySize: 512,
-      timeout: Duration.minutes(5),
-      environment: {
-        CLICKHOUSE_SECRET_ARN: props.clickhouseSecret.secretArn,
-        HOT_RETENTION_DAYS: hotRetention,
-      },
-    });
-    props.clickhouseSecret.grantRead(migrate.function);
-    const providerLogs = new logs.LogGroup(this, 'MigrationsProviderLogs', {
-      retention: logs.RetentionDays.ONE_MONTH,
-    });
-    tagComponent(providerLogs, 'hot-tier');
-    const provider = new cr.Provider(this, 'MigrationsProvider', {
-      onEventHandler: migrate.function,
-      logGroup: providerLogs,
-    });
-    const migrations = new CustomResource(this, 'Migrations', {
-      serviceToken: provider.serviceToken,
-      resourceType: 'Custom::ClickHouseMigrations',
-      properties: {
-        HotRetentionDays: hotRetention,
-        // Tenants' own hot retention: a change re-runs the migrations, which rewrite the TTLs.
-        TenantRetention: JSON.stringify(props.settings.tenantRetention),
-        // A new function version (new code, hence possibly new migrations) re-runs them.
-        CodeVersion: migrate.function.currentVersion.version,
-      },
-    });
-    const why = 'CDK custom resource provider framework, invoked only by CloudFormation on deploy: ';
-    acknowledge(
-      provider,
-      'AwsSolutions-IAM4',
-      `${why}AWSLambdaBasicExecutionRole only writes its logs.`,
-      'Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole',
-    );
-    acknowledgeWildcardResource(
-      provider,
-      `${migrate.function.functionArn}:*`,
-      `${why}it may invoke any version of the migrate function.`,
-    );
-    acknowledge(provider, 'Serverless-LambdaDefaultMemorySize', `${why}its memory is not configurable.`);
-    acknowledge(provider, 'Serverless-LambdaDLQ', `${why}invoked synchronously, failures fail the deploy.`);
-    acknowledge(provider, 'Serverless-LambdaTracing', `${why}the migrate function it calls is traced.`);
-    tagComponent(provider, 'hot-tier');
-    tagComponent(migrations, 'hot-tier');
   }
 
   /**
@@ -983,12 +785,15 @@ function allowObjects(
   options: { list?: boolean; keys?: string } = {},
 ): void {
   const objects = bucket.arnForObjects(options.keys ?? '*');
-  fn.function.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [objects] }));
+  fn.addToRolePolicy(new iam.PolicyStatement({ actions, resources: [objects] }));
   if (options.list) {
-    fn.function.addToRolePolicy(
+    fn.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
     );
   }
   const role = fn.function.role;
   if (role !== undefined) acknowledgeWildcardResource(role, objects, `${fn.name} ${reason}.`);
 }
+
+const optionalString = (n: number | undefined): string | undefined =>
+  n === undefined ? undefined : String(n);
