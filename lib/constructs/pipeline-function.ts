@@ -55,7 +55,7 @@ export interface PipelineFunctionProps<N extends FunctionName = FunctionName> {
    * fails to compile); an `undefined` value is left out. The Powertools ones are added here.
    * @default {}
    */
-  readonly environment?: FunctionEnvironment<N>;
+  readonly environment?: FunctionEnvironment<NoInfer<N>>;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
   /** @default - unreserved */
@@ -98,8 +98,9 @@ export interface PipelineFunctionProps<N extends FunctionName = FunctionName> {
  * const fn = new PipelineFunction(this, 'Ingest', {
  *   name: 'ingest', component: 'ingest', memorySize: 1024, timeout: Duration.seconds(29),
  *   metricsNamespace: metricsNamespace('prod'),
- *   environment: { STREAM_NAME: stream.streamName },
+ *   environment: { STREAM_NAME: stream.streamName }, // names checked against functions/ingest/config.ts
  * });
+ * stream.grantWrite(fn); // IGrantable: grants take the construct
  */
 export class PipelineFunction<N extends FunctionName = FunctionName>
   extends Construct
@@ -109,6 +110,8 @@ export class PipelineFunction<N extends FunctionName = FunctionName>
   /** The function's role: `bucket.grantRead(fn)`, `stream.grantWrite(fn)` take the construct itself. */
   public readonly grantPrincipal: iam.IPrincipal;
   public readonly logGroup: logs.LogGroup;
+  /** The folder under functions/ (handler and environment schema); `name` is the service name. */
+  public readonly folder: N;
   public readonly name: string;
   /** Where the function's Powertools metrics go. */
   public readonly metricsNamespace: string;
@@ -142,6 +145,7 @@ export class PipelineFunction<N extends FunctionName = FunctionName>
       return { from, to, folder: statSync(join(REPO_ROOT, from)).isDirectory() };
     });
 
+    this.folder = props.name;
     this.name = props.serviceName ?? props.name;
     this.metricsNamespace = props.metricsNamespace;
     this.logGroup = new logs.LogGroup(this, 'Logs', {
