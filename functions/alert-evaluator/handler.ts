@@ -1,9 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -27,6 +24,7 @@ import {
   clickHouseClientProvider,
   clickHouseSourceFromEnv,
 } from '../shared/clickhouse/secrets-manager-client.js';
+import { observability } from '../shared/observability/middleware.js';
 import { alertEvaluatorConfig } from './config.js';
 
 /**
@@ -110,10 +108,7 @@ export function createAlertEvaluatorHandler(deps: AlertEvaluatorHandlerDeps) {
     return report;
   };
 
-  return middy(lambdaHandler)
-    .use(captureLambdaHandler(tracer))
-    .use(injectLambdaContext(logger))
-    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+  return middy(lambdaHandler).use(observability({ tracer: tracer, logger: logger, metrics: metrics }));
 }
 
 function configPorts(

@@ -1,9 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
@@ -16,6 +13,7 @@ import {
 import { DynamoAlertStateStore } from '../shared/alerts/dynamo-alert-state-store.js';
 import { FileRuleSource } from '../shared/alerts/rule-source.js';
 import { SecretsManagerChannelSecretStore } from '../shared/alerts/secrets-manager-channel-secret-store.js';
+import { observability } from '../shared/observability/middleware.js';
 import { CachedTenantDirectory } from '../shared/tenants/directory.js';
 import { DynamoWindowRateLimiter } from '../shared/tenants/dynamo-rate-limiter.js';
 import { DynamoTenantDirectory } from '../shared/tenants/dynamo-tenant-directory.js';
@@ -77,10 +75,7 @@ export function createAlertsApiHandler(deps: AlertsApiHandlerDeps) {
     }
   };
 
-  return middy(lambdaHandler)
-    .use(captureLambdaHandler(tracer))
-    .use(injectLambdaContext(logger))
-    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+  return middy(lambdaHandler).use(observability({ tracer: tracer, logger: logger, metrics: metrics }));
 }
 
 /** Production ports from the environment, built on the first request. */

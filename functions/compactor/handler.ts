@@ -1,9 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
@@ -11,6 +8,7 @@ import { PIPELINE_METRICS } from '../shared/costs/pipeline-metrics.js';
 import { compactLake, type LakeCompaction } from '../shared/lake/compactor.js';
 import type { ObjectStore } from '../shared/lake/object-store.js';
 import { S3ObjectStore } from '../shared/lake/s3-object-store.js';
+import { observability } from '../shared/observability/middleware.js';
 import { type LakeConfig, lakeConfig } from './config.js';
 
 /**
@@ -66,10 +64,7 @@ export function createCompactorHandler(deps: CompactorHandlerDeps) {
     return result;
   };
 
-  return middy(lambdaHandler)
-    .use(captureLambdaHandler(tracer))
-    .use(injectLambdaContext(logger))
-    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+  return middy(lambdaHandler).use(observability({ tracer: tracer, logger: logger, metrics: metrics }));
 }
 
 let store: ObjectStore | undefined;

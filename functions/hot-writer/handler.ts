@@ -1,9 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { ClickHouseClient } from '@clickhouse/client';
 import middy from '@middy/core';
@@ -17,6 +14,7 @@ import { ClickHouseTelemetryWriter, type ClickHouseWriterOptions } from '../shar
 import { PIPELINE_METRICS } from '../shared/costs/pipeline-metrics.js';
 import type { DeadLetterSink } from '../shared/dead-letter/dead-letter.js';
 import { S3DeadLetterSink } from '../shared/dead-letter/s3-dead-letter-sink.js';
+import { observability } from '../shared/observability/middleware.js';
 import { ClickHouseTraceSampler } from '../shared/sampling/clickhouse-trace-sampler.js';
 import { ClickHouseUsageSink } from '../shared/usage/usage.js';
 import { hotWriterConfig } from './config.js';
@@ -168,10 +166,7 @@ export function createHotWriterHandler(deps: HotWriterDeps) {
     return outcome.response;
   };
 
-  return middy(lambdaHandler)
-    .use(captureLambdaHandler(tracer))
-    .use(injectLambdaContext(logger))
-    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+  return middy(lambdaHandler).use(observability({ tracer: tracer, logger: logger, metrics: metrics }));
 }
 
 /** Production dependencies from the environment, read on the first invocation. */

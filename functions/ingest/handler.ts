@@ -1,14 +1,12 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import middy from '@middy/core';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { observability } from '../shared/observability/middleware.js';
 import { encodeStatus } from '../shared/otlp/responses.js';
 import { resolveRowLimits } from '../shared/rows/limits.js';
 import { compileRedaction } from '../shared/rows/redact.js';
@@ -145,10 +143,7 @@ export function createIngestHandler(deps: IngestHandlerDeps) {
     return toResult(res);
   };
 
-  return middy(lambdaHandler)
-    .use(captureLambdaHandler(tracer))
-    .use(injectLambdaContext(logger))
-    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+  return middy(lambdaHandler).use(observability({ tracer: tracer, logger: logger, metrics: metrics }));
 }
 
 /** Limits for tenants without their own: DEFAULT_TENANT_LIMITS, each overridable by the environment. */

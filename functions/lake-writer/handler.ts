@@ -1,10 +1,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import type {
@@ -20,6 +17,7 @@ import { EnvelopeError, unpackEnvelope } from '../shared/envelope/envelope.js';
 import { type DecodedRecord, writeToLake } from '../shared/lake/lake-writer.js';
 import type { ObjectStore } from '../shared/lake/object-store.js';
 import { S3ObjectStore } from '../shared/lake/s3-object-store.js';
+import { observability } from '../shared/observability/middleware.js';
 import { lakeConfig } from './config.js';
 
 /**
@@ -138,10 +136,7 @@ export function createLakeWriterHandler(deps: LakeWriterHandlerDeps) {
     return response;
   };
 
-  return middy(lambdaHandler)
-    .use(captureLambdaHandler(tracer))
-    .use(injectLambdaContext(logger))
-    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+  return middy(lambdaHandler).use(observability({ tracer: tracer, logger: logger, metrics: metrics }));
 }
 
 /** Production ports from the environment; clients are built on the first event, once per instance. */

@@ -1,7 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { ClickHouseClient } from '@clickhouse/client';
 import middy from '@middy/core';
 import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
@@ -13,6 +11,7 @@ import {
   clickHouseEnvSchema,
   clickHouseSourceFromEnv,
 } from '../shared/clickhouse/secrets-manager-client.js';
+import { observability } from '../shared/observability/middleware.js';
 import { NO_RETENTION_OVERRIDES, parseRetentionSettings } from '../shared/tenants/retention.js';
 
 /**
@@ -96,7 +95,8 @@ export function createMigrateHandler(deps: MigrateHandlerDeps) {
     };
   };
 
-  return middy(lambdaHandler).use(captureLambdaHandler(tracer)).use(injectLambdaContext(logger));
+  // No metrics: it runs once per deploy, and its outcome is the deploy's.
+  return middy(lambdaHandler).use(observability({ tracer, logger }));
 }
 
 export function depsFromEnv(): MigrateHandlerDeps {

@@ -1,9 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
@@ -18,6 +15,7 @@ import { createNotifier, type DeliveryReport, type Notifier } from '../shared/al
 import type { ChannelType } from '../shared/alerts/rules.js';
 import { SecretsManagerSecretSource } from '../shared/alerts/secrets-manager-secret-source.js';
 import { SnsEmailPublisher } from '../shared/alerts/sns-email-publisher.js';
+import { observability } from '../shared/observability/middleware.js';
 import { notifierConfig } from './config.js';
 
 /**
@@ -85,10 +83,7 @@ export function createNotifierHandler(deps: NotifierHandlerDeps) {
     }
   };
 
-  return middy(lambdaHandler)
-    .use(captureLambdaHandler(tracer))
-    .use(injectLambdaContext(logger))
-    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+  return middy(lambdaHandler).use(observability({ tracer: tracer, logger: logger, metrics: metrics }));
 }
 
 /** Production dependencies from the environment, read on the first invocation. */

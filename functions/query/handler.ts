@@ -1,10 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import middy from '@middy/core';
@@ -13,6 +10,7 @@ import {
   clickHouseClientProvider,
   clickHouseSourceFromEnv,
 } from '../shared/clickhouse/secrets-manager-client.js';
+import { observability } from '../shared/observability/middleware.js';
 import { AthenaTelemetryReader } from '../shared/query/athena-reader.js';
 import { ClickHouseTelemetryReader, HotTableSources, hotRollups } from '../shared/query/clickhouse-reader.js';
 import { CursorCodec } from '../shared/query/cursor.js';
@@ -96,10 +94,7 @@ export function createQueryHandler(deps: QueryHandlerDeps) {
     }
   };
 
-  return middy(lambdaHandler)
-    .use(captureLambdaHandler(tracer))
-    .use(injectLambdaContext(logger))
-    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+  return middy(lambdaHandler).use(observability({ tracer: tracer, logger: logger, metrics: metrics }));
 }
 
 /** Production ports from the environment, built on the first request, once per instance. */

@@ -1,9 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import middy from '@middy/core';
@@ -14,6 +11,7 @@ import { EventBridgeEventPublisher } from '../shared/alerts/eventbridge-event-pu
 import { ALERT_FIRING } from '../shared/alerts/events.js';
 import { DynamoAlertSliceStore } from '../shared/alerts/slice-store.js';
 import { createStreamEvaluator, type StreamEvaluatorPorts } from '../shared/alerts/stream-evaluator.js';
+import { observability } from '../shared/observability/middleware.js';
 import { streamAlertEvaluatorConfig } from './config.js';
 
 /**
@@ -64,10 +62,7 @@ export function createStreamAlertEvaluatorHandler(deps: StreamAlertEvaluatorHand
     return response;
   };
 
-  return middy(lambdaHandler)
-    .use(captureLambdaHandler(tracer))
-    .use(injectLambdaContext(logger))
-    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+  return middy(lambdaHandler).use(observability({ tracer: tracer, logger: logger, metrics: metrics }));
 }
 
 /** Production dependencies from the environment, read on the first invocation. */
