@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { commaList } from '../functions/shared/config/environment.js';
 import { CORS_ORIGIN, CORS_ORIGIN_MESSAGE } from '../functions/shared/http/cors.js';
+import { redactionConfigSchema } from '../functions/shared/rows/redact.js';
 import { NO_RETENTION_OVERRIDES, RetentionSettingsSchema } from '../functions/shared/tenants/retention.js';
 
 /**
@@ -92,17 +93,29 @@ export const settingsSchema = z
     maxBodyBytes: int(1024, 4_500_000).default(4 * 1024 * 1024),
     /** Largest OTLP body after decompression. @default 16 MiB */
     maxDecompressedBytes: int(1024, 256 * 1024 * 1024).default(16 * 1024 * 1024),
-    /** Redaction rules for ingest, as JSON (see functions/shared/rows/redact.ts). @default - none */
+    /**
+     * Redaction rules for ingest, as JSON of functions/shared/rows/redact.ts `redactionConfigSchema`
+     * (`dropKeys`, `patterns`, `hashSalt`), checked here with the schema the ingest function parses
+     * it with: a rule set it would refuse fails the deploy, not every request. @default - none
+     */
     redactionRules: z
       .union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())])
       .transform((v, ctx) => {
-        if (typeof v !== 'string') return JSON.stringify(v);
-        try {
-          JSON.parse(v);
-        } catch {
-          ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+        let value: unknown = v;
+        if (typeof v === 'string') {
+          try {
+            value = JSON.parse(v);
+          } catch {
+            ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+            return z.NEVER;
+          }
         }
-        return v;
+        const rules = redactionConfigSchema.safeParse(value);
+        if (!rules.success) {
+          ctx.addIssue({ code: 'custom', message: `not redaction rules: ${z.prettifyError(rules.error)}` });
+          return z.NEVER;
+        }
+        return typeof v === 'string' ? v : JSON.stringify(v);
       })
       .optional(),
     /**
