@@ -221,6 +221,11 @@ export function createNotifier(ports: NotifierPorts): Notifier {
         }
         return;
       }
+      default: {
+        // A channel type added to ChannelSchema fails to compile here until it is delivered.
+        const unhandled: never = channel.type;
+        throw new AttemptError(`no delivery for channel type ${String(unhandled)}`, false);
+      }
     }
   }
 
