@@ -24,7 +24,7 @@ const variants: Record<string, Record<string, unknown>> = {
     alarmEmail: 'oncall@example.com',
     budgetEmails: ['finance@example.com'],
     costCenter: 'cc-42',
-    redactionRules: '{"rules":[]}',
+    redactionRules: '{"dropKeys":["password"]}', // ingest's own schema: {"rules":[]} would fail its every cold start
     alertEmails: 'oncall@example.com',
     alertSecretArns: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pagerduty-AbCdEf',
     alertSecretPrefix: 'team/alerts/',
