@@ -87,7 +87,7 @@ export class AlertNotifiers extends Construct {
             resources: [prefixArn, ...(props.secretArns ?? [])],
           }),
         );
-        const role = fn.function.role;
+        const role = fn.role;
         if (role !== undefined) {
           acknowledgeWildcardResource(
             role,

@@ -109,6 +109,8 @@ export class PipelineFunction<N extends FunctionName = FunctionName>
   public readonly function: NodejsFunction;
   /** The function's role: `bucket.grantRead(fn)`, `stream.grantWrite(fn)` take the construct itself. */
   public readonly grantPrincipal: iam.IPrincipal;
+  /** The execution role (for narrow statements' cdk-nag acknowledgements). */
+  public readonly role: iam.IRole | undefined;
   public readonly logGroup: logs.LogGroup;
   /** The folder under functions/ (handler and environment schema); `name` is the service name. */
   public readonly folder: N;
@@ -206,6 +208,7 @@ export class PipelineFunction<N extends FunctionName = FunctionName>
       },
     });
     this.grantPrincipal = this.function.grantPrincipal;
+    this.role = this.function.role;
     tagComponent(this, props.component);
 
     if (props.invocation === 'synchronous') {

@@ -143,7 +143,7 @@ export class QueryEndpoint extends Construct {
         resources: [props.athenaResultsBucket.bucketArn, props.lakeBucket.bucketArn],
       }),
     );
-    const role = fn.function.role;
+    const role = fn.role;
     if (role !== undefined) {
       for (const objects of lakeObjects) {
         acknowledgeWildcardResource(

@@ -599,7 +599,7 @@ export class ComputeStack extends Stack {
         resources: [secretsArn],
       }),
     );
-    const role = fn.function.role;
+    const role = fn.role;
     if (role !== undefined) {
       acknowledgeWildcardResource(
         role,
@@ -791,7 +791,7 @@ function allowObjects(
       new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
     );
   }
-  const role = fn.function.role;
+  const role = fn.role;
   if (role !== undefined) acknowledgeWildcardResource(role, objects, `${fn.name} ${reason}.`);
 }
 
