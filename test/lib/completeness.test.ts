@@ -63,7 +63,7 @@ function filesFailingWith(edit: (source: string) => string): string[] {
 }
 
 /** Inserts `text` after the first occurrence of `anchor`, which must exist. */
-const after = (anchor: string, text: string) => (source: string) => {
+const insertAfter = (anchor: string, text: string) => (source: string) => {
   const at = source.indexOf(anchor);
   if (at < 0) throw new Error(`rules.ts no longer contains ${anchor}: update this test`);
   return source.slice(0, at + anchor.length) + text + source.slice(at + anchor.length);
@@ -74,7 +74,7 @@ const after = (anchor: string, text: string) => (source: string) => {
 describe('completeness by the compiler (docs/extending.md)', () => {
   it('a new channel type fails to compile until its secret, delivery, notifier access and type list handle it', () => {
     const failing = filesFailingWith(
-      after(
+      insertAfter(
         "z.strictObject({ type: z.literal('opsgenie'), secret: secretRef }),",
         "\n  z.strictObject({ type: z.literal('discord'), secret: secretRef }),",
       ),
@@ -89,7 +89,7 @@ describe('completeness by the compiler (docs/extending.md)', () => {
 
   it('a new rule kind fails to compile until its evaluation path, query and event link handle it', () => {
     const failing = filesFailingWith((s) =>
-      after(
+      insertAfter(
         "export const AlertRuleSchema = z.discriminatedUnion('kind', [",
         "\n  z.strictObject({ ...common, kind: z.literal('span_count'), window, threshold: z.number() }),",
       )(s),
