@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
@@ -16,6 +15,7 @@ import type {
 } from 'aws-lambda';
 import type { DeadLetter, DeadLetterSink } from '../functions/shared/dead-letter/dead-letter.js';
 import type { CheckpointStore, ShardCheckpoint } from './checkpoint-store.js';
+import { lambdaContext } from './lambda-context.js';
 
 /**
  * Local stand-in for Lambda's Kinesis event source mapping (ESM): reads every shard of a kinesalite
@@ -112,7 +112,7 @@ export interface EsmPollerOptions {
    * @default 0
    */
   readonly tumblingWindowSeconds?: number;
-  /** Builds the Lambda context for each invocation. @default createLocalLambdaContext */
+  /** Builds the Lambda context for each invocation. @default lambdaContext of the function */
   readonly contextFactory?: ContextFactory;
   /** `invokeIdentityArn` in the records. @default arn:aws:iam::<account>:role/<functionName>-role */
   readonly invokeIdentityArn?: string;
@@ -208,31 +208,6 @@ export function resolveEsmPollerOptions(o: EsmPollerOptions): Resolved {
 function arnParts(arn: string): { region: string; account: string } {
   const [, , , region = 'us-east-1', account = '000000000000'] = arn.split(':');
   return { region, account };
-}
-
-/** A Lambda-like context: what Powertools and our handlers read from it. */
-export function createLocalLambdaContext(
-  functionName: string,
-  options: { readonly region?: string; readonly account?: string; readonly timeoutMs?: number } = {},
-): Context {
-  const region = options.region ?? 'us-east-1';
-  const account = options.account ?? '000000000000';
-  const deadline = Date.now() + (options.timeoutMs ?? 300_000);
-  const requestId = randomUUID();
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${region}:${account}:function:${functionName}`,
-    memoryLimitInMB: '1024',
-    awsRequestId: requestId,
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: `local/[$LATEST]${requestId.replaceAll('-', '')}`,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
 }
 
 /** Sends discarded records to a DeadLetterSink, one letter per record, with the reason. */
@@ -838,7 +813,7 @@ export class EsmPoller {
     const info: InvocationInfo = { shardId: s.shardId, recordCount: batch.length, attempt };
     const context =
       this.#o.contextFactory?.(info) ??
-      createLocalLambdaContext(this.#r.functionName, { region: this.#region, account: this.#account });
+      lambdaContext({ functionName: this.#r.functionName, region: this.#region, account: this.#account });
     let response: unknown;
     try {
       response = await this.#o.handler(event, context);
@@ -889,7 +864,7 @@ export class EsmPoller {
     const info: InvocationInfo = { shardId: s.shardId, recordCount: batch.length, attempt };
     const context =
       this.#o.contextFactory?.(info) ??
-      createLocalLambdaContext(this.#r.functionName, { region: this.#region, account: this.#account });
+      lambdaContext({ functionName: this.#r.functionName, region: this.#region, account: this.#account });
     try {
       const response: unknown = await this.#o.handler(event, context);
       return this.#r.reportFailures ? interpretResponse(response, batch) : { kind: 'success' };

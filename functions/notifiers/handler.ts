@@ -46,6 +46,25 @@ export class InvalidAlertEventError extends Error {
   override readonly name = 'InvalidAlertEventError';
 }
 
+/**
+ * The alert event an EventBridge rule delivers, validated. Thrown, not dropped: after the retries
+ * an invalid event lands in the dead-letter queue for someone to see.
+ */
+export function alertEventFrom(event: EventBridgeEvent<string, unknown>): AlertEvent {
+  const parsed = AlertEventDetailSchema.safeParse(event.detail);
+  if (event.source !== ALERT_EVENT_SOURCE || !parsed.success) {
+    throw new InvalidAlertEventError(`not an alert event: ${event.source} ${event['detail-type']}`, {
+      cause: parsed.error,
+    });
+  }
+  return {
+    source: ALERT_EVENT_SOURCE,
+    detailType: event['detail-type'] === ALERT_RESOLVED ? ALERT_RESOLVED : 'AlertFiring',
+    time: event.time,
+    detail: parsed.data,
+  };
+}
+
 export function createNotifierHandler(deps: NotifierHandlerDeps) {
   const logger = deps.logger ?? new Logger();
   const metrics = deps.metrics ?? new Metrics();
@@ -56,19 +75,7 @@ export function createNotifierHandler(deps: NotifierHandlerDeps) {
     _context: Context,
   ): Promise<DeliveryReport> => {
     const channel = deps.channel();
-    const parsed = AlertEventDetailSchema.safeParse(event.detail);
-    if (event.source !== ALERT_EVENT_SOURCE || !parsed.success) {
-      // Thrown, not dropped: after the retries it lands in the dead-letter queue for someone to see.
-      throw new InvalidAlertEventError(`not an alert event: ${event.source} ${event['detail-type']}`, {
-        cause: parsed.error,
-      });
-    }
-    const alert: AlertEvent = {
-      source: ALERT_EVENT_SOURCE,
-      detailType: event['detail-type'] === ALERT_RESOLVED ? ALERT_RESOLVED : 'AlertFiring',
-      time: event.time,
-      detail: parsed.data,
-    };
+    const alert = alertEventFrom(event);
     const fields = {
       channel,
       rule: alert.detail.rule.id,
