@@ -1,11 +1,9 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StaticRuleSource } from '../../functions/shared/alerts/rule-source.js';
-import { RuleFileSchema } from '../../functions/shared/alerts/rules.js';
 import { LocalSecretSource } from '../../functions/shared/alerts/secrets.js';
 import { verifyWebhookSignature } from '../../functions/shared/alerts/signing.js';
 import { listDeadLetters, S3DeadLetterSink } from '../../functions/shared/dead-letter/s3-dead-letter-sink.js';
@@ -17,6 +15,7 @@ import {
   matchesPattern,
   startLocalAlerting,
 } from '../../local/event-bus.js';
+import { ensureLocalAlertTables, localAlertingFunctions } from '../../local/functions.js';
 import {
   embeddedClickHouse,
   MemoryDeadLetters,
@@ -116,42 +115,61 @@ describe('local alerting: evaluator on a timer, bus, notifiers posting over HTTP
   it('a breach written to ClickHouse reaches the webhook signed; a failing endpoint is retried then dead-lettered', async () => {
     const now = Date.now();
     await writeRows(clickhouse, 'local', 'otel_traces', spans(10, { atMs: now - 30_000, error: true }));
-    const rules = RuleFileSchema.parse({
-      tenant: 'local',
-      channels: {
-        hook: { type: 'webhook', secret: HOOK },
-        broken: { type: 'slack', secret: 'env:BROKEN_SLACK_URL' },
-      },
-      rules: [
-        {
-          id: 'errors',
-          name: 'Errors',
-          severity: 'error',
-          runbook: 'https://runbooks.example.com/errors',
-          channels: ['hook', 'broken'],
-          kind: 'error_ratio',
-          window: '5m',
-          threshold: 0.1,
+    const rulesDir = await mkdtemp(join(tmpdir(), 'event-bus-rules-'));
+    await writeFile(
+      join(rulesDir, 'local.json'),
+      JSON.stringify({
+        tenant: 'local',
+        channels: {
+          hook: { type: 'webhook', secret: HOOK },
+          broken: { type: 'slack', secret: 'env:BROKEN_SLACK_URL' },
         },
-      ],
-    });
+        rules: [
+          {
+            id: 'errors',
+            name: 'Errors',
+            severity: 'error',
+            runbook: 'https://runbooks.example.com/errors',
+            channels: ['hook', 'broken'],
+            kind: 'error_ratio',
+            window: '5m',
+            threshold: 0.1,
+          },
+        ],
+      }),
+    );
     const lines: string[] = [];
     const deadLetters = new MemoryDeadLetters();
     receiver.failing.add('/broken');
-    const alerting = await startLocalAlerting({
-      clickhouse,
-      dynamo: localDynamoClient(emulators.dynamoEndpoint),
-      rules: new StaticRuleSource([rules]),
-      queryBaseUrl: 'http://127.0.0.1:4318',
-      secrets: new LocalSecretSource(
-        { [HOOK]: JSON.stringify({ url: `${receiver.url}/local`, hmacKey: 'local-hmac-key-123456' }) },
-        { BROKEN_SLACK_URL: `${receiver.url}/broken` },
-      ),
-      deadLetters,
+    const dynamo = localDynamoClient(emulators.dynamoEndpoint);
+    await ensureLocalAlertTables(dynamo);
+    const bus = new InProcessEventBus({ deadLetters, retry: { attempts: 2, baseDelayMs: 1 } });
+    // The functions as local mode composes them: each handler's own depsFromConfig.
+    const functions = localAlertingFunctions(
+      {
+        // The notifiers' own settings, read from the environment as in Lambda.
+        env: { NOTIFIER_ATTEMPTS: '2', NOTIFIER_BASE_DELAY_MS: '1' },
+        alertRulesDir: rulesDir,
+        alertStreamWindowSeconds: 0,
+        gatewayUrl: () => 'http://127.0.0.1:4318',
+      },
+      {
+        clickhouse,
+        dynamo,
+        bus,
+        notifierSecrets: new LocalSecretSource(
+          { [HOOK]: JSON.stringify({ url: `${receiver.url}/local`, hmacKey: 'local-hmac-key-123456' }) },
+          { BROKEN_SLACK_URL: `${receiver.url}/broken` },
+        ),
+        email: { publish: async () => undefined },
+      },
+    );
+    const alerting = startLocalAlerting({
+      bus,
+      evaluator: functions.alertEvaluator(),
+      notifiers: functions.notifiers(),
       intervalMs: 100,
       log: (line) => lines.push(line),
-      notifierRetry: { attempts: 2, baseDelayMs: 1 },
-      busRetry: { attempts: 2, baseDelayMs: 1 },
     });
     const original = receiver.requests.length;
     const sent = () => receiver.requests.slice(original);
