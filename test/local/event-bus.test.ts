@@ -164,24 +164,24 @@ describe('local alerting: evaluator on a timer, bus, notifiers posting over HTTP
         email: { publish: async () => undefined },
       },
     );
+    const original = receiver.requests.length;
+    let firstRound: () => void = () => undefined;
+    const evaluated = new Promise<void>((resolve) => {
+      firstRound = resolve;
+    });
     const alerting = startLocalAlerting({
       bus,
       evaluator: functions.alertEvaluator(),
       notifiers: functions.notifiers(),
       intervalMs: 100,
       log: (line) => lines.push(line),
+      onEvaluated: () => firstRound(),
     });
-    const original = receiver.requests.length;
-    const sent = () => receiver.requests.slice(original);
     try {
-      // The evaluator runs every 100 ms; wait for the delivery and for the dead letter.
-      for (
-        let i = 0;
-        i < 200 && (deadLetters.letters.length === 0 || !sent().some((r) => r.path === '/local'));
-        i++
-      ) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      // The first round runs at start and publishes; the bus's deliveries (retries and the dead
+      // letter included) are then awaited rather than polled for.
+      await evaluated;
+      await bus.drain();
     } finally {
       await alerting.close();
     }
