@@ -186,6 +186,22 @@ export function eventBridgeEventOf(event: BusEvent): EventBridgeEvent<string, un
   };
 }
 
+/** The event a schedule (EventBridge Scheduler, a scheduled rule) hands its Lambda target. */
+export function scheduledEvent(source: 'aws.scheduler' | 'aws.events', now = new Date()): ScheduledEvent {
+  const time = now.toISOString();
+  return {
+    version: '0',
+    id: `local-schedule-${time}`,
+    'detail-type': 'Scheduled Event',
+    source,
+    account: '000000000000',
+    time,
+    region: 'us-east-1',
+    resources: [],
+    detail: {},
+  };
+}
+
 /** The bus event as the notifier handler sees it, validated (the notifier's own parsing). */
 export function alertEventOf(event: BusEvent): AlertEvent {
   return alertEventFrom(eventBridgeEventOf(event));
@@ -254,19 +270,8 @@ export function startLocalAlerting(options: LocalAlertingOptions): LocalAlerting
   let running: Promise<unknown> = Promise.resolve();
   let closed = false;
   const evaluateNow = async () => {
-    const time = new Date().toISOString();
     const report = await options.evaluator(
-      {
-        version: '0',
-        id: `local-schedule-${time}`,
-        'detail-type': 'Scheduled Event',
-        source: 'aws.scheduler',
-        account: '000000000000',
-        time,
-        region: 'us-east-1',
-        resources: [],
-        detail: {},
-      },
+      scheduledEvent('aws.scheduler'),
       lambdaContext({ functionName: 'alert-evaluator', remaining: { timeoutMs: 60_000 } }),
     );
     options.onEvaluated?.(report);

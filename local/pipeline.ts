@@ -30,7 +30,7 @@ import { createLocalColdTier } from './cold-tier.js';
 import type { LocalConfig } from './config.js';
 import { startEmulators } from './emulators.js';
 import { deadLetterDestination, type EsmPoller, startEsmPoller } from './esm-poller.js';
-import { InProcessEventBus, type LocalAlerting, startLocalAlerting } from './event-bus.js';
+import { InProcessEventBus, type LocalAlerting, scheduledEvent, startLocalAlerting } from './event-bus.js';
 import { parseFaultPlan, withHotInsertFault, withLakePutFault } from './fault-hooks.js';
 import { ensureLocalAlertTables, LOCAL_RESOURCES, localFunctions } from './functions.js';
 import { type GatewayRoute, startHttpGateway } from './http-gateway.js';
@@ -364,19 +364,8 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
 
     const compactor = functions.compactor();
     const compact = async () => {
-      const time = new Date().toISOString();
       await compactor(
-        {
-          version: '0',
-          id: `local-compaction-${time}`,
-          'detail-type': 'Scheduled Event',
-          source: 'aws.events',
-          account: '000000000000',
-          time,
-          region: 'us-east-1',
-          resources: [],
-          detail: {},
-        },
+        scheduledEvent('aws.events'),
         lambdaContext({ functionName: 'compactor', remaining: { timeoutMs: 900_000 } }),
       );
     };
