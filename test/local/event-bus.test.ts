@@ -1,16 +1,21 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { EventBridgeEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidAlertEventError } from '../../functions/notifiers/handler.js';
 import { LocalSecretSource } from '../../functions/shared/alerts/secrets.js';
 import { verifyWebhookSignature } from '../../functions/shared/alerts/signing.js';
 import { listDeadLetters, S3DeadLetterSink } from '../../functions/shared/dead-letter/s3-dead-letter-sink.js';
 import { localDynamoClient, localS3Client } from '../../local/aws-clients.js';
 import { type Emulators, startEmulators } from '../../local/emulators.js';
 import {
+  alertEventOf,
   type BusEvent,
+  eventBridgeEventOf,
   InProcessEventBus,
   matchesPattern,
   startLocalAlerting,
@@ -106,6 +111,44 @@ describe('in-process event bus', () => {
     await bus.drain();
     expect(got).toEqual(['A']);
     expect(deadLetters.letters.map((l) => l.source)).toEqual(['event-bus/fails']);
+  });
+});
+
+describe('the bus as EventBridge: PutEvents in, the rule target gets the EventBridge event', () => {
+  it('routes each PutEvents entry by its source and detail, answering an event id per entry', async () => {
+    const got: EventBridgeEvent<string, unknown>[] = [];
+    const bus = new InProcessEventBus({ deadLetters: new MemoryDeadLetters() }).addRule({
+      name: 'webhook',
+      pattern: { source: ['otlp.alerts'], detail: { channels: { type: ['webhook'] } } },
+      target: async (e) => void got.push(eventBridgeEventOf(e)),
+    });
+    const out = await bus.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            Source: 'otlp.alerts',
+            DetailType: 'AlertFiring',
+            Time: new Date('2026-12-07T00:00:00Z'),
+            Detail: JSON.stringify({ channels: [{ type: 'webhook' }] }),
+          },
+          { Source: 'otlp.alerts', DetailType: 'AlertFiring', Detail: JSON.stringify({ channels: [] }) },
+        ],
+      }),
+    );
+    await bus.drain();
+    expect(out.FailedEntryCount).toBe(0);
+    expect(out.Entries?.map((e) => typeof e.EventId)).toEqual(['string', 'string']);
+    expect(got).toHaveLength(1);
+    expect(got[0]).toMatchObject({
+      source: 'otlp.alerts',
+      'detail-type': 'AlertFiring',
+      time: '2026-12-07T00:00:00.000Z',
+      detail: { channels: [{ type: 'webhook' }] },
+    });
+  });
+
+  it('an event that is not a valid alert is refused by the notifier’s own parsing', () => {
+    expect(() => alertEventOf(event({ not: 'an alert' }))).toThrow(InvalidAlertEventError);
   });
 });
 
