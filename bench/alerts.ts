@@ -12,13 +12,11 @@
  * seconds, and derives the figure for the one-minute schedule: ingest batching window (local
  * HOT_BATCH_WINDOW_MS, 1 s) + up to 60 s of wait + the processing measured.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StaticRuleSource } from '../functions/shared/alerts/rule-source.js';
-import { RuleFileSchema } from '../functions/shared/alerts/rules.js';
 import { LocalSecretSource } from '../functions/shared/alerts/secrets.js';
 import { verifyWebhookSignature } from '../functions/shared/alerts/signing.js';
 import { applyMigrations } from '../functions/shared/clickhouse/migrations.js';
@@ -27,7 +25,8 @@ import { physicalColumns } from '../functions/shared/schema/columns.js';
 import { localDynamoClient } from '../local/aws-clients.js';
 import { createEmbeddedClickHouse } from '../local/clickhouse-embedded.js';
 import { startEmulators } from '../local/emulators.js';
-import { startLocalAlerting } from '../local/event-bus.js';
+import { InProcessEventBus, startLocalAlerting } from '../local/event-bus.js';
+import { ensureLocalAlertTables, localAlertingFunctions } from '../local/functions.js';
 
 const quick = process.argv.includes('--quick');
 const TRIALS = quick ? 3 : 6;
@@ -66,40 +65,61 @@ await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
 const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/alerts`;
 
 const tenants = Array.from({ length: TRIALS }, (_, i) => `bench-${i}`);
-const rules = tenants.map((tenant) =>
-  RuleFileSchema.parse({
-    tenant,
-    channels: { hook: { type: 'webhook', secret: HOOK } },
-    rules: [
-      {
-        id: 'errors',
-        name: 'Error ratio above 10 %',
-        severity: 'critical',
-        runbook: 'https://runbooks.example.com/errors',
-        channels: ['hook'],
-        kind: 'error_ratio',
-        window: '5m',
-        threshold: 0.1,
-      },
-    ],
-  }),
-);
+const rulesDir = join(dir, 'rules');
+mkdirSync(rulesDir);
+for (const tenant of tenants) {
+  writeFileSync(
+    join(rulesDir, `${tenant}.json`),
+    JSON.stringify({
+      tenant,
+      channels: { hook: { type: 'webhook', secret: HOOK } },
+      rules: [
+        {
+          id: 'errors',
+          name: 'Error ratio above 10 %',
+          severity: 'critical',
+          runbook: 'https://runbooks.example.com/errors',
+          channels: ['hook'],
+          kind: 'error_ratio',
+          window: '5m',
+          threshold: 0.1,
+        },
+      ],
+    }),
+  );
+}
 
 // Evaluation start times (performance.now()), to split wait from processing.
 const ticks: number[] = [];
-const alerting = await startLocalAlerting({
-  clickhouse,
-  dynamo: localDynamoClient(emulators.dynamoEndpoint),
-  rules: new StaticRuleSource(rules),
-  queryBaseUrl: 'http://127.0.0.1:4318',
-  secrets: new LocalSecretSource({ [HOOK]: JSON.stringify({ url, hmacKey: KEY }) }),
-  deadLetters: { put: async () => {} },
+const dynamo = localDynamoClient(emulators.dynamoEndpoint);
+await ensureLocalAlertTables(dynamo);
+const bus = new InProcessEventBus({ deadLetters: { put: async () => {} } });
+// The evaluator and notifier functions as local mode composes them (local/functions.ts).
+const functions = localAlertingFunctions(
+  {
+    env: {},
+    alertRulesDir: rulesDir,
+    alertStreamWindowSeconds: 0,
+    gatewayUrl: () => 'http://127.0.0.1:4318',
+  },
+  {
+    clickhouse,
+    dynamo,
+    bus,
+    notifierSecrets: new LocalSecretSource({ [HOOK]: JSON.stringify({ url, hmacKey: KEY }) }),
+    email: { publish: async () => {} },
+  },
+);
+const evaluator = functions.alertEvaluator();
+const alerting = startLocalAlerting({
+  bus,
+  evaluator: (event, context) => {
+    ticks.push(performance.now());
+    return evaluator(event, context);
+  },
+  notifiers: functions.notifiers(),
   intervalMs: INTERVAL_MS,
   log: () => {},
-  clock: () => {
-    ticks.push(performance.now());
-    return Date.now();
-  },
 });
 
 const writer = new ClickHouseTelemetryWriter(clickhouse);
@@ -175,7 +195,7 @@ const row = (name: string, xs: number[]) => {
   console.log(`${name.padEnd(46)} ${p50.toFixed(0).padStart(8)} ${max.toFixed(0).padStart(8)}`);
 };
 console.log(
-  `alerting latency, local mode: ${TRIALS} trials, evaluator every ${INTERVAL_MS} ms (${rules.length} tenants' rules per tick)`,
+  `alerting latency, local mode: ${TRIALS} trials, evaluator every ${INTERVAL_MS} ms (${tenants.length} tenants' rules per tick)`,
 );
 console.log(`${'figure (ms)'.padEnd(46)} ${'p50'.padStart(8)} ${'max'.padStart(8)}`);
 row(

@@ -67,7 +67,11 @@ export const localConfigSchema = z.object({
   CORS_ALLOWED_ORIGINS: commaList(z.string().regex(CORS_ORIGIN, CORS_ORIGIN_MESSAGE)).default([]),
 });
 
-export type LocalConfig = z.infer<typeof localConfigSchema> & { readonly dataDir: string };
+export type LocalConfig = z.infer<typeof localConfigSchema> & {
+  readonly dataDir: string;
+  /** The environment it was read from: each function reads its own settings there (local/functions.ts). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+};
 
 export class LocalConfigError extends Error {
   override readonly name = 'LocalConfigError';
@@ -79,5 +83,5 @@ export function loadLocalConfig(env: NodeJS.ProcessEnv = process.env): LocalConf
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new LocalConfigError(`invalid local-mode settings:\n${lines.join('\n')}`);
   }
-  return { ...parsed.data, dataDir: resolve(parsed.data.DATA_DIR) };
+  return { ...parsed.data, dataDir: resolve(parsed.data.DATA_DIR), env: { ...env } };
 }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
@@ -16,6 +15,8 @@ import type {
 } from 'aws-lambda';
 import type { DeadLetter, DeadLetterSink } from '../functions/shared/dead-letter/dead-letter.js';
 import type { CheckpointStore, ShardCheckpoint } from './checkpoint-store.js';
+import { afterInvoke, expiredRecords, retriesExhausted, retryDelayMs } from './esm-policy.js';
+import { lambdaContext } from './lambda-context.js';
 
 /**
  * Local stand-in for Lambda's Kinesis event source mapping (ESM): reads every shard of a kinesalite
@@ -112,7 +113,7 @@ export interface EsmPollerOptions {
    * @default 0
    */
   readonly tumblingWindowSeconds?: number;
-  /** Builds the Lambda context for each invocation. @default createLocalLambdaContext */
+  /** Builds the Lambda context for each invocation. @default lambdaContext of the function */
   readonly contextFactory?: ContextFactory;
   /** `invokeIdentityArn` in the records. @default arn:aws:iam::<account>:role/<functionName>-role */
   readonly invokeIdentityArn?: string;
@@ -208,31 +209,6 @@ export function resolveEsmPollerOptions(o: EsmPollerOptions): Resolved {
 function arnParts(arn: string): { region: string; account: string } {
   const [, , , region = 'us-east-1', account = '000000000000'] = arn.split(':');
   return { region, account };
-}
-
-/** A Lambda-like context: what Powertools and our handlers read from it. */
-export function createLocalLambdaContext(
-  functionName: string,
-  options: { readonly region?: string; readonly account?: string; readonly timeoutMs?: number } = {},
-): Context {
-  const region = options.region ?? 'us-east-1';
-  const account = options.account ?? '000000000000';
-  const deadline = Date.now() + (options.timeoutMs ?? 300_000);
-  const requestId = randomUUID();
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${region}:${account}:function:${functionName}`,
-    memoryLimitInMB: '1024',
-    awsRequestId: requestId,
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: `local/[$LATEST]${requestId.replaceAll('-', '')}`,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
 }
 
 /** Sends discarded records to a DeadLetterSink, one letter per record, with the reason. */
@@ -543,7 +519,6 @@ export class EsmPoller {
   async #runShard(s: ShardState): Promise<void> {
     const reader = this.#reader(s);
     let failures = 0; // failed attempts with the current first record
-    let lastError = '';
     /** Bisect: the last sequence number of each pending sub-batch, in order. */
     let plan: bigint[] = [];
 
@@ -581,23 +556,22 @@ export class EsmPoller {
 
       // 2. Records past the maximum age go to the destination unprocessed (they are a prefix: arrival
       // times grow along a shard).
-      if (this.#r.maxAgeMs >= 0) {
-        const now = this.#now();
-        let expired = 0;
-        while (expired < s.buffer.length && now - s.buffer[expired]!.arrivalMs > this.#r.maxAgeMs) expired++;
-        if (expired > 0) {
-          const records = s.buffer.slice(0, expired);
-          const ok = await this.#discard(
-            s,
-            records,
-            'RecordAgeExceeded',
-            'older than maximumRecordAgeSeconds',
-            0,
-          );
-          if (!ok) return;
-          failures = 0;
-          continue;
-        }
+      const expired = expiredRecords(
+        s.buffer.map((b) => b.arrivalMs),
+        this.#now(),
+        this.#r,
+      );
+      if (expired > 0) {
+        const ok = await this.#discard(
+          s,
+          s.buffer.slice(0, expired),
+          'RecordAgeExceeded',
+          'older than maximumRecordAgeSeconds',
+          0,
+        );
+        if (!ok) return;
+        failures = 0;
+        continue;
       }
       const head = s.buffer[0]!;
       plan = plan.filter((end) => end >= head.seq);
@@ -608,51 +582,39 @@ export class EsmPoller {
       const outcome = await this.#invoke(s, batch, failures + 1);
       s.inFlight = false;
 
-      // 4. Act on the outcome.
-      if (outcome.kind === 'success') {
-        await this.#complete(s, batch.length);
-        if (plan.length > 0) plan.shift();
-        failures = 0;
-        continue;
+      // 4. Act on the outcome, as the policy says (esm-policy.ts).
+      const next = afterInvoke({ outcome, batchLength: batch.length, failures }, this.#r);
+      switch (next.kind) {
+        case 'checkpoint':
+          await this.#complete(s, next.records);
+          if (plan.length > 0) plan.shift();
+          failures = 0;
+          continue;
+        case 'bisect': {
+          const halves = [batch[next.firstHalf - 1]!.seq, batch[batch.length - 1]!.seq];
+          plan = plan.length > 0 ? [...halves, ...plan.slice(1)] : halves;
+          failures = 0;
+          continue;
+        }
+        case 'retry':
+        case 'discard': {
+          if (next.progressed > 0) await this.#complete(s, next.progressed);
+          failures = next.failures;
+          if (next.kind === 'retry') {
+            // An outage (full disk, engine down) is retried with a growing wait, not hammered.
+            await this.#sleep(next.delayMs);
+            continue;
+          }
+          const rest =
+            plan.length > 0 ? s.buffer.filter((b) => b.seq <= plan[0]!) : batch.slice(next.progressed);
+          if (!(await this.#discard(s, rest, 'RetryAttemptsExhausted', next.reason, failures))) return;
+          if (plan.length > 0) plan.shift();
+          failures = 0;
+          continue;
+        }
+        default:
+          return next satisfies never;
       }
-      if (outcome.kind === 'partial' && outcome.firstFailed > 0) {
-        // Checkpoint just before the lowest failed record; the retry starts there and counts as one.
-        await this.#complete(s, outcome.firstFailed);
-        failures = 1;
-        lastError = 'the function reported the record as failed';
-      } else if (this.#r.bisect && batch.length > 1) {
-        // Splitting does not consume the retry quota.
-        const mid = Math.ceil(batch.length / 2);
-        const halves = [batch[mid - 1]!.seq, batch[batch.length - 1]!.seq];
-        plan = plan.length > 0 ? [...halves, ...plan.slice(1)] : halves;
-        failures = 0;
-        continue;
-      } else {
-        failures++;
-        lastError =
-          outcome.kind === 'failure' ? outcome.error : 'the function reported the first record as failed';
-      }
-      const retried =
-        plan.length > 0
-          ? s.buffer.filter((b) => b.seq <= plan[0]!)
-          : batch.slice(outcome.kind === 'partial' ? outcome.firstFailed : 0);
-      if (this.#r.maxRetries >= 0 && failures > this.#r.maxRetries) {
-        const ok = await this.#discard(
-          s,
-          retried,
-          'RetryAttemptsExhausted',
-          `${failures} attempt(s) failed; last: ${lastError}`,
-          failures,
-        );
-        if (!ok) return;
-        if (plan.length > 0) plan.shift();
-        failures = 0;
-        continue;
-      }
-      // An outage (full disk, engine down) is retried with a growing wait, not hammered.
-      await this.#sleep(
-        Math.min(this.#r.pollMs * 2 ** (failures - 1), Math.max(this.#r.pollMs, this.#r.maxBackoffMs)),
-      );
     }
   }
 
@@ -676,13 +638,7 @@ export class EsmPoller {
     /** When the last read that found nothing began (a read begun after a window's end sees all of it). */
     let drySince = Number.NEGATIVE_INFINITY;
 
-    const backoff = () =>
-      this.#sleep(
-        Math.min(
-          this.#r.pollMs * 2 ** Math.max(0, failures - 1),
-          Math.max(this.#r.pollMs, this.#r.maxBackoffMs),
-        ),
-      );
+    const backoff = () => this.#sleep(retryDelayMs(failures, this.#r));
 
     const final = async (open: NonNullable<typeof win>, terminatedEarly: boolean): Promise<boolean> => {
       s.inFlight = true;
@@ -783,7 +739,7 @@ export class EsmPoller {
       }
       failures++;
       lastError = outcome.error;
-      if (this.#r.maxRetries >= 0 && failures > this.#r.maxRetries) {
+      if (retriesExhausted(failures, this.#r)) {
         const destination = this.#o.onFailure;
         const failed: FailedBatch = {
           condition: 'RetryAttemptsExhausted',
@@ -838,7 +794,7 @@ export class EsmPoller {
     const info: InvocationInfo = { shardId: s.shardId, recordCount: batch.length, attempt };
     const context =
       this.#o.contextFactory?.(info) ??
-      createLocalLambdaContext(this.#r.functionName, { region: this.#region, account: this.#account });
+      lambdaContext({ functionName: this.#r.functionName, region: this.#region, account: this.#account });
     let response: unknown;
     try {
       response = await this.#o.handler(event, context);
@@ -889,7 +845,7 @@ export class EsmPoller {
     const info: InvocationInfo = { shardId: s.shardId, recordCount: batch.length, attempt };
     const context =
       this.#o.contextFactory?.(info) ??
-      createLocalLambdaContext(this.#r.functionName, { region: this.#region, account: this.#account });
+      lambdaContext({ functionName: this.#r.functionName, region: this.#region, account: this.#account });
     try {
       const response: unknown = await this.#o.handler(event, context);
       return this.#r.reportFailures ? interpretResponse(response, batch) : { kind: 'success' };

@@ -1,34 +1,19 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { ClickHouseClient } from '@clickhouse/client';
-import type { AlertHistoryStore, SilenceSource } from '../functions/shared/alerts/config-store.js';
-import {
-  DynamoAlertStateStore,
-  ensureAlertStateTable,
-} from '../functions/shared/alerts/dynamo-alert-state-store.js';
-import {
-  createAlertEvaluator,
-  type EvaluationReport,
-  type RuleOutcome,
-} from '../functions/shared/alerts/evaluator.js';
+import type { PutEventsCommand, PutEventsCommandOutput } from '@aws-sdk/client-eventbridge';
+import type { Context, EventBridgeEvent, ScheduledEvent } from 'aws-lambda';
+import { alertEventFrom } from '../functions/notifiers/handler.js';
+import type { EvaluationReport } from '../functions/shared/alerts/evaluator.js';
 import {
   ALERT_DETAIL_TYPES,
   ALERT_EVENT_SOURCE,
   type AlertEvent,
-  AlertEventDetailSchema,
   type EventPublisher,
 } from '../functions/shared/alerts/events.js';
 import { consoleLine } from '../functions/shared/alerts/format.js';
-import { createNotifier, type RetryPolicy } from '../functions/shared/alerts/notifier.js';
-import type { RuleSource } from '../functions/shared/alerts/rule-source.js';
-import { type AlertRule, CHANNEL_TYPES } from '../functions/shared/alerts/rules.js';
-import type { SecretSource } from '../functions/shared/alerts/secrets.js';
+import { CHANNEL_TYPES, type ChannelType } from '../functions/shared/alerts/rules.js';
 import type { DeadLetterSink } from '../functions/shared/dead-letter/dead-letter.js';
 import { QuotaWarningDetailSchema } from '../functions/shared/tenants/quota-event-schema.js';
-import {
-  QUOTA_EVENT_SOURCE,
-  QUOTA_WARNING,
-  type QuotaEventSink,
-} from '../functions/shared/tenants/quota-events.js';
+import { QUOTA_EVENT_SOURCE, QUOTA_WARNING } from '../functions/shared/tenants/quota-events.js';
+import { lambdaContext } from './lambda-context.js';
 
 /**
  * Local mode's EventBridge: an in-process bus with rules (patterns on source, detail-type and
@@ -114,19 +99,45 @@ export class InProcessEventBus implements EventPublisher {
 
   /** Accepts the events (as PutEvents does) and delivers them in the background. */
   async put(events: readonly Omit<BusEvent, 'id'>[]): Promise<void> {
-    for (const e of events) {
-      const event: BusEvent = { ...e, id: `local-${Date.now()}-${++this.seq}` };
-      for (const rule of this.rules) {
-        if (!matchesPattern(rule.pattern, event)) continue;
-        const delivery = this.deliver(rule, event).finally(() => this.inflight.delete(delivery));
-        this.inflight.add(delivery);
-      }
+    for (const e of events) this.route({ ...e, id: this.nextId() });
+  }
+
+  private nextId(): string {
+    return `local-${Date.now()}-${++this.seq}`;
+  }
+
+  private route(event: BusEvent): void {
+    for (const rule of this.rules) {
+      if (!matchesPattern(rule.pattern, event)) continue;
+      const delivery = this.deliver(rule, event).finally(() => this.inflight.delete(delivery));
+      this.inflight.add(delivery);
     }
   }
 
   /** The evaluator's port: alert events onto this bus. */
   publish(events: readonly AlertEvent[]): Promise<void> {
     return this.put(events);
+  }
+
+  /**
+   * EventBridge's PutEvents, so the functions' own EventBridge adapters publish here unchanged
+   * (the alert and quota publishers take this bus as their client). Every entry is accepted.
+   */
+  async send(command: PutEventsCommand): Promise<PutEventsCommandOutput> {
+    const entries = command.input.Entries ?? [];
+    const ids: string[] = [];
+    for (const e of entries) {
+      const id = this.nextId();
+      ids.push(id);
+      this.route({
+        id,
+        source: e.Source ?? '',
+        detailType: e.DetailType ?? '',
+        time: (e.Time ?? new Date()).toISOString(),
+        detail: e.Detail === undefined ? {} : (JSON.parse(e.Detail) as unknown),
+      });
+    }
+    return { $metadata: {}, FailedEntryCount: 0, Entries: ids.map((EventId) => ({ EventId })) };
   }
 
   /** Waits until every delivery so far (retries and dead-lettering included) has finished. */
@@ -160,81 +171,89 @@ export class InProcessEventBus implements EventPublisher {
   }
 }
 
-/** The bus event as the notifier handler sees it, validated. */
-export function alertEventOf(event: BusEvent): AlertEvent {
+/** The bus event as EventBridge hands it to a rule's Lambda target. */
+export function eventBridgeEventOf(event: BusEvent): EventBridgeEvent<string, unknown> {
   return {
-    source: ALERT_EVENT_SOURCE,
-    detailType: event.detailType === 'AlertResolved' ? 'AlertResolved' : 'AlertFiring',
+    version: '0',
+    id: event.id,
+    'detail-type': event.detailType,
+    source: event.source,
+    account: '000000000000',
     time: event.time,
-    detail: AlertEventDetailSchema.parse(event.detail),
+    region: 'us-east-1',
+    resources: [],
+    detail: event.detail,
   };
 }
 
+/** The event a schedule (EventBridge Scheduler, a scheduled rule) hands its Lambda target. */
+export function scheduledEvent(source: 'aws.scheduler' | 'aws.events', now = new Date()): ScheduledEvent {
+  const time = now.toISOString();
+  return {
+    version: '0',
+    id: `local-schedule-${time}`,
+    'detail-type': 'Scheduled Event',
+    source,
+    account: '000000000000',
+    time,
+    region: 'us-east-1',
+    resources: [],
+    detail: {},
+  };
+}
+
+/** The bus event as the notifier handler sees it, validated (the notifier's own parsing). */
+export function alertEventOf(event: BusEvent): AlertEvent {
+  return alertEventFrom(eventBridgeEventOf(event));
+}
+
+type LambdaHandler<E, R> = (event: E, context: Context) => Promise<R>;
+
 export interface LocalAlertingOptions {
-  readonly clickhouse: ClickHouseClient;
-  readonly dynamo: DynamoDBClient;
-  readonly rules: RuleSource;
-  /** Base URL of the local query API, for the links in events. */
-  readonly queryBaseUrl: string;
-  readonly secrets: SecretSource;
-  readonly deadLetters: DeadLetterSink;
+  /** The bus the functions publish on (their EventBridge client). */
+  readonly bus: InProcessEventBus;
+  /** The alert evaluator function, invoked on the schedule as EventBridge Scheduler does. */
+  readonly evaluator: LambdaHandler<ScheduledEvent, EvaluationReport>;
+  /** One notifier function per channel type, each behind its own rule, as the stack deploys them. */
+  readonly notifiers: Readonly<
+    Record<ChannelType, LambdaHandler<EventBridgeEvent<string, unknown>, unknown>>
+  >;
   /** The schedule: one evaluation per interval (the first at start). */
   readonly intervalMs: number;
-  /** @default 'alert-state' */
-  readonly stateTable?: string;
-  readonly database?: string;
-  /** Where the console target, e-mails and failures are printed. @default console.log */
+  /** Where the console rule prints alert events and quota warnings. @default console.log */
   readonly log?: (line: string) => void;
-  readonly notifierRetry?: Partial<RetryPolicy>;
-  readonly busRetry?: Partial<BusRetryPolicy>;
-  readonly clock?: () => number;
   readonly onEvaluated?: (report: EvaluationReport) => void;
-  /** Silences made through the alerts API. */
-  readonly silences?: SilenceSource;
-  /** Where state changes are recorded (GET /v1/alerts/history). */
-  readonly history?: AlertHistoryStore;
-  /** Base URL of the console, for links in events and history. */
-  readonly consoleBaseUrl?: string;
-  /** Rules the scheduled evaluator owns (local mode: `isScheduledRule`). @default every rule */
-  readonly owns?: (rule: AlertRule) => boolean;
-  /** Run after each evaluation: the stream evaluator's sweep of silent shards' series. */
-  readonly sweep?: (nowMs: number) => Promise<readonly RuleOutcome[]>;
 }
 
 export interface LocalAlerting {
   readonly bus: InProcessEventBus;
-  /** One evaluation now (the timer's runs do the same). */
+  /** One evaluation now (the timer's runs do the same); rejects when a rule could not be evaluated. */
   evaluateNow(): Promise<EvaluationReport>;
   /** Stops the timer and waits for deliveries in flight. */
   close(): Promise<void>;
 }
 
-/**
- * Alerting in local mode: the evaluator on a timer, state in the local DynamoDB, events on the
- * in-process bus, one rule per channel type to the same notifier code as in AWS (posting to real
- * HTTP endpoints; e-mail printed), and a console rule printing every alert event.
- */
-export async function startLocalAlerting(options: LocalAlertingOptions): Promise<LocalAlerting> {
-  const log = options.log ?? ((line: string) => console.log(line));
-  const stateTable = options.stateTable ?? 'alert-state';
-  await ensureAlertStateTable(options.dynamo, stateTable);
-  const bus = new InProcessEventBus({
-    deadLetters: options.deadLetters,
-    ...(options.busRetry ? { retry: options.busRetry } : {}),
-    onFailure: (rule, event, error, final) => {
-      if (final) log(`alert bus: ${rule} dead-lettered event ${event.id}: ${String(error)}`);
-    },
-  });
-  const notifier = createNotifier({
-    secrets: options.secrets,
-    email: {
-      async publish(topicArn, subject, body) {
-        log(`e-mail to ${topicArn}: ${subject}\n${body}`);
-      },
-    },
-    ...(options.notifierRetry ? { retry: options.notifierRetry } : {}),
-  });
+/** The rules the stack makes on the alert bus: one per channel type to its notifier function. */
+export function notifierRules(notifiers: LocalAlertingOptions['notifiers']): BusRule[] {
   const base = { source: [ALERT_EVENT_SOURCE], detailType: [...ALERT_DETAIL_TYPES] };
+  return CHANNEL_TYPES.map((type) => ({
+    name: `notifier-${type}`,
+    pattern: { ...base, detail: { channels: { type: [type] } } },
+    target: async (event: BusEvent) => {
+      await notifiers[type](eventBridgeEventOf(event), lambdaContext({ functionName: `notifier-${type}` }));
+    },
+  }));
+}
+
+/**
+ * Alerting in local mode: the evaluator function on a timer (Scheduler's rate), its events on the
+ * in-process bus, the bus's rules delivering to the notifier functions (posting to real HTTP
+ * endpoints; e-mail printed by the local stand-in), and a console rule printing every alert event
+ * and quota warning.
+ */
+export function startLocalAlerting(options: LocalAlertingOptions): LocalAlerting {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const { bus } = options;
   bus.addRule({
     name: 'console-quota',
     pattern: { source: [QUOTA_EVENT_SOURCE], detailType: [QUOTA_WARNING] },
@@ -242,42 +261,19 @@ export async function startLocalAlerting(options: LocalAlertingOptions): Promise
   });
   bus.addRule({
     name: 'console',
-    pattern: base,
+    pattern: { source: [ALERT_EVENT_SOURCE], detailType: [...ALERT_DETAIL_TYPES] },
     target: async (event) => log(consoleLine(alertEventOf(event))),
   });
-  for (const type of CHANNEL_TYPES) {
-    bus.addRule({
-      name: `notifier-${type}`,
-      pattern: { ...base, detail: { channels: { type: [type] } } },
-      target: async (event) => {
-        const alert = alertEventOf(event);
-        await notifier.deliver(alert, type);
-      },
-    });
-  }
-  const evaluator = createAlertEvaluator({
-    rules: options.rules,
-    clickhouse: options.clickhouse,
-    state: new DynamoAlertStateStore(options.dynamo, stateTable),
-    publisher: bus,
-    queryBaseUrl: options.queryBaseUrl,
-    ...(options.clock ? { clock: options.clock } : {}),
-    ...(options.database ? { database: options.database } : {}),
-    ...(options.silences && { silences: options.silences }),
-    ...(options.history && { history: options.history }),
-    ...(options.consoleBaseUrl && { consoleBaseUrl: options.consoleBaseUrl }),
-    ...(options.owns ? { owns: options.owns } : {}),
-  });
+  for (const rule of notifierRules(options.notifiers)) bus.addRule(rule);
 
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();
   let closed = false;
   const evaluateNow = async () => {
-    const report = await evaluator.evaluate();
-    for (const e of report.errors) log(`alert evaluator: ${e.message}: ${String(e.cause)}`);
-    for (const o of options.sweep ? await options.sweep(report.evaluatedAt) : []) {
-      if (o.error) log(`alert evaluator (stream sweep): ${o.error.message}: ${String(o.error.cause)}`);
-    }
+    const report = await options.evaluator(
+      scheduledEvent('aws.scheduler'),
+      lambdaContext({ functionName: 'alert-evaluator', remaining: { timeoutMs: 60_000 } }),
+    );
     options.onEvaluated?.(report);
     return report;
   };
@@ -299,17 +295,6 @@ export async function startLocalAlerting(options: LocalAlertingOptions): Promise
       if (timer) clearTimeout(timer);
       await running;
       await bus.drain();
-    },
-  };
-}
-
-/** Quota warnings onto the in-process bus (the bus may be started after the ingest: `bus()` is read per event). */
-export function busQuotaEventSink(bus: () => InProcessEventBus | undefined): QuotaEventSink {
-  return {
-    async warn(detail) {
-      await bus()?.put([
-        { source: QUOTA_EVENT_SOURCE, detailType: QUOTA_WARNING, time: new Date().toISOString(), detail },
-      ]);
     },
   };
 }

@@ -14,6 +14,7 @@ import {
   CORS_EXPOSE_HEADERS,
   CORS_MAX_AGE_SECONDS,
 } from '../functions/shared/http/cors.js';
+import { lambdaContext } from './lambda-context.js';
 
 /**
  * A stand-in for API Gateway's HTTP API in local mode and tests: turns each request into the
@@ -190,25 +191,8 @@ function buildEvent(
 }
 
 function buildContext(route: GatewayRoute, timeoutMs: number): Context {
-  const deadline = Date.now() + timeoutMs;
   const functionName = route.functionName ?? `local${route.path.replace(/[^A-Za-z0-9]+/g, '-')}`;
-  const unsupported = () => {
-    throw new HttpGatewayError('callback-style Lambda context methods are not supported');
-  };
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
-    memoryLimitInMB: '1024',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: unsupported,
-    fail: unsupported,
-    succeed: unsupported,
-  };
+  return lambdaContext({ functionName, region: 'local', remaining: { timeoutMs } });
 }
 
 function send(

@@ -5,58 +5,23 @@ import { join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { KinesisStreamTumblingWindowEvent } from 'aws-lambda';
-import { createAlertsApiHandler } from '../functions/alerts-api/handler.js';
-import { createCompactorHandler } from '../functions/compactor/handler.js';
 import { createConsoleHandler } from '../functions/console/handler.js';
-import { createHotWriterHandler } from '../functions/hot-writer/handler.js';
-import { createIngestHandler, defaultLimitsFromConfig } from '../functions/ingest/handler.js';
-import { createLakeWriterHandler } from '../functions/lake-writer/handler.js';
-import { createQueryHandler, queryRoutes } from '../functions/query/handler.js';
+import { queryRoutes } from '../functions/query/handler.js';
 import { alertsRoutes } from '../functions/shared/alerts/alerts-api.js';
-import { MergedRuleSource } from '../functions/shared/alerts/api-rule-source.js';
 import { FileChannelSecretStore, RoutingSecretSource } from '../functions/shared/alerts/channel-secrets.js';
-import {
-  DynamoAlertConfigStore,
-  DynamoAlertHistoryStore,
-  ensureAlertConfigTables,
-} from '../functions/shared/alerts/dynamo-alert-config-store.js';
-import { DynamoAlertStateStore } from '../functions/shared/alerts/dynamo-alert-state-store.js';
-import { isScheduledRule } from '../functions/shared/alerts/evaluation-path.js';
-import type { AlertEvent } from '../functions/shared/alerts/events.js';
-import { FileRuleSource } from '../functions/shared/alerts/rule-source.js';
 import { LocalSecretSource } from '../functions/shared/alerts/secrets.js';
-import { DynamoAlertSliceStore } from '../functions/shared/alerts/slice-store.js';
-import { createStreamEvaluator } from '../functions/shared/alerts/stream-evaluator.js';
 import { createRemoteClickHouse } from '../functions/shared/clickhouse/connect.js';
 import { applyMigrations } from '../functions/shared/clickhouse/migrations.js';
 import { CONSOLE_ROUTES, DirectoryConsoleFiles } from '../functions/shared/console/static-site.js';
 import { S3DeadLetterSink } from '../functions/shared/dead-letter/s3-dead-letter-sink.js';
 import { S3ObjectStore } from '../functions/shared/lake/s3-object-store.js';
+import { ensureRateLimitTable } from '../functions/shared/tenants/dynamo-rate-limiter.js';
 import {
-  ClickHouseTelemetryReader,
-  HotTableSources,
-  hotRollups,
-} from '../functions/shared/query/clickhouse-reader.js';
-import { CursorCodec } from '../functions/shared/query/cursor.js';
-import { DEFAULT_QUERY_RATE } from '../functions/shared/query/query-api.js';
-import { resolveRowLimits } from '../functions/shared/rows/limits.js';
-import { KinesisStreamSink } from '../functions/shared/stream/kinesis-stream-sink.js';
-import { CachedTenantDirectory } from '../functions/shared/tenants/directory.js';
-import {
-  DynamoWindowRateLimiter,
-  ensureRateLimitTable,
-} from '../functions/shared/tenants/dynamo-rate-limiter.js';
-import {
-  DynamoTenantDirectory,
   ensureTenantsTable,
   registerKey,
   setKeyScopes,
 } from '../functions/shared/tenants/dynamo-tenant-directory.js';
-import { OncePerDayQuotaEventSink } from '../functions/shared/tenants/quota-events.js';
-import { TokenBucketRateLimiter } from '../functions/shared/tenants/rate-limiter.js';
 import { DEFAULT_RETENTION_FILE, readRetentionFile } from '../functions/shared/tenants/retention.js';
-import { ClickHouseUsageReader } from '../functions/shared/usage/usage.js';
-import { createStreamAlertEvaluatorHandler } from '../functions/stream-alert-evaluator/handler.js';
 import { localDynamoClient, localKinesisClient, localS3Client } from './aws-clients.js';
 import { FileCheckpointStore } from './checkpoint-store.js';
 import { createEmbeddedClickHouse } from './clickhouse-embedded.js';
@@ -65,9 +30,11 @@ import { createLocalColdTier } from './cold-tier.js';
 import type { LocalConfig } from './config.js';
 import { startEmulators } from './emulators.js';
 import { deadLetterDestination, type EsmPoller, startEsmPoller } from './esm-poller.js';
-import { busQuotaEventSink, type LocalAlerting, startLocalAlerting } from './event-bus.js';
+import { InProcessEventBus, type LocalAlerting, scheduledEvent, startLocalAlerting } from './event-bus.js';
 import { parseFaultPlan, withHotInsertFault, withLakePutFault } from './fault-hooks.js';
+import { ensureLocalAlertTables, LOCAL_RESOURCES, localFunctions } from './functions.js';
 import { type GatewayRoute, startHttpGateway } from './http-gateway.js';
+import { lambdaContext } from './lambda-context.js';
 import { ensureBucket, ensureStream } from './provision.js';
 
 /**
@@ -76,15 +43,15 @@ import { ensureBucket, ensureStream } from './provision.js';
  * the same way.
  */
 
-export const LOCAL_STREAM = 'otlp-stream';
-export const LOCAL_LAKE_BUCKET = 'otlp-lake';
-export const LOCAL_TENANTS_TABLE = 'tenants';
-export const LOCAL_RATE_LIMIT_TABLE = 'rate-limits';
+export const LOCAL_STREAM = LOCAL_RESOURCES.stream;
+export const LOCAL_LAKE_BUCKET = LOCAL_RESOURCES.lakeBucket;
+export const LOCAL_TENANTS_TABLE = LOCAL_RESOURCES.tenantsTable;
+export const LOCAL_RATE_LIMIT_TABLE = LOCAL_RESOURCES.rateLimitTable;
 /** The built console (scripts/build-console.ts writes it; bin/local.ts builds it when stale). */
 export const LOCAL_CONSOLE_DIR = fileURLToPath(new URL('../console/dist', import.meta.url));
-export const LOCAL_ALERT_STATE_TABLE = 'alert-state';
-export const LOCAL_ALERT_CONFIG_TABLE = 'alert-config';
-export const LOCAL_ALERT_HISTORY_TABLE = 'alert-history';
+export const LOCAL_ALERT_STATE_TABLE = LOCAL_RESOURCES.alertStateTable;
+export const LOCAL_ALERT_CONFIG_TABLE = LOCAL_RESOURCES.alertConfigTable;
+export const LOCAL_ALERT_HISTORY_TABLE = LOCAL_RESOURCES.alertHistoryTable;
 /** The compactor's settings in local mode (the fault matrix's reader compacts with the same). */
 export const LOCAL_COMPACTION = { COMPACTION_TARGET_BYTES: 128 * 1024 * 1024, COMPACTION_GRACE_MINUTES: 70 };
 
@@ -257,79 +224,68 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
 
     const deadLetters = new S3DeadLetterSink(s3, LOCAL_LAKE_BUCKET);
     const store = new S3ObjectStore(s3, LOCAL_LAKE_BUCKET);
-
-    const tenants = new CachedTenantDirectory(new DynamoTenantDirectory(dynamo, LOCAL_TENANTS_TABLE));
-    let alertBus: LocalAlerting['bus'] | undefined;
-    const ingest = createIngestHandler({
-      ports: {
-        tenants,
-        // The same limiter and defaults as the Lambda (a DynamoDB table of counters, here on dynalite).
-        rateLimiter: new DynamoWindowRateLimiter({
-          client: dynamo,
-          tableName: LOCAL_RATE_LIMIT_TABLE,
-          defaultLimits: defaultLimitsFromConfig(config),
-          onError: (err) =>
-            console.warn(`rate-limit table unavailable; fallback limits apply: ${String(err)}`),
-        }),
-        // The alert bus starts below; warnings before it exists are dropped (none at start-up).
-        quotaEvents: new OncePerDayQuotaEventSink(busQuotaEventSink(() => alertBus)),
-        onQuotaEventError: (err) => console.warn(`quota warning not sent: ${String(err)}`),
-        // One attempt per PutRecords, as in Lambda: the SDK's own retries on top kept clients waiting
-        // past their timeout, and they resent.
-        stream: new KinesisStreamSink(localKinesisClient(emulators.kinesisEndpoint, { maxAttempts: 1 }), {
-          streamName: LOCAL_STREAM,
-        }),
-        flatten: { limits: resolveRowLimits({ hotRetentionDays: config.HOT_RETENTION_DAYS }) },
+    await ensureLocalAlertTables(dynamo);
+    // EventBridge: rules deliver to the notifier functions; a delivery that keeps failing is
+    // dead-lettered, as a rule's retry policy and DLQ do.
+    const bus = new InProcessEventBus({
+      deadLetters,
+      onFailure: (rule, event, error, final) => {
+        if (final) console.log(`alert bus: ${rule} dead-lettered event ${event.id}: ${String(error)}`);
       },
     });
-    const query = createQueryHandler({
-      api: {
-        tenants,
-        hot: new ClickHouseTelemetryReader(clickhouse, {
-          tier: 'hot',
-          engine: 'clickhouse',
-          sources: new HotTableSources(),
-          rollups: hotRollups(),
+    const channelSecrets = new FileChannelSecretStore(join(config.dataDir, 'alert-channel-secrets.json'));
+    let gatewayUrl: string | undefined;
+    const functions = localFunctions(
+      {
+        env: config.env,
+        hotRetentionDays: config.HOT_RETENTION_DAYS,
+        alertRulesDir: config.ALERT_RULES_DIR ?? fileURLToPath(new URL('../alerts', import.meta.url)),
+        alertStreamWindowSeconds: config.ALERT_STREAM_WINDOW_SECONDS,
+        alertRulesTtlMs: 5_000,
+        ...(config.CLICKHOUSE_URL && {
+          clickhouse: {
+            url: config.CLICKHOUSE_URL,
+            user: config.CLICKHOUSE_USER,
+            password: config.CLICKHOUSE_PASSWORD,
+            database: config.CLICKHOUSE_DATABASE,
+          },
         }),
+        cursorSecret: await localCursorSecret(config.dataDir),
+        gatewayUrl: () => {
+          if (!gatewayUrl) throw new LocalStartError('the gateway is not listening yet');
+          return gatewayUrl;
+        },
+        compaction: LOCAL_COMPACTION,
+      },
+      {
+        kinesis,
+        // One attempt per PutRecords, as in Lambda: the SDK's own retries on top kept clients waiting
+        // past their timeout, and they resent.
+        ingestKinesis: localKinesisClient(emulators.kinesisEndpoint, { maxAttempts: 1 }),
+        dynamo,
+        s3,
+        clickhouse,
+        bus,
         cold: createLocalColdTier({
           client: clickhouse,
           store,
           s3Endpoint: emulators.s3Endpoint,
           bucket: LOCAL_LAKE_BUCKET,
         }),
-        cursors: new CursorCodec(await localCursorSecret(config.dataDir)),
-        // The Lambda's default rate (query/config.ts), one bucket per tenant as in one instance.
-        rateLimiter: new TokenBucketRateLimiter({
-          defaultLimits: {
-            itemsPerSecond: DEFAULT_QUERY_RATE.requestsPerSecond,
-            burst: DEFAULT_QUERY_RATE.burst,
+        channelSecrets,
+        notifierSecrets: new RoutingSecretSource(channelSecrets, new LocalSecretSource({}, config.env)),
+        email: {
+          async publish(topicArn, subject, body) {
+            console.log(`e-mail to ${topicArn}: ${subject}\n${body}`);
           },
-        }),
-        usage: new ClickHouseUsageReader(clickhouse),
-        hotRetentionDays: config.HOT_RETENTION_DAYS,
+        },
       },
-    });
-    const consoleHandler = createConsoleHandler(new DirectoryConsoleFiles(LOCAL_CONSOLE_DIR, false));
-    // Alerts API: rules, channels, silences, state and history (reads: query scope; writes: admin).
-    await ensureAlertConfigTables(dynamo, LOCAL_ALERT_CONFIG_TABLE, LOCAL_ALERT_HISTORY_TABLE);
-    const alertConfig = new DynamoAlertConfigStore(dynamo, LOCAL_ALERT_CONFIG_TABLE);
-    const alertHistory = new DynamoAlertHistoryStore(dynamo, LOCAL_ALERT_HISTORY_TABLE);
-    const channelSecrets = new FileChannelSecretStore(join(config.dataDir, 'alert-channel-secrets.json'));
-    const ruleFiles = new FileRuleSource(
-      config.ALERT_RULES_DIR ?? fileURLToPath(new URL('../alerts', import.meta.url)),
     );
-    const alertsApi = createAlertsApiHandler({
-      api: {
-        tenants,
-        store: alertConfig,
-        history: alertHistory,
-        state: new DynamoAlertStateStore(dynamo, LOCAL_ALERT_STATE_TABLE),
-        files: ruleFiles,
-        secrets: channelSecrets,
-        // Local receivers (a webhook on 127.0.0.1) are plain HTTP.
-        allowHttpUrls: true,
-      },
-    });
+
+    const ingest = functions.ingest();
+    const query = functions.query();
+    const alertsApi = functions.alertsApi();
+    const consoleHandler = createConsoleHandler(new DirectoryConsoleFiles(LOCAL_CONSOLE_DIR, false));
     const routes: GatewayRoute[] = [
       ...(['traces', 'logs', 'metrics'] as const).map((signal) => ({
         method: 'POST',
@@ -347,6 +303,7 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
         handler: consoleHandler,
         functionName: 'console',
       })),
+      // Alerts API: rules, channels, silences, state and history (reads: query scope; writes: admin).
       ...alertsRoutes.map((r) => ({
         method: r.method,
         path: r.path,
@@ -361,6 +318,7 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
       routes,
       corsAllowedOrigins: config.CORS_ALLOWED_ORIGINS,
     });
+    gatewayUrl = gateway.url;
     let gatewayClosed: Promise<void> | undefined;
     const closeGateway = (graceMs = 0) => {
       gatewayClosed ??= gateway.close(graceMs);
@@ -371,14 +329,10 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
     const checkpoints = join(config.dataDir, 'checkpoints');
     await mkdir(checkpoints, { recursive: true });
     const fault = parseFaultPlan(config.LOCAL_FAULT);
-    const hotClient = withHotInsertFault(clickhouse, fault);
-    const hotWriter = createHotWriterHandler({
-      clickhouse: async () => hotClient,
-      deadLetters,
-      writer: { hotRetentionDays: config.HOT_RETENTION_DAYS },
-    });
-    const lakeStore = withLakePutFault(store, fault, (key) => emulators.s3ObjectFile(LOCAL_LAKE_BUCKET, key));
-    const lakeWriter = createLakeWriterHandler({ ports: { store: lakeStore, deadLetters } });
+    const hotWriter = functions.hotWriter(withHotInsertFault(clickhouse, fault));
+    const lakeWriter = functions.lakeWriter((lake) =>
+      withLakePutFault(lake, fault, (key) => emulators.s3ObjectFile(LOCAL_LAKE_BUCKET, key)),
+    );
     const pollers: EsmPoller[] = [];
     for (const [name, handler, batchSize, windowMs] of [
       ['hot-writer', hotWriter, config.HOT_BATCH_SIZE, config.HOT_BATCH_WINDOW_MS],
@@ -408,16 +362,11 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
       await Promise.all(pollers.map((p) => p.stop()));
     });
 
-    const compactor = createCompactorHandler({
-      store,
-      config: LOCAL_COMPACTION,
-    });
+    const compactor = functions.compactor();
     const compact = async () => {
       await compactor(
-        {} as Parameters<typeof compactor>[0],
-        { functionName: 'compactor', getRemainingTimeInMillis: () => 900_000 } as Parameters<
-          typeof compactor
-        >[1],
+        scheduledEvent('aws.events'),
+        lambdaContext({ functionName: 'compactor', remaining: { timeoutMs: 900_000 } }),
       );
     };
     const compactionTimer = setInterval(() => {
@@ -426,50 +375,19 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
     compactionTimer.unref();
     closers.push(async () => clearInterval(compactionTimer));
 
-    // Files merged with the alerts API's rules: the stream and the schedule see the same rules.
-    const alertRules = new MergedRuleSource(ruleFiles, alertConfig, { ttlMs: 5_000 });
-    // The stream evaluator publishes on the local bus, which startLocalAlerting creates.
-    const streamPorts = {
-      rules: alertRules,
-      state: new DynamoAlertStateStore(dynamo, LOCAL_ALERT_STATE_TABLE),
-      slices: new DynamoAlertSliceStore(dynamo, LOCAL_ALERT_STATE_TABLE),
-      publisher: {
-        publish: (events: readonly AlertEvent[]) => {
-          if (!alertBus) throw new LocalStartError('the alert bus is not started');
-          return alertBus.publish(events);
-        },
-      },
-      queryBaseUrl: gateway.url,
-      silences: alertConfig,
-      history: alertHistory,
-      consoleBaseUrl: gateway.url,
-    };
-    const streamWindowMs = config.ALERT_STREAM_WINDOW_SECONDS * 1000;
-    const sweeper = createStreamEvaluator(streamPorts);
-    const alerting = await startLocalAlerting({
-      clickhouse,
-      dynamo,
-      rules: alertRules,
-      secrets: new RoutingSecretSource(channelSecrets, new LocalSecretSource({}, process.env)),
-      silences: alertConfig,
-      history: alertHistory,
-      consoleBaseUrl: gateway.url,
-      deadLetters,
-      stateTable: LOCAL_ALERT_STATE_TABLE,
+    // The evaluator on its schedule and the notifiers behind the bus's rules; with the stream
+    // evaluator off (window 0), the schedule evaluates every rule: none is left undecided.
+    const alerting = startLocalAlerting({
+      bus,
+      evaluator: functions.alertEvaluator(),
+      notifiers: functions.notifiers(),
       intervalMs: config.ALERT_INTERVAL_MS,
-      queryBaseUrl: gateway.url,
-      // With the stream evaluator off, the schedule evaluates every rule: none is left undecided.
-      ...(streamWindowMs > 0 && {
-        owns: isScheduledRule,
-        sweep: (now: number) => sweeper.sweep(now, streamWindowMs),
-      }),
     });
-    alertBus = alerting.bus;
     closers.push(() => alerting.close());
 
     // The stream evaluator: a third consumer with tumbling windows, publishing on the same bus.
     if (config.ALERT_STREAM_WINDOW_SECONDS > 0) {
-      const streamEvaluator = createStreamAlertEvaluatorHandler({ ports: () => streamPorts });
+      const streamEvaluator = functions.streamAlertEvaluator();
       const streamAlerts = await startEsmPoller({
         kinesis,
         streamName: LOCAL_STREAM,

@@ -25,7 +25,8 @@ import {
   clickHouseSourceFromEnv,
 } from '../shared/clickhouse/secrets-manager-client.js';
 import { observability } from '../shared/observability/middleware.js';
-import { alertEvaluatorConfig } from './config.js';
+import type { PutEventsClient } from '../shared/tenants/quota-events.js';
+import { type AlertEvaluatorConfig, alertEvaluatorConfig } from './config.js';
 
 /**
  * The alert evaluator Lambda, invoked every minute by EventBridge Scheduler: one evaluation round
@@ -111,11 +112,7 @@ export function createAlertEvaluatorHandler(deps: AlertEvaluatorHandlerDeps) {
   return middy(lambdaHandler).use(observability({ tracer: tracer, logger: logger, metrics: metrics }));
 }
 
-function configPorts(
-  config: ReturnType<typeof alertEvaluatorConfig>,
-  dynamo: DynamoDBClient,
-  logger: Logger,
-) {
+function configPorts(config: AlertEvaluatorConfig, dynamo: DynamoDBClient, logger: Logger) {
   return alertConfigPorts(dynamo, {
     rulesDir: config.ALERT_RULES_DIR,
     ...(config.ALERT_CONFIG_TABLE && { configTable: config.ALERT_CONFIG_TABLE }),
@@ -126,58 +123,77 @@ function configPorts(
   });
 }
 
-/** Production dependencies from the environment, read on the first invocation. */
-export function depsFromConfig(): AlertEvaluatorHandlerDeps {
+/** What the evaluator talks to: Lambda's defaults, or local mode's engine, emulator and bus. */
+export interface AlertEvaluatorClients {
+  /** Resolved per invocation (a provider caches it). */
+  readonly clickhouse: () => Promise<ClickHouseClient>;
+  readonly dynamo: DynamoDBClient;
+  /** The alert bus: EventBridge in AWS, local/event-bus.ts locally. */
+  readonly eventBridge: PutEventsClient;
+}
+
+function lambdaClients(config: AlertEvaluatorConfig, tracer: Tracer): AlertEvaluatorClients {
+  return {
+    clickhouse: clickHouseClientProvider(clickHouseSourceFromEnv(config)),
+    dynamo: tracer.captureAWSv3Client(new DynamoDBClient({})),
+    eventBridge: tracer.captureAWSv3Client(new EventBridgeClient({})),
+  };
+}
+
+/**
+ * The evaluator's one composition, from the validated config and the clients, read on the first
+ * invocation. The Lambda passes its environment and the AWS clients; local mode the same
+ * function's config and its local clients (local/functions.ts).
+ */
+export function depsFromConfig(
+  config: () => AlertEvaluatorConfig = alertEvaluatorConfig,
+  clients?: AlertEvaluatorClients,
+): AlertEvaluatorHandlerDeps {
   const tracer = new Tracer();
   const logger = new Logger();
+  let resolved: AlertEvaluatorClients | undefined;
+  const clientsOf = () => {
+    resolved ??= clients ?? lambdaClients(config(), tracer);
+    return resolved;
+  };
   let ports: Omit<AlertEvaluatorPorts, 'clickhouse'> | undefined;
   let stream: StreamEvaluator | undefined;
-  let clickhouse: (() => Promise<ClickHouseClient>) | undefined;
   return {
     tracer,
     logger,
     ports: () => {
       if (!ports) {
-        const config = alertEvaluatorConfig();
-        const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
+        const c = config();
+        const { dynamo, eventBridge } = clientsOf();
         ports = {
-          ...configPorts(config, dynamo, logger),
+          ...configPorts(c, dynamo, logger),
           // Kept by the warm container between rounds: the trend of series not stored (ok).
           recentValues: new RecentValues(),
-          state: new DynamoAlertStateStore(dynamo, config.ALERT_STATE_TABLE),
-          publisher: new EventBridgeEventPublisher(
-            tracer.captureAWSv3Client(new EventBridgeClient({})),
-            config.ALERT_BUS_NAME,
-          ),
-          queryBaseUrl: config.QUERY_API_URL,
-          concurrency: config.ALERT_CONCURRENCY,
+          state: new DynamoAlertStateStore(dynamo, c.ALERT_STATE_TABLE),
+          publisher: new EventBridgeEventPublisher(eventBridge, c.ALERT_BUS_NAME),
+          queryBaseUrl: c.QUERY_API_URL,
+          concurrency: c.ALERT_CONCURRENCY,
           // The stream evaluator decides the rest (evaluation-path.ts), when deployed.
-          ...(config.ALERT_STREAM_WINDOW_SECONDS > 0 && { owns: isScheduledRule }),
+          ...(c.ALERT_STREAM_WINDOW_SECONDS > 0 && { owns: isScheduledRule }),
         };
       }
       return ports;
     },
     sweep: async () => {
-      const config = alertEvaluatorConfig();
-      if (config.ALERT_STREAM_WINDOW_SECONDS === 0) return [];
-      const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
+      const c = config();
+      if (c.ALERT_STREAM_WINDOW_SECONDS === 0) return [];
+      const { dynamo, eventBridge } = clientsOf();
       stream ??= createStreamEvaluator({
         // The same rules, silences and history as the round: a stream rule made through the API too.
-        ...configPorts(config, dynamo, logger),
-        state: new DynamoAlertStateStore(dynamo, config.ALERT_STATE_TABLE),
-        slices: new DynamoAlertSliceStore(dynamo, config.ALERT_STATE_TABLE),
-        publisher: new EventBridgeEventPublisher(
-          tracer.captureAWSv3Client(new EventBridgeClient({})),
-          config.ALERT_BUS_NAME,
-        ),
-        queryBaseUrl: config.QUERY_API_URL,
+        ...configPorts(c, dynamo, logger),
+        state: new DynamoAlertStateStore(dynamo, c.ALERT_STATE_TABLE),
+        slices: new DynamoAlertSliceStore(dynamo, c.ALERT_STATE_TABLE),
+        publisher: new EventBridgeEventPublisher(eventBridge, c.ALERT_BUS_NAME),
+        queryBaseUrl: c.QUERY_API_URL,
       });
-      return stream.sweep(Date.now(), config.ALERT_STREAM_WINDOW_SECONDS * 1000);
+      return stream.sweep(Date.now(), c.ALERT_STREAM_WINDOW_SECONDS * 1000);
     },
-    clickhouse: () => {
-      clickhouse ??= clickHouseClientProvider(clickHouseSourceFromEnv(alertEvaluatorConfig()));
-      return clickhouse();
-    },
+    clickhouse: () => clientsOf().clickhouse(),
   };
 }
 

@@ -6,6 +6,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { type AlertsApi, type AlertsApiDeps, createAlertsApi } from '../shared/alerts/alerts-api.js';
+import type { ChannelSecretStore } from '../shared/alerts/channel-secrets.js';
 import {
   DynamoAlertConfigStore,
   DynamoAlertHistoryStore,
@@ -18,7 +19,7 @@ import { CachedTenantDirectory } from '../shared/tenants/directory.js';
 import { DynamoWindowRateLimiter } from '../shared/tenants/dynamo-rate-limiter.js';
 import { DynamoTenantDirectory } from '../shared/tenants/dynamo-tenant-directory.js';
 import { TokenBucketRateLimiter } from '../shared/tenants/rate-limiter.js';
-import { alertsApiConfig } from './config.js';
+import { type AlertsApiConfig, alertsApiConfig } from './config.js';
 
 /**
  * The alerts API Lambda: API Gateway HTTP API (payload v2) /v1/alerts/... in, JSON out. Wiring
@@ -78,8 +79,33 @@ export function createAlertsApiHandler(deps: AlertsApiHandlerDeps) {
   return middy(lambdaHandler).use(observability({ tracer: tracer, logger: logger, metrics: metrics }));
 }
 
-/** Production ports from the environment, built on the first request. */
-export function depsFromConfig(): AlertsApiHandlerDeps {
+/** What the alerts API talks to: Lambda's defaults, or local mode's emulator and stand-ins. */
+export interface AlertsApiClients {
+  readonly dynamo: DynamoDBClient;
+  /** Channel secrets: Secrets Manager in AWS; local mode has none, a file stands in (ADR 0010). */
+  readonly secrets: ChannelSecretStore;
+  /** Local receivers (a webhook on 127.0.0.1) are plain HTTP; AWS requires HTTPS. @default false */
+  readonly allowHttpUrls?: boolean;
+}
+
+function lambdaClients(config: AlertsApiConfig, tracer: Tracer): AlertsApiClients {
+  return {
+    dynamo: tracer.captureAWSv3Client(new DynamoDBClient({})),
+    secrets: new SecretsManagerChannelSecretStore(
+      tracer.captureAWSv3Client(new SecretsManagerClient({})),
+      config.ALERT_SECRET_PREFIX,
+    ),
+  };
+}
+
+/**
+ * The alerts API's one composition, from the validated config and the clients, built on the first
+ * request (local mode: local/functions.ts).
+ */
+export function depsFromConfig(
+  config: () => AlertsApiConfig = alertsApiConfig,
+  clients?: AlertsApiClients,
+): AlertsApiHandlerDeps {
   const tracer = new Tracer();
   const logger = new Logger();
   return {
@@ -87,23 +113,21 @@ export function depsFromConfig(): AlertsApiHandlerDeps {
     tracer,
     metrics: new Metrics(),
     api: (): AlertsApiDeps => {
-      const config = alertsApiConfig();
-      const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
-      const defaultLimits = { itemsPerSecond: config.QUERY_REQUESTS_PER_SECOND, burst: config.QUERY_BURST };
+      const c = config();
+      const { dynamo, secrets, allowHttpUrls } = clients ?? lambdaClients(c, tracer);
+      const defaultLimits = { itemsPerSecond: c.QUERY_REQUESTS_PER_SECOND, burst: c.QUERY_BURST };
       return {
-        tenants: new CachedTenantDirectory(new DynamoTenantDirectory(dynamo, config.TENANTS_TABLE)),
-        store: new DynamoAlertConfigStore(dynamo, config.ALERT_CONFIG_TABLE),
-        history: new DynamoAlertHistoryStore(dynamo, config.ALERT_HISTORY_TABLE),
-        state: new DynamoAlertStateStore(dynamo, config.ALERT_STATE_TABLE),
-        files: new FileRuleSource(config.ALERT_RULES_DIR),
-        secrets: new SecretsManagerChannelSecretStore(
-          tracer.captureAWSv3Client(new SecretsManagerClient({})),
-          config.ALERT_SECRET_PREFIX,
-        ),
-        rateLimiter: config.RATE_LIMIT_TABLE
+        tenants: new CachedTenantDirectory(new DynamoTenantDirectory(dynamo, c.TENANTS_TABLE)),
+        store: new DynamoAlertConfigStore(dynamo, c.ALERT_CONFIG_TABLE),
+        history: new DynamoAlertHistoryStore(dynamo, c.ALERT_HISTORY_TABLE),
+        state: new DynamoAlertStateStore(dynamo, c.ALERT_STATE_TABLE),
+        files: new FileRuleSource(c.ALERT_RULES_DIR),
+        secrets,
+        ...(allowHttpUrls && { allowHttpUrls }),
+        rateLimiter: c.RATE_LIMIT_TABLE
           ? new DynamoWindowRateLimiter({
               client: dynamo,
-              tableName: config.RATE_LIMIT_TABLE,
+              tableName: c.RATE_LIMIT_TABLE,
               defaultLimits,
               onError: (err) =>
                 logger.warn('rate limiter unavailable; request allowed', { error: String(err) }),

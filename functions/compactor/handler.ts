@@ -67,15 +67,18 @@ export function createCompactorHandler(deps: CompactorHandlerDeps) {
   return middy(lambdaHandler).use(observability({ tracer: tracer, logger: logger, metrics: metrics }));
 }
 
-let store: ObjectStore | undefined;
-
-export function depsFromConfig(): CompactorHandlerDeps {
+/**
+ * The compactor's one composition, from the validated config and an S3 client (the default one in
+ * Lambda, s3rver's locally); the store is made on the first run and kept by the warm instance.
+ */
+export function depsFromConfig(config: () => LakeConfig = lakeConfig, s3?: S3Client): CompactorHandlerDeps {
   const tracer = new Tracer();
+  let store: ObjectStore | undefined;
   return {
     tracer,
-    config: lakeConfig,
+    config,
     store: () => {
-      store ??= new S3ObjectStore(tracer.captureAWSv3Client(new S3Client({})), lakeConfig().LAKE_BUCKET);
+      store ??= new S3ObjectStore(s3 ?? tracer.captureAWSv3Client(new S3Client({})), config().LAKE_BUCKET);
       return store;
     },
   };

@@ -17,7 +17,7 @@ import { S3DeadLetterSink } from '../shared/dead-letter/s3-dead-letter-sink.js';
 import { observability } from '../shared/observability/middleware.js';
 import { ClickHouseTraceSampler } from '../shared/sampling/clickhouse-trace-sampler.js';
 import { ClickHouseUsageSink } from '../shared/usage/usage.js';
-import { hotWriterConfig } from './config.js';
+import { type HotWriterConfig, hotWriterConfig } from './config.js';
 import { consumeKinesisRecords } from './consumer.js';
 
 /**
@@ -170,23 +170,40 @@ export function createHotWriterHandler(deps: HotWriterDeps) {
 }
 
 /** Production dependencies from the environment, read on the first invocation. */
-export function depsFromConfig(): HotWriterDeps {
+/** What the hot writer talks to: Lambda's defaults, or local mode's engine and emulator. */
+export interface HotWriterClients {
+  /** Resolved per invocation (a provider caches it). */
+  readonly clickhouse: () => Promise<ClickHouseClient>;
+  readonly s3: S3Client;
+}
+
+/**
+ * The hot writer's one composition, from the validated config and the clients (built on first use).
+ * Without clients: the ClickHouse of the config (its secret or URL) and the default S3 client.
+ */
+export function depsFromConfig(
+  config: () => HotWriterConfig = hotWriterConfig,
+  clients?: HotWriterClients,
+): HotWriterDeps {
   const tracer = new Tracer();
-  let clickhouse: (() => Promise<ClickHouseClient>) | undefined;
+  let resolved: HotWriterClients | undefined;
+  const clientsOf = (): HotWriterClients => {
+    resolved ??= clients ?? {
+      clickhouse: clickHouseClientProvider(clickHouseSourceFromEnv(config())),
+      s3: tracer.captureAWSv3Client(new S3Client({})),
+    };
+    return resolved;
+  };
   return {
     logger: new Logger(),
     metrics: new Metrics(),
     tracer,
-    clickhouse: () => {
-      clickhouse ??= clickHouseClientProvider(clickHouseSourceFromEnv(hotWriterConfig()));
-      return clickhouse();
-    },
-    deadLetters: () =>
-      new S3DeadLetterSink(tracer.captureAWSv3Client(new S3Client({})), hotWriterConfig().DEAD_LETTER_BUCKET),
+    clickhouse: () => clientsOf().clickhouse(),
+    deadLetters: () => new S3DeadLetterSink(clientsOf().s3, config().DEAD_LETTER_BUCKET),
     get writer(): ClickHouseWriterOptions {
-      const config = hotWriterConfig();
+      const c = config();
       // The client's own database setting qualifies the tables: no database here.
-      return { hotRetentionDays: config.HOT_RETENTION_DAYS, attempts: config.CLICKHOUSE_INSERT_ATTEMPTS };
+      return { hotRetentionDays: c.HOT_RETENTION_DAYS, attempts: c.CLICKHOUSE_INSERT_ATTEMPTS };
     },
   };
 }

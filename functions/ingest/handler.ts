@@ -15,7 +15,11 @@ import { KinesisStreamSink } from '../shared/stream/kinesis-stream-sink.js';
 import { CachedTenantDirectory, type TenantLimits } from '../shared/tenants/directory.js';
 import { DynamoWindowRateLimiter } from '../shared/tenants/dynamo-rate-limiter.js';
 import { DynamoTenantDirectory } from '../shared/tenants/dynamo-tenant-directory.js';
-import { EventBridgeQuotaEventSink, OncePerDayQuotaEventSink } from '../shared/tenants/quota-events.js';
+import {
+  EventBridgeQuotaEventSink,
+  OncePerDayQuotaEventSink,
+  type PutEventsClient,
+} from '../shared/tenants/quota-events.js';
 import { DEFAULT_TENANT_LIMITS, TokenBucketRateLimiter } from '../shared/tenants/rate-limiter.js';
 import { type IngestConfig, ingestConfig } from './config.js';
 import {
@@ -171,16 +175,42 @@ export function defaultLimitsFromConfig(
 }
 
 /** Production ports from the environment; clients are built on the first request, once per instance. */
-export function depsFromConfig(): IngestHandlerDeps {
+/** The AWS clients the ingest talks to: Lambda's defaults, or local mode's emulators. */
+export interface IngestClients {
+  /** Our sink retries failed entries within the deadline: the client must not retry (`maxAttempts: 1`). */
+  readonly kinesis: KinesisClient;
+  readonly dynamo: DynamoDBClient;
+  /** The alert bus for quota warnings, made on the first warning (the SDK is imported lazily). */
+  readonly eventBridge: () => Promise<PutEventsClient>;
+}
+
+function lambdaClients(tracer: Tracer): IngestClients {
+  return {
+    kinesis: tracer.captureAWSv3Client(
+      new KinesisClient({ maxAttempts: 1, requestHandler: new NodeHttpHandler({ connectionTimeout: 2000 }) }),
+    ),
+    dynamo: tracer.captureAWSv3Client(new DynamoDBClient({})),
+    eventBridge: async () => {
+      const { EventBridgeClient } = await import('@aws-sdk/client-eventbridge');
+      return tracer.captureAWSv3Client(new EventBridgeClient({}));
+    },
+  };
+}
+
+/**
+ * The ingest's one composition: ports from the validated config and the clients, built on the
+ * first request. The Lambda passes its environment and the AWS clients; local mode the same
+ * function's config and clients on the emulators (local/functions.ts).
+ */
+export function depsFromConfig(
+  config: () => IngestConfig = ingestConfig,
+  clients?: IngestClients,
+): IngestHandlerDeps {
   const logger = new Logger();
   const metrics = new Metrics();
   const tracer = new Tracer();
   const build = (config: IngestConfig): IngestPorts => {
-    // Our sink retries failed entries within the Lambda deadline: the SDK must not retry unseen.
-    const kinesis = tracer.captureAWSv3Client(
-      new KinesisClient({ maxAttempts: 1, requestHandler: new NodeHttpHandler({ connectionTimeout: 2000 }) }),
-    );
-    const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
+    const { kinesis, dynamo, eventBridge } = clients ?? lambdaClients(tracer);
     const defaultLimits = defaultLimitsFromConfig(config);
     const rateLimiter = config.RATE_LIMIT_TABLE
       ? new DynamoWindowRateLimiter({
@@ -201,10 +231,7 @@ export function depsFromConfig(): IngestHandlerDeps {
       rateLimiter,
       ...(config.QUOTA_EVENT_BUS && {
         quotaEvents: new OncePerDayQuotaEventSink(
-          new EventBridgeQuotaEventSink(async () => {
-            const { EventBridgeClient } = await import('@aws-sdk/client-eventbridge');
-            return tracer.captureAWSv3Client(new EventBridgeClient({}));
-          }, config.QUOTA_EVENT_BUS),
+          new EventBridgeQuotaEventSink(eventBridge, config.QUOTA_EVENT_BUS),
         ),
       }),
       onQuotaEventError: (err) => logger.warn('quota warning not sent', { error: String(err) }),
@@ -234,7 +261,7 @@ export function depsFromConfig(): IngestHandlerDeps {
     metrics,
     tracer,
     ports: () => {
-      ports ??= build(ingestConfig());
+      ports ??= build(config());
       return ports;
     },
   };

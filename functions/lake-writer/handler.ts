@@ -18,7 +18,7 @@ import { type DecodedRecord, writeToLake } from '../shared/lake/lake-writer.js';
 import type { ObjectStore } from '../shared/lake/object-store.js';
 import { S3ObjectStore } from '../shared/lake/s3-object-store.js';
 import { observability } from '../shared/observability/middleware.js';
-import { lakeConfig } from './config.js';
+import { type LakeConfig, lakeConfig } from './config.js';
 
 /**
  * The lake-writer Lambda: a Kinesis batch of envelopes -> staging Parquet files (see
@@ -139,17 +139,20 @@ export function createLakeWriterHandler(deps: LakeWriterHandlerDeps) {
   return middy(lambdaHandler).use(observability({ tracer: tracer, logger: logger, metrics: metrics }));
 }
 
-/** Production ports from the environment; clients are built on the first event, once per instance. */
-export function depsFromConfig(): LakeWriterHandlerDeps {
+/**
+ * The lake writer's one composition, from the validated config and an S3 client (the default one
+ * in Lambda, s3rver's locally), built on the first event.
+ */
+export function depsFromConfig(config: () => LakeConfig = lakeConfig, s3?: S3Client): LakeWriterHandlerDeps {
   const tracer = new Tracer();
   return {
     tracer,
     ports: () => {
-      const config = lakeConfig();
-      const s3 = tracer.captureAWSv3Client(new S3Client({}));
+      const c = config();
+      const client = s3 ?? tracer.captureAWSv3Client(new S3Client({}));
       return {
-        store: new S3ObjectStore(s3, config.LAKE_BUCKET),
-        deadLetters: new S3DeadLetterSink(s3, config.DEAD_LETTER_BUCKET),
+        store: new S3ObjectStore(client, c.LAKE_BUCKET),
+        deadLetters: new S3DeadLetterSink(client, c.DEAD_LETTER_BUCKET),
       };
     },
   };

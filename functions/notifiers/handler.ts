@@ -11,12 +11,18 @@ import {
   type AlertEvent,
   AlertEventDetailSchema,
 } from '../shared/alerts/events.js';
-import { createNotifier, type DeliveryReport, type Notifier } from '../shared/alerts/notifier.js';
+import {
+  createNotifier,
+  type DeliveryReport,
+  type EmailPublisher,
+  type Notifier,
+} from '../shared/alerts/notifier.js';
 import type { ChannelType } from '../shared/alerts/rules.js';
+import type { SecretSource } from '../shared/alerts/secrets.js';
 import { SecretsManagerSecretSource } from '../shared/alerts/secrets-manager-secret-source.js';
 import { SnsEmailPublisher } from '../shared/alerts/sns-email-publisher.js';
 import { observability } from '../shared/observability/middleware.js';
-import { notifierConfig } from './config.js';
+import { type NotifierConfig, notifierConfig } from './config.js';
 
 /**
  * A notifier Lambda, subscribed to the alert bus by an EventBridge rule that matches its channel
@@ -38,6 +44,25 @@ export class InvalidAlertEventError extends Error {
   override readonly name = 'InvalidAlertEventError';
 }
 
+/**
+ * The alert event an EventBridge rule delivers, validated. Thrown, not dropped: after the retries
+ * an invalid event lands in the dead-letter queue for someone to see.
+ */
+export function alertEventFrom(event: EventBridgeEvent<string, unknown>): AlertEvent {
+  const parsed = AlertEventDetailSchema.safeParse(event.detail);
+  if (event.source !== ALERT_EVENT_SOURCE || !parsed.success) {
+    throw new InvalidAlertEventError(`not an alert event: ${event.source} ${event['detail-type']}`, {
+      cause: parsed.error,
+    });
+  }
+  return {
+    source: ALERT_EVENT_SOURCE,
+    detailType: event['detail-type'] === ALERT_RESOLVED ? ALERT_RESOLVED : 'AlertFiring',
+    time: event.time,
+    detail: parsed.data,
+  };
+}
+
 export function createNotifierHandler(deps: NotifierHandlerDeps) {
   const logger = deps.logger ?? new Logger();
   const metrics = deps.metrics ?? new Metrics();
@@ -48,19 +73,7 @@ export function createNotifierHandler(deps: NotifierHandlerDeps) {
     _context: Context,
   ): Promise<DeliveryReport> => {
     const channel = deps.channel();
-    const parsed = AlertEventDetailSchema.safeParse(event.detail);
-    if (event.source !== ALERT_EVENT_SOURCE || !parsed.success) {
-      // Thrown, not dropped: after the retries it lands in the dead-letter queue for someone to see.
-      throw new InvalidAlertEventError(`not an alert event: ${event.source} ${event['detail-type']}`, {
-        cause: parsed.error,
-      });
-    }
-    const alert: AlertEvent = {
-      source: ALERT_EVENT_SOURCE,
-      detailType: event['detail-type'] === ALERT_RESOLVED ? ALERT_RESOLVED : 'AlertFiring',
-      time: event.time,
-      detail: parsed.data,
-    };
+    const alert = alertEventFrom(event);
     const fields = {
       channel,
       rule: alert.detail.rule.id,
@@ -86,27 +99,49 @@ export function createNotifierHandler(deps: NotifierHandlerDeps) {
   return middy(lambdaHandler).use(observability({ tracer: tracer, logger: logger, metrics: metrics }));
 }
 
-/** Production dependencies from the environment, read on the first invocation. */
-export function depsFromConfig(): NotifierHandlerDeps {
+/**
+ * Where a notifier reads channel secrets and sends e-mail: Secrets Manager and SNS in AWS; local
+ * mode has neither, so a file of secrets and the terminal stand in (ADR 0010).
+ */
+export interface NotifierClients {
+  readonly secrets: SecretSource;
+  readonly email: EmailPublisher;
+}
+
+/**
+ * A notifier's one composition, from the validated config (its channel type, retries) and the
+ * clients, built on the first invocation. Local mode composes one per channel type, as the stack
+ * deploys one per channel type (local/functions.ts).
+ */
+export function depsFromConfig(
+  config: () => NotifierConfig = notifierConfig,
+  clients?: NotifierClients,
+): NotifierHandlerDeps {
   const tracer = new Tracer();
   const logger = new Logger();
   let notifier: Notifier | undefined;
   return {
     tracer,
     logger,
-    channel: () => notifierConfig().NOTIFIER_CHANNEL,
+    channel: () => config().NOTIFIER_CHANNEL,
     notifier: () => {
       if (!notifier) {
-        const config = notifierConfig();
+        const c = config();
+        const email =
+          c.NOTIFIER_CHANNEL !== 'email'
+            ? undefined
+            : clients
+              ? clients.email
+              : new SnsEmailPublisher(tracer.captureAWSv3Client(new SNSClient({})));
         notifier = createNotifier({
-          secrets: new SecretsManagerSecretSource(tracer.captureAWSv3Client(new SecretsManagerClient({}))),
-          ...(config.NOTIFIER_CHANNEL === 'email'
-            ? { email: new SnsEmailPublisher(tracer.captureAWSv3Client(new SNSClient({}))) }
-            : {}),
+          secrets:
+            clients?.secrets ??
+            new SecretsManagerSecretSource(tracer.captureAWSv3Client(new SecretsManagerClient({}))),
+          ...(email && { email }),
           retry: {
-            attempts: config.NOTIFIER_ATTEMPTS,
-            baseDelayMs: config.NOTIFIER_BASE_DELAY_MS,
-            timeoutMs: config.NOTIFIER_TIMEOUT_MS,
+            attempts: c.NOTIFIER_ATTEMPTS,
+            baseDelayMs: c.NOTIFIER_BASE_DELAY_MS,
+            timeoutMs: c.NOTIFIER_TIMEOUT_MS,
           },
           onRetry: (channel, attempt, error) =>
             logger.warn('notification retry', { channel, attempt, error: error.message }),

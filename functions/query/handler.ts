@@ -4,6 +4,7 @@ import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { ClickHouseClient } from '@clickhouse/client';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import {
@@ -14,6 +15,7 @@ import { observability } from '../shared/observability/middleware.js';
 import { AthenaTelemetryReader } from '../shared/query/athena-reader.js';
 import { ClickHouseTelemetryReader, HotTableSources, hotRollups } from '../shared/query/clickhouse-reader.js';
 import { CursorCodec } from '../shared/query/cursor.js';
+import type { TelemetryReader } from '../shared/query/model.js';
 import { createQueryApi, type QueryApi, type QueryApiDeps } from '../shared/query/query-api.js';
 import { QUERY_ROUTES } from '../shared/query/routes.js';
 import { CachedTenantDirectory } from '../shared/tenants/directory.js';
@@ -21,7 +23,7 @@ import { DynamoWindowRateLimiter } from '../shared/tenants/dynamo-rate-limiter.j
 import { DynamoTenantDirectory } from '../shared/tenants/dynamo-tenant-directory.js';
 import { TokenBucketRateLimiter } from '../shared/tenants/rate-limiter.js';
 import { ClickHouseUsageReader } from '../shared/usage/usage.js';
-import { queryConfig } from './config.js';
+import { type QueryConfig, queryConfig } from './config.js';
 
 /**
  * The query Lambda: API Gateway HTTP API (payload v2) GET /v1/query/... in, JSON out. Wiring only;
@@ -97,8 +99,43 @@ export function createQueryHandler(deps: QueryHandlerDeps) {
   return middy(lambdaHandler).use(observability({ tracer: tracer, logger: logger, metrics: metrics }));
 }
 
-/** Production ports from the environment, built on the first request, once per instance. */
-export function depsFromConfig(): QueryHandlerDeps {
+/** What the query API talks to: Lambda's defaults, or local mode's engine and emulators. */
+export interface QueryClients {
+  readonly clickhouse: () => Promise<ClickHouseClient>;
+  readonly dynamo: DynamoDBClient;
+  /**
+   * The cold tier. Lambda: Athena over the Glue tables when the config names them. Local mode has
+   * no Athena: its stand-in reads the same Parquet through the embedded engine (ADR 0010).
+   */
+  readonly cold?: TelemetryReader;
+}
+
+function lambdaClients(config: QueryConfig, tracer: Tracer): QueryClients {
+  return {
+    clickhouse: clickHouseClientProvider(clickHouseSourceFromEnv(config), {
+      requestTimeoutMs: config.QUERY_TIMEOUT_MS + 2_000,
+      application: 'otlp-query',
+    }),
+    dynamo: tracer.captureAWSv3Client(new DynamoDBClient({})),
+    ...(config.ATHENA_WORKGROUP &&
+      config.GLUE_DATABASE && {
+        cold: new AthenaTelemetryReader(tracer.captureAWSv3Client(new AthenaClient({})), {
+          workgroup: config.ATHENA_WORKGROUP,
+          database: config.GLUE_DATABASE,
+        }),
+      }),
+  };
+}
+
+/**
+ * The query API's one composition, from the validated config and the clients, built on the first
+ * request, once per instance. The Lambda passes its environment and the AWS clients; local mode
+ * the same function's config and its local clients (local/functions.ts).
+ */
+export function depsFromConfig(
+  config: () => QueryConfig = queryConfig,
+  clients?: (config: QueryConfig) => QueryClients,
+): QueryHandlerDeps {
   const tracer = new Tracer();
   const logger = new Logger();
   return {
@@ -106,55 +143,46 @@ export function depsFromConfig(): QueryHandlerDeps {
     metrics: new Metrics(),
     tracer,
     api: async (): Promise<QueryApiDeps> => {
-      const config = queryConfig();
-      const clickhouse = await clickHouseClientProvider(clickHouseSourceFromEnv(config), {
-        requestTimeoutMs: config.QUERY_TIMEOUT_MS + 2_000,
-        application: 'otlp-query',
-      })();
-      const database = config.CLICKHOUSE_SECRET_ARN ? undefined : config.CLICKHOUSE_DATABASE;
-      const secret = config.CURSOR_SECRET_ARN
-        ? await getSecret(config.CURSOR_SECRET_ARN, { maxAge: 3_600 })
-        : config.CURSOR_SECRET;
+      const c = config();
+      const { dynamo, cold, ...rest } = clients ? clients(c) : lambdaClients(c, tracer);
+      const clickhouse = await rest.clickhouse();
+      const database = c.CLICKHOUSE_SECRET_ARN ? undefined : c.CLICKHOUSE_DATABASE;
+      const secret = c.CURSOR_SECRET_ARN
+        ? await getSecret(c.CURSOR_SECRET_ARN, { maxAge: 3_600 })
+        : c.CURSOR_SECRET;
       if (typeof secret !== 'string') throw new Error('the cursor secret is not a string');
-      const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
-      const defaultLimits = { itemsPerSecond: config.QUERY_REQUESTS_PER_SECOND, burst: config.QUERY_BURST };
+      const defaultLimits = { itemsPerSecond: c.QUERY_REQUESTS_PER_SECOND, burst: c.QUERY_BURST };
       return {
-        tenants: new CachedTenantDirectory(new DynamoTenantDirectory(dynamo, config.TENANTS_TABLE)),
+        tenants: new CachedTenantDirectory(new DynamoTenantDirectory(dynamo, c.TENANTS_TABLE)),
         hot: new ClickHouseTelemetryReader(clickhouse, {
           tier: 'hot',
           engine: 'clickhouse',
           sources: new HotTableSources(database),
           rollups: hotRollups(database),
-          maxExecutionSeconds: config.CLICKHOUSE_MAX_EXECUTION_SECONDS,
-          maxRowsToRead: config.CLICKHOUSE_MAX_ROWS_TO_READ,
-          maxBytesToRead: config.CLICKHOUSE_MAX_BYTES_TO_READ,
-          maxPageBytes: config.MAX_RESPONSE_BYTES,
+          maxExecutionSeconds: c.CLICKHOUSE_MAX_EXECUTION_SECONDS,
+          maxRowsToRead: c.CLICKHOUSE_MAX_ROWS_TO_READ,
+          maxBytesToRead: c.CLICKHOUSE_MAX_BYTES_TO_READ,
+          maxPageBytes: c.MAX_RESPONSE_BYTES,
         }),
         // One window count per tenant across instances; without the table, one bucket per instance.
-        rateLimiter: config.RATE_LIMIT_TABLE
+        rateLimiter: c.RATE_LIMIT_TABLE
           ? new DynamoWindowRateLimiter({
               client: dynamo,
-              tableName: config.RATE_LIMIT_TABLE,
+              tableName: c.RATE_LIMIT_TABLE,
               defaultLimits,
               onError: (err) =>
                 logger.warn('query rate limiter unavailable; request allowed', { error: String(err) }),
             })
           : new TokenBucketRateLimiter({ defaultLimits }),
-        ...(config.ATHENA_WORKGROUP &&
-          config.GLUE_DATABASE && {
-            cold: new AthenaTelemetryReader(tracer.captureAWSv3Client(new AthenaClient({})), {
-              workgroup: config.ATHENA_WORKGROUP,
-              database: config.GLUE_DATABASE,
-            }),
-          }),
+        ...(cold && { cold }),
         cursors: new CursorCodec(secret),
         usage: new ClickHouseUsageReader(clickhouse, database),
-        hotRetentionDays: config.HOT_RETENTION_DAYS,
+        hotRetentionDays: c.HOT_RETENTION_DAYS,
         limits: {
-          timeoutMs: config.QUERY_TIMEOUT_MS,
-          maxRangeMs: config.MAX_RANGE_DAYS * 86_400_000,
-          defaultLookbackMs: config.DEFAULT_LOOKBACK_MINUTES * 60_000,
-          maxResponseBytes: config.MAX_RESPONSE_BYTES,
+          timeoutMs: c.QUERY_TIMEOUT_MS,
+          maxRangeMs: c.MAX_RANGE_DAYS * 86_400_000,
+          defaultLookbackMs: c.DEFAULT_LOOKBACK_MINUTES * 60_000,
+          maxResponseBytes: c.MAX_RESPONSE_BYTES,
         },
       };
     },

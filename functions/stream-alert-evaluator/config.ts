@@ -26,4 +26,5 @@ export const streamAlertEvaluatorConfigSchema = z.object({
 export type StreamAlertEvaluatorConfig = z.output<typeof streamAlertEvaluatorConfigSchema>;
 
 const env = environment('stream-alert-evaluator', streamAlertEvaluatorConfigSchema);
+export const parseStreamAlertEvaluatorConfig = env.parse;
 export const streamAlertEvaluatorConfig = env.get;

@@ -12,7 +12,8 @@ import { ALERT_FIRING } from '../shared/alerts/events.js';
 import { DynamoAlertSliceStore } from '../shared/alerts/slice-store.js';
 import { createStreamEvaluator, type StreamEvaluatorPorts } from '../shared/alerts/stream-evaluator.js';
 import { observability } from '../shared/observability/middleware.js';
-import { streamAlertEvaluatorConfig } from './config.js';
+import type { PutEventsClient } from '../shared/tenants/quota-events.js';
+import { type StreamAlertEvaluatorConfig, streamAlertEvaluatorConfig } from './config.js';
 
 /**
  * The stream alert evaluator Lambda: a Kinesis consumer with tumbling windows
@@ -65,31 +66,44 @@ export function createStreamAlertEvaluatorHandler(deps: StreamAlertEvaluatorHand
   return middy(lambdaHandler).use(observability({ tracer: tracer, logger: logger, metrics: metrics }));
 }
 
-/** Production dependencies from the environment, read on the first invocation. */
-export function depsFromConfig(): StreamAlertEvaluatorHandlerDeps {
+/** What the stream evaluator talks to: Lambda's defaults, or local mode's emulator and bus. */
+export interface StreamAlertEvaluatorClients {
+  readonly dynamo: DynamoDBClient;
+  /** The alert bus: EventBridge in AWS, local/event-bus.ts locally. */
+  readonly eventBridge: PutEventsClient;
+}
+
+/**
+ * The stream evaluator's one composition, from the validated config and the clients, read on the
+ * first invocation (local mode: local/functions.ts).
+ */
+export function depsFromConfig(
+  config: () => StreamAlertEvaluatorConfig = streamAlertEvaluatorConfig,
+  clients?: StreamAlertEvaluatorClients,
+): StreamAlertEvaluatorHandlerDeps {
   const tracer = new Tracer();
   return {
     tracer,
     ports: () => {
-      const config = streamAlertEvaluatorConfig();
-      const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
+      const c = config();
+      const { dynamo, eventBridge } = clients ?? {
+        dynamo: tracer.captureAWSv3Client(new DynamoDBClient({})),
+        eventBridge: tracer.captureAWSv3Client(new EventBridgeClient({})),
+      };
       return {
         // The scheduled evaluator's rules, silences and history (files merged with the alerts API).
         ...alertConfigPorts(dynamo, {
-          rulesDir: config.ALERT_RULES_DIR,
-          ...(config.ALERT_CONFIG_TABLE && { configTable: config.ALERT_CONFIG_TABLE }),
-          ...(config.ALERT_HISTORY_TABLE && { historyTable: config.ALERT_HISTORY_TABLE }),
-          rulesTtlMs: config.ALERT_RULES_TTL_MS,
-          ...(config.CONSOLE_BASE_URL && { consoleBaseUrl: config.CONSOLE_BASE_URL }),
+          rulesDir: c.ALERT_RULES_DIR,
+          ...(c.ALERT_CONFIG_TABLE && { configTable: c.ALERT_CONFIG_TABLE }),
+          ...(c.ALERT_HISTORY_TABLE && { historyTable: c.ALERT_HISTORY_TABLE }),
+          rulesTtlMs: c.ALERT_RULES_TTL_MS,
+          ...(c.CONSOLE_BASE_URL && { consoleBaseUrl: c.CONSOLE_BASE_URL }),
         }),
-        state: new DynamoAlertStateStore(dynamo, config.ALERT_STATE_TABLE),
-        slices: new DynamoAlertSliceStore(dynamo, config.ALERT_STATE_TABLE),
-        publisher: new EventBridgeEventPublisher(
-          tracer.captureAWSv3Client(new EventBridgeClient({})),
-          config.ALERT_BUS_NAME,
-        ),
-        queryBaseUrl: config.QUERY_API_URL,
-        concurrency: config.ALERT_CONCURRENCY,
+        state: new DynamoAlertStateStore(dynamo, c.ALERT_STATE_TABLE),
+        slices: new DynamoAlertSliceStore(dynamo, c.ALERT_STATE_TABLE),
+        publisher: new EventBridgeEventPublisher(eventBridge, c.ALERT_BUS_NAME),
+        queryBaseUrl: c.QUERY_API_URL,
+        concurrency: c.ALERT_CONCURRENCY,
       };
     },
   };

@@ -586,7 +586,11 @@ describe('EsmPoller against kinesalite', () => {
       maximumBatchingWindowMs: 60_000,
       checkpointStore: store,
     });
-    await new Promise((r) => setTimeout(r, 100));
+    // Until the records are read and waiting out the window (polled: kinesalite answers when it does).
+    await vi.waitFor(() => expect(esm.stats().reduce((n, s) => n + s.buffered, 0)).toBe(5), {
+      timeout: 10_000,
+      interval: 10,
+    });
 
     // Act
     const t0 = performance.now();

@@ -1,22 +1,26 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { EventBridgeEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StaticRuleSource } from '../../functions/shared/alerts/rule-source.js';
-import { RuleFileSchema } from '../../functions/shared/alerts/rules.js';
+import { InvalidAlertEventError } from '../../functions/notifiers/handler.js';
 import { LocalSecretSource } from '../../functions/shared/alerts/secrets.js';
 import { verifyWebhookSignature } from '../../functions/shared/alerts/signing.js';
 import { listDeadLetters, S3DeadLetterSink } from '../../functions/shared/dead-letter/s3-dead-letter-sink.js';
 import { localDynamoClient, localS3Client } from '../../local/aws-clients.js';
 import { type Emulators, startEmulators } from '../../local/emulators.js';
 import {
+  alertEventOf,
   type BusEvent,
+  eventBridgeEventOf,
   InProcessEventBus,
   matchesPattern,
   startLocalAlerting,
 } from '../../local/event-bus.js';
+import { ensureLocalAlertTables, localAlertingFunctions } from '../../local/functions.js';
 import {
   embeddedClickHouse,
   MemoryDeadLetters,
@@ -110,60 +114,117 @@ describe('in-process event bus', () => {
   });
 });
 
+describe('the bus as EventBridge: PutEvents in, the rule target gets the EventBridge event', () => {
+  it('routes each PutEvents entry by its source and detail, answering an event id per entry', async () => {
+    const got: EventBridgeEvent<string, unknown>[] = [];
+    const bus = new InProcessEventBus({ deadLetters: new MemoryDeadLetters() }).addRule({
+      name: 'webhook',
+      pattern: { source: ['otlp.alerts'], detail: { channels: { type: ['webhook'] } } },
+      target: async (e) => void got.push(eventBridgeEventOf(e)),
+    });
+    const out = await bus.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            Source: 'otlp.alerts',
+            DetailType: 'AlertFiring',
+            Time: new Date('2026-12-07T00:00:00Z'),
+            Detail: JSON.stringify({ channels: [{ type: 'webhook' }] }),
+          },
+          { Source: 'otlp.alerts', DetailType: 'AlertFiring', Detail: JSON.stringify({ channels: [] }) },
+        ],
+      }),
+    );
+    await bus.drain();
+    expect(out.FailedEntryCount).toBe(0);
+    expect(out.Entries?.map((e) => typeof e.EventId)).toEqual(['string', 'string']);
+    expect(got).toHaveLength(1);
+    expect(got[0]).toMatchObject({
+      source: 'otlp.alerts',
+      'detail-type': 'AlertFiring',
+      time: '2026-12-07T00:00:00.000Z',
+      detail: { channels: [{ type: 'webhook' }] },
+    });
+  });
+
+  it('an event that is not a valid alert is refused by the notifier’s own parsing', () => {
+    expect(() => alertEventOf(event({ not: 'an alert' }))).toThrow(InvalidAlertEventError);
+  });
+});
+
 describe('local alerting: evaluator on a timer, bus, notifiers posting over HTTP', () => {
   const HOOK = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:alerts/local-hook';
 
   it('a breach written to ClickHouse reaches the webhook signed; a failing endpoint is retried then dead-lettered', async () => {
     const now = Date.now();
     await writeRows(clickhouse, 'local', 'otel_traces', spans(10, { atMs: now - 30_000, error: true }));
-    const rules = RuleFileSchema.parse({
-      tenant: 'local',
-      channels: {
-        hook: { type: 'webhook', secret: HOOK },
-        broken: { type: 'slack', secret: 'env:BROKEN_SLACK_URL' },
-      },
-      rules: [
-        {
-          id: 'errors',
-          name: 'Errors',
-          severity: 'error',
-          runbook: 'https://runbooks.example.com/errors',
-          channels: ['hook', 'broken'],
-          kind: 'error_ratio',
-          window: '5m',
-          threshold: 0.1,
+    const rulesDir = await mkdtemp(join(tmpdir(), 'event-bus-rules-'));
+    await writeFile(
+      join(rulesDir, 'local.json'),
+      JSON.stringify({
+        tenant: 'local',
+        channels: {
+          hook: { type: 'webhook', secret: HOOK },
+          broken: { type: 'slack', secret: 'env:BROKEN_SLACK_URL' },
         },
-      ],
-    });
+        rules: [
+          {
+            id: 'errors',
+            name: 'Errors',
+            severity: 'error',
+            runbook: 'https://runbooks.example.com/errors',
+            channels: ['hook', 'broken'],
+            kind: 'error_ratio',
+            window: '5m',
+            threshold: 0.1,
+          },
+        ],
+      }),
+    );
     const lines: string[] = [];
     const deadLetters = new MemoryDeadLetters();
     receiver.failing.add('/broken');
-    const alerting = await startLocalAlerting({
-      clickhouse,
-      dynamo: localDynamoClient(emulators.dynamoEndpoint),
-      rules: new StaticRuleSource([rules]),
-      queryBaseUrl: 'http://127.0.0.1:4318',
-      secrets: new LocalSecretSource(
-        { [HOOK]: JSON.stringify({ url: `${receiver.url}/local`, hmacKey: 'local-hmac-key-123456' }) },
-        { BROKEN_SLACK_URL: `${receiver.url}/broken` },
-      ),
-      deadLetters,
+    const dynamo = localDynamoClient(emulators.dynamoEndpoint);
+    await ensureLocalAlertTables(dynamo);
+    const bus = new InProcessEventBus({ deadLetters, retry: { attempts: 2, baseDelayMs: 1 } });
+    // The functions as local mode composes them: each handler's own depsFromConfig.
+    const functions = localAlertingFunctions(
+      {
+        // The notifiers' own settings, read from the environment as in Lambda.
+        env: { NOTIFIER_ATTEMPTS: '2', NOTIFIER_BASE_DELAY_MS: '1' },
+        alertRulesDir: rulesDir,
+        alertStreamWindowSeconds: 0,
+        gatewayUrl: () => 'http://127.0.0.1:4318',
+      },
+      {
+        clickhouse,
+        dynamo,
+        bus,
+        notifierSecrets: new LocalSecretSource(
+          { [HOOK]: JSON.stringify({ url: `${receiver.url}/local`, hmacKey: 'local-hmac-key-123456' }) },
+          { BROKEN_SLACK_URL: `${receiver.url}/broken` },
+        ),
+        email: { publish: async () => undefined },
+      },
+    );
+    const original = receiver.requests.length;
+    let firstRound: () => void = () => undefined;
+    const evaluated = new Promise<void>((resolve) => {
+      firstRound = resolve;
+    });
+    const alerting = startLocalAlerting({
+      bus,
+      evaluator: functions.alertEvaluator(),
+      notifiers: functions.notifiers(),
       intervalMs: 100,
       log: (line) => lines.push(line),
-      notifierRetry: { attempts: 2, baseDelayMs: 1 },
-      busRetry: { attempts: 2, baseDelayMs: 1 },
+      onEvaluated: () => firstRound(),
     });
-    const original = receiver.requests.length;
-    const sent = () => receiver.requests.slice(original);
     try {
-      // The evaluator runs every 100 ms; wait for the delivery and for the dead letter.
-      for (
-        let i = 0;
-        i < 200 && (deadLetters.letters.length === 0 || !sent().some((r) => r.path === '/local'));
-        i++
-      ) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      // The first round runs at start and publishes; the bus's deliveries (retries and the dead
+      // letter included) are then awaited rather than polled for.
+      await evaluated;
+      await bus.drain();
     } finally {
       await alerting.close();
     }

@@ -193,11 +193,12 @@ describe('stream evaluator on the local poller', () => {
     expect(finals).toBe(0);
     expect(delivered('/in-window')).toHaveLength(0);
 
-    await start(stream, 'in-window', counting);
+    const second = await start(stream, 'in-window', counting);
     await vi.waitFor(() => expect(delivered('/in-window')).toHaveLength(1), { timeout: 15_000 });
+    // Caught up (every window's final invocation done, nothing buffered): nothing is left that
+    // could send twice.
+    await second.whenIdle();
     await bus.drain();
-    // More windows pass; nothing is sent twice.
-    await new Promise((r) => setTimeout(r, 2 * WINDOW_S * 1000));
     expect(delivered('/in-window')).toHaveLength(1);
     expectSigned('/in-window');
     const body = JSON.parse(delivered('/in-window')[0]!.body) as { status: string; value: number };
@@ -224,10 +225,11 @@ describe('stream evaluator on the local poller', () => {
     await vi.waitFor(() => expect(finals).toBeGreaterThanOrEqual(2), { timeout: 15_000 });
     await first.stop();
     // A restart from the checkpoint: if the window was not checkpointed it is decided once more.
-    await start(stream, 'after-decision', (event, context) =>
+    const restarted = await start(stream, 'after-decision', (event, context) =>
       handler(event as KinesisStreamTumblingWindowEvent, context as Context),
     );
-    await new Promise((r) => setTimeout(r, 2 * WINDOW_S * 1000));
+    // Caught up, every window decided (whenIdle waits for open windows' final invocations).
+    await restarted.whenIdle();
     await bus.drain();
     expect(delivered('/after-decision')).toHaveLength(1);
     expectSigned('/after-decision');

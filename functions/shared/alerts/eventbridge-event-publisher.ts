@@ -1,8 +1,5 @@
-import {
-  type EventBridgeClient,
-  PutEventsCommand,
-  type PutEventsRequestEntry,
-} from '@aws-sdk/client-eventbridge';
+import { PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import type { PutEventsClient } from '../tenants/quota-events.js';
 import { type AlertEvent, EventPublishError, type EventPublisher } from './events.js';
 
 /** PutEvents takes at most 10 entries per call. */
@@ -21,7 +18,8 @@ export class EventBridgeEventPublisher implements EventPublisher {
   private readonly retryDelayMs: number;
 
   constructor(
-    private readonly client: EventBridgeClient,
+    /** EventBridge's client, or local mode's in-process bus speaking the same PutEvents. */
+    private readonly client: PutEventsClient,
     private readonly busName: string,
     options: EventBridgeEventPublisherOptions = {},
   ) {

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AlertEvaluationError,
@@ -24,6 +23,7 @@ import { verifyWebhookSignature } from '../../../functions/shared/alerts/signing
 import { localDynamoClient } from '../../../local/aws-clients.js';
 import { type Emulators, startEmulators } from '../../../local/emulators.js';
 import { alertEventOf, InProcessEventBus } from '../../../local/event-bus.js';
+import { lambdaContext } from '../../../local/lambda-context.js';
 import {
   embeddedClickHouse,
   MemoryDeadLetters,
@@ -41,12 +41,13 @@ const T0 = Math.floor(Date.now() / MIN) * MIN;
 const HOOK_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:alerts/hook';
 const HMAC_KEY = 'test-hmac-key-0123456789';
 
-const context = {
+const context = lambdaContext({
   functionName: 'alert-evaluator',
-  awsRequestId: 'req-1',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:alert-evaluator',
-  getRemainingTimeInMillis: () => 60_000,
-} as unknown as Context;
+  requestId: 'req-1',
+  account: '123456789012',
+  // A constant remaining time: nothing here depends on the clock.
+  remaining: { constantMs: 60_000 },
+});
 
 let clickhouse: ClickHouseClient;
 let emulators: Emulators;

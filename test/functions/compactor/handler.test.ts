@@ -1,10 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import type { Context, ScheduledEvent } from 'aws-lambda';
+import type { ScheduledEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createCompactorHandler } from '../../../functions/compactor/handler.js';
 import { writeToLake } from '../../../functions/shared/lake/lake-writer.js';
+import { lambdaContext } from '../../../local/lambda-context.js';
 import { decoded, type LakeHarness, queryObjects, records, startLake } from '../shared/lake/support.js';
 import { sampleTraces } from '../shared/parquet/sample-rows.js';
 
@@ -21,7 +22,10 @@ const scheduled = {
   source: 'aws.events',
   time: '2026-11-23T14:00:00Z',
 } as unknown as ScheduledEvent;
-const context = { functionName: 'compactor', awsRequestId: 'req-1' } as unknown as Context;
+const context = lambdaContext({
+  functionName: 'compactor',
+  requestId: 'req-1',
+});
 
 describe('compactor handler', () => {
   it('publishes closed hours on its schedule so the Glue table path holds every staged row', async () => {

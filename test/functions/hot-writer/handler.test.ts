@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Context, KinesisStreamBatchResponse, KinesisStreamRecord } from 'aws-lambda';
+import type { KinesisStreamBatchResponse, KinesisStreamRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createHotWriterHandler, type HotWriterDeps } from '../../../functions/hot-writer/handler.js';
 import { createRemoteClickHouse } from '../../../functions/shared/clickhouse/connect.js';
@@ -18,6 +18,7 @@ import {
 import { applyMigrations } from '../../../functions/shared/clickhouse/migrations.js';
 import type { DeadLetter, DeadLetterSink } from '../../../functions/shared/dead-letter/dead-letter.js';
 import { TABLE_NAMES } from '../../../functions/shared/schema/columns.js';
+import { lambdaContext } from '../../../local/lambda-context.js';
 import { openClickHouse, type TestClickHouse } from '../../support/clickhouse.js';
 import {
   batchOf,
@@ -41,12 +42,13 @@ class MemoryDeadLetters implements DeadLetterSink {
   }
 }
 
-const context = {
+const context = lambdaContext({
   functionName: 'hot-writer',
-  awsRequestId: 'req-1',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:hot-writer',
-  getRemainingTimeInMillis: () => 60_000,
-} as unknown as Context;
+  requestId: 'req-1',
+  account: '123456789012',
+  // A constant remaining time: nothing here depends on the clock.
+  remaining: { constantMs: 60_000 },
+});
 
 let client: ClickHouseClient;
 let connection: TestClickHouse;

@@ -1,10 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
-import type { Context, KinesisStreamEvent } from 'aws-lambda';
+import type { KinesisStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLakeWriterHandler } from '../../../functions/lake-writer/handler.js';
 import type { ObjectStore } from '../../../functions/shared/lake/object-store.js';
+import { lambdaContext } from '../../../local/lambda-context.js';
 import {
   type LakeHarness,
   MemoryDeadLetterSink,
@@ -22,11 +23,12 @@ afterAll(async () => {
   await lake.close();
 });
 
-const context = {
+const context = lambdaContext({
   functionName: 'lake-writer',
-  awsRequestId: 'req-1',
-  getRemainingTimeInMillis: () => 60_000,
-} as unknown as Context;
+  requestId: 'req-1',
+  // A constant remaining time: nothing here depends on the clock.
+  remaining: { constantMs: 60_000 },
+});
 
 function kinesisEvent(
   recs: { shardId: string; sequenceNumber: string; data: Uint8Array }[],

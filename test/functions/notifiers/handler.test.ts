@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { Context, EventBridgeEvent } from 'aws-lambda';
+import type { EventBridgeEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createNotifierHandler, InvalidAlertEventError } from '../../../functions/notifiers/handler.js';
 import { type AlertEvent, buildAlertEvent } from '../../../functions/shared/alerts/events.js';
@@ -14,6 +14,7 @@ import {
 import { type ChannelType, RuleFileSchema } from '../../../functions/shared/alerts/rules.js';
 import { LocalSecretSource } from '../../../functions/shared/alerts/secrets.js';
 import { verifyWebhookSignature } from '../../../functions/shared/alerts/signing.js';
+import { lambdaContext } from '../../../local/lambda-context.js';
 import { type Receiver, startReceiver } from '../shared/alerts/support.js';
 
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -22,12 +23,13 @@ const arn = (name: string) => `arn:aws:secretsmanager:us-east-1:123456789012:sec
 const HMAC_KEY = 'receiver-shared-key-42';
 const NOW = Date.parse('2026-11-23T10:15:00.000Z');
 
-const context = {
+const context = lambdaContext({
   functionName: 'notifier',
-  awsRequestId: 'req-1',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:notifier',
-  getRemainingTimeInMillis: () => 30_000,
-} as unknown as Context;
+  requestId: 'req-1',
+  account: '123456789012',
+  // A constant remaining time: nothing here depends on the clock.
+  remaining: { constantMs: 30_000 },
+});
 
 let receiver: Receiver;
 

@@ -3,19 +3,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
+import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMigrateHandler, PHYSICAL_RESOURCE_ID } from '../../../../functions/migrate/handler.js';
 import { MIGRATIONS } from '../../../../functions/shared/clickhouse/migrations.js';
 import { createEmbeddedClickHouse } from '../../../../local/clickhouse-embedded.js';
+import { lambdaContext } from '../../../../local/lambda-context.js';
 
 // The migrate custom resource (functions/migrate) lives here: it is the schema's deployment path.
 
-const context = {
+const context = lambdaContext({
   functionName: 'migrate',
-  awsRequestId: 'r',
-  getRemainingTimeInMillis: () => 900_000,
-} as unknown as Context;
+  requestId: 'r',
+  // A constant remaining time: nothing here depends on the clock.
+  remaining: { constantMs: 900_000 },
+});
 
 function event(
   type: 'Create' | 'Update' | 'Delete',

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Context, KinesisStreamRecord } from 'aws-lambda';
+import type { KinesisStreamRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHotWriterHandler } from '../../../../functions/hot-writer/handler.js';
 import {
@@ -26,6 +26,7 @@ import {
   traceRandomness,
   validateRule,
 } from '../../../../functions/shared/sampling/sampling.js';
+import { lambdaContext } from '../../../../local/lambda-context.js';
 import { openClickHouse, type TestClickHouse } from '../../../support/clickhouse.js';
 import { batchOf, envelopeData, kinesisRecord, nsAgo } from '../clickhouse/support.js';
 
@@ -91,12 +92,13 @@ describe('sampling decisions (pure)', () => {
 
 // --- The hot writer with sampling on the embedded engine -------------------------------------------
 
-const context = {
+const context = lambdaContext({
   functionName: 'hot-writer',
-  awsRequestId: 'req-1',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:hot-writer',
-  getRemainingTimeInMillis: () => 60_000,
-} as unknown as Context;
+  requestId: 'req-1',
+  account: '123456789012',
+  // A constant remaining time: nothing here depends on the clock.
+  remaining: { constantMs: 60_000 },
+});
 
 interface GenSpan {
   readonly row: Record<string, unknown>;
