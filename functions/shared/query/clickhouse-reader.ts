@@ -1,16 +1,17 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import {
+  EDGES_1H_TABLE,
   LOG_COUNTS_1M_TABLE,
   LOG_COUNTS_TABLE,
   qualified,
   SERVICE_RED_1M_TABLE,
   SERVICE_RED_TABLE,
+  SPAN_COUNTS_1M_TABLE,
   TRACE_LOOKUP_TABLE,
 } from '../clickhouse/ddl.js';
 import type { TableName } from '../schema/columns.js';
 import {
   type ClickHouseStatement,
-  edgeParentRange,
   type HotRollups,
   logHistogramRawSql,
   logHistogramRollupSql,
@@ -18,7 +19,6 @@ import {
   metricBucketsSql,
   metricHistogramsSql,
   metricNamesSql,
-  serviceEdgesSql,
   serviceSeriesRawSql,
   serviceSeriesRollupSql,
   servicesRawSql,
@@ -28,6 +28,15 @@ import {
   traceSearchSql,
   traceSpansSql,
 } from './clickhouse-sql.js';
+import {
+  classifyHours,
+  closeEdgeHoursSql,
+  edgeHourCountsSql,
+  edgesSql,
+  hourRanges,
+  parentWindow,
+  planEdgeHours,
+} from './edge-rollup.js';
 import { QueryEngineError, QueryTimeoutError, QueryTooLargeError } from './errors.js';
 import { DEFAULT_MAX_RESPONSE_BYTES } from './limits.js';
 import {
@@ -95,6 +104,11 @@ export interface ClickHouseReaderOptions {
    * response cap; `Infinity` turns the cut off. @default DEFAULT_MAX_RESPONSE_BYTES
    */
   readonly maxPageBytes?: number;
+  /**
+   * Whether the service map may store the edges of closed hours it joined (EDGES_1H_TABLE), so the
+   * next query reads them; off (a read-only user), closed hours are joined on every query. @default true
+   */
+  readonly closeEdgeHours?: boolean;
   /** Most services returned. @default 1000 */
   readonly servicesLimit?: number;
   /** @default Date.now */
@@ -108,6 +122,8 @@ export function hotRollups(database?: string): HotRollups {
     serviceRed1m: qualified(SERVICE_RED_1M_TABLE, database),
     logCounts: qualified(LOG_COUNTS_TABLE, database),
     logCounts1m: qualified(LOG_COUNTS_1M_TABLE, database),
+    spanCounts1m: qualified(SPAN_COUNTS_1M_TABLE, database),
+    edges1h: qualified(EDGES_1H_TABLE, database),
   };
 }
 
@@ -305,6 +321,7 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
   private readonly maxBytesToRead: number;
   private readonly maxPageBytes: number;
   private readonly servicesLimit: number;
+  private readonly closeEdgeHours: boolean;
   private readonly now: () => number;
 
   constructor(
@@ -320,6 +337,7 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
     this.maxBytesToRead = options.maxBytesToRead ?? DEFAULT_MAX_BYTES_TO_READ;
     this.maxPageBytes = options.maxPageBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.servicesLimit = options.servicesLimit ?? 1000;
+    this.closeEdgeHours = options.closeEdgeHours ?? true;
     this.now = options.now ?? Date.now;
   }
 
@@ -398,16 +416,67 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
 
   async serviceEdges(q: ServicesQuery, budget: QueryBudget): Promise<TierResult<ServiceEdge>> {
     const stats = new StatsCollector(this, this.now);
-    const children = await this.sources.resolve('otel_traces', q.tenant, q.range);
-    if (!children) return stats.done([]);
-    const wide = edgeParentRange(q.range);
-    const parents = await this.sources.resolve('otel_traces', q.tenant, {
-      fromNs: BigInt(wide.parent_from_ns),
-      toNs: BigInt(wide.parent_to_ns),
-    });
-    if (!parents) return stats.done([]);
-    const stmt = serviceEdgesSql(q, children, prefixParams(parents, 'parent_src_'), this.servicesLimit * 10);
+    const limit = this.servicesLimit * 10;
+    // Without rollups (the lake), the whole range is joined; with them, only what is not closed.
+    const plan = this.rollups ? planEdgeHours(q.range, this.now()) : { hours: [], tail: [q.range] };
+    let usable: [number, string][] = [];
+    const tail = [...plan.tail];
+    if (this.rollups && plan.hours.length > 0) {
+      const rows = await this.run(edgeHourCountsSql(q.tenant, plan.hours, this.rollups), budget, stats);
+      const split = classifyHours(plan.hours, rows as { Kind: unknown; H: unknown; N: unknown }[]);
+      usable = split.usable;
+      if (split.stale.length > 0) {
+        const stored = this.closeEdgeHours && (await this.closeHours(q.tenant, split.stale, budget, stats));
+        if (stored) usable = [...usable, ...split.stale];
+        else tail.push(...hourRanges(split.stale.map(([h]) => h)));
+      }
+    }
+    const wide = tail.length > 0 ? coverOf(tail.map(parentWindow)) : undefined;
+    const children = wide && (await this.sources.resolve('otel_traces', q.tenant, coverOf(tail)));
+    const parents = wide && (await this.sources.resolve('otel_traces', q.tenant, wide));
+    const stmt = edgesSql(
+      q.tenant,
+      usable,
+      children && parents ? tail : [],
+      {
+        ...(this.rollups && { rollups: this.rollups }),
+        ...(children && { children }),
+        ...(parents && { parents: prefixParams(parents, 'parent_src_') }),
+      },
+      limit,
+    );
+    if (!stmt) return stats.done([]);
     return stats.done((await this.run(stmt, budget, stats)).map(toEdge));
+  }
+
+  /** Stores the edges of closed hours; false when the store failed (then they are joined). */
+  private async closeHours(
+    tenant: string,
+    hours: [number, string][],
+    budget: QueryBudget,
+    stats: StatsCollector,
+  ): Promise<boolean> {
+    const source = await this.sources.resolve(
+      'otel_traces',
+      tenant,
+      coverOf(hourRanges(hours.map(([h]) => h))),
+    );
+    if (!source || !this.rollups) return false;
+    const stmt = closeEdgeHoursSql(tenant, hours, this.rollups, source);
+    try {
+      await this.client.command({
+        query: stmt.sql,
+        query_params: stmt.params,
+        clickhouse_settings: {
+          max_execution_time: Math.max(1, Math.floor((budget.deadlineMs - this.now()) / 1000)),
+        },
+      });
+      stats.queries++;
+      return true;
+    } catch {
+      // A read-only user, or out of time: this answer joins the hours instead; a later query retries.
+      return false;
+    }
   }
 
   async logHistogram(q: LogHistogramQuery, budget: QueryBudget): Promise<TierResult<LogCount>> {
@@ -480,6 +549,17 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
       throw new QueryEngineError(this.tier, `the ${this.tier} tier query failed`, { cause: err });
     }
   }
+}
+
+/** The smallest range covering `ranges`. */
+function coverOf(ranges: readonly TimeRange[]): TimeRange {
+  let fromNs = ranges[0]!.fromNs;
+  let toNs = ranges[0]!.toNs;
+  for (const r of ranges) {
+    if (r.fromNs < fromNs) fromNs = r.fromNs;
+    if (r.toNs > toNs) toNs = r.toNs;
+  }
+  return { fromNs, toNs };
 }
 
 /** Renames a source's parameters so several sources can share one statement. */

@@ -41,6 +41,9 @@ export interface HotRollups {
   readonly serviceRed1m: string;
   readonly logCounts: string;
   readonly logCounts1m: string;
+  /** Spans per minute, and the closed hours' service-map edges (query/edge-rollup.ts). */
+  readonly spanCounts1m: string;
+  readonly edges1h: string;
 }
 
 const HOUR_MS = 3_600_000;
@@ -422,52 +425,6 @@ GROUP BY ServiceName, BucketMs
 ORDER BY ServiceName, BucketMs
 LIMIT ${MAX_SERIES_ROWS}`,
     params,
-  };
-}
-
-/**
- * Service-to-service edges, joined at query time: every span in the range whose parent span (same
- * trace) belongs to another service. Parents are read from a slightly wider range (see
- * EDGE_PARENT_LOOKBACK_MS); `parents` may be another source than `children` (the lake's files of
- * that wider range), its parameters already distinct.
- */
-export function serviceEdgesSql(
-  q: ServicesQuery,
-  children: TableSource,
-  parents: TableSource,
-  limit: number,
-): ClickHouseStatement {
-  const s = scope(q.tenant, q.range, 'Timestamp');
-  return {
-    // Joined on a 64-bit hash of (trace id, span id): about twice as fast as on the two strings
-    // (measured, ADR 0004). A wrong match needs two of the range's spans to collide: ~n²/2^65.
-    sql: `SELECT p.ServiceName AS Parent, c.ServiceName AS Child, count() AS Calls,
-  countIf(c.StatusCode IN {error_codes:Array(String)}) AS Errors,
-  quantilesTDigest(0.5, 0.95, 0.99)(c.Duration) AS Quantiles
-FROM (
-  SELECT cityHash64(TraceId, ParentSpanId) AS K, ServiceName, Duration, StatusCode
-  FROM ${children.expr}
-  WHERE ${s.where.join(' AND ')} AND ParentSpanId != ''
-) AS c
-INNER JOIN (
-  SELECT cityHash64(TraceId, SpanId) AS K, ServiceName
-  FROM ${parents.expr}
-  WHERE TenantId = {tenant:String}
-    AND Timestamp >= fromUnixTimestamp64Nano({parent_from_ns:Int64})
-    AND Timestamp < fromUnixTimestamp64Nano({parent_to_ns:Int64})
-) AS p ON c.K = p.K
-WHERE p.ServiceName != c.ServiceName
-GROUP BY Parent, Child
-ORDER BY Parent, Child
-LIMIT {limit:UInt32}`,
-    params: {
-      ...children.params,
-      ...parents.params,
-      ...s.params,
-      ...edgeParentRange(q.range),
-      error_codes: ERROR_CODES,
-      limit,
-    },
   };
 }
 
