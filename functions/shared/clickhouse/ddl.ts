@@ -73,6 +73,17 @@ export const SPAN_COUNTS_1M_MV = 'otel_traces_span_counts_1m_mv';
 export const EDGES_1H_TABLE = 'otel_traces_edges_1h';
 
 /**
+ * Metric names per (tenant, hour, type, name) with their unit, description and up to
+ * METRIC_NAME_SERVICES services (migration 7), fed by a view on each metric table: the console's
+ * list of metric names reads it for the whole hours of a range instead of every data point. Read
+ * with `anyMerge(Unit)`, `anyMerge(Description)`, `groupUniqArrayMerge(METRIC_NAME_SERVICES)(Services)`.
+ */
+export const METRIC_NAMES_1H_TABLE = 'otel_metrics_names_1h';
+/** Most services listed per metric name. */
+export const METRIC_NAME_SERVICES = 100;
+const METRIC_TABLE_PREFIX = 'otel_metrics_';
+
+/**
  * Which (table, stream position) pairs the hot writer had written, before dedup moved to the
  * rows' EnvelopeId (ADR 0004). No longer written; kept so no migration has to drop it (its TTL
  * empties it).
@@ -105,6 +116,7 @@ export const TENANT_TABLES: readonly string[] = [
   LOG_COUNTS_1M_TABLE,
   SPAN_COUNTS_1M_TABLE,
   EDGES_1H_TABLE,
+  METRIC_NAMES_1H_TABLE,
   USAGE_TABLE,
   SAMPLING_RULES_TABLE,
   SAMPLING_KEEP_TABLE,
@@ -394,8 +406,9 @@ export function minuteRollupStatements(options: DdlOptions = {}): string[] {
 
 /**
  * Migration 7: the span counts per minute (a view, back-filled from the stored spans while empty)
- * and the table of closed hours' edges (filled by the query path, see EDGES_1H_TABLE). Replacing:
- * two queries closing the same hour with the same count write the same rows, kept once (read FINAL).
+ * and the table of closed hours' edges (filled by the query path, see EDGES_1H_TABLE; Replacing:
+ * two queries closing the same hour with the same count write the same rows, kept once, read FINAL),
+ * and the metric names per hour (views, back-filled likewise).
  */
 export function edgeRollupStatements(options: DdlOptions = {}): string[] {
   const db = options.database;
@@ -434,6 +447,44 @@ PARTITION BY toDate(Hour)
 ORDER BY (TenantId, Hour, InputSpans, Parent, Child)
 TTL ${ttlExpression('Hour', days)}
 SETTINGS ${TABLE_SETTINGS}`,
+    ...metricNameStatements(options),
+  ];
+}
+
+/** The metric names table, back-filled from every metric table while empty, and a view per table. */
+function metricNameStatements(options: DdlOptions): string[] {
+  const db = options.database;
+  const names = qualified(METRIC_NAMES_1H_TABLE, db);
+  const metricTables = TABLE_NAMES.filter((t) => t.startsWith(METRIC_TABLE_PREFIX));
+  const select = (table: string) => `SELECT TenantId, toStartOfHour(TimeUnix) AS Hour,
+  '${table.slice(METRIC_TABLE_PREFIX.length)}' AS MetricType, MetricName,
+  anyState(MetricUnit) AS Unit, anyState(MetricDescription) AS Description,
+  groupUniqArrayState(${METRIC_NAME_SERVICES})(toString(ServiceName)) AS Services
+FROM ${qualified(table, db)}`;
+  const group = 'GROUP BY TenantId, Hour, MetricName';
+  return [
+    `CREATE TABLE IF NOT EXISTS ${names} (
+  TenantId LowCardinality(String),
+  Hour DateTime,
+  MetricType LowCardinality(String),
+  MetricName String,
+  Unit AggregateFunction(any, String),
+  Description AggregateFunction(any, String),
+  Services AggregateFunction(groupUniqArray(${METRIC_NAME_SERVICES}), String)
+) ENGINE = AggregatingMergeTree
+PARTITION BY toDate(Hour)
+ORDER BY (TenantId, MetricName, MetricType, Hour)
+TTL ${ttlExpression('Hour', retention(options))}
+SETTINGS ${TABLE_SETTINGS}`,
+    // The guard is evaluated once, before any branch inserts: all see the table empty or none.
+    `INSERT INTO ${names}
+${metricTables.map((t) => `${select(t)}\nWHERE (SELECT count() FROM ${names}) = 0\n${group}`).join('\nUNION ALL\n')}`,
+    ...metricTables.map(
+      (t) =>
+        `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(`${METRIC_NAMES_1H_TABLE}_${t.slice(METRIC_TABLE_PREFIX.length)}_mv`, db)} TO ${names} AS
+${select(t)}
+${group}`,
+    ),
   ];
 }
 
@@ -545,6 +596,7 @@ export const RETENTION_TABLES: ReadonlyArray<{
   { table: LOG_COUNTS_1M_TABLE, timeExpr: 'Minute', signal: 'logs' },
   { table: SPAN_COUNTS_1M_TABLE, timeExpr: 'Minute', signal: 'traces' },
   { table: EDGES_1H_TABLE, timeExpr: 'Hour', signal: 'traces' },
+  { table: METRIC_NAMES_1H_TABLE, timeExpr: 'Hour', signal: 'metrics' },
 ];
 
 /**

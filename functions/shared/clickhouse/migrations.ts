@@ -88,7 +88,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 7,
-    name: "service map: span counts per minute and closed hours' edges",
+    name: "span counts per minute, closed hours' service-map edges, metric names per hour",
     statements: edgeRollupStatements,
   },
 ];

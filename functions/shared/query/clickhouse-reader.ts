@@ -3,6 +3,7 @@ import {
   EDGES_1H_TABLE,
   LOG_COUNTS_1M_TABLE,
   LOG_COUNTS_TABLE,
+  METRIC_NAMES_1H_TABLE,
   qualified,
   SERVICE_RED_1M_TABLE,
   SERVICE_RED_TABLE,
@@ -18,6 +19,7 @@ import {
   logSearchSql,
   metricBucketsSql,
   metricHistogramsSql,
+  metricNamesRollupSql,
   metricNamesSql,
   serviceSeriesRawSql,
   serviceSeriesRollupSql,
@@ -124,6 +126,7 @@ export function hotRollups(database?: string): HotRollups {
     logCounts1m: qualified(LOG_COUNTS_1M_TABLE, database),
     spanCounts1m: qualified(SPAN_COUNTS_1M_TABLE, database),
     edges1h: qualified(EDGES_1H_TABLE, database),
+    metricNames1h: qualified(METRIC_NAMES_1H_TABLE, database),
   };
 }
 
@@ -500,7 +503,8 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
       if (source) sources.push({ type, source: prefixParams(source, `src_${type}_`) });
     }
     if (sources.length === 0) return stats.done([]);
-    return stats.done((await this.run(metricNamesSql(q, sources), budget, stats)).map(toMetricName));
+    const stmt = this.rollups ? metricNamesRollupSql(q, this.rollups, sources) : metricNamesSql(q, sources);
+    return stats.done((await this.run(stmt, budget, stats)).map(toMetricName));
   }
 
   async metricHistograms(q: MetricQuery, budget: QueryBudget): Promise<TierResult<HistogramBucket>> {

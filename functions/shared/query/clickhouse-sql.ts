@@ -1,3 +1,4 @@
+import { METRIC_NAME_SERVICES } from '../clickhouse/ddl.js';
 import {
   EDGE_PARENT_LOOKAHEAD_MS,
   EDGE_PARENT_LOOKBACK_MS,
@@ -44,6 +45,8 @@ export interface HotRollups {
   /** Spans per minute, and the closed hours' service-map edges (query/edge-rollup.ts). */
   readonly spanCounts1m: string;
   readonly edges1h: string;
+  /** Metric names per hour. */
+  readonly metricNames1h: string;
 }
 
 const HOUR_MS = 3_600_000;
@@ -498,7 +501,7 @@ LIMIT ${MAX_SERIES_ROWS}`,
 /** Most metric names listed. */
 export const MAX_METRIC_NAMES = 1000;
 /** Most services listed per metric name. */
-export const MAX_SERVICES_PER_METRIC = 100;
+export const MAX_SERVICES_PER_METRIC = METRIC_NAME_SERVICES;
 
 /** The metric names of every metric table in the range, with type, unit, description and services. */
 export function metricNamesSql(
@@ -570,5 +573,57 @@ GROUP BY Grp, BucketMs, Bounds
 ORDER BY Grp, BucketMs
 LIMIT ${MAX_SERIES_ROWS}`,
     params: { ...source.params, ...m.params },
+  };
+}
+
+/**
+ * Metric names from the hourly names rollup for the whole hours of the range and from the points
+ * of the minutes before the first and after the last (hot tier): the same list as metricNamesSql,
+ * reading a row per (name, hour) instead of every point.
+ */
+export function metricNamesRollupSql(
+  q: MetricNamesQuery,
+  rollups: HotRollups,
+  sources: ReadonlyArray<{ readonly type: MetricType; readonly source: TableSource }>,
+): ClickHouseStatement {
+  const h0 = ceilToHour(q.range.fromNs);
+  const h1 = floorToHour(q.range.toNs);
+  if (h0 >= h1) return metricNamesSql(q, sources);
+  const params: Record<string, unknown> = { tenant: q.tenant, h0: h0.toString(), h1: h1.toString() };
+  const text = q.text !== undefined ? ' AND positionCaseInsensitiveUTF8(MetricName, {text:String}) > 0' : '';
+  if (q.text !== undefined) params.text = q.text;
+  const edges: TimeRange[] = [
+    { fromNs: q.range.fromNs, toNs: h0 },
+    { fromNs: h1, toNs: q.range.toNs },
+  ].filter((r) => r.fromNs < r.toNs);
+  const branches = [
+    `SELECT MetricType, MetricName, Unit, Description, Services FROM ${rollups.metricNames1h}
+  WHERE TenantId = {tenant:String} AND Hour >= fromUnixTimestamp64Nano({h0:Int64})
+    AND Hour < fromUnixTimestamp64Nano({h1:Int64})${text}`,
+  ];
+  edges.forEach((r, i) => {
+    params[`e${i}_from`] = r.fromNs.toString();
+    params[`e${i}_to`] = r.toNs.toString();
+    for (const { type, source } of sources) {
+      Object.assign(params, source.params);
+      branches.push(`SELECT '${type}' AS MetricType, MetricName, anyState(MetricUnit) AS Unit,
+    anyState(MetricDescription) AS Description,
+    groupUniqArrayState(${MAX_SERVICES_PER_METRIC})(toString(ServiceName)) AS Services
+  FROM ${source.expr}
+  WHERE TenantId = {tenant:String} AND TimeUnix >= fromUnixTimestamp64Nano({e${i}_from:Int64})
+    AND TimeUnix < fromUnixTimestamp64Nano({e${i}_to:Int64})${text}
+  GROUP BY MetricName`);
+    }
+  });
+  return {
+    sql: `SELECT MetricType, MetricName, anyMerge(Unit) AS Unit, anyMerge(Description) AS Description,
+  arraySort(groupUniqArrayMerge(${MAX_SERVICES_PER_METRIC})(Services)) AS Services
+FROM (
+  ${branches.join('\n  UNION ALL\n  ')}
+)
+GROUP BY MetricType, MetricName
+ORDER BY MetricName, MetricType
+LIMIT ${MAX_METRIC_NAMES}`,
+    params,
   };
 }

@@ -7,6 +7,7 @@ import {
   EDGES_1H_TABLE,
   LOG_COUNTS_1M_TABLE,
   LOG_COUNTS_TABLE,
+  METRIC_NAMES_1H_TABLE,
   MIGRATIONS_TABLE,
   physicalClickHouseType,
   SERVICE_RED_1M_TABLE,
@@ -62,6 +63,7 @@ describe('applyMigrations', () => {
       LOG_COUNTS_1M_TABLE,
       SPAN_COUNTS_1M_TABLE,
       EDGES_1H_TABLE,
+      METRIC_NAMES_1H_TABLE,
       WRITE_LEDGER_TABLE,
       ...TABLE_NAMES,
     ]) {
@@ -80,7 +82,11 @@ describe('applyMigrations', () => {
     expect(byName.get(LOG_COUNTS_TABLE)?.engine).toBe('SummingMergeTree');
     expect(byName.get(SPAN_COUNTS_1M_TABLE)?.engine).toBe('SummingMergeTree');
     expect(byName.get(EDGES_1H_TABLE)?.engine).toBe('ReplacingMergeTree');
-    expect([...byName.values()].filter((t) => t.engine === 'MaterializedView')).toHaveLength(6);
+    expect(byName.get(METRIC_NAMES_1H_TABLE)?.engine).toBe('AggregatingMergeTree');
+    // Trace lookup, RED and log counts (hour, minute), span counts, metric names (one per metric table).
+    expect([...byName.values()].filter((t) => t.engine === 'MaterializedView')).toHaveLength(
+      6 + TABLE_NAMES.filter((t) => t.startsWith('otel_metrics_')).length,
+    );
   });
 
   it('is a no-op the second time and records each version once', async () => {
