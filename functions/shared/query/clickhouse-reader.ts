@@ -29,6 +29,7 @@ import {
   traceLookupSql,
   traceSearchSql,
   traceSpansSql,
+  tracesWithSpansInSql,
 } from './clickhouse-sql.js';
 import {
   classifyHours,
@@ -68,7 +69,7 @@ import {
   type TraceSearchQuery,
   type TraceSummary,
 } from './model.js';
-import type { TimeRange } from './time.js';
+import { NS_PER_MS, type TimeRange } from './time.js';
 
 /**
  * The TelemetryReader over ClickHouse: the hot tier's tables, or (local mode) the lake's Parquet
@@ -283,6 +284,11 @@ const toHistogram = (r: Row): HistogramBucket => ({
 export const DEFAULT_MAX_ROWS_TO_READ = 100_000_000;
 export const DEFAULT_MAX_BYTES_TO_READ = 10 * 1024 ** 3;
 
+/** Windows a hot trace search tries, newest first, before the whole range (see searchTraces). */
+const TRACE_SEARCH_WINDOWS_MS = [3_600_000, 6 * 3_600_000, 36 * 3_600_000];
+/** Extra traces a window fetches, for those that turn out to start before it. */
+const TRACE_SEARCH_SLACK = 50;
+
 /** ClickHouse's TIMEOUT_EXCEEDED and TOO_SLOW (estimated to exceed max_execution_time). */
 const TIMEOUT_CODES = new Set(['159', '160']);
 /** TOO_MANY_ROWS, TOO_MANY_BYTES: a read cap (max_rows_to_read, max_bytes_to_read) was hit. */
@@ -369,6 +375,32 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
     const stats = new StatsCollector(this, this.now);
     const source = await this.sources.resolve('otel_traces', q.tenant, q.range);
     if (!source) return stats.done([]);
+    // Hot tier: the newest traces are in the newest spans. Search the last hour of the range first
+    // (then wider), and accept the page when enough traces start inside that window: a trace
+    // starts there if none of its matching spans lies before it (checked by trace id), and then
+    // all of them lie inside it, so its figures are whole; every other trace starts earlier.
+    if (this.rollups) {
+      for (const ms of TRACE_SEARCH_WINDOWS_MS) {
+        const windowFrom = q.range.toNs - BigInt(ms) * NS_PER_MS;
+        if (windowFrom <= q.range.fromNs) break;
+        const window = { fromNs: windowFrom, toNs: q.range.toNs };
+        const rows = await this.run(
+          traceSearchSql({ ...q, range: window, limit: q.limit + TRACE_SEARCH_SLACK }, source),
+          budget,
+          stats,
+        );
+        if (rows.length < q.limit) continue;
+        const ids = rows.map((r) => str(r.TraceId));
+        const before = { fromNs: q.range.fromNs, toNs: windowFrom };
+        const earlier = new Set(
+          (await this.run(tracesWithSpansInSql(q, before, ids, source), budget, stats)).map((r) =>
+            str(r.TraceId),
+          ),
+        );
+        const starting = rows.filter((r) => !earlier.has(str(r.TraceId)));
+        if (starting.length >= q.limit) return stats.done(starting.slice(0, q.limit).map(toTraceSummary));
+      }
+    }
     return stats.done((await this.run(traceSearchSql(q, source), budget, stats)).map(toTraceSummary));
   }
 

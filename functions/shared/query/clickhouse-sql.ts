@@ -162,15 +162,10 @@ LIMIT {limit:UInt32}`,
   };
 }
 
-export function traceSearchSql(q: TraceSearchQuery, source: TableSource): ClickHouseStatement {
-  const s = scope(q.tenant, q.range, 'Timestamp');
-  const where = [...s.where];
-  const params: Record<string, unknown> = {
-    ...source.params,
-    ...s.params,
-    limit: q.limit,
-    error_codes: ERROR_CODES,
-  };
+/** The span filters of a trace search (service, operation, duration, status), without tenant and time. */
+function traceSearchFilters(q: TraceSearchQuery): { where: string[]; params: Record<string, unknown> } {
+  const where: string[] = [];
+  const params: Record<string, unknown> = {};
   if (q.service !== undefined) {
     where.push('ServiceName = {service:String}');
     params.service = q.service;
@@ -187,6 +182,20 @@ export function traceSearchSql(q: TraceSearchQuery, source: TableSource): ClickH
     where.push('StatusCode IN {status_codes:Array(String)}');
     params.status_codes = STATUS_CODES[q.status];
   }
+  return { where, params };
+}
+
+export function traceSearchSql(q: TraceSearchQuery, source: TableSource): ClickHouseStatement {
+  const s = scope(q.tenant, q.range, 'Timestamp');
+  const f = traceSearchFilters(q);
+  const where = [...s.where, ...f.where];
+  const params: Record<string, unknown> = {
+    ...source.params,
+    ...s.params,
+    ...f.params,
+    limit: q.limit,
+    error_codes: ERROR_CODES,
+  };
   let having = '';
   if (q.after) {
     having = `\nHAVING min(Timestamp) < fromUnixTimestamp64Nano({after_ns:Int64})
@@ -204,6 +213,26 @@ GROUP BY TraceId${having}
 ORDER BY min(Timestamp) DESC, TraceId DESC
 LIMIT {limit:UInt32}`,
     params,
+  };
+}
+
+/**
+ * Which of `traceIds` have a span matching the search in `range` (the part of a search's range
+ * before the window it was answered from): their start lies there, not in the window.
+ */
+export function tracesWithSpansInSql(
+  q: TraceSearchQuery,
+  range: TimeRange,
+  traceIds: readonly string[],
+  source: TableSource,
+): ClickHouseStatement {
+  const s = scope(q.tenant, range, 'Timestamp');
+  const f = traceSearchFilters(q);
+  return {
+    sql: `SELECT DISTINCT TraceId
+FROM ${source.expr}
+WHERE ${[...s.where, 'TraceId IN {trace_ids:Array(String)}', ...f.where].join(' AND ')}`,
+    params: { ...source.params, ...s.params, ...f.params, trace_ids: traceIds },
   };
 }
 
