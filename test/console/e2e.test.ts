@@ -270,18 +270,11 @@ describe.skipIf(!hasChromium)(`the console in a browser (needs ${CHROMIUM})`, ()
       .poll(() => rule.locator('.badge').textContent(), { timeout: 10_000 })
       .toMatch(/^(ok|pending|firing)$/);
     // The evaluator runs every 5 s here (browser-support.ts): series appear once it has stored a
-    // pending or firing one. The page reads the state when it opens, so open it again until then.
+    // pending or firing one. The page reads the states again every ALERTS_REFRESH_MS while open,
+    // so they appear without a reload.
     const series = page.locator('[data-testid="alert-states"] tbody tr');
-    await expect
-      .poll(
-        async () => {
-          if ((await series.count()) === 0) await page.reload();
-          return series.count();
-        },
-        { timeout: 60_000, interval: 2_000 },
-      )
-      .toBeGreaterThan(0);
-  }, 90_000);
+    await expect.poll(() => series.count(), { timeout: 75_000, interval: 2_000 }).toBeGreaterThan(0);
+  }, 100_000);
 
   it('charts services over time and a histogram as percentiles', async () => {
     await page.goto(`${demo.url}/#/services?${rangeQs}`);
