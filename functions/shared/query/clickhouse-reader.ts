@@ -284,8 +284,8 @@ const toHistogram = (r: Row): HistogramBucket => ({
 export const DEFAULT_MAX_ROWS_TO_READ = 100_000_000;
 export const DEFAULT_MAX_BYTES_TO_READ = 10 * 1024 ** 3;
 
-/** Windows a hot trace search tries, newest first, before the whole range (see searchTraces). */
-const TRACE_SEARCH_WINDOWS_MS = [3_600_000, 6 * 3_600_000, 36 * 3_600_000];
+/** Windows a hot trace or log search tries, newest first, before the whole range (see searchTraces). */
+const NEWEST_WINDOWS_MS = [3_600_000, 6 * 3_600_000, 36 * 3_600_000];
 /** Extra traces a window fetches, for those that turn out to start before it. */
 const TRACE_SEARCH_SLACK = 50;
 
@@ -380,7 +380,7 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
     // starts there if none of its matching spans lies before it (checked by trace id), and then
     // all of them lie inside it, so its figures are whole; every other trace starts earlier.
     if (this.rollups) {
-      for (const ms of TRACE_SEARCH_WINDOWS_MS) {
+      for (const ms of NEWEST_WINDOWS_MS) {
         const windowFrom = q.range.toNs - BigInt(ms) * NS_PER_MS;
         if (windowFrom <= q.range.fromNs) break;
         const window = { fromNs: windowFrom, toNs: q.range.toNs };
@@ -409,9 +409,26 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
     const source = await this.sources.resolve('otel_logs', q.tenant, q.range);
     if (!source) return stats.done([]);
     const maxBytes = Number.isFinite(this.maxPageBytes) ? this.maxPageBytes : undefined;
-    const rows = await this.run(logSearchSql(q, source, maxBytes), budget, stats);
-    const cut = rows.length > 0 && num(rows[0]!.Total) > rows.length;
-    return { ...stats.done(rows.map(toLog)), ...(cut && { cut: true }) };
+    const page = (rows: Row[]) => {
+      const cut = rows.length > 0 && num(rows[0]!.Total) > rows.length;
+      return { ...stats.done(rows.map(toLog)), ...(cut && { cut: true }) };
+    };
+    // Hot tier: the newest records are in the last hour before the page's end (then 6 h, 36 h). When
+    // that window holds a whole page, every record before it is older than all of them: same page.
+    if (this.rollups) {
+      const end =
+        q.atOrBeforeNs !== undefined && q.atOrBeforeNs < q.range.toNs ? q.atOrBeforeNs + 1n : q.range.toNs;
+      for (const ms of NEWEST_WINDOWS_MS) {
+        const windowFrom = end - BigInt(ms) * NS_PER_MS;
+        if (windowFrom <= q.range.fromNs) break;
+        const window = { fromNs: windowFrom, toNs: q.range.toNs };
+        const rows = await this.run(logSearchSql({ ...q, range: window }, source, maxBytes), budget, stats);
+        // Total: the records of the page before the size cut (the page is cut by LIMIT first).
+        const total = maxBytes === undefined ? rows.length : num(rows[0]?.Total);
+        if (total >= q.limit) return page(rows);
+      }
+    }
+    return page(await this.run(logSearchSql(q, source, maxBytes), budget, stats));
   }
 
   async metricBuckets(q: MetricQuery, budget: QueryBudget): Promise<TierResult<MetricBucket>> {

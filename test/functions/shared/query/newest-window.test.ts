@@ -8,14 +8,19 @@ import {
   HotTableSources,
   hotRollups,
 } from '../../../../functions/shared/query/clickhouse-reader.js';
-import type { TraceSearchQuery, TraceSummary } from '../../../../functions/shared/query/model.js';
+import type {
+  LogSearchQuery,
+  TraceSearchQuery,
+  TraceSummary,
+} from '../../../../functions/shared/query/model.js';
 import { openClickHouse, type TestClickHouse } from '../../../support/clickhouse.js';
-import { batchOf, MINUTE, span, writeHot } from '../../query/support.js';
+import { batchOf, log, MINUTE, span, writeHot } from '../../query/support.js';
 
 /**
- * The hot trace search answered from the newest window of its range (then wider ones) against the
- * search over the whole range, on embedded ClickHouse: traces whose spans straddle the window
- * boundaries, filters that match only some of a trace's spans, and pages after a cursor.
+ * The hot trace and log searches answered from the newest window of their range (then wider ones)
+ * against the search over the whole range, on embedded ClickHouse: traces whose spans straddle the
+ * window boundaries, filters that match only some of a trace's spans, records tied on the boundary,
+ * pages after a cursor and pages cut for size.
  */
 
 const HOUR = 60 * MINUTE;
@@ -67,6 +72,27 @@ beforeAll(async () => {
   for (let i = 0; i < rows.length; i += 500) {
     await writeHot(ch.client, TENANT, [batchOf('otel_traces', rows.slice(i, i + 500))]);
   }
+  // Logs: bunches of records on the same instant, some exactly on a window's first nanosecond.
+  const logs: Record<string, unknown>[] = [];
+  const severities: [string, number][] = [
+    ['INFO', 9],
+    ['WARN', 13],
+    ['ERROR', 17],
+  ];
+  for (let i = 0; i < 1500; i++) {
+    const anchor = anchors[i % 3]!;
+    const at =
+      i % 4 === 0
+        ? anchor
+        : i % 2 === 0
+          ? anchor - 5 * MINUTE + rnd() * 10 * MINUTE
+          : FROM + rnd() * (TO - FROM);
+    const body = `record ${i} ${'x'.repeat(Math.floor(rnd() * 400))}`;
+    logs.push(log(Math.round(at), SERVICES[i % 3]!, severities[i % 3]!, body));
+  }
+  for (let i = 0; i < logs.length; i += 500) {
+    await writeHot(ch.client, TENANT, [batchOf('otel_logs', logs.slice(i, i + 500))]);
+  }
 }, 120_000);
 
 afterAll(async () => {
@@ -74,12 +100,13 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const reader = (rollups: boolean) =>
+const reader = (rollups: boolean, maxPageBytes?: number) =>
   new ClickHouseTelemetryReader(ch.client, {
     tier: 'hot',
     engine: 'clickhouse',
     sources: new HotTableSources(),
     ...(rollups && { rollups: hotRollups() }),
+    ...(maxPageBytes !== undefined && { maxPageBytes }),
   });
 const budget = () => ({ deadlineMs: Date.now() + 20_000 });
 
@@ -112,6 +139,47 @@ describe('hot trace search from the newest window', () => {
           const last: TraceSummary | undefined = whole.rows[whole.rows.length - 1];
           if (!last) break;
           after = { startNs: BigInt(last.startTimeUnixNano), traceId: last.traceId };
+        }
+      }
+      if (label === 'no filter') expect(windowed).toBeGreaterThan(0);
+    });
+  }
+});
+
+describe('hot log search from the newest window', () => {
+  const filters: [string, Partial<LogSearchQuery>][] = [
+    ['no filter', {}],
+    ['service', { service: 'cart' }],
+    ['severity', { minSeverity: 13 }],
+    ['text', { text: 'RECORD 1' }],
+  ];
+  for (const [label, f] of filters) {
+    it(`pages through the same records as the whole-range search: ${label}`, async () => {
+      let windowed = 0;
+      for (const [limit, maxPageBytes] of [
+        [5, undefined],
+        [60, undefined],
+        [60, 6_000],
+        [30, Number.POSITIVE_INFINITY],
+      ] as const) {
+        let atOrBeforeNs: bigint | undefined;
+        for (let page = 0; page < 4; page++) {
+          const q: LogSearchQuery = {
+            tenant: TENANT,
+            range: { fromNs: BigInt(FROM) * 1_000_000n, toNs: BigInt(TO) * 1_000_000n },
+            limit,
+            ...f,
+            ...(atOrBeforeNs !== undefined && { atOrBeforeNs }),
+          };
+          const fast = await reader(true, maxPageBytes).searchLogs(q, budget());
+          const whole = await reader(false, maxPageBytes).searchLogs(q, budget());
+          expect(fast.rows).toEqual(whole.rows);
+          expect(fast.cut).toEqual(whole.cut);
+          if (fast.stats.queries === 1) windowed++;
+          const last = whole.rows[whole.rows.length - 1];
+          if (!last) break;
+          // The next page starts before the last record's instant (the API skips ties; not needed here).
+          atOrBeforeNs = BigInt(last.timeUnixNano) - 1n;
         }
       }
       if (label === 'no filter') expect(windowed).toBeGreaterThan(0);
