@@ -379,7 +379,8 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
     // (then wider), and accept the page when enough traces start inside that window: a trace
     // starts there if none of its matching spans lies before it (checked by trace id), and then
     // all of them lie inside it, so its figures are whole; every other trace starts earlier.
-    if (this.rollups) {
+    // Not with a duration or status filter: such pages are sparse, the windows would be wasted reads.
+    if (this.rollups && q.minDurationNs === undefined && q.status === undefined) {
       for (const ms of NEWEST_WINDOWS_MS) {
         const windowFrom = q.range.toNs - BigInt(ms) * NS_PER_MS;
         if (windowFrom <= q.range.fromNs) break;
@@ -415,7 +416,8 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
     };
     // Hot tier: the newest records are in the last hour before the page's end (then 6 h, 36 h). When
     // that window holds a whole page, every record before it is older than all of them: same page.
-    if (this.rollups) {
+    // Not with a text or trace filter: such pages are sparse (and a trace id skips by its index).
+    if (this.rollups && q.text === undefined && q.traceId === undefined) {
       const end =
         q.atOrBeforeNs !== undefined && q.atOrBeforeNs < q.range.toNs ? q.atOrBeforeNs + 1n : q.range.toNs;
       for (const ms of NEWEST_WINDOWS_MS) {
