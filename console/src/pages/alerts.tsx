@@ -1,3 +1,4 @@
+import { ALERTS_REFRESH_MS } from '../lib/api.js';
 import type { Route } from '../lib/route.js';
 import { formatInstant } from '../lib/time-range.js';
 import { Card, Query, RangeProblem } from '../ui/components.js';
@@ -50,12 +51,6 @@ const labelText = (labels: Record<string, string>) =>
 function StateBadge({ state }: { state: AlertStateName }) {
   return <span class={`badge state-${state}`}>{state}</span>;
 }
-
-/**
- * How often the page reads the series states and transitions again while it is open: the scheduled
- * evaluator runs every minute, the stream evaluator decides within seconds.
- */
-export const ALERTS_REFRESH_MS = 15_000;
 
 export function AlertsPage({ route }: { route: Route }) {
   const r = useResolvedRange(route);
