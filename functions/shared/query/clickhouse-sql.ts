@@ -1,7 +1,5 @@
 import { METRIC_NAME_SERVICES } from '../clickhouse/ddl.js';
 import {
-  EDGE_PARENT_LOOKAHEAD_MS,
-  EDGE_PARENT_LOOKBACK_MS,
   ENTRY_SPAN_KINDS,
   type LogHistogramQuery,
   type LogSearchQuery,
@@ -457,14 +455,6 @@ GROUP BY ServiceName, BucketMs
 ORDER BY ServiceName, BucketMs
 LIMIT ${MAX_SERIES_ROWS}`,
     params,
-  };
-}
-
-/** Where the service map looks for parents of the range's spans. */
-export function edgeParentRange(range: TimeRange): { parent_from_ns: string; parent_to_ns: string } {
-  return {
-    parent_from_ns: (range.fromNs - BigInt(EDGE_PARENT_LOOKBACK_MS) * NS_PER_MS).toString(),
-    parent_to_ns: (range.toNs + BigInt(EDGE_PARENT_LOOKAHEAD_MS) * NS_PER_MS).toString(),
   };
 }
 
