@@ -286,6 +286,8 @@ export const DEFAULT_MAX_BYTES_TO_READ = 10 * 1024 ** 3;
 
 /** Windows a hot trace or log search tries, newest first, before the whole range (see searchTraces). */
 const NEWEST_WINDOWS_MS = [3_600_000, 6 * 3_600_000, 36 * 3_600_000];
+/** After storing closed hours failed, how long the service map only joins them. */
+const EDGE_CLOSE_RETRY_MS = 10 * 60_000;
 /** Extra traces a window fetches, for those that turn out to start before it. */
 const TRACE_SEARCH_SLACK = 50;
 
@@ -331,6 +333,7 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
   private readonly maxPageBytes: number;
   private readonly servicesLimit: number;
   private readonly closeEdgeHours: boolean;
+  private closeRetryAtMs = 0;
   private readonly now: () => number;
 
   constructor(
@@ -480,7 +483,8 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
       const split = classifyHours(plan.hours, rows as { Kind: unknown; H: unknown; N: unknown }[]);
       usable = split.usable;
       if (split.stale.length > 0) {
-        const stored = this.closeEdgeHours && (await this.closeHours(q.tenant, split.stale, budget, stats));
+        const mayStore = this.closeEdgeHours && this.now() >= this.closeRetryAtMs;
+        const stored = mayStore && (await this.closeHours(q.tenant, split.stale, budget, stats));
         if (stored) usable = [...usable, ...split.stale];
         else tail.push(...hourRanges(split.stale.map(([h]) => h)));
       }
@@ -528,7 +532,9 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
       stats.queries++;
       return true;
     } catch {
-      // A read-only user, or out of time: this answer joins the hours instead; a later query retries.
+      // A read-only user, or out of time: this answer joins the hours instead. Not tried again for
+      // a while, so a user without INSERT does not pay a failing statement on every request.
+      this.closeRetryAtMs = this.now() + EDGE_CLOSE_RETRY_MS;
       return false;
     }
   }

@@ -228,6 +228,57 @@ describe('service map edges: closed hours from the rollup, the rest joined', () 
     expect(counts(readOnly.rows)).toEqual(counts(joined.rows));
   });
 
+  it('joins the hours when storing them fails (no INSERT right), and does not retry on every request', async () => {
+    let inserts = 0;
+    const readOnly = new Proxy(ch.client, {
+      get(target, prop, receiver) {
+        if (prop !== 'command') return Reflect.get(target, prop, receiver);
+        return async () => {
+          inserts++;
+          throw new Error('Code: 164. DB::Exception: readonly: Cannot execute query in readonly mode');
+        };
+      },
+    });
+    const r = new ClickHouseTelemetryReader(readOnly, {
+      tier: 'hot',
+      engine: 'clickhouse',
+      sources: new HotTableSources(),
+      rollups: hotRollups(),
+    });
+    // Hours no earlier query has stored: a range before the generated data's.
+    const range: TimeRange = {
+      fromNs: BigInt(H0 - 3 * HOUR) * 1_000_000n,
+      toNs: BigInt(H0 + 6 * HOUR) * 1_000_000n,
+    };
+    await write([
+      {
+        traceId: 'r'.repeat(32),
+        spanId: 'rp'.padEnd(16, '0'),
+        parentSpanId: '',
+        service: 'web',
+        atMs: H0 - 2 * HOUR,
+        durationMs: 5,
+        error: false,
+      },
+      {
+        traceId: 'r'.repeat(32),
+        spanId: 'rc'.padEnd(16, '0'),
+        parentSpanId: 'rp'.padEnd(16, '0'),
+        service: 'pay',
+        atMs: H0 - 2 * HOUR + 10,
+        durationMs: 3,
+        error: true,
+      },
+    ]);
+    const joined = await reader({ rollups: false }).serviceEdges({ tenant: TENANT, range }, budget());
+    const first = await r.serviceEdges({ tenant: TENANT, range }, budget());
+    const second = await r.serviceEdges({ tenant: TENANT, range }, budget());
+    expect(counts(first.rows)).toEqual(counts(joined.rows));
+    expect(counts(second.rows)).toEqual(counts(joined.rows));
+    expect(counts(joined.rows)['web->pay']?.calls).toBeGreaterThan(0);
+    expect(inserts).toBe(1);
+  });
+
   it('answers a range of whole closed hours from the rollup alone, and keeps tenants apart', async () => {
     const range: TimeRange = { fromNs: BigInt(H0) * 1_000_000n, toNs: BigInt(H0 + 4 * HOUR) * 1_000_000n };
     const r = await reader({ rollups: true }).serviceEdges({ tenant: TENANT, range }, budget());
