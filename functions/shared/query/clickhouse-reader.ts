@@ -286,7 +286,9 @@ export const DEFAULT_MAX_BYTES_TO_READ = 10 * 1024 ** 3;
 
 /** Windows a hot trace or log search tries, newest first, before the whole range (see searchTraces). */
 const NEWEST_WINDOWS_MS = [3_600_000, 6 * 3_600_000, 36 * 3_600_000];
-/** After storing closed hours failed, how long the service map only joins them. */
+/** READONLY, ACCESS_DENIED, NOT_ENOUGH_PRIVILEGES: this user may not store closed hours. */
+const NO_INSERT_CODES = new Set(['164', '497', '501']);
+/** After storing closed hours was refused, how long the service map only joins them. */
 const EDGE_CLOSE_RETRY_MS = 10 * 60_000;
 /** Extra traces a window fetches, for those that turn out to start before it. */
 const TRACE_SEARCH_SLACK = 50;
@@ -521,20 +523,31 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
     );
     if (!source || !this.rollups) return false;
     const stmt = closeEdgeHoursSql(tenant, hours, this.rollups, source);
+    const remainingMs = budget.deadlineMs - this.now();
+    if (remainingMs < 1_000) return false;
     try {
+      // The same caps as a read: storing hours reads what joining them would.
       await this.client.command({
         query: stmt.sql,
         query_params: stmt.params,
         clickhouse_settings: {
-          max_execution_time: Math.max(1, Math.floor((budget.deadlineMs - this.now()) / 1000)),
+          max_execution_time: Math.max(1, Math.min(this.maxExecutionSeconds, Math.floor(remainingMs / 1000))),
+          timeout_overflow_mode: 'throw',
+          max_rows_to_read: String(this.maxRowsToRead),
+          max_bytes_to_read: String(this.maxBytesToRead),
+          read_overflow_mode: 'throw',
         },
       });
       stats.queries++;
       return true;
-    } catch {
-      // A read-only user, or out of time: this answer joins the hours instead. Not tried again for
-      // a while, so a user without INSERT does not pay a failing statement on every request.
-      this.closeRetryAtMs = this.now() + EDGE_CLOSE_RETRY_MS;
+    } catch (err) {
+      // This answer joins the hours instead (and meets the same caps or timeout, with their status).
+      // Without the right to insert (a read-only user), storing is not tried again for a while, so
+      // such a user does not pay a failing statement on every request.
+      const code = (err as { code?: unknown }).code;
+      if (code === undefined || NO_INSERT_CODES.has(String(code))) {
+        this.closeRetryAtMs = this.now() + EDGE_CLOSE_RETRY_MS;
+      }
       return false;
     }
   }
