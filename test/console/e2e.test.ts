@@ -1,5 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALERTS_REFRESH_MS } from '../../console/src/lib/api.js';
 import {
   API_KEY,
   CHROMIUM,
@@ -270,18 +271,24 @@ describe.skipIf(!hasChromium)(`the console in a browser (needs ${CHROMIUM})`, ()
       .poll(() => rule.locator('.badge').textContent(), { timeout: 10_000 })
       .toMatch(/^(ok|pending|firing)$/);
     // The evaluator runs every 5 s here (browser-support.ts): series appear once it has stored a
-    // pending or firing one. The page reads the state when it opens, so open it again until then.
+    // pending or firing one. The page reads the states again every ALERTS_REFRESH_MS while open,
+    // so they appear without a reload.
     const series = page.locator('[data-testid="alert-states"] tbody tr');
-    await expect
-      .poll(
-        async () => {
-          if ((await series.count()) === 0) await page.reload();
-          return series.count();
-        },
-        { timeout: 60_000, interval: 2_000 },
-      )
-      .toBeGreaterThan(0);
-  }, 90_000);
+    await expect.poll(() => series.count(), { timeout: 75_000, interval: 2_000 }).toBeGreaterThan(0);
+    // And it keeps reading them while open: another GET of the states within a refresh period.
+    let polls = 0;
+    const onRequest = (r: { url(): string }) => {
+      if (new URL(r.url()).pathname === '/v1/alerts/state') polls++;
+    };
+    page.on('request', onRequest);
+    try {
+      await expect
+        .poll(() => polls, { timeout: ALERTS_REFRESH_MS + 10_000, interval: 1_000 })
+        .toBeGreaterThan(0);
+    } finally {
+      page.off('request', onRequest);
+    }
+  }, 100_000);
 
   it('charts services over time and a histogram as percentiles', async () => {
     await page.goto(`${demo.url}/#/services?${rangeQs}`);

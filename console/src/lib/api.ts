@@ -3,6 +3,12 @@
  * turn every failure into a problem that says what to do. No DOM here, so it is tested in node.
  */
 
+/**
+ * How often the alerts page reads the series states and transitions again while it is open: the
+ * scheduled evaluator runs every minute, the stream evaluator decides within seconds.
+ */
+export const ALERTS_REFRESH_MS = 15_000;
+
 export type ProblemKind =
   | 'unauthorized' // 401: the key is wrong or revoked
   | 'forbidden' // 403: the key lacks the query scope

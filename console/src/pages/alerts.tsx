@@ -1,8 +1,9 @@
+import { ALERTS_REFRESH_MS } from '../lib/api.js';
 import type { Route } from '../lib/route.js';
 import { formatInstant } from '../lib/time-range.js';
 import { Card, Query, RangeProblem } from '../ui/components.js';
 import { fmtNumber } from '../ui/format.js';
-import { iso, useQuery, useResolvedRange } from '../ui/state.js';
+import { iso, rangeOf, useQuery, useResolvedRange } from '../ui/state.js';
 
 /** GET /v1/alerts/rules (route 9). */
 interface Rule {
@@ -55,10 +56,13 @@ export function AlertsPage({ route }: { route: Route }) {
   const r = useResolvedRange(route);
   const ok = 'range' in r;
   const rules = useQuery<Rule[]>('/v1/alerts/rules', {});
-  const states = useQuery<SeriesState[]>('/v1/alerts/state', {});
+  const states = useQuery<SeriesState[]>('/v1/alerts/state', {}, { refreshMs: ALERTS_REFRESH_MS });
+  // A range ending now asks without `to` (the API's now), so each refresh sees new transitions.
+  const live = rangeOf(route).to === 'now';
   const history = useQuery<Transition[]>(
     ok ? '/v1/alerts/history' : undefined,
-    ok ? { from: iso(r.range.fromMs), to: iso(r.range.toMs), limit: 200 } : {},
+    ok ? { from: iso(r.range.fromMs), ...(!live && { to: iso(r.range.toMs) }), limit: 200 } : {},
+    { refreshMs: ALERTS_REFRESH_MS },
   );
   const stateByRule = (id: string) =>
     states.status === 'ok' ? states.data.data.filter((s) => s.ruleId === id) : [];

@@ -120,18 +120,36 @@ export type QueryState<T> =
   | { readonly status: 'ok'; readonly data: T }
   | { readonly status: 'error'; readonly problem: Problem };
 
-/** GETs `path` whenever the key of the request changes; `undefined` path = not yet. */
+/**
+ * GETs `path` whenever the key of the request changes; `undefined` path = not yet. With
+ * `refreshMs`, GETs it again that often while the tab is visible, showing the last answer meanwhile.
+ */
 export function useQuery<T, M = import('../lib/api.js').Meta>(
   path: string | undefined,
   params: Params,
+  options: { readonly refreshMs?: number } = {},
 ): QueryState<Page<T, M>> {
   const key = path === undefined ? '' : `${path}?${JSON.stringify(params)}`;
   const [state, setState] = useState<QueryState<Page<T, M>>>({ status: 'loading' });
+  const [poll, setPoll] = useState(0);
   const last = useRef<Page<T, M> | undefined>(undefined);
+  const lastKey = useRef('');
+  const { refreshMs } = options;
+  useEffect(() => {
+    if (path === undefined || refreshMs === undefined) return;
+    const timer = setInterval(() => {
+      if (!document.hidden) setPoll((n) => n + 1);
+    }, refreshMs);
+    return () => clearInterval(timer);
+  }, [key, refreshMs]);
   useEffect(() => {
     if (path === undefined) return;
     const ctrl = new AbortController();
-    setState(last.current ? { status: 'loading', data: last.current } : { status: 'loading' });
+    // A poll of the same request keeps showing its answer; a new request shows it as refreshing.
+    if (lastKey.current !== key) {
+      setState(last.current ? { status: 'loading', data: last.current } : { status: 'loading' });
+    }
+    lastKey.current = key;
     api.get<T, M>(path, params, ctrl.signal).then(
       (page) => {
         last.current = page;
@@ -149,7 +167,7 @@ export function useQuery<T, M = import('../lib/api.js').Meta>(
       },
     );
     return () => ctrl.abort();
-  }, [key]);
+  }, [key, poll]);
   return state;
 }
 

@@ -60,6 +60,30 @@ export const SERVICE_RED_1M_MV = 'otel_traces_service_red_1m_mv';
 export const LOG_COUNTS_1M_TABLE = 'otel_logs_counts_1m';
 export const LOG_COUNTS_1M_MV = 'otel_logs_counts_1m_mv';
 /**
+ * The service map's rollups (migration 7). SPAN_COUNTS_1M_TABLE counts every span per (tenant,
+ * minute), by a view, so it is exact whatever the batches. EDGES_1H_TABLE holds the
+ * service-to-service edges of a *closed* hour, computed by the query-time join (query/edge-rollup.ts)
+ * once the hour and its parent window are past, with `InputSpans`: how many spans that window held
+ * when it was computed. An hour's rows are used only while the window still holds that many spans:
+ * a late span (a parent or child in a later batch) changes the count, and the hour is joined again.
+ * A row with Parent = Child = '' marks a closed hour (an edge always joins two services).
+ */
+export const SPAN_COUNTS_1M_TABLE = 'otel_traces_span_counts_1m';
+export const SPAN_COUNTS_1M_MV = 'otel_traces_span_counts_1m_mv';
+export const EDGES_1H_TABLE = 'otel_traces_edges_1h';
+
+/**
+ * Metric names per (tenant, hour, type, name) with their unit, description and up to
+ * METRIC_NAME_SERVICES services (migration 7), fed by a view on each metric table: the console's
+ * list of metric names reads it for the whole hours of a range instead of every data point. Read
+ * with `anyMerge(Unit)`, `anyMerge(Description)`, `groupUniqArrayMerge(METRIC_NAME_SERVICES)(Services)`.
+ */
+export const METRIC_NAMES_1H_TABLE = 'otel_metrics_names_1h';
+/** Most services listed per metric name. */
+export const METRIC_NAME_SERVICES = 100;
+const METRIC_TABLE_PREFIX = 'otel_metrics_';
+
+/**
  * Which (table, stream position) pairs the hot writer had written, before dedup moved to the
  * rows' EnvelopeId (ADR 0004). No longer written; kept so no migration has to drop it (its TTL
  * empties it).
@@ -90,6 +114,9 @@ export const TENANT_TABLES: readonly string[] = [
   LOG_COUNTS_TABLE,
   SERVICE_RED_1M_TABLE,
   LOG_COUNTS_1M_TABLE,
+  SPAN_COUNTS_1M_TABLE,
+  EDGES_1H_TABLE,
+  METRIC_NAMES_1H_TABLE,
   USAGE_TABLE,
   SAMPLING_RULES_TABLE,
   SAMPLING_KEEP_TABLE,
@@ -378,6 +405,90 @@ export function minuteRollupStatements(options: DdlOptions = {}): string[] {
 }
 
 /**
+ * Migration 7: the span counts per minute (a view, back-filled from the stored spans while empty)
+ * and the table of closed hours' edges (filled by the query path, see EDGES_1H_TABLE; Replacing:
+ * two queries closing the same hour with the same count write the same rows, kept once, read FINAL),
+ * and the metric names per hour (views, back-filled likewise).
+ */
+export function edgeRollupStatements(options: DdlOptions = {}): string[] {
+  const db = options.database;
+  const days = retention(options);
+  const counts = qualified(SPAN_COUNTS_1M_TABLE, db);
+  const select = `SELECT TenantId, toStartOfMinute(Timestamp) AS Minute, count() AS Spans
+FROM ${qualified('otel_traces', db)}`;
+  return [
+    `CREATE TABLE IF NOT EXISTS ${counts} (
+  TenantId LowCardinality(String),
+  Minute DateTime,
+  Spans UInt64
+) ENGINE = SummingMergeTree(Spans)
+PARTITION BY toDate(Minute)
+ORDER BY (TenantId, Minute)
+TTL ${ttlExpression('Minute', days)}
+SETTINGS ${TABLE_SETTINGS}`,
+    `INSERT INTO ${counts}
+${select}
+WHERE (SELECT count() FROM ${counts}) = 0
+GROUP BY TenantId, Minute`,
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(SPAN_COUNTS_1M_MV, db)} TO ${counts} AS
+${select}
+GROUP BY TenantId, Minute`,
+    `CREATE TABLE IF NOT EXISTS ${qualified(EDGES_1H_TABLE, db)} (
+  TenantId LowCardinality(String),
+  Hour DateTime,
+  InputSpans UInt64,
+  Parent LowCardinality(String),
+  Child LowCardinality(String),
+  Calls UInt64,
+  Errors UInt64,
+  DurationQuantiles AggregateFunction(quantilesTDigest(${RED_QUANTILES.join(', ')}), UInt64)
+) ENGINE = ReplacingMergeTree
+PARTITION BY toDate(Hour)
+ORDER BY (TenantId, Hour, InputSpans, Parent, Child)
+TTL ${ttlExpression('Hour', days)}
+SETTINGS ${TABLE_SETTINGS}`,
+    ...metricNameStatements(options),
+  ];
+}
+
+/** The metric names table, back-filled from every metric table while empty, and a view per table. */
+function metricNameStatements(options: DdlOptions): string[] {
+  const db = options.database;
+  const names = qualified(METRIC_NAMES_1H_TABLE, db);
+  const metricTables = TABLE_NAMES.filter((t) => t.startsWith(METRIC_TABLE_PREFIX));
+  const select = (table: string) => `SELECT TenantId, toStartOfHour(TimeUnix) AS Hour,
+  '${table.slice(METRIC_TABLE_PREFIX.length)}' AS MetricType, MetricName,
+  anyState(MetricUnit) AS Unit, anyState(MetricDescription) AS Description,
+  groupUniqArrayState(${METRIC_NAME_SERVICES})(toString(ServiceName)) AS Services
+FROM ${qualified(table, db)}`;
+  const group = 'GROUP BY TenantId, Hour, MetricName';
+  return [
+    `CREATE TABLE IF NOT EXISTS ${names} (
+  TenantId LowCardinality(String),
+  Hour DateTime,
+  MetricType LowCardinality(String),
+  MetricName String,
+  Unit AggregateFunction(any, String),
+  Description AggregateFunction(any, String),
+  Services AggregateFunction(groupUniqArray(${METRIC_NAME_SERVICES}), String)
+) ENGINE = AggregatingMergeTree
+PARTITION BY toDate(Hour)
+ORDER BY (TenantId, MetricName, MetricType, Hour)
+TTL ${ttlExpression('Hour', retention(options))}
+SETTINGS ${TABLE_SETTINGS}`,
+    // The guard is evaluated once, before any branch inserts: all see the table empty or none.
+    `INSERT INTO ${names}
+${metricTables.map((t) => `${select(t)}\nWHERE (SELECT count() FROM ${names}) = 0\n${group}`).join('\nUNION ALL\n')}`,
+    ...metricTables.map(
+      (t) =>
+        `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(`${METRIC_NAMES_1H_TABLE}_${t.slice(METRIC_TABLE_PREFIX.length)}_mv`, db)} TO ${names} AS
+${select(t)}
+${group}`,
+    ),
+  ];
+}
+
+/**
  * The hot writer's ledger. It outlives the hot retention by a day: a record redelivered later than
  * that carries rows the TTL (and the writer's expiry filter) would drop anyway.
  */
@@ -483,6 +594,9 @@ export const RETENTION_TABLES: ReadonlyArray<{
   { table: LOG_COUNTS_TABLE, timeExpr: 'Hour', signal: 'logs', minDays: ROLLUP_RETENTION_DAYS },
   { table: SERVICE_RED_1M_TABLE, timeExpr: 'Minute', signal: 'traces' },
   { table: LOG_COUNTS_1M_TABLE, timeExpr: 'Minute', signal: 'logs' },
+  { table: SPAN_COUNTS_1M_TABLE, timeExpr: 'Minute', signal: 'traces' },
+  { table: EDGES_1H_TABLE, timeExpr: 'Hour', signal: 'traces' },
+  { table: METRIC_NAMES_1H_TABLE, timeExpr: 'Hour', signal: 'metrics' },
 ];
 
 /**

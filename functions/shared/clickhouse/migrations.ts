@@ -8,6 +8,7 @@ import {
   type DdlOptions,
   DEFAULT_HOT_RETENTION_DAYS,
   ENVELOPE_ID_INDEX,
+  edgeRollupStatements,
   exporterSpellingStatements,
   ident,
   MIGRATIONS_TABLE,
@@ -84,6 +85,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 6,
     name: 'usage metering: usage_requests and the usage_daily view',
     statements: usageStatements,
+  },
+  {
+    version: 7,
+    name: "span counts per minute, closed hours' service-map edges, metric names per hour",
+    statements: edgeRollupStatements,
   },
 ];
 

@@ -1,5 +1,7 @@
-import { edgeParentRange } from './clickhouse-sql.js';
+import { parentWindow } from './edge-rollup.js';
 import {
+  EDGE_PARENT_LOOKAHEAD_MS,
+  EDGE_PARENT_LOOKBACK_MS,
   ENTRY_SPAN_KINDS,
   type LogHistogramQuery,
   type LogSearchQuery,
@@ -284,33 +286,34 @@ LIMIT 100000`,
   };
 }
 
-/** Service-to-service edges joined at query time (see clickhouse-sql.ts serviceEdgesSql). */
+/**
+ * Service-to-service edges joined at query time, a parent within the child's clock hour and its
+ * margins (the definition in edge-rollup.ts, which the ClickHouse tiers share).
+ */
 export function athenaServiceEdgesSql(q: ServicesQuery, t: AthenaTables, limit: number): AthenaStatement {
   const b = new Builder();
   const children = scope(b, q.tenant, q.range, '"timestamp"');
   children.push("parentspanid <> ''");
-  const wide = edgeParentRange(q.range);
-  const parents = scope(
-    b,
-    q.tenant,
-    { fromNs: BigInt(wide.parent_from_ns), toNs: BigInt(wide.parent_to_ns) },
-    '"timestamp"',
-  );
+  const parents = scope(b, q.tenant, parentWindow(q.range), '"timestamp"');
+  const back = EDGE_PARENT_LOOKBACK_MS / 60_000;
+  const ahead = (3_600_000 + EDGE_PARENT_LOOKAHEAD_MS) / 60_000;
   return {
     sql: `SELECT p.servicename AS parent, c.servicename AS child, count(*) AS calls,
   count_if(c.statuscode IN ${constantList(STATUS_CODES.error)}) AS errors,
   ${json('approx_percentile(c.duration, ARRAY[0.5, 0.95, 0.99])')} AS quantiles
 FROM (
-  SELECT traceid, parentspanid, servicename, duration, statuscode
+  SELECT traceid, parentspanid, servicename, duration, statuscode, date_trunc('hour', "timestamp") AS child_hour
   FROM ${t.table('otel_traces')}
   WHERE ${children.join('\n    AND ')}
 ) c
 JOIN (
-  SELECT traceid, spanid, servicename
+  SELECT traceid, spanid, servicename, "timestamp" AS started
   FROM ${t.table('otel_traces')}
   WHERE ${parents.join('\n    AND ')}
 ) p ON c.traceid = p.traceid AND c.parentspanid = p.spanid
 WHERE p.servicename <> c.servicename
+  AND p.started >= c.child_hour - INTERVAL '${positiveInteger(back, 'lookback')}' MINUTE
+  AND p.started < c.child_hour + INTERVAL '${positiveInteger(ahead, 'lookahead')}' MINUTE
 GROUP BY 1, 2
 ORDER BY 1, 2
 LIMIT ${positiveInteger(limit, 'limit')}`,

@@ -1,24 +1,26 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import {
+  EDGES_1H_TABLE,
   LOG_COUNTS_1M_TABLE,
   LOG_COUNTS_TABLE,
+  METRIC_NAMES_1H_TABLE,
   qualified,
   SERVICE_RED_1M_TABLE,
   SERVICE_RED_TABLE,
+  SPAN_COUNTS_1M_TABLE,
   TRACE_LOOKUP_TABLE,
 } from '../clickhouse/ddl.js';
 import type { TableName } from '../schema/columns.js';
 import {
   type ClickHouseStatement,
-  edgeParentRange,
   type HotRollups,
   logHistogramRawSql,
   logHistogramRollupSql,
   logSearchSql,
   metricBucketsSql,
   metricHistogramsSql,
+  metricNamesRollupSql,
   metricNamesSql,
-  serviceEdgesSql,
   serviceSeriesRawSql,
   serviceSeriesRollupSql,
   servicesRawSql,
@@ -27,7 +29,17 @@ import {
   traceLookupSql,
   traceSearchSql,
   traceSpansSql,
+  tracesWithSpansInSql,
 } from './clickhouse-sql.js';
+import {
+  classifyHours,
+  closeEdgeHoursSql,
+  edgeHourCountsSql,
+  edgesSql,
+  hourRanges,
+  parentWindow,
+  planEdgeHours,
+} from './edge-rollup.js';
 import { QueryEngineError, QueryTimeoutError, QueryTooLargeError } from './errors.js';
 import { DEFAULT_MAX_RESPONSE_BYTES } from './limits.js';
 import {
@@ -57,7 +69,7 @@ import {
   type TraceSearchQuery,
   type TraceSummary,
 } from './model.js';
-import type { TimeRange } from './time.js';
+import { NS_PER_MS, type TimeRange } from './time.js';
 
 /**
  * The TelemetryReader over ClickHouse: the hot tier's tables, or (local mode) the lake's Parquet
@@ -95,6 +107,11 @@ export interface ClickHouseReaderOptions {
    * response cap; `Infinity` turns the cut off. @default DEFAULT_MAX_RESPONSE_BYTES
    */
   readonly maxPageBytes?: number;
+  /**
+   * Whether the service map may store the edges of closed hours it joined (EDGES_1H_TABLE), so the
+   * next query reads them; off (a read-only user), closed hours are joined on every query. @default true
+   */
+  readonly closeEdgeHours?: boolean;
   /** Most services returned. @default 1000 */
   readonly servicesLimit?: number;
   /** @default Date.now */
@@ -108,6 +125,9 @@ export function hotRollups(database?: string): HotRollups {
     serviceRed1m: qualified(SERVICE_RED_1M_TABLE, database),
     logCounts: qualified(LOG_COUNTS_TABLE, database),
     logCounts1m: qualified(LOG_COUNTS_1M_TABLE, database),
+    spanCounts1m: qualified(SPAN_COUNTS_1M_TABLE, database),
+    edges1h: qualified(EDGES_1H_TABLE, database),
+    metricNames1h: qualified(METRIC_NAMES_1H_TABLE, database),
   };
 }
 
@@ -264,6 +284,15 @@ const toHistogram = (r: Row): HistogramBucket => ({
 export const DEFAULT_MAX_ROWS_TO_READ = 100_000_000;
 export const DEFAULT_MAX_BYTES_TO_READ = 10 * 1024 ** 3;
 
+/** Windows a hot trace or log search tries, newest first, before the whole range (see searchTraces). */
+const NEWEST_WINDOWS_MS = [3_600_000, 6 * 3_600_000, 36 * 3_600_000];
+/** READONLY, ACCESS_DENIED, NOT_ENOUGH_PRIVILEGES: this user may not store closed hours. */
+const NO_INSERT_CODES = new Set(['164', '497', '501']);
+/** After storing closed hours was refused, how long the service map only joins them. */
+const EDGE_CLOSE_RETRY_MS = 10 * 60_000;
+/** Extra traces a window fetches, for those that turn out to start before it. */
+const TRACE_SEARCH_SLACK = 50;
+
 /** ClickHouse's TIMEOUT_EXCEEDED and TOO_SLOW (estimated to exceed max_execution_time). */
 const TIMEOUT_CODES = new Set(['159', '160']);
 /** TOO_MANY_ROWS, TOO_MANY_BYTES: a read cap (max_rows_to_read, max_bytes_to_read) was hit. */
@@ -305,6 +334,8 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
   private readonly maxBytesToRead: number;
   private readonly maxPageBytes: number;
   private readonly servicesLimit: number;
+  private readonly closeEdgeHours: boolean;
+  private closeRetryAtMs = 0;
   private readonly now: () => number;
 
   constructor(
@@ -320,6 +351,7 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
     this.maxBytesToRead = options.maxBytesToRead ?? DEFAULT_MAX_BYTES_TO_READ;
     this.maxPageBytes = options.maxPageBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.servicesLimit = options.servicesLimit ?? 1000;
+    this.closeEdgeHours = options.closeEdgeHours ?? true;
     this.now = options.now ?? Date.now;
   }
 
@@ -348,6 +380,33 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
     const stats = new StatsCollector(this, this.now);
     const source = await this.sources.resolve('otel_traces', q.tenant, q.range);
     if (!source) return stats.done([]);
+    // Hot tier: the newest traces are in the newest spans. Search the last hour of the range first
+    // (then wider), and accept the page when enough traces start inside that window: a trace
+    // starts there if none of its matching spans lies before it (checked by trace id), and then
+    // all of them lie inside it, so its figures are whole; every other trace starts earlier.
+    // Not with a duration or status filter: such pages are sparse, the windows would be wasted reads.
+    if (this.rollups && q.minDurationNs === undefined && q.status === undefined) {
+      for (const ms of NEWEST_WINDOWS_MS) {
+        const windowFrom = q.range.toNs - BigInt(ms) * NS_PER_MS;
+        if (windowFrom <= q.range.fromNs) break;
+        const window = { fromNs: windowFrom, toNs: q.range.toNs };
+        const rows = await this.run(
+          traceSearchSql({ ...q, range: window, limit: q.limit + TRACE_SEARCH_SLACK }, source),
+          budget,
+          stats,
+        );
+        if (rows.length < q.limit) continue;
+        const ids = rows.map((r) => str(r.TraceId));
+        const before = { fromNs: q.range.fromNs, toNs: windowFrom };
+        const earlier = new Set(
+          (await this.run(tracesWithSpansInSql(q, before, ids, source), budget, stats)).map((r) =>
+            str(r.TraceId),
+          ),
+        );
+        const starting = rows.filter((r) => !earlier.has(str(r.TraceId)));
+        if (starting.length >= q.limit) return stats.done(starting.slice(0, q.limit).map(toTraceSummary));
+      }
+    }
     return stats.done((await this.run(traceSearchSql(q, source), budget, stats)).map(toTraceSummary));
   }
 
@@ -356,9 +415,27 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
     const source = await this.sources.resolve('otel_logs', q.tenant, q.range);
     if (!source) return stats.done([]);
     const maxBytes = Number.isFinite(this.maxPageBytes) ? this.maxPageBytes : undefined;
-    const rows = await this.run(logSearchSql(q, source, maxBytes), budget, stats);
-    const cut = rows.length > 0 && num(rows[0]!.Total) > rows.length;
-    return { ...stats.done(rows.map(toLog)), ...(cut && { cut: true }) };
+    const page = (rows: Row[]) => {
+      const cut = rows.length > 0 && num(rows[0]!.Total) > rows.length;
+      return { ...stats.done(rows.map(toLog)), ...(cut && { cut: true }) };
+    };
+    // Hot tier: the newest records are in the last hour before the page's end (then 6 h, 36 h). When
+    // that window holds a whole page, every record before it is older than all of them: same page.
+    // Not with a text or trace filter: such pages are sparse (and a trace id skips by its index).
+    if (this.rollups && q.text === undefined && q.traceId === undefined) {
+      const end =
+        q.atOrBeforeNs !== undefined && q.atOrBeforeNs < q.range.toNs ? q.atOrBeforeNs + 1n : q.range.toNs;
+      for (const ms of NEWEST_WINDOWS_MS) {
+        const windowFrom = end - BigInt(ms) * NS_PER_MS;
+        if (windowFrom <= q.range.fromNs) break;
+        const window = { fromNs: windowFrom, toNs: q.range.toNs };
+        const rows = await this.run(logSearchSql({ ...q, range: window }, source, maxBytes), budget, stats);
+        // Total: the records of the page before the size cut (the page is cut by LIMIT first).
+        const total = maxBytes === undefined ? rows.length : num(rows[0]?.Total);
+        if (total >= q.limit) return page(rows);
+      }
+    }
+    return page(await this.run(logSearchSql(q, source, maxBytes), budget, stats));
   }
 
   async metricBuckets(q: MetricQuery, budget: QueryBudget): Promise<TierResult<MetricBucket>> {
@@ -398,16 +475,81 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
 
   async serviceEdges(q: ServicesQuery, budget: QueryBudget): Promise<TierResult<ServiceEdge>> {
     const stats = new StatsCollector(this, this.now);
-    const children = await this.sources.resolve('otel_traces', q.tenant, q.range);
-    if (!children) return stats.done([]);
-    const wide = edgeParentRange(q.range);
-    const parents = await this.sources.resolve('otel_traces', q.tenant, {
-      fromNs: BigInt(wide.parent_from_ns),
-      toNs: BigInt(wide.parent_to_ns),
-    });
-    if (!parents) return stats.done([]);
-    const stmt = serviceEdgesSql(q, children, prefixParams(parents, 'parent_src_'), this.servicesLimit * 10);
+    const limit = this.servicesLimit * 10;
+    // Without rollups (the lake), the whole range is joined; with them, only what is not closed.
+    const plan = this.rollups ? planEdgeHours(q.range, this.now()) : { hours: [], tail: [q.range] };
+    let usable: [number, string][] = [];
+    const tail = [...plan.tail];
+    if (this.rollups && plan.hours.length > 0) {
+      const rows = await this.run(edgeHourCountsSql(q.tenant, plan.hours, this.rollups), budget, stats);
+      const split = classifyHours(plan.hours, rows as { Kind: unknown; H: unknown; N: unknown }[]);
+      usable = split.usable;
+      if (split.stale.length > 0) {
+        const mayStore = this.closeEdgeHours && this.now() >= this.closeRetryAtMs;
+        const stored = mayStore && (await this.closeHours(q.tenant, split.stale, budget, stats));
+        if (stored) usable = [...usable, ...split.stale];
+        else tail.push(...hourRanges(split.stale.map(([h]) => h)));
+      }
+    }
+    const wide = tail.length > 0 ? coverOf(tail.map(parentWindow)) : undefined;
+    const children = wide && (await this.sources.resolve('otel_traces', q.tenant, coverOf(tail)));
+    const parents = wide && (await this.sources.resolve('otel_traces', q.tenant, wide));
+    const stmt = edgesSql(
+      q.tenant,
+      usable,
+      children && parents ? tail : [],
+      {
+        ...(this.rollups && { rollups: this.rollups }),
+        ...(children && { children }),
+        ...(parents && { parents: prefixParams(parents, 'parent_src_') }),
+      },
+      limit,
+    );
+    if (!stmt) return stats.done([]);
     return stats.done((await this.run(stmt, budget, stats)).map(toEdge));
+  }
+
+  /** Stores the edges of closed hours; false when the store failed (then they are joined). */
+  private async closeHours(
+    tenant: string,
+    hours: [number, string][],
+    budget: QueryBudget,
+    stats: StatsCollector,
+  ): Promise<boolean> {
+    const source = await this.sources.resolve(
+      'otel_traces',
+      tenant,
+      coverOf(hourRanges(hours.map(([h]) => h))),
+    );
+    if (!source || !this.rollups) return false;
+    const stmt = closeEdgeHoursSql(tenant, hours, this.rollups, source);
+    const remainingMs = budget.deadlineMs - this.now();
+    if (remainingMs < 1_000) return false;
+    try {
+      // The same caps as a read: storing hours reads what joining them would.
+      await this.client.command({
+        query: stmt.sql,
+        query_params: stmt.params,
+        clickhouse_settings: {
+          max_execution_time: Math.max(1, Math.min(this.maxExecutionSeconds, Math.floor(remainingMs / 1000))),
+          timeout_overflow_mode: 'throw',
+          max_rows_to_read: String(this.maxRowsToRead),
+          max_bytes_to_read: String(this.maxBytesToRead),
+          read_overflow_mode: 'throw',
+        },
+      });
+      stats.queries++;
+      return true;
+    } catch (err) {
+      // This answer joins the hours instead (and meets the same caps or timeout, with their status).
+      // Without the right to insert (a read-only user), storing is not tried again for a while, so
+      // such a user does not pay a failing statement on every request.
+      const code = (err as { code?: unknown }).code;
+      if (code === undefined || NO_INSERT_CODES.has(String(code))) {
+        this.closeRetryAtMs = this.now() + EDGE_CLOSE_RETRY_MS;
+      }
+      return false;
+    }
   }
 
   async logHistogram(q: LogHistogramQuery, budget: QueryBudget): Promise<TierResult<LogCount>> {
@@ -431,7 +573,8 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
       if (source) sources.push({ type, source: prefixParams(source, `src_${type}_`) });
     }
     if (sources.length === 0) return stats.done([]);
-    return stats.done((await this.run(metricNamesSql(q, sources), budget, stats)).map(toMetricName));
+    const stmt = this.rollups ? metricNamesRollupSql(q, this.rollups, sources) : metricNamesSql(q, sources);
+    return stats.done((await this.run(stmt, budget, stats)).map(toMetricName));
   }
 
   async metricHistograms(q: MetricQuery, budget: QueryBudget): Promise<TierResult<HistogramBucket>> {
@@ -480,6 +623,17 @@ export class ClickHouseTelemetryReader implements TelemetryReader {
       throw new QueryEngineError(this.tier, `the ${this.tier} tier query failed`, { cause: err });
     }
   }
+}
+
+/** The smallest range covering `ranges`. */
+function coverOf(ranges: readonly TimeRange[]): TimeRange {
+  let fromNs = ranges[0]!.fromNs;
+  let toNs = ranges[0]!.toNs;
+  for (const r of ranges) {
+    if (r.fromNs < fromNs) fromNs = r.fromNs;
+    if (r.toNs > toNs) toNs = r.toNs;
+  }
+  return { fromNs, toNs };
 }
 
 /** Renames a source's parameters so several sources can share one statement. */

@@ -1,6 +1,5 @@
+import { METRIC_NAME_SERVICES } from '../clickhouse/ddl.js';
 import {
-  EDGE_PARENT_LOOKAHEAD_MS,
-  EDGE_PARENT_LOOKBACK_MS,
   ENTRY_SPAN_KINDS,
   type LogHistogramQuery,
   type LogSearchQuery,
@@ -41,6 +40,11 @@ export interface HotRollups {
   readonly serviceRed1m: string;
   readonly logCounts: string;
   readonly logCounts1m: string;
+  /** Spans per minute, and the closed hours' service-map edges (query/edge-rollup.ts). */
+  readonly spanCounts1m: string;
+  readonly edges1h: string;
+  /** Metric names per hour. */
+  readonly metricNames1h: string;
 }
 
 const HOUR_MS = 3_600_000;
@@ -156,15 +160,10 @@ LIMIT {limit:UInt32}`,
   };
 }
 
-export function traceSearchSql(q: TraceSearchQuery, source: TableSource): ClickHouseStatement {
-  const s = scope(q.tenant, q.range, 'Timestamp');
-  const where = [...s.where];
-  const params: Record<string, unknown> = {
-    ...source.params,
-    ...s.params,
-    limit: q.limit,
-    error_codes: ERROR_CODES,
-  };
+/** The span filters of a trace search (service, operation, duration, status), without tenant and time. */
+function traceSearchFilters(q: TraceSearchQuery): { where: string[]; params: Record<string, unknown> } {
+  const where: string[] = [];
+  const params: Record<string, unknown> = {};
   if (q.service !== undefined) {
     where.push('ServiceName = {service:String}');
     params.service = q.service;
@@ -181,6 +180,20 @@ export function traceSearchSql(q: TraceSearchQuery, source: TableSource): ClickH
     where.push('StatusCode IN {status_codes:Array(String)}');
     params.status_codes = STATUS_CODES[q.status];
   }
+  return { where, params };
+}
+
+export function traceSearchSql(q: TraceSearchQuery, source: TableSource): ClickHouseStatement {
+  const s = scope(q.tenant, q.range, 'Timestamp');
+  const f = traceSearchFilters(q);
+  const where = [...s.where, ...f.where];
+  const params: Record<string, unknown> = {
+    ...source.params,
+    ...s.params,
+    ...f.params,
+    limit: q.limit,
+    error_codes: ERROR_CODES,
+  };
   let having = '';
   if (q.after) {
     having = `\nHAVING min(Timestamp) < fromUnixTimestamp64Nano({after_ns:Int64})
@@ -198,6 +211,26 @@ GROUP BY TraceId${having}
 ORDER BY min(Timestamp) DESC, TraceId DESC
 LIMIT {limit:UInt32}`,
     params,
+  };
+}
+
+/**
+ * Which of `traceIds` have a span matching the search in `range` (the part of a search's range
+ * before the window it was answered from): their start lies there, not in the window.
+ */
+export function tracesWithSpansInSql(
+  q: TraceSearchQuery,
+  range: TimeRange,
+  traceIds: readonly string[],
+  source: TableSource,
+): ClickHouseStatement {
+  const s = scope(q.tenant, range, 'Timestamp');
+  const f = traceSearchFilters(q);
+  return {
+    sql: `SELECT DISTINCT TraceId
+FROM ${source.expr}
+WHERE ${[...s.where, 'TraceId IN {trace_ids:Array(String)}', ...f.where].join(' AND ')}`,
+    params: { ...source.params, ...s.params, ...f.params, trace_ids: traceIds },
   };
 }
 
@@ -425,60 +458,6 @@ LIMIT ${MAX_SERIES_ROWS}`,
   };
 }
 
-/**
- * Service-to-service edges, joined at query time: every span in the range whose parent span (same
- * trace) belongs to another service. Parents are read from a slightly wider range (see
- * EDGE_PARENT_LOOKBACK_MS); `parents` may be another source than `children` (the lake's files of
- * that wider range), its parameters already distinct.
- */
-export function serviceEdgesSql(
-  q: ServicesQuery,
-  children: TableSource,
-  parents: TableSource,
-  limit: number,
-): ClickHouseStatement {
-  const s = scope(q.tenant, q.range, 'Timestamp');
-  return {
-    // Joined on a 64-bit hash of (trace id, span id): about twice as fast as on the two strings
-    // (measured, ADR 0004). A wrong match needs two of the range's spans to collide: ~n²/2^65.
-    sql: `SELECT p.ServiceName AS Parent, c.ServiceName AS Child, count() AS Calls,
-  countIf(c.StatusCode IN {error_codes:Array(String)}) AS Errors,
-  quantilesTDigest(0.5, 0.95, 0.99)(c.Duration) AS Quantiles
-FROM (
-  SELECT cityHash64(TraceId, ParentSpanId) AS K, ServiceName, Duration, StatusCode
-  FROM ${children.expr}
-  WHERE ${s.where.join(' AND ')} AND ParentSpanId != ''
-) AS c
-INNER JOIN (
-  SELECT cityHash64(TraceId, SpanId) AS K, ServiceName
-  FROM ${parents.expr}
-  WHERE TenantId = {tenant:String}
-    AND Timestamp >= fromUnixTimestamp64Nano({parent_from_ns:Int64})
-    AND Timestamp < fromUnixTimestamp64Nano({parent_to_ns:Int64})
-) AS p ON c.K = p.K
-WHERE p.ServiceName != c.ServiceName
-GROUP BY Parent, Child
-ORDER BY Parent, Child
-LIMIT {limit:UInt32}`,
-    params: {
-      ...children.params,
-      ...parents.params,
-      ...s.params,
-      ...edgeParentRange(q.range),
-      error_codes: ERROR_CODES,
-      limit,
-    },
-  };
-}
-
-/** Where the service map looks for parents of the range's spans. */
-export function edgeParentRange(range: TimeRange): { parent_from_ns: string; parent_to_ns: string } {
-  return {
-    parent_from_ns: (range.fromNs - BigInt(EDGE_PARENT_LOOKBACK_MS) * NS_PER_MS).toString(),
-    parent_to_ns: (range.toNs + BigInt(EDGE_PARENT_LOOKAHEAD_MS) * NS_PER_MS).toString(),
-  };
-}
-
 /** SeverityText matters only where the number is unspecified (0): grouped by it there alone. */
 const SEVERITY_TEXT = "if(SeverityNumber = 0, upper(toString(SeverityText)), '')";
 
@@ -541,7 +520,7 @@ LIMIT ${MAX_SERIES_ROWS}`,
 /** Most metric names listed. */
 export const MAX_METRIC_NAMES = 1000;
 /** Most services listed per metric name. */
-export const MAX_SERVICES_PER_METRIC = 100;
+export const MAX_SERVICES_PER_METRIC = METRIC_NAME_SERVICES;
 
 /** The metric names of every metric table in the range, with type, unit, description and services. */
 export function metricNamesSql(
@@ -613,5 +592,57 @@ GROUP BY Grp, BucketMs, Bounds
 ORDER BY Grp, BucketMs
 LIMIT ${MAX_SERIES_ROWS}`,
     params: { ...source.params, ...m.params },
+  };
+}
+
+/**
+ * Metric names from the hourly names rollup for the whole hours of the range and from the points
+ * of the minutes before the first and after the last (hot tier): the same list as metricNamesSql,
+ * reading a row per (name, hour) instead of every point.
+ */
+export function metricNamesRollupSql(
+  q: MetricNamesQuery,
+  rollups: HotRollups,
+  sources: ReadonlyArray<{ readonly type: MetricType; readonly source: TableSource }>,
+): ClickHouseStatement {
+  const h0 = ceilToHour(q.range.fromNs);
+  const h1 = floorToHour(q.range.toNs);
+  if (h0 >= h1) return metricNamesSql(q, sources);
+  const params: Record<string, unknown> = { tenant: q.tenant, h0: h0.toString(), h1: h1.toString() };
+  const text = q.text !== undefined ? ' AND positionCaseInsensitiveUTF8(MetricName, {text:String}) > 0' : '';
+  if (q.text !== undefined) params.text = q.text;
+  const edges: TimeRange[] = [
+    { fromNs: q.range.fromNs, toNs: h0 },
+    { fromNs: h1, toNs: q.range.toNs },
+  ].filter((r) => r.fromNs < r.toNs);
+  const branches = [
+    `SELECT MetricType, MetricName, Unit, Description, Services FROM ${rollups.metricNames1h}
+  WHERE TenantId = {tenant:String} AND Hour >= fromUnixTimestamp64Nano({h0:Int64})
+    AND Hour < fromUnixTimestamp64Nano({h1:Int64})${text}`,
+  ];
+  edges.forEach((r, i) => {
+    params[`e${i}_from`] = r.fromNs.toString();
+    params[`e${i}_to`] = r.toNs.toString();
+    for (const { type, source } of sources) {
+      Object.assign(params, source.params);
+      branches.push(`SELECT '${type}' AS MetricType, MetricName, anyState(MetricUnit) AS Unit,
+    anyState(MetricDescription) AS Description,
+    groupUniqArrayState(${MAX_SERVICES_PER_METRIC})(toString(ServiceName)) AS Services
+  FROM ${source.expr}
+  WHERE TenantId = {tenant:String} AND TimeUnix >= fromUnixTimestamp64Nano({e${i}_from:Int64})
+    AND TimeUnix < fromUnixTimestamp64Nano({e${i}_to:Int64})${text}
+  GROUP BY MetricName`);
+    }
+  });
+  return {
+    sql: `SELECT MetricType, MetricName, anyMerge(Unit) AS Unit, anyMerge(Description) AS Description,
+  arraySort(groupUniqArrayMerge(${MAX_SERVICES_PER_METRIC})(Services)) AS Services
+FROM (
+  ${branches.join('\n  UNION ALL\n  ')}
+)
+GROUP BY MetricType, MetricName
+ORDER BY MetricName, MetricType
+LIMIT ${MAX_METRIC_NAMES}`,
+    params,
   };
 }

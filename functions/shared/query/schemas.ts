@@ -100,7 +100,7 @@ const seriesStep = z
   .regex(STEP, 'expected a duration such as 1m, 5m, 1h, 1d')
   .optional()
   .describe(
-    'Bucket width in whole minutes, e.g. 1m, 5m, 1h (default: the smallest of 1m, 2m, 5m, 10m, 15m, 30m, 1h, 2h, 3h, 6h, 12h, 1d giving at most 300 points; reported in meta.stepMs). Steps of whole hours read the hourly rollups, others the per-minute ones.',
+    'Bucket width in whole minutes, e.g. 1m, 5m, 1h (default: the smallest of 1m, 2m, 5m, 10m, 15m, 30m, 1h, 2h, 3h, 6h, 12h, 1d giving at most 300 points, and of whole hours for a range over 12 hours; reported in meta.stepMs). Steps of whole hours read the hourly rollups, others the per-minute ones.',
   );
 
 export const MetricParamsSchema = z.strictObject({
@@ -317,7 +317,11 @@ export const ServiceMapResponseSchema = z.object({
       z.object({
         parent: z.string(),
         child: z.string(),
-        calls: z.number().describe('Spans of child whose parent span is of parent.'),
+        calls: z
+          .number()
+          .describe(
+            "Spans of child whose parent span is of parent and starts within the child's clock hour, widened by 5 minutes before it and 1 minute after it.",
+          ),
         errors: z.number(),
         rate: z.number().describe('Calls per second.'),
         errorRatio: z.number(),

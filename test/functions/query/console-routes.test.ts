@@ -470,6 +470,17 @@ describe('GET /v1/query/services/series', () => {
     expect(total).toBe(acmeSpans.filter((s) => s.service === 'payments').length);
   });
 
+  it('answers a range over 12 hours without a step at an hourly step, from the hourly rollup, and says so', async () => {
+    const res = await get('/v1/query/services/series', { from: 'now-24h', service: 'payments' });
+    expect(res.body.meta.stepMs).toBe(3_600_000);
+    const points = res.body.data[0].points as { t: number; requests: number }[];
+    expect(points.length).toBeGreaterThanOrEqual(24);
+    expect(points.every((p) => p.t % 3_600_000 === 0)).toBe(true);
+    expect(points.reduce((n, p) => n + p.requests, 0)).toBe(
+      acmeSpans.filter((s) => s.service === 'payments').length,
+    );
+  });
+
   it('rejects a step finer than a minute or not in whole minutes, and too many points', async () => {
     for (const step of ['30s', '90s']) {
       const res = await get('/v1/query/services/series', { step });

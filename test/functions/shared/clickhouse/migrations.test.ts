@@ -4,12 +4,15 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  EDGES_1H_TABLE,
   LOG_COUNTS_1M_TABLE,
   LOG_COUNTS_TABLE,
+  METRIC_NAMES_1H_TABLE,
   MIGRATIONS_TABLE,
   physicalClickHouseType,
   SERVICE_RED_1M_TABLE,
   SERVICE_RED_TABLE,
+  SPAN_COUNTS_1M_TABLE,
   schemaStatements,
   TRACE_LOOKUP_TABLE,
   WRITE_LEDGER_TABLE,
@@ -58,6 +61,9 @@ describe('applyMigrations', () => {
       LOG_COUNTS_TABLE,
       SERVICE_RED_1M_TABLE,
       LOG_COUNTS_1M_TABLE,
+      SPAN_COUNTS_1M_TABLE,
+      EDGES_1H_TABLE,
+      METRIC_NAMES_1H_TABLE,
       WRITE_LEDGER_TABLE,
       ...TABLE_NAMES,
     ]) {
@@ -74,7 +80,13 @@ describe('applyMigrations', () => {
     expect(traces).toMatch(/INDEX idx_duration Duration TYPE minmax/);
     expect(byName.get(SERVICE_RED_TABLE)?.engine).toBe('AggregatingMergeTree');
     expect(byName.get(LOG_COUNTS_TABLE)?.engine).toBe('SummingMergeTree');
-    expect([...byName.values()].filter((t) => t.engine === 'MaterializedView')).toHaveLength(5);
+    expect(byName.get(SPAN_COUNTS_1M_TABLE)?.engine).toBe('SummingMergeTree');
+    expect(byName.get(EDGES_1H_TABLE)?.engine).toBe('ReplacingMergeTree');
+    expect(byName.get(METRIC_NAMES_1H_TABLE)?.engine).toBe('AggregatingMergeTree');
+    // Trace lookup, RED and log counts (hour, minute), span counts, metric names (one per metric table).
+    expect([...byName.values()].filter((t) => t.engine === 'MaterializedView')).toHaveLength(
+      6 + TABLE_NAMES.filter((t) => t.startsWith('otel_metrics_')).length,
+    );
   });
 
   it('is a no-op the second time and records each version once', async () => {
@@ -214,6 +226,41 @@ describe('applyMigrations', () => {
       query: `INSERT INTO ${db}.otel_logs (TenantId, Timestamp, ServiceName, SeverityText, SeverityNumber, Body) VALUES ('acme', now64(9), 'api', 'WARN', 13, 'y')`,
     });
     expect(await minuteLogs()).toBe(31);
+  });
+
+  it('version 7 back-fills the span counts per minute once, and the view counts new spans after', async () => {
+    const db = 'before_edge_rollup';
+    await client.command({ query: `CREATE DATABASE ${db}` });
+    await applyMigrations(client, { database: db, hotRetentionDays: 7 });
+    await client.command({ query: `DROP VIEW ${db}.${SPAN_COUNTS_1M_TABLE}_mv` });
+    await client.command({ query: `DROP TABLE ${db}.${SPAN_COUNTS_1M_TABLE}` });
+    const forget7 = () =>
+      client.command({
+        query: `ALTER TABLE ${db}.${MIGRATIONS_TABLE} DELETE WHERE version = 7 SETTINGS mutations_sync = 1`,
+      });
+    await forget7();
+    // 90 spans over two minutes (seconds 0..89 from a whole minute).
+    await client.command({
+      query: `INSERT INTO ${db}.otel_traces (TenantId, Timestamp, TraceId, SpanId, ServiceName)
+        SELECT 'acme', toStartOfMinute(now64(9)) - INTERVAL 10 MINUTE + INTERVAL number SECOND, 't', toString(number), 'api'
+        FROM numbers(90)`,
+    });
+    const perMinute = async () =>
+      (
+        await rows<{ n: string }>(
+          `SELECT sum(Spans) AS n FROM ${db}.${SPAN_COUNTS_1M_TABLE} GROUP BY Minute ORDER BY Minute`,
+        )
+      ).map((r) => Number(r.n));
+    expect((await applyMigrations(client, { database: db, hotRetentionDays: 7 })).applied).toEqual([7]);
+    expect(await perMinute()).toEqual([60, 30]);
+    await forget7();
+    expect((await applyMigrations(client, { database: db, hotRetentionDays: 7 })).applied).toEqual([7]);
+    expect(await perMinute()).toEqual([60, 30]);
+    await client.command({
+      query: `INSERT INTO ${db}.otel_traces (TenantId, Timestamp, TraceId, SpanId, ServiceName)
+        VALUES ('acme', toStartOfMinute(now64(9)) - INTERVAL 10 MINUTE, 't', 'x', 'api')`,
+    });
+    expect(await perMinute()).toEqual([61, 30]);
   });
 
   it('refuses a retention below one day', async () => {

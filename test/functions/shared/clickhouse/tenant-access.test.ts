@@ -53,7 +53,10 @@ beforeAll(async () => {
           query: `INSERT INTO ${t} (TenantId, ServiceName, MetricName, TimeUnix) VALUES ('${tenant}', 'api', 'm', now64(9))`,
         });
       }
-      // Tables no telemetry view fills: usage metering and hot-tier sampling.
+      // Tables no telemetry view fills: usage metering, hot-tier sampling, the service map's closed hours.
+      await client.command({
+        query: `INSERT INTO otel_traces_edges_1h (TenantId, Hour, InputSpans, Parent, Child, Calls) VALUES ('${tenant}', toStartOfHour(now()), ${i}, 'a', 'b', 1)`,
+      });
       await client.command({
         query: `INSERT INTO usage_requests (TenantId, Day, Signal, FirstEnvelopeId) VALUES ('${tenant}', today(), 'traces', 'e${i}')`,
       });
