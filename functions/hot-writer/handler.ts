@@ -8,6 +8,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { ClickHouseClient } from '@clickhouse/client';
 import middy from '@middy/core';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { HOT_WRITER_CLIENT_OPTIONS } from '../shared/clickhouse/connect.js';
 import { WRITE_LEDGER_TABLE } from '../shared/clickhouse/ddl.js';
 import {
   clickHouseClientProvider,
@@ -183,7 +184,10 @@ export function depsFromConfig(): HotWriterDeps {
     metrics: new Metrics(),
     tracer,
     clickhouse: () => {
-      clickhouse ??= clickHouseClientProvider(clickHouseSourceFromEnv(hotWriterConfig()));
+      clickhouse ??= clickHouseClientProvider(
+        clickHouseSourceFromEnv(hotWriterConfig()),
+        HOT_WRITER_CLIENT_OPTIONS,
+      );
       return clickhouse();
     },
     deadLetters: () =>
