@@ -9,7 +9,7 @@
  * `process.cpuUsage()` around the consumer is what the Lambda itself spends per batch (base64 and
  * envelope decoding, row conversion, encoding, compression, the HTTP client, the usage insert), as
  * in a Lambda talking to ClickHouse Cloud. `--compression` adds this checkout with its insert
- * bodies uncompressed and with the client's own connection.
+ * bodies uncompressed, gzip level 1 instead of the default, and with the client's own connection.
  *
  * A batch is what one invocation gets: the Kinesis records of 512-span requests from the shared
  * workload, made by the ingest handler's code (not timed). Prints the median CPU µs per span of each
@@ -141,7 +141,7 @@ const dir = mkdtempSync(join(tmpdir(), 'bench-hot-writer-ab-'));
 const server = await spawnClickHouseHttp({
   path: dir,
   hotRetentionDays: RETENTION_DAYS,
-  databases: ['ab_a', 'ab_b', 'ab_none', 'ab_client'],
+  databases: ['ab_a', 'ab_b', 'ab_none', 'ab_gzip1', 'ab_client'],
 });
 const credentials = { url: server.url, username: 'default', password: '', database: 'default' };
 
@@ -174,6 +174,12 @@ const sides: Side[] = [
 if (args.includes('--compression')) {
   sides.push(
     side('B, uncompressed', codeB, 'ab_none', { ...handlerOptions(codeB), requestCompression: false }),
+  );
+  sides.push(
+    side('B, gzip 1', codeB, 'ab_gzip1', {
+      ...handlerOptions(codeB),
+      requestCompression: { codec: 'gzip', level: 1 },
+    }),
   );
   sides.push(side('B, client connection', codeB, 'ab_client', {}));
 }

@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
-import { constants, createGzip } from 'node:zlib';
+import { constants, createBrotliCompress, createGzip } from 'node:zlib';
 import { parseError } from '@clickhouse/client';
-// Not re-exported at the top level; the package has no exports map, so its common module is reachable.
 import {
   buildMultipartBody,
   type ConnBaseQueryParams,
@@ -21,6 +20,8 @@ import {
   serializeQueryParamsForUrl,
   toSearchParams,
 } from '@clickhouse/client/dist/common/index.js';
+// Not re-exported at the top level; the package has no exports map, so its common module is reachable.
+import type { RequestCompressionOption } from './connect.js';
 
 /**
  * A lean HTTP(S) connection for `@clickhouse/client` (plugged in with `createClient({ connection })`,
@@ -43,8 +44,8 @@ export interface LeanConnectionOptions {
   readonly database: string;
   /** @default 30000 */
   readonly requestTimeoutMs?: number;
-  /** Insert bodies gzip-compressed at this zlib level; false: sent as is. @default false */
-  readonly gzipLevel?: number | false;
+  /** How insert bodies are compressed; false: sent as is. @default false */
+  readonly compression?: RequestCompressionOption;
   /** User-Agent's application name. */
   readonly application?: string;
   /**
@@ -69,7 +70,7 @@ export class LeanHttpConnection implements Connection<Readable> {
   private readonly request: typeof http.request;
   private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
-  private readonly gzipLevel: number | false;
+  private readonly compression: RequestCompressionOption;
   private readonly idleTtlMs: number;
   private lastUsedAt = 0;
 
@@ -84,7 +85,7 @@ export class LeanHttpConnection implements Connection<Readable> {
       'User-Agent': `${options.application ?? 'otlp-pipeline'} lean-connection`,
     };
     this.timeoutMs = options.requestTimeoutMs ?? 30_000;
-    this.gzipLevel = options.gzipLevel ?? false;
+    this.compression = options.compression ?? false;
     this.idleTtlMs = options.idleSocketTtlMs ?? 2_500;
   }
 
@@ -116,7 +117,7 @@ export class LeanHttpConnection implements Connection<Readable> {
     const chunks: Buffer[] = [];
     if (typeof params.values === 'string') chunks.push(Buffer.from(params.values));
     else for await (const c of params.values) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
-    const r = await this.post(params, chunks, this.gzipLevel);
+    const r = await this.post(params, chunks, this.compression);
     return {
       query_id: r.queryId,
       summary: summaryOf(r),
@@ -131,7 +132,7 @@ export class LeanHttpConnection implements Connection<Readable> {
       chunks = [];
       for await (const c of params.values) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
     }
-    const r = await this.post(params, chunks, this.gzipLevel);
+    const r = await this.post(params, chunks, this.compression);
     return {
       stream: Readable.from(r.body.length > 0 ? [r.body] : [], { objectMode: false }),
       query_id: r.queryId,
@@ -162,7 +163,7 @@ export class LeanHttpConnection implements Connection<Readable> {
   private async post(
     params: ConnBaseQueryParams,
     values: Buffer[] | undefined,
-    gzipLevel: number | false = false,
+    compression: RequestCompressionOption = false,
   ): Promise<Response> {
     const queryId = params.query_id || randomUUID();
     const queryParams = params.query_params;
@@ -188,8 +189,8 @@ export class LeanHttpConnection implements Connection<Readable> {
     const extra: Record<string, string> = { ...params.http_headers };
     let body: Buffer[];
     if (values !== undefined) {
-      body = gzipLevel === false ? values : await gzip(values, gzipLevel);
-      if (gzipLevel !== false) extra['Content-Encoding'] = 'gzip';
+      body = compression === false ? values : await compress(values, compression);
+      if (compression !== false) extra['Content-Encoding'] = compression.codec;
     } else if (multipart && queryParams !== undefined) {
       const boundary = `----otlp-pipeline-${randomUUID()}`;
       const parts: Record<string, string> = { query: params.query };
@@ -267,11 +268,25 @@ function summaryOf(r: Response): ConnInsertResult['summary'] {
   }
 }
 
-/** One gzip member of `chunks` (one deflate stream however many chunks, shared ones included). */
-function gzip(chunks: readonly Buffer[], level: number): Promise<Buffer[]> {
+/** `chunks` as one compressed stream (one gzip member or Brotli stream, shared chunks included). */
+function compress(
+  chunks: readonly Buffer[],
+  codec: Exclude<RequestCompressionOption, false>,
+): Promise<Buffer[]> {
+  let size = 0;
+  for (const c of chunks) size += c.byteLength;
   return new Promise((resolve, reject) => {
     const out: Buffer[] = [];
-    const z = createGzip({ level, chunkSize: 256 * 1024, strategy: constants.Z_DEFAULT_STRATEGY });
+    const z =
+      codec.codec === 'gzip'
+        ? createGzip({ level: codec.level, chunkSize: 256 * 1024 })
+        : createBrotliCompress({
+            chunkSize: 256 * 1024,
+            params: {
+              [constants.BROTLI_PARAM_QUALITY]: codec.quality,
+              [constants.BROTLI_PARAM_SIZE_HINT]: size,
+            },
+          });
     z.on('data', (c: Buffer) => out.push(c));
     z.on('error', reject);
     z.on('end', () => resolve(out));
