@@ -279,9 +279,8 @@ function compress(
     const out: Buffer[] = [];
     const z =
       codec.codec === 'gzip'
-        ? createGzip({ level: codec.level, chunkSize: 256 * 1024 })
+        ? createGzip({ level: codec.level })
         : createBrotliCompress({
-            chunkSize: 256 * 1024,
             params: {
               [constants.BROTLI_PARAM_QUALITY]: codec.quality,
               [constants.BROTLI_PARAM_SIZE_HINT]: size,

@@ -609,10 +609,12 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
       query_params: params,
       // 10,000 envelope ids do not fit a URL: send them in the body when long.
       use_multipart_params_auto: true,
-      format: 'JSONEachRow',
+      // One JSON document: the client parses it in one go, where a row-streaming format costs a
+      // stream pipeline per answer (~0.3 ms of CPU at every batch).
+      format: 'JSON',
     });
     type Row = { t: string; tenant: string; id: string; cell: number | string; n: number | string };
-    for (const r of await rs.json<Row>()) {
+    for (const r of (await rs.json<Row>()).data) {
       const key = `${r.t}\u0000${r.tenant}\u0000${r.id}`;
       const cells = out.get(key) ?? new Map<number, number>();
       out.set(key, cells);
