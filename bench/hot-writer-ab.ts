@@ -12,8 +12,9 @@
  * bodies uncompressed, gzip level 1 instead of the default, and with the client's own connection.
  *
  * A batch is what one invocation gets: the Kinesis records of 512-span requests from the shared
- * workload, made by the ingest handler's code (not timed). Prints the median CPU µs per span of each
- * side, their ratio, round trips per invocation and wall time.
+ * workload, made by the ingest handler's code (not timed). Prints each side's median and lower-quartile
+ * CPU µs per span, its ratio to A (of the medians, and the median of the per-round ratios), round
+ * trips per invocation and wall time.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -217,13 +218,20 @@ try {
       }
     }
     const base = median(cpu.get(sides[0]!.name)!);
+    const baseRounds = cpu.get(sides[0]!.name)!;
     for (const side of sides) {
       const m = median(cpu.get(side.name)!);
+      // Paired by round (both sides met the same load): steadier than the ratio of the medians.
+      const paired = median(cpu.get(side.name)!.map((x, i) => x / baseRounds[i]!));
+      const sorted = [...cpu.get(side.name)!].sort((a, b) => a - b);
       table.push({
         'spans/invocation': spans,
         side: side.name,
         'CPU µs/span (median)': Number(m.toFixed(2)),
+        // The lower quartile: the rounds least slowed by other work on a shared machine.
+        p25: Number((sorted[Math.floor(sorted.length / 4)] ?? Number.NaN).toFixed(2)),
         'vs A': Number((m / base).toFixed(3)),
+        'vs A, paired': Number(paired.toFixed(3)),
         'round trips': trips.get(side.name),
         records: batch0.get(requests),
         'wall ms (median)': Number(median(wall.get(side.name)!).toFixed(1)),
