@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
-import { constants, createBrotliCompress, createGzip } from 'node:zlib';
+import {
+  brotliDecompressSync,
+  constants,
+  createBrotliCompress,
+  createGzip,
+  gunzipSync,
+  inflateSync,
+} from 'node:zlib';
 import { parseError } from '@clickhouse/client';
 import {
   buildMultipartBody,
@@ -201,7 +208,7 @@ export class LeanHttpConnection implements Connection<Readable> {
     } else {
       body = [Buffer.from(params.query)];
     }
-    return this.send('POST', url, body, queryId, extra);
+    return this.send('POST', url, body, queryId, extra, params.abort_signal);
   }
 
   private send(
@@ -210,6 +217,7 @@ export class LeanHttpConnection implements Connection<Readable> {
     body: readonly Buffer[],
     queryId: string,
     extra: Record<string, string> = {},
+    signal?: AbortSignal,
   ): Promise<Response> {
     const now = Date.now();
     // Sockets idle past the TTL may have been closed by the server (or a frozen container):
@@ -238,7 +246,16 @@ export class LeanHttpConnection implements Connection<Readable> {
           res.on('error', reject);
           res.on('end', () => {
             this.lastUsedAt = Date.now();
-            const data = parts.length === 1 ? parts[0]! : parts.length === 0 ? EMPTY : Buffer.concat(parts);
+            let data: Buffer;
+            try {
+              data = decoded(
+                parts.length === 1 ? parts[0]! : parts.length === 0 ? EMPTY : Buffer.concat(parts),
+                res.headers['content-encoding'],
+              );
+            } catch (err) {
+              reject(err);
+              return;
+            }
             const status = res.statusCode ?? 0;
             if (status !== 200 || res.headers['x-clickhouse-exception-code'] !== undefined) {
               reject(parseError(data.toString('utf8') || `HTTP ${status}`));
@@ -252,10 +269,28 @@ export class LeanHttpConnection implements Connection<Readable> {
         req.destroy(new Error(`Timeout error: no answer in ${this.timeoutMs} ms`)),
       );
       req.on('error', reject);
+      if (signal) {
+        if (signal.aborted) req.destroy(new Error('The request was aborted'));
+        else
+          signal.addEventListener('abort', () => req.destroy(new Error('The request was aborted')), {
+            once: true,
+          });
+      }
       for (const b of body) req.write(b);
       req.end();
     });
   }
+}
+
+/** The answer's body as sent: plain unless a setting asked the server to compress it. */
+function decoded(body: Buffer, encoding: string | undefined): Buffer {
+  if (encoding === undefined || encoding === 'identity' || body.length === 0) return body;
+  if (encoding === 'gzip') return gunzipSync(body);
+  if (encoding === 'br') return brotliDecompressSync(body);
+  if (encoding === 'deflate') return inflateSync(body);
+  throw new Error(
+    `ClickHouse answered with Content-Encoding ${encoding}, which this connection does not read`,
+  );
 }
 
 function summaryOf(r: Response): ConnInsertResult['summary'] {

@@ -84,6 +84,38 @@ describe('LeanHttpConnection', () => {
     expect(await rs.json()).toEqual([{ k: 'gz-1' }, { k: 'gz-2' }]);
   });
 
+  it('reads an answer the server compressed when a setting asked it to', async () => {
+    const rs = await lean().query({
+      query: 'SELECT number AS n FROM numbers(3000)',
+      clickhouse_settings: { enable_http_compression: 1 },
+      http_headers: { 'Accept-Encoding': 'gzip' },
+      format: 'JSON',
+    });
+    const rows = (await rs.json<{ n: string | number }>()).data;
+    expect(rows).toHaveLength(3000);
+    expect(Number(rows[2999]?.n)).toBe(2999);
+  });
+
+  it('gives up a request its abort signal cancels (an outage, not an answer)', async () => {
+    const silent: Server = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      const controller = new AbortController();
+      const pending = lean(url).command({ query: 'SELECT 1', abort_signal: controller.signal });
+      setTimeout(() => controller.abort(), 50);
+      const err = await pending.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(classifyClickHouseError(err).kind).toBe('outage');
+      expect(String(err)).toMatch(/aborted/);
+    } finally {
+      silent.closeAllConnections();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+  });
+
   it('sends parameters too long for a URL in a multipart body (the lookup of 10,000 envelope ids)', async () => {
     const client = lean();
     const ids = Array.from({ length: 10_000 }, (_, i) => `id-${String(i).padStart(40, '0')}`);
