@@ -58,35 +58,8 @@ function jsonText(v: unknown): string {
   if (typeof v === 'string') return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
   if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
   if (v === undefined) return 'null';
-  if (Array.isArray(v)) return v.length === 0 ? '[]' : JSON.stringify(v);
-  if (typeof v === 'object' && v !== null) return mapText(v as Record<string, unknown>);
+  if (Array.isArray(v) && v.length === 0) return '[]';
   return JSON.stringify(v) ?? 'null';
-}
-
-/** `"key":` of attribute keys seen lately (bounded: keys come from tenants' data). */
-const keyTexts = new Map<string, string>();
-const MAX_KEY_TEXTS = 10_000;
-
-/**
- * An attribute map as JSON.stringify writes it (its own keys in its property order), each key's
- * text made once: a row's own map (SpanAttributes) costs about half of JSON.stringify's ~1 µs.
- * Anything but string values (not a map of the model) goes to JSON.stringify.
- */
-function mapText(o: Record<string, unknown>): string {
-  let s = '{';
-  for (const k of Object.keys(o)) {
-    const v = o[k];
-    if (typeof v !== 'string') return JSON.stringify(o);
-    let key = keyTexts.get(k);
-    if (key === undefined) {
-      if (keyTexts.size >= MAX_KEY_TEXTS) keyTexts.clear();
-      key = `${JSON.stringify(k)}:`;
-      keyTexts.set(k, key);
-    }
-    s += s.length === 1 ? key : `,${key}`;
-    s += NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
-  }
-  return `${s}}`;
 }
 
 /** One insert's body as it is built: text written into large Buffers, large shared values as is. */
