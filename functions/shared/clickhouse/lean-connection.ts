@@ -35,10 +35,10 @@ import type { RequestCompressionOption } from './connect.js';
 /**
  * A lean HTTP(S) connection for `@clickhouse/client` (plugged in with `createClient({ connection })`,
  * the hook chdb uses): one `http.request` per call with the whole response read into memory. The
- * client's own connection spends ~1.5 ms of CPU per request on stream pipelines, abort
- * controllers, socket bookkeeping and a zlib stream for every response (bench/hot-writer-ab.ts,
- * docs/decisions/0004); this one ~0.2 ms, which at 512 spans and three round trips per invocation
- * is most of the hot writer's CPU. Built for the hot writer's requests (inserts, small result
+ * client's own connection spends ~1.2-1.9 ms of CPU per request on stream pipelines, abort
+ * controllers, socket bookkeeping and a zlib stream for every response; this one ~0.3-0.4 ms, a
+ * bare `http.request` ~0.25 (docs/decisions/0004). At 512 spans and three round trips per
+ * invocation that was ~10 µs per span. Built for the hot writer's requests (inserts, small result
  * sets): a result is buffered, not streamed, so big reads belong on the client's own connection.
  *
  * Errors are the client's: a ClickHouse exception arrives as `ClickHouseError` with its code
