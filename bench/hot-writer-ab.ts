@@ -1,32 +1,36 @@
 /**
  * Hot-writer A/B in one process: `npx tsx bench/hot-writer-ab.ts <other checkout> [--rounds N] [--compression]`
- * loads `ClickHouseTelemetryWriter` and `createRemoteClickHouse` from another checkout of this
- * repository (e.g. `git worktree add /tmp/base main`, with its node_modules) beside this one's, and
- * writes the same batches with both, in turn, round after round, each into its own database of one
- * ClickHouse served over HTTP by another process (local/clickhouse-http-process.ts): the engine's
- * CPU is not this process's, so `process.cpuUsage()` around `write()` is the writer's own (row
- * conversion, encoding, compression, the client), as in a Lambda talking to ClickHouse Cloud.
+ * loads the hot writer's consumer (`consumeKinesisRecords`, `ClickHouseTelemetryWriter`, the usage
+ * sink, the trace sampler and `createRemoteClickHouse`) from another checkout of this repository
+ * (e.g. `git archive main | tar -x -C /tmp/base` with a node_modules link) beside this one's, and
+ * hands the same Kinesis records to both, in turn, round after round, each side writing into its
+ * own database of one ClickHouse served over HTTP by another process
+ * (local/clickhouse-http-process.ts): the engine's CPU is not this process's, so
+ * `process.cpuUsage()` around the consumer is what the Lambda itself spends per batch (base64 and
+ * envelope decoding, row conversion, encoding, compression, the HTTP client, the usage insert), as
+ * in a Lambda talking to ClickHouse Cloud. `--compression` adds this checkout with its insert
+ * bodies uncompressed, gzip level 1 instead of the default, and with the client's own connection.
  *
- * A batch is what one invocation gets: envelopes of 512-span requests from the shared workload,
- * flattened and packed as ingest does, unpacked as the consumer does (not timed). Prints the
- * median CPU µs per span of each side, their ratio, round trips per invocation and wall time.
+ * A batch is what one invocation gets: the Kinesis records of 512-span requests from the shared
+ * workload, made by the ingest handler's code (not timed). Prints each side's median and lower-quartile
+ * CPU µs per span, its ratio to A (of the medians, and the median of the per-round ratios), round
+ * trips per invocation and wall time.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import type { ClickHouseClient } from '@clickhouse/client';
-import {
-  createRemoteClickHouse as createRemoteB,
-  type RequestCompressionOption,
-} from '../functions/shared/clickhouse/connect.js';
-import {
-  type PositionedEnvelope,
-  ClickHouseTelemetryWriter as WriterB,
-} from '../functions/shared/clickhouse/writer.js';
-import { packEnvelopes, unpackEnvelope } from '../functions/shared/envelope/envelope.js';
+import type { KinesisStreamRecord } from 'aws-lambda';
+import * as consumerB from '../functions/hot-writer/consumer.js';
+import { createIngest } from '../functions/ingest/ingest.js';
+import type { RemoteClientOptions } from '../functions/shared/clickhouse/connect.js';
+import * as connectB from '../functions/shared/clickhouse/connect.js';
+import * as writerB from '../functions/shared/clickhouse/writer.js';
 import { decodeOtlp } from '../functions/shared/otlp/decode.js';
-import { flatten } from '../functions/shared/rows/flatten.js';
+import * as samplerB from '../functions/shared/sampling/clickhouse-trace-sampler.js';
+import * as usageB from '../functions/shared/usage/usage.js';
 import { spawnClickHouseHttp } from '../local/clickhouse-http-process.js';
 import { receivedAfter, traceRequest } from './workload.js';
 
@@ -41,31 +45,78 @@ const ROUNDS = roundsAt >= 0 ? Number(args[roundsAt + 1]) : 12;
 const RETENTION_DAYS = 3650;
 const REQUEST_SPANS = 512;
 
-const { ClickHouseTelemetryWriter: WriterA } = (await import(
-  pathToFileURL(resolve(other, 'functions/shared/clickhouse/writer.ts')).href
-)) as { ClickHouseTelemetryWriter: typeof WriterB };
-const { createRemoteClickHouse: createRemoteA } = (await import(
-  pathToFileURL(resolve(other, 'functions/shared/clickhouse/connect.ts')).href
-)) as { createRemoteClickHouse: typeof createRemoteB };
+interface Code {
+  readonly consumer: typeof consumerB;
+  readonly connect: typeof connectB;
+  readonly writer: typeof writerB;
+  readonly sampler: typeof samplerB;
+  readonly usage: typeof usageB;
+}
+const load = async (rel: string) => import(pathToFileURL(resolve(other, rel)).href);
+const codeA: Code = {
+  consumer: await load('functions/hot-writer/consumer.ts'),
+  connect: await load('functions/shared/clickhouse/connect.ts'),
+  writer: await load('functions/shared/clickhouse/writer.ts'),
+  sampler: await load('functions/shared/sampling/clickhouse-trace-sampler.ts'),
+  usage: await load('functions/shared/usage/usage.ts'),
+};
+const codeB: Code = {
+  consumer: consumerB,
+  connect: connectB,
+  writer: writerB,
+  sampler: samplerB,
+  usage: usageB,
+};
 
-/** Envelopes of `requests` workload requests, as the consumer hands them to the writer. */
-function invocation(requests: number, seed: number): PositionedEnvelope[] {
-  const out: PositionedEnvelope[] = [];
+const captured: Uint8Array[] = [];
+let latestNs = '0';
+const ingest = createIngest({
+  tenants: { resolve: () => Promise.resolve({ tenantId: 'bench', keyId: 'k' }) },
+  stream: {
+    put(records: readonly { data: Uint8Array }[]) {
+      for (const r of records) captured.push(r.data);
+      return Promise.resolve({ kind: 'durable' as const, records: records.length, bytes: 0, attempts: 1 });
+    },
+  },
+  nowNs: () => latestNs,
+});
+let sequence = 0n;
+
+/** The Kinesis records of `requests` workload requests, as the ingest handler writes them. */
+async function invocation(requests: number, seed: number): Promise<KinesisStreamRecord[]> {
+  const out: KinesisStreamRecord[] = [];
   for (let q = 0; q < requests; q++) {
-    const otlp = decodeOtlp(
-      'traces',
-      traceRequest({ items: REQUEST_SPANS, seed: seed * 1000 + q }).protobuf,
-      'protobuf',
-    );
-    const { batches } = flatten({ tenant: 'bench', otlp, receivedAtNs: receivedAfter(otlp) });
-    for (const env of packEnvelopes('bench', 'traces', batches)) {
-      const { header, batches: decoded } = unpackEnvelope(env.data);
+    const payload = traceRequest({ items: REQUEST_SPANS, seed: seed * 1000 + q });
+    latestNs = receivedAfter(decodeOtlp('traces', payload.protobuf, 'protobuf'));
+    captured.length = 0;
+    const r = await ingest({
+      signal: 'traces',
+      headers: {
+        'content-type': 'application/x-protobuf',
+        'content-encoding': 'gzip',
+        authorization: 'Bearer bench',
+      },
+      body: gzipSync(payload.protobuf),
+      remainingMs: 30_000,
+    });
+    if (r.status !== 200) throw new Error(`ingest answered ${r.status}`);
+    for (const data of captured) {
+      const sequenceNumber = String(10n ** 20n + sequence++);
       out.push({
-        position: { stream: 'bench', shardId: 'shardId-0', sequenceNumber: String(seed * 1000 + out.length) },
-        tenant: header.tenant,
-        ...(header.id !== undefined && { id: header.id }),
-        ...(header.receivedAtNs !== undefined && { receivedAtNs: header.receivedAtNs }),
-        batches: decoded,
+        kinesis: {
+          kinesisSchemaVersion: '1.0',
+          partitionKey: 'bench',
+          sequenceNumber,
+          data: Buffer.from(data).toString('base64'),
+          approximateArrivalTimestamp: Date.now() / 1000,
+        },
+        eventSource: 'aws:kinesis',
+        eventVersion: '1.0',
+        eventID: `shardId-000000000000:${sequenceNumber}`,
+        eventName: 'aws:kinesis:record',
+        invokeIdentityArn: 'arn:aws:iam::123456789012:role/bench',
+        awsRegion: 'us-east-1',
+        eventSourceARN: 'arn:aws:kinesis:us-east-1:123456789012:stream/bench',
       });
     }
   }
@@ -84,49 +135,59 @@ const median = (xs: number[]) => {
 interface Side {
   readonly name: string;
   readonly client: ClickHouseClient;
-  readonly writer: WriterB;
+  readonly run: (records: KinesisStreamRecord[]) => ReturnType<typeof consumerB.consumeKinesisRecords>;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-hot-writer-ab-'));
 const server = await spawnClickHouseHttp({
   path: dir,
   hotRetentionDays: RETENTION_DAYS,
-  databases: ['ab_a', 'ab_b', 'ab_none', 'ab_gzip6'],
+  databases: ['ab_a', 'ab_b', 'ab_none', 'ab_gzip1', 'ab_client'],
 });
 const credentials = { url: server.url, username: 'default', password: '', database: 'default' };
-const clientA = createRemoteA(credentials);
-const clientB = createRemoteB(credentials);
+
+/** A side as the hot-writer handler composes it: its client options, writer, usage sink, sampler. */
+function side(name: string, code: Code, database: string, options: RemoteClientOptions): Side {
+  const client = code.connect.createRemoteClickHouse(credentials, options);
+  const writer = new code.writer.ClickHouseTelemetryWriter(client, {
+    database,
+    hotRetentionDays: RETENTION_DAYS,
+  });
+  const usage = new code.usage.ClickHouseUsageSink(client, database);
+  const sampler = new code.sampler.ClickHouseTraceSampler(client, {
+    database,
+    hotRetentionDays: RETENTION_DAYS,
+  });
+  const deadLetters = { put: async () => {} };
+  return {
+    name,
+    client,
+    run: (records) => code.consumer.consumeKinesisRecords(records, { writer, deadLetters, usage, sampler }),
+  };
+}
+// The handler's client options where the checkout has them (HOT_WRITER_CLIENT_OPTIONS), else the default.
+const handlerOptions = (code: Code): RemoteClientOptions =>
+  (code.connect as { HOT_WRITER_CLIENT_OPTIONS?: RemoteClientOptions }).HOT_WRITER_CLIENT_OPTIONS ?? {};
 const sides: Side[] = [
-  {
-    name: `A ${other}`,
-    client: clientA,
-    writer: new WriterA(clientA, { database: 'ab_a', hotRetentionDays: RETENTION_DAYS }),
-  },
-  {
-    name: 'B this checkout',
-    client: clientB,
-    writer: new WriterB(clientB, { database: 'ab_b', hotRetentionDays: RETENTION_DAYS }),
-  },
+  side(`A ${other}`, codeA, 'ab_a', handlerOptions(codeA)),
+  side('B this checkout', codeB, 'ab_b', handlerOptions(codeB)),
 ];
-// --compression: this checkout's writer again with other insert compressions (own databases).
 if (args.includes('--compression')) {
-  const variants: [string, RequestCompressionOption][] = [
-    ['none', false],
-    ['gzip 6', { codec: 'gzip', level: 6 }],
-  ];
-  for (const [label, requestCompression] of variants) {
-    const database = `ab_${label.replace(/\W/g, '')}`;
-    const client = createRemoteB(credentials, { requestCompression });
-    sides.push({
-      name: `B, ${label}`,
-      client,
-      writer: new WriterB(client, { database, hotRetentionDays: RETENTION_DAYS }),
-    });
-  }
+  sides.push(
+    side('B, uncompressed', codeB, 'ab_none', { ...handlerOptions(codeB), requestCompression: false }),
+  );
+  sides.push(
+    side('B, gzip 1', codeB, 'ab_gzip1', {
+      ...handlerOptions(codeB),
+      requestCompression: { codec: 'gzip', level: 1 },
+    }),
+  );
+  sides.push(side('B, client connection', codeB, 'ab_client', {}));
 }
 
 try {
   const table: Record<string, unknown>[] = [];
+  const batch0 = new Map<number, number>();
   for (const requests of [1, 4]) {
     const spans = requests * REQUEST_SPANS;
     const cpu = new Map<string, number[]>(sides.map((s) => [s.name, []]));
@@ -134,32 +195,45 @@ try {
     const trips = new Map<string, number>();
     let seed = requests * 10_000;
     for (let round = -2; round < ROUNDS; round++) {
-      const batch = invocation(requests, seed++);
+      const batch = await invocation(requests, seed++);
+      batch0.set(requests, batch.length);
       // Alternate which side goes first: neither always meets a warm or cold server.
       const order = round % 2 === 0 ? sides : [...sides].reverse();
       for (const side of order) {
         const c0 = cpuMicros();
         const t0 = performance.now();
-        const r = await side.writer.write(batch);
+        const out = await side.run(batch);
         const c = cpuMicros() - c0;
         const t = performance.now() - t0;
-        if (r.pending.length > 0 || r.rejected.length > 0 || r.stats.rowsInserted !== spans)
-          throw new Error(`${side.name}: ${r.stats.rowsInserted} rows of ${spans} (${r.error?.message})`);
+        const r = out.write;
+        if (!r || out.response.batchItemFailures.length > 0 || r.stats.rowsInserted !== spans)
+          throw new Error(
+            `${side.name}: ${r?.stats.rowsInserted} rows of ${spans} (${out.errors.map(String)})`,
+          );
         if (round < 0) continue;
         cpu.get(side.name)!.push(c / spans);
         wall.get(side.name)!.push(t);
-        trips.set(side.name, r.stats.roundTrips);
+        // The writer's round trips plus the usage insert (a request's usage rides on its first envelope).
+        trips.set(side.name, r.stats.roundTrips + 1);
       }
     }
     const base = median(cpu.get(sides[0]!.name)!);
+    const baseRounds = cpu.get(sides[0]!.name)!;
     for (const side of sides) {
       const m = median(cpu.get(side.name)!);
+      // Paired by round (both sides met the same load): steadier than the ratio of the medians.
+      const paired = median(cpu.get(side.name)!.map((x, i) => x / baseRounds[i]!));
+      const sorted = [...cpu.get(side.name)!].sort((a, b) => a - b);
       table.push({
         'spans/invocation': spans,
         side: side.name,
         'CPU µs/span (median)': Number(m.toFixed(2)),
+        // The lower quartile: the rounds least slowed by other work on a shared machine.
+        p25: Number((sorted[Math.floor(sorted.length / 4)] ?? Number.NaN).toFixed(2)),
         'vs A': Number((m / base).toFixed(3)),
+        'vs A, paired': Number(paired.toFixed(3)),
         'round trips': trips.get(side.name),
+        records: batch0.get(requests),
         'wall ms (median)': Number(median(wall.get(side.name)!).toFixed(1)),
       });
     }

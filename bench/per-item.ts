@@ -3,9 +3,11 @@
  * bench/results/per-item.json with the date and the machine, for traces, logs and metrics:
  * - ingest: CPU µs per item through `createIngest` (gzip protobuf requests of the shared workload,
  *   in-memory counting stream sink), envelopes per request, stream bytes per item, request bytes;
- * - hot writer: CPU µs per item of `consumeKinesisRecords` into embedded ClickHouse (the process
- *   CPU includes the embedded engine's parse and merge work, so this is an upper bound of the
- *   Lambda's own CPU), and compressed bytes per item from system.parts after OPTIMIZE FINAL;
+ * - hot writer: CPU µs per item of `consumeKinesisRecords` as the handler composes it (the hot
+ *   writer's client, the usage sink), one request's records per invocation, into a ClickHouse
+ *   served over HTTP by another process (local/clickhouse-http-process.ts), so the engine's work is
+ *   not counted: what the Lambda itself spends. Compressed bytes per item from system.parts after
+ *   OPTIMIZE FINAL;
  * - lake writer: CPU µs per item of `writeToLake` into memory, Parquet bytes per item.
  *
  *   npx tsx bench/per-item.ts [--quick] [--no-write]
@@ -20,7 +22,7 @@ import { gzipSync } from 'node:zlib';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { consumeKinesisRecords } from '../functions/hot-writer/consumer.js';
 import { createIngest } from '../functions/ingest/ingest.js';
-import { applyMigrations } from '../functions/shared/clickhouse/migrations.js';
+import { createRemoteClickHouse, HOT_WRITER_CLIENT_OPTIONS } from '../functions/shared/clickhouse/connect.js';
 import { ClickHouseTelemetryWriter } from '../functions/shared/clickhouse/writer.js';
 import type { MeasuredFigures, PerItemFigures, Signal } from '../functions/shared/costs/cost-model.js';
 import { unpackEnvelope } from '../functions/shared/envelope/envelope.js';
@@ -28,7 +30,8 @@ import { writeToLake } from '../functions/shared/lake/lake-writer.js';
 import { InMemoryObjectStore } from '../functions/shared/lake/memory-object-store.js';
 import { decodeOtlp } from '../functions/shared/otlp/decode.js';
 import type { StreamSink } from '../functions/shared/stream/stream-sink.js';
-import { createEmbeddedClickHouse } from '../local/clickhouse-embedded.js';
+import { ClickHouseUsageSink } from '../functions/shared/usage/usage.js';
+import { type ClickHouseProcess, spawnClickHouseHttp } from '../local/clickhouse-http-process.js';
 import { logsRequest, metricsRequest, type Payload, receivedAfter, traceRequest } from './workload.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -84,7 +87,7 @@ const TABLES: Record<Signal, string> = {
   metrics: "table LIKE 'otel_metrics_%'",
 };
 
-async function measure(signal: Signal, dir: string): Promise<PerItemFigures> {
+async function measure(signal: Signal, server: ClickHouseProcess): Promise<PerItemFigures> {
   const payloads = await requestsFor(signal);
   const items = payloads.reduce((n, p) => n + p.items, 0);
   const sink = new CapturingSink();
@@ -116,30 +119,47 @@ async function measure(signal: Signal, dir: string): Promise<PerItemFigures> {
   const ingestUs = cpuUs() - t;
   const streamBytes = sink.records.reduce((n, d) => n + d.byteLength, 0);
 
-  // Hot writer into a fresh embedded ClickHouse.
-  const client = createEmbeddedClickHouse({ path: join(dir, signal) });
-  await applyMigrations(client, { hotRetentionDays: 3650 });
-  const writer = new ClickHouseTelemetryWriter(client, { hotRetentionDays: 3650 });
+  // Hot writer into its own database of the ClickHouse process, as the handler composes it.
+  const database = `per_item_${signal}`;
+  const client = createRemoteClickHouse(
+    { url: server.url, username: 'default', password: '', database },
+    HOT_WRITER_CLIENT_OPTIONS,
+  );
+  const writer = new ClickHouseTelemetryWriter(client, { database, hotRetentionDays: 3650 });
+  const usage = new ClickHouseUsageSink(client, database);
   const records = sink.records.map((d, i) => kinesisRecord(d, i));
   const deadLetters = { put: async () => {} };
-  const perBatch = 20;
+  // One request's records per invocation (512 spans): the batch size issue #21's target is set at.
+  const perBatch = Math.max(1, Math.round(records.length / payloads.length));
+  // A warm-up round (JIT) into another database, as the ingest's: a Lambda's first batches run cold
+  // once per container, its next thousands warm.
+  const warmDatabase = `${database}_warmup`;
+  const warm = new ClickHouseTelemetryWriter(client, { database: warmDatabase, hotRetentionDays: 3650 });
+  const warmUsage = new ClickHouseUsageSink(client, warmDatabase);
+  for (let i = 0; i < records.length; i += perBatch) {
+    await consumeKinesisRecords(records.slice(i, i + perBatch), {
+      writer: warm,
+      deadLetters,
+      usage: warmUsage,
+    });
+  }
   t = cpuUs();
   for (let i = 0; i < records.length; i += perBatch) {
-    const out = await consumeKinesisRecords(records.slice(i, i + perBatch), { writer, deadLetters });
+    const out = await consumeKinesisRecords(records.slice(i, i + perBatch), { writer, deadLetters, usage });
     if (out.response.batchItemFailures.length > 0 || out.deadLettered > 0)
       throw new Error(`${signal}: hot write failed`);
   }
   const hotUs = cpuUs() - t;
   await client.command({ query: 'SYSTEM STOP TTL MERGES' }).catch(() => {});
   const tables = await client.query({
-    query: `SELECT DISTINCT table FROM system.parts WHERE active AND database = currentDatabase() AND ${TABLES[signal]}`,
+    query: `SELECT DISTINCT table FROM system.parts WHERE active AND database = '${database}' AND ${TABLES[signal]}`,
     format: 'JSONEachRow',
   });
   for (const { table } of await tables.json<{ table: string }>()) {
-    await client.command({ query: `OPTIMIZE TABLE \`${table}\` FINAL` });
+    await client.command({ query: `OPTIMIZE TABLE \`${database}\`.\`${table}\` FINAL` });
   }
   const parts = await client.query({
-    query: `SELECT sum(data_compressed_bytes) AS b, sum(rows) AS n FROM system.parts WHERE active AND database = currentDatabase() AND ${TABLES[signal]}`,
+    query: `SELECT sum(data_compressed_bytes) AS b, sum(rows) AS n FROM system.parts WHERE active AND database = '${database}' AND ${TABLES[signal]}`,
     format: 'JSONEachRow',
   });
   const [row] = await parts.json<{ b: string; n: string }>();
@@ -177,9 +197,14 @@ async function measure(signal: Signal, dir: string): Promise<PerItemFigures> {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-per-item-'));
+  const server = await spawnClickHouseHttp({
+    path: dir,
+    hotRetentionDays: 3650,
+    databases: ['traces', 'logs', 'metrics'].flatMap((s) => [`per_item_${s}`, `per_item_${s}_warmup`]),
+  });
   try {
     const signals = {} as Record<Signal, PerItemFigures>;
-    for (const s of ['traces', 'logs', 'metrics'] as const) signals[s] = await measure(s, dir);
+    for (const s of ['traces', 'logs', 'metrics'] as const) signals[s] = await measure(s, server);
     const figures: MeasuredFigures = {
       date: new Date().toISOString().slice(0, 10),
       machine: `${cpus()[0]?.model ?? 'unknown CPU'} x${cpus().length}, Node.js ${process.version}${quick ? ', --quick' : ''}`,
@@ -193,6 +218,7 @@ async function main(): Promise<void> {
       console.log(`written ${file}`);
     }
   } finally {
+    await server.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

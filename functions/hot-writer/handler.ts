@@ -5,6 +5,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import type { ClickHouseClient } from '@clickhouse/client';
 import middy from '@middy/core';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { HOT_WRITER_CLIENT_OPTIONS } from '../shared/clickhouse/connect.js';
 import { WRITE_LEDGER_TABLE } from '../shared/clickhouse/ddl.js';
 import {
   clickHouseClientProvider,
@@ -169,7 +170,6 @@ export function createHotWriterHandler(deps: HotWriterDeps) {
   return middy(lambdaHandler).use(observability({ tracer: tracer, logger: logger, metrics: metrics }));
 }
 
-/** Production dependencies from the environment, read on the first invocation. */
 /** What the hot writer talks to: Lambda's defaults, or local mode's engine and emulator. */
 export interface HotWriterClients {
   /** Resolved per invocation (a provider caches it). */
@@ -189,7 +189,7 @@ export function depsFromConfig(
   let resolved: HotWriterClients | undefined;
   const clientsOf = (): HotWriterClients => {
     resolved ??= clients ?? {
-      clickhouse: clickHouseClientProvider(clickHouseSourceFromEnv(config())),
+      clickhouse: clickHouseClientProvider(clickHouseSourceFromEnv(config()), HOT_WRITER_CLIENT_OPTIONS),
       s3: tracer.captureAWSv3Client(new S3Client({})),
     };
     return resolved;

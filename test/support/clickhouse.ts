@@ -1,5 +1,8 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { createRemoteClickHouse } from '../../functions/shared/clickhouse/connect.js';
+import {
+  createRemoteClickHouse,
+  HOT_WRITER_CLIENT_OPTIONS,
+} from '../../functions/shared/clickhouse/connect.js';
 import { createEmbeddedClickHouse } from '../../local/clickhouse-embedded.js';
 import { startClickHouseHttp } from '../../local/clickhouse-http.js';
 
@@ -7,14 +10,16 @@ import { startClickHouseHttp } from '../../local/clickhouse-http.js';
  * The ClickHouse connection a test file runs on: embedded chdb in-process, or the production HTTP
  * client (`createRemoteClickHouse`: gzip, multipart parameters, keep-alive) against the local
  * HTTP interface over the same engine. A `*.over-http.test.ts` file sets the variable and imports
- * the embedded test file, so one set of tests proves both paths.
+ * the embedded test file, so one set of tests proves both paths; `*.over-lean-http.test.ts` does the
+ * same with the hot writer's client (HOT_WRITER_CLIENT_OPTIONS: the lean connection).
  */
 export const CLICKHOUSE_VIA_ENV = 'TEST_CLICKHOUSE_VIA';
 
-export type ClickHouseVia = 'embedded' | 'http';
+export type ClickHouseVia = 'embedded' | 'http' | 'lean-http';
 
 export function clickHouseVia(): ClickHouseVia {
-  return process.env[CLICKHOUSE_VIA_ENV] === 'http' ? 'http' : 'embedded';
+  const via = process.env[CLICKHOUSE_VIA_ENV];
+  return via === 'http' || via === 'lean-http' ? via : 'embedded';
 }
 
 export interface TestClickHouse {
@@ -29,12 +34,10 @@ export async function openClickHouse(path: string, via = clickHouseVia()): Promi
   if (via === 'embedded') return { client: embedded, via, close: () => embedded.close() };
   const password = 'test-password';
   const server = await startClickHouseHttp({ path, port: 0, password });
-  const client = createRemoteClickHouse({
-    url: server.url,
-    username: 'default',
-    password,
-    database: 'default',
-  });
+  const client = createRemoteClickHouse(
+    { url: server.url, username: 'default', password, database: 'default' },
+    via === 'lean-http' ? HOT_WRITER_CLIENT_OPTIONS : {},
+  );
   return {
     client,
     via,

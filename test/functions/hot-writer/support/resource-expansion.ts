@@ -69,10 +69,16 @@ export function resourceExpansionRecords(nowMs = Date.now()): KinesisStreamRecor
  */
 async function child(url: string, recordsFile: string, resultFile: string): Promise<void> {
   const { consumeKinesisRecords } = await import('../../../../functions/hot-writer/consumer.js');
-  const { createRemoteClickHouse } = await import('../../../../functions/shared/clickhouse/connect.js');
+  const { createRemoteClickHouse, HOT_WRITER_CLIENT_OPTIONS } = await import(
+    '../../../../functions/shared/clickhouse/connect.js'
+  );
   const { ClickHouseTelemetryWriter } = await import('../../../../functions/shared/clickhouse/writer.js');
   const records = JSON.parse(readFileSync(recordsFile, 'utf8')) as KinesisStreamRecord[];
-  const client = createRemoteClickHouse({ url, username: 'default', password: '', database: 'default' });
+  // The hot-writer handler's client (its lean connection).
+  const client = createRemoteClickHouse(
+    { url, username: 'default', password: '', database: 'default' },
+    HOT_WRITER_CLIENT_OPTIONS,
+  );
   await client.ping();
   (globalThis as { gc?: () => void }).gc?.();
   const baseline = process.memoryUsage().rss;
