@@ -47,8 +47,10 @@ interface Walk {
   readonly maxDepth: number;
   /** The first problem in the item being decoded (see decode-protobuf.ts). */
   problem: string | undefined;
-  /** Lists read, by LIST_KEYS name: checked against the text (checkLists). */
+  /** Lists read (arrays), by LIST_KEYS name: checked against the text (checkLists). */
   readonly lists: ListCounts;
+  /** List keys read whose value was null, by name (checkLists then counts them in the text too). */
+  readonly nullLists: ListCounts;
   /** Items and attributes (nested entries) so far, against the caps (see DecodeCaps). */
   items: number;
   attributes: number;
@@ -110,15 +112,16 @@ export function decodeJson(signal: Signal, text: string, maxDepth: number, caps?
     maxItems: caps?.maxItems ?? Number.POSITIVE_INFINITY,
     maxAttributes: caps?.maxAttributes ?? Number.POSITIVE_INFINITY,
     lists: listCounts(),
+    nullLists: listCounts(),
   };
-  listsRead = w.lists;
+  listsRead = w;
   const decoded = walkRequest(signal, o, w);
-  checkLists(text, w.lists);
+  checkLists(text, w);
   return decoded;
 }
 
-/** The Walk.lists of the decode under way (decoding is synchronous), counted by `list`. */
-let listsRead: ListCounts | undefined;
+/** The Walk of the decode under way (decoding is synchronous): `list` counts into its lists. */
+let listsRead: Walk | undefined;
 
 function walkRequest(signal: Signal, o: Json, w: Walk): OtlpRequest {
   switch (signal) {
@@ -212,29 +215,67 @@ const LIST_FIRST_CHARS: ReadonlySet<number> = new Set([...LIST_KEYS.keys()].map(
 /**
  * JSON.parse keeps the last of duplicated keys: `"spans"` twice in one object would drop the first
  * list without a word (the Collector's decoder appends both). The walk counts the lists it read
- * (`Walk.lists`, by `list`); the text is searched once for keys ending in `s":`, which every list
- * key does. More in the text than read means a key came twice: 400, naming it. Only list keys are
- * checked: a check of every key (colons outside strings against the keys of the parsed tree)
- * measured ~40 % of the JSON decode; a duplicated scalar field is last-wins, as in JSON.parse and
- * Go's encoding/json. Keys with blanks before their colon are not counted (no encoder writes them).
+ * (`Walk.lists`, by `list`); the text is searched for the list keys, and more of a key in the text
+ * than read means it came twice: 400, naming it. Only list keys are checked: a check of every key
+ * (colons outside strings against the keys of the parsed tree) measured ~40 % of the JSON decode; a
+ * duplicated scalar field is last-wins, as in JSON.parse and Go's encoding/json.
+ *
+ * The search is for `[` (a few per item; a search for the `s":` every list key ends with stops at
+ * every `attributes":` too, and costs ~7x more): a list key is the key just before it (blanks
+ * allowed after the colon, not before). A duplicate whose kept value is an array is caught so;
+ * one whose kept value is null (`"spans":[…],"spans":null`) has no `[` to count, so when the walk
+ * met a null list (exporters never write one) the text is searched for the keys themselves.
  */
-function checkLists(text: string, lists: ListCounts): void {
-  const inText = new Map<string, number>();
-  for (let i = text.indexOf('s":'); i !== -1; i = text.indexOf('s":', i + 3)) {
-    // Most matches are `attributes":`: one look at the letter before the s turns them away.
-    if (LIST_PENULTIMATE[text.charCodeAt(i - 1)] !== 1) continue;
-    const open = text.lastIndexOf('"', i);
-    // A list key is short and starts with one of a few letters; an escaped quote before it means
-    // the match is inside a string.
-    if (i - open > 16 || !LIST_FIRST_CHARS.has(text.charCodeAt(open + 1)) || text.charCodeAt(open - 1) === 92)
-      continue;
-    const camel = LIST_KEYS.get(text.slice(open + 1, i + 1));
-    if (camel !== undefined) inText.set(camel, (inText.get(camel) ?? 0) + 1);
-  }
+function checkLists(text: string, w: Walk): void {
+  let nulls = false;
+  for (const name in w.nullLists) if (w.nullLists[name]! > 0) nulls = true;
+  const inText = nulls ? listKeysInText(text) : arrayListsInText(text);
   for (const [camel, n] of inText) {
-    if (n > (lists[camel] ?? 0))
+    if (n > (w.lists[camel] ?? 0) + (w.nullLists[camel] ?? 0))
       throw new OtlpDecodeError(`duplicate key ${JSON.stringify(camel)} in one JSON object`);
   }
+}
+
+/** The list key whose closing quote is at `close`, if it is one (see checkLists), by camelCase name. */
+function listKeyEndingAt(text: string, close: number): string | undefined {
+  // Most keys here are `attributes` and other non-lists: one look at the letters before the quote.
+  if (text.charCodeAt(close - 1) !== 0x73 || LIST_PENULTIMATE[text.charCodeAt(close - 2)] !== 1) return;
+  const open = text.lastIndexOf('"', close - 1);
+  // A list key is short and starts with one of a few letters; an escaped quote before it means
+  // the match is inside a string.
+  if (
+    close - open > 17 ||
+    !LIST_FIRST_CHARS.has(text.charCodeAt(open + 1)) ||
+    text.charCodeAt(open - 1) === 92
+  )
+    return;
+  return LIST_KEYS.get(text.slice(open + 1, close));
+}
+
+/** List keys whose value is an array, counted in the text by name. */
+function arrayListsInText(text: string): Map<string, number> {
+  const inText = new Map<string, number>();
+  for (let i = text.indexOf('['); i !== -1; i = text.indexOf('[', i + 1)) {
+    let j = i - 1;
+    let c = text.charCodeAt(j);
+    while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(--j);
+    // `":[`: the quote before the colon ends a key (a quote inside a string is escaped, and then
+    // `s` is not before it).
+    if (c !== 0x3a || text.charCodeAt(j - 1) !== 0x22) continue;
+    const camel = listKeyEndingAt(text, j - 1);
+    if (camel !== undefined) inText.set(camel, (inText.get(camel) ?? 0) + 1);
+  }
+  return inText;
+}
+
+/** List keys whatever their value, counted in the text by name: keys ending in `s":`. */
+function listKeysInText(text: string): Map<string, number> {
+  const inText = new Map<string, number>();
+  for (let i = text.indexOf('s":'); i !== -1; i = text.indexOf('s":', i + 3)) {
+    const camel = listKeyEndingAt(text, i + 1);
+    if (camel !== undefined) inText.set(camel, (inText.get(camel) ?? 0) + 1);
+  }
+  return inText;
 }
 
 /**
@@ -264,9 +305,12 @@ function arr(v: unknown, what: string): readonly unknown[] {
 }
 
 function list<T>(v: unknown, what: string, item: (v: unknown) => T): T[] {
-  // A property of a fixed-shape object, not a Map: every span's events and links pass here.
-  if (v !== undefined && listsRead !== undefined) listsRead[what]!++;
   const a = arr(v, what);
+  // Properties of fixed-shape objects, not a Map: every span's events and links pass here.
+  if (listsRead !== undefined && v !== undefined) {
+    if (v === null) listsRead.nullLists[what]!++;
+    else listsRead.lists[what]!++;
+  }
   const out = new Array<T>(a.length);
   for (let i = 0; i < a.length; i++) out[i] = item(a[i]);
   return out;
