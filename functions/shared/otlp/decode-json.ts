@@ -430,25 +430,7 @@ function numbers<T>(
   return out;
 }
 
-/** Per char code below 128: 1 for a lowercase hex digit, 2 for an uppercase one (A-F), else 0. */
-const HEX_DIGIT = new Uint8Array(128);
-for (const c of '0123456789abcdef') HEX_DIGIT[c.charCodeAt(0)] = 1;
-for (const c of 'ABCDEF') HEX_DIGIT[c.charCodeAt(0)] = 2;
-
-/**
- * `v` in lowercase if it is all hex digits, else undefined. A table walk: ids are three of a span's
- * fields, and a regex test then toLowerCase cost about twice as much.
- */
-function lowerHex(v: string): string | undefined {
-  let kinds = 0;
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    const k = c < 128 ? HEX_DIGIT[c]! : 0;
-    if (k === 0) return undefined;
-    kinds |= k;
-  }
-  return kinds & 2 ? v.toLowerCase() : v;
-}
+const HEX = /^[0-9a-fA-F]*$/;
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
 /**
@@ -459,8 +441,7 @@ function id(w: Walk, v: unknown, size: number, what: string): string {
   if (v === undefined || v === null || v === '') return '';
   if (typeof v === 'string') {
     if (v.length === size * 2) {
-      const hex = lowerHex(v);
-      if (hex !== undefined) return hex;
+      if (HEX.test(v)) return v.toLowerCase();
     } else {
       const b = base64(v);
       if (b !== undefined && b.length === size) return b.toString('hex');
