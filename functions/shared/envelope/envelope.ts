@@ -150,8 +150,11 @@ function decompress(codecId: number, payload: Uint8Array): Buffer {
 
 /** The uncompressed payload of an envelope of the current version (benchmarks compare codecs on it). */
 export function encodePayload(batches: readonly ColumnBatch[]): Uint8Array {
-  // TextEncoder: ~40% less CPU than Buffer.from(s, 'utf8') on these mostly-ASCII strings (Node 22).
-  return utf8.encode(JSON.stringify({ batches: batches.map(encodeBatch) }));
+  const json = JSON.stringify({ batches: batches.map(encodeBatch) });
+  // ASCII (nearly always: as many UTF-8 bytes as characters) is its own Latin-1: a plain copy,
+  // half TextEncoder's CPU on a 30 KB payload. Otherwise TextEncoder: ~40% less CPU than
+  // Buffer.from(s, 'utf8') on these mostly-ASCII strings (Node 22).
+  return Buffer.byteLength(json, 'utf8') === json.length ? Buffer.from(json, 'latin1') : utf8.encode(json);
 }
 
 const utf8 = new TextEncoder();
