@@ -18,7 +18,7 @@ export function partitionKey(tenant: string, service: string): string {
 function select(batch: ColumnBatch, indexes: readonly number[]): ColumnBatch {
   const columns: Record<string, unknown[]> = {};
   for (const [name, values] of Object.entries(batch.columns)) {
-    // Built by push: packed, for the envelope's JSON.stringify (see packedFill in envelope.ts).
+    // Built by push: packed, for the envelope's JSON.stringify (see packedNulls in envelope.ts).
     const picked: unknown[] = [];
     for (let i = 0; i < indexes.length; i++) picked.push(values[indexes[i]!]);
     columns[name] = picked;

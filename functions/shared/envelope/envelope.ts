@@ -237,7 +237,7 @@ function encodeColumn(values: readonly unknown[], n: number): EncodedColumn {
   const limit = n >= 2 * PROBE_ROWS && allDistinct(values, PROBE_ROWS) ? 0 : Math.max(1, n >>> 1);
   const seen = new Map<unknown, number>();
   const distinct: unknown[] = [];
-  const index: number[] = []; // packed (see packedFill)
+  const index: number[] = []; // packed (see packedNulls)
   // Runs of one value (a batch's tenant, service, resource and scope; an attribute every row has
   // alike) skip the Map: a lookup costs ~40 ns on this VM, a compare with the last value ~1.
   let last: unknown = seen;
@@ -316,7 +316,7 @@ function encodeMaps(values: readonly unknown[], n: number): MapsColumn | undefin
           if (k >= MAX_MAP_KEYS) return undefined;
           keyIndex.set(key, k);
           keys.push(key);
-          cols.push(packedFill(n, null));
+          cols.push(packedNulls(n));
         }
         indexes.push(k);
       }
@@ -340,16 +340,20 @@ function encodeMaps(values: readonly unknown[], n: number): MapsColumn | undefin
 }
 
 /**
- * `n` times `value`, built by push: packed elements. JSON.stringify walks a packed array on its
- * fast path; one from `new Array(n)` stays holey even once filled and takes the slow path, a
- * lookup per element (a transposed attribute-map column stringified ~5x slower so; Node 20).
- * Every array the payload holds is built packed for that reason.
+ * `n` nulls in a packed array. JSON.stringify walks a packed array on its fast path; one from
+ * `new Array(n)` stays holey even once filled and takes the slow path, a lookup per element (a
+ * transposed attribute-map column stringified ~5x slower so; Node 20). Every array the payload
+ * holds is built packed for that reason. A copy of a template (one per length in a row): a slice of
+ * a packed array is packed, and a memory copy instead of a push per row for every key.
  */
-function packedFill<T>(n: number, value: T): T[] {
-  const a: T[] = [];
-  for (let i = 0; i < n; i++) a.push(value);
-  return a;
+function packedNulls(n: number): null[] {
+  if (nullsTemplate.length !== n) {
+    nullsTemplate = [];
+    for (let i = 0; i < n; i++) nullsTemplate.push(null);
+  }
+  return nullsTemplate.slice();
 }
+let nullsTemplate: null[] = [];
 
 function sameKeys(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
