@@ -9,16 +9,13 @@ import type { AnyValue, KeyValue, OtlpRequest } from '../shared/otlp/model.js';
  */
 export function expandedAttributeBytes(otlp: OtlpRequest, max: number): number {
   let total = 0;
-  const add = (attrBytes: number, items: number): boolean => {
-    total += attrBytes * items;
-    return total > max;
-  };
   switch (otlp.signal) {
     case 'traces':
       for (const rs of otlp.request.resourceSpans) {
         const r = attributesSize(rs.resource.attributes);
         for (const ss of rs.scopeSpans) {
-          if (add(r + attributesSize(ss.scope.attributes), ss.spans.length)) return total;
+          total += (r + attributesSize(ss.scope.attributes)) * ss.spans.length;
+          if (total > max) return total;
         }
       }
       return total;
@@ -26,7 +23,8 @@ export function expandedAttributeBytes(otlp: OtlpRequest, max: number): number {
       for (const rl of otlp.request.resourceLogs) {
         const r = attributesSize(rl.resource.attributes);
         for (const sl of rl.scopeLogs) {
-          if (add(r + attributesSize(sl.scope.attributes), sl.logRecords.length)) return total;
+          total += (r + attributesSize(sl.scope.attributes)) * sl.logRecords.length;
+          if (total > max) return total;
         }
       }
       return total;
@@ -36,7 +34,8 @@ export function expandedAttributeBytes(otlp: OtlpRequest, max: number): number {
         for (const sm of rm.scopeMetrics) {
           let points = 0;
           for (const m of sm.metrics) points += m.data?.dataPoints.length ?? 0;
-          if (add(r + attributesSize(sm.scope.attributes), points)) return total;
+          total += (r + attributesSize(sm.scope.attributes)) * points;
+          if (total > max) return total;
         }
       }
       return total;

@@ -18,8 +18,9 @@ export function partitionKey(tenant: string, service: string): string {
 function select(batch: ColumnBatch, indexes: readonly number[]): ColumnBatch {
   const columns: Record<string, unknown[]> = {};
   for (const [name, values] of Object.entries(batch.columns)) {
-    const picked = new Array<unknown>(indexes.length);
-    for (let i = 0; i < indexes.length; i++) picked[i] = values[indexes[i]!];
+    // Built by push: packed, for the envelope's JSON.stringify (see packedNulls in envelope.ts).
+    const picked: unknown[] = [];
+    for (let i = 0; i < indexes.length; i++) picked.push(values[indexes[i]!]);
     columns[name] = picked;
   }
   return { table: batch.table, rowCount: indexes.length, columns };

@@ -24,36 +24,48 @@ const METRIC_DATA_FIELDS = new Set([5, 7, 9, 10, 11]); // gauge, sum, histogram,
  */
 export function countProtobufItems(signal: Signal, body: Uint8Array, maxItems: number): number {
   const r = new ProtoReader(body, 0);
-  let n = 0;
-  // Calls `each` for every length-delimited field `field` in [pos, end).
-  const walk = (end: number, field: number, each: (end: number) => void): void => {
-    while (r.pos < end) {
-      const tag = r.varint();
-      if (tag >>> 3 === field && (tag & 7) === WIRE_LEN) each(r.lenEnd());
-      else r.skip(tag, 0, 'prescan');
-      if (r.pos > end) throw new OtlpDecodeError('malformed protobuf');
-    }
-  };
-  const item = (end: number): void => {
-    if (++n > maxItems) throw tooManyItems(maxItems);
-    r.pos = end;
-  };
-  const points = (end: number): void => walk(end, 1, item);
-  const metric = (end: number): void => {
-    while (r.pos < end) {
-      const tag = r.varint();
-      if (METRIC_DATA_FIELDS.has(tag >>> 3) && (tag & 7) === WIRE_LEN) points(r.lenEnd());
-      else r.skip(tag, 0, 'prescan');
-    }
-  };
-  const leaf = signal === 'metrics' ? metric : item;
+  const count = { n: 0, max: maxItems };
   try {
-    walk(r.len, 1, (resourceEnd) => walk(resourceEnd, 2, (scopeEnd) => walk(scopeEnd, 2, leaf)));
+    countIn(r, r.len, REQUEST, signal === 'metrics', count);
   } catch (err) {
     if (err instanceof OtlpLimitError) throw err;
     if (!(err instanceof OtlpDecodeError)) throw err;
   }
-  return n;
+  return count.n;
+}
+
+/** Levels of countIn: the message whose fields [pos, end) holds (1 is a Resource* message). */
+const REQUEST = 0;
+const SCOPE = 2;
+const METRIC = 3;
+const METRIC_DATA = 4;
+
+/**
+ * Counts the items under the message at `level` in [r.pos, end). Plain functions over a counter
+ * object, no closures: one made per call costs more than the walk on a small request.
+ */
+function countIn(r: ProtoReader, end: number, level: number, metrics: boolean, count: Counter): void {
+  while (r.pos < end) {
+    const tag = r.varint();
+    const field = tag >>> 3;
+    const descend =
+      (tag & 7) === WIRE_LEN &&
+      (level === METRIC
+        ? METRIC_DATA_FIELDS.has(field)
+        : field === (level === REQUEST || level === METRIC_DATA ? 1 : 2));
+    if (!descend) r.skip(tag, 0, 'prescan');
+    else if (level === METRIC_DATA || (level === SCOPE && !metrics)) {
+      const itemEnd = r.lenEnd();
+      if (++count.n > count.max) throw tooManyItems(count.max);
+      r.pos = itemEnd;
+    } else countIn(r, r.lenEnd(), level + 1, metrics, count);
+    if (level !== METRIC && r.pos > end) throw new OtlpDecodeError('malformed protobuf');
+  }
+}
+
+interface Counter {
+  n: number;
+  readonly max: number;
 }
 
 const QUOTE = 0x22;

@@ -38,6 +38,18 @@ describe('envelope', () => {
     expect(readEnvelopeHeader(env!.data)).toEqual(out.header);
   });
 
+  it('round-trips text beyond ASCII (Latin-1, CJK, emoji, a lone surrogate) in values and keys', () => {
+    const texts = ['café', 'ÿ', '日本語', '😀 ok', 'cut \ud83d', '\udc00', 'a"b\\c\n\u0000'];
+    const batch = logsBatch(texts.length, (i) => texts[i]!);
+    const rows = { ...batch, columns: { ...batch.columns, LogAttributes: texts.map((t) => ({ [t]: t })) } };
+    const out = unpackEnvelope(packEnvelopes('acme', 'logs', [rows])[0]!.data);
+    expect(out.batches).toEqual([rows]);
+    // ASCII-only text reads back alike too (the payload then skips the UTF-8 encoder).
+    expect(unpackEnvelope(packEnvelopes('acme', 'logs', [logsBatch(5)])[0]!.data).batches).toEqual([
+      logsBatch(5),
+    ]);
+  });
+
   it('is deterministic: the same rows give byte-identical envelopes', () => {
     const a = packEnvelopes('acme', 'logs', [logsBatch(50)]);
     const b = packEnvelopes('acme', 'logs', [logsBatch(50)]);

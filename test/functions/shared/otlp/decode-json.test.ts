@@ -294,3 +294,43 @@ describe('JSON decoder', () => {
     });
   });
 });
+
+describe('JSON decoder: duplicated list keys', () => {
+  const span = (id: string) => `{"traceId":"${TRACE}","spanId":"${id}","name":"n"}`;
+  const decodeText = (s: string) => () => decodeOtlp('traces', enc(s), 'json');
+
+  it.each([
+    ['spans twice', `{"resourceSpans":[{"scopeSpans":[{"spans":[${span(SPAN)}],"spans":[${span(SPAN)}]}]}]}`],
+    [
+      'spans twice, pretty-printed (blanks and a newline after the colons)',
+      `{"resourceSpans": [{"scopeSpans": [{"spans": \n\t [${span(SPAN)}], "spans":\r\n[]}]}]}`,
+    ],
+    [
+      'a list, then the same key as null (the null is kept)',
+      `{"resourceSpans":[{"scopeSpans":[{"spans":[${span(SPAN)}],"spans":null}]}]}`,
+    ],
+    [
+      'events twice in a span, the second null',
+      `{"resourceSpans":[{"scopeSpans":[{"spans":[{"events":[{"name":"a"}],"events":null}]}]}]}`,
+    ],
+  ])('%s: refused, naming the key', (_name, text) => {
+    expect(decodeText(text)).toThrow(/duplicate key "(spans|events)" in one JSON object/);
+  });
+
+  it.each([
+    [
+      'a null list before the list (nothing is lost)',
+      `{"resourceSpans":[{"scopeSpans":[{"spans":null,"spans":[${span(SPAN)}]}]}]}`,
+    ],
+    [
+      'list keys and brackets inside strings',
+      `{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"\\"spans\\": [\\"events\\":[ [","traceId":"${TRACE}"}]}]}]}`,
+    ],
+    [
+      'a list key as a kvlist key',
+      `{"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{"key":"spans","value":{"arrayValue":{"values":[]}}}]}]}]}]}`,
+    ],
+  ])('%s: decoded', (_name, text) => {
+    expect(spansOf(decodeOtlp('traces', enc(text), 'json'))).toHaveLength(1);
+  });
+});
