@@ -1,8 +1,9 @@
 /**
  * Alerting latency in local mode: from a threshold breach being written to the hot tier (through
  * the hot writer's code, as the local event-source poller does) to the webhook receiving the signed
- * notification, through the real pieces: embedded ClickHouse, dynalite for state, the evaluator on a
- * timer, the in-process bus, the webhook notifier, and an HTTP receiver on 127.0.0.1.
+ * notification of a rule the schedule owns, through the real pieces: embedded ClickHouse, dynalite
+ * for state, the evaluator on a timer, the in-process bus, the webhook notifier, and an HTTP
+ * receiver on 127.0.0.1.
  *
  *   npx tsx bench/alerts.ts [--quick]
  *
@@ -17,16 +18,26 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isScheduledRule, STREAM_ALERT_WINDOW_SECONDS } from '../functions/shared/alerts/evaluation-path.js';
+import { parseRuleFile } from '../functions/shared/alerts/rules.js';
 import { LocalSecretSource } from '../functions/shared/alerts/secrets.js';
 import { verifyWebhookSignature } from '../functions/shared/alerts/signing.js';
 import { applyMigrations } from '../functions/shared/clickhouse/migrations.js';
 import { ClickHouseTelemetryWriter } from '../functions/shared/clickhouse/writer.js';
 import { physicalColumns } from '../functions/shared/schema/columns.js';
+import { absentValueOf } from '../functions/shared/schema/defaults.js';
 import { localDynamoClient } from '../local/aws-clients.js';
 import { createEmbeddedClickHouse } from '../local/clickhouse-embedded.js';
 import { startEmulators } from '../local/emulators.js';
 import { InProcessEventBus, startLocalAlerting } from '../local/event-bus.js';
 import { ensureLocalAlertTables, localAlertingFunctions } from '../local/functions.js';
+
+// The functions log and emit metrics as in Lambda; as local mode does (local/pipeline.ts), quiet here.
+process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+process.env.POWERTOOLS_TRACE_ENABLED ??= 'false';
+process.env.POWERTOOLS_METRICS_NAMESPACE ??= 'otlp-pipeline';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const quick = process.argv.includes('--quick');
 const TRIALS = quick ? 3 : 6;
@@ -68,25 +79,28 @@ const tenants = Array.from({ length: TRIALS }, (_, i) => `bench-${i}`);
 const rulesDir = join(dir, 'rules');
 mkdirSync(rulesDir);
 for (const tenant of tenants) {
-  writeFileSync(
-    join(rulesDir, `${tenant}.json`),
-    JSON.stringify({
-      tenant,
-      channels: { hook: { type: 'webhook', secret: HOOK } },
-      rules: [
-        {
-          id: 'errors',
-          name: 'Error ratio above 10 %',
-          severity: 'critical',
-          runbook: 'https://runbooks.example.com/errors',
-          channels: ['hook'],
-          kind: 'error_ratio',
-          window: '5m',
-          threshold: 0.1,
-        },
-      ],
-    }),
-  );
+  const text = JSON.stringify({
+    tenant,
+    channels: { hook: { type: 'webhook', secret: HOOK } },
+    rules: [
+      {
+        id: 'errors',
+        name: 'Error ratio above 10 %',
+        severity: 'critical',
+        runbook: 'https://runbooks.example.com/errors',
+        channels: ['hook'],
+        kind: 'error_ratio',
+        // Over the whole tenant (several shards): the schedule's, not the stream's (evaluation-path.ts).
+        groupBy: [],
+        window: '5m',
+        threshold: 0.1,
+      },
+    ],
+  });
+  const file = join(rulesDir, `${tenant}.json`);
+  if (!parseRuleFile(text, file).rules.every(isScheduledRule))
+    throw new Error('a bench rule is stream-owned');
+  writeFileSync(file, text);
 }
 
 // Evaluation start times (performance.now()), to split wait from processing.
@@ -99,7 +113,8 @@ const functions = localAlertingFunctions(
   {
     env: {},
     alertRulesDir: rulesDir,
-    alertStreamWindowSeconds: 0,
+    // Local mode's default: the stream evaluator on, so the schedule skips what the stream owns.
+    alertStreamWindowSeconds: STREAM_ALERT_WINDOW_SECONDS,
     gatewayUrl: () => 'http://127.0.0.1:4318',
   },
   {
@@ -146,7 +161,8 @@ function errorSpans(n: number): Record<string, unknown[]> {
         case 'SpanId':
           return `${Date.now()}-${i}`;
         default:
-          return col.type === 'map' ? {} : col.type === 'uint8' || col.type === 'uint64' ? 0 : '';
+          // What a row without the column holds (SampleRate 1: an unsampled span counts once).
+          return absentValueOf(col);
       }
     });
   }
@@ -164,7 +180,7 @@ for (const [i, tenant] of tenants.entries()) {
   // A random phase against the schedule, like a real breach.
   await new Promise((r) => setTimeout(r, Math.random() * INTERVAL_MS));
   const t0 = performance.now();
-  await writer.write([
+  const result = await writer.write([
     {
       position: { stream: 'bench', shardId: 'shard-0', sequenceNumber: String(i + 1).padStart(20, '0') },
       tenant,
@@ -172,6 +188,8 @@ for (const [i, tenant] of tenants.entries()) {
     },
   ]);
   const written = performance.now();
+  // A refused breach would never notify: say why instead of waiting out the timeout.
+  if (result.written.length !== 1) throw new Error(`breach not written: ${JSON.stringify(result)}`);
   while (!received.has(tenant) && performance.now() - t0 < 10 * INTERVAL_MS + 10_000) {
     await new Promise((r) => setTimeout(r, 5));
   }
