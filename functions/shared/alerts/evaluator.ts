@@ -118,6 +118,7 @@ export interface RuleOutcome {
 export interface EvaluationReport {
   readonly evaluatedAt: number;
   readonly rules: number;
+  /** Data series evaluated; each rule's series-cap guard (always observed) is not one. */
   readonly series: number;
   readonly published: readonly AlertEvent[];
   readonly conflicts: number;
@@ -238,7 +239,10 @@ export function createAlertEvaluator(ports: AlertEvaluatorPorts): AlertEvaluator
       return {
         evaluatedAt: now,
         rules: outcomes.length,
-        series: outcomes.reduce((n, o) => n + o.observations.length, 0),
+        series: outcomes.reduce(
+          (n, o) => n + o.observations.filter((x) => !isOverflowSeries(x.series)).length,
+          0,
+        ),
         published: outcomes.flatMap((o) => o.published),
         conflicts: outcomes.reduce((n, o) => n + o.conflicts, 0),
         republished: outcomes.reduce((n, o) => n + o.republished, 0),
