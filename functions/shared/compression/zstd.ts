@@ -200,14 +200,9 @@ async function wasm(): Promise<Zstd | string> {
   try {
     const z = await import('@bokuweb/zstd-wasm');
     await z.init();
-    // One compression context for the process, reused: `compress` (ZSTD_compress) allocates and
-    // sets up a context for every call, ~0.1 µs a span of an envelope's 30 KB (the frames are the
-    // same bytes; an empty dictionary is no dictionary).
-    const cctx = z.createCCtx();
-    const noDictionary = new Uint8Array(0);
     return {
       backend: '@bokuweb/zstd-wasm',
-      compress: (data, level) => asBuffer(z.compressUsingDict(cctx, data, noDictionary, level)),
+      compress: (data, level) => asBuffer(z.compress(data, level)),
       decompress: (data) => asBuffer(z.decompress(data)),
       // The package decompresses into a buffer of the frame's stated size, or of `defaultHeapSize`
       // when it states none; more output than that fails with dstSize_tooSmall.
