@@ -293,14 +293,14 @@ export class ComputeStack extends Stack {
 
     // --- ClickHouse migrations on deploy: re-run when the migrate function's code or the retention
     // changes (a custom resource runs only when its properties change; forward-only and idempotent)
-    if (s.migrateOnDeploy) {
-      new ClickHouseMigrations(this, 'ClickHouseSchema', {
-        clickhouseSecret: props.clickhouseSecret,
-        metricsNamespace: namespace,
-        hotRetentionDays: s.hotRetentionDays,
-        tenantRetention: s.tenantRetention,
-      });
-    }
+    const migrations = s.migrateOnDeploy
+      ? new ClickHouseMigrations(this, 'ClickHouseSchema', {
+          clickhouseSecret: props.clickhouseSecret,
+          metricsNamespace: namespace,
+          hotRetentionDays: s.hotRetentionDays,
+          tenantRetention: s.tenantRetention,
+        })
+      : undefined;
 
     // --- Query: HTTP API GET /v1/query/... -> query -> ClickHouse (hot) and Athena (older data)
     this.query = new QueryEndpoint(this, 'QueryEndpoint', {
@@ -337,6 +337,12 @@ export class ComputeStack extends Stack {
       secretArns: s.alertSecretArns,
     }).functions;
     this.alertsApi = this.createAlertsApi(props);
+
+    // The functions that use ClickHouse are updated only after the migrations ran (a failed
+    // migration fails the deploy first): new code never meets the tables of the previous schema.
+    for (const fn of [this.hotWriter, this.query, this.alertEvaluator]) {
+      if (migrations) fn.function.node.addDependency(migrations.resource);
+    }
 
     // --- Monitoring
     this.dashboard = new PipelineDashboard(this, 'Dashboard', {

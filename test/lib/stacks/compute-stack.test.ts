@@ -320,6 +320,15 @@ describe('compute stack', () => {
       CodeVersion: Match.anyValue(),
       ServiceToken: Match.anyValue(),
     });
+    // The functions that use ClickHouse get their new code only after the migrations ran.
+    const [[migrations]] = ofType('Custom::ClickHouseMigrations') as [[string, Resource]];
+    const resources = template.toJSON().Resources as Record<string, { DependsOn?: string[] }>;
+    for (const fn of [stack.hotWriter, stack.query, stack.alertEvaluator]) {
+      expect(resources[stack.getLogicalId(fn.function.node.defaultChild as never)]?.DependsOn).toContain(
+        migrations,
+      );
+    }
+    expect(resources[fnLogicalId('ingest')]?.DependsOn ?? []).not.toContain(migrations);
     const off = Template.fromStack(testApp({ migrateOnDeploy: 'false' }).compute);
     off.resourceCountIs('Custom::ClickHouseMigrations', 0);
   });
