@@ -109,14 +109,15 @@ export async function consumeKinesisRecords(
 
   let write: WriteResult | undefined;
   const envelopes = records.map((r) => decoded.get(r.kinesis.sequenceNumber)).filter((e) => e !== undefined);
-  // Sampling: decided before the write, its deferred rows, keep list and promotion committed after
-  // it (whatever the write's outcome: a record acknowledged ahead of a pending one needs its
-  // deferred rows too). A failure there redelivers every decoded record; both writes are idempotent.
+  // Sampling: decided and its deferred rows written before the kept rows (see writeDeferred); the
+  // keep list and promotion after the write, whatever its outcome. A failure in either redelivers
+  // every decoded record; every write is idempotent.
   let plan: SamplingPlan | undefined;
   let samplingFailed = false;
   if (ports.sampler && envelopes.length > 0) {
     try {
       plan = await ports.sampler.plan(envelopes);
+      await plan.writeDeferred();
     } catch (err) {
       samplingFailed = true;
       errors.push(err instanceof Error ? err : new Error(String(err)));

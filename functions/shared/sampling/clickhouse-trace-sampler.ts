@@ -75,7 +75,14 @@ export function setSamplingStatement(database: string | undefined): string {
 export interface SamplingPlan {
   /** The envelopes with their span batches cut to the kept rows (SampleRate set). */
   readonly envelopes: readonly PositionedEnvelope[];
-  /** After the kept rows are written: deferred rows, keep list, promotion. Throws to have the batch redelivered. */
+  /**
+   * Before the kept rows are written: the deferred rows. Throws to have the batch redelivered with
+   * nothing of it kept yet: the writer skips an envelope already stored in a cell, so rows deferred
+   * after their siblings were kept, and decided otherwise on redelivery (the trace marked meanwhile),
+   * would be in neither table.
+   */
+  writeDeferred(): Promise<void>;
+  /** After the kept rows are written: keep list, promotion. Throws to have the batch redelivered. */
   commit(): Promise<SamplingCommitStats>;
 }
 
@@ -149,7 +156,11 @@ FROM ${qualified(SAMPLING_RULES_TABLE, this.options.database)} GROUP BY TenantId
     );
     if (!sampled) {
       // Nothing sampled: every span kept at weight 1 (the column's absent value), no extra round trip.
-      return { envelopes, commit: async () => ({ deferredRows: 0, markedTraces: 0, promoted: false }) };
+      return {
+        envelopes,
+        writeDeferred: async () => {},
+        commit: async () => ({ deferredRows: 0, markedTraces: 0, promoted: false }),
+      };
     }
     // Marks of the whole batch first: a trace whose error span is in a later envelope of this
     // batch keeps its spans of earlier envelopes without a promotion.
@@ -209,12 +220,13 @@ FROM ${qualified(SAMPLING_RULES_TABLE, this.options.database)} GROUP BY TenantId
     }
     return {
       envelopes: kept,
+      writeDeferred: async () => {
+        if (deferred.length === 0) return;
+        const r = await this.deferredWriter.write(deferred);
+        // Rows the column model refuses are refused in the kept part too (dead-lettered there).
+        if (r.pending.length > 0) throw r.error ?? new Error('deferred spans not written');
+      },
       commit: async () => {
-        if (deferred.length > 0) {
-          const r = await this.deferredWriter.write(deferred);
-          // Rows the column model refuses are refused in the kept part too (dead-lettered there).
-          if (r.pending.length > 0) throw r.error ?? new Error('deferred spans not written');
-        }
         if (toMark.length > 0) {
           await this.client.insert({
             table: qualified(SAMPLING_KEEP_TABLE, this.options.database),
