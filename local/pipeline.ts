@@ -49,9 +49,6 @@ export const LOCAL_TENANTS_TABLE = LOCAL_RESOURCES.tenantsTable;
 export const LOCAL_RATE_LIMIT_TABLE = LOCAL_RESOURCES.rateLimitTable;
 /** The built console (scripts/build-console.ts writes it; bin/local.ts builds it when stale). */
 export const LOCAL_CONSOLE_DIR = fileURLToPath(new URL('../console/dist', import.meta.url));
-export const LOCAL_ALERT_STATE_TABLE = LOCAL_RESOURCES.alertStateTable;
-export const LOCAL_ALERT_CONFIG_TABLE = LOCAL_RESOURCES.alertConfigTable;
-export const LOCAL_ALERT_HISTORY_TABLE = LOCAL_RESOURCES.alertHistoryTable;
 /** The compactor's settings in local mode (the fault matrix's reader compacts with the same). */
 export const LOCAL_COMPACTION = { COMPACTION_TARGET_BYTES: 128 * 1024 * 1024, COMPACTION_GRACE_MINUTES: 70 };
 

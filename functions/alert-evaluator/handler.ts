@@ -156,6 +156,19 @@ export function depsFromConfig(
     resolved ??= clients ?? lambdaClients(config(), tracer);
     return resolved;
   };
+  // One set of rules, silences, history, state and bus for the round and the sweep: one rule cache
+  // (one scan of the API rules table per TTL) and the same rule set in both.
+  let shared: ReturnType<typeof sharedPorts> | undefined;
+  const sharedPorts = () => {
+    const c = config();
+    const { dynamo, eventBridge } = clientsOf();
+    return {
+      ...configPorts(c, dynamo, logger),
+      state: new DynamoAlertStateStore(dynamo, c.ALERT_STATE_TABLE),
+      publisher: new EventBridgeEventPublisher(eventBridge, c.ALERT_BUS_NAME),
+      queryBaseUrl: c.QUERY_API_URL,
+    };
+  };
   let ports: Omit<AlertEvaluatorPorts, 'clickhouse'> | undefined;
   let stream: StreamEvaluator | undefined;
   return {
@@ -164,14 +177,11 @@ export function depsFromConfig(
     ports: () => {
       if (!ports) {
         const c = config();
-        const { dynamo, eventBridge } = clientsOf();
+        shared ??= sharedPorts();
         ports = {
-          ...configPorts(c, dynamo, logger),
+          ...shared,
           // Kept by the warm container between rounds: the trend of series not stored (ok).
           recentValues: new RecentValues(),
-          state: new DynamoAlertStateStore(dynamo, c.ALERT_STATE_TABLE),
-          publisher: new EventBridgeEventPublisher(eventBridge, c.ALERT_BUS_NAME),
-          queryBaseUrl: c.QUERY_API_URL,
           concurrency: c.ALERT_CONCURRENCY,
           // The stream evaluator decides the rest (evaluation-path.ts), when deployed.
           ...(c.ALERT_STREAM_WINDOW_SECONDS > 0 && { owns: isScheduledRule }),
@@ -182,14 +192,11 @@ export function depsFromConfig(
     sweep: async () => {
       const c = config();
       if (c.ALERT_STREAM_WINDOW_SECONDS === 0) return [];
-      const { dynamo, eventBridge } = clientsOf();
+      shared ??= sharedPorts();
       stream ??= createStreamEvaluator({
         // The same rules, silences and history as the round: a stream rule made through the API too.
-        ...configPorts(c, dynamo, logger),
-        state: new DynamoAlertStateStore(dynamo, c.ALERT_STATE_TABLE),
-        slices: new DynamoAlertSliceStore(dynamo, c.ALERT_STATE_TABLE),
-        publisher: new EventBridgeEventPublisher(eventBridge, c.ALERT_BUS_NAME),
-        queryBaseUrl: c.QUERY_API_URL,
+        ...shared,
+        slices: new DynamoAlertSliceStore(clientsOf().dynamo, c.ALERT_STATE_TABLE),
       });
       return stream.sweep(Date.now(), c.ALERT_STREAM_WINDOW_SECONDS * 1000);
     },

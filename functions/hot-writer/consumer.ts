@@ -8,7 +8,7 @@ import type {
   WriteResult,
 } from '../shared/clickhouse/writer.js';
 import type { DeadLetter, DeadLetterSink } from '../shared/dead-letter/dead-letter.js';
-import { EnvelopeError, unpackEnvelope } from '../shared/envelope/envelope.js';
+import { EnvelopeError, positionEnvelopeId, unpackEnvelope } from '../shared/envelope/envelope.js';
 import type { SamplingPlan, TraceSampler } from '../shared/sampling/clickhouse-trace-sampler.js';
 import { type UsageRecord, type UsageSink, usageRecordOf } from '../shared/usage/usage.js';
 
@@ -90,7 +90,11 @@ export async function consumeKinesisRecords(
       });
       raw.set(position.sequenceNumber, data);
       const arrivalMs = Math.round(record.kinesis.approximateArrivalTimestamp * 1000);
-      const metered = usageRecordOf(header, `${position.shardId}-${position.sequenceNumber}`, arrivalMs);
+      const metered = usageRecordOf(
+        header,
+        positionEnvelopeId(position.shardId, position.sequenceNumber),
+        arrivalMs,
+      );
       if (metered) usage.set(position.sequenceNumber, metered);
     } catch (err) {
       if (!(err instanceof EnvelopeError)) throw err;

@@ -174,7 +174,6 @@ export function defaultLimitsFromConfig(
   };
 }
 
-/** Production ports from the environment; clients are built on the first request, once per instance. */
 /** The AWS clients the ingest talks to: Lambda's defaults, or local mode's emulators. */
 export interface IngestClients {
   /** Our sink retries failed entries within the deadline: the client must not retry (`maxAttempts: 1`). */

@@ -1,4 +1,5 @@
 import type { ColumnBatch } from '../rows/batch.js';
+import { compareNs } from '../rows/sanitize.js';
 import {
   ENVELOPE_ID_COLUMN,
   type PhysicalColumn,
@@ -50,8 +51,7 @@ function fitsDecimal(digits: string, max: string): boolean {
 }
 
 function isOlder(ns: string, cutoff: string): boolean {
-  const t = trimZeros(ns);
-  return t.length < cutoff.length || (t.length === cutoff.length && t < cutoff);
+  return compareNs(trimZeros(ns), cutoff) < 0;
 }
 
 function fail(table: string, column: string, row: number, what: string): never {
@@ -212,12 +212,6 @@ export interface TableRowsInfo {
   max: string;
 }
 
-/** Orders two decimal strings without leading zeros numerically. */
-function compareNs(a: string, b: string): number {
-  if (a.length !== b.length) return a.length - b.length;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 function cellOf(ns: string): number {
   return ns.length > 9 ? Math.floor(Number(ns.slice(0, -9)) / CELL_SECONDS) : 0;
 }
@@ -278,10 +272,11 @@ export function convertEnvelope(
       const col = layout.columns[ci]!;
       // An absent nested field gets one default per item of its siblings, so the arrays line up.
       const lengths = col.nestedIn ? nestedLengths.get(col.nestedIn) : undefined;
+      // One value for every row (converted values are never changed afterwards; the insert text
+      // encodes a value met again by reference).
+      const absent = defaultValue(col);
       for (let r = 0; r < n; r++) {
-        rows[r]![ci] = col.nestedIn
-          ? Array.from({ length: lengths?.[r] ?? 0 }, () => defaultValue(col))
-          : defaultValue(col);
+        rows[r]![ci] = col.nestedIn ? Array.from({ length: lengths?.[r] ?? 0 }, () => absent) : absent;
       }
     }
     const timeSource = batch.columns[layout.columns[layout.timeColumn]!.name];

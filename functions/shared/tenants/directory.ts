@@ -41,7 +41,7 @@ export type KeyScope = (typeof KEY_SCOPES)[number];
  */
 export const DEFAULT_KEY_SCOPES: readonly KeyScope[] = ['ingest', 'query'];
 
-/** Whether the key may be used for `scope` (a key without stored scopes may do everything). */
+/** Whether the key may be used for `scope` (a key without stored scopes has DEFAULT_KEY_SCOPES: not `admin`). */
 export function hasScope(info: TenantInfo, scope: KeyScope): boolean {
   return (info.scopes ?? DEFAULT_KEY_SCOPES).includes(scope);
 }

@@ -24,7 +24,7 @@ export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export interface Walk {
   readonly maxDepth: number;
-  /** The first problem in the item being decoded (see decode-protobuf.ts). */
+  /** The first problem in the item being decoded (see protobuf/common.ts). */
   problem: string | undefined;
   /** Lists read (arrays), by LIST_KEYS name: checked against the text (checkLists). */
   readonly lists: ListCounts;
