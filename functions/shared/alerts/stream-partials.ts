@@ -87,8 +87,16 @@ function groupLabels(rule: StreamRule): readonly ('service' | 'operation')[] {
   return [];
 }
 
-/** A row filter and series labeller for one rule over one batch's columns. */
-function matcher(rule: StreamRule, b: ColumnBatch): ((i: number) => SeriesLabels | undefined) | undefined {
+interface MatchedSeries {
+  readonly key: string;
+  readonly series: SeriesLabels;
+}
+
+/**
+ * A row filter and series labeller for one rule over one batch's columns: a matching row's series
+ * and its key, made once per distinct label values in the batch (not per row).
+ */
+function matcher(rule: StreamRule, b: ColumnBatch): (i: number) => MatchedSeries | undefined {
   const c = b.columns;
   const service = c.ServiceName ?? [];
   const labels = groupLabels(rule);
@@ -135,11 +143,22 @@ function matcher(rule: StreamRule, b: ColumnBatch): ((i: number) => SeriesLabels
       break;
     }
   }
+  // groupLabels gives [], ['service'] or ['service', 'operation'].
+  const byValues = new Map<string, MatchedSeries>();
   return (i) => {
     for (const ok of conditions) if (!ok(i)) return undefined;
-    const out: Record<string, string> = {};
-    for (const l of labels) out[l] = str(l === 'service' ? service[i] : spanName[i]);
-    return out;
+    const sv = labels.length > 0 ? str(service[i]) : '';
+    const ov = labels.length > 1 ? str(spanName[i]) : '';
+    const id = labels.length > 1 ? `${sv}\u0000${ov}` : sv;
+    let hit = byValues.get(id);
+    if (!hit) {
+      const series: Record<string, string> = {};
+      if (labels.length > 0) series.service = sv;
+      if (labels.length > 1) series.operation = ov;
+      hit = { key: seriesKey(series), series };
+      byValues.set(id, hit);
+    }
+    return hit;
   };
 }
 
@@ -175,21 +194,20 @@ export function foldBatch(
 ): number {
   if (batch.table !== ruleTable(rule) || batch.rowCount === 0) return 0;
   const match = matcher(rule, batch);
-  if (!match) return 0;
   const time = batch.columns[rule.kind === 'metric_threshold' ? 'TimeUnix' : 'Timestamp'] ?? [];
   let matched = 0;
   // Sketches are rebuilt from their JSON once per (slice, series) per batch, not per row.
   const sketches = new Map<LatencyPartial, QuantileSketch>();
   for (let i = 0; i < batch.rowCount; i++) {
-    const series = match(i);
-    if (!series) continue;
+    const hit = match(i);
+    if (!hit) continue;
     const end = sliceEndOf(time[i], sliceMs);
     if (end <= oldestSliceEnd) continue;
     matched++;
     const bySeries = slices[end] ?? {};
     slices[end] = bySeries;
-    const key = seriesKey(series);
-    const entry = bySeries[key] ?? { s: series, a: emptyPartial(rule) };
+    const key = hit.key;
+    const entry = bySeries[key] ?? { s: hit.series, a: emptyPartial(rule) };
     bySeries[key] = entry;
     switch (rule.kind) {
       case 'log_count':
