@@ -33,19 +33,17 @@ export function decodeOtlp(
   options?: DecodeOptions,
 ): OtlpRequest {
   const maxDepth = options?.maxDepth ?? DEFAULT_MAX_DEPTH;
-  // OTLP/JSON may come as its text already (jsonText: the receiver counts items on it first).
-  if (typeof body === 'string') {
-    if (format !== 'json') throw new TypeError('only an OTLP/JSON body can be given as text');
+  if (format === 'json') {
+    // OTLP/JSON may come as its text already (jsonText: the receiver counts items on it first).
     if (body.length === 0) return emptyRequest(signal);
-    return rethrown(() => decodeJson(signal, body, maxDepth, options));
+    return rethrown(() =>
+      decodeJson(signal, typeof body === 'string' ? body : jsonText(body), maxDepth, options),
+    );
   }
+  if (typeof body === 'string') throw new TypeError('only an OTLP/JSON body can be given as text');
   // A Buffer (or another subclass) would make copied bytes values Buffers too: view it plainly.
   const bytes =
     body.constructor === Uint8Array ? body : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
-  if (format === 'json') {
-    if (bytes.length === 0) return emptyRequest(signal);
-    return rethrown(() => decodeJson(signal, jsonText(bytes), maxDepth, options));
-  }
   return rethrown((): OtlpRequest => {
     switch (signal) {
       case 'traces':

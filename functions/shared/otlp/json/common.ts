@@ -1,16 +1,17 @@
 import { Buffer } from 'node:buffer';
 import { OtlpDecodeError, tooManyAttributes, tooManyItems } from '../decode-error.js';
+import { EMPTY_RESOURCE, EMPTY_SCOPE, markAll } from '../decoded-defaults.js';
 import { jsonInt64, jsonUint64, uint64OfDecimal } from '../int64.js';
-import type {
-  AnyValue,
-  ExponentialBuckets,
-  InstrumentationScope,
-  KeyValue,
-  MaybeInvalid,
-  Resource,
-  Span,
-  Uint64,
-} from '../model.js';
+import type { AnyValue, InstrumentationScope, KeyValue, MaybeInvalid, Resource, Uint64 } from '../model.js';
+
+export {
+  EMPTY_RESOURCE,
+  EMPTY_SCOPE,
+  type Mutable,
+  markAll,
+  NO_BUCKETS,
+  NO_STATUS,
+} from '../decoded-defaults.js';
 
 /**
  * What the per-signal parts of the OTLP/JSON decoder (./traces.ts, ./logs.ts, ./metrics.ts; the
@@ -20,7 +21,6 @@ import type {
  */
 
 export type Json = { readonly [key: string]: unknown };
-export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 export interface Walk {
   readonly maxDepth: number;
@@ -47,15 +47,6 @@ export function countAttributes(w: Walk, n: number): void {
 }
 
 export const EMPTY: readonly unknown[] = [];
-export const EMPTY_RESOURCE: Resource = { attributes: [], droppedAttributesCount: 0 };
-export const EMPTY_SCOPE: InstrumentationScope = {
-  name: '',
-  version: '',
-  attributes: [],
-  droppedAttributesCount: 0,
-};
-export const NO_STATUS: Span['status'] = { code: 0, message: '' };
-export const NO_BUCKETS: ExponentialBuckets = { offset: 0, bucketCounts: [] };
 
 /** Lists read per list key name (camelCase), all present from the start: one object shape. */
 export type ListCounts = Record<string, number>;
@@ -372,10 +363,6 @@ export function scope(w: Walk, v: unknown): InstrumentationScope {
       'scope.droppedAttributesCount',
     ),
   };
-}
-
-export function markAll(items: readonly MaybeInvalid[], reason: string): void {
-  for (const item of items) item.invalid ??= reason;
 }
 
 /**

@@ -1,14 +1,16 @@
 import { OtlpDecodeError } from '../decode-error.js';
-import type {
-  AnyValue,
-  ExponentialBuckets,
-  InstrumentationScope,
-  KeyValue,
-  MaybeInvalid,
-  Resource,
-  Span,
-} from '../model.js';
+import { markAll } from '../decoded-defaults.js';
+import type { AnyValue, InstrumentationScope, KeyValue, MaybeInvalid, Resource } from '../model.js';
 import type { ProtoReader } from '../protobuf-reader.js';
+
+export {
+  EMPTY_RESOURCE,
+  EMPTY_SCOPE,
+  type Mutable,
+  markAll,
+  NO_BUCKETS,
+  NO_STATUS,
+} from '../decoded-defaults.js';
 
 /**
  * The hand-written protobuf decoder for the OTLP export requests
@@ -21,23 +23,7 @@ import type { ProtoReader } from '../protobuf-reader.js';
  * Field numbers are those of the .proto files, noted beside each case as `field: name`.
  */
 
-export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-
 export const bits = (...fields: number[]): number => fields.reduce((m, f) => m | (1 << f), 0);
-
-export const EMPTY_RESOURCE: Resource = { attributes: [], droppedAttributesCount: 0 };
-export const EMPTY_SCOPE: InstrumentationScope = {
-  name: '',
-  version: '',
-  attributes: [],
-  droppedAttributesCount: 0,
-};
-export const NO_STATUS: Span['status'] = { code: 0, message: '' };
-export const NO_BUCKETS: ExponentialBuckets = { offset: 0, bucketCounts: [] };
-
-export function markAll(items: readonly MaybeInvalid[], reason: string): void {
-  for (const item of items) item.invalid ??= reason;
-}
 
 const KV_KNOWN = bits(1, 2);
 export function keyValue(r: ProtoReader, end: number, depth: number): KeyValue {
