@@ -2,6 +2,7 @@ import {
   EnvelopeError,
   type PackOptions,
   packEnvelopes,
+  packUsageEnvelope,
   requestContentId,
 } from '../shared/envelope/envelope.js';
 import { decodeOtlp, jsonText } from '../shared/otlp/decode.js';
@@ -435,6 +436,13 @@ export function createIngest(ports: IngestPorts): Ingest {
         tenant,
         decompressedBytes,
       });
+    }
+    if (records.length === 0 && flat.rejected > 0) {
+      // Every item rejected: nothing to store, but the request is metered all the same (issue #21)
+      // by an envelope with no rows, acknowledged like any other (an outage: 429/503, retried).
+      const env = packUsageEnvelope(tenant, request.signal, requestId, usage, ports.envelope);
+      records.push({ data: env.data, partitionKey: partitionKey(tenant, '') });
+      envelopeBytes += env.data.byteLength;
     }
     const streamStats = { envelopes: records.length, envelopeBytes };
     if (records.length === 0) return success(flat.accepted, flat.rejected, flat.message, streamStats);

@@ -572,6 +572,21 @@ export function packEnvelopes(
   return out;
 }
 
+/**
+ * The envelope of a request none of whose items could be stored (all rejected): no batches, only
+ * the request's usage, under the id its first envelope would have had (`<request>-0`), so the
+ * writers meter it once like any first envelope, whatever the resends and redeliveries.
+ */
+export function packUsageEnvelope(
+  tenant: string,
+  signal: Signal,
+  request: string,
+  usage: RequestUsage,
+  options: PackOptions = {},
+): PackedEnvelope {
+  return encodeOne(tenant, signal, [], options.codec ?? DEFAULT_CODEC, `${request}-0`, undefined, usage);
+}
+
 /** Reads an envelope's header without touching its payload. */
 export function readEnvelopeHeader(data: Uint8Array): EnvelopeHeader {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);

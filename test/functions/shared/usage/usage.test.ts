@@ -39,7 +39,12 @@ const put: StreamRecord[] = [];
 const DAY_MS = Date.UTC(2026, 11, 7, 10, 0, 0);
 
 const ingest = createIngest({
-  tenants: { resolve: async (key) => ({ tenantId: key === 'key-b' ? 'beta' : 'acme', keyId: key }) },
+  tenants: {
+    resolve: async (key) => ({
+      tenantId: key === 'key-b' ? 'beta' : key === 'key-c' ? 'gamma' : 'acme',
+      keyId: key,
+    }),
+  },
   stream: {
     put: async (records) => {
       put.push(...records);
@@ -262,5 +267,80 @@ describe('usage metering (receiver -> envelopes -> hot writer -> embedded ClickH
       tenant: 'beta',
       itemsAccepted: r2.stats.accepted,
     });
+  });
+
+  it('meters a request whose items are all rejected (no rows: an envelope with its usage only), once in each tier whatever the resends', async () => {
+    put.length = 0;
+    // Every span from 1970: past the hot retention, all rejected in partial_success.
+    const allOld = body(['checkout'], 4, 60_000, 4);
+    const r1 = await send('key-c', allOld);
+    expect([r1.stats.accepted, r1.stats.rejected, r1.stats.outcome]).toEqual([0, 4, 'partial']);
+    expect(put).toHaveLength(1);
+    const header = unpackEnvelope(put[0]!.data).header;
+    expect([header.counts, unpackEnvelope(put[0]!.data).batches]).toEqual([{}, []]);
+    // The client lost the answer and sends the same bytes again; the stream redelivers the first.
+    await send('key-c', allOld);
+    expect(unpackEnvelope(put[1]!.data).header.id).toBe(header.id);
+    await writeAll(put);
+    await writeAll(put.slice(0, 1));
+
+    expect(await readDailyUsage(client, 'gamma', '2026-12-07', '2026-12-07')).toEqual([
+      {
+        day: '2026-12-07',
+        signal: 'traces',
+        requests: 1,
+        itemsAccepted: 0,
+        itemsRejected: 4,
+        wireBytes: r1.stats.requestBytes,
+        decodedBytes: r1.stats.decompressedBytes,
+        storedBytesEstimate: 0,
+      },
+    ]);
+    expect(await storedSpans('gamma')).toBe(0);
+
+    // The lake: no Parquet, one usage line per record; both carry the one request id.
+    const store = new InMemoryObjectStore();
+    const lake = await writeToLake(
+      store,
+      put.map((r, i) => ({
+        shardId: 'shardId-000000000000',
+        sequenceNumber: String(2000 + i),
+        arrivalMs: DAY_MS,
+        envelope: unpackEnvelope(r.data),
+      })),
+    );
+    expect([lake.files, lake.rowsWritten]).toEqual([[], 0]);
+    expect(lake.usageFiles).toEqual([
+      '_usage/tenant=gamma/dt=2026-12-07/shardId-000000000000-2000-2001.json',
+    ]);
+    const lines = new TextDecoder()
+      .decode(await store.get(lake.usageFiles![0]!))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(new Set(lines.map((l) => l.envelopeId))).toEqual(new Set([header.id]));
+    expect(lines[0]).toMatchObject({ tenant: 'gamma', itemsAccepted: 0, itemsRejected: 4 });
+  });
+
+  it('answers an all-rejected request 503 when its usage cannot reach the stream (retried, not dropped)', async () => {
+    const down = createIngest({
+      tenants: { resolve: async () => ({ tenantId: 'gamma', keyId: 'key-c' }) },
+      stream: {
+        put: async () => ({
+          kind: 'unavailable',
+          reason: 'stream down',
+          retryAfterSeconds: 1,
+          failedRecords: 1,
+        }),
+      },
+      now: () => DAY_MS,
+    });
+    const res = await down({
+      signal: 'traces',
+      headers: { 'content-type': 'application/x-protobuf', authorization: 'Bearer key-c' },
+      body: body(['checkout'], 2, 70_000, 2),
+      remainingMs: 30_000,
+    });
+    expect([res.status, res.headers['retry-after']]).toEqual([503, '1']);
   });
 });
