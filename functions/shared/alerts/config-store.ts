@@ -129,6 +129,26 @@ export interface SilenceSource {
   active(tenant: string, now: number): Promise<readonly Silence[]>;
 }
 
+/**
+ * One evaluation's view of the silences: each tenant's active ones at `now`, read at most once
+ * however many of its rules the evaluation decides (both evaluators, per round or window).
+ */
+export function silencesAt(
+  source: SilenceSource | undefined,
+  now: number,
+): (tenant: string) => Promise<readonly Silence[]> {
+  const read = new Map<string, Promise<readonly Silence[]>>();
+  return (tenant) => {
+    if (!source) return Promise.resolve([]);
+    let p = read.get(tenant);
+    if (!p) {
+      p = source.active(tenant, now);
+      read.set(tenant, p);
+    }
+    return p;
+  };
+}
+
 export interface AlertHistoryStore {
   record(entries: readonly HistoryEntry[]): Promise<void>;
   query(q: HistoryQuery): Promise<HistoryPage>;

@@ -6,6 +6,7 @@ import {
   type Silence,
   type SilenceSource,
   silenceMatches,
+  silencesAt,
 } from './config-store.js';
 import {
   type AlertEvent,
@@ -222,17 +223,7 @@ export function createAlertEvaluator(ports: AlertEvaluatorPorts): AlertEvaluator
       const work = files.flatMap((file) =>
         file.rules.filter((rule) => owns(rule)).map((rule) => ({ file, rule })),
       );
-      // One read of the silences per tenant and round.
-      const silences = new Map<string, Promise<readonly Silence[]>>();
-      const silencesOf = (tenant: string) => {
-        if (!ports.silences) return Promise.resolve([]);
-        let p = silences.get(tenant);
-        if (!p) {
-          p = ports.silences.active(tenant, now);
-          silences.set(tenant, p);
-        }
-        return p;
-      };
+      const silencesOf = silencesAt(ports.silences, now);
       const outcomes = await pool(work, ports.concurrency ?? 4, ({ file, rule }) =>
         evaluateRule(file, rule, now, silencesOf),
       );

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { KinesisStreamStateResponse, KinesisStreamTumblingWindowEvent } from 'aws-lambda';
 import { unpackEnvelope } from '../envelope/envelope.js';
-import type { AlertHistoryStore, SilenceSource } from './config-store.js';
+import { type AlertHistoryStore, type Silence, type SilenceSource, silencesAt } from './config-store.js';
 import { isStreamRule, type StreamRule } from './evaluation-path.js';
 import { applyObservations, RecentValues, RuleEvaluationError, type RuleOutcome } from './evaluator.js';
 import type { EventPublisher } from './events.js';
@@ -155,6 +155,7 @@ export function createStreamEvaluator(ports: StreamEvaluatorPorts) {
     entry: TenantRules,
     shardId: string | undefined,
     now: number,
+    silencesOf: (tenant: string) => Promise<readonly Silence[]>,
     staleBefore?: number,
   ): Promise<RuleOutcome> {
     const { file, rule } = entry;
@@ -201,7 +202,7 @@ export function createStreamEvaluator(ports: StreamEvaluatorPorts) {
         for (const s of stored) if (isStale(s)) only.add(s.seriesKey);
       }
       const capped = capSeries(observations, stored, rule.maxSeries);
-      const silences = ports.silences ? await ports.silences.active(file.tenant, now) : [];
+      const silences = await silencesOf(file.tenant);
       return await applyObservations(
         {
           recentValues: recent,
@@ -249,8 +250,9 @@ export function createStreamEvaluator(ports: StreamEvaluatorPorts) {
     async sweep(nowMs: number, windowMs: number): Promise<RuleOutcome[]> {
       const now = Math.floor(nowMs / windowMs) * windowMs;
       const outcomes: RuleOutcome[] = [];
+      const silencesOf = silencesAt(ports.silences, now);
       await pool([...(await streamRules()).values()], ports.concurrency ?? 8, async (entry) => {
-        outcomes.push(await decide(entry, undefined, now, now - STALE_WINDOWS * windowMs));
+        outcomes.push(await decide(entry, undefined, now, silencesOf, now - STALE_WINDOWS * windowMs));
       });
       return outcomes;
     },
@@ -332,8 +334,10 @@ export function createStreamEvaluator(ports: StreamEvaluatorPorts) {
       }
       await ports.slices.saveActivity(shardId, activity);
       const outcomes: RuleOutcome[] = [];
+      // One read of each tenant's silences for the window's decisions, not one per rule.
+      const silencesOf = silencesAt(ports.silences, windowEnd);
       await pool(due, ports.concurrency ?? 8, async (entry) => {
-        outcomes.push(await decide(entry, shardId, windowEnd));
+        outcomes.push(await decide(entry, shardId, windowEnd, silencesOf));
       });
       const errors = outcomes.flatMap((o) => (o.error ? [o.error] : []));
       if (errors.length > 0) {

@@ -5,6 +5,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { KinesisStreamRecord, KinesisStreamTumblingWindowEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Silence } from '../../../../functions/shared/alerts/config-store.js';
 import {
   DynamoAlertStateStore,
   ensureAlertStateTable,
@@ -423,4 +424,123 @@ describe('stream evaluator', () => {
     // Same transitions, hence the same transitionIds (receivers deduplicate on them).
     expect(s.filter(during).map((t) => t.transitionId)).toEqual(c.filter(during).map((t) => t.transitionId));
   }, 240_000);
+
+  it('reads each tenant’s silences once per evaluation (a window’s decisions, a sweep), not once per rule, and still applies them', async () => {
+    await ensureAlertStateTable(dynamo, 'silence-reads');
+    const rule = (id: string, threshold: number) => ({
+      ...base,
+      id,
+      name: id,
+      kind: 'error_ratio',
+      window: '1m',
+      threshold,
+    });
+    const files = [
+      RuleFileSchema.parse({
+        tenant: 'acme',
+        rules: [rule('e1', 0.1), rule('e2', 0.2), rule('e3', 0.3)],
+      }),
+      RuleFileSchema.parse({ tenant: 'beta', rules: [rule('e1', 0.1)] }),
+    ];
+    const reads: [string, number][] = [];
+    const muteE2: Silence = {
+      tenant: 'acme',
+      id: 'mute-e2',
+      ruleId: 'e2',
+      matchers: {},
+      startsAt: 0,
+      endsAt: Number.MAX_SAFE_INTEGER,
+      reason: 'deploying',
+      author: 'jane',
+      createdAt: 0,
+      createdBy: 'key1',
+    };
+    const events = recorder();
+    const stream = createStreamEvaluator({
+      rules: new StaticRuleSource(files),
+      state: new DynamoAlertStateStore(dynamo, 'silence-reads'),
+      slices: new DynamoAlertSliceStore(dynamo, 'silence-reads'),
+      publisher: events,
+      queryBaseUrl: 'http://127.0.0.1:4318',
+      silences: {
+        active: async (tenant, now) => {
+          reads.push([tenant, now]);
+          return tenant === 'acme' ? [muteE2] : [];
+        },
+      },
+    });
+    const end = T0 + 30 * MIN;
+    const shardId = 'shardId-000000000009';
+    // Every span an error: every rule of both tenants fires in this window.
+    const records = ['acme', 'beta'].map((tenant, t) => {
+      const rows = Array.from({ length: 10 }, (_, i) => ({
+        TenantId: tenant,
+        Timestamp: ns(end - W + 100 + i * 100),
+        TraceId: `st${t}-${i}`,
+        SpanId: `ss${t}-${i}`,
+        SpanName: 'GET /a',
+        SpanKind: 'Server',
+        ServiceName: 'checkout',
+        Duration: 1_000_000,
+        StatusCode: 'Error',
+      }));
+      const [packed] = packEnvelopes(tenant, 'traces', [batchOf('otel_traces', rows)]);
+      const sequenceNumber = String(900 + t).padStart(20, '0');
+      return {
+        kinesis: {
+          kinesisSchemaVersion: '1.0',
+          partitionKey: `${tenant}:checkout`,
+          sequenceNumber,
+          data: Buffer.from(packed!.data).toString('base64'),
+          approximateArrivalTimestamp: (end - W / 2) / 1000,
+        },
+        eventSource: 'aws:kinesis',
+        eventVersion: '1.0',
+        eventID: `${shardId}:${sequenceNumber}`,
+        eventName: 'aws:kinesis:record',
+        invokeIdentityArn: 'arn:aws:iam::000000000000:role/test',
+        awsRegion: 'us-east-1',
+        eventSourceARN: 'arn:aws:kinesis:us-east-1:000000000000:stream/test',
+      } satisfies KinesisStreamRecord;
+    });
+    const window = { start: new Date(end - W).toISOString(), end: new Date(end).toISOString() };
+    const event = (rs: KinesisStreamRecord[], state: Record<string, unknown>, final: boolean) => ({
+      Records: rs,
+      window,
+      state,
+      shardId,
+      isFinalInvokeForWindow: final,
+      isWindowTerminatedEarly: false,
+    });
+    const folded = await stream.handle(event(records, {}, false));
+    const final = await stream.handle(event([], folded.response.state, true));
+
+    expect(final.report.outcomes.map((o) => o.error)).toEqual([undefined, undefined, undefined, undefined]);
+    expect(reads.sort()).toEqual([
+      ['acme', end],
+      ['beta', end],
+    ]);
+    // Applied as before: the muted rule fires without an event, the others notify.
+    const fired = (tenant: string, id: string) =>
+      final.report.outcomes.find((o) => o.tenant === tenant && o.ruleId === id)!;
+    expect(fired('acme', 'e2').states.map((x) => x.status)).toContain('firing');
+    expect(fired('acme', 'e2').published).toEqual([]);
+    for (const [tenant, id] of [
+      ['acme', 'e1'],
+      ['acme', 'e3'],
+      ['beta', 'e1'],
+    ] as const)
+      expect(fired(tenant, id).published.map((e) => e.detail.status)).toEqual(['firing']);
+
+    // The shard goes silent: a sweep decides the stale firing series, again one read per tenant.
+    reads.length = 0;
+    const later = end + (STALE_WINDOWS + 1) * W;
+    const swept = await stream.sweep(later, W);
+    expect(swept.flatMap((o) => (o.error ? [o.error] : []))).toEqual([]);
+    expect(swept.filter((o) => o.states.length > 0)).toHaveLength(4);
+    expect(reads.sort()).toEqual([
+      ['acme', later],
+      ['beta', later],
+    ]);
+  });
 });
