@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { QueryParameterError } from '../query/errors.js';
-import { resolveRange } from '../query/time.js';
+import { NS_PER_MS, parseTime, resolveRange } from '../query/time.js';
 import { admit } from '../tenants/admission.js';
 import type { TenantDirectory } from '../tenants/directory.js';
 import type { RateLimiter } from '../tenants/rate-limiter.js';
@@ -189,14 +189,26 @@ export const SilenceBodySchema = z
 const MAX_SILENCE_MS = 90 * 86_400_000;
 const UNIT: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-function parseTimeField(v: string | number, now: number, field: string): number {
+/**
+ * A silence's `startsAt`/`endsAt`: epoch ms as a JSON number, or a string in the query API's time
+ * syntax (parseTime: `now`, `now+2h`, epoch ms, RFC 3339); the other ISO-8601 forms this API has
+ * always taken (a date alone, no offset) as Date.parse reads them.
+ */
+export function silenceTime(v: string | number, nowMs: number, field: string): number {
   if (typeof v === 'number') return v;
-  const rel = /^now(?:([+-])(\d{1,6})([smhd]))?$/.exec(v);
-  if (rel) return rel[1] ? now + (rel[1] === '-' ? -1 : 1) * Number(rel[2]) * UNIT[rel[3]!]! : now;
-  if (/^\d{1,16}$/.test(v)) return Number(v);
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new ApiError(400, 'bad_request', `invalid field '${field}': not a time`, field);
-  return t;
+  let ns: bigint;
+  try {
+    ns = parseTime(v, nowMs, field);
+  } catch (err) {
+    if (!(err instanceof QueryParameterError)) throw err;
+    const t = Date.parse(v);
+    if (Number.isNaN(t))
+      throw new ApiError(400, 'bad_request', `invalid field '${field}': not a time`, field);
+    return t;
+  }
+  // Floored to the millisecond, as Date.parse drops the digits past it (also before 1970).
+  const ms = ns / NS_PER_MS;
+  return Number(ns % NS_PER_MS < 0n ? ms - 1n : ms);
 }
 
 export const HistoryParamsSchema = z.strictObject({
@@ -206,12 +218,6 @@ export const HistoryParamsSchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z.string().max(600).optional(),
 });
-
-/** The contract takes epoch milliseconds too; the query API's parser takes RFC 3339 and `now-1h`. */
-function epochMsAsIso(v: string | undefined): string | undefined {
-  if (v === undefined || !/^\d{1,15}$/.test(v.trim())) return v;
-  return new Date(Number(v)).toISOString();
-}
 
 export function createAlertsApi(deps: AlertsApiDeps) {
   const now = deps.now ?? Date.now;
@@ -562,14 +568,14 @@ export function createAlertsApi(deps: AlertsApiDeps) {
         if (!parsed.success) throw invalid(parsed.error);
         const b = parsed.data;
         const t = now();
-        const startsAt = b.startsAt === undefined ? t : parseTimeField(b.startsAt, t, 'startsAt');
+        const startsAt = b.startsAt === undefined ? t : silenceTime(b.startsAt, t, 'startsAt');
         let endsAt: number;
         if (b.duration !== undefined) {
           const m = /^(\d{1,6})([smhd])$/.exec(b.duration);
           if (!m)
             throw new ApiError(400, 'bad_request', `invalid field 'duration': e.g. 30m, 2h, 1d`, 'duration');
           endsAt = startsAt + Number(m[1]) * UNIT[m[2]!]!;
-        } else endsAt = parseTimeField(b.endsAt!, t, 'endsAt');
+        } else endsAt = silenceTime(b.endsAt!, t, 'endsAt');
         if (endsAt <= Math.max(startsAt, t)) {
           throw new ApiError(
             400,
@@ -650,7 +656,7 @@ export function createAlertsApi(deps: AlertsApiDeps) {
         const p = parsed.data;
         let range: { fromNs: bigint; toNs: bigint };
         try {
-          range = resolveRange(epochMsAsIso(p.from), epochMsAsIso(p.to), now(), {
+          range = resolveRange(p.from, p.to, now(), {
             defaultLookbackMs: 86_400_000,
             maxRangeMs: historyMs,
           });
