@@ -740,26 +740,8 @@ export class EsmPoller {
       failures++;
       lastError = outcome.error;
       if (retriesExhausted(failures, this.#r)) {
-        const destination = this.#o.onFailure;
-        const failed: FailedBatch = {
-          condition: 'RetryAttemptsExhausted',
-          reason: `${failures} attempt(s) failed; last: ${lastError}`,
-          streamArn: this.#streamArn,
-          shardId: s.shardId,
-          records: batch.map((b) => structuredClone(b.record)),
-          attempts: failures,
-        };
-        try {
-          if (destination) await destination.send(failed);
-          else
-            this.#log.warn(
-              `esm-poller: discarded ${batch.length} record(s) of ${s.shardId} (${failed.reason})`,
-            );
-        } catch (error) {
-          this.#log.error('esm-poller: on-failure destination refused a window batch', describeError(error));
-          await backoff();
-          continue;
-        }
+        const reason = `${failures} attempt(s) failed; last: ${lastError}`;
+        if (!(await this.#handOver(s, batch, 'RetryAttemptsExhausted', reason, failures))) return;
         // Done with, though not in the state: the window's checkpoint moves past them.
         win.last = batch[batch.length - 1]!.record.kinesis.sequenceNumber;
         s.buffer.splice(0, batch.length);
@@ -884,6 +866,26 @@ export class EsmPoller {
     reason: string,
     attempts: number,
   ): Promise<boolean> {
+    if (!(await this.#handOver(s, records, condition, reason, attempts))) return false;
+    // Records handed over are a prefix of the buffer (the head batch, or the expired head).
+    const count = s.buffer.findIndex((b) => b.seq > records[records.length - 1]!.seq);
+    await this.#complete(s, count === -1 ? s.buffer.length : count);
+    return true;
+  }
+
+  /**
+   * Sends records to the on-failure destination, retrying every poll interval until it accepts
+   * (docs/esm-semantics.md, "Destination failures"), or logs their loss when there is none. False
+   * when stopping first: the records stay unprocessed. The caller then moves past them, at once
+   * (#discard) or with its window (#runWindowedShard).
+   */
+  async #handOver(
+    s: ShardState,
+    records: readonly Buffered[],
+    condition: FailureCondition,
+    reason: string,
+    attempts: number,
+  ): Promise<boolean> {
     const failed: FailedBatch = {
       condition,
       reason,
@@ -893,30 +895,26 @@ export class EsmPoller {
       attempts,
     };
     const destination = this.#o.onFailure;
-    if (destination) {
-      for (;;) {
-        try {
-          await destination.send(failed);
-          break;
-        } catch (error) {
-          this.#log.error(
-            `esm-poller: on-failure destination refused ${records.length} record(s)`,
-            describeError(error),
-          );
-          if (this.#stopping) return false;
-          await this.#sleep(this.#r.pollMs);
-          if (this.#stopping) return false;
-        }
-      }
-    } else {
+    if (!destination) {
       this.#log.warn(
         `esm-poller: discarded ${records.length} record(s) of ${s.shardId} (${condition}: ${reason}); no on-failure destination`,
       );
+      return true;
     }
-    // Records handed over are a prefix of the buffer (the head batch, or the expired head).
-    const count = s.buffer.findIndex((b) => b.seq > records[records.length - 1]!.seq);
-    await this.#complete(s, count === -1 ? s.buffer.length : count);
-    return true;
+    for (;;) {
+      try {
+        await destination.send(failed);
+        return true;
+      } catch (error) {
+        this.#log.error(
+          `esm-poller: on-failure destination refused ${records.length} record(s)`,
+          describeError(error),
+        );
+        if (this.#stopping) return false;
+        await this.#sleep(this.#r.pollMs);
+        if (this.#stopping) return false;
+      }
+    }
   }
 
   /** Resolves after `ms`, or at once when stopping. */

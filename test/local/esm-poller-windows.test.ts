@@ -16,6 +16,7 @@ import {
   EsmPoller,
   EsmPollerConfigError,
   type EsmPollerOptions,
+  type FailedBatch,
   MAX_WINDOW_STATE_BYTES,
   startEsmPoller,
 } from '../../local/esm-poller.js';
@@ -181,6 +182,36 @@ describe('esm poller: tumbling windows', () => {
       { seen: ['x', 'y'] },
       { seen: ['x', 'y'] },
     ]);
+  });
+
+  it('exhausted retries hand the batch to the on-failure destination, retried there until it accepts (the function is not invoked again), and the window still ends', async () => {
+    const stream = await newStream();
+    const log: Invocation[] = [];
+    const sent: FailedBatch[] = [];
+    let refusals = 2;
+    const p = await poller({
+      streamName: stream,
+      handler: summing(log, (inv) => inv.records.includes('poison')),
+      maximumRetryAttempts: 1,
+      onFailure: {
+        send: async (batch) => {
+          if (refusals-- > 0) throw new Error('destination down');
+          sent.push(batch);
+        },
+      },
+    });
+    await put(stream, ['poison']);
+    await vi.waitFor(() => expect(finals(log)).toHaveLength(1), { timeout: 8_000 });
+    await p.stop();
+    // One invocation and one retry; the destination's refusals cost no further invocation.
+    expect(log.filter((i) => !i.final).map((i) => i.records)).toEqual([['poison'], ['poison']]);
+    expect(sent.map((b) => [b.condition, b.attempts, b.records.length])).toEqual([
+      ['RetryAttemptsExhausted', 2, 1],
+    ]);
+    expect(Buffer.from(sent[0]!.records[0]!.kinesis.data, 'base64').toString()).toBe('poison');
+    expect(sent[0]!.reason).toMatch(/^2 attempt\(s\) failed; last: .*injected failure/);
+    // Not folded into the state, but done with: the window's final invocation comes as usual.
+    expect(finals(log)[0]!.state).toEqual({});
   });
 
   it('a restart before the final invocation reads the open window again from the checkpoint, with a fresh state', async () => {
