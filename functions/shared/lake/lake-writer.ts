@@ -118,20 +118,14 @@ function splitByPartition(
 }
 
 /**
- * The batch with every row's EnvelopeId set (the payload does not carry it: one id per envelope),
- * and for spans SampleRate 1: the lake keeps every span (ADR 0009).
+ * The batch with every row's EnvelopeId set (the payload does not carry it: one id per envelope).
+ * Spans get no SampleRate column: the encoder writes the model's absent value, 1, for every row,
+ * as the lake keeps every span (ADR 0009), even were an envelope to carry another weight.
  */
 function withEnvelopeId(batch: ColumnBatch, id: string): ColumnBatch {
-  return {
-    ...batch,
-    columns: {
-      ...batch.columns,
-      [ENVELOPE_ID_COLUMN]: new Array<string>(batch.rowCount).fill(id),
-      ...(batch.table === 'otel_traces' && {
-        [SAMPLE_RATE_COLUMN]: new Array<number>(batch.rowCount).fill(1),
-      }),
-    },
-  };
+  const columns = { ...batch.columns, [ENVELOPE_ID_COLUMN]: new Array<string>(batch.rowCount).fill(id) };
+  if (batch.table === 'otel_traces' && SAMPLE_RATE_COLUMN in columns) delete columns[SAMPLE_RATE_COLUMN];
+  return { ...batch, columns };
 }
 
 function group(records: readonly DecodedRecord[]): Group[] {

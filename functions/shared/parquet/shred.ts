@@ -177,13 +177,23 @@ function shredFlat(
   range: RowRange,
   micros: Float64Array | undefined,
   mem: Allocator,
+  absent: number | undefined,
 ): void {
   const { rows, slot } = range;
   const n = rows.length;
   if (leaf instanceof NumberLeaf) {
     if (micros) for (let k = 0; k < n; k++) leaf.push(micros[rows[k]!]!);
-    else if (leaf.spec.kind === 'uint64') for (let k = 0; k < n; k++) leaf.pushUint64(values[rows[k]!]);
-    else {
+    else if (leaf.spec.kind === 'uint64')
+      for (let k = 0; k < n; k++) leaf.pushUint64(values[rows[k]!] ?? absent);
+    else if (absent !== undefined) {
+      // A column with its own absent value (SampleRate: 1) where a batch lacks it: that value, as
+      // ClickHouse's DEFAULT and the Parquet reader give, not the type's 0.
+      const conv = numberOf(leaf.spec.kind);
+      for (let k = 0; k < n; k++) {
+        const v = values[rows[k]!];
+        leaf.push(v === undefined ? absent : conv(v));
+      }
+    } else {
       const conv = numberOf(leaf.spec.kind);
       for (let k = 0; k < n; k++) leaf.push(conv(values[rows[k]!]));
     }
@@ -338,6 +348,6 @@ export function shredColumn(
     return shredArray(specs[0]!, values, rows, mem);
   }
   const leaf = newLeaf(specs[0]!, null, dictionary(col.name), rows.rows.length, mem, rows.rows.length);
-  shredFlat(leaf, values, rows, micros, mem);
+  shredFlat(leaf, values, rows, micros, mem, col.absent);
   return [leaf];
 }
