@@ -37,6 +37,7 @@ interface InsertRequest {
 }
 
 export interface InsertTextRequest extends InsertRequest {
+  /** A raw format, e.g. CustomSeparated (the client takes byte streams for raw formats only). */
   readonly format: string;
   readonly chunks: readonly Buffer[];
 }
