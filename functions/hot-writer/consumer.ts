@@ -1,3 +1,4 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { KinesisStreamBatchResponse, KinesisStreamRecord } from 'aws-lambda';
 import type {
   PositionedEnvelope,
@@ -14,7 +15,7 @@ import { type UsageRecord, type UsageSink, usageRecordOf } from '../shared/usage
 /**
  * The hot writer's use-case: a Kinesis batch in, rows in ClickHouse, a partial-batch response out.
  *
- * - Each record is decoded on its own (as Powertools' BatchProcessor would). An undecodable envelope goes to
+ * - Each record is decoded on its own (Powertools BatchProcessor). An undecodable envelope goes to
  *   the dead-letter sink with its reason and the batch moves on; so does one whose rows do not fit
  *   the column model (the writer rejects it).
  * - The decoded envelopes are written together: one insert per table per batch.
@@ -103,17 +104,12 @@ export async function consumeKinesisRecords(
     }
   };
 
-  // Powertools' BatchProcessor semantics (each record on its own, all started at once, a throw
-  // fails that record only) in a plain loop: the processor's set-up cost CPU at every invocation.
-  const failed = new Set<string>();
-  await Promise.all(
-    records.map((record) =>
-      decodeRecord(record).catch((err: unknown) => {
-        failed.add(record.kinesis.sequenceNumber);
-        errors.push(err instanceof Error ? err : new Error(String(err)));
-      }),
-    ),
-  );
+  const processor = new BatchProcessor(EventType.KinesisDataStreams);
+  const decodeResponse = await processPartialResponse({ Records: [...records] }, decodeRecord, processor, {
+    throwOnFullBatchFailure: false,
+  });
+  const failed = new Set(decodeResponse.batchItemFailures.map((f) => f.itemIdentifier));
+  for (const [, err] of processor.errors.entries()) errors.push(err);
 
   let write: WriteResult | undefined;
   const envelopes = records.map((r) => decoded.get(r.kinesis.sequenceNumber)).filter((e) => e !== undefined);
