@@ -47,6 +47,9 @@ import type {
  * bare `http.request` ~0.25 (docs/decisions/0004). At 512 spans and three round trips per
  * invocation that was ~10 µs per span. Built for the hot writer's requests (inserts, small result
  * sets): a result is buffered, not streamed, so big reads belong on the client's own connection.
+ * Three parts: `LeanHttp` (the transport: the one place of the HTTP logic), `LeanHttpConnection`
+ * (the client's connection over it) and `LeanHttpRequests` (the hot writer's port over it, no
+ * client between: ~0.1-0.15 ms less per request again).
  *
  * Errors are the client's: a ClickHouse exception arrives as `ClickHouseError` with its code
  * (`parseError` on the body), a socket failure as the socket's error, so errors.ts classifies
