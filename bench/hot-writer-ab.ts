@@ -1,5 +1,6 @@
 /**
- * Hot-writer A/B in one process: `npx tsx bench/hot-writer-ab.ts <other checkout> [--rounds N] [--compression]`
+ * Hot-writer A/B in one process: `npx tsx bench/hot-writer-ab.ts <other checkout> [--rounds N]
+ * [--warmup N] [--spans N] [--requests 1,4] [--compression]`
  * loads the hot writer's consumer (`consumeKinesisRecords`, `ClickHouseTelemetryWriter`, the usage
  * sink, the trace sampler and `createRemoteClickHouse`) from another checkout of this repository
  * (e.g. `git archive main | tar -x -C /tmp/base` with a node_modules link) beside this one's, and
@@ -11,7 +12,8 @@
  * in a Lambda talking to ClickHouse Cloud. `--compression` adds this checkout with its insert
  * bodies uncompressed, gzip level 1 instead of the default, and with the client's own connection.
  *
- * A batch is what one invocation gets: the Kinesis records of 512-span requests from the shared
+ * A batch is what one invocation gets: the Kinesis records of 512-span requests (`--spans`; 1 shows
+ * the per-invocation cost) from the shared
  * workload, made by the ingest handler's code (not timed). Prints each side's median and lower-quartile
  * CPU µs per span, its ratio to A (of the medians, and the median of the per-round ratios), round
  * trips per invocation and wall time.
@@ -37,13 +39,23 @@ import { receivedAfter, traceRequest } from './workload.js';
 const args = process.argv.slice(2);
 const other = args.find((a) => !a.startsWith('--'));
 if (!other) {
-  console.error('usage: npx tsx bench/hot-writer-ab.ts <other checkout> [--rounds N]');
+  console.error(
+    'usage: npx tsx bench/hot-writer-ab.ts <other checkout> [--rounds N] [--warmup N] [--spans N] [--requests 1,4] [--compression]',
+  );
   process.exit(2);
 }
-const roundsAt = args.indexOf('--rounds');
-const ROUNDS = roundsAt >= 0 ? Number(args[roundsAt + 1]) : 12;
+const option = (name: string, fallback: string) => {
+  const at = args.indexOf(name);
+  return at >= 0 ? (args[at + 1] ?? fallback) : fallback;
+};
+const ROUNDS = Number(option('--rounds', '12'));
 const RETENTION_DAYS = 3650;
-const REQUEST_SPANS = 512;
+/** Spans per request: 512 by default; 1 shows the per-invocation cost alone. */
+const REQUEST_SPANS = Number(option('--spans', '512'));
+/** Requests per invocation, one run each. */
+const REQUESTS = option('--requests', '1,4').split(',').map(Number);
+/** Unmeasured rounds first (JIT warm-up): a 1-span run needs more than a 512-span one. */
+const WARMUP = Number(option('--warmup', '2'));
 
 interface Code {
   readonly consumer: typeof consumerB;
@@ -188,13 +200,13 @@ if (args.includes('--compression')) {
 try {
   const table: Record<string, unknown>[] = [];
   const batch0 = new Map<number, number>();
-  for (const requests of [1, 4]) {
+  for (const requests of REQUESTS) {
     const spans = requests * REQUEST_SPANS;
     const cpu = new Map<string, number[]>(sides.map((s) => [s.name, []]));
     const wall = new Map<string, number[]>(sides.map((s) => [s.name, []]));
     const trips = new Map<string, number>();
     let seed = requests * 10_000;
-    for (let round = -2; round < ROUNDS; round++) {
+    for (let round = -WARMUP; round < ROUNDS; round++) {
       const batch = await invocation(requests, seed++);
       batch0.set(requests, batch.length);
       // Alternate which side goes first: neither always meets a warm or cold server.
@@ -228,6 +240,7 @@ try {
         'spans/invocation': spans,
         side: side.name,
         'CPU µs/span (median)': Number(m.toFixed(2)),
+        'CPU µs/invocation': Math.round(m * spans),
         // The lower quartile: the rounds least slowed by other work on a shared machine.
         p25: Number((sorted[Math.floor(sorted.length / 4)] ?? Number.NaN).toFixed(2)),
         'vs A': Number((m / base).toFixed(3)),

@@ -7,6 +7,7 @@ import middy from '@middy/core';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { HOT_WRITER_CLIENT_OPTIONS } from '../shared/clickhouse/connect.js';
 import { WRITE_LEDGER_TABLE } from '../shared/clickhouse/ddl.js';
+import { type ClickHouseRequests, clickHouseRequests } from '../shared/clickhouse/requests.js';
 import {
   clickHouseClientProvider,
   clickHouseSourceFromEnv,
@@ -48,30 +49,27 @@ export interface InsertObservation {
 const tableName = (quoted: string) => (quoted.split('.').pop() ?? quoted).replace(/`/g, '');
 
 /**
- * The client with its data inserts observed (inserts into the old write ledger, if any, left out).
- * Observing the client rather than the writer's result gives the real figures: rows already written
- * by an earlier attempt or past the hot retention are never inserted, so never counted.
+ * The writer's requests with its data inserts observed (inserts into the old write ledger, if any,
+ * left out). Observing the requests rather than the writer's result gives the real figures: rows
+ * already written by an earlier attempt or past the hot retention are never inserted, so never
+ * counted.
  */
 export function observeInserts(
-  client: ClickHouseClient,
+  requests: ClickHouseRequests,
   onInsert: (observation: InsertObservation) => void,
-): ClickHouseClient {
-  const insert: ClickHouseClient['insert'] = async (params) => {
+): ClickHouseRequests {
+  const observed = async (table: string, insert: Promise<void>) => {
     const started = performance.now();
-    const result = await client.insert(params);
-    const table = tableName(params.table);
-    if (table !== WRITE_LEDGER_TABLE) {
-      onInsert({ table, ms: performance.now() - started });
-    }
-    return result;
+    await insert;
+    const name = tableName(table);
+    if (name !== WRITE_LEDGER_TABLE) onInsert({ table: name, ms: performance.now() - started });
   };
-  return new Proxy(client, {
-    get: (target, prop) => {
-      if (prop === 'insert') return insert;
-      const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
+  return {
+    rows: (request) => requests.rows(request),
+    command: (request) => requests.command(request),
+    insertText: (request) => observed(request.table, requests.insertText(request)),
+    insertObjects: (request) => observed(request.table, requests.insertObjects(request)),
+  };
 }
 
 export function createHotWriterHandler(deps: HotWriterDeps) {
@@ -88,14 +86,18 @@ export function createHotWriterHandler(deps: HotWriterDeps) {
     deadLetters ??= typeof deps.deadLetters === 'function' ? deps.deadLetters() : deps.deadLetters;
     const inserts: InsertObservation[] = [];
     const raw = await deps.clickhouse();
-    const client = observeInserts(raw, (o) => inserts.push(o));
-    const writer = new ClickHouseTelemetryWriter(client, deps.writer);
-    // On the unobserved client: deferred spans are not rows written to the hot tier. One sampler per
-    // container, so its rule cache outlives the invocation.
+    // The client's cheapest port (requests.ts): straight over HTTP for the lean connection.
+    const requests = clickHouseRequests(raw);
+    const writer = new ClickHouseTelemetryWriter(
+      observeInserts(requests, (o) => inserts.push(o)),
+      deps.writer,
+    );
+    // On the unobserved requests: deferred spans are not rows written to the hot tier. One sampler
+    // per container, so its rule cache outlives the invocation.
     if (deps.sampling !== false && sampler?.client !== raw) {
       sampler = {
         client: raw,
-        sampler: new ClickHouseTraceSampler(raw, {
+        sampler: new ClickHouseTraceSampler(requests, {
           ...(deps.writer?.database !== undefined && { database: deps.writer.database }),
           ...(deps.writer?.hotRetentionDays !== undefined && {
             hotRetentionDays: deps.writer.hotRetentionDays,
@@ -103,8 +105,8 @@ export function createHotWriterHandler(deps: HotWriterDeps) {
         }),
       };
     }
-    // Usage goes through the unobserved client: its rows are not telemetry rows written.
-    const usage = new ClickHouseUsageSink(raw, deps.writer?.database);
+    // Usage goes through the unobserved requests: its rows are not telemetry rows written.
+    const usage = new ClickHouseUsageSink(requests, deps.writer?.database);
     const outcome = await consumeKinesisRecords(event.Records, {
       writer,
       deadLetters,

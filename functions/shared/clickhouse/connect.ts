@@ -1,6 +1,7 @@
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import * as z from 'zod';
-import { LeanHttpConnection } from './lean-connection.js';
+import { LeanHttp, LeanHttpConnection, LeanHttpRequests } from './lean-connection.js';
+import { registerRequests } from './requests.js';
 
 /**
  * A remote ClickHouse (ClickHouse Cloud or self-hosted) over HTTPS. Everything else (DDL, writer,
@@ -25,8 +26,9 @@ export interface RemoteClientOptions {
   /** Insert body compression. @default DEFAULT_REQUEST_COMPRESSION */
   readonly requestCompression?: RequestCompressionOption;
   /**
-   * 'lean': requests through LeanHttpConnection (~0.2 ms of CPU each instead of ~1.5 ms; results
-   * buffered whole), for the hot writer; 'client': the client's own streaming connection.
+   * 'lean': requests through LeanHttpConnection (results buffered whole), and the hot writer's
+   * port (`clickHouseRequests(client)`) straight over the same transport, for the hot writer;
+   * 'client': the client's own streaming connection.
    * @default 'client'
    */
   readonly connection?: 'lean' | 'client';
@@ -57,16 +59,20 @@ export function createRemoteClickHouse(
 ): ClickHouseClient {
   const request = options.requestCompression ?? DEFAULT_REQUEST_COMPRESSION;
   if (options.connection === 'lean') {
-    return createClient({
+    const http = new LeanHttp({
+      ...credentials,
+      requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+      application: options.application ?? 'otlp-pipeline',
+      compression: request,
+    });
+    const client = createClient({
       url: credentials.url,
       database: credentials.database,
-      connection: new LeanHttpConnection({
-        ...credentials,
-        requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
-        application: options.application ?? 'otlp-pipeline',
-        compression: request,
-      }),
+      connection: new LeanHttpConnection(http),
     });
+    // The hot writer's port over the same transport (clickHouseRequests(client) finds it).
+    registerRequests(client, new LeanHttpRequests(http));
+    return client;
   }
   return createClient({
     url: credentials.url,

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
 import { positionEnvelopeId } from '../envelope/envelope.js';
 import type { ColumnBatch } from '../rows/batch.js';
@@ -21,6 +20,7 @@ import {
   JSON_ROWS_SETTINGS,
   MAX_INSERT_BYTES,
 } from './insert-text.js';
+import { type ClickHouseRequests, clickHouseRequests } from './requests.js';
 
 // Row conversion and insert encoding live in their own modules; their names stay reachable here.
 export {
@@ -252,11 +252,11 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
   private readonly retryDelayMs: number;
   private readonly format: InsertFormat;
   private readonly now: () => number;
+  private readonly requests: ClickHouseRequests;
 
-  constructor(
-    private readonly client: ClickHouseClient,
-    options: ClickHouseWriterOptions = {},
-  ) {
+  /** `client`: a ClickHouse client (its cheapest port is used, requests.ts) or the port itself. */
+  constructor(client: ClickHouseClient | ClickHouseRequests, options: ClickHouseWriterOptions = {}) {
+    this.requests = clickHouseRequests(client);
     this.database = options.database;
     this.retentionDays = options.hotRetentionDays ?? DEFAULT_HOT_RETENTION_DAYS;
     this.attempts = Math.max(1, options.attempts ?? 3);
@@ -526,13 +526,12 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
   ): Promise<void> {
     const layout = LAYOUTS.get(table)!;
     if (this.format === 'JSONCompactEachRow') {
-      await this.client.insert({
+      await this.requests.insertText({
         table: qualified(table, this.database),
-        columns: layout.columns.map((c) => ident(c.name)) as [string, ...string[]],
-        // A fresh stream per attempt (retries call this again).
-        values: Readable.from(part.chunks, { objectMode: false }),
+        columns: layout.columns.map((c) => ident(c.name)),
+        chunks: part.chunks,
         format: JSON_ROWS_FORMAT,
-        clickhouse_settings: { ...this.insertSettings(token), ...JSON_ROWS_SETTINGS },
+        settings: { ...this.insertSettings(token), ...JSON_ROWS_SETTINGS },
       });
       return;
     }
@@ -547,11 +546,10 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
         yield o;
       }
     }
-    await this.client.insert({
+    await this.requests.insertObjects({
       table: qualified(table, this.database),
-      values: Readable.from(objects(), { objectMode: true, highWaterMark: 16 }),
-      format: 'JSONEachRow',
-      clickhouse_settings: this.insertSettings(token),
+      objects: objects(),
+      settings: this.insertSettings(token),
     });
   }
 
@@ -604,17 +602,10 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
     });
     const out = new Map<string, Found>();
     if (selects.length === 0) return out;
-    const rs = await this.client.query({
-      query: selects.join('\nUNION ALL\n'),
-      query_params: params,
-      // 10,000 envelope ids do not fit a URL: send them in the body when long.
-      use_multipart_params_auto: true,
-      // One JSON document: the client parses it in one go, where a row-streaming format costs a
-      // stream pipeline per answer (~0.3 ms of CPU at every batch).
-      format: 'JSON',
-    });
     type Row = { t: string; tenant: string; id: string; cell: number | string; n: number | string };
-    for (const r of (await rs.json<Row>()).data) {
+    // One JSON document; 10,000 envelope ids do not fit a URL, so long parameters go in the body.
+    const rows = await this.requests.rows<Row>({ query: selects.join('\nUNION ALL\n'), params });
+    for (const r of rows) {
       const key = `${r.t}\u0000${r.tenant}\u0000${r.id}`;
       const cells = out.get(key) ?? new Map<number, number>();
       out.set(key, cells);

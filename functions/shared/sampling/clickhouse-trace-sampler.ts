@@ -7,6 +7,7 @@ import {
   SAMPLING_KEEP_TABLE,
   SAMPLING_RULES_TABLE,
 } from '../clickhouse/ddl.js';
+import { type ClickHouseRequests, clickHouseRequests } from '../clickhouse/requests.js';
 import { ClickHouseTelemetryWriter, type PositionedEnvelope } from '../clickhouse/writer.js';
 import type { ColumnBatch } from '../rows/batch.js';
 import { SAMPLE_RATE_COLUMN } from '../schema/columns.js';
@@ -108,12 +109,15 @@ export interface ClickHouseTraceSamplerOptions {
 export class ClickHouseTraceSampler implements TraceSampler {
   private rules?: { at: number; byTenant: Map<string, SamplingRule> };
   private readonly deferredWriter: ClickHouseTelemetryWriter;
+  private readonly requests: ClickHouseRequests;
 
+  /** `client`: a ClickHouse client (its cheapest port is used) or the port itself. */
   constructor(
-    private readonly client: ClickHouseClient,
+    client: ClickHouseClient | ClickHouseRequests,
     private readonly options: ClickHouseTraceSamplerOptions = {},
   ) {
-    this.deferredWriter = new ClickHouseTelemetryWriter(client, {
+    this.requests = clickHouseRequests(client);
+    this.deferredWriter = new ClickHouseTelemetryWriter(this.requests, {
       database: deferredDatabase(options.database),
       hotRetentionDays: Math.min(
         options.hotRetentionDays ?? DEFAULT_HOT_RETENTION_DAYS,
@@ -125,19 +129,18 @@ export class ClickHouseTraceSampler implements TraceSampler {
   async rulesByTenant(): Promise<Map<string, SamplingRule>> {
     const now = (this.options.now ?? Date.now)();
     if (this.rules && now - this.rules.at < (this.options.rulesTtlMs ?? 60_000)) return this.rules.byTenant;
-    const rs = await this.client.query({
-      query: `SELECT TenantId, argMax(OneIn, UpdatedAt) AS OneIn, argMax(KeepErrors, UpdatedAt) AS KeepErrors,
-  argMax(SlowMs, UpdatedAt) AS SlowMs
-FROM ${qualified(SAMPLING_RULES_TABLE, this.options.database)} GROUP BY TenantId`,
-      format: 'JSONEachRow',
-    });
-    const byTenant = new Map<string, SamplingRule>();
-    for (const r of await rs.json<{
+    const rows = await this.requests.rows<{
       TenantId: string;
       OneIn: number;
       KeepErrors: boolean;
       SlowMs: string | number;
-    }>()) {
+    }>({
+      query: `SELECT TenantId, argMax(OneIn, UpdatedAt) AS OneIn, argMax(KeepErrors, UpdatedAt) AS KeepErrors,
+  argMax(SlowMs, UpdatedAt) AS SlowMs
+FROM ${qualified(SAMPLING_RULES_TABLE, this.options.database)} GROUP BY TenantId`,
+    });
+    const byTenant = new Map<string, SamplingRule>();
+    for (const r of rows) {
       const rule = validateRule({
         oneIn: Number(r.OneIn),
         keepErrors: Boolean(r.KeepErrors),
@@ -228,10 +231,9 @@ FROM ${qualified(SAMPLING_RULES_TABLE, this.options.database)} GROUP BY TenantId
       },
       commit: async () => {
         if (toMark.length > 0) {
-          await this.client.insert({
+          await this.requests.insertObjects({
             table: qualified(SAMPLING_KEEP_TABLE, this.options.database),
-            values: toMark,
-            format: 'JSONEachRow',
+            objects: toMark,
             columns: ['TenantId', 'TraceId'],
           });
         }
@@ -250,13 +252,12 @@ FROM ${qualified(SAMPLING_RULES_TABLE, this.options.database)} GROUP BY TenantId
     const pairs: [string, string][] = [];
     for (const [tenant, ids] of undecided) for (const id of ids) pairs.push([tenant, id]);
     if (pairs.length === 0) return out;
-    const rs = await this.client.query({
+    const rows = await this.requests.rows<{ TenantId: string; TraceId: string }>({
       query: `SELECT DISTINCT TenantId, TraceId FROM ${qualified(SAMPLING_KEEP_TABLE, this.options.database)}
 WHERE (TenantId, TraceId) IN (SELECT arrayJoin(arrayZip({tenants:Array(String)}, {ids:Array(String)})))`,
-      query_params: { tenants: pairs.map((p) => p[0]), ids: pairs.map((p) => p[1]) },
-      format: 'JSONEachRow',
+      params: { tenants: pairs.map((p) => p[0]), ids: pairs.map((p) => p[1]) },
     });
-    for (const r of await rs.json<{ TenantId: string; TraceId: string }>()) {
+    for (const r of rows) {
       const set = out.get(r.TenantId) ?? new Set<string>();
       set.add(r.TraceId);
       out.set(r.TenantId, set);
@@ -269,7 +270,7 @@ WHERE (TenantId, TraceId) IN (SELECT arrayJoin(arrayZip({tenants:Array(String)},
     const db = this.options.database;
     const keep = `SELECT TenantId, TraceId FROM ${qualified(SAMPLING_KEEP_TABLE, db)}
     WHERE TenantId IN {tenants:Array(String)} AND KeptAt >= now() - toIntervalMinute(${PROMOTE_LOOKBACK_MINUTES})`;
-    await this.client.command({
+    await this.requests.command({
       query: `INSERT INTO ${qualified('otel_traces', db)}
 SELECT * REPLACE (toUInt32(0) AS ${SAMPLE_RATE_COLUMN})
 FROM ${qualified('otel_traces', deferredDatabase(db))}
@@ -277,7 +278,7 @@ WHERE (TenantId, TraceId) IN (${keep})
   AND (TenantId, TraceId, SpanId) NOT IN (
     SELECT TenantId, TraceId, SpanId FROM ${qualified('otel_traces', db)} WHERE (TenantId, TraceId) IN (${keep}))
 LIMIT 1 BY TenantId, TraceId, SpanId`,
-      query_params: { tenants },
+      params: { tenants },
     });
   }
 }

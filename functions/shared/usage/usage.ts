@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { qualified, USAGE_DAILY_VIEW, USAGE_TABLE } from '../clickhouse/ddl.js';
+import { type ClickHouseRequests, clickHouseRequests } from '../clickhouse/requests.js';
 import type { EnvelopeHeader } from '../envelope/envelope.js';
 import { SIGNAL_TABLES, type Signal } from '../schema/columns.js';
 import { utcDate, utcDay } from '../tenants/quotas.js';
@@ -54,17 +55,21 @@ export interface UsageSink {
 }
 
 export class ClickHouseUsageSink implements UsageSink {
+  private readonly requests: ClickHouseRequests;
+
+  /** `client`: a ClickHouse client (its cheapest port is used) or the port itself. */
   constructor(
-    private readonly client: ClickHouseClient,
+    client: ClickHouseClient | ClickHouseRequests,
     private readonly database?: string,
-  ) {}
+  ) {
+    this.requests = clickHouseRequests(client);
+  }
 
   async record(records: readonly UsageRecord[]): Promise<void> {
     if (records.length === 0) return;
-    await this.client.insert({
+    await this.requests.insertObjects({
       table: qualified(USAGE_TABLE, this.database),
-      format: 'JSONEachRow',
-      values: records.map((r) => ({
+      objects: records.map((r) => ({
         TenantId: r.tenant,
         Day: r.day,
         Signal: r.signal,
