@@ -1,4 +1,4 @@
-import type { ColumnBatch } from '../rows/batch.js';
+import { type ColumnBatch, MapJson } from '../rows/batch.js';
 import { compareNs } from '../rows/sanitize.js';
 import {
   ENVELOPE_ID_COLUMN,
@@ -130,6 +130,8 @@ const CONVERTERS: Record<ScalarType, Converter> = {
   },
   map: (v, table, column, row) => {
     if (v === null || v === undefined) return {};
+    // Its values were checked to be strings as the text was made (unpackEnvelope's mapsAsJson).
+    if (v instanceof MapJson) return v;
     if (!isPlainObject(v)) return fail(table, column, row, 'expected a map of strings');
     for (const k in v) {
       if (Object.hasOwn(v, k) && typeof v[k] !== 'string')
