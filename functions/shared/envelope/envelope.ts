@@ -478,7 +478,12 @@ function mapJsonColumn(
       json += j === 0 ? keyJson[k]! : `,${keyJson[k]!}`;
       json += text;
     }
-    out[i] = new MapJson(`${json}}`);
+    json += '}';
+    // Flattened now (charCodeAt flattens a concatenation in place): held until the insert is
+    // encoded, a chain of ~20 pieces per row would be promoted and walked by the GC (measured: the
+    // consumer ~10% slower without this).
+    json.charCodeAt(0);
+    out[i] = new MapJson(json);
   }
   return out;
 }
