@@ -226,5 +226,12 @@ describe('attribute maps unpacked as JSON text, read back from embedded ClickHou
     const stored = await read('texts');
     expect(stored).toHaveLength(maps.length);
     expect(stored).toEqual(await read('objects'));
+    // The client's own JSON encoding (the writer's reference format) takes the text back to objects.
+    const reference = new ClickHouseTelemetryWriter(client, { format: 'JSONEachRow' });
+    const again = await reference.write([
+      { position: position(3), tenant: 'reference', id: 'e1', batches: texts },
+    ]);
+    expect(again.stats.rowsInserted).toBe(maps.length);
+    expect(await read('reference')).toEqual(stored);
   });
 });
