@@ -36,8 +36,12 @@ export const FUNCTION_ENV_SCHEMAS = {
 /** A folder under functions/ that deploys as a PipelineFunction. */
 export type FunctionName = keyof typeof FUNCTION_ENV_SCHEMAS;
 
-/** Variables every PipelineFunction gets from the construct itself (Powertools). */
-export const CONSTRUCT_ENV_NAMES = ['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE'] as const;
+/** Variables a PipelineFunction gets from the construct itself (Powertools; Node's options). */
+export const CONSTRUCT_ENV_NAMES = [
+  'POWERTOOLS_SERVICE_NAME',
+  'POWERTOOLS_METRICS_NAMESPACE',
+  'NODE_OPTIONS',
+] as const;
 
 type SchemaOf<N extends FunctionName> = (typeof FUNCTION_ENV_SCHEMAS)[N];
 type InputOf<S> = S extends z.core.$ZodType ? z.input<S> : Record<never, never>;

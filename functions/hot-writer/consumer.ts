@@ -79,7 +79,8 @@ export async function consumeKinesisRecords(
     const position = recordPosition(record);
     const data = Buffer.from(record.kinesis.data, 'base64');
     try {
-      const { header, batches } = unpackEnvelope(data);
+      // Attribute maps as their JSON text: the insert needs nothing else (ADR 0004).
+      const { header, batches } = unpackEnvelope(data, { mapsAsJson: true });
       decoded.set(position.sequenceNumber, {
         position,
         tenant: header.tenant,

@@ -60,6 +60,13 @@ export interface PipelineFunctionProps<N extends FunctionName = FunctionName> {
   readonly logRetention?: logs.RetentionDays;
   /** @default - unreserved */
   readonly reservedConcurrentExecutions?: number;
+  /**
+   * V8's largest young-generation semi-space in MiB (`NODE_OPTIONS=--max-semi-space-size`): a
+   * function that holds a batch's decoded rows while it allocates garbage around them spends less
+   * CPU in scavenges with a larger one (the hot writer: docs/decisions/0004). Must be 1-256.
+   * @default - Node's own (16 MiB)
+   */
+  readonly maxSemiSpaceMiB?: number;
   /** CloudWatch namespace of the function's Powertools metrics: `metricsNamespace(environment)`. */
   readonly metricsNamespace: string;
   /**
@@ -126,6 +133,10 @@ export class PipelineFunction<N extends FunctionName = FunctionName>
     if (!Token.isUnresolved(props.memorySize) && (props.memorySize < 128 || props.memorySize > 10_240)) {
       throw new Error(`\`memorySize\` must be 128..10240 MB, got: ${props.memorySize}`);
     }
+    const semi = props.maxSemiSpaceMiB;
+    if (semi !== undefined && (!Number.isInteger(semi) || semi < 1 || semi > 256)) {
+      throw new Error(`\`maxSemiSpaceMiB\` must be an integer 1..256, got: ${semi}`);
+    }
     if (!props.timeout.isUnresolved() && props.timeout.toSeconds() > 900) {
       throw new Error(`\`timeout\` must be at most 900 s, got: ${props.timeout.toSeconds()}`);
     }
@@ -170,6 +181,9 @@ export class PipelineFunction<N extends FunctionName = FunctionName>
         POWERTOOLS_SERVICE_NAME: this.name,
         POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
         ...definedValues(props.environment ?? {}),
+        ...(props.maxSemiSpaceMiB !== undefined && {
+          NODE_OPTIONS: `--max-semi-space-size=${props.maxSemiSpaceMiB}`,
+        }),
       },
       projectRoot: REPO_ROOT,
       depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),

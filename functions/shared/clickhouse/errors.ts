@@ -30,6 +30,9 @@ export interface ClickHouseFailure {
  */
 export const DATA_ERROR_CODES: ReadonlyMap<number, string> = new Map([
   [6, 'CANNOT_PARSE_TEXT'],
+  // A JSON escape of half a surrogate pair (`"\ud800"`): the receiver never writes one, a foreign
+  // envelope may (found by test/functions/shared/clickhouse/map-json.test.ts).
+  [25, 'CANNOT_PARSE_ESCAPE_SEQUENCE'],
   [26, 'CANNOT_PARSE_QUOTED_STRING'],
   [27, 'CANNOT_PARSE_INPUT_ASSERTION_FAILED'],
   [32, 'ATTEMPT_TO_READ_AFTER_EOF'],

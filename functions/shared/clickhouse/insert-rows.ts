@@ -1,4 +1,4 @@
-import type { ColumnBatch } from '../rows/batch.js';
+import { type ColumnBatch, MapJson } from '../rows/batch.js';
 import { compareNs } from '../rows/sanitize.js';
 import {
   ENVELOPE_ID_COLUMN,
@@ -130,6 +130,8 @@ const CONVERTERS: Record<ScalarType, Converter> = {
   },
   map: (v, table, column, row) => {
     if (v === null || v === undefined) return {};
+    // Its values were checked to be strings as the text was made (unpackEnvelope's mapsAsJson).
+    if (v instanceof MapJson) return v;
     if (!isPlainObject(v)) return fail(table, column, row, 'expected a map of strings');
     for (const k in v) {
       if (Object.hasOwn(v, k) && typeof v[k] !== 'string')
@@ -174,6 +176,12 @@ export const LAYOUTS = new Map<TableName, TableLayout>(
 
 /** Converted rows of one envelope: per table, rows as arrays in physicalColumns order. */
 export type EnvelopeRows = Map<TableName, unknown[][]>;
+
+/**
+ * The value of every empty nested array: rows without events or links (most spans) share it, so
+ * the insert text encodes it once per run of such rows, not once per row and column.
+ */
+const NO_ITEMS: readonly unknown[] = Object.freeze([]);
 
 /** Converts a nested column's array; returns the input array itself when no element changed. */
 function convertItems(
@@ -261,7 +269,7 @@ export function convertEnvelope(
           if (known === undefined) lengths[r] = v.length;
           else if (known !== v.length)
             fail(table, name, r, `length differs from other ${col.nestedIn} fields`);
-          rows[r]![ci] = convertItems(convert, v, table, name, r);
+          rows[r]![ci] = v.length === 0 ? NO_ITEMS : convertItems(convert, v, table, name, r);
         }
       } else {
         for (let r = 0; r < n; r++) rows[r]![ci] = convert(values[r], table, name, r);
@@ -276,7 +284,12 @@ export function convertEnvelope(
       // encodes a value met again by reference).
       const absent = defaultValue(col);
       for (let r = 0; r < n; r++) {
-        rows[r]![ci] = col.nestedIn ? Array.from({ length: lengths?.[r] ?? 0 }, () => absent) : absent;
+        const items = lengths?.[r] ?? 0;
+        rows[r]![ci] = !col.nestedIn
+          ? absent
+          : items === 0
+            ? NO_ITEMS
+            : Array.from({ length: items }, () => absent);
       }
     }
     const timeSource = batch.columns[layout.columns[layout.timeColumn]!.name];

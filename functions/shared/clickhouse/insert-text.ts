@@ -1,4 +1,5 @@
 import type { ClickHouseSettings } from '@clickhouse/client';
+import { MapJson, stringJson } from '../rows/batch.js';
 
 /**
  * Insert encoding for the hot writer (writer.ts holds the exactly-once protocol): converted rows
@@ -46,19 +47,17 @@ export const JSON_ROWS_SETTINGS: ClickHouseSettings = {
  */
 const SHARED_TEXT_CHARS = 16 * 1024;
 
-/** Characters a JSON string must escape (a lone surrogate included, as JSON.stringify does). */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what JSON must escape
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-
 /**
  * A value as JSON.stringify writes it: what the client's JSON formats send (NaN as null, an absent
  * value as null), so both encodings store the same. The common cases skip the call.
  */
 function jsonText(v: unknown): string {
-  if (typeof v === 'string') return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
+  if (typeof v === 'string') return stringJson(v);
   if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
   if (v === undefined) return 'null';
   if (Array.isArray(v) && v.length === 0) return '[]';
+  // An attribute map unpacked as its text (MapJson): that text is what JSON.stringify gives.
+  if (v instanceof MapJson) return v.json;
   return JSON.stringify(v) ?? 'null';
 }
 

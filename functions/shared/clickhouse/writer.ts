@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
 import { positionEnvelopeId } from '../envelope/envelope.js';
-import type { ColumnBatch } from '../rows/batch.js';
+import { type ColumnBatch, MapJson } from '../rows/batch.js';
 import { TABLE_NAMES, type TableName } from '../schema/columns.js';
 import { DEFAULT_HOT_RETENTION_DAYS, ident, qualified } from './ddl.js';
 import { type ClickHouseFailure, classifyClickHouseError } from './errors.js';
@@ -541,7 +541,8 @@ export class ClickHouseTelemetryWriter implements TelemetryWriter {
         const row = rows[r]!;
         const o: Record<string, unknown> = {};
         layout.columns.forEach((c, i) => {
-          o[c.name] = row[i];
+          const v = row[i];
+          o[c.name] = v instanceof MapJson ? JSON.parse(v.json) : v;
         });
         yield o;
       }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzipSync } from 'node:zlib';
 import { zstd, zstdMissing } from '../compression/zstd.js';
-import type { ColumnBatch } from '../rows/batch.js';
+import { type ColumnBatch, MapJson, stringJson } from '../rows/batch.js';
 import { isTableName, type Signal, TABLES, type TableName } from '../schema/columns.js';
 
 /**
@@ -371,7 +371,7 @@ function indexArray(x: unknown, n: number, bound: number, what: string): number[
   return x as number[];
 }
 
-function decodeColumn(enc: unknown, n: number, what: string): unknown[] {
+function decodeColumn(enc: unknown, n: number, what: string, mapsAsJson = false): unknown[] {
   if (Array.isArray(enc)) {
     if (enc.length !== n) throw malformed(what);
     return enc;
@@ -396,8 +396,7 @@ function decodeColumn(enc: unknown, n: number, what: string): unknown[] {
   const rowShape = enc.r === undefined ? undefined : indexArray(enc.r, n, shapes.length, what);
   if (rowShape === undefined && shapes.length !== 1 && n > 0) throw malformed(what);
   const cols = v.map((c, j) => decodeColumn(c, n, `${what}[${keys[j] as string}]`));
-  const out = new Array<unknown>(n);
-  for (let i = 0; i < n; i++) {
+  const objectAt = (i: number): Record<string, unknown> => {
     const shape = shapes[rowShape === undefined ? 0 : rowShape[i]!] as number[];
     const row: Record<string, unknown> = {};
     for (const k of shape) {
@@ -408,7 +407,103 @@ function decodeColumn(enc: unknown, n: number, what: string): unknown[] {
         Object.defineProperty(row, key, { value, enumerable: true, writable: true, configurable: true });
       else row[key] = value;
     }
-    out[i] = row;
+    return row;
+  };
+  if (mapsAsJson) {
+    const map = { keys: keys as string[], shapes: shapes as number[][], rowShape, encoded: v, cols };
+    const json = mapJsonColumn(map, n, objectAt);
+    if (json) return json;
+  }
+  const out = new Array<unknown>(n);
+  for (let i = 0; i < n; i++) out[i] = objectAt(i);
+  return out;
+}
+
+/** A transposed map column, its structure checked: keys, shapes, shape per row, value columns. */
+interface TransposedMaps {
+  readonly keys: readonly string[];
+  readonly shapes: readonly (readonly number[])[];
+  readonly rowShape: readonly number[] | undefined;
+  /** Each key's value column as encoded (a dictionary's distinct values are escaped once). */
+  readonly encoded: readonly unknown[];
+  /** Each key's value column decoded. */
+  readonly cols: readonly unknown[][];
+}
+
+/** A key an object orders before the others (an array index): JSON.stringify would move it first. */
+const ARRAY_INDEX = /^(?:0|[1-9]\d{0,9})$/;
+const MAX_ARRAY_INDEX = 2 ** 32 - 2;
+
+/**
+ * Each row's map as MapJson: the text JSON.stringify gives the object decodeColumn would build,
+ * made from the value columns without the objects (each key escaped once, a dictionary's values
+ * once). A row keeps its object (`objectAt`) where the text could differ: a key that is an array
+ * index (an object orders those first), a shape naming a key twice. Undefined, for the object path,
+ * when a key is listed twice or a row's value is not a string (the writer refuses such rows by the
+ * column model, as it does their objects).
+ */
+function mapJsonColumn(
+  map: TransposedMaps,
+  n: number,
+  objectAt: (i: number) => Record<string, unknown>,
+): (MapJson | Record<string, unknown>)[] | undefined {
+  const { keys, shapes, rowShape, encoded, cols } = map;
+  if (new Set(keys).size !== keys.length) return undefined;
+  const keyJson = keys.map((k) => `${stringJson(k)}:`);
+  const inOrder = shapes.map(
+    (shape) =>
+      new Set(shape).size === shape.length &&
+      shape.every((k) => !(ARRAY_INDEX.test(keys[k]!) && Number(keys[k]) <= MAX_ARRAY_INDEX)),
+  );
+  // Per key, the text of each row's value (made on first use: a key no shape holds costs nothing).
+  const valueJson: ((string | undefined)[] | undefined)[] = new Array(keys.length).fill(undefined);
+  const out = new Array<MapJson | Record<string, unknown>>(n);
+  for (let i = 0; i < n; i++) {
+    const s = rowShape === undefined ? 0 : rowShape[i]!;
+    const shape = shapes[s]!;
+    if (!inOrder[s]) {
+      out[i] = objectAt(i);
+      continue;
+    }
+    let json = '{';
+    for (let j = 0; j < shape.length; j++) {
+      const k = shape[j]!;
+      let texts = valueJson[k];
+      if (texts === undefined) {
+        texts = valueTexts(encoded[k], cols[k]!, n);
+        valueJson[k] = texts;
+      }
+      const text = texts[i];
+      if (text === undefined) return undefined;
+      json += j === 0 ? keyJson[k]! : `,${keyJson[k]!}`;
+      json += text;
+    }
+    json += '}';
+    // Flattened now (charCodeAt flattens a concatenation in place): held until the insert is
+    // encoded, a chain of ~20 pieces per row would be promoted and walked by the GC (measured: the
+    // consumer ~10% slower without this).
+    json.charCodeAt(0);
+    out[i] = new MapJson(json);
+  }
+  return out;
+}
+
+/**
+ * JSON text of each row's value in one key's column, undefined where it is not a string (a row
+ * without the key has null there; a row with it and no string makes the caller give up).
+ */
+function valueTexts(encoded: unknown, values: readonly unknown[], n: number): (string | undefined)[] {
+  const out = new Array<string | undefined>(n);
+  if (isPlainRecord(encoded) && Array.isArray(encoded.d)) {
+    const texts = (encoded.d as unknown[]).map((x) => (typeof x === 'string' ? stringJson(x) : undefined));
+    if (encoded.i === undefined) return out.fill(texts[0]);
+    const index = encoded.i as number[]; // checked by decodeColumn
+    for (let i = 0; i < n; i++) out[i] = texts[index[i]!];
+    return out;
+  }
+  for (let i = 0; i < n; i++) {
+    const x = values[i];
+    out[i] = typeof x === 'string' ? stringJson(x) : undefined;
   }
   return out;
 }
@@ -619,8 +714,16 @@ export function readEnvelopeHeader(data: Uint8Array): EnvelopeHeader {
   return h as EnvelopeHeader;
 }
 
+export interface UnpackOptions {
+  /**
+   * Attribute maps of transposed map columns as MapJson (their JSON text), not objects: what the
+   * hot writer's insert needs, at less CPU (docs/decisions/0004). @default false
+   */
+  readonly mapsAsJson?: boolean;
+}
+
 /** Verifies and inflates an envelope; throws EnvelopeError for anything not written by packEnvelopes. */
-export function unpackEnvelope(data: Uint8Array): UnpackedEnvelope {
+export function unpackEnvelope(data: Uint8Array, options: UnpackOptions = {}): UnpackedEnvelope {
   const header = readEnvelopeHeader(data);
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const payload = buf.subarray(8 + buf.readUInt32BE(4));
@@ -639,7 +742,7 @@ export function unpackEnvelope(data: Uint8Array): UnpackedEnvelope {
   const version = buf.readUInt8(2);
   const out: ColumnBatch[] = [];
   try {
-    for (const b of batches as unknown[]) out.push(decodeBatch(b, version));
+    for (const b of batches as unknown[]) out.push(decodeBatch(b, version, options.mapsAsJson === true));
   } catch (cause) {
     // Deeply nested garbage can overflow the stack: still the envelope's fault.
     if (cause instanceof EnvelopeError) throw cause;
@@ -648,7 +751,7 @@ export function unpackEnvelope(data: Uint8Array): UnpackedEnvelope {
   return { header, batches: out };
 }
 
-function decodeBatch(b: unknown, version: number): ColumnBatch {
+function decodeBatch(b: unknown, version: number, mapsAsJson: boolean): ColumnBatch {
   if (
     !isPlainRecord(b) ||
     typeof b.table !== 'string' ||
@@ -663,7 +766,7 @@ function decodeBatch(b: unknown, version: number): ColumnBatch {
   const columns: Record<string, unknown[]> = {};
   for (const [name, enc] of Object.entries(b.columns)) {
     if (version === 1 && !Array.isArray(enc)) throw malformed(`${b.table}.${name}`);
-    columns[name] = decodeColumn(enc, n, `${b.table}.${name}`);
+    columns[name] = decodeColumn(enc, n, `${b.table}.${name}`, mapsAsJson);
   }
   return { table: b.table, rowCount: n, columns };
 }

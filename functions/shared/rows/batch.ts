@@ -11,6 +11,26 @@ export interface ColumnBatch {
   readonly columns: Record<string, unknown[]>;
 }
 
+/**
+ * An attribute map (a `map` column's value) held as the JSON text JSON.stringify gives its object,
+ * byte for byte. Only the hot writer asks for it (`unpackEnvelope(data, { mapsAsJson: true })`):
+ * its insert text needs nothing but that text, which the envelope's transposed map columns give
+ * without an object per row to build and stringify again (docs/decisions/0004). Everything else
+ * (flatten, the lake writer, the stream evaluator) sees maps as plain objects.
+ */
+export class MapJson {
+  constructor(readonly json: string) {}
+}
+
+/** Characters a JSON string must escape (a lone surrogate included, as JSON.stringify does). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what JSON must escape
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** A string as JSON.stringify writes it; most need no escape and skip the call. */
+export function stringJson(v: string): string {
+  return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
+}
+
 /** Row `i` of a batch as an object keyed by physical column name (tests, JSONEachRow). */
 export function rowAt(batch: ColumnBatch, i: number): Record<string, unknown> {
   const row: Record<string, unknown> = {};

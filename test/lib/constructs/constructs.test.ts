@@ -40,6 +40,9 @@ describe('constructs', () => {
     expect(() => new PipelineFunction(stack(), 'F', fnProps({ memorySize: 64 }))).toThrow(
       '`memorySize` must be 128..10240 MB, got: 64',
     );
+    expect(() => new PipelineFunction(stack(), 'F', fnProps({ maxSemiSpaceMiB: 0.5 }))).toThrow(
+      '`maxSemiSpaceMiB` must be an integer 1..256, got: 0.5',
+    );
     expect(() => new PipelineFunction(stack(), 'F', fnProps({ timeout: Duration.minutes(16) }))).toThrow(
       '`timeout` must be at most 900 s, got: 960',
     );

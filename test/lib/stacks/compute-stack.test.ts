@@ -72,6 +72,13 @@ describe('compute stack', () => {
       });
     }
     expect(fnProps('ingest')).toMatchObject({ MemorySize: 1024, Timeout: 29 });
+    // The hot writer's young generation (ADR 0004: fewer scavenges copying a batch's live rows).
+    expect(fnProps('hotWriter')).toMatchObject({
+      Environment: { Variables: expect.objectContaining({ NODE_OPTIONS: '--max-semi-space-size=64' }) },
+    });
+    expect(
+      (fnProps('ingest').Environment as { Variables: Record<string, string> }).Variables.NODE_OPTIONS,
+    ).toBeUndefined();
   });
 
   it('traces the data path (ingest, hot writer, lake writer) only with -c dataPathTracing=active', () => {

@@ -51,6 +51,7 @@ const insert = (columns: string, row: string) =>
 /** One statement per listed code; inserts where an insert can provoke it. */
 const PROVOKE: Record<number, string> = {
   6: "SELECT CAST('abc' AS UInt8)",
+  25: insert('s', '["\\ud800"]'),
   26: 'INSERT INTO probe (s) FORMAT JSONCompactEachRow\n["abc',
   27: insert('u8', '["abc"]'),
   32: "SELECT CAST('' AS UInt8)",
