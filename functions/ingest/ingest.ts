@@ -1,8 +1,13 @@
 import {
   EnvelopeError,
+  nameEnvelopes,
+  type PackedEnvelope,
   type PackOptions,
   packEnvelopes,
+  REQUEST_ID_PLACEHOLDER,
   requestContentId,
+  rowsContent,
+  rowsContentId,
 } from '../shared/envelope/envelope.js';
 import { decodeOtlp, jsonText } from '../shared/otlp/decode.js';
 import { OtlpDecodeError, OtlpLimitError } from '../shared/otlp/decode-error.js';
@@ -401,31 +406,37 @@ export function createIngest(ports: IngestPorts): Ingest {
     // Let the decoded request go before packing: on a 16 MiB body it is most of the heap, and
     // packing allocates the envelope JSON.
     otlp = undefined;
-    const records: StreamRecord[] = [];
-    let envelopeBytes = 0;
-    // Content ids: a byte-identical resend (its response was lost) yields the same envelope ids,
-    // which both writers store once (ADR 0004, 0005).
-    const requestId = requestContentId(tenant, request.signal, format, encoding, request.body);
+    const envelopes: PackedEnvelope[] = [];
+    const keys: string[] = [];
     const usage = {
       accepted: flat.accepted,
       rejected: flat.rejected,
       wireBytes: requestBytes,
       decodedBytes: decompressedBytes,
     };
+    // Content ids: a byte-identical resend (its response was lost) yields the same envelope ids,
+    // which both writers store once (ADR 0004, 0005). A compressed body is the least to hash; an
+    // uncompressed one is hashed as the rows it packs to, a few times fewer bytes (rowsContent).
+    const content =
+      encoding === 'none' ? rowsContent(tenant, request.signal, format, encoding, usage) : undefined;
+    const requestId = content
+      ? REQUEST_ID_PLACEHOLDER
+      : requestContentId(tenant, request.signal, format, encoding, request.body);
     try {
       for (const [service, batches] of groupByService(flat.batches)) {
         const key = partitionKey(tenant, service);
         // The request's usage rides on its first envelope: metered by the hot writer, no extra call.
         const identity = {
           request: requestId,
-          firstOrdinal: records.length,
+          firstOrdinal: envelopes.length,
           receivedAtNs,
           timesFilled: flat.timesFilled > 0,
           usage,
+          content,
         };
         for (const env of packEnvelopes(tenant, request.signal, batches, ports.envelope, identity)) {
-          records.push({ data: env.data, partitionKey: key });
-          envelopeBytes += env.data.byteLength;
+          envelopes.push(env);
+          keys.push(key);
         }
       }
     } catch (err) {
@@ -435,6 +446,14 @@ export function createIngest(ports: IngestPorts): Ingest {
         tenant,
         decompressedBytes,
       });
+    }
+    const named = content ? nameEnvelopes(envelopes, rowsContentId(content)) : envelopes;
+    const records: StreamRecord[] = [];
+    let envelopeBytes = 0;
+    for (let k = 0; k < named.length; k++) {
+      const data = named[k]!.data;
+      records.push({ data, partitionKey: keys[k]! });
+      envelopeBytes += data.byteLength;
     }
     const streamStats = { envelopes: records.length, envelopeBytes };
     if (records.length === 0) return success(flat.accepted, flat.rejected, flat.message, streamStats);
