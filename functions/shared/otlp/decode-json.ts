@@ -29,13 +29,11 @@ export function jsonText(body: Uint8Array): string {
 /** Decodes the text of an OTLP/JSON body (jsonText). */
 export function decodeJson(signal: Signal, text: string, maxDepth: number, caps?: DecodeCaps): OtlpRequest {
   let root: unknown;
+  // Lone surrogates and escaped list keys can only come from \u escapes (the text is valid UTF-8):
+  // only then revive, or look for such keys. (A plain search costs ~1/30 of the regex.)
+  const escapes = text.includes('\\u');
   try {
-    // Lone surrogates can only come from \u escapes (the text is valid UTF-8): only then revive.
-    // (`includes` first: a plain search costs ~1/30 of the regex over a body without escapes.)
-    root =
-      text.includes('\\u') && SURROGATE_ESCAPE.test(text)
-        ? JSON.parse(text, wellFormedStrings)
-        : JSON.parse(text);
+    root = escapes && SURROGATE_ESCAPE.test(text) ? JSON.parse(text, wellFormedStrings) : JSON.parse(text);
   } catch (cause) {
     throw new OtlpDecodeError(`malformed JSON: ${(cause as Error).message}`, { cause });
   }
@@ -53,7 +51,7 @@ export function decodeJson(signal: Signal, text: string, maxDepth: number, caps?
   };
   startWalk(w);
   const decoded = walkRequest(signal, o, w);
-  checkLists(text, w);
+  checkLists(text, w, escapes);
   return decoded;
 }
 
@@ -166,13 +164,13 @@ for (const [key, camel] of LIST_KEYS) {
  * escapes (`"sp\u0061ns"`, which JSON.parse reads as `spans`) is not in the text as such: when the
  * text has a `\u` at all, the strings holding one are looked at too (escapedListKeys).
  */
-function checkLists(text: string, w: Walk): void {
+function checkLists(text: string, w: Walk, escapes: boolean): void {
   let nulls = false;
   for (const name in w.nullLists) if (w.nullLists[name]! > 0) nulls = true;
   const inText = new Int32Array(CHECKED_NAMES.length);
   if (nulls) listKeysInText(text, inText);
   else arrayListsInText(text, inText);
-  if (text.includes('\\u')) escapedListKeys(text, inText, !nulls);
+  if (escapes) escapedListKeys(text, inText, !nulls);
   for (let k = 0; k < CHECKED_NAMES.length; k++) {
     const camel = CHECKED_NAMES[k]!;
     if (inText[k]! > (w.lists[camel] ?? 0) + (w.nullLists[camel] ?? 0))
