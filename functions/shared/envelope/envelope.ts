@@ -534,25 +534,28 @@ export function rowsContentId(content: Hash): string {
 }
 
 /**
- * Envelopes packed under REQUEST_ID_PLACEHOLDER renamed `<request>-<ordinal>`: the header is
- * rewritten in place (the id is as long as the placeholder, so nothing else moves).
+ * Envelopes packed under REQUEST_ID_PLACEHOLDER renamed `<request>-<ordinal>`: the placeholder's
+ * bytes in the header are overwritten in place (the id is as long, so nothing else moves; the
+ * header is not serialized again). `"id":"` can only be the key in the header JSON: a quote inside
+ * a string value is escaped.
  */
 export function nameEnvelopes(envelopes: readonly PackedEnvelope[], request: string): PackedEnvelope[] {
-  if (request.length !== REQUEST_ID_PLACEHOLDER.length)
-    throw new EnvelopeError('a request id is 32 hex digits');
+  if (!/^[0-9a-f]{32}$/.test(request)) throw new EnvelopeError('a request id is 32 hex digits');
   return envelopes.map((e) => {
     const id = e.header.id;
-    if (id === undefined || !id.startsWith(`${REQUEST_ID_PLACEHOLDER}-`))
-      throw new EnvelopeError('only an envelope packed under the placeholder id can be named');
-    const header: EnvelopeHeader = { ...e.header, id: request + id.slice(request.length) };
-    const json = JSON.stringify(header);
     const data = Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
-    if (Buffer.byteLength(json, 'utf8') !== data.readUInt32BE(4))
-      throw new EnvelopeError('renamed envelope header changed length');
-    data.write(json, 8, 'utf8');
-    return { data: e.data, header, rowCount: e.rowCount };
+    const at = id?.startsWith(`${REQUEST_ID_PLACEHOLDER}-`) ? data.indexOf(PLACEHOLDER_KEY, 8, 'latin1') : -1;
+    if (at < 0 || at + PLACEHOLDER_KEY.length > 8 + data.readUInt32BE(4))
+      throw new EnvelopeError('only an envelope packed under the placeholder id can be named');
+    data.write(request, at + 6, 'latin1');
+    return {
+      data: e.data,
+      header: { ...e.header, id: request + id!.slice(request.length) },
+      rowCount: e.rowCount,
+    };
   });
 }
+const PLACEHOLDER_KEY = `"id":"${REQUEST_ID_PLACEHOLDER}-`;
 
 /** The id of an envelope without one in its header (written before ids existed): its stream position. */
 export function positionEnvelopeId(shardId: string, sequenceNumber: string): string {
