@@ -15,13 +15,16 @@ import type { StreamSink } from '../functions/shared/stream/stream-sink.js';
 import { logsRequest, metricsRequest, type Payload, receivedAfter, traceRequest } from './workload.js';
 
 const args = process.argv.slice(2);
-const other = args.find((a) => !a.startsWith('--'));
+const other = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
 if (!other) {
-  console.error('usage: npx tsx bench/ingest-ab.ts <other checkout> [--rounds N]');
+  console.error('usage: npx tsx bench/ingest-ab.ts <other checkout> [--rounds N] [--case <name part>]');
   process.exit(2);
 }
 const roundsAt = args.indexOf('--rounds');
 const ROUNDS = roundsAt >= 0 ? Number(args[roundsAt + 1]) : 15;
+/** `--case JSON`: only the cases whose name contains it (a quicker look at one path). */
+const caseAt = args.indexOf('--case');
+const only = caseAt >= 0 ? args[caseAt + 1] : undefined;
 /** CPU per timed round of one case and side. */
 const MIN_CPU_US = 100_000;
 
@@ -99,7 +102,9 @@ const quantile = (xs: number[], q: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))]!;
 const median = (xs: number[]) => quantile(xs, 0.5);
 
-const sides = cases.map((c) => ({ c, a: runner(createIngestA, c), b: runner(createIngestB, c) }));
+const sides = cases
+  .filter((c) => only === undefined || c.name.includes(only))
+  .map((c) => ({ c, a: runner(createIngestA, c), b: runner(createIngestB, c) }));
 // One case at a time: calibrated together, their awaits would interleave and each would count the
 // others' CPU (repetitions a sixth of what was meant, rounds of ~17 ms and their noise).
 const reps: (readonly [number, number])[] = [];

@@ -1,9 +1,14 @@
 import {
   EnvelopeError,
+  nameEnvelopes,
+  type PackedEnvelope,
   type PackOptions,
   packEnvelopes,
   packUsageEnvelope,
+  REQUEST_ID_PLACEHOLDER,
   requestContentId,
+  rowsContent,
+  rowsContentId,
 } from '../shared/envelope/envelope.js';
 import { decodeOtlp, jsonText } from '../shared/otlp/decode.js';
 import { OtlpDecodeError, OtlpLimitError } from '../shared/otlp/decode-error.js';
@@ -402,31 +407,37 @@ export function createIngest(ports: IngestPorts): Ingest {
     // Let the decoded request go before packing: on a 16 MiB body it is most of the heap, and
     // packing allocates the envelope JSON.
     otlp = undefined;
-    const records: StreamRecord[] = [];
-    let envelopeBytes = 0;
-    // Content ids: a byte-identical resend (its response was lost) yields the same envelope ids,
-    // which both writers store once (ADR 0004, 0005).
-    const requestId = requestContentId(tenant, request.signal, format, encoding, request.body);
+    const envelopes: PackedEnvelope[] = [];
+    const keys: string[] = [];
     const usage = {
       accepted: flat.accepted,
       rejected: flat.rejected,
       wireBytes: requestBytes,
       decodedBytes: decompressedBytes,
     };
+    // Content ids: a byte-identical resend (its response was lost) yields the same envelope ids,
+    // which both writers store once (ADR 0004, 0005). A compressed body is the least to hash; an
+    // uncompressed one is hashed as the rows it packs to, a few times fewer bytes (rowsContent).
+    const content =
+      encoding === 'none' ? rowsContent(tenant, request.signal, format, encoding, usage) : undefined;
+    const requestId = content
+      ? REQUEST_ID_PLACEHOLDER
+      : requestContentId(tenant, request.signal, format, encoding, request.body);
     try {
       for (const [service, batches] of groupByService(flat.batches)) {
         const key = partitionKey(tenant, service);
         // The request's usage rides on its first envelope: metered by the hot writer, no extra call.
         const identity = {
           request: requestId,
-          firstOrdinal: records.length,
+          firstOrdinal: envelopes.length,
           receivedAtNs,
           timesFilled: flat.timesFilled > 0,
           usage,
+          content,
         };
         for (const env of packEnvelopes(tenant, request.signal, batches, ports.envelope, identity)) {
-          records.push({ data: env.data, partitionKey: key });
-          envelopeBytes += env.data.byteLength;
+          envelopes.push(env);
+          keys.push(key);
         }
       }
     } catch (err) {
@@ -437,12 +448,22 @@ export function createIngest(ports: IngestPorts): Ingest {
         decompressedBytes,
       });
     }
-    if (records.length === 0 && flat.rejected > 0) {
+    let named: readonly PackedEnvelope[];
+    if (envelopes.length === 0 && flat.rejected > 0) {
       // Every item rejected: nothing to store, but the request is metered all the same (issue #21)
       // by an envelope with no rows, acknowledged like any other (an outage: 429/503, retried).
-      const env = packUsageEnvelope(tenant, request.signal, requestId, usage, ports.envelope);
-      records.push({ data: env.data, partitionKey: partitionKey(tenant, '') });
-      envelopeBytes += env.data.byteLength;
+      // Named by the body itself: with no rows, a rows content would make every all-rejected
+      // request of one size and count one content (a rare path: the whole-body hash costs little).
+      const id = requestContentId(tenant, request.signal, format, encoding, request.body);
+      named = [packUsageEnvelope(tenant, request.signal, id, usage, ports.envelope)];
+      keys.push(partitionKey(tenant, ''));
+    } else named = content ? nameEnvelopes(envelopes, rowsContentId(content)) : envelopes;
+    const records: StreamRecord[] = [];
+    let envelopeBytes = 0;
+    for (let k = 0; k < named.length; k++) {
+      const data = named[k]!.data;
+      records.push({ data, partitionKey: keys[k]! });
+      envelopeBytes += data.byteLength;
     }
     const streamStats = { envelopes: records.length, envelopeBytes };
     if (records.length === 0) return success(flat.accepted, flat.rejected, flat.message, streamStats);

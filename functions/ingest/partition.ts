@@ -15,15 +15,36 @@ export function partitionKey(tenant: string, service: string): string {
   return `${tenant}:#${createHash('sha256').update(service, 'utf8').digest('hex').slice(0, 32)}`;
 }
 
+/**
+ * The rows at `indexes` (ascending) of a batch. Every column is a packed array of its final size,
+ * for the envelope's JSON.stringify (see packedNulls in envelope.ts): a slice when the rows are one
+ * run (a service's items come together in a request, one resource after another), else a copy of
+ * a packed template filled in place (a push per row grew each column several times over).
+ */
 function select(batch: ColumnBatch, indexes: readonly number[]): ColumnBatch {
+  const n = indexes.length;
+  const from = indexes[0]!;
+  const run = indexes[n - 1]! - from + 1 === n;
   const columns: Record<string, unknown[]> = {};
   for (const [name, values] of Object.entries(batch.columns)) {
-    // Built by push: packed, for the envelope's JSON.stringify (see packedNulls in envelope.ts).
-    const picked: unknown[] = [];
-    for (let i = 0; i < indexes.length; i++) picked.push(values[indexes[i]!]);
+    if (run) {
+      columns[name] = values.slice(from, from + n);
+      continue;
+    }
+    const picked = packedOfLength(n);
+    for (let i = 0; i < n; i++) picked[i] = values[indexes[i]!];
     columns[name] = picked;
   }
-  return { table: batch.table, rowCount: indexes.length, columns };
+  return { table: batch.table, rowCount: n, columns };
+}
+
+let template: null[] = [];
+function packedOfLength(n: number): unknown[] {
+  if (template.length < n) {
+    template = [];
+    for (let i = 0; i < n; i++) template.push(null);
+  }
+  return template.slice(0, n);
 }
 
 /**

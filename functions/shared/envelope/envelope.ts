@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzipSync } from 'node:zlib';
 import { zstd, zstdMissing } from '../compression/zstd.js';
 import { type ColumnBatch, MapJson, stringJson } from '../rows/batch.js';
@@ -159,6 +159,11 @@ export function encodePayload(batches: readonly ColumnBatch[]): Uint8Array {
 
 const utf8 = new TextEncoder();
 
+/** An envelope and the uncompressed payload it was made from (rowsContentId hashes that). */
+interface EncodedEnvelope extends PackedEnvelope {
+  readonly raw: Uint8Array;
+}
+
 function encodeOne(
   tenant: string,
   signal: Signal,
@@ -167,8 +172,9 @@ function encodeOne(
   id?: string,
   receivedAtNs?: string,
   usage?: RequestUsage,
-): PackedEnvelope {
-  const payload = compress(codec, encodePayload(batches));
+): EncodedEnvelope {
+  const raw = encodePayload(batches);
+  const payload = compress(codec, raw);
   const counts: Partial<Record<TableName, number>> = {};
   let rowCount = 0;
   for (const b of batches) {
@@ -193,7 +199,7 @@ function encodeOne(
   data.writeUInt32BE(headerBytes.length, 4);
   headerBytes.copy(data, 8);
   payload.copy(data, 8 + headerBytes.length);
-  return { data, header, rowCount };
+  return { data, header, rowCount, raw };
 }
 
 // ---- version 2 column encodings ----
@@ -237,7 +243,9 @@ function encodeColumn(values: readonly unknown[], n: number): EncodedColumn {
   const limit = n >= 2 * PROBE_ROWS && allDistinct(values, PROBE_ROWS) ? 0 : Math.max(1, n >>> 1);
   const seen = new Map<unknown, number>();
   const distinct: unknown[] = [];
-  const index: number[] = []; // packed (see packedNulls)
+  // Made at the second distinct value, as zeros: every row before it is entry 0. Packed and of its
+  // final size (see packedNulls): a push per row grew it several times, garbage for every column.
+  let index: number[] | undefined;
   // Runs of one value (a batch's tenant, service, resource and scope; an attribute every row has
   // alike) skip the Map: a lookup costs ~40 ns on this VM, a compare with the last value ~1.
   let last: unknown = seen;
@@ -252,13 +260,14 @@ function encodeColumn(values: readonly unknown[], n: number): EncodedColumn {
         if (j >= limit) break;
         seen.set(v, j);
         distinct.push(v);
+        if (j === 1) index = packedZeros(n);
       }
       last = v;
       lastIndex = j;
     }
-    index.push(lastIndex);
+    if (index !== undefined) index[i] = lastIndex;
   }
-  if (i === n) return distinct.length === 1 ? { d: distinct } : { d: distinct, i: index };
+  if (i === n) return index === undefined ? { d: distinct } : { d: distinct, i: index };
   return encodeMaps(values, n) ?? (values as unknown[]);
 }
 
@@ -296,7 +305,7 @@ function encodeMaps(values: readonly unknown[], n: number): MapsColumn | undefin
   const cols: unknown[][] = [];
   const shapeIndex = new Map<string, number>();
   const shapes: number[][] = [];
-  const rowShape: number[] = [];
+  const rowShape = packedZeros(n);
   // Consecutive rows mostly have the same keys in the same order (one instrumentation): compare
   // with the previous row's keys (interned property names, so a pointer compare) before hashing.
   let lastKeys: string[] = [];
@@ -333,7 +342,7 @@ function encodeMaps(values: readonly unknown[], n: number): MapsColumn | undefin
     }
     const rowValues = Object.values(row);
     for (let j = 0; j < rowValues.length; j++) cols[lastIndexes[j]!]![i] = rowValues[j];
-    rowShape.push(lastShape);
+    rowShape[i] = lastShape;
   }
   const v = cols.map((c) => encodeColumn(c, n));
   return shapes.length === 1 ? { k: keys, s: shapes, v } : { k: keys, s: shapes, r: rowShape, v };
@@ -354,6 +363,16 @@ function packedNulls(n: number): null[] {
   return nullsTemplate.slice();
 }
 let nullsTemplate: null[] = [];
+
+/** `n` zeros in a packed array of small integers, copied from a template as packedNulls. */
+function packedZeros(n: number): number[] {
+  if (zerosTemplate.length !== n) {
+    zerosTemplate = [];
+    for (let i = 0; i < n; i++) zerosTemplate.push(0);
+  }
+  return zerosTemplate.slice();
+}
+let zerosTemplate: number[] = [];
 
 function sameKeys(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
@@ -550,6 +569,12 @@ export interface EnvelopeIdentity {
   readonly timesFilled?: boolean;
   /** The request's usage: put on the envelope of ordinal 0. */
   readonly usage?: RequestUsage;
+  /**
+   * Given (rowsContent), the uncompressed payload of each envelope is fed to it as the envelope is
+   * kept, in ordinal order, with the receive time's stand-in where rows carry it (see
+   * rowsContentId); `request` is then a placeholder of the id's length, replaced by nameEnvelopes.
+   */
+  readonly content?: Hash;
 }
 
 /**
@@ -570,6 +595,62 @@ export function requestContentId(
     .digest('hex')
     .slice(0, 32);
 }
+
+/** The length of a request content id (hex): what packEnvelopes is given before rowsContentId is known. */
+export const REQUEST_ID_PLACEHOLDER = '0'.repeat(32);
+
+/**
+ * The hash a request's rows content id is made in (EnvelopeIdentity.content): what identifies the
+ * request as sent (as requestContentId) and what it cost (usage: its sizes and rejected items), then
+ * packEnvelopes feeds it every envelope's uncompressed payload. For an uncompressed body that is
+ * several times less to hash than the body (OTLP/JSON ~1,100 bytes a span, protobuf ~520, the
+ * payload ~230), and it keeps what content ids promise: the payload is a deterministic function of
+ * the body (the receive time, which a resend does not share, hashed as its stand-in), so a
+ * byte-identical resend gets the same id; a request storing other rows, or of another size or
+ * rejection count, gets another. Two bodies that differ only in what is not stored (JSON spacing or
+ * key order, a value redaction masks) and are of one size are one content: the second is a resend.
+ * The leading NUL keeps these inputs apart from requestContentId's.
+ */
+export function rowsContent(
+  tenant: string,
+  signal: Signal,
+  contentType: string,
+  contentEncoding: string,
+  usage: RequestUsage,
+): Hash {
+  return createHash('sha256').update(
+    `\u0000rows\u0000${tenant}\u0000${signal}\u0000${contentType}\u0000${contentEncoding}\u0000${usage.accepted}\u0000${usage.rejected}\u0000${usage.wireBytes}\u0000${usage.decodedBytes}\u0000`,
+  );
+}
+
+/** The content id of a rowsContent hash once every envelope of the request is packed. */
+export function rowsContentId(content: Hash): string {
+  return content.digest('hex').slice(0, 32);
+}
+
+/**
+ * Envelopes packed under REQUEST_ID_PLACEHOLDER renamed `<request>-<ordinal>`: the placeholder's
+ * bytes in the header are overwritten in place (the id is as long, so nothing else moves; the
+ * header is not serialized again). `"id":"` can only be the key in the header JSON: a quote inside
+ * a string value is escaped.
+ */
+export function nameEnvelopes(envelopes: readonly PackedEnvelope[], request: string): PackedEnvelope[] {
+  if (!/^[0-9a-f]{32}$/.test(request)) throw new EnvelopeError('a request id is 32 hex digits');
+  return envelopes.map((e) => {
+    const id = e.header.id;
+    const data = Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
+    const at = id?.startsWith(`${REQUEST_ID_PLACEHOLDER}-`) ? data.indexOf(PLACEHOLDER_KEY, 8, 'latin1') : -1;
+    if (at < 0 || at + PLACEHOLDER_KEY.length > 8 + data.readUInt32BE(4))
+      throw new EnvelopeError('only an envelope packed under the placeholder id can be named');
+    data.write(request, at + 6, 'latin1');
+    return {
+      data: e.data,
+      header: { ...e.header, id: request + id!.slice(request.length) },
+      rowCount: e.rowCount,
+    };
+  });
+}
+const PLACEHOLDER_KEY = `"id":"${REQUEST_ID_PLACEHOLDER}-`;
 
 /** The id of an envelope without one in its header (written before ids existed): its stream position. */
 export function positionEnvelopeId(shardId: string, sequenceNumber: string): string {
@@ -625,6 +706,14 @@ export function packEnvelopes(
     identity && identity.timesFilled !== false ? sizingBatches(real, identity.receivedAtNs) : undefined;
   const standIn = identity && '0'.repeat(identity.receivedAtNs.length);
   const sizingLimit = maxBytes - Math.min(SIZING_SLACK_BYTES, maxBytes >> 4);
+  const keep = (env: EncodedEnvelope, contentRaw: Uint8Array) => {
+    out.push({ data: env.data, header: env.header, rowCount: env.rowCount });
+    if (identity?.content) {
+      // Length-prefixed: where one payload ends is part of the content.
+      lengthPrefix.writeUInt32BE(contentRaw.length, 0);
+      identity.content.update(lengthPrefix).update(contentRaw);
+    }
+  };
   // Real and stand-in groups are halved alike, so they stay parallel.
   const pending: [ColumnBatch[], ColumnBatch[] | undefined][] = [[real, sizing]];
   while (pending.length > 0) {
@@ -643,19 +732,15 @@ export function packEnvelopes(
       filled ? identity!.receivedAtNs : undefined,
       usage,
     );
+    const sized = filled ? encodeOne(tenant, signal, sizingGroup, codec, id, standIn) : env;
     const fits = filled
-      ? encodeOne(tenant, signal, sizingGroup, codec, id, standIn).data.length <= sizingLimit &&
-        env.data.length <= maxBytes
+      ? sized.data.length <= sizingLimit && env.data.length <= maxBytes
       : env.data.length <= maxBytes;
-    if (fits) {
-      out.push(env);
+    if (fits || (env.rowCount <= 1 && env.data.length <= maxBytes)) {
+      keep(env, sized.raw);
       continue;
     }
     if (env.rowCount <= 1) {
-      if (env.data.length <= maxBytes) {
-        out.push(env);
-        continue;
-      }
       throw new EnvelopeError(
         `one row encodes to ${env.data.length} bytes, over the ${maxBytes}-byte envelope limit`,
       );
@@ -681,6 +766,8 @@ export function packUsageEnvelope(
 ): PackedEnvelope {
   return encodeOne(tenant, signal, [], options.codec ?? DEFAULT_CODEC, `${request}-0`, undefined, usage);
 }
+
+const lengthPrefix = Buffer.alloc(4);
 
 /** Reads an envelope's header without touching its payload. */
 export function readEnvelopeHeader(data: Uint8Array): EnvelopeHeader {

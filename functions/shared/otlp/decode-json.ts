@@ -29,13 +29,11 @@ export function jsonText(body: Uint8Array): string {
 /** Decodes the text of an OTLP/JSON body (jsonText). */
 export function decodeJson(signal: Signal, text: string, maxDepth: number, caps?: DecodeCaps): OtlpRequest {
   let root: unknown;
+  // Lone surrogates and escaped list keys can only come from \u escapes (the text is valid UTF-8):
+  // only then revive, or look for such keys. (A plain search costs ~1/30 of the regex.)
+  const escapes = text.includes('\\u');
   try {
-    // Lone surrogates can only come from \u escapes (the text is valid UTF-8): only then revive.
-    // (`includes` first: a plain search costs ~1/30 of the regex over a body without escapes.)
-    root =
-      text.includes('\\u') && SURROGATE_ESCAPE.test(text)
-        ? JSON.parse(text, wellFormedStrings)
-        : JSON.parse(text);
+    root = escapes && SURROGATE_ESCAPE.test(text) ? JSON.parse(text, wellFormedStrings) : JSON.parse(text);
   } catch (cause) {
     throw new OtlpDecodeError(`malformed JSON: ${(cause as Error).message}`, { cause });
   }
@@ -53,7 +51,7 @@ export function decodeJson(signal: Signal, text: string, maxDepth: number, caps?
   };
   startWalk(w);
   const decoded = walkRequest(signal, o, w);
-  checkLists(text, w);
+  checkLists(text, w, escapes);
   return decoded;
 }
 
@@ -142,7 +140,13 @@ function listCounts(): ListCounts {
 const LIST_PENULTIMATE = new Uint8Array(128);
 for (const k of LIST_KEYS.keys()) LIST_PENULTIMATE[k.charCodeAt(k.length - 2)] = 1;
 
-const LIST_FIRST_CHARS: ReadonlySet<number> = new Set([...LIST_KEYS.keys()].map((k) => k.charCodeAt(0)));
+/** The checked list names (camelCase), and each list key's spellings by length with its name's index. */
+const CHECKED_NAMES = [...new Set(LIST_KEYS.values())];
+const KEYS_BY_LENGTH: (readonly { readonly key: string; readonly name: number }[] | undefined)[] = [];
+for (const [key, camel] of LIST_KEYS) {
+  const same = KEYS_BY_LENGTH[key.length] ?? [];
+  KEYS_BY_LENGTH[key.length] = [...same, { key, name: CHECKED_NAMES.indexOf(camel) }];
+}
 
 /**
  * JSON.parse keeps the last of duplicated keys: `"spans"` twice in one object would drop the first
@@ -154,58 +158,100 @@ const LIST_FIRST_CHARS: ReadonlySet<number> = new Set([...LIST_KEYS.keys()].map(
  *
  * The search is for `[` (a few per item; a search for the `s":` every list key ends with stops at
  * every `attributes":` too, and costs ~7x more): a list key is the key just before it (blanks
- * allowed after the colon, not before). A duplicate whose kept value is an array is caught so;
- * one whose kept value is null (`"spans":[…],"spans":null`) has no `[` to count, so when the walk
- * met a null list (exporters never write one) the text is searched for the keys themselves.
+ * allowed around the colon). A duplicate whose kept value is an array is caught so; one whose kept
+ * value is null (`"spans":[…],"spans":null`) has no `[` to count, so when the walk met a null list
+ * (exporters never write one) the text is searched for every colon instead. A key spelled with
+ * escapes (`"sp\u0061ns"`, which JSON.parse reads as `spans`) is not in the text as such: when the
+ * text has a `\u` at all, the strings holding one are looked at too (escapedListKeys).
  */
-function checkLists(text: string, w: Walk): void {
+function checkLists(text: string, w: Walk, escapes: boolean): void {
   let nulls = false;
   for (const name in w.nullLists) if (w.nullLists[name]! > 0) nulls = true;
-  const inText = nulls ? listKeysInText(text) : arrayListsInText(text);
-  for (const [camel, n] of inText) {
-    if (n > (w.lists[camel] ?? 0) + (w.nullLists[camel] ?? 0))
+  const inText = new Int32Array(CHECKED_NAMES.length);
+  if (nulls) listKeysInText(text, inText);
+  else arrayListsInText(text, inText);
+  if (escapes) escapedListKeys(text, inText, !nulls);
+  for (let k = 0; k < CHECKED_NAMES.length; k++) {
+    const camel = CHECKED_NAMES[k]!;
+    if (inText[k]! > (w.lists[camel] ?? 0) + (w.nullLists[camel] ?? 0))
       throw new OtlpDecodeError(`duplicate key ${JSON.stringify(camel)} in one JSON object`);
   }
 }
 
-/** The list key whose closing quote is at `close`, if it is one (see checkLists), by camelCase name. */
-function listKeyEndingAt(text: string, close: number): string | undefined {
+const isBlank = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+
+/**
+ * The index in CHECKED_NAMES of the list key whose closing quote is at `close`, if it is one (see
+ * checkLists), else -1. Compared in place (no slice, no Map): a span has two or three of them.
+ */
+function listKeyEndingAt(text: string, close: number): number {
   // Most keys here are `attributes` and other non-lists: one look at the letters before the quote.
-  if (text.charCodeAt(close - 1) !== 0x73 || LIST_PENULTIMATE[text.charCodeAt(close - 2)] !== 1) return;
+  if (text.charCodeAt(close - 1) !== 0x73 || LIST_PENULTIMATE[text.charCodeAt(close - 2)] !== 1) return -1;
   const open = text.lastIndexOf('"', close - 1);
-  // A list key is short and starts with one of a few letters; an escaped quote before it means
-  // the match is inside a string.
-  if (
-    close - open > 17 ||
-    !LIST_FIRST_CHARS.has(text.charCodeAt(open + 1)) ||
-    text.charCodeAt(open - 1) === 92
-  )
-    return;
-  return LIST_KEYS.get(text.slice(open + 1, close));
+  const candidates = KEYS_BY_LENGTH[close - open - 1];
+  // An escaped quote before the key means the match is inside a string.
+  if (candidates === undefined || text.charCodeAt(open - 1) === 92) return -1;
+  for (const c of candidates) if (text.startsWith(c.key, open + 1)) return c.name;
+  return -1;
 }
 
-/** List keys whose value is an array, counted in the text by name. */
-function arrayListsInText(text: string): Map<string, number> {
-  const inText = new Map<string, number>();
+/** The list key (CHECKED_NAMES index) before the colon at `colon`, blanks allowed between, or -1. */
+function listKeyBeforeColon(text: string, colon: number): number {
+  let q = colon - 1;
+  while (isBlank(text.charCodeAt(q))) q--;
+  // The quote before the colon ends a key (a quote inside a string is escaped, and then `s` is
+  // not before it).
+  return text.charCodeAt(q) === 0x22 ? listKeyEndingAt(text, q) : -1;
+}
+
+/** List keys whose value is an array, counted into `inText` by CHECKED_NAMES index. */
+function arrayListsInText(text: string, inText: Int32Array): void {
   for (let i = text.indexOf('['); i !== -1; i = text.indexOf('[', i + 1)) {
     let j = i - 1;
-    let c = text.charCodeAt(j);
-    while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(--j);
-    // `":[`: the quote before the colon ends a key (a quote inside a string is escaped, and then
-    // `s` is not before it).
-    if (c !== 0x3a || text.charCodeAt(j - 1) !== 0x22) continue;
-    const camel = listKeyEndingAt(text, j - 1);
-    if (camel !== undefined) inText.set(camel, (inText.get(camel) ?? 0) + 1);
+    while (isBlank(text.charCodeAt(j))) j--;
+    if (text.charCodeAt(j) !== 0x3a) continue;
+    const k = listKeyBeforeColon(text, j);
+    if (k >= 0) inText[k]!++;
   }
-  return inText;
 }
 
-/** List keys whatever their value, counted in the text by name: keys ending in `s":`. */
-function listKeysInText(text: string): Map<string, number> {
-  const inText = new Map<string, number>();
-  for (let i = text.indexOf('s":'); i !== -1; i = text.indexOf('s":', i + 3)) {
-    const camel = listKeyEndingAt(text, i + 1);
-    if (camel !== undefined) inText.set(camel, (inText.get(camel) ?? 0) + 1);
+/** List keys whatever their value, counted into `inText`: every colon, the key before it. */
+function listKeysInText(text: string, inText: Int32Array): void {
+  for (let i = text.indexOf(':'); i !== -1; i = text.indexOf(':', i + 1)) {
+    const k = listKeyBeforeColon(text, i);
+    if (k >= 0) inText[k]!++;
   }
-  return inText;
+}
+
+/**
+ * List keys written with `\u` escapes, counted into `inText` (only those whose value is an array
+ * when `arraysOnly`). The text is valid JSON (JSON.parse took it), so every backslash is in a
+ * string; each string holding a `\u` is read whole once, and if a colon follows it, it is a key.
+ */
+function escapedListKeys(text: string, inText: Int32Array, arraysOnly: boolean): void {
+  for (let at = text.indexOf('\\u'); at !== -1; ) {
+    // The string's opening quote: the last quote before `at` with an even run of backslashes before it.
+    let open = text.lastIndexOf('"', at);
+    for (;;) {
+      let b = open - 1;
+      while (text.charCodeAt(b) === 92) b--;
+      if ((open - 1 - b) % 2 === 0) break;
+      open = text.lastIndexOf('"', b);
+    }
+    // Its closing quote: skip escapes (starting mid-escape only skips a plain character).
+    let close = at;
+    for (let c = text.charCodeAt(close); c !== 0x22 && close < text.length; c = text.charCodeAt(close))
+      close += c === 92 ? 2 : 1;
+    let j = close + 1;
+    while (isBlank(text.charCodeAt(j))) j++;
+    if (text.charCodeAt(j) === 0x3a) {
+      const name = LIST_KEYS.get(JSON.parse(text.slice(open, close + 1)) as string);
+      if (name !== undefined) {
+        j++;
+        while (isBlank(text.charCodeAt(j))) j++;
+        if (!arraysOnly || text.charCodeAt(j) === 0x5b) inText[CHECKED_NAMES.indexOf(name)]!++;
+      }
+    }
+    at = text.indexOf('\\u', close + 1);
+  }
 }
