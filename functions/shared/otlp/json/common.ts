@@ -71,6 +71,20 @@ export function one(a: unknown, b: unknown, camel: string, snake: string): unkno
   return a;
 }
 
+/** A message's dropped attributes count, in either spelling (both at once is refused). */
+export function droppedAttributes(w: Walk, o: Json, path: string): number {
+  return uint32(
+    w,
+    one(
+      o.droppedAttributesCount,
+      o.dropped_attributes_count,
+      'droppedAttributesCount',
+      'dropped_attributes_count',
+    ),
+    path,
+  );
+}
+
 export function obj(v: unknown, what: string): Json | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'object' || Array.isArray(v)) throw new OtlpDecodeError(`${what} must be a JSON object`);
@@ -332,16 +346,7 @@ export function resource(w: Walk, v: unknown): Resource {
   if (o === undefined) return EMPTY_RESOURCE;
   return {
     attributes: keyValues(w, o.attributes, 'resource.attributes', 0),
-    droppedAttributesCount: uint32(
-      w,
-      one(
-        o.droppedAttributesCount,
-        o.dropped_attributes_count,
-        'droppedAttributesCount',
-        'dropped_attributes_count',
-      ),
-      'resource.droppedAttributesCount',
-    ),
+    droppedAttributesCount: droppedAttributes(w, o, 'resource.droppedAttributesCount'),
   };
 }
 
@@ -352,16 +357,7 @@ export function scope(w: Walk, v: unknown): InstrumentationScope {
     name: str(w, o.name, 'scope.name'),
     version: str(w, o.version, 'scope.version'),
     attributes: keyValues(w, o.attributes, 'scope.attributes', 0),
-    droppedAttributesCount: uint32(
-      w,
-      one(
-        o.droppedAttributesCount,
-        o.dropped_attributes_count,
-        'droppedAttributesCount',
-        'dropped_attributes_count',
-      ),
-      'scope.droppedAttributesCount',
-    ),
+    droppedAttributesCount: droppedAttributes(w, o, 'scope.droppedAttributesCount'),
   };
 }
 

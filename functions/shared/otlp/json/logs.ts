@@ -2,6 +2,7 @@ import type { LogRecord, ResourceLogs, ScopeLogs } from '../model.js';
 import { LOG_SEVERITY_NUMBERS } from '../severity.js';
 import {
   anyValue,
+  droppedAttributes,
   enumValue,
   envelope,
   id,
@@ -93,16 +94,7 @@ function logRecord(w: Walk, v: unknown): LogRecord {
       ),
       body: anyValue(w, o.body, 0),
       attributes: keyValues(w, o.attributes, 'attributes', 0),
-      droppedAttributesCount: uint32(
-        w,
-        one(
-          o.droppedAttributesCount,
-          o.dropped_attributes_count,
-          'droppedAttributesCount',
-          'dropped_attributes_count',
-        ),
-        'droppedAttributesCount',
-      ),
+      droppedAttributesCount: droppedAttributes(w, o, 'droppedAttributesCount'),
       flags: uint32(w, o.flags, 'flags'),
       traceId: id(w, one(o.traceId, o.trace_id, 'traceId', 'trace_id'), 16, 'traceId'),
       spanId: id(w, one(o.spanId, o.span_id, 'spanId', 'span_id'), 8, 'spanId'),

@@ -1,6 +1,7 @@
 import type { ResourceSpans, ScopeSpans, Span, SpanEvent, SpanLink } from '../model.js';
 import {
   countAttributes,
+  droppedAttributes,
   enumValue,
   envelope,
   id,
@@ -95,16 +96,7 @@ function span(w: Walk, v: unknown): Span {
         'endTimeUnixNano',
       ),
       attributes: keyValues(w, o.attributes, 'attributes', 0),
-      droppedAttributesCount: uint32(
-        w,
-        one(
-          o.droppedAttributesCount,
-          o.dropped_attributes_count,
-          'droppedAttributesCount',
-          'dropped_attributes_count',
-        ),
-        'droppedAttributesCount',
-      ),
+      droppedAttributesCount: droppedAttributes(w, o, 'droppedAttributesCount'),
       events: list(o.events, 'events', (x) => spanEvent(w, x)),
       droppedEventsCount: uint32(
         w,
@@ -133,16 +125,7 @@ function spanEvent(w: Walk, v: unknown): SpanEvent {
     ),
     name: str(w, o.name, 'events.name'),
     attributes: keyValues(w, o.attributes, 'events.attributes', 0),
-    droppedAttributesCount: uint32(
-      w,
-      one(
-        o.droppedAttributesCount,
-        o.dropped_attributes_count,
-        'droppedAttributesCount',
-        'dropped_attributes_count',
-      ),
-      'events.droppedAttributesCount',
-    ),
+    droppedAttributesCount: droppedAttributes(w, o, 'events.droppedAttributesCount'),
   };
 }
 
@@ -154,16 +137,7 @@ function spanLink(w: Walk, v: unknown): SpanLink {
     spanId: id(w, one(o.spanId, o.span_id, 'spanId', 'span_id'), 8, 'links.spanId'),
     traceState: str(w, one(o.traceState, o.trace_state, 'traceState', 'trace_state'), 'links.traceState'),
     attributes: keyValues(w, o.attributes, 'links.attributes', 0),
-    droppedAttributesCount: uint32(
-      w,
-      one(
-        o.droppedAttributesCount,
-        o.dropped_attributes_count,
-        'droppedAttributesCount',
-        'dropped_attributes_count',
-      ),
-      'links.droppedAttributesCount',
-    ),
+    droppedAttributesCount: droppedAttributes(w, o, 'links.droppedAttributesCount'),
     flags: uint32(w, o.flags, 'links.flags'),
   };
 }
