@@ -34,7 +34,7 @@ import { decodeOtlp } from '../functions/shared/otlp/decode.js';
 import * as samplerB from '../functions/shared/sampling/clickhouse-trace-sampler.js';
 import * as usageB from '../functions/shared/usage/usage.js';
 import { spawnClickHouseHttp } from '../local/clickhouse-http-process.js';
-import { receivedAfter, traceRequest } from './workload.js';
+import { kinesisRecord, receivedAfter, traceRequest } from './workload.js';
 
 const args = process.argv.slice(2);
 const other = args.find((a) => !a.startsWith('--'));
@@ -112,25 +112,7 @@ async function invocation(requests: number, seed: number): Promise<KinesisStream
       remainingMs: 30_000,
     });
     if (r.status !== 200) throw new Error(`ingest answered ${r.status}`);
-    for (const data of captured) {
-      const sequenceNumber = String(10n ** 20n + sequence++);
-      out.push({
-        kinesis: {
-          kinesisSchemaVersion: '1.0',
-          partitionKey: 'bench',
-          sequenceNumber,
-          data: Buffer.from(data).toString('base64'),
-          approximateArrivalTimestamp: Date.now() / 1000,
-        },
-        eventSource: 'aws:kinesis',
-        eventVersion: '1.0',
-        eventID: `shardId-000000000000:${sequenceNumber}`,
-        eventName: 'aws:kinesis:record',
-        invokeIdentityArn: 'arn:aws:iam::123456789012:role/bench',
-        awsRegion: 'us-east-1',
-        eventSourceARN: 'arn:aws:kinesis:us-east-1:123456789012:stream/bench',
-      });
-    }
+    for (const data of captured) out.push(kinesisRecord(data, sequence++));
   }
   return out;
 }

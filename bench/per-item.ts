@@ -21,7 +21,6 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import type { KinesisStreamRecord } from 'aws-lambda';
 import { consumeKinesisRecords } from '../functions/hot-writer/consumer.js';
 import { createIngest } from '../functions/ingest/ingest.js';
 import { createRemoteClickHouse, HOT_WRITER_CLIENT_OPTIONS } from '../functions/shared/clickhouse/connect.js';
@@ -35,7 +34,14 @@ import { TABLES as SCHEMA_TABLES, TABLE_NAMES } from '../functions/shared/schema
 import type { StreamSink } from '../functions/shared/stream/stream-sink.js';
 import { ClickHouseUsageSink } from '../functions/shared/usage/usage.js';
 import { type ClickHouseProcess, spawnClickHouseHttp } from '../local/clickhouse-http-process.js';
-import { logsRequest, metricsRequest, type Payload, receivedAfter, traceRequest } from './workload.js';
+import {
+  kinesisRecord,
+  logsRequest,
+  metricsRequest,
+  type Payload,
+  receivedAfter,
+  traceRequest,
+} from './workload.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
@@ -65,26 +71,6 @@ async function requestsFor(signal: Signal): Promise<Payload[]> {
     else out.push(await metricsRequest({ seed }));
   }
   return out;
-}
-
-function kinesisRecord(data: Uint8Array, n: number): KinesisStreamRecord {
-  const sequenceNumber = String(10n ** 20n + BigInt(n));
-  return {
-    kinesis: {
-      kinesisSchemaVersion: '1.0',
-      partitionKey: 'bench',
-      sequenceNumber,
-      data: Buffer.from(data).toString('base64'),
-      approximateArrivalTimestamp: Date.now() / 1000,
-    },
-    eventSource: 'aws:kinesis',
-    eventVersion: '1.0',
-    eventID: `shardId-000000000000:${sequenceNumber}`,
-    eventName: 'aws:kinesis:record',
-    invokeIdentityArn: 'arn:aws:iam::123456789012:role/bench',
-    awsRegion: 'us-east-1',
-    eventSourceARN: 'arn:aws:kinesis:us-east-1:123456789012:stream/bench',
-  };
 }
 
 /** The signal's data tables (the schema's, not a name pattern: rollups such as otel_metrics_names_1h share the prefix). */

@@ -46,6 +46,7 @@ import {
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
+import type { KinesisStreamRecord } from 'aws-lambda';
 import type { OtlpRequest } from '../functions/shared/otlp/model.js';
 
 export interface Payload {
@@ -384,4 +385,28 @@ export function receivedAfter(otlp: OtlpRequest): string {
       for (const s of r.scopeMetrics)
         for (const m of s.metrics) for (const p of m.data?.dataPoints ?? []) see(p.timeUnixNano);
   return (max + 1_000_000_000n).toString();
+}
+
+/**
+ * A Kinesis record as the event source hands it to a consumer Lambda: `data` (an envelope) base64'd,
+ * sequence number `10^20 + n` on one shard of the stream `bench`.
+ */
+export function kinesisRecord(data: Uint8Array, n: number | bigint): KinesisStreamRecord {
+  const sequenceNumber = String(10n ** 20n + BigInt(n));
+  return {
+    kinesis: {
+      kinesisSchemaVersion: '1.0',
+      partitionKey: 'bench',
+      sequenceNumber,
+      data: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64'),
+      approximateArrivalTimestamp: Date.now() / 1000,
+    },
+    eventSource: 'aws:kinesis',
+    eventVersion: '1.0',
+    eventID: `shardId-000000000000:${sequenceNumber}`,
+    eventName: 'aws:kinesis:record',
+    invokeIdentityArn: 'arn:aws:iam::123456789012:role/bench',
+    awsRegion: 'us-east-1',
+    eventSourceARN: 'arn:aws:kinesis:us-east-1:123456789012:stream/bench',
+  };
 }
