@@ -1,10 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadLocalConfig } from '../../local/config.js';
-import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline.js';
+import type { LocalPipeline } from '../../local/pipeline.js';
+import { startTestPipeline } from '../support/local-pipeline.js';
 
 /**
  * Local mode composes each function through its handler's own depsFromConfig: the functions read
@@ -17,24 +14,13 @@ let pipeline: LocalPipeline;
 const KEY = 'local-dev-key';
 
 beforeAll(async () => {
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-  pipeline = await startLocalPipeline(
-    loadLocalConfig({
-      DATA_DIR: await mkdtemp(join(tmpdir(), 'local-composition-')),
-      PORT: '0',
-      CLICKHOUSE_HTTP_PORT: 'off',
-      STREAM_SHARDS: '1',
-      HOT_BATCH_WINDOW_MS: '100',
-      LAKE_BATCH_WINDOW_MS: '100',
-      ALERT_STREAM_WINDOW_SECONDS: '0',
-      STOP_TIMEOUT_MS: '5000',
-      // The ingest Lambda's own variable: drop one attribute key (other defaults stay).
-      REDACTION_RULES: JSON.stringify({ dropKeys: ['customer.tier'] }),
-      // The query Lambda's own variables: 1 request per second for tenants without their own.
-      QUERY_REQUESTS_PER_SECOND: '1',
-      QUERY_BURST: '1',
-    }),
-  );
+  pipeline = await startTestPipeline('composition', {
+    // The ingest Lambda's own variable: drop one attribute key (other defaults stay).
+    REDACTION_RULES: JSON.stringify({ dropKeys: ['customer.tier'] }),
+    // The query Lambda's own variables: 1 request per second for tenants without their own.
+    QUERY_REQUESTS_PER_SECOND: '1',
+    QUERY_BURST: '1',
+  });
 }, 180_000);
 
 afterAll(async () => {

@@ -1,13 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ObjectStore } from '../../functions/shared/lake/s3-object-store.js';
 import type { DailyUsage } from '../../functions/shared/usage/usage.js';
 import { localS3Client } from '../../local/aws-clients.js';
-import { loadLocalConfig } from '../../local/config.js';
-import { LOCAL_LAKE_BUCKET, type LocalPipeline, startLocalPipeline } from '../../local/pipeline.js';
+import { LOCAL_LAKE_BUCKET, type LocalPipeline } from '../../local/pipeline.js';
+import { startTestPipeline } from '../support/local-pipeline.js';
 
 /**
  * Usage metering of a request none of whose items could be stored, through local mode's own
@@ -19,19 +16,7 @@ let pipeline: LocalPipeline;
 const KEY = 'local-dev-key';
 
 beforeAll(async () => {
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-  pipeline = await startLocalPipeline(
-    loadLocalConfig({
-      DATA_DIR: await mkdtemp(join(tmpdir(), 'local-usage-')),
-      PORT: '0',
-      CLICKHOUSE_HTTP_PORT: 'off',
-      STREAM_SHARDS: '1',
-      HOT_BATCH_WINDOW_MS: '100',
-      LAKE_BATCH_WINDOW_MS: '100',
-      ALERT_STREAM_WINDOW_SECONDS: '0',
-      STOP_TIMEOUT_MS: '5000',
-    }),
-  );
+  pipeline = await startTestPipeline('usage');
 }, 180_000);
 
 afterAll(async () => {
