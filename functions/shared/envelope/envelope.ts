@@ -314,6 +314,12 @@ function encodeMaps(values: readonly unknown[], n: number): MapsColumn | undefin
   for (let i = 0; i < n; i++) {
     const row = values[i];
     if (!isPlainRecord(row)) return undefined;
+    // The previous row's keys again (nearly always): its values go straight into their columns,
+    // without the two arrays Object.keys and Object.values would make for every row.
+    if (lastShape >= 0 && valuesInShape(row, lastKeys, lastIndexes, cols, i)) {
+      rowShape[i] = lastShape;
+      continue;
+    }
     const rowKeys = Object.keys(row);
     if (lastShape < 0 || !sameKeys(rowKeys, lastKeys)) {
       const indexes: number[] = [];
@@ -373,6 +379,30 @@ function packedZeros(n: number): number[] {
   return zerosTemplate.slice();
 }
 let zerosTemplate: number[] = [];
+
+/**
+ * Writes row `i`'s values into `cols` when `row` has exactly `keys`, in that order, and says
+ * whether it had. A key read off the for-in is checked against `keys` before any value is written:
+ * a row of other keys writes nothing. (for-in, as Object.keys, lists own keys in property order; a
+ * row here is a plain object of Object.prototype, which has no enumerable key of its own.)
+ */
+function valuesInShape(
+  row: Record<string, unknown>,
+  keys: readonly string[],
+  indexes: readonly number[],
+  cols: unknown[][],
+  i: number,
+): boolean {
+  let j = 0;
+  for (const key in row) {
+    if (j === keys.length || key !== keys[j]) return false;
+    j++;
+  }
+  if (j !== keys.length) return false;
+  j = 0;
+  for (const key in row) cols[indexes[j++]!]![i] = row[key];
+  return true;
+}
 
 function sameKeys(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;

@@ -223,7 +223,29 @@ export function numbers<T>(
   return out;
 }
 
-const HEX = /^[0-9a-fA-F]*$/;
+/** By char code: 1 for a digit or a-f, 2 for A-F, 0 for anything else (code >= 128 included). */
+const HEX_DIGIT = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  HEX_DIGIT[c] = /[0-9a-f]/.test(ch) ? 1 : /[A-F]/.test(ch) ? 2 : 0;
+}
+
+/**
+ * 0 when `s` holds a character that is not a hex digit, else 1, or 3 when it has an uppercase
+ * one. A loop over a table: a regex test and toLowerCase cost ~2x as much per id, and ids are
+ * nearly always lowercase already (then returned as they are).
+ */
+export function hexCase(s: string): number {
+  let kind = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const k = c < 128 ? HEX_DIGIT[c]! : 0;
+    if (k === 0) return 0;
+    kind |= k;
+  }
+  return kind | 1;
+}
+
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
 /**
@@ -234,7 +256,9 @@ export function id(w: Walk, v: unknown, size: number, what: string): string {
   if (v === undefined || v === null || v === '') return '';
   if (typeof v === 'string') {
     if (v.length === size * 2) {
-      if (HEX.test(v)) return v.toLowerCase();
+      const hex = hexCase(v);
+      if (hex === 1) return v;
+      if (hex === 3) return v.toLowerCase();
     } else {
       const b = base64(v);
       if (b !== undefined && b.length === size) return b.toString('hex');

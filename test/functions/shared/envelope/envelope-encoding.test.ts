@@ -131,4 +131,41 @@ describe('envelope payload encodings (version 2)', () => {
       { numRuns: 200, seed: 7 },
     );
   });
+  it('gives back attribute maps whose keys come in any order, subset or superset of the row before', () => {
+    // Keys of every kind a map can hold: integer-like ones (listed first by JS), one that is not an
+    // identifier, and "__proto__" as an own key.
+    const keyPool = ['a', 'b', 'c', '0', '7', 'x.y', '__proto__', 'toString'];
+    const row = fc.array(fc.tuple(fc.constantFrom(...keyPool), fc.string({ maxLength: 3 })), {
+      maxLength: 6,
+    });
+    const build = (entries: [string, string][]): Record<string, string> => {
+      const m: Record<string, string> = {};
+      for (const [k, v] of entries)
+        Object.defineProperty(m, k, { value: v, enumerable: true, writable: true, configurable: true });
+      return m;
+    };
+    fc.assert(
+      fc.property(
+        fc.array(row, { minLength: 1, maxLength: 12 }),
+        fc.array(fc.nat({ max: 11 }), { minLength: 1, maxLength: 80 }),
+        (shapes, picks) => {
+          // Rows repeat a few shapes (as one instrumentation's maps do) in runs and alternations.
+          const maps = picks.map((p) => build(shapes[p % shapes.length]!));
+          const batch: ColumnBatch = {
+            table: 'otel_logs',
+            rowCount: maps.length,
+            columns: { LogAttributes: maps },
+          };
+          const [out] = unpackEnvelope(packEnvelopes('acme', 'logs', [batch])[0]!.data).batches;
+          const got = out!.columns.LogAttributes as Record<string, string>[];
+          expect(got.length).toBe(maps.length);
+          for (let i = 0; i < maps.length; i++) {
+            expect(Object.entries(got[i]!)).toEqual(Object.entries(maps[i]!));
+            expect(Object.getPrototypeOf(got[i]!)).toBe(Object.prototype);
+          }
+        },
+      ),
+      { numRuns: 300, seed: 16 },
+    );
+  });
 });
