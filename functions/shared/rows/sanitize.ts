@@ -216,10 +216,10 @@ export class Sanitizer {
     const known = this.keySequences.get(kvs[0]!.key);
     if (known !== undefined && sameKeys(kvs, known.keys)) {
       const out = { ...known.map };
-      for (let j = 0; j < n; j++) {
-        const kv = kvs[j]!;
-        out[kv.key] = this.attributeValue(kv.value);
-      }
+      const keys = known.keys;
+      // Stored under the cached key, equal to kv.key: it is a property name already, while a fresh
+      // key string (a JSON value, not internalized) would be looked up in the string table first.
+      for (let j = 0; j < n; j++) out[keys[j]!] = this.attributeValue(kvs[j]!.value);
       return out;
     }
     const out: Record<string, string> = {};
