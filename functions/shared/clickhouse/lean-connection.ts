@@ -42,10 +42,11 @@ import type {
 
 /**
  * A lean HTTP(S) connection for `@clickhouse/client` (plugged in with `createClient({ connection })`,
- * the hook chdb uses): one `http.request` per call with the whole response read into memory. The
- * client's own connection spends ~1.2-1.9 ms of CPU per request on stream pipelines, abort
- * controllers, socket bookkeeping and a zlib stream for every response; this one ~0.3-0.4 ms, a
- * bare `http.request` ~0.25 (docs/decisions/0004). At 512 spans and three round trips per
+ * the hook chdb uses): one request per call with the whole response read into memory, over a bare
+ * keep-alive socket (http1.ts) unless the body is streamed. The client's own connection spends
+ * ~1.2-1.9 ms of CPU per request on stream pipelines, abort controllers, socket bookkeeping and a
+ * zlib stream for every response; a bare `http.request` ~0.25-0.5, this ~0.15-0.3
+ * (docs/decisions/0004). At 512 spans and three round trips per
  * invocation that was ~10 µs per span. Built for the hot writer's requests (inserts, small result
  * sets): a result is buffered, not streamed, so big reads belong on the client's own connection.
  * Three parts: `LeanHttp` (the transport: the one place of the HTTP logic), `LeanHttpConnection`
