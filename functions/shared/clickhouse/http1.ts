@@ -372,8 +372,9 @@ export class Http1Pool {
       this.open.delete(stale);
       stale.socket.destroy();
     }
-    const reused = this.idle.pop();
-    if (reused) {
+    for (let reused = this.idle.pop(); reused !== undefined; reused = this.idle.pop()) {
+      // Destroyed while idle (a timeout, stray bytes) and not yet forgotten: its close is pending.
+      if (reused.socket.destroyed) continue;
       reused.socket.ref();
       return reused;
     }
