@@ -314,6 +314,18 @@ describe('Http1Pool keeps sockets alive only while it may', () => {
     expect(s.connections()).toBe(2);
   });
 
+  it('drops a socket that sends bytes nobody asked for, and the next request opens another', async () => {
+    const s = await serve((n) =>
+      n === 0 ? { pieces: [...ok.pieces, Buffer.from('HTTP/1.1 200 OK\r\n')] } : ok,
+    );
+    const pool = poolFor(s);
+    await ours(s, pool);
+    await new Promise((r) => setTimeout(r, 50));
+    const r = await settle(ours(s, pool));
+    expect(r.ok).toBe(true);
+    expect(s.connections()).toBe(2);
+  });
+
   it('runs concurrent requests on separate sockets', async () => {
     const s = await serve(() => ok);
     const pool = poolFor(s);
