@@ -278,7 +278,9 @@ class Conn {
     }
     if (!complete) return;
     this.current = undefined;
-    if (p.parser.reusable) this.pool.release(this);
+    // An answer that came before the whole body was handed to the kernel (an early error to a
+    // large insert): the server may read what follows as a next request, so no reuse.
+    if (p.parser.reusable && this.socket.writableLength === 0) this.pool.release(this);
     else this.socket.destroy();
     p.resolve(response(p.parser));
   }

@@ -326,6 +326,40 @@ describe('Http1Pool keeps sockets alive only while it may', () => {
     expect(s.connections()).toBe(2);
   });
 
+  it('does not reuse a socket answered before the whole body was sent (an early error)', async () => {
+    // The server answers on the head and stops reading: the rest of the body, still queued, must
+    // not be taken as the start of a next request.
+    let connections = 0;
+    const sockets = new Set<net.Socket>();
+    const early = net.createServer((socket) => {
+      connections++;
+      sockets.add(socket);
+      socket.on('error', () => {});
+      let acc = '';
+      const onData = (c: Buffer) => {
+        acc += c.toString('latin1');
+        if (!acc.includes('\r\n\r\n')) return;
+        socket.off('data', onData);
+        socket.pause();
+        socket.write('HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n');
+      };
+      socket.on('data', onData);
+    });
+    await new Promise<void>((r) => early.listen(0, '127.0.0.1', r));
+    closers.push(async () => {
+      for (const x of sockets) x.destroy();
+      await new Promise<void>((r) => early.close(() => r()));
+    });
+    const s: RawServer = { port: (early.address() as AddressInfo).port, connections: () => connections };
+    const pool = poolFor(s);
+    const big = Buffer.alloc(32 * 1024 * 1024, 0x61);
+    const head = `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${big.length}\r\n\r\n`;
+    const first = await pool.request(head, [big]);
+    expect(first.status).toBe(413);
+    await settle(pool.request(head, [Buffer.alloc(0)]));
+    expect(connections).toBe(2);
+  });
+
   it('runs concurrent requests on separate sockets', async () => {
     const s = await serve(() => ok);
     const pool = poolFor(s);
