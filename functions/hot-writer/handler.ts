@@ -78,6 +78,11 @@ export function createHotWriterHandler(deps: HotWriterDeps) {
   const tracer = deps.tracer ?? new Tracer();
   let deadLetters: DeadLetterSink | undefined;
   let sampler: { client: ClickHouseClient; sampler: ClickHouseTraceSampler } | undefined;
+  // One single-metric emitter per dimension, made on first use and kept: each line it publishes
+  // clears its dimension after, and `metrics.singleMetric()` per line read the environment again
+  // (~40 µs a line, against ~8 to publish one).
+  let byTenant: Metrics | undefined;
+  let byReason: Metrics | undefined;
 
   const lambdaHandler = async (
     event: KinesisStreamEvent,
@@ -121,9 +126,9 @@ export function createHotWriterHandler(deps: HotWriterDeps) {
     // From the writer: insert bodies are byte streams now, which the client observer cannot count.
     for (const [tenant, rows] of outcome.write?.stats.rowsInsertedByTenant ?? []) {
       // Its own EMF line: a tenant dimension on the batch's other metrics would split them per tenant.
-      const single = metrics.singleMetric();
-      single.addDimension('tenant', tenant);
-      single.addMetric(PIPELINE_METRICS.rowsWrittenPerTenant, MetricUnit.Count, rows);
+      byTenant ??= metrics.singleMetric();
+      byTenant.addDimension('tenant', tenant);
+      byTenant.addMetric(PIPELINE_METRICS.rowsWrittenPerTenant, MetricUnit.Count, rows);
     }
 
     const failures = outcome.response.batchItemFailures.length;
@@ -131,9 +136,9 @@ export function createHotWriterHandler(deps: HotWriterDeps) {
     // The consumer's dead-letter alarm watches this one (lib/constructs/stream-consumer.ts).
     metrics.addMetric(PIPELINE_METRICS.deadLetters, MetricUnit.Count, outcome.deadLettered);
     for (const [reason, n] of outcome.deadLetteredByReason) {
-      const single = metrics.singleMetric();
-      single.addDimension('reason', reason);
-      single.addMetric(PIPELINE_METRICS.deadLettersByReason, MetricUnit.Count, n);
+      byReason ??= metrics.singleMetric();
+      byReason.addDimension('reason', reason);
+      byReason.addMetric(PIPELINE_METRICS.deadLettersByReason, MetricUnit.Count, n);
     }
     metrics.addMetric('RecordsRetried', MetricUnit.Count, failures);
     if (outcome.write) {

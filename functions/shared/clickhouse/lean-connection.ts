@@ -32,6 +32,7 @@ import {
 } from '@clickhouse/client/dist/common/index.js';
 // Not re-exported at the top level; the package has no exports map, so its common module is reachable.
 import type { RequestCompressionOption } from './connect.js';
+import { Http1Pool, type Http1Response } from './http1.js';
 import type {
   ClickHouseRequests,
   InsertObjectsRequest,
@@ -41,10 +42,11 @@ import type {
 
 /**
  * A lean HTTP(S) connection for `@clickhouse/client` (plugged in with `createClient({ connection })`,
- * the hook chdb uses): one `http.request` per call with the whole response read into memory. The
- * client's own connection spends ~1.2-1.9 ms of CPU per request on stream pipelines, abort
- * controllers, socket bookkeeping and a zlib stream for every response; this one ~0.3-0.4 ms, a
- * bare `http.request` ~0.25 (docs/decisions/0004). At 512 spans and three round trips per
+ * the hook chdb uses): one request per call with the whole response read into memory, over a bare
+ * keep-alive socket (http1.ts) unless the body is streamed. The client's own connection spends
+ * ~1.2-1.9 ms of CPU per request on stream pipelines, abort controllers, socket bookkeeping and a
+ * zlib stream for every response; a bare `http.request` ~0.25-0.5, this ~0.15-0.3
+ * (docs/decisions/0004). At 512 spans and three round trips per
  * invocation that was ~10 µs per span. Built for the hot writer's requests (inserts, small result
  * sets): a result is buffered, not streamed, so big reads belong on the client's own connection.
  * Three parts: `LeanHttp` (the transport: the one place of the HTTP logic), `LeanHttpConnection`
@@ -76,17 +78,30 @@ export interface LeanConnectionOptions {
 
 export interface LeanResponse {
   readonly status: number;
-  readonly headers: IncomingMessage['headers'];
+  readonly headers: IncomingMessage['headers'] | Http1Response['headers'];
   readonly body: Buffer;
 }
 
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * A whole answer as the caller gets it: its body decoded; a ClickHouse exception (a status other
+ * than 200, or one announced in `X-ClickHouse-Exception-Code`) thrown as the client's error.
+ */
+function answer(r: LeanResponse): LeanResponse {
+  const body = decoded(r.body, r.headers['content-encoding'] as string | undefined);
+  if (r.status !== 200 || r.headers['x-clickhouse-exception-code'] !== undefined)
+    throw parseError(body.toString('utf8') || `HTTP ${r.status}`);
+  return body === r.body ? r : { status: r.status, headers: r.headers, body };
+}
+
+/**
  * The one place of the lean HTTP logic, shared by the client connection (LeanHttpConnection) and
- * the hot writer's port (LeanHttpRequests): a keep-alive agent, the base URL parsed once, one
- * `http.request` per call with the whole answer read into one Buffer, a socket timeout, stale idle
- * sockets dropped, and a ClickHouse exception raised as the client's `ClickHouseError`.
+ * the hot writer's port (LeanHttpRequests): the base URL parsed once, one request per call with the
+ * whole answer read into one Buffer, a socket timeout, stale idle sockets dropped, and a ClickHouse
+ * exception raised as the client's `ClickHouseError`. A body in memory goes over a bare keep-alive
+ * socket (http1.ts: head and body in one write, ~0.2 ms of CPU less per request than
+ * `http.request`); a streamed one (an insert over 8 MiB) through `http.request` and its agent.
  */
 export class LeanHttp {
   readonly database: string;
@@ -98,6 +113,9 @@ export class LeanHttp {
   /** The base URL's path, ending in `/`. */
   private readonly path: string;
   private readonly headers: Readonly<Record<string, string>>;
+  /** The same headers as request-head lines, with `Host` and keep-alive (the bare-socket path). */
+  private readonly head: string;
+  private readonly pool: Http1Pool;
   private readonly timeoutMs: number;
   private readonly idleTtlMs: number;
   private readonly timeoutMessage: string;
@@ -113,7 +131,7 @@ export class LeanHttp {
     this.port = base.port || (secure ? '443' : '80');
     this.path = base.pathname.endsWith('/') ? base.pathname : `${base.pathname}/`;
     this.database = options.database;
-    // The agent adds `Connection: keep-alive` itself.
+    // The agent adds `Connection: keep-alive` itself; the bare-socket head has it below.
     this.headers = {
       Authorization: `Basic ${Buffer.from(`${options.username}:${options.password}`).toString('base64')}`,
       'User-Agent': `${options.application ?? 'otlp-pipeline'} lean-connection`,
@@ -122,6 +140,17 @@ export class LeanHttp {
     this.timeoutMessage = `Timeout error: no answer in ${this.timeoutMs} ms`;
     this.compression = options.compression ?? false;
     this.idleTtlMs = options.idleSocketTtlMs ?? 2_500;
+    let head = `Host: ${base.host}\r\nConnection: keep-alive\r\n`;
+    for (const [name, value] of Object.entries(this.headers)) head += `${name}: ${value}\r\n`;
+    this.head = head;
+    this.pool = new Http1Pool({
+      host: this.hostname,
+      port: Number(this.port),
+      secure,
+      timeoutMs: this.timeoutMs,
+      timeoutMessage: this.timeoutMessage,
+      idleTtlMs: this.idleTtlMs,
+    });
   }
 
   /**
@@ -136,6 +165,27 @@ export class LeanHttp {
     extra?: Readonly<Record<string, string>>,
     signal?: AbortSignal,
   ): Promise<LeanResponse> {
+    if (body instanceof Readable) return this.sendStream(tail, search, body, extra, signal);
+    const path = search === '' ? this.path + tail : `${this.path}${tail}?${search}`;
+    let head = `${method} ${path} HTTP/1.1\r\n${this.head}`;
+    if (extra !== undefined) for (const name in extra) head += `${name}: ${extra[name]}\r\n`;
+    if (method === 'POST') {
+      let length = 0;
+      for (const b of body) length += b.byteLength;
+      head += `Content-Length: ${length}\r\n`;
+    }
+    return this.pool.request(`${head}\r\n`, body, signal).then(answer);
+  }
+
+  /** A body too large to hold (a streamed compressed insert): chunked, through `http.request`. */
+  private sendStream(
+    tail: string,
+    search: string,
+    body: Readable,
+    extra?: Readonly<Record<string, string>>,
+    signal?: AbortSignal,
+  ): Promise<LeanResponse> {
+    const method = 'POST';
     const now = Date.now();
     // Sockets idle past the TTL may have been closed by the server (or a frozen container):
     // drop them rather than fail on a reset.
@@ -145,12 +195,6 @@ export class LeanHttp {
     this.lastUsedAt = now;
     const headers: Record<string, string> =
       extra === undefined ? { ...this.headers } : { ...this.headers, ...extra };
-    const streamed = body instanceof Readable;
-    if (method === 'POST' && !streamed) {
-      let length = 0;
-      for (const b of body) length += b.byteLength;
-      headers['Content-Length'] = String(length);
-    }
     return new Promise<LeanResponse>((resolve, reject) => {
       const req = this.request(
         {
@@ -168,22 +212,12 @@ export class LeanHttp {
           res.on('error', reject);
           res.on('end', () => {
             this.lastUsedAt = Date.now();
-            let data: Buffer;
+            const body = parts.length === 1 ? parts[0]! : parts.length === 0 ? EMPTY : Buffer.concat(parts);
             try {
-              data = decoded(
-                parts.length === 1 ? parts[0]! : parts.length === 0 ? EMPTY : Buffer.concat(parts),
-                res.headers['content-encoding'],
-              );
+              resolve(answer({ status: res.statusCode ?? 0, headers: res.headers, body }));
             } catch (err) {
               reject(err);
-              return;
             }
-            const status = res.statusCode ?? 0;
-            if (status !== 200 || res.headers['x-clickhouse-exception-code'] !== undefined) {
-              reject(parseError(data.toString('utf8') || `HTTP ${status}`));
-              return;
-            }
-            resolve({ status, headers: res.headers, body: data });
           });
         },
       );
@@ -196,20 +230,14 @@ export class LeanHttp {
             once: true,
           });
       }
-      if (streamed) {
-        body.once('error', (err) => req.destroy(err));
-        body.pipe(req);
-      } else if (body.length === 1) {
-        req.end(body[0]);
-      } else {
-        for (const b of body) req.write(b);
-        req.end();
-      }
+      body.once('error', (err) => req.destroy(err));
+      body.pipe(req);
     });
   }
 
   close(): void {
     this.agent.destroy();
+    this.pool.close();
   }
 }
 
