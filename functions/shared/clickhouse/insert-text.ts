@@ -127,6 +127,7 @@ export class RowText {
   private readonly parts: string[];
   /** Columns whose current value is held as a shared Buffer (SHARED_TEXT_CHARS). */
   private sharedColumns = 0;
+  private mixedWidths = false;
 
   constructor(width: number) {
     this.last = new Array<unknown>(width).fill(RowText);
@@ -138,6 +139,16 @@ export class RowText {
   write(row: readonly unknown[], out: BodyWriter): void {
     const n = row.length;
     const parts = this.parts;
+    // Rows of another width than the first (no table has them) are concatenated from then on.
+    if (n !== parts.length) {
+      this.mixedWidths = true;
+      // A cell past the first row's width has no value above it.
+      while (this.last.length < n) {
+        this.last.push(RowText);
+        this.lastText.push('');
+        this.lastBuffer.push(undefined);
+      }
+    }
     for (let i = 0; i < n; i++) {
       const v = row[i];
       if (v === this.last[i]) continue;
@@ -147,9 +158,10 @@ export class RowText {
       const shared = text.length >= SHARED_TEXT_CHARS ? Buffer.from(text) : undefined;
       this.sharedColumns += (shared ? 1 : 0) - (this.lastBuffer[i] ? 1 : 0);
       this.lastBuffer[i] = shared;
-      parts[i] = i === 0 ? (n === 1 ? `[${text}]\n` : `[${text}`) : i === n - 1 ? `${text}]\n` : text;
+      if (!this.mixedWidths)
+        parts[i] = i === 0 ? (n === 1 ? `[${text}]\n` : `[${text}`) : i === n - 1 ? `${text}]\n` : text;
     }
-    if (this.sharedColumns === 0) {
+    if (this.sharedColumns === 0 && !this.mixedWidths) {
       out.text(n === 0 ? '[]\n' : parts.join(','));
       return;
     }
