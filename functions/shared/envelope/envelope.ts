@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzipSync } from 'node:zlib';
 import { zstd, zstdMissing } from '../compression/zstd.js';
-import { type ColumnBatch, MapJson, stringJson } from '../rows/batch.js';
+import { type ColumnBatch, MapJson, NEEDS_ESCAPE, stringJson } from '../rows/batch.js';
 import { isTableName, type Signal, TABLES, type TableName } from '../schema/columns.js';
 
 /**
@@ -469,6 +469,8 @@ function mapJsonColumn(
   const { keys, shapes, rowShape, encoded, cols } = map;
   if (new Set(keys).size !== keys.length) return undefined;
   const keyJson = keys.map((k) => `${stringJson(k)}:`);
+  const keyQuote = keyJson.map((k) => `${k}"`);
+  const plainColumn = encoded.map((e) => !(isPlainRecord(e) && Array.isArray(e.d)));
   const inOrder = shapes.map(
     (shape) =>
       new Set(shape).size === shape.length &&
@@ -487,6 +489,20 @@ function mapJsonColumn(
     let json = '{';
     for (let j = 0; j < shape.length; j++) {
       const k = shape[j]!;
+      if (plainColumn[k]) {
+        // A plain column's string, quoted here: no text per value made apart.
+        const x = cols[k]![i];
+        if (typeof x !== 'string') return undefined;
+        if (NEEDS_ESCAPE.test(x)) {
+          json += j === 0 ? keyJson[k]! : `,${keyJson[k]!}`;
+          json += JSON.stringify(x);
+        } else {
+          json += j === 0 ? keyQuote[k]! : `,${keyQuote[k]!}`;
+          json += x;
+          json += '"';
+        }
+        continue;
+      }
       let texts = valueJson[k];
       if (texts === undefined) {
         texts = valueTexts(encoded[k], cols[k]!, n);
