@@ -505,7 +505,7 @@ function mapJsonColumn(
       }
       let texts = valueJson[k];
       if (texts === undefined) {
-        texts = valueTexts(encoded[k], cols[k]!, n);
+        texts = valueTexts(encoded[k] as { d: unknown[]; i?: number[] }, n); // not plain: a dictionary
         valueJson[k] = texts;
       }
       const text = texts[i];
@@ -524,22 +524,16 @@ function mapJsonColumn(
 }
 
 /**
- * JSON text of each row's value in one key's column, undefined where it is not a string (a row
- * without the key has null there; a row with it and no string makes the caller give up).
+ * JSON text of each row's value in a dictionary-encoded key column (each distinct value escaped
+ * once), undefined where it is not a string (a row without the key has null there; a row with it
+ * and no string makes the caller give up).
  */
-function valueTexts(encoded: unknown, values: readonly unknown[], n: number): (string | undefined)[] {
+function valueTexts(encoded: { d: unknown[]; i?: number[] }, n: number): (string | undefined)[] {
   const out = new Array<string | undefined>(n);
-  if (isPlainRecord(encoded) && Array.isArray(encoded.d)) {
-    const texts = (encoded.d as unknown[]).map((x) => (typeof x === 'string' ? stringJson(x) : undefined));
-    if (encoded.i === undefined) return out.fill(texts[0]);
-    const index = encoded.i as number[]; // checked by decodeColumn
-    for (let i = 0; i < n; i++) out[i] = texts[index[i]!];
-    return out;
-  }
-  for (let i = 0; i < n; i++) {
-    const x = values[i];
-    out[i] = typeof x === 'string' ? stringJson(x) : undefined;
-  }
+  const texts = encoded.d.map((x) => (typeof x === 'string' ? stringJson(x) : undefined));
+  if (encoded.i === undefined) return out.fill(texts[0]);
+  const index = encoded.i; // checked by decodeColumn
+  for (let i = 0; i < n; i++) out[i] = texts[index[i]!];
   return out;
 }
 
