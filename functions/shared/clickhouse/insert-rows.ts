@@ -183,6 +183,9 @@ export type EnvelopeRows = Map<TableName, unknown[][]>;
  */
 const NO_ITEMS: readonly unknown[] = Object.freeze([]);
 
+/** No value yet (a value is never this object). */
+const NOT_CONVERTED = Symbol('not converted');
+
 /** Converts a nested column's array; returns the input array itself when no element changed. */
 function convertItems(
   convert: Converter,
@@ -272,7 +275,18 @@ export function convertEnvelope(
           rows[r]![ci] = v.length === 0 ? NO_ITEMS : convertItems(convert, v, table, name, r);
         }
       } else {
-        for (let r = 0; r < n; r++) rows[r]![ci] = convert(values[r], table, name, r);
+        // A value identical to the one above it (a dictionary column's rows, a resource's map
+        // object on each of its spans) is converted once per run: converters are pure.
+        let last: unknown = NOT_CONVERTED;
+        let converted: unknown;
+        for (let r = 0; r < n; r++) {
+          const v = values[r];
+          if (v !== last) {
+            converted = convert(v, table, name, r);
+            last = v;
+          }
+          rows[r]![ci] = converted;
+        }
       }
     }
     for (let ci = 0; ci < width; ci++) {

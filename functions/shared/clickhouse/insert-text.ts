@@ -118,25 +118,57 @@ export class RowText {
   private readonly last: unknown[];
   private readonly lastText: string[];
   private readonly lastBuffer: (Buffer | undefined)[];
+  /**
+   * Each cell's text as the line holds it (the first with its '[', the last with its ']\n'),
+   * joined with ',' into one flat string per row: `s += text` made two cons strings per cell that
+   * `buf.write` then flattened into a third copy, most of the writer's garbage (~1.9 of ~3.3 KB
+   * per span; docs/decisions/0004).
+   */
+  private readonly parts: string[];
+  /** Columns whose current value is held as a shared Buffer (SHARED_TEXT_CHARS). */
+  private sharedColumns = 0;
+  private mixedWidths = false;
 
   constructor(width: number) {
     this.last = new Array<unknown>(width).fill(RowText);
     this.lastText = new Array<string>(width).fill('');
     this.lastBuffer = new Array<Buffer | undefined>(width).fill(undefined);
+    this.parts = new Array<string>(width).fill('');
   }
 
   write(row: readonly unknown[], out: BodyWriter): void {
-    // The line is built here and handed over once (or around a shared value): one call per row.
-    let s = '[';
-    for (let i = 0; i < row.length; i++) {
-      const v = row[i];
-      if (i > 0) s += ',';
-      if (v !== this.last[i]) {
-        const text = jsonText(v);
-        this.last[i] = v;
-        this.lastText[i] = text;
-        this.lastBuffer[i] = text.length >= SHARED_TEXT_CHARS ? Buffer.from(text) : undefined;
+    const n = row.length;
+    const parts = this.parts;
+    // Rows of another width than the first (no table has them) are concatenated from then on.
+    if (n !== parts.length) {
+      this.mixedWidths = true;
+      // A cell past the first row's width has no value above it.
+      while (this.last.length < n) {
+        this.last.push(RowText);
+        this.lastText.push('');
+        this.lastBuffer.push(undefined);
       }
+    }
+    for (let i = 0; i < n; i++) {
+      const v = row[i];
+      if (v === this.last[i]) continue;
+      const text = jsonText(v);
+      this.last[i] = v;
+      this.lastText[i] = text;
+      const shared = text.length >= SHARED_TEXT_CHARS ? Buffer.from(text) : undefined;
+      this.sharedColumns += (shared ? 1 : 0) - (this.lastBuffer[i] ? 1 : 0);
+      this.lastBuffer[i] = shared;
+      if (!this.mixedWidths)
+        parts[i] = i === 0 ? (n === 1 ? `[${text}]\n` : `[${text}`) : i === n - 1 ? `${text}]\n` : text;
+    }
+    if (this.sharedColumns === 0 && !this.mixedWidths) {
+      out.text(n === 0 ? '[]\n' : parts.join(','));
+      return;
+    }
+    // A large shared value is sent by reference: the text around it is written apart.
+    let s = '[';
+    for (let i = 0; i < n; i++) {
+      if (i > 0) s += ',';
       const shared = this.lastBuffer[i];
       if (shared) {
         out.text(s);

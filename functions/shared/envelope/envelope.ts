@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzipSync } from 'node:zlib';
 import { zstd, zstdMissing } from '../compression/zstd.js';
-import { type ColumnBatch, MapJson, stringJson } from '../rows/batch.js';
+import { type ColumnBatch, MapJson, NEEDS_ESCAPE, stringJson } from '../rows/batch.js';
 import { isTableName, type Signal, TABLES, type TableName } from '../schema/columns.js';
 
 /**
@@ -499,6 +499,8 @@ function mapJsonColumn(
   const { keys, shapes, rowShape, encoded, cols } = map;
   if (new Set(keys).size !== keys.length) return undefined;
   const keyJson = keys.map((k) => `${stringJson(k)}:`);
+  const keyQuote = keyJson.map((k) => `${k}"`);
+  const plainColumn = encoded.map((e) => !(isPlainRecord(e) && Array.isArray(e.d)));
   const inOrder = shapes.map(
     (shape) =>
       new Set(shape).size === shape.length &&
@@ -517,9 +519,23 @@ function mapJsonColumn(
     let json = '{';
     for (let j = 0; j < shape.length; j++) {
       const k = shape[j]!;
+      if (plainColumn[k]) {
+        // A plain column's string, quoted here: no text per value made apart.
+        const x = cols[k]![i];
+        if (typeof x !== 'string') return undefined;
+        if (NEEDS_ESCAPE.test(x)) {
+          json += j === 0 ? keyJson[k]! : `,${keyJson[k]!}`;
+          json += JSON.stringify(x);
+        } else {
+          json += j === 0 ? keyQuote[k]! : `,${keyQuote[k]!}`;
+          json += x;
+          json += '"';
+        }
+        continue;
+      }
       let texts = valueJson[k];
       if (texts === undefined) {
-        texts = valueTexts(encoded[k], cols[k]!, n);
+        texts = valueTexts(encoded[k] as { d: unknown[]; i?: number[] }, n); // not plain: a dictionary
         valueJson[k] = texts;
       }
       const text = texts[i];
@@ -538,22 +554,16 @@ function mapJsonColumn(
 }
 
 /**
- * JSON text of each row's value in one key's column, undefined where it is not a string (a row
- * without the key has null there; a row with it and no string makes the caller give up).
+ * JSON text of each row's value in a dictionary-encoded key column (each distinct value escaped
+ * once), undefined where it is not a string (a row without the key has null there; a row with it
+ * and no string makes the caller give up).
  */
-function valueTexts(encoded: unknown, values: readonly unknown[], n: number): (string | undefined)[] {
+function valueTexts(encoded: { d: unknown[]; i?: number[] }, n: number): (string | undefined)[] {
   const out = new Array<string | undefined>(n);
-  if (isPlainRecord(encoded) && Array.isArray(encoded.d)) {
-    const texts = (encoded.d as unknown[]).map((x) => (typeof x === 'string' ? stringJson(x) : undefined));
-    if (encoded.i === undefined) return out.fill(texts[0]);
-    const index = encoded.i as number[]; // checked by decodeColumn
-    for (let i = 0; i < n; i++) out[i] = texts[index[i]!];
-    return out;
-  }
-  for (let i = 0; i < n; i++) {
-    const x = values[i];
-    out[i] = typeof x === 'string' ? stringJson(x) : undefined;
-  }
+  const texts = encoded.d.map((x) => (typeof x === 'string' ? stringJson(x) : undefined));
+  if (encoded.i === undefined) return out.fill(texts[0]);
+  const index = encoded.i; // checked by decodeColumn
+  for (let i = 0; i < n; i++) out[i] = texts[index[i]!];
   return out;
 }
 

@@ -24,7 +24,7 @@ export class MapJson {
 
 /** Characters a JSON string must escape (a lone surrogate included, as JSON.stringify does). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what JSON must escape
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+export const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 /** A string as JSON.stringify writes it; most need no escape and skip the call. */
 export function stringJson(v: string): string {
