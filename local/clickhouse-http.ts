@@ -21,8 +21,8 @@ import { Session } from 'chdb';
  * `X-ClickHouse-Query-Id`, `X-ClickHouse-Summary`, `X-ClickHouse-Format` and `X-ClickHouse-Timezone`.
  *
  * Not served: sessions (`session_id` is ignored: every request stands alone), the native
- * compression (`compress=1`), binary insert formats (chdb takes insert bodies as text), progress
- * headers, and `SET`/`USE` as a statement of their own (accepted, with no effect past the request,
+ * compression (`compress=1`), binary insert formats (chdb takes insert bodies as text),
+ * `INSERT … SELECT … FROM input()` (refused: chdb reads no rows through it), progress headers, and `SET`/`USE` as a statement of their own (accepted, with no effect past the request,
  * which is what a server does without a session).
  *
  * Each request runs on a chdb session of its own from a small pool: settings and the database are
@@ -142,6 +142,8 @@ const READ_ONLY = /^\s*(\(\s*)*(SELECT|WITH|SHOW|DESC|DESCRIBE|EXISTS|EXPLAIN)\b
 const SESSION_STATEMENT = /^\s*(SET|USE)\s/i;
 /** The head of `INSERT … FORMAT X`: settings go right before FORMAT. */
 const INSERT_FORMAT = /^\s*INSERT\b[\s\S]*?\sFORMAT\s+[A-Za-z][A-Za-z0-9]*/i;
+/** The `input()` table function, which reads an insert's rows from the request body. */
+const INPUT_FUNCTION = /\binput\s*\(/i;
 const TRAILING_FORMAT = /\bFORMAT\s+([A-Za-z][A-Za-z0-9]*)\s*;?\s*$/i;
 
 const gunzip = promisify(zlib.gunzip);
@@ -547,6 +549,15 @@ export async function startClickHouseHttp(options: ClickHouseHttpOptions): Promi
         : undefined;
 
     const insertHead = INSERT_FORMAT.exec(sql);
+    // chdb takes an insert's rows inline with its statement, where `input()` reads none: the insert
+    // would answer 200 having stored nothing. Refuse it rather than lose the rows.
+    if (insertHead && INPUT_FUNCTION.test(insertHead[0])) {
+      throw new ClickHouseHttpException(
+        48,
+        'NOT_IMPLEMENTED',
+        'INSERT … SELECT … FROM input() is not served locally (embedded ClickHouse reads no rows through input()): send the rows as INSERT INTO <table> (<columns>) FORMAT <format>',
+      );
+    }
     // chdb reports no written rows: count the body's rows (exact for the line-delimited formats).
     const insertedRows = insertHead ? countLines(sql, insertHead[0].length) : 0;
     const toSet: [string, string][] = [];

@@ -262,6 +262,24 @@ describe('ClickHouse over HTTP on embedded chdb', () => {
     expect(await res.text()).toMatch(/compress=1 .* not served locally/);
   });
 
+  it('refuses INSERT … SELECT … FROM input() (embedded ClickHouse would read no rows and answer 200) and still takes the same rows as INSERT … FORMAT', async () => {
+    const rows = '[1,"a"]\n[2,"b"]\n';
+    const res = await post(
+      `query=${encodeURIComponent("INSERT INTO t (id, s) SELECT id, upper(s) FROM input('id UInt32, s String') FORMAT JSONCompactEachRow")}`,
+      rows,
+    );
+    expect(res.status).toBe(501);
+    expect(res.headers.get('x-clickhouse-exception-code')).toBe('48');
+    expect(await res.text()).toMatch(/input\(\) is not served locally/);
+    const plain = await post(
+      `query=${encodeURIComponent('INSERT INTO t (id, s) FORMAT JSONCompactEachRow')}`,
+      rows,
+    );
+    expect(plain.status).toBe(200);
+    const count = await http.query({ query: 'SELECT count() AS n FROM t', format: 'JSONEachRow' });
+    expect(await count.json()).toEqual([{ n: '2' }]);
+  });
+
   it('treats GET as read-only (code 164, status 500), as the server does', async () => {
     const res = await fetch(`${server.url}/?query=${encodeURIComponent('INSERT INTO t (id) VALUES (1)')}`, {
       headers: auth,
