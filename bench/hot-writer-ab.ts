@@ -22,19 +22,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { gzipSync } from 'node:zlib';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import * as consumerB from '../functions/hot-writer/consumer.js';
-import { createIngest } from '../functions/ingest/ingest.js';
 import type { RemoteClientOptions } from '../functions/shared/clickhouse/connect.js';
 import * as connectB from '../functions/shared/clickhouse/connect.js';
 import * as writerB from '../functions/shared/clickhouse/writer.js';
-import { decodeOtlp } from '../functions/shared/otlp/decode.js';
 import * as samplerB from '../functions/shared/sampling/clickhouse-trace-sampler.js';
 import * as usageB from '../functions/shared/usage/usage.js';
 import { spawnClickHouseHttp } from '../local/clickhouse-http-process.js';
-import { kinesisRecord, receivedAfter, traceRequest } from './workload.js';
+import { traceRecordMaker } from './workload.js';
 
 const args = process.argv.slice(2);
 const other = args.find((a) => !a.startsWith('--'));
@@ -80,42 +77,8 @@ const codeB: Code = {
   usage: usageB,
 };
 
-const captured: Uint8Array[] = [];
-let latestNs = '0';
-const ingest = createIngest({
-  tenants: { resolve: () => Promise.resolve({ tenantId: 'bench', keyId: 'k' }) },
-  stream: {
-    put(records: readonly { data: Uint8Array }[]) {
-      for (const r of records) captured.push(r.data);
-      return Promise.resolve({ kind: 'durable' as const, records: records.length, bytes: 0, attempts: 1 });
-    },
-  },
-  nowNs: () => latestNs,
-});
-let sequence = 0n;
-
 /** The Kinesis records of `requests` workload requests, as the ingest handler writes them. */
-async function invocation(requests: number, seed: number): Promise<KinesisStreamRecord[]> {
-  const out: KinesisStreamRecord[] = [];
-  for (let q = 0; q < requests; q++) {
-    const payload = traceRequest({ items: REQUEST_SPANS, seed: seed * 1000 + q });
-    latestNs = receivedAfter(decodeOtlp('traces', payload.protobuf, 'protobuf'));
-    captured.length = 0;
-    const r = await ingest({
-      signal: 'traces',
-      headers: {
-        'content-type': 'application/x-protobuf',
-        'content-encoding': 'gzip',
-        authorization: 'Bearer bench',
-      },
-      body: gzipSync(payload.protobuf),
-      remainingMs: 30_000,
-    });
-    if (r.status !== 200) throw new Error(`ingest answered ${r.status}`);
-    for (const data of captured) out.push(kinesisRecord(data, sequence++));
-  }
-  return out;
-}
+const invocation = traceRecordMaker(REQUEST_SPANS);
 
 const cpuMicros = () => {
   const u = process.cpuUsage();

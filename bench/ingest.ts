@@ -32,7 +32,7 @@ import type { ColumnBatch } from '../functions/shared/rows/batch.js';
 import { flatten } from '../functions/shared/rows/flatten.js';
 import type { Signal } from '../functions/shared/schema/columns.js';
 import type { StreamSink } from '../functions/shared/stream/stream-sink.js';
-import { LAMBDA_EXTERNAL_MODULES, LAMBDA_MODULE_ALIASES } from '../lib/lambda-bundling.js';
+import { LAMBDA_ESBUILD_OPTIONS, LAMBDA_EXTERNAL_MODULES } from '../lib/lambda-bundling.js';
 import { logsRequest, metricsRequest, type Payload, receivedAfter, traceRequest } from './workload.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -357,15 +357,10 @@ function measureMemory(): Record<string, unknown>[] {
  */
 async function measureBundle(sdkExternal: boolean) {
   const result = await build({
+    ...LAMBDA_ESBUILD_OPTIONS,
+    mainFields: [...LAMBDA_ESBUILD_OPTIONS.mainFields],
     entryPoints: [join(here, '../functions/ingest/handler.ts')],
-    bundle: true,
-    minify: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'esm',
-    mainFields: ['module', 'main'],
     external: [...LAMBDA_EXTERNAL_MODULES, ...(sdkExternal ? ['@aws-sdk/*', '@smithy/*'] : [])],
-    alias: { ...LAMBDA_MODULE_ALIASES },
     write: false,
     metafile: true,
     logLevel: 'silent',

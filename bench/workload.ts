@@ -27,6 +27,7 @@
  * the wall-clock collection times of the SDK, so their bytes vary, their sizes do not).
  */
 
+import { gzipSync } from 'node:zlib';
 import { type Attributes, type HrTime, type Link, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { SeverityNumber } from '@opentelemetry/api-logs';
 import {
@@ -47,6 +48,8 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import type { KinesisStreamRecord } from 'aws-lambda';
+import { createIngest } from '../functions/ingest/ingest.js';
+import { decodeOtlp } from '../functions/shared/otlp/decode.js';
 import type { OtlpRequest } from '../functions/shared/otlp/model.js';
 
 export interface Payload {
@@ -408,5 +411,49 @@ export function kinesisRecord(data: Uint8Array, n: number | bigint): KinesisStre
     invokeIdentityArn: 'arn:aws:iam::123456789012:role/bench',
     awsRegion: 'us-east-1',
     eventSourceARN: 'arn:aws:kinesis:us-east-1:123456789012:stream/bench',
+  };
+}
+
+/**
+ * Kinesis records of workload trace requests (`spansPerRequest` spans each, gzip protobuf) as the
+ * ingest handler's own code writes them to the stream: what a hot-writer invocation gets. Each
+ * call makes one invocation's records from `requests` requests; sequence numbers keep rising.
+ */
+export function traceRecordMaker(
+  spansPerRequest: number,
+): (requests: number, seed: number) => Promise<KinesisStreamRecord[]> {
+  const captured: Uint8Array[] = [];
+  let latestNs = '0';
+  let sequence = 0n;
+  const ingest = createIngest({
+    tenants: { resolve: () => Promise.resolve({ tenantId: 'bench', keyId: 'k' }) },
+    stream: {
+      put(records: readonly { data: Uint8Array }[]) {
+        for (const r of records) captured.push(r.data);
+        return Promise.resolve({ kind: 'durable' as const, records: records.length, bytes: 0, attempts: 1 });
+      },
+    },
+    nowNs: () => latestNs,
+  });
+  return async (requests, seed) => {
+    const out: KinesisStreamRecord[] = [];
+    for (let q = 0; q < requests; q++) {
+      const payload = traceRequest({ items: spansPerRequest, seed: seed * 1000 + q });
+      latestNs = receivedAfter(decodeOtlp('traces', payload.protobuf, 'protobuf'));
+      captured.length = 0;
+      const r = await ingest({
+        signal: 'traces',
+        headers: {
+          'content-type': 'application/x-protobuf',
+          'content-encoding': 'gzip',
+          authorization: 'Bearer bench',
+        },
+        body: gzipSync(payload.protobuf),
+        remainingMs: 30_000,
+      });
+      if (r.status !== 200) throw new Error(`ingest answered ${r.status}`);
+      for (const data of captured) out.push(kinesisRecord(data, sequence++));
+    }
+    return out;
   };
 }

@@ -19,6 +19,22 @@ export const LAMBDA_MODULE_ALIASES: Readonly<Record<string, string>> = {
 };
 
 /**
+ * esbuild's options for a function bundle as the function construct sets them through CDK's
+ * bundling props (ESM for node22, minified, `module` before `main` so packages ship their
+ * tree-shakable builds, the aliases above), for the benchmarks that bundle a function themselves
+ * (bench/ingest.ts for its size, bench/hot-writer-bundled.ts for its CPU).
+ */
+export const LAMBDA_ESBUILD_OPTIONS = {
+  bundle: true,
+  minify: true,
+  platform: 'node',
+  target: 'node22',
+  format: 'esm',
+  mainFields: ['module', 'main'],
+  alias: { ...LAMBDA_MODULE_ALIASES },
+} as const;
+
+/**
  * Left out of every Lambda bundle although functions import them: `@bokuweb/zstd-wasm` is the zstd
  * of Node < 22.15 (local mode on Node 20) for envelopes and Parquet pages; Lambda's nodejs22.x has
  * zstd in node:zlib, and functions/shared/compression/zstd.ts loads the package only when that is
@@ -31,6 +47,13 @@ export const LAMBDA_EXTERNAL_MODULES: readonly string[] = ['@bokuweb/zstd-wasm']
  * of the quota warning (once per tenant and day), kept out of the ingest bundle's size budget.
  */
 export const INGEST_RUNTIME_PROVIDED_MODULES: readonly string[] = ['@aws-sdk/client-eventbridge'];
+
+/**
+ * The hot-writer function's V8 young-generation semi-space in MiB (NODE_OPTIONS
+ * `--max-semi-space-size`): a batch's rows stay live through the insert, and fewer scavenges copy
+ * them (docs/decisions/0004). bench/hot-writer-bundled.ts runs the bundled consumer with it.
+ */
+export const HOT_WRITER_MAX_SEMI_SPACE_MIB = 64;
 
 /** parquet-wasm's Node build reads this file from beside the bundle (`__dirname`) when imported. */
 export const PARQUET_WASM_FILE = {

@@ -39,7 +39,11 @@ import { ScheduledFunction } from '../constructs/scheduled-function.js';
 import { StreamConsumer } from '../constructs/stream-consumer.js';
 import { tagComponent } from '../cost-tags.js';
 import type { FunctionEnvironment } from '../function-environments.js';
-import { INGEST_RUNTIME_PROVIDED_MODULES, PARQUET_WASM_FILE } from '../lambda-bundling.js';
+import {
+  HOT_WRITER_MAX_SEMI_SPACE_MIB,
+  INGEST_RUNTIME_PROVIDED_MODULES,
+  PARQUET_WASM_FILE,
+} from '../lambda-bundling.js';
 import { acknowledge, acknowledgeWildcardResource } from '../nag.js';
 import { alertSecretPrefix, type Settings } from '../settings.js';
 
@@ -175,8 +179,7 @@ export class ComputeStack extends Stack {
       component: 'hot-tier',
       description: 'Stream consumer: one ClickHouse insert per table per batch',
       memorySize: 1024,
-      // A batch's rows stay live through the insert: fewer scavenges copy them (ADR 0004).
-      maxSemiSpaceMiB: 64,
+      maxSemiSpaceMiB: HOT_WRITER_MAX_SEMI_SPACE_MIB,
       timeout: Duration.minutes(5),
       environment: {
         CLICKHOUSE_SECRET_ARN: props.clickhouseSecret.secretArn,
