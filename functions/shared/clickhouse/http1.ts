@@ -89,12 +89,14 @@ export class ResponseParser {
           this.head(head);
           break;
         }
-        case State.Length: {
+        case State.Length:
+        case State.ChunkData: {
+          // `remaining` bytes of body: a Content-Length body's, or one chunk's.
           const n = Math.min(this.remaining, buf.length - at);
           this.parts.push(buf.subarray(at, at + n));
           at += n;
           this.remaining -= n;
-          if (this.remaining === 0) this.state = State.Done;
+          if (this.remaining === 0) this.state = this.state === State.Length ? State.Done : State.ChunkEnd;
           break;
         }
         case State.ChunkSize:
@@ -109,14 +111,6 @@ export class ResponseParser {
           const line = buf.toString('latin1', at, end);
           at = end + 2;
           this.line(line);
-          break;
-        }
-        case State.ChunkData: {
-          const n = Math.min(this.remaining, buf.length - at);
-          this.parts.push(buf.subarray(at, at + n));
-          at += n;
-          this.remaining -= n;
-          if (this.remaining === 0) this.state = State.ChunkEnd;
           break;
         }
         case State.UntilClose:

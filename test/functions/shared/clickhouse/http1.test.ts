@@ -304,20 +304,14 @@ describe('Http1Pool keeps sockets alive only while it may', () => {
     expect(s.connections()).toBe(3);
   });
 
-  it('drops a socket the server closed while idle, and the next request opens another', async () => {
-    const s = await serve(() => ({ ...ok, close: true }));
-    const pool = poolFor(s);
-    await ours(s, pool);
-    await new Promise((r) => setTimeout(r, 50));
-    const r = await settle(ours(s, pool));
-    expect(r.ok).toBe(true);
-    expect(s.connections()).toBe(2);
-  });
-
-  it('drops a socket that sends bytes nobody asked for, and the next request opens another', async () => {
-    const s = await serve((n) =>
-      n === 0 ? { pieces: [...ok.pieces, Buffer.from('HTTP/1.1 200 OK\r\n')] } : ok,
-    );
+  it.each([
+    ['the server closed while idle', (): Reply => ({ ...ok, close: true })],
+    [
+      'that sends bytes nobody asked for',
+      (n: number): Reply => (n === 0 ? { pieces: [...ok.pieces, Buffer.from('HTTP/1.1 200 OK\r\n')] } : ok),
+    ],
+  ])('drops a socket %s, and the next request opens another', async (_, reply) => {
+    const s = await serve(reply);
     const pool = poolFor(s);
     await ours(s, pool);
     await new Promise((r) => setTimeout(r, 50));
