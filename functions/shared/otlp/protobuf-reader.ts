@@ -18,7 +18,8 @@ export const WIRE_I32 = 5;
 
 const WIRE_NAMES = ['varint', 'fixed64', 'length-delimited', 'start-group', 'end-group', 'fixed32'];
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** ignoreBOM keeps a leading U+FEFF: inside a protobuf string it is data, not a byte-order mark. */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Node's Buffer has native slicers (older than TextDecoder, and faster for short ASCII). */
 interface NodeSlicers {

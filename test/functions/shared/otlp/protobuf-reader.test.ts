@@ -64,6 +64,11 @@ describe('ProtoReader strings', () => {
     expect(bad.problem).toBe('a string field is not valid UTF-8');
   });
 
+  it('keeps a leading U+FEFF: in a protobuf string it is a character, not a byte-order mark', () => {
+    const strings = ['\uFEFF', '\uFEFFkey', '\uFEFF\uFEFF', 'a\uFEFF'];
+    expect(readAll(fields(strings), strings.length)).toEqual(strings);
+  });
+
   it('writes ids as lowercase hex of 8 and 16 bytes', () => {
     const id16 = Uint8Array.from({ length: 16 }, (_, i) => (i * 37 + 5) & 0xff);
     const r = new ProtoReader(Uint8Array.from([0x0a, 16, ...id16, 0x12, 8, ...id16.subarray(0, 8)]), 32);
