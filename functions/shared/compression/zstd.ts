@@ -1,3 +1,4 @@
+import type { Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
 
 /**
@@ -13,6 +14,8 @@ import * as zlib from 'node:zlib';
 export interface Zstd {
   readonly backend: 'node:zlib' | '@bokuweb/zstd-wasm';
   compress(data: Uint8Array, level: number): Buffer;
+  /** A compressing stream (one frame), on node:zlib only: the WebAssembly build has none. */
+  readonly compressStream?: (level: number) => Transform;
   decompress(data: Uint8Array): Buffer;
   /**
    * Decompresses at most `maxBytes`, for input from outside (request bodies): throws
@@ -162,6 +165,7 @@ interface ZlibWithZstd {
     options: { params: Record<number, number>; pledgedSrcSize?: number },
   ): Buffer;
   zstdDecompressSync(data: Uint8Array, options?: { maxOutputLength?: number; chunkSize?: number }): Buffer;
+  createZstdCompress(options: { params: Record<number, number> }): Transform;
   constants: { ZSTD_c_compressionLevel: number };
 }
 
@@ -169,12 +173,13 @@ function native(): Zstd | undefined {
   const z = zlib as unknown as Partial<ZlibWithZstd>;
   if (typeof z.zstdCompressSync !== 'function' || typeof z.zstdDecompressSync !== 'function')
     return undefined;
-  const { zstdCompressSync, zstdDecompressSync } = z as ZlibWithZstd;
+  const { zstdCompressSync, zstdDecompressSync, createZstdCompress } = z as ZlibWithZstd;
   const levelParam = (zlib.constants as unknown as ZlibWithZstd['constants']).ZSTD_c_compressionLevel;
   return {
     backend: 'node:zlib',
     compress: (data, level) =>
       zstdCompressSync(data, { params: { [levelParam]: level }, pledgedSrcSize: data.byteLength }),
+    compressStream: (level) => createZstdCompress({ params: { [levelParam]: level } }),
     decompress: (data) => zstdDecompressSync(data),
     decompressBounded: framewise((frame, left) => {
       // One output chunk of the stated size (+1: a full chunk makes zlib ask for another), so the

@@ -7,7 +7,9 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createRemoteClickHouse,
+  DEFAULT_REQUEST_COMPRESSION,
   HOT_WRITER_CLIENT_OPTIONS,
+  type RequestCompressionOption,
 } from '../../../../functions/shared/clickhouse/connect.js';
 import { classifyClickHouseError } from '../../../../functions/shared/clickhouse/errors.js';
 import { JSON_ROWS_FORMAT, JSON_ROWS_SETTINGS } from '../../../../functions/shared/clickhouse/insert-text.js';
@@ -20,6 +22,7 @@ import {
   ClientRequests,
   clickHouseRequests,
 } from '../../../../functions/shared/clickhouse/requests.js';
+import { zstd } from '../../../../functions/shared/compression/zstd.js';
 import { createEmbeddedClickHouse } from '../../../../local/clickhouse-embedded.js';
 import { type ClickHouseHttpServer, startClickHouseHttp } from '../../../../local/clickhouse-http.js';
 
@@ -80,6 +83,27 @@ describe('clickHouseRequests', () => {
     expect(clickHouseRequests(embedded)).toBeInstanceOf(ClientRequests);
     const port = clickHouseRequests(embedded);
     expect(clickHouseRequests(port)).toBe(port);
+  });
+
+  it.each([
+    { codec: 'gzip', level: 1 },
+    { codec: 'br', quality: 1 },
+    { codec: 'zstd', level: 1 },
+  ] as const)('stores an insert body compressed with $codec, every row once', async (codec) => {
+    const port = clickHouseRequests(leanClient(server.url, password, { requestCompression: codec }));
+    const tag = `codec-${codec.codec}`;
+    // Rows that differ, so a codec that dropped or repeated a block would show in the count.
+    const chunks = Array.from({ length: 3000 }, (_, i) =>
+      Buffer.from(`["${tag}-${i}-${'x'.repeat(i % 97)}",${i % 256}]\n`),
+    );
+    await port.insertText({
+      table: 'port_probe',
+      format: JSON_ROWS_FORMAT,
+      chunks,
+      settings: { ...JSON_ROWS_SETTINGS, async_insert: 0 },
+    });
+    expect(await count(`startsWith(k, '${tag}-')`)).toBe(3000);
+    expect(await count(`startsWith(k, '${tag}-2999-') AND n = ${2999 % 256}`)).toBe(1);
   });
 });
 
@@ -207,8 +231,34 @@ describe('LeanHttpRequests on the wire (a recording server: a mock, none exists 
       expect(fake.seen[0]!.headers['content-encoding']).toBeUndefined();
       expect(fake.seen[0]!.url).toContain('async_insert=0');
       expect(decodeURIComponent(fake.seen[0]!.url)).toContain('INSERT INTO t FORMAT JSONEachRow');
-      expect(fake.seen[1]!.headers['content-encoding']).toBe('br');
+      expect(fake.seen[1]!.headers['content-encoding']).toBe(
+        DEFAULT_REQUEST_COMPRESSION === false ? undefined : DEFAULT_REQUEST_COMPRESSION.codec,
+      );
       expect(fake.seen[1]!.bytes).toBeLessThan(SMALL_BODY_BYTES);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('sends zstd where node:zlib has it, and Brotli where it does not (a large body: no zstd stream in WebAssembly)', async () => {
+    const fake = await fakeServer((res) => res.writeHead(200).end());
+    const codec: RequestCompressionOption = { codec: 'zstd', level: 1 };
+    try {
+      const port = clickHouseRequests(leanClient(fake.url, password, { requestCompression: codec }));
+      const line = Buffer.from('["a-row-of-the-insert",1]\n');
+      await port.insertText({
+        table: 't',
+        format: 'JSONEachRow',
+        chunks: [Buffer.alloc(SMALL_BODY_BYTES, line)],
+      });
+      // Over 8 MiB the body is compressed as a stream.
+      const large = Array.from({ length: 9 }, () => Buffer.alloc(1024 * 1024, line));
+      await port.insertText({ table: 't', format: 'JSONEachRow', chunks: large });
+      expect(fake.seen.map((r) => r.headers['content-encoding'])).toEqual([
+        zstd ? 'zstd' : 'br',
+        zstd?.compressStream ? 'zstd' : 'br',
+      ]);
+      expect(fake.seen[1]!.bytes).toBeLessThan(1024 * 1024);
     } finally {
       await fake.close();
     }
