@@ -45,7 +45,8 @@ afterAll(async () => {
  * window's count carries its own Poisson noise, and at 20 an hour six times the usual (~20 against
  * ~3.3) scores under the medium bound; the test then failed at the trough hours of the day.
  */
-const perHour = (t: number) => Math.round(160 + 80 * Math.sin((2 * Math.PI * new Date(t).getUTCHours()) / 24));
+const perHour = (t: number) =>
+  Math.round(160 + 80 * Math.sin((2 * Math.PI * new Date(t).getUTCHours()) / 24));
 
 /** `days` of seasonal traffic before the current hour, the current hour's part up to T0 at `factor`. */
 function traffic(days: number, service: string, factor: number): Record<string, unknown>[] {
