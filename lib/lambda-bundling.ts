@@ -19,16 +19,17 @@ export const LAMBDA_MODULE_ALIASES: Readonly<Record<string, string>> = {
 };
 
 /**
- * esbuild's options for a function bundle as the function construct sets them through CDK's
+ * esbuild's options for a function bundle: the function construct passes them through CDK's
  * bundling props (ESM for node22, minified, `module` before `main` so packages ship their
- * tree-shakable builds, the aliases above), for the benchmarks that bundle a function themselves
- * (bench/ingest.ts for its size, bench/hot-writer-bundled.ts for its CPU).
+ * tree-shakable builds, the aliases above), and the benchmarks that bundle a function themselves
+ * use them as they are (bench/ingest.ts for its size, bench/hot-writer-bundled.ts for its CPU).
  */
 export const LAMBDA_ESBUILD_OPTIONS = {
   bundle: true,
   minify: true,
   platform: 'node',
   target: 'node22',
+  // OutputFormat.ESM in the construct: CDK's enum, which this module keeps out of the benchmarks.
   format: 'esm',
   mainFields: ['module', 'main'],
   alias: { ...LAMBDA_MODULE_ALIASES },

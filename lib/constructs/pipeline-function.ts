@@ -10,7 +10,12 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { type Component, tagComponent } from '../cost-tags.js';
 import type { EnvName, FunctionEnvironment, FunctionName } from '../function-environments.js';
-import { LAMBDA_EXTERNAL_MODULES, LAMBDA_MODULE_ALIASES, REPO_ROOT } from '../lambda-bundling.js';
+import {
+  LAMBDA_ESBUILD_OPTIONS,
+  LAMBDA_EXTERNAL_MODULES,
+  LAMBDA_MODULE_ALIASES,
+  REPO_ROOT,
+} from '../lambda-bundling.js';
 import { acknowledge } from '../nag.js';
 
 export { REPO_ROOT };
@@ -189,10 +194,11 @@ export class PipelineFunction<N extends FunctionName = FunctionName>
       depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
       bundling: {
         forceDockerBundling: false,
+        // The options the benchmarks bundle with too (LAMBDA_ESBUILD_OPTIONS: one place for them).
         format: OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        minify: true,
+        target: LAMBDA_ESBUILD_OPTIONS.target,
+        mainFields: [...LAMBDA_ESBUILD_OPTIONS.mainFields],
+        minify: LAMBDA_ESBUILD_OPTIONS.minify,
         sourceMap: true,
         sourceMapMode: SourceMapMode.DEFAULT,
         sourcesContent: false,
