@@ -498,8 +498,14 @@ function mapJsonColumn(
 ): (MapJson | Record<string, unknown>)[] | undefined {
   const { keys, shapes, rowShape, encoded, cols } = map;
   if (new Set(keys).size !== keys.length) return undefined;
+  // Each key's text as it opens a map and as it follows another key (made once, not per row).
   const keyJson = keys.map((k) => `${stringJson(k)}:`);
   const keyQuote = keyJson.map((k) => `${k}"`);
+  const nextKeyJson = keyJson.map((k) => `,${k}`);
+  const nextKeyQuote = keyQuote.map((k) => `,${k}`);
+  // The same after a plain value, whose closing quote they carry (one concatenation less a value).
+  const closeKeyJson = nextKeyJson.map((k) => `"${k}`);
+  const closeKeyQuote = nextKeyQuote.map((k) => `"${k}`);
   const plainColumn = encoded.map((e) => !(isPlainRecord(e) && Array.isArray(e.d)));
   const inOrder = shapes.map(
     (shape) =>
@@ -517,6 +523,8 @@ function mapJsonColumn(
       continue;
     }
     let json = '{';
+    // The value before is a plain string whose closing quote is not written yet.
+    let open = false;
     for (let j = 0; j < shape.length; j++) {
       const k = shape[j]!;
       if (plainColumn[k]) {
@@ -524,12 +532,13 @@ function mapJsonColumn(
         const x = cols[k]![i];
         if (typeof x !== 'string') return undefined;
         if (NEEDS_ESCAPE.test(x)) {
-          json += j === 0 ? keyJson[k]! : `,${keyJson[k]!}`;
+          json += j === 0 ? keyJson[k]! : open ? closeKeyJson[k]! : nextKeyJson[k]!;
           json += JSON.stringify(x);
+          open = false;
         } else {
-          json += j === 0 ? keyQuote[k]! : `,${keyQuote[k]!}`;
+          json += j === 0 ? keyQuote[k]! : open ? closeKeyQuote[k]! : nextKeyQuote[k]!;
           json += x;
-          json += '"';
+          open = true;
         }
         continue;
       }
@@ -540,10 +549,11 @@ function mapJsonColumn(
       }
       const text = texts[i];
       if (text === undefined) return undefined;
-      json += j === 0 ? keyJson[k]! : `,${keyJson[k]!}`;
+      json += j === 0 ? keyJson[k]! : open ? closeKeyJson[k]! : nextKeyJson[k]!;
       json += text;
+      open = false;
     }
-    json += '}';
+    json += open ? '"}' : '}';
     // MapJson flattens it: held until the insert is encoded, a chain of ~20 pieces per row would
     // be promoted and walked by the GC and by every row text that repeats it.
     out[i] = new MapJson(json);
