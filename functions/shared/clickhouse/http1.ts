@@ -78,12 +78,8 @@ export class ResponseParser {
     while (at < buf.length || this.state === State.Done) {
       switch (this.state) {
         case State.Head: {
-          const end = buf.indexOf(HEAD_END, at);
-          if (end < 0) {
-            if (buf.length - at > MAX_HEAD_BYTES) throw new Http1ProtocolError('response head too large');
-            this.pending = buf.subarray(at);
-            return false;
-          }
+          const end = this.until(buf, at, HEAD_END, 'response head too large');
+          if (end < 0) return false;
           const head = buf.toString('latin1', at, end);
           at = end + 4;
           this.head(head);
@@ -102,12 +98,8 @@ export class ResponseParser {
         case State.ChunkSize:
         case State.ChunkEnd:
         case State.Trailers: {
-          const end = buf.indexOf(CRLF, at);
-          if (end < 0) {
-            if (buf.length - at > MAX_HEAD_BYTES) throw new Http1ProtocolError('chunk line too long');
-            this.pending = buf.subarray(at);
-            return false;
-          }
+          const end = this.until(buf, at, CRLF, 'chunk line too long');
+          if (end < 0) return false;
           const line = buf.toString('latin1', at, end);
           at = end + 2;
           this.line(line);
@@ -123,6 +115,18 @@ export class ResponseParser {
       }
     }
     return false;
+  }
+
+  /**
+   * Where `delimiter` starts in `buf` from `at`; -1 when it has not arrived yet, the bytes from `at`
+   * then kept for the next push (up to MAX_HEAD_BYTES: past that, `tooLong`).
+   */
+  private until(buf: Buffer, at: number, delimiter: Buffer, tooLong: string): number {
+    const end = buf.indexOf(delimiter, at);
+    if (end >= 0) return end;
+    if (buf.length - at > MAX_HEAD_BYTES) throw new Http1ProtocolError(tooLong);
+    this.pending = buf.subarray(at);
+    return -1;
   }
 
   /** The socket closed: true if that ends the response (a body framed by the close). */
