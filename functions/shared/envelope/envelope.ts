@@ -483,6 +483,11 @@ interface TransposedMaps {
 const ARRAY_INDEX = /^(?:0|[1-9]\d{0,9})$/;
 const MAX_ARRAY_INDEX = 2 ** 32 - 2;
 
+/** Where a key's text stands in a map's (mapJsonColumn): its index into the key texts. */
+const FIRST = 0;
+const NEXT = 1;
+const AFTER_OPEN = 2;
+
 /**
  * Each row's map as MapJson: the text JSON.stringify gives the object decodeColumn would build,
  * made from the value columns without the objects (each key escaped once, a dictionary's values
@@ -498,14 +503,12 @@ function mapJsonColumn(
 ): (MapJson | Record<string, unknown>)[] | undefined {
   const { keys, shapes, rowShape, encoded, cols } = map;
   if (new Set(keys).size !== keys.length) return undefined;
-  // Each key's text as it opens a map and as it follows another key (made once, not per row).
+  // Each key's text, made once (not per row) for where it stands: [FIRST] opening the map, [NEXT]
+  // after a value, [AFTER_OPEN] after a plain value whose closing quote it carries (a concatenation
+  // less per value); `keyQuote` with the opening quote of a plain value that follows.
   const keyJson = keys.map((k) => `${stringJson(k)}:`);
-  const keyQuote = keyJson.map((k) => `${k}"`);
-  const nextKeyJson = keyJson.map((k) => `,${k}`);
-  const nextKeyQuote = keyQuote.map((k) => `,${k}`);
-  // The same after a plain value, whose closing quote they carry (one concatenation less a value).
-  const closeKeyJson = nextKeyJson.map((k) => `"${k}`);
-  const closeKeyQuote = nextKeyQuote.map((k) => `"${k}`);
+  const keyText = [keyJson, keyJson.map((k) => `,${k}`), keyJson.map((k) => `",${k}`)];
+  const keyQuote = keyText.map((texts) => texts.map((k) => `${k}"`));
   const plainColumn = encoded.map((e) => !(isPlainRecord(e) && Array.isArray(e.d)));
   const inOrder = shapes.map(
     (shape) =>
@@ -523,8 +526,7 @@ function mapJsonColumn(
       continue;
     }
     let json = '{';
-    // The value before is a plain string whose closing quote is not written yet.
-    let open = false;
+    let at = FIRST;
     for (let j = 0; j < shape.length; j++) {
       const k = shape[j]!;
       if (plainColumn[k]) {
@@ -532,13 +534,13 @@ function mapJsonColumn(
         const x = cols[k]![i];
         if (typeof x !== 'string') return undefined;
         if (NEEDS_ESCAPE.test(x)) {
-          json += j === 0 ? keyJson[k]! : open ? closeKeyJson[k]! : nextKeyJson[k]!;
+          json += keyText[at]![k]!;
           json += JSON.stringify(x);
-          open = false;
+          at = NEXT;
         } else {
-          json += j === 0 ? keyQuote[k]! : open ? closeKeyQuote[k]! : nextKeyQuote[k]!;
+          json += keyQuote[at]![k]!;
           json += x;
-          open = true;
+          at = AFTER_OPEN;
         }
         continue;
       }
@@ -549,11 +551,11 @@ function mapJsonColumn(
       }
       const text = texts[i];
       if (text === undefined) return undefined;
-      json += j === 0 ? keyJson[k]! : open ? closeKeyJson[k]! : nextKeyJson[k]!;
+      json += keyText[at]![k]!;
       json += text;
-      open = false;
+      at = NEXT;
     }
-    json += open ? '"}' : '}';
+    json += at === AFTER_OPEN ? '"}' : '}';
     // MapJson flattens it: held until the insert is encoded, a chain of ~20 pieces per row would
     // be promoted and walked by the GC and by every row text that repeats it.
     out[i] = new MapJson(json);
