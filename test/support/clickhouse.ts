@@ -1,8 +1,12 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import {
   createRemoteClickHouse,
   HOT_WRITER_CLIENT_OPTIONS,
 } from '../../functions/shared/clickhouse/connect.js';
+import { applyMigrations } from '../../functions/shared/clickhouse/migrations.js';
 import { createEmbeddedClickHouse } from '../../local/clickhouse-embedded.js';
 import { startClickHouseHttp } from '../../local/clickhouse-http.js';
 
@@ -47,4 +51,11 @@ export async function openClickHouse(path: string, via = clickHouseVia()): Promi
       await embedded.close();
     },
   };
+}
+
+/** openClickHouse on a fresh data directory (`prefix` names it) with the schema migrated, hot retention 7 days. */
+export async function openMigratedClickHouse(prefix: string): Promise<TestClickHouse> {
+  const connection = await openClickHouse(mkdtempSync(join(tmpdir(), prefix)));
+  await applyMigrations(connection.client, { hotRetentionDays: 7 });
+  return connection;
 }

@@ -1,7 +1,4 @@
-import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -15,11 +12,10 @@ import {
   TRACE_LOOKUP_TABLE,
   WRITE_LEDGER_TABLE,
 } from '../../../functions/shared/clickhouse/ddl.js';
-import { applyMigrations } from '../../../functions/shared/clickhouse/migrations.js';
 import type { DeadLetter, DeadLetterSink } from '../../../functions/shared/dead-letter/dead-letter.js';
 import { TABLE_NAMES } from '../../../functions/shared/schema/columns.js';
 import { lambdaContext } from '../../../local/lambda-context.js';
-import { openClickHouse, type TestClickHouse } from '../../support/clickhouse.js';
+import { openMigratedClickHouse, type TestClickHouse } from '../../support/clickhouse.js';
 import {
   batchOf,
   count,
@@ -106,9 +102,8 @@ async function deadPort(): Promise<number> {
 
 beforeAll(async () => {
   // Embedded, or over HTTP when run from handler.over-http.test.ts.
-  connection = await openClickHouse(mkdtempSync(join(tmpdir(), 'ch-hot-writer-')));
+  connection = await openMigratedClickHouse('ch-hot-writer-');
   client = connection.client;
-  await applyMigrations(client, { hotRetentionDays: 7 });
 });
 afterAll(async () => {
   await connection.close();

@@ -1,12 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { brotliCompressSync } from 'node:zlib';
 import type { ClickHouseClient } from '@clickhouse/client';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyMigrations } from '../../../../functions/shared/clickhouse/migrations.js';
 import {
   ClickHouseTelemetryWriter,
   convertEnvelope,
@@ -16,8 +12,8 @@ import {
 } from '../../../../functions/shared/clickhouse/writer.js';
 import { unpackEnvelope } from '../../../../functions/shared/envelope/envelope.js';
 import { type ColumnBatch, MapJson } from '../../../../functions/shared/rows/batch.js';
-import { openClickHouse, type TestClickHouse } from '../../../support/clickhouse.js';
-import { batchOf, envelopeData, logRow, position } from './support.js';
+import { openMigratedClickHouse, type TestClickHouse } from '../../../support/clickhouse.js';
+import { anyUnits, batchOf, envelopeData, logRow, position } from './support.js';
 
 /**
  * The hot writer unpacks attribute maps as their JSON text (MapJson, made from the envelope's
@@ -26,8 +22,6 @@ import { batchOf, envelopeData, logRow, position } from './support.js';
  * the same, and embedded ClickHouse reads back the same maps either way.
  */
 
-/** Strings of any UTF-16 code units (lone surrogates, controls, quotes), and the awkward ones. */
-const anyUnits = fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)) });
 const awkward = fc.constantFrom(
   '',
   '__proto__',
@@ -187,9 +181,8 @@ describe('attribute maps unpacked as JSON text, read back from embedded ClickHou
   let connection: TestClickHouse;
   let client: ClickHouseClient;
   beforeAll(async () => {
-    connection = await openClickHouse(mkdtempSync(join(tmpdir(), 'ch-map-json-')));
+    connection = await openMigratedClickHouse('ch-map-json-');
     client = connection.client;
-    await applyMigrations(client, { hotRetentionDays: 7 });
   });
   afterAll(async () => {
     await connection.close();

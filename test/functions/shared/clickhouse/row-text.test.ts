@@ -1,10 +1,6 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyMigrations } from '../../../../functions/shared/clickhouse/migrations.js';
 import {
   ClickHouseTelemetryWriter,
   convertEnvelope,
@@ -13,8 +9,8 @@ import {
 } from '../../../../functions/shared/clickhouse/writer.js';
 import { unpackEnvelope } from '../../../../functions/shared/envelope/envelope.js';
 import { type ColumnBatch, MapJson } from '../../../../functions/shared/rows/batch.js';
-import { openClickHouse, type TestClickHouse } from '../../../support/clickhouse.js';
-import { batchOf, envelopeData, logRow, nsAgo, position } from './support.js';
+import { openMigratedClickHouse, type TestClickHouse } from '../../../support/clickhouse.js';
+import { anyUnits, batchOf, envelopeData, logRow, nsAgo, position } from './support.js';
 
 /**
  * The insert text (RowText joins each line from its cells' texts) and the conversion (a value equal
@@ -23,8 +19,6 @@ import { batchOf, envelopeData, logRow, nsAgo, position } from './support.js';
  * the text, and embedded ClickHouse for what is stored.
  */
 
-/** Strings of any UTF-16 code units (lone surrogates, controls, quotes). */
-const anyUnits = fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)) });
 const scalar = fc.oneof(
   anyUnits,
   fc.constantFrom(
@@ -185,9 +179,8 @@ describe('runs of equal values, read back from embedded ClickHouse', () => {
   let connection: TestClickHouse;
   let client: ClickHouseClient;
   beforeAll(async () => {
-    connection = await openClickHouse(mkdtempSync(join(tmpdir(), 'ch-row-text-')));
+    connection = await openMigratedClickHouse('ch-row-text-');
     client = connection.client;
-    await applyMigrations(client, { hotRetentionDays: 7 });
   });
   afterAll(async () => {
     await connection.close();

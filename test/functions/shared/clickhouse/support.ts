@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import fc from 'fast-check';
 import type { StreamPosition } from '../../../../functions/shared/clickhouse/writer.js';
 import { packEnvelopes } from '../../../../functions/shared/envelope/envelope.js';
 import type { ColumnBatch } from '../../../../functions/shared/rows/batch.js';
@@ -12,6 +13,11 @@ import {
 } from '../../../../functions/shared/schema/columns.js';
 
 /** Test data builders: rows are written as objects and carried column by column, as the flattener does. */
+
+/** Strings of any UTF-16 code units (lone surrogates, controls, quotes): the whole domain of a string cell. */
+export const anyUnits = fc.string({
+  unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)),
+});
 
 /** Nanoseconds `msAgo` milliseconds before now, plus `extraNs`: recent, so the hot TTL keeps them. */
 export function nsAgo(msAgo: number, extraNs = 0): string {

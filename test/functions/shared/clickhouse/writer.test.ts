@@ -1,6 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -10,7 +7,6 @@ import {
   TRACE_LOOKUP_TABLE,
   WRITE_LEDGER_TABLE,
 } from '../../../../functions/shared/clickhouse/ddl.js';
-import { applyMigrations } from '../../../../functions/shared/clickhouse/migrations.js';
 import {
   ClickHouseTelemetryWriter,
   type InsertFormat,
@@ -20,7 +16,7 @@ import {
 import { unpackEnvelope } from '../../../../functions/shared/envelope/envelope.js';
 import type { ColumnBatch } from '../../../../functions/shared/rows/batch.js';
 import { TABLE_NAMES } from '../../../../functions/shared/schema/columns.js';
-import { openClickHouse, type TestClickHouse } from '../../../support/clickhouse.js';
+import { openMigratedClickHouse, type TestClickHouse } from '../../../support/clickhouse.js';
 import {
   batchOf,
   committedThenThrows,
@@ -101,9 +97,8 @@ function buildDelivery(): PositionedEnvelope[] {
 
 beforeAll(async () => {
   // Embedded, or over HTTP when run from writer.over-http.test.ts.
-  connection = await openClickHouse(mkdtempSync(join(tmpdir(), 'ch-writer-')));
+  connection = await openMigratedClickHouse('ch-writer-');
   client = connection.client;
-  await applyMigrations(client, { hotRetentionDays: 7 });
 });
 afterAll(async () => {
   await connection.close();
