@@ -17,15 +17,16 @@ import { zstd, zstdMissing } from '../functions/shared/compression/zstd.js';
  * `param_<name>` (URL or multipart/form-data body) for `{name:Type}`, settings as URL parameters
  * (scoped to the request), `database`, `default_format`, `query_id`, basic /
  * `X-ClickHouse-User`+`X-ClickHouse-Key` / `user`+`password` authentication against one configured
- * user, gzip/deflate/br request bodies and responses (`enable_http_compression=1` +
- * `Accept-Encoding`), GET as read-only, `/ping`, and errors with ClickHouse's HTTP status,
+ * user, gzip/deflate/br/zstd request bodies and gzip/deflate/br responses
+ * (`enable_http_compression=1` + `Accept-Encoding`), GET as read-only, `/ping`, and errors with ClickHouse's HTTP status,
  * `X-ClickHouse-Exception-Code` and the `Code: N. DB::Exception: …` text. Successful responses carry
  * `X-ClickHouse-Query-Id`, `X-ClickHouse-Summary`, `X-ClickHouse-Format` and `X-ClickHouse-Timezone`.
  *
  * Not served: sessions (`session_id` is ignored: every request stands alone), the native
  * compression (`compress=1`), binary insert formats (chdb takes insert bodies as text),
- * `INSERT … SELECT … FROM input()` (refused: chdb reads no rows through it), progress headers, and `SET`/`USE` as a statement of their own (accepted, with no effect past the request,
- * which is what a server does without a session).
+ * `INSERT … SELECT … FROM input()` (refused: chdb reads no rows through it), progress headers, and
+ * `SET`/`USE` as a statement of their own (accepted, with no effect past the request, which is
+ * what a server does without a session).
  *
  * Each request runs on a chdb session of its own from a small pool: settings and the database are
  * applied to that session and reset before it serves another request, so they never leak into
