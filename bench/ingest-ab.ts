@@ -3,12 +3,13 @@
  * `createIngest` from another checkout of this repository (e.g. `git worktree add /tmp/base <rev>`,
  * with its node_modules) beside this one's, and times both on the same requests, round after
  * round in turn, so this VM's drifting CPU speed lands on both alike. Prints the median CPU µs per
- * item of each and their ratio: the figure for "must not regress by more than 5%".
+ * item of each and their ratio: the figure for "must not regress by more than 5%". `--b <checkout>`
+ * loads B from another checkout too: with two copies of one revision, an A/A that shows the noise.
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { createIngest as createIngestB, type IngestPorts } from '../functions/ingest/ingest.js';
+import { createIngest as createIngestThis, type IngestPorts } from '../functions/ingest/ingest.js';
 import { decodeOtlp } from '../functions/shared/otlp/decode.js';
 import type { Signal } from '../functions/shared/schema/columns.js';
 import type { StreamSink } from '../functions/shared/stream/stream-sink.js';
@@ -17,7 +18,9 @@ import { logsRequest, metricsRequest, type Payload, receivedAfter, traceRequest 
 const args = process.argv.slice(2);
 const other = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
 if (!other) {
-  console.error('usage: npx tsx bench/ingest-ab.ts <other checkout> [--rounds N] [--case <name part>]');
+  console.error(
+    'usage: npx tsx bench/ingest-ab.ts <other checkout> [--b <checkout>] [--rounds N] [--case <name part>]',
+  );
   process.exit(2);
 }
 const roundsAt = args.indexOf('--rounds');
@@ -28,10 +31,17 @@ const only = caseAt >= 0 ? args[caseAt + 1] : undefined;
 /** CPU per timed round of one case and side. */
 const MIN_CPU_US = 100_000;
 
-type CreateIngest = typeof createIngestB;
-const { createIngest: createIngestA } = (await import(
-  pathToFileURL(resolve(other, 'functions/ingest/ingest.ts')).href
-)) as { createIngest: CreateIngest };
+type CreateIngest = typeof createIngestThis;
+const load = async (checkout: string) =>
+  (
+    (await import(pathToFileURL(resolve(checkout, 'functions/ingest/ingest.ts')).href)) as {
+      createIngest: CreateIngest;
+    }
+  ).createIngest;
+const createIngestA = await load(other);
+const bAt = args.indexOf('--b');
+const otherB = bAt >= 0 ? args[bAt + 1] : undefined;
+const createIngestB = otherB === undefined ? createIngestThis : await load(otherB);
 
 const sink: StreamSink = {
   put: (records) =>
@@ -124,7 +134,7 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 
 console.log(
-  `A = ${resolve(other)}, B = this checkout; median of ${ROUNDS} interleaved rounds, CPU µs per item`,
+  `A = ${resolve(other)}, B = ${otherB === undefined ? 'this checkout' : resolve(otherB)}; median of ${ROUNDS} interleaved rounds, CPU µs per item`,
 );
 console.table(
   sides.map((s, k) => {
