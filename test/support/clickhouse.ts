@@ -1,4 +1,5 @@
 import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -53,9 +54,19 @@ export async function openClickHouse(path: string, via = clickHouseVia()): Promi
   };
 }
 
-/** openClickHouse on a fresh data directory (`prefix` names it) with the schema migrated, hot retention 7 days. */
+/**
+ * openClickHouse on a fresh data directory (`prefix` names it) with the schema migrated, hot
+ * retention 7 days; close() also removes the directory.
+ */
 export async function openMigratedClickHouse(prefix: string): Promise<TestClickHouse> {
-  const connection = await openClickHouse(mkdtempSync(join(tmpdir(), prefix)));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const connection = await openClickHouse(dir);
   await applyMigrations(connection.client, { hotRetentionDays: 7 });
-  return connection;
+  return {
+    ...connection,
+    async close() {
+      await connection.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

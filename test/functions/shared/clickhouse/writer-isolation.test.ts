@@ -1,7 +1,4 @@
-import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createRemoteClickHouse } from '../../../../functions/shared/clickhouse/connect.js';
@@ -12,14 +9,13 @@ import {
   WRITE_LEDGER_TABLE,
 } from '../../../../functions/shared/clickhouse/ddl.js';
 import { classifyClickHouseError } from '../../../../functions/shared/clickhouse/errors.js';
-import { applyMigrations } from '../../../../functions/shared/clickhouse/migrations.js';
 import {
   ClickHouseTelemetryWriter,
   type PositionedEnvelope,
 } from '../../../../functions/shared/clickhouse/writer.js';
 import { unpackEnvelope } from '../../../../functions/shared/envelope/envelope.js';
 import { TABLE_NAMES } from '../../../../functions/shared/schema/columns.js';
-import { openClickHouse, type TestClickHouse } from '../../../support/clickhouse.js';
+import { openMigratedClickHouse, type TestClickHouse } from '../../../support/clickhouse.js';
 import { batchOf, count, envelopeData, logRow, position, span } from './support.js';
 
 // A data error isolates the refused envelopes at once; only an outage is retried.
@@ -82,9 +78,8 @@ function recording(target: ClickHouseClient, calls: InsertCall[]): ClickHouseCli
 }
 
 beforeAll(async () => {
-  connection = await openClickHouse(mkdtempSync(join(tmpdir(), 'ch-isolation-')));
+  connection = await openMigratedClickHouse('ch-isolation-');
   client = connection.client;
-  await applyMigrations(client, { hotRetentionDays: 7 });
   await client.command({
     query: `ALTER TABLE otel_traces ADD CONSTRAINT poison_free CHECK SpanName != 'poison'`,
   });

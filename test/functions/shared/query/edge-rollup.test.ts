@@ -1,9 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EDGES_1H_TABLE } from '../../../../functions/shared/clickhouse/ddl.js';
-import { applyMigrations } from '../../../../functions/shared/clickhouse/migrations.js';
 import {
   ClickHouseTelemetryReader,
   HotTableSources,
@@ -16,7 +12,7 @@ import {
   type ServiceEdge,
 } from '../../../../functions/shared/query/model.js';
 import type { TimeRange } from '../../../../functions/shared/query/time.js';
-import { openClickHouse, type TestClickHouse } from '../../../support/clickhouse.js';
+import { openMigratedClickHouse, type TestClickHouse } from '../../../support/clickhouse.js';
 import { batchOf, MINUTE, span, writeHot } from '../../query/support.js';
 
 /**
@@ -119,7 +115,6 @@ function expectedEdges(spans: readonly Gen[], range: TimeRange) {
 const counts = (rows: readonly ServiceEdge[]) =>
   Object.fromEntries(rows.map((e) => [`${e.parent}->${e.child}`, { calls: e.calls, errors: e.errors }]));
 
-let dir: string;
 let ch: TestClickHouse;
 const all = generate(random(18), 600);
 // The first batches leave out every fifth trace's parent and every seventh child: they come later.
@@ -165,15 +160,12 @@ const RANGE: TimeRange = {
 };
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'edge-rollup-'));
-  ch = await openClickHouse(join(dir, 'chdb'));
-  await applyMigrations(ch.client, { hotRetentionDays: 7 });
+  ch = await openMigratedClickHouse('edge-rollup-');
   await write(early);
 }, 120_000);
 
 afterAll(async () => {
   await ch.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 describe('planEdgeHours', () => {

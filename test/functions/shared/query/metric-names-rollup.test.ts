@@ -1,8 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyMigrations } from '../../../../functions/shared/clickhouse/migrations.js';
 import {
   ClickHouseTelemetryReader,
   HotTableSources,
@@ -11,7 +7,7 @@ import {
 import type { MetricName } from '../../../../functions/shared/query/model.js';
 import type { TimeRange } from '../../../../functions/shared/query/time.js';
 import type { TableName } from '../../../../functions/shared/schema/columns.js';
-import { openClickHouse, type TestClickHouse } from '../../../support/clickhouse.js';
+import { openMigratedClickHouse, type TestClickHouse } from '../../../support/clickhouse.js';
 import { batchOf, MINUTE, metric, writeHot } from '../../query/support.js';
 
 /**
@@ -69,14 +65,11 @@ function expected(points: readonly Point[], range: TimeRange, text?: string) {
   return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-let dir: string;
 let ch: TestClickHouse;
 const points = generate();
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'metric-names-'));
-  ch = await openClickHouse(join(dir, 'chdb'));
-  await applyMigrations(ch.client, { hotRetentionDays: 7 });
+  ch = await openMigratedClickHouse('metric-names-');
   for (const [table, , fields] of KINDS) {
     const rows = points
       .filter((p) => p.table === table)
@@ -90,7 +83,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await ch.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 const reader = (rollups: boolean) =>

@@ -1,8 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyMigrations } from '../../../../functions/shared/clickhouse/migrations.js';
 import {
   ClickHouseTelemetryReader,
   HotTableSources,
@@ -13,7 +9,7 @@ import type {
   TraceSearchQuery,
   TraceSummary,
 } from '../../../../functions/shared/query/model.js';
-import { openClickHouse, type TestClickHouse } from '../../../support/clickhouse.js';
+import { openMigratedClickHouse, type TestClickHouse } from '../../../support/clickhouse.js';
 import { batchOf, log, MINUTE, span, writeHot } from '../../query/support.js';
 
 /**
@@ -39,13 +35,10 @@ function random(seed: number): () => number {
   };
 }
 
-let dir: string;
 let ch: TestClickHouse;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'trace-window-'));
-  ch = await openClickHouse(join(dir, 'chdb'));
-  await applyMigrations(ch.client, { hotRetentionDays: 7 });
+  ch = await openMigratedClickHouse('trace-window-');
   const rnd = random(22);
   const rows: Record<string, unknown>[] = [];
   // Crowd the windows' boundaries (1 h, 6 h, 36 h before TO): spans up to 20 minutes apart.
@@ -97,7 +90,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await ch.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 /** The `from_ns` of every statement the readers ran: a window's start is after the range's. */

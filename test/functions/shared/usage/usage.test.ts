@@ -1,13 +1,9 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consumeKinesisRecords } from '../../../../functions/hot-writer/consumer.js';
 import { createIngest, type IngestResponse } from '../../../../functions/ingest/ingest.js';
-import { applyMigrations } from '../../../../functions/shared/clickhouse/migrations.js';
 import { ClickHouseTelemetryWriter } from '../../../../functions/shared/clickhouse/writer.js';
 import { ClickHouseTenantUsageSource } from '../../../../functions/shared/costs/tenant-attribution.js';
 import type { DeadLetter } from '../../../../functions/shared/dead-letter/dead-letter.js';
@@ -23,7 +19,7 @@ import {
   ClickHouseUsageSink,
   readDailyUsage,
 } from '../../../../functions/shared/usage/usage.js';
-import { openClickHouse, type TestClickHouse } from '../../../support/clickhouse.js';
+import { openMigratedClickHouse, type TestClickHouse } from '../../../support/clickhouse.js';
 import { tracesRequest } from '../../ingest/proto.js';
 import { kinesisRecord } from '../clickhouse/support.js';
 
@@ -114,9 +110,8 @@ const storedSpans = async (tenant: string) => {
 };
 
 beforeAll(async () => {
-  connection = await openClickHouse(mkdtempSync(join(tmpdir(), 'ch-usage-')));
+  connection = await openMigratedClickHouse('ch-usage-');
   client = connection.client;
-  await applyMigrations(client, { hotRetentionDays: 7 });
 });
 afterAll(async () => {
   await connection?.close();
