@@ -71,18 +71,18 @@ export function withHotInsertFault(client: ClickHouseClient, plan: FaultPlan | u
 }
 
 /**
- * The lake writer's store, killing the process at the n-th object put (`lake-put`, after it is
- * stored; `lake-object-created`, as soon as `objectFile(key)` exists on disk, polled on every turn
- * of the event loop while the put runs, so the kill lands while the emulator writes the bytes).
+ * Wraps the lake writer's stores, killing the process at the n-th object put through any of them
+ * (one count for all: each shard's lake writer has its own store). `lake-put`: after it is stored;
+ * `lake-object-created`: as soon as `objectFile(key)` exists on disk, polled on every turn of the
+ * event loop while the put runs, so the kill lands while the emulator writes the bytes.
  */
-export function withLakePutFault(
-  store: ObjectStore,
+export function lakePutFault(
   plan: FaultPlan | undefined,
   objectFile: (key: string) => string,
-): ObjectStore {
-  if (plan?.point !== 'lake-put' && plan?.point !== 'lake-object-created') return store;
+): (store: ObjectStore) => ObjectStore {
+  if (plan?.point !== 'lake-put' && plan?.point !== 'lake-object-created') return (store) => store;
   const hit = counter(plan, plan.point);
-  return {
+  return (store) => ({
     get: (key) => store.get(key),
     list: (prefix) => store.list(prefix),
     delete: (keys) => store.delete(keys),
@@ -109,5 +109,5 @@ export function withLakePutFault(
       // The put was faster than the watch: the object is there, so this is the moment after it.
       die('lake-object-created', file);
     },
-  };
+  });
 }

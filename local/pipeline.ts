@@ -28,10 +28,11 @@ import { createEmbeddedClickHouse } from './clickhouse-embedded.js';
 import { startClickHouseHttp } from './clickhouse-http.js';
 import { createLocalColdTier } from './cold-tier.js';
 import type { LocalConfig } from './config.js';
+import { containerPerShard } from './containers.js';
 import { startEmulators } from './emulators.js';
 import { deadLetterDestination, type EsmPoller, startEsmPoller } from './esm-poller.js';
 import { InProcessEventBus, type LocalAlerting, scheduledEvent, startLocalAlerting } from './event-bus.js';
-import { parseFaultPlan, withHotInsertFault, withLakePutFault } from './fault-hooks.js';
+import { lakePutFault, parseFaultPlan, withHotInsertFault } from './fault-hooks.js';
 import { ensureLocalAlertTables, LOCAL_RESOURCES, localFunctions } from './functions.js';
 import { type GatewayRoute, startHttpGateway } from './http-gateway.js';
 import { lambdaContext } from './lambda-context.js';
@@ -326,10 +327,11 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
     const checkpoints = join(config.dataDir, 'checkpoints');
     await mkdir(checkpoints, { recursive: true });
     const fault = parseFaultPlan(config.LOCAL_FAULT);
-    const hotWriter = functions.hotWriter(withHotInsertFault(clickhouse, fault));
-    const lakeWriter = functions.lakeWriter((lake) =>
-      withLakePutFault(lake, fault, (key) => emulators.s3ObjectFile(LOCAL_LAKE_BUCKET, key)),
-    );
+    // The fault hooks count across the shards' containers: the n-th insert or put of the process.
+    const hotClient = withHotInsertFault(clickhouse, fault);
+    const lakeStore = lakePutFault(fault, (key) => emulators.s3ObjectFile(LOCAL_LAKE_BUCKET, key));
+    const hotWriter = containerPerShard(() => functions.hotWriter(hotClient));
+    const lakeWriter = containerPerShard(() => functions.lakeWriter(lakeStore));
     const pollers: EsmPoller[] = [];
     for (const [name, handler, batchSize, windowMs] of [
       ['hot-writer', hotWriter, config.HOT_BATCH_SIZE, config.HOT_BATCH_WINDOW_MS],
@@ -384,7 +386,7 @@ export async function startLocalPipeline(config: LocalConfig): Promise<LocalPipe
 
     // The stream evaluator: a third consumer with tumbling windows, publishing on the same bus.
     if (config.ALERT_STREAM_WINDOW_SECONDS > 0) {
-      const streamEvaluator = functions.streamAlertEvaluator();
+      const streamEvaluator = containerPerShard(functions.streamAlertEvaluator);
       const streamAlerts = await startEsmPoller({
         kinesis,
         streamName: LOCAL_STREAM,
