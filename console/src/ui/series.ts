@@ -1,4 +1,5 @@
 import uPlot from 'uplot';
+import { timeLabel, timeTickSpace } from '../lib/time-labels.js';
 import type { ResolvedRange } from '../lib/time-range.js';
 import { colorFor, fmtMs, fmtNumber, fmtPct } from './format.js';
 
@@ -34,19 +35,13 @@ const fmtUnit = (unit: Unit) => (v: number | null) =>
           ? `${fmtNumber(v)}/s`
           : fmtNumber(v);
 
-const pad = (n: number) => String(n).padStart(2, '0');
-
-/** Time-axis labels in UTC, 24-hour, with the date when the axis spans days. */
+/** Time-axis labels in UTC, 24-hour, with the date when the axis spans days, spaced to not touch. */
 export const timeAxis: uPlot.Axis = {
   values: (u, splits) => {
     const span = (u.scales.x?.max ?? 0) - (u.scales.x?.min ?? 0);
-    return splits.map((s) => {
-      const d = new Date(s * 1000);
-      const hm = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
-      const withSeconds = span < 600 ? `${hm}:${pad(d.getUTCSeconds())}` : hm;
-      return span > 2 * 86_400 ? `${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${hm}` : withSeconds;
-    });
+    return splits.map((s) => timeLabel(s, span));
   },
+  space: (_u, _axis, min, max) => timeTickSpace(max - min),
 };
 
 /** The cursor's legend reads UTC too. */
