@@ -275,6 +275,13 @@ describe.skipIf(!hasChromium)(`the console in a browser (needs ${CHROMIUM})`, ()
     // so they appear without a reload.
     const series = page.locator('[data-testid="alert-states"] tbody tr');
     await expect.poll(() => series.count(), { timeout: 75_000, interval: 2_000 }).toBeGreaterThan(0);
+    // Values and thresholds in their rule's unit, as the notifications put them (alerts/local.yaml
+    // has an error ratio, a p99 latency, an error-log count and an SLO burn rate): "5.38%", not 0.0538.
+    const cells = await series.locator('td.num').allTextContents();
+    expect(cells.length).toBeGreaterThan(0);
+    for (const cell of cells) {
+      expect(cell).toMatch(/^(–|[\d.]+%|[\d.]+ ms|\d+ records|burn rate [\d.]+x|[\d.]+x)$/);
+    }
     // And it keeps reading them while open: another GET of the states within a refresh period.
     let polls = 0;
     const onRequest = (r: { url(): string }) => {

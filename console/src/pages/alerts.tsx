@@ -1,8 +1,8 @@
+import { formatThreshold, formatValue } from '../../../functions/shared/alerts/value-format.js';
 import { ALERTS_REFRESH_MS } from '../lib/api.js';
 import type { Route } from '../lib/route.js';
 import { formatInstant } from '../lib/time-range.js';
 import { Card, Query, RangeProblem } from '../ui/components.js';
-import { fmtNumber } from '../ui/format.js';
 import { iso, rangeOf, useQuery, useResolvedRange } from '../ui/state.js';
 
 /** GET /v1/alerts/rules (route 9). */
@@ -64,6 +64,12 @@ export function AlertsPage({ route }: { route: Route }) {
     ok ? { from: iso(r.range.fromMs), ...(!live && { to: iso(r.range.toMs) }), limit: 200 } : {},
     { refreshMs: ALERTS_REFRESH_MS },
   );
+  // Values in each rule's unit (12.5%, 840 ms, burn rate 15.2x), as the notifications put them.
+  const kindOf = new Map(rules.status === 'ok' ? rules.data.data.map((x) => [x.id, x.kind]) : []);
+  const value = (ruleId: string, v: number | null) =>
+    v === null ? '–' : formatValue(kindOf.get(ruleId) ?? '', v);
+  const threshold = (ruleId: string, t: number | null) =>
+    t === null ? '–' : formatThreshold(kindOf.get(ruleId) ?? '', t);
   const stateByRule = (id: string) =>
     states.status === 'ok' ? states.data.data.filter((s) => s.ruleId === id) : [];
   return (
@@ -140,8 +146,8 @@ export function AlertsPage({ route }: { route: Route }) {
                       <td>
                         <StateBadge state={s.state} />
                       </td>
-                      <td class="num">{fmtNumber(s.value, 4)}</td>
-                      <td class="num">{fmtNumber(s.threshold, 4)}</td>
+                      <td class="num">{value(s.ruleId, s.value)}</td>
+                      <td class="num">{threshold(s.ruleId, s.threshold)}</td>
                       <td>{formatInstant(s.since)}</td>
                     </tr>
                   ))}
@@ -174,8 +180,8 @@ export function AlertsPage({ route }: { route: Route }) {
                     <td>
                       <StateBadge state={t.from} /> → <StateBadge state={t.to} />
                     </td>
-                    <td class="num">{fmtNumber(t.value, 4)}</td>
-                    <td class="num">{fmtNumber(t.threshold, 4)}</td>
+                    <td class="num">{value(t.ruleId, t.value)}</td>
+                    <td class="num">{threshold(t.ruleId, t.threshold)}</td>
                   </tr>
                 ))}
               </tbody>

@@ -3,16 +3,10 @@ import * as z from 'zod';
 import { formatDuration } from './duration.js';
 import type { Observation, SeriesLabels } from './queries.js';
 import { seriesKey } from './queries.js';
-import {
-  type AlertRule,
-  CHANNEL_TYPES,
-  type Channel,
-  OPERATORS,
-  type RuleKind,
-  SEVERITIES,
-} from './rules.js';
+import { type AlertRule, CHANNEL_TYPES, type Channel, OPERATORS, SEVERITIES } from './rules.js';
 import { isOverflowSeries } from './series-cap.js';
 import type { Transition } from './state.js';
+import { formatThreshold, formatValue } from './value-format.js';
 
 /**
  * The events the evaluator puts on the alert bus, one per state transition: detail-type
@@ -191,44 +185,6 @@ export function queryUrl(
   params.set('from', new Date(fromMs).toISOString());
   params.set('to', new Date(toMs).toISOString());
   return `${baseUrl.replace(/\/+$/, '')}/v1/query/${path}?${params.toString()}`;
-}
-
-function pct(x: number): string {
-  return `${Math.round(x * 10_000) / 100}%`;
-}
-
-const plain = (x: number) => String(Math.round(x * 10_000) / 10_000);
-
-/**
- * Each rule kind's value for people, one entry per kind: a new kind does not compile until it says
- * how its value reads. (Events carry the kind as a string: one from a newer deploy reads plain.)
- */
-const VALUE_FORMATS: Readonly<Record<RuleKind, (value: number) => string>> = {
-  error_ratio: pct,
-  latency_percentile: (v) => `${Math.round(v * 10) / 10} ms`,
-  log_count: (v) => `${v} records`,
-  absence: (v) => `${v} min without data`,
-  slo_burn_rate: (v) => `burn rate ${Math.round(v * 100) / 100}x`,
-  metric_threshold: plain,
-  // Requests per second, a ratio, milliseconds or the metric's aggregate, by the rule's signal.
-  anomaly: plain,
-};
-const THRESHOLD_FORMATS: Partial<Readonly<Record<RuleKind, (threshold: number) => string>>> = {
-  absence: (t) => `${t} min`,
-  slo_burn_rate: (t) => `${t}x`,
-};
-
-const isKind = (kind: string): kind is RuleKind => Object.hasOwn(VALUE_FORMATS, kind);
-
-/** The value in the rule's unit, for people: `12.5%`, `840 ms`, `17 records`, `burn rate 15.2x`. */
-export function formatValue(kind: string, value: number): string {
-  return isKind(kind) ? VALUE_FORMATS[kind](value) : plain(value);
-}
-
-/** The threshold in the same unit. */
-export function formatThreshold(kind: string, threshold: number): string {
-  const own = isKind(kind) ? THRESHOLD_FORMATS[kind] : undefined;
-  return own ? own(threshold) : formatValue(kind, threshold);
 }
 
 export interface BuildEventInput {

@@ -1,5 +1,6 @@
-import { type AlertEvent, formatThreshold, formatValue } from './events.js';
+import type { AlertEvent } from './events.js';
 import type { Severity } from './rules.js';
+import { formatThreshold, formatValue } from './value-format.js';
 
 /** How each channel shows an alert event. Pure: no I/O. */
 

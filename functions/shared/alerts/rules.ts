@@ -4,6 +4,7 @@ import { LOG_SEVERITIES, type LogSeverity } from '../otlp/severity.js';
 import { TENANT_ID_PATTERN } from '../tenants/keys.js';
 import { duration } from './duration.js';
 import { DEFAULT_MAX_SERIES } from './series-cap.js';
+import type { FormattedKind } from './value-format.js';
 
 /**
  * Alert rules as files (YAML or JSON), one file per tenant: the tenant, its notification channels
@@ -256,6 +257,8 @@ export const AlertRuleSchema = z.discriminatedUnion('kind', [
 export type AlertRule = z.infer<typeof AlertRuleSchema>;
 export type AlertRuleInput = z.input<typeof AlertRuleSchema>;
 export type RuleKind = AlertRule['kind'];
+/** Every kind says how its value reads for people (value-format.ts): a new kind fails here until it does. */
+const _everyKindFormatted = (kind: RuleKind): FormattedKind => kind;
 export type RuleOf<K extends RuleKind> = Extract<AlertRule, { kind: K }>;
 
 export const RuleFileSchema = z
