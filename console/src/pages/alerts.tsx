@@ -66,10 +66,10 @@ export function AlertsPage({ route }: { route: Route }) {
   );
   // Values in each rule's unit (12.5%, 840 ms, burn rate 15.2x), as the notifications put them.
   const kindOf = new Map(rules.status === 'ok' ? rules.data.data.map((x) => [x.id, x.kind]) : []);
-  const value = (ruleId: string, v: number | null) =>
-    v === null ? '–' : formatValue(kindOf.get(ruleId) ?? '', v);
-  const threshold = (ruleId: string, t: number | null) =>
-    t === null ? '–' : formatThreshold(kindOf.get(ruleId) ?? '', t);
+  const inUnit = (format: typeof formatValue) => (ruleId: string, v: number | null) =>
+    v === null ? '–' : format(kindOf.get(ruleId) ?? '', v);
+  const value = inUnit(formatValue);
+  const threshold = inUnit(formatThreshold);
   const stateByRule = (id: string) =>
     states.status === 'ok' ? states.data.data.filter((s) => s.ruleId === id) : [];
   return (
